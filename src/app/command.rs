@@ -1,0 +1,67 @@
+//! Every user action becomes a `Command`, applied in one place (`AblaApp::apply`), so input
+//! handling stays separate from state changes and flows are testable.
+
+use std::path::PathBuf;
+
+use super::settings::{Layout, MouseMap, WlPreset};
+use super::viewer::{Ruler, Window};
+use crate::volume::ViewKind;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    /// Mouse map as configured (W/L, pan, zoom; click sets the crosshair).
+    Navigate,
+    /// Left-drag measures a distance in mm.
+    Ruler,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Scan files/folders/DICOMDIRs and open the CT found (or offer a choice).
+    Open(Vec<PathBuf>),
+    OpenDemo,
+    /// Load series `n` of the last scan.
+    PickSeries(usize),
+    ClosePicker,
+    CancelJob,
+    SetLayout(Layout),
+    SetActiveView(ViewKind),
+    /// Apply preset `n` of the settings' preset list.
+    ApplyPreset(usize),
+    /// Back to WindowCenter/Width of the series.
+    ApplyDicomWindow,
+    SetWindow(Window),
+    Scroll {
+        view: ViewKind,
+        delta: i64,
+    },
+    /// Crosshair to image pixel (u, v) of `view` (continuous pixel coordinates).
+    SetCrosshair {
+        view: ViewKind,
+        u: f64,
+        v: f64,
+    },
+    Pan {
+        view: ViewKind,
+        dx: f64,
+        dy: f64,
+    },
+    /// Zoom by `factor` about a point given relative to the view centre (points).
+    Zoom {
+        view: ViewKind,
+        factor: f64,
+        anchor: [f64; 2],
+    },
+    ResetView,
+    ToggleAnnotations,
+    SetAnonymise(bool),
+    SetMouseMap(MouseMap),
+    SetTool(Tool),
+    AddRuler(Ruler),
+    ClearRulers,
+    ShowReport(bool),
+    ShowSettings(bool),
+    SetPresets(Vec<WlPreset>),
+    DismissNotices,
+    ForgetRecent,
+}

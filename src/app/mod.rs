@@ -1,0 +1,608 @@
+//! The desktop application: the only module that imports eframe / egui / egui_plot / rfd.
+//!
+//! Frame loop: `logic` polls background jobs and files dropped on the window; `ui` draws the
+//! panels and views, which turn input into [`Command`]s; commands are applied in one place
+//! ([`AblaApp::apply`]) at the end of the frame.
+
+mod command;
+mod panels;
+pub mod settings;
+pub mod viewer;
+mod views;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use eframe::egui;
+
+pub use command::{Command, Tool};
+use settings::{Settings, WlPreset};
+use viewer::{Viewer, Window};
+
+use crate::dicom::{self, DicomError, LoadedSeries, ScanReport, SeriesReport};
+use crate::jobs::{Job, Progress};
+use crate::volume::{SliceImage, ViewKind, Volume};
+
+/// What to show at start.
+#[derive(Clone, Debug, Default)]
+pub struct StartupOptions {
+    /// A DICOM folder, file or DICOMDIR to open; the demo case when `None`.
+    pub open: Option<PathBuf>,
+}
+
+/// The volume on screen and where it came from.
+pub struct Loaded {
+    pub volume: Arc<Volume>,
+    pub report: SeriesReport,
+    pub source: String,
+    /// Bumped on every load so cached textures are never reused across volumes.
+    pub generation: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeLevel {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub level: NoticeLevel,
+    pub text: String,
+}
+
+type LoadResult = Result<LoadedSeries, DicomError>;
+
+struct ScanJob {
+    job: Job<Result<ScanReport, DicomError>>,
+    paths: Vec<PathBuf>,
+}
+
+struct LoadJob {
+    job: Job<LoadResult>,
+    source: String,
+}
+
+/// Series picker shown when a scan finds several image series.
+struct Picker {
+    thumbnails: Vec<Thumb>,
+}
+
+enum Thumb {
+    Pending(Job<Result<SliceImage, DicomError>>),
+    Ready(egui::TextureHandle),
+    Failed(String),
+}
+
+pub struct AblaApp {
+    settings: Settings,
+    loaded: Option<Loaded>,
+    viewer: Option<Viewer>,
+    generation: u64,
+    last_scan: Option<ScanReport>,
+    last_scan_source: String,
+    scan_job: Option<ScanJob>,
+    load_job: Option<LoadJob>,
+    picker: Option<Picker>,
+    notices: Vec<Notice>,
+    commands: Vec<Command>,
+    tool: Tool,
+    show_report: bool,
+    show_settings: bool,
+    preset_draft: Vec<WlPreset>,
+    views: views::ViewCache,
+    ctx: egui::Context,
+}
+
+impl AblaApp {
+    pub fn new(cc: &eframe::CreationContext<'_>, opts: StartupOptions) -> Self {
+        let settings = cc
+            .storage
+            .and_then(|s| eframe::get_value::<Settings>(s, settings::STORAGE_KEY))
+            .unwrap_or_default();
+        Self::with_settings(cc.egui_ctx.clone(), settings, opts)
+    }
+
+    /// Construct with explicit settings (tests, or when no storage is available).
+    pub fn with_settings(ctx: egui::Context, settings: Settings, opts: StartupOptions) -> Self {
+        let mut app = Self {
+            preset_draft: settings.presets.clone(),
+            settings,
+            loaded: None,
+            viewer: None,
+            generation: 0,
+            last_scan: None,
+            last_scan_source: String::new(),
+            scan_job: None,
+            load_job: None,
+            picker: None,
+            notices: Vec::new(),
+            commands: Vec::new(),
+            tool: Tool::Navigate,
+            show_report: false,
+            show_settings: false,
+            views: views::ViewCache::default(),
+            ctx,
+        };
+        match opts.open {
+            Some(p) => app.apply(Command::Open(vec![p])),
+            None => app.apply(Command::OpenDemo),
+        }
+        app
+    }
+
+    // ----- read access for tests and panels -----
+
+    pub fn volume(&self) -> Option<&Arc<Volume>> {
+        self.loaded.as_ref().map(|l| &l.volume)
+    }
+    pub fn loaded(&self) -> Option<&Loaded> {
+        self.loaded.as_ref()
+    }
+    pub fn viewer(&self) -> Option<&Viewer> {
+        self.viewer.as_ref()
+    }
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+    pub fn notices(&self) -> &[Notice] {
+        &self.notices
+    }
+    pub fn last_scan(&self) -> Option<&ScanReport> {
+        self.last_scan.as_ref()
+    }
+    pub fn is_busy(&self) -> bool {
+        self.scan_job.is_some() || self.load_job.is_some()
+    }
+    pub fn picker_open(&self) -> bool {
+        self.picker.is_some()
+    }
+    pub fn tool(&self) -> Tool {
+        self.tool
+    }
+    /// Slice index currently shown in `view`.
+    pub fn slice_index(&self, view: ViewKind) -> Option<usize> {
+        let vol = self.volume()?;
+        let v = self.viewer.as_ref()?;
+        Some(v.slice_index(&vol.view_mapping(view)))
+    }
+
+    /// Queue a command (applied at the end of the frame).
+    pub fn push(&mut self, cmd: Command) {
+        self.commands.push(cmd);
+    }
+
+    fn notify(&mut self, level: NoticeLevel, text: impl Into<String>) {
+        let text = text.into();
+        match level {
+            NoticeLevel::Error => log::error!("{text}"),
+            NoticeLevel::Warning => log::warn!("{text}"),
+            NoticeLevel::Info => log::info!("{text}"),
+        }
+        self.notices.push(Notice { level, text });
+        // Keep the status area bounded.
+        if self.notices.len() > 20 {
+            self.notices.remove(0);
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        let ctx = self.ctx.clone();
+        Progress::with_waker(move || ctx.request_repaint())
+    }
+
+    fn fallback_window(&self) -> (Window, String) {
+        let p = self
+            .settings
+            .presets
+            .iter()
+            .find(|p| p.name == "Abdomen")
+            .or(self.settings.presets.first());
+        match p {
+            Some(p) => (
+                Window {
+                    center_hu: p.center_hu,
+                    width_hu: p.width_hu,
+                },
+                p.name.clone(),
+            ),
+            None => (
+                Window {
+                    center_hu: 40.0,
+                    width_hu: 400.0,
+                },
+                "Soft tissue".into(),
+            ),
+        }
+    }
+
+    // ----- the one place where state changes -----
+
+    pub fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::Open(paths) => self.start_scan(paths),
+            Command::OpenDemo => self.start_demo(),
+            Command::PickSeries(n) => self.start_load(n),
+            Command::ClosePicker => self.picker = None,
+            Command::CancelJob => {
+                if let Some(j) = self.scan_job.take() {
+                    j.job.cancel();
+                    self.notify(NoticeLevel::Info, "Scan cancelled");
+                }
+                if let Some(j) = self.load_job.take() {
+                    j.job.cancel();
+                    self.notify(NoticeLevel::Info, format!("Loading {} cancelled", j.source));
+                }
+            }
+            Command::SetLayout(l) => self.settings.layout = l,
+            Command::SetActiveView(v) => {
+                if let Some(vw) = &mut self.viewer {
+                    vw.active = v;
+                }
+            }
+            Command::ApplyPreset(n) => {
+                if let (Some(p), Some(vw)) = (self.settings.presets.get(n), &mut self.viewer) {
+                    vw.window = Window {
+                        center_hu: p.center_hu,
+                        width_hu: p.width_hu.max(viewer::MIN_WINDOW_WIDTH_HU),
+                    };
+                    vw.window_label = Some(p.name.clone());
+                }
+            }
+            Command::ApplyDicomWindow => {
+                let dw = self.volume().and_then(|v| v.meta.default_window);
+                if let (Some((c, w)), Some(vw)) = (dw, &mut self.viewer) {
+                    vw.window = Window {
+                        center_hu: c,
+                        width_hu: w.max(viewer::MIN_WINDOW_WIDTH_HU),
+                    };
+                    vw.window_label = Some("DICOM default".into());
+                } else {
+                    self.notify(
+                        NoticeLevel::Info,
+                        "This series has no default window (WindowCenter/Width)",
+                    );
+                }
+            }
+            Command::SetWindow(w) => {
+                if let Some(vw) = &mut self.viewer {
+                    vw.window = w;
+                    vw.window_label = None;
+                }
+            }
+            Command::Scroll { view, delta } => {
+                if let (Some(vol), Some(vw)) = (self.loaded.as_ref(), &mut self.viewer) {
+                    vw.scroll(&vol.volume.view_mapping(view), delta);
+                }
+            }
+            Command::SetCrosshair { view, u, v } => {
+                if let (Some(vol), Some(vw)) = (self.loaded.as_ref(), &mut self.viewer) {
+                    let m = vol.volume.view_mapping(view);
+                    vw.set_crosshair_in_view(&m, u, v, vol.volume.geometry.dims);
+                }
+            }
+            Command::Pan { view, dx, dy } => {
+                if let Some(vw) = &mut self.viewer {
+                    let s = vw.view_mut(view);
+                    s.pan[0] += dx;
+                    s.pan[1] += dy;
+                }
+            }
+            Command::Zoom { view, factor, anchor } => {
+                if let Some(vw) = &mut self.viewer {
+                    vw.zoom_about(view, factor, anchor);
+                }
+            }
+            Command::ResetView => {
+                if let Some(vw) = &mut self.viewer {
+                    vw.reset_views();
+                }
+            }
+            Command::ToggleAnnotations => self.settings.show_annotations = !self.settings.show_annotations,
+            Command::SetAnonymise(a) => self.settings.anonymise = a,
+            Command::SetMouseMap(m) => self.settings.mouse_map = m,
+            Command::SetTool(t) => self.tool = t,
+            Command::AddRuler(r) => {
+                if let Some(vw) = &mut self.viewer {
+                    vw.rulers.push(r);
+                }
+            }
+            Command::ClearRulers => {
+                if let Some(vw) = &mut self.viewer {
+                    vw.rulers.clear();
+                }
+            }
+            Command::ShowReport(s) => self.show_report = s,
+            Command::ShowSettings(s) => {
+                self.show_settings = s;
+                self.preset_draft = self.settings.presets.clone();
+            }
+            Command::SetPresets(p) => {
+                self.settings.presets = p;
+                self.preset_draft = self.settings.presets.clone();
+            }
+            Command::DismissNotices => self.notices.clear(),
+            Command::ForgetRecent => self.settings.recent.clear(),
+        }
+    }
+
+    fn apply_queued(&mut self) {
+        let cmds = std::mem::take(&mut self.commands);
+        for c in cmds {
+            self.apply(c);
+        }
+    }
+
+    // ----- jobs -----
+
+    fn start_scan(&mut self, paths: Vec<PathBuf>) {
+        if paths.is_empty() {
+            return;
+        }
+        if let Some(old) = self.scan_job.take() {
+            old.job.cancel();
+        }
+        let missing: Vec<&PathBuf> = paths.iter().filter(|p| !p.exists()).collect();
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+            self.notify(
+                NoticeLevel::Error,
+                format!("Cannot open {}: no such file or folder", list.join(", ")),
+            );
+            return;
+        }
+        for p in &paths {
+            self.settings.push_recent(p.clone());
+        }
+        let worker_paths = paths.clone();
+        match Job::spawn("scan", 0, self.progress(), move |ctx| {
+            dicom::scan(&worker_paths, ctx)
+        }) {
+            Ok(job) => self.scan_job = Some(ScanJob { job, paths }),
+            Err(e) => self.notify(NoticeLevel::Error, format!("Cannot start the scan: {e}")),
+        }
+    }
+
+    fn start_demo(&mut self) {
+        self.start_load_job("Built-in demo case".into(), |ctx| {
+            ctx.progress.set_message("Generating the demo CT");
+            Ok(LoadedSeries {
+                volume: crate::demo::demo_volume(),
+                report: SeriesReport {
+                    warnings: vec!["Synthetic demo volume generated in code; not a patient.".into()],
+                    ..SeriesReport::default()
+                },
+            })
+        });
+    }
+
+    fn start_load(&mut self, n: usize) {
+        let Some(entry) = self.last_scan.as_ref().and_then(|s| s.series.get(n)).cloned() else {
+            self.notify(
+                NoticeLevel::Error,
+                format!("No series number {} in the last scan", n + 1),
+            );
+            return;
+        };
+        self.picker = None;
+        let source = series_label(&entry, &self.last_scan_source);
+        self.start_load_job(source, move |ctx| dicom::load_series(&entry, ctx));
+    }
+
+    fn start_load_job(
+        &mut self,
+        source: String,
+        work: impl FnOnce(&crate::jobs::JobCtx) -> LoadResult + Send + 'static,
+    ) {
+        if let Some(old) = self.load_job.take() {
+            old.job.cancel();
+        }
+        match Job::spawn("load", 0, self.progress(), work) {
+            Ok(job) => self.load_job = Some(LoadJob { job, source }),
+            Err(e) => self.notify(NoticeLevel::Error, format!("Cannot start loading: {e}")),
+        }
+    }
+
+    fn poll_jobs(&mut self) {
+        if let Some(sj) = &mut self.scan_job
+            && let Some(result) = sj.job.poll()
+        {
+            let paths = std::mem::take(&mut sj.paths);
+            self.scan_job = None;
+            match result {
+                Ok(Ok(report)) => self.scan_finished(report, &paths),
+                Ok(Err(DicomError::Cancelled)) => {}
+                Ok(Err(e)) => self.notify(NoticeLevel::Error, format!("Scan failed: {e}")),
+                Err(e) => self.notify(NoticeLevel::Error, e.to_string()),
+            }
+        }
+        if let Some(lj) = &mut self.load_job
+            && let Some(result) = lj.job.poll()
+        {
+            let source = std::mem::take(&mut lj.source);
+            self.load_job = None;
+            match result {
+                Ok(Ok(series)) => self.load_finished(series, source),
+                Ok(Err(DicomError::Cancelled)) => {}
+                Ok(Err(e)) => self.notify(NoticeLevel::Error, format!("Could not load {source}: {e}")),
+                Err(e) => self.notify(NoticeLevel::Error, e.to_string()),
+            }
+        }
+        if let Some(p) = &mut self.picker {
+            for t in &mut p.thumbnails {
+                if let Thumb::Pending(job) = t
+                    && let Some(r) = job.poll()
+                {
+                    *t = match r {
+                        Ok(Ok(img)) => Thumb::Ready(views::thumbnail_texture(&self.ctx, &img)),
+                        Ok(Err(e)) => Thumb::Failed(e.to_string()),
+                        Err(e) => Thumb::Failed(e.to_string()),
+                    };
+                }
+            }
+        }
+    }
+
+    fn scan_finished(&mut self, report: ScanReport, paths: &[PathBuf]) {
+        self.last_scan_source = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let ct: Vec<usize> = report
+            .series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.modality.eq_ignore_ascii_case("CT"))
+            .map(|(i, _)| i)
+            .collect();
+        let n_series = report.series.len();
+        if !report.skipped.is_empty() {
+            self.notify(
+                NoticeLevel::Warning,
+                format!(
+                    "{} file(s) skipped while scanning {} — see View → Series report",
+                    report.skipped.len(),
+                    self.last_scan_source
+                ),
+            );
+        }
+        if !report.others.is_empty() {
+            let kinds: Vec<String> = report.others.iter().map(|o| o.modality.clone()).collect();
+            self.notify(
+                NoticeLevel::Info,
+                format!(
+                    "Found {} non-image object(s) ({}); structure import comes with a later version",
+                    report.others.len(),
+                    kinds.join(", ")
+                ),
+            );
+        }
+        self.last_scan = Some(report);
+        match (ct.len(), n_series) {
+            (_, 0) => self.notify(
+                NoticeLevel::Error,
+                format!("No image series found in {}", self.last_scan_source),
+            ),
+            (1, 1) => self.start_load(ct[0]),
+            _ => self.open_picker(),
+        }
+    }
+
+    fn open_picker(&mut self) {
+        let Some(scan) = &self.last_scan else { return };
+        let thumbnails = scan
+            .series
+            .iter()
+            .map(|entry| {
+                let e = entry.clone();
+                match Job::spawn("thumbnail", 0, self.progress(), move |_| dicom::thumbnail(&e)) {
+                    Ok(j) => Thumb::Pending(j),
+                    Err(e) => Thumb::Failed(e.to_string()),
+                }
+            })
+            .collect();
+        self.picker = Some(Picker { thumbnails });
+    }
+
+    fn load_finished(&mut self, series: LoadedSeries, source: String) {
+        self.generation += 1;
+        let (fallback, label) = self.fallback_window();
+        let viewer = Viewer::new(&series.volume, fallback, &label);
+        let n_warn = series.report.warnings.len() + series.report.skipped.len();
+        let g = &series.volume.geometry;
+        self.notify(
+            NoticeLevel::Info,
+            format!(
+                "Opened {source}: {}×{}×{} voxels, {:.2}×{:.2}×{:.2} mm",
+                g.dims[0], g.dims[1], g.dims[2], g.spacing_mm[0], g.spacing_mm[1], g.spacing_mm[2]
+            ),
+        );
+        if n_warn > 0 && !series.report.warnings.iter().all(|w| w.starts_with("Synthetic")) {
+            self.notify(
+                NoticeLevel::Warning,
+                format!("{n_warn} warning(s) while loading — see View → Series report"),
+            );
+        }
+        self.loaded = Some(Loaded {
+            volume: Arc::new(series.volume),
+            report: series.report,
+            source,
+            generation: self.generation,
+        });
+        self.viewer = Some(viewer);
+        self.views = views::ViewCache::default();
+    }
+
+    fn handle_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if !dropped.is_empty() {
+            self.apply(Command::Open(dropped));
+        }
+    }
+}
+
+/// "CT · Series description (#3)" for notices and the title.
+fn series_label(e: &dicom::SeriesEntry, source: &str) -> String {
+    let desc = if e.series_description.is_empty() {
+        "unnamed series".to_string()
+    } else {
+        e.series_description.clone()
+    };
+    let num = e.series_number.map(|n| format!(" #{n}")).unwrap_or_default();
+    let src = Path::new(source)
+        .file_name()
+        .map(|s| format!(" from {}", s.to_string_lossy()))
+        .unwrap_or_default();
+    format!("{} {desc}{num}{src}", e.modality)
+}
+
+impl eframe::App for AblaApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.handle_dropped_files(ctx);
+        self.poll_jobs();
+        self.apply_queued();
+        if self.is_busy() {
+            // Keep the progress bar moving even if a worker reports rarely.
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        panels::menu_bar(self, ui);
+        panels::toolbar(self, ui);
+        panels::status_bar(self, ui);
+        panels::windows(self, ui);
+        egui::CentralPanel::no_frame().show(ui, |ui| views::central(self, ui));
+        views::keyboard(self, ui);
+        self.apply_queued();
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+    }
+}
+
+/// Start the GUI (blocking until the window closes).
+pub fn run(opts: StartupOptions) -> Result<(), eframe::Error> {
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("ablaplan")
+            .with_inner_size([1400.0, 900.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "ablaplan",
+        native,
+        Box::new(move |cc| Ok(Box::new(AblaApp::new(cc, opts)))),
+    )
+}

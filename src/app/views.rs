@@ -1,0 +1,897 @@
+//! The MPR slice views: image (CPU-rendered with the W/L LUT), linked crosshair and reference
+//! lines, corner annotations, orientation letters, scale bar, rulers, and mouse/keyboard input
+//! turned into commands.
+
+use eframe::egui::{
+    self, Align2, Color32, FontId, Key, Modifiers, PointerButton, Pos2, Rect, Sense, Stroke, Vec2,
+};
+
+use super::command::{Command, Tool};
+use super::settings::{Layout, MouseMap};
+use super::viewer::{Ruler, ViewTransform, Viewer, Window};
+use super::{AblaApp, Loaded};
+use crate::geometry::{PatientPos, VolumeGeometry};
+use crate::render::{WindowLevel, WlLut, render_slice};
+use crate::volume::{SliceImage, SliceMapping, ViewKind, Volume};
+
+/// Textures and transient interaction state of the views.
+#[derive(Default)]
+pub struct ViewCache {
+    slots: [Option<CachedTexture>; 3],
+    lut: Option<(Window, WlLut)>,
+    rgba: Vec<u8>,
+    wheel_points: f32,
+    ruler_start: Option<(ViewKind, PatientPos)>,
+    pub hover: Option<Hover>,
+    hovered_view: Option<ViewKind>,
+}
+
+struct CachedTexture {
+    key: (u64, usize, u64, u64),
+    texture: egui::TextureHandle,
+}
+
+/// What is under the mouse pointer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hover {
+    pub view: ViewKind,
+    pub lps: PatientPos,
+    pub voxel: Option<[usize; 3]>,
+    pub hu: Option<i16>,
+}
+
+/// Slicer's colours: axial red, coronal green, sagittal yellow.
+pub fn view_colour(v: ViewKind) -> Color32 {
+    match v {
+        ViewKind::Axial => Color32::from_rgb(230, 80, 70),
+        ViewKind::Coronal => Color32::from_rgb(90, 200, 90),
+        ViewKind::Sagittal => Color32::from_rgb(235, 200, 60),
+    }
+}
+
+fn slot(v: ViewKind) -> usize {
+    super::viewer::view_slot(v)
+}
+
+/// Index step that moves "forward" through the stack the way PACS stacks run: axial head to
+/// feet, coronal front to back, sagittal right to left — whatever the voxel order on disk.
+fn forward_step(g: &VolumeGeometry, m: &SliceMapping) -> i64 {
+    let dir = g.axis_dir(m.normal_axis);
+    let forward = match m.view {
+        ViewKind::Axial => -dir.z,
+        ViewKind::Coronal => dir.y,
+        ViewKind::Sagittal => dir.x,
+    };
+    if forward >= 0.0 { 1 } else { -1 }
+}
+
+pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
+    let full = ui.max_rect();
+    ui.painter().rect_filled(full, 0.0, Color32::BLACK);
+    let (Some(loaded), Some(viewer)) = (app.loaded.as_ref(), app.viewer.as_ref()) else {
+        empty_state(app, ui, full);
+        return;
+    };
+    let rects = layout_rects(full, app.settings.layout, viewer.active);
+    app.views.hover = None;
+    app.views.hovered_view = None;
+    let mut cmds = Vec::new();
+    for (view, rect) in rects {
+        let mut ctx = ViewCtx {
+            loaded,
+            viewer,
+            cache: &mut app.views,
+            tool: app.tool,
+            mouse_map: app.settings.mouse_map,
+            annotations: app.settings.show_annotations,
+            anonymise: app.settings.anonymise,
+        };
+        ctx.show(ui, view, rect, &mut cmds);
+    }
+    app.commands.extend(cmds);
+}
+
+fn empty_state(app: &AblaApp, ui: &mut egui::Ui, rect: Rect) {
+    let text = if app.is_busy() {
+        "Loading…"
+    } else {
+        "Drop a DICOM folder, file or DICOMDIR here, or use File → Open folder…"
+    };
+    ui.painter().text(
+        rect.center(),
+        Align2::CENTER_CENTER,
+        text,
+        FontId::proportional(18.0),
+        Color32::GRAY,
+    );
+}
+
+/// View rectangles for a layout; in 1×1 and 1+2 the active view is the large one.
+pub fn layout_rects(full: Rect, layout: Layout, active: ViewKind) -> Vec<(ViewKind, Rect)> {
+    let gap = 2.0;
+    let others: Vec<ViewKind> = ViewKind::ALL.iter().copied().filter(|v| *v != active).collect();
+    match layout {
+        Layout::Single => vec![(active, full)],
+        Layout::OneByThree => {
+            let w = (full.width() - 2.0 * gap) / 3.0;
+            ViewKind::ALL
+                .iter()
+                .enumerate()
+                .map(|(n, v)| {
+                    let x = full.min.x + n as f32 * (w + gap);
+                    (
+                        *v,
+                        Rect::from_min_size(Pos2::new(x, full.min.y), Vec2::new(w, full.height())),
+                    )
+                })
+                .collect()
+        }
+        Layout::OnePlusTwo => {
+            let big_w = (full.width() * 0.64).round();
+            let small_w = full.width() - big_w - gap;
+            let small_h = (full.height() - gap) / 2.0;
+            let big = Rect::from_min_size(full.min, Vec2::new(big_w, full.height()));
+            let x = full.min.x + big_w + gap;
+            vec![
+                (active, big),
+                (
+                    others[0],
+                    Rect::from_min_size(Pos2::new(x, full.min.y), Vec2::new(small_w, small_h)),
+                ),
+                (
+                    others[1],
+                    Rect::from_min_size(
+                        Pos2::new(x, full.min.y + small_h + gap),
+                        Vec2::new(small_w, small_h),
+                    ),
+                ),
+            ]
+        }
+    }
+}
+
+struct ViewCtx<'a> {
+    loaded: &'a Loaded,
+    viewer: &'a Viewer,
+    cache: &'a mut ViewCache,
+    tool: Tool,
+    mouse_map: MouseMap,
+    annotations: bool,
+    anonymise: bool,
+}
+
+fn to_pos(p: [f64; 2]) -> Pos2 {
+    Pos2::new(p[0] as f32, p[1] as f32)
+}
+
+impl ViewCtx<'_> {
+    fn volume(&self) -> &Volume {
+        &self.loaded.volume
+    }
+
+    fn show(&mut self, ui: &mut egui::Ui, view: ViewKind, rect: Rect, cmds: &mut Vec<Command>) {
+        let vol = self.loaded.volume.clone();
+        let m = vol.view_mapping(view);
+        let slice = self.viewer.slice_index(&m);
+        let state = *self.viewer.view(view);
+        let xf = ViewTransform::new(
+            [
+                rect.min.x as f64,
+                rect.min.y as f64,
+                rect.width() as f64,
+                rect.height() as f64,
+            ],
+            &m,
+            &state,
+        );
+
+        let id = ui.scope_id().with(("slice-view", view.name()));
+        let response = ui.interact(rect, id, Sense::click_and_drag());
+        let label = format!("{} view", view.name());
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &label));
+
+        let texture = self.texture(ui.ctx(), view, &m, slice);
+        let painter = ui.painter_at(rect);
+        let img_rect = Rect::from_min_max(
+            to_pos(xf.to_screen(0.0, 0.0)),
+            to_pos(xf.to_screen(m.width as f64, m.height as f64)),
+        );
+        painter.image(
+            texture,
+            img_rect,
+            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+            Color32::WHITE,
+        );
+
+        self.handle_input(ui, &response, view, rect, &m, slice, &xf, cmds);
+        self.draw_reference_lines(&painter, view, &m, &xf, img_rect);
+        self.draw_rulers(&painter, &response, view, &m, slice, &xf);
+        if self.annotations {
+            self.draw_annotations(&painter, view, rect, &m, slice, &xf);
+        }
+        let border = if self.viewer.active == view {
+            Stroke::new(2.0, view_colour(view))
+        } else {
+            Stroke::new(1.0, Color32::from_gray(60))
+        };
+        painter.rect_stroke(rect.shrink(1.0), 0.0, border, egui::StrokeKind::Inside);
+    }
+
+    /// The slice texture, re-rendered only when the volume, slice or window changed.
+    fn texture(
+        &mut self,
+        ctx: &egui::Context,
+        view: ViewKind,
+        m: &SliceMapping,
+        slice: usize,
+    ) -> egui::TextureId {
+        let w = self.viewer.window;
+        let key = (
+            self.loaded.generation,
+            slice,
+            w.center_hu.to_bits(),
+            w.width_hu.to_bits(),
+        );
+        let s = slot(view);
+        if let Some(c) = &self.cache.slots[s]
+            && c.key == key
+        {
+            return c.texture.id();
+        }
+        let lut_ok = matches!(&self.cache.lut, Some((lw, _)) if *lw == w);
+        if !lut_ok {
+            self.cache.lut = Some((w, WlLut::new(w)));
+        }
+        let img = crate::volume::extract_slice(self.volume(), m, slice);
+        if let Some((_, lut)) = &self.cache.lut {
+            render_slice(&img, lut, &mut self.cache.rgba);
+        }
+        let color = egui::ColorImage::from_rgba_unmultiplied([img.width, img.height], &self.cache.rgba);
+        let opts = egui::TextureOptions::LINEAR;
+        match &mut self.cache.slots[s] {
+            Some(c) => {
+                c.texture.set(color, opts);
+                c.key = key;
+                c.texture.id()
+            }
+            None => {
+                let texture = ctx.load_texture(format!("slice-{}", view.name()), color, opts);
+                let id = texture.id();
+                self.cache.slots[s] = Some(CachedTexture { key, texture });
+                id
+            }
+        }
+    }
+
+    fn pixel_to_lps(&self, m: &SliceMapping, slice: usize, u: f64, v: f64) -> PatientPos {
+        self.volume()
+            .geometry
+            .to_patient(&m.voxel_of_pixel(u, v, slice as f64))
+    }
+
+    fn lps_to_screen(&self, m: &SliceMapping, xf: &ViewTransform, p: &PatientPos) -> (Pos2, f64) {
+        let vox = self.volume().geometry.to_voxel(p);
+        let (u, v, s) = m.pixel_of_voxel(&vox);
+        (to_pos(xf.to_screen(u, v)), s)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn handle_input(
+        &mut self,
+        ui: &egui::Ui,
+        response: &egui::Response,
+        view: ViewKind,
+        rect: Rect,
+        m: &SliceMapping,
+        slice: usize,
+        xf: &ViewTransform,
+        cmds: &mut Vec<Command>,
+    ) {
+        let g = &self.loaded.volume.geometry;
+        if let Some(pos) = response.hover_pos() {
+            self.cache.hovered_view = Some(view);
+            let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
+            let vox = m.voxel_of_pixel(u, v, slice as f64);
+            let voxel = g.nearest_voxel(&vox);
+            let hu = voxel.and_then(|[i, j, k]| self.volume().get(i, j, k));
+            self.cache.hover = Some(Hover {
+                view,
+                lps: g.to_patient(&vox),
+                voxel,
+                hu,
+            });
+            // Wheel = slice scroll. Lines and pages count as notches; pixel deltas
+            // (touchpads) accumulate so one slice needs a deliberate swipe.
+            let mut notches = 0i64;
+            ui.input(|i| {
+                for e in &i.events {
+                    if let egui::Event::MouseWheel {
+                        unit,
+                        delta,
+                        modifiers,
+                        ..
+                    } = e
+                    {
+                        let mult = if modifiers.shift { 10 } else { 1 };
+                        match unit {
+                            egui::MouseWheelUnit::Line => notches += (delta.y.signum() as i64) * mult,
+                            egui::MouseWheelUnit::Page => notches += (delta.y.signum() as i64) * 10 * mult,
+                            egui::MouseWheelUnit::Point => {
+                                self.cache.wheel_points += delta.y;
+                                while self.cache.wheel_points.abs() >= 40.0 {
+                                    let s = self.cache.wheel_points.signum();
+                                    notches += s as i64 * mult;
+                                    self.cache.wheel_points -= s * 40.0;
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+            if notches != 0 {
+                // Wheel towards the user (negative delta) = next image.
+                cmds.push(Command::Scroll {
+                    view,
+                    delta: -notches * forward_step(g, m),
+                });
+            }
+        }
+
+        if response.clicked() || response.drag_started() || response.secondary_clicked() {
+            cmds.push(Command::SetActiveView(view));
+        }
+        if response.double_clicked() {
+            cmds.push(Command::SetActiveView(view));
+        }
+        if self.tool == Tool::Navigate
+            && response.clicked_by(PointerButton::Primary)
+            && let Some(pos) = response.interact_pointer_pos()
+        {
+            let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
+            cmds.push(Command::SetCrosshair { view, u, v });
+        }
+
+        let (wl_button, pan_button, zoom_button) = match self.mouse_map {
+            MouseMap::Ohif => (
+                PointerButton::Primary,
+                PointerButton::Middle,
+                PointerButton::Secondary,
+            ),
+            MouseMap::Pacs => (
+                PointerButton::Secondary,
+                PointerButton::Primary,
+                PointerButton::Middle,
+            ),
+        };
+        let ruler_active = self.tool == Tool::Ruler;
+        let delta = response.drag_delta();
+        if ruler_active && response.drag_started_by(PointerButton::Primary) {
+            if let Some(pos) = response.interact_pointer_pos() {
+                let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
+                self.cache.ruler_start = Some((view, self.pixel_to_lps(m, slice, u, v)));
+            }
+        } else if ruler_active && response.drag_stopped_by(PointerButton::Primary) {
+            if let (Some((rv, a)), Some(pos)) =
+                (self.cache.ruler_start.take(), response.interact_pointer_pos())
+                && rv == view
+            {
+                let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
+                let b = self.pixel_to_lps(m, slice, u, v);
+                if (b - a).norm() > 0.5 {
+                    cmds.push(Command::AddRuler(Ruler {
+                        view,
+                        slice,
+                        a_lps: a,
+                        b_lps: b,
+                    }));
+                }
+            }
+        } else if response.dragged_by(wl_button) && !(ruler_active && wl_button == PointerButton::Primary) {
+            if delta != Vec2::ZERO {
+                cmds.push(Command::SetWindow(super::viewer::drag_window(
+                    self.viewer.window,
+                    delta.x as f64,
+                    delta.y as f64,
+                )));
+            }
+        } else if response.dragged_by(pan_button) && !(ruler_active && pan_button == PointerButton::Primary) {
+            if delta != Vec2::ZERO {
+                cmds.push(Command::Pan {
+                    view,
+                    dx: delta.x as f64,
+                    dy: delta.y as f64,
+                });
+            }
+        } else if response.dragged_by(zoom_button) && delta.y != 0.0 {
+            let anchor = ui.input(|i| i.pointer.press_origin()).unwrap_or(rect.center()) - rect.center();
+            cmds.push(Command::Zoom {
+                view,
+                factor: (-(delta.y as f64) * 0.01).exp(),
+                anchor: [anchor.x as f64, anchor.y as f64],
+            });
+        }
+    }
+
+    fn draw_reference_lines(
+        &self,
+        painter: &egui::Painter,
+        view: ViewKind,
+        m: &SliceMapping,
+        xf: &ViewTransform,
+        img: Rect,
+    ) {
+        let (u, v, _) = m.pixel_of_voxel(&self.viewer.crosshair);
+        let centre = to_pos(xf.to_screen(u, v));
+        let gap = 10.0;
+        let other_colour = |axis: usize| {
+            ViewKind::ALL
+                .iter()
+                .copied()
+                .find(|o| *o != view && self.volume().view_mapping(*o).normal_axis == axis)
+                .map(view_colour)
+                .unwrap_or(Color32::GRAY)
+        };
+        // Vertical line: the plane of the view whose normal is our horizontal axis.
+        let vcol = other_colour(m.h_axis).gamma_multiply(0.8);
+        let hcol = other_colour(m.v_axis).gamma_multiply(0.8);
+        let sv = Stroke::new(1.0, vcol);
+        let sh = Stroke::new(1.0, hcol);
+        if centre.y - gap > img.min.y {
+            painter.line_segment(
+                [
+                    Pos2::new(centre.x, img.min.y),
+                    Pos2::new(centre.x, centre.y - gap),
+                ],
+                sv,
+            );
+        }
+        if centre.y + gap < img.max.y {
+            painter.line_segment(
+                [
+                    Pos2::new(centre.x, centre.y + gap),
+                    Pos2::new(centre.x, img.max.y),
+                ],
+                sv,
+            );
+        }
+        if centre.x - gap > img.min.x {
+            painter.line_segment(
+                [
+                    Pos2::new(img.min.x, centre.y),
+                    Pos2::new(centre.x - gap, centre.y),
+                ],
+                sh,
+            );
+        }
+        if centre.x + gap < img.max.x {
+            painter.line_segment(
+                [
+                    Pos2::new(centre.x + gap, centre.y),
+                    Pos2::new(img.max.x, centre.y),
+                ],
+                sh,
+            );
+        }
+    }
+
+    fn draw_rulers(
+        &self,
+        painter: &egui::Painter,
+        response: &egui::Response,
+        view: ViewKind,
+        m: &SliceMapping,
+        slice: usize,
+        xf: &ViewTransform,
+    ) {
+        let colour = Color32::from_rgb(80, 220, 255);
+        let draw = |a: Pos2, b: Pos2, mm: f64| {
+            let stroke = Stroke::new(1.5, colour);
+            painter.line_segment([a, b], stroke);
+            for p in [a, b] {
+                painter.circle_filled(p, 2.5, colour);
+            }
+            let mid = a + (b - a) * 0.5 + Vec2::new(6.0, -6.0);
+            shadow_text(
+                painter,
+                mid,
+                Align2::LEFT_BOTTOM,
+                &format!("{mm:.1} mm"),
+                13.0,
+                colour,
+            );
+        };
+        for r in self
+            .viewer
+            .rulers
+            .iter()
+            .filter(|r| r.view == view && r.slice == slice)
+        {
+            let (a, _) = self.lps_to_screen(m, xf, &r.a_lps);
+            let (b, _) = self.lps_to_screen(m, xf, &r.b_lps);
+            draw(a, b, r.length_mm());
+        }
+        if let (Some((rv, a_lps)), Some(pos)) = (self.cache.ruler_start, response.interact_pointer_pos())
+            && rv == view
+            && response.dragged()
+        {
+            let (a, _) = self.lps_to_screen(m, xf, &a_lps);
+            let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
+            let b_lps = self.pixel_to_lps(m, slice, u, v);
+            draw(a, pos, (b_lps - a_lps).norm());
+        }
+    }
+
+    fn draw_annotations(
+        &self,
+        painter: &egui::Painter,
+        view: ViewKind,
+        rect: Rect,
+        m: &SliceMapping,
+        slice: usize,
+        xf: &ViewTransform,
+    ) {
+        let vol = self.volume();
+        let g = &vol.geometry;
+        let meta = &vol.meta;
+        let size = 12.5;
+        let col = Color32::from_gray(225);
+        let pad = 6.0;
+
+        // Orientation letters at the edge midpoints, from the geometry.
+        let [l, r, t, b] = m.edge_labels(g);
+        let big = 15.0;
+        let ocol = Color32::from_rgb(255, 220, 120);
+        shadow_text(
+            painter,
+            Pos2::new(rect.min.x + pad, rect.center().y),
+            Align2::LEFT_CENTER,
+            &l,
+            big,
+            ocol,
+        );
+        shadow_text(
+            painter,
+            Pos2::new(rect.max.x - pad, rect.center().y),
+            Align2::RIGHT_CENTER,
+            &r,
+            big,
+            ocol,
+        );
+        shadow_text(
+            painter,
+            Pos2::new(rect.center().x, rect.min.y + pad),
+            Align2::CENTER_TOP,
+            &t,
+            big,
+            ocol,
+        );
+        shadow_text(
+            painter,
+            Pos2::new(rect.center().x, rect.max.y - pad - 22.0),
+            Align2::CENTER_BOTTOM,
+            &b,
+            big,
+            ocol,
+        );
+
+        // Top left: view, image number, series number.
+        let mut tl = vec![
+            format!("{}", view.name()),
+            format!("Im {} / {}", slice + 1, m.slice_count),
+        ];
+        if let Some(n) = meta.series_number {
+            tl.push(format!("Se {n}"));
+        }
+        corner(
+            painter,
+            rect.left_top() + Vec2::new(pad, pad),
+            Align2::LEFT_TOP,
+            &tl,
+            size,
+            view_colour(view),
+        );
+
+        // Top right: patient and study (hidden when anonymised).
+        let mut tr = Vec::new();
+        if self.anonymise {
+            tr.push("Anonymised".to_string());
+        } else {
+            tr.push(meta.patient_name.replace('^', " "));
+            if !meta.patient_id.is_empty() {
+                tr.push(format!("ID {}", meta.patient_id));
+            }
+            if !meta.patient_birth_date.is_empty() {
+                tr.push(format!("DOB {}", dicom_date(&meta.patient_birth_date)));
+            }
+        }
+        for d in [&meta.study_description, &meta.series_description] {
+            if !d.is_empty() {
+                tr.push(d.clone());
+            }
+        }
+        corner(
+            painter,
+            rect.right_top() + Vec2::new(-pad, pad),
+            Align2::RIGHT_TOP,
+            &tr,
+            size,
+            col,
+        );
+
+        // Bottom left: window, slice position and thickness, cursor HU / LPS.
+        let w = self.viewer.window;
+        let preset = self
+            .viewer
+            .window_label
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        let normal = g.axis_dir(m.normal_axis);
+        let centre_vox = m.voxel_of_pixel(m.width as f64 / 2.0, m.height as f64 / 2.0, slice as f64);
+        let pos_mm = g.to_patient(&centre_vox).coords.dot(&normal);
+        let thickness = meta
+            .slice_thickness_mm
+            .filter(|_| view == ViewKind::Axial)
+            .unwrap_or(g.spacing_mm[m.normal_axis]);
+        let mut bl = vec![
+            format!("W {:.0}  L {:.0}{preset}", w.width_hu, w.center_hu),
+            format!("Pos {pos_mm:.1} mm  Th {thickness:.2} mm"),
+        ];
+        if let Some(h) = self.cache.hover.filter(|h| h.view == view) {
+            let hu =
+                h.hu.map(|v| format!("{v} HU"))
+                    .unwrap_or_else(|| "outside".into());
+            bl.push(format!(
+                "{hu}  LPS ({:.1}, {:.1}, {:.1}) mm",
+                h.lps.x, h.lps.y, h.lps.z
+            ));
+        }
+        corner(
+            painter,
+            rect.left_bottom() + Vec2::new(pad, -pad),
+            Align2::LEFT_BOTTOM,
+            &bl,
+            size,
+            col,
+        );
+
+        // Bottom right: date/time and zoom.
+        let mut br = Vec::new();
+        if !meta.study_date.is_empty() {
+            br.push(format!(
+                "{} {}",
+                dicom_date(&meta.study_date),
+                dicom_time(&meta.study_time)
+            ));
+        }
+        br.push(format!("Zoom {:.0} %", self.viewer.view(view).zoom * 100.0));
+        corner(
+            painter,
+            rect.right_bottom() + Vec2::new(-pad, -pad),
+            Align2::RIGHT_BOTTOM,
+            &br,
+            size,
+            col,
+        );
+
+        scale_bar(painter, rect, xf.points_per_mm);
+    }
+}
+
+/// A bar of a round length (1, 2, 5 × 10ⁿ mm) about a sixth of the view wide, bottom centre.
+fn scale_bar(painter: &egui::Painter, rect: Rect, points_per_mm: f64) {
+    if points_per_mm <= 0.0 || !points_per_mm.is_finite() {
+        return;
+    }
+    let length_mm = nice_length_mm(rect.width() as f64 / 6.0 / points_per_mm);
+    let len = (length_mm * points_per_mm) as f32;
+    let y = rect.max.y - 10.0;
+    let x0 = rect.center().x - len / 2.0;
+    let col = Color32::from_gray(230);
+    let s = Stroke::new(1.5, col);
+    painter.line_segment([Pos2::new(x0, y), Pos2::new(x0 + len, y)], s);
+    for x in [x0, x0 + len] {
+        painter.line_segment([Pos2::new(x, y - 5.0), Pos2::new(x, y)], s);
+    }
+    let label = if length_mm >= 10.0 {
+        format!("{:.0} cm", length_mm / 10.0)
+    } else {
+        format!("{length_mm} mm")
+    };
+    shadow_text(
+        painter,
+        Pos2::new(rect.center().x, y - 3.0),
+        Align2::CENTER_BOTTOM,
+        &label,
+        11.0,
+        col,
+    );
+}
+
+/// Largest 1/2/5 × 10ⁿ mm not above `target_mm` (at least 1 mm).
+pub fn nice_length_mm(target_mm: f64) -> f64 {
+    if !(target_mm.is_finite() && target_mm > 1.0) {
+        return 1.0;
+    }
+    let exp = target_mm.log10().floor();
+    let base = 10f64.powf(exp);
+    let m = target_mm / base;
+    let step = if m >= 5.0 {
+        5.0
+    } else if m >= 2.0 {
+        2.0
+    } else {
+        1.0
+    };
+    step * base
+}
+
+fn corner(painter: &egui::Painter, at: Pos2, anchor: Align2, lines: &[String], size: f32, col: Color32) {
+    let h = size + 3.0;
+    let n = lines.len() as f32;
+    for (i, line) in lines.iter().enumerate() {
+        let dy = if anchor.y() == egui::Align::Max {
+            -(n - 1.0 - i as f32) * h
+        } else {
+            i as f32 * h
+        };
+        shadow_text(painter, at + Vec2::new(0.0, dy), anchor, line, size, col);
+    }
+}
+
+/// Text with a dark shadow so it reads on any tissue.
+fn shadow_text(painter: &egui::Painter, at: Pos2, anchor: Align2, text: &str, size: f32, col: Color32) {
+    let font = FontId::proportional(size);
+    painter.text(
+        at + Vec2::new(1.0, 1.0),
+        anchor,
+        text,
+        font.clone(),
+        Color32::from_black_alpha(220),
+    );
+    painter.text(at, anchor, text, font, col);
+}
+
+/// "20240131" → "2024-01-31"; anything else unchanged.
+pub fn dicom_date(d: &str) -> String {
+    let d = d.trim();
+    if d.len() == 8 && d.chars().all(|c| c.is_ascii_digit()) {
+        format!("{}-{}-{}", &d[0..4], &d[4..6], &d[6..8])
+    } else {
+        d.to_string()
+    }
+}
+
+/// "134501.123" → "13:45:01".
+pub fn dicom_time(t: &str) -> String {
+    let t = t.trim();
+    if t.len() >= 6 && t[..6].chars().all(|c| c.is_ascii_digit()) {
+        format!("{}:{}:{}", &t[0..2], &t[2..4], &t[4..6])
+    } else {
+        t.to_string()
+    }
+}
+
+/// Keys: ↑/↓ and PgUp/PgDn scroll (Shift ×10), number keys apply presets (0 = DICOM
+/// default), R resets the view, Space or I toggles annotations, Esc cancels a running job.
+pub fn keyboard(app: &mut AblaApp, ui: &egui::Ui) {
+    let ctx = ui.ctx();
+    if ctx.egui_wants_keyboard_input() {
+        return;
+    }
+    let Some(viewer) = &app.viewer else { return };
+    let Some(loaded) = &app.loaded else { return };
+    let view = app.views.hovered_view.unwrap_or(viewer.active);
+    let m = loaded.volume.view_mapping(view);
+    let fwd = forward_step(&loaded.volume.geometry, &m);
+    let mut cmds = Vec::new();
+    ctx.input_mut(|i| {
+        for (key, dir) in [
+            (Key::ArrowDown, 1),
+            (Key::PageDown, 1),
+            (Key::ArrowUp, -1),
+            (Key::PageUp, -1),
+        ] {
+            for (mods, mult) in [(Modifiers::NONE, 1), (Modifiers::SHIFT, 10)] {
+                let n = i.count_and_consume_key(mods, key) as i64;
+                if n > 0 {
+                    cmds.push(Command::Scroll {
+                        view,
+                        delta: dir * mult * n * fwd,
+                    });
+                }
+            }
+        }
+        let digits = [
+            Key::Num1,
+            Key::Num2,
+            Key::Num3,
+            Key::Num4,
+            Key::Num5,
+            Key::Num6,
+            Key::Num7,
+            Key::Num8,
+            Key::Num9,
+        ];
+        for (n, k) in digits.iter().enumerate() {
+            if i.consume_key(Modifiers::NONE, *k) {
+                cmds.push(Command::ApplyPreset(n));
+            }
+        }
+        if i.consume_key(Modifiers::NONE, Key::Num0) {
+            cmds.push(Command::ApplyDicomWindow);
+        }
+        if i.consume_key(Modifiers::NONE, Key::R) {
+            cmds.push(Command::ResetView);
+        }
+        if i.consume_key(Modifiers::NONE, Key::Space) || i.consume_key(Modifiers::NONE, Key::I) {
+            cmds.push(Command::ToggleAnnotations);
+        }
+        if i.consume_key(Modifiers::NONE, Key::M) {
+            cmds.push(Command::SetTool(if app.tool == Tool::Ruler {
+                Tool::Navigate
+            } else {
+                Tool::Ruler
+            }));
+        }
+        if i.consume_key(Modifiers::NONE, Key::Escape) {
+            cmds.push(Command::SetTool(Tool::Navigate));
+        }
+    });
+    app.commands.extend(cmds);
+}
+
+/// A small texture of a series thumbnail (soft-tissue window).
+pub fn thumbnail_texture(ctx: &egui::Context, img: &SliceImage) -> egui::TextureHandle {
+    let lut = WlLut::new(WindowLevel {
+        center_hu: 40.0,
+        width_hu: 400.0,
+    });
+    let mut rgba = Vec::new();
+    render_slice(img, &lut, &mut rgba);
+    let color = egui::ColorImage::from_rgba_unmultiplied([img.width, img.height], &rgba);
+    ctx.load_texture("thumbnail", color, egui::TextureOptions::LINEAR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_bar_lengths_are_round() {
+        assert_eq!(nice_length_mm(37.0), 20.0);
+        assert_eq!(nice_length_mm(55.0), 50.0);
+        assert_eq!(nice_length_mm(9.9), 5.0);
+        assert_eq!(nice_length_mm(0.3), 1.0);
+        assert_eq!(nice_length_mm(f64::NAN), 1.0);
+    }
+
+    #[test]
+    fn dates_are_readable() {
+        assert_eq!(dicom_date("20240131"), "2024-01-31");
+        assert_eq!(dicom_date("2024"), "2024");
+        assert_eq!(dicom_time("134501.123"), "13:45:01");
+    }
+
+    #[test]
+    fn layouts_cover_the_area_without_overlap() {
+        let full = Rect::from_min_size(Pos2::ZERO, Vec2::new(1200.0, 800.0));
+        for layout in Layout::ALL {
+            let rects = layout_rects(full, layout, ViewKind::Coronal);
+            assert_eq!(
+                rects[0].0,
+                if layout == Layout::OneByThree {
+                    ViewKind::Axial
+                } else {
+                    ViewKind::Coronal
+                }
+            );
+            for (i, (_, a)) in rects.iter().enumerate() {
+                assert!(full.contains_rect(*a));
+                for (_, b) in rects.iter().skip(i + 1) {
+                    assert!(a.intersect(*b).area() <= 0.0 || !a.intersects(*b), "{layout:?}");
+                }
+            }
+        }
+    }
+}

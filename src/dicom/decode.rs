@@ -1,0 +1,509 @@
+//! One frame → HU. Native pixel data is converted straight from the file bytes; encapsulated
+//! frames are handed to the codecs of `dicom-transfer-syntax-registry` one frame at a time
+//! (through a small [`PixelDataObject`] view), inside `catch_unwind`, so a codec panic becomes a
+//! skipped-file reason.
+
+use std::borrow::Cow;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use dicom_encoding::Codec;
+use dicom_encoding::adapters::{PixelDataObject, RawPixelData};
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+
+use super::header::{ImageHeader, ts_name};
+use super::parse::{self, MAX_BYTES, Parsed, PixelLoc};
+
+/// HU written for padding voxels (PixelPaddingValue / range): air.
+pub const PADDING_HU: i16 = -1024;
+
+/// How stored values are laid out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PixelFormat {
+    pub bits_allocated: u16,
+    pub bits_stored: u16,
+    pub high_bit: u16,
+    pub signed: bool,
+    pub big_endian: bool,
+}
+
+/// Stored value → HU.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HuMap {
+    pub slope: f64,
+    pub intercept: f64,
+    /// Inclusive range of stored values that are padding.
+    pub padding: Option<(i64, i64)>,
+}
+
+fn advice(uid: &str) -> String {
+    format!(
+        "{} ({uid}) cannot be decoded by the built-in decoder; convert with e.g. `dcmdjpeg` or `gdcmconv --raw`",
+        ts_name(uid)
+    )
+}
+
+/// Can pixel data in `ts` be decoded here? The error names the transfer syntax and what to do.
+pub fn check_decodable(ts: &str, bits_stored: u16, bits_allocated: u16) -> Result<(), String> {
+    match ts {
+        parse::TS_IMPLICIT_LE | parse::TS_EXPLICIT_LE | parse::TS_EXPLICIT_BE | parse::TS_DEFLATED => return Ok(()),
+        // jpeg-decoder only decodes 8-bit DCT JPEG.
+        "1.2.840.10008.1.2.4.51" if bits_stored > 8 || bits_allocated > 8 => {
+            return Err(
+                "JPEG Extended 12-bit (1.2.840.10008.1.2.4.51) cannot be decoded by the built-in decoder; \
+                 convert with e.g. `dcmdjpeg` or `gdcmconv --raw`"
+                    .into(),
+            );
+        }
+        "1.2.840.10008.1.2.4.53" | "1.2.840.10008.1.2.4.55" => return Err(advice(ts)),
+        _ => {}
+    }
+    match TransferSyntaxRegistry.get(ts) {
+        Some(t) => match t.codec() {
+            Codec::EncapsulatedPixelData(Some(_), _) | Codec::None => Ok(()),
+            _ => Err(advice(ts)),
+        },
+        None => Err(format!(
+            "unknown transfer syntax {ts:?}: the pixel data cannot be decoded; convert with e.g. `gdcmconv --raw`"
+        )),
+    }
+}
+
+/// Convert one frame of native little/big-endian stored values to HU. Returns the number of
+/// padding voxels. `raw` must hold at least `dst.len()` samples.
+pub fn to_hu(raw: &[u8], fmt: &PixelFormat, map: &HuMap, dst: &mut [i16]) -> Result<usize, String> {
+    let bytes = (fmt.bits_allocated / 8) as usize;
+    let need = dst.len() * bytes;
+    if raw.len() < need {
+        return Err(format!("frame has {} bytes, {need} expected", raw.len()));
+    }
+    let bs = fmt.bits_stored.clamp(1, fmt.bits_allocated) as u32;
+    let shift = (fmt.high_bit as u32 + 1).saturating_sub(bs);
+    let mask: u64 = if bs >= 64 { u64::MAX } else { (1u64 << bs) - 1 };
+    let sign_bit = 1u64 << (bs - 1);
+    let signed = fmt.signed;
+    let stored = move |v: u64| -> i64 {
+        let v = (v >> shift) & mask;
+        if signed && v & sign_bit != 0 { v as i64 - (1i64 << bs) } else { v as i64 }
+    };
+    let int_path = map.slope == 1.0 && map.intercept.fract() == 0.0 && map.intercept.abs() < 1e9;
+    let icpt = map.intercept as i64;
+    let (plo, phi) = map.padding.unwrap_or((1, 0));
+    let mut padded = 0usize;
+    let mut convert = |v: i64| -> i16 {
+        if v >= plo && v <= phi {
+            padded += 1;
+            return PADDING_HU;
+        }
+        if int_path {
+            (v + icpt).clamp(i16::MIN as i64, i16::MAX as i64) as i16
+        } else {
+            let h = (v as f64 * map.slope + map.intercept).round();
+            h.clamp(i16::MIN as f64, i16::MAX as f64) as i16
+        }
+    };
+    match bytes {
+        1 => {
+            for (d, b) in dst.iter_mut().zip(raw) {
+                *d = convert(stored(*b as u64));
+            }
+        }
+        2 => {
+            let chunks = raw.chunks_exact(2);
+            if fmt.big_endian {
+                for (d, b) in dst.iter_mut().zip(chunks) {
+                    *d = convert(stored(u16::from_be_bytes([b[0], b[1]]) as u64));
+                }
+            } else {
+                for (d, b) in dst.iter_mut().zip(chunks) {
+                    *d = convert(stored(u16::from_le_bytes([b[0], b[1]]) as u64));
+                }
+            }
+        }
+        4 => {
+            for (d, b) in dst.iter_mut().zip(raw.chunks_exact(4)) {
+                let a = [b[0], b[1], b[2], b[3]];
+                let v = if fmt.big_endian { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) };
+                *d = convert(stored(v as u64));
+            }
+        }
+        _ => return Err(format!("BitsAllocated {} is not supported", fmt.bits_allocated)),
+    }
+    Ok(padded)
+}
+
+/// One encoded frame presented to a registry codec as a single-frame object.
+struct FrameView<'a> {
+    ts: &'a str,
+    h: &'a ImageHeader,
+    data: &'a [u8],
+}
+
+impl PixelDataObject for FrameView<'_> {
+    fn transfer_syntax_uid(&self) -> &str {
+        self.ts
+    }
+    fn rows(&self) -> Option<u16> {
+        Some(self.h.rows)
+    }
+    fn cols(&self) -> Option<u16> {
+        Some(self.h.cols)
+    }
+    fn samples_per_pixel(&self) -> Option<u16> {
+        Some(1)
+    }
+    fn bits_allocated(&self) -> Option<u16> {
+        Some(self.h.bits_allocated)
+    }
+    fn bits_stored(&self) -> Option<u16> {
+        Some(self.h.bits_stored)
+    }
+    fn photometric_interpretation(&self) -> Option<&str> {
+        Some(if self.h.photometric.is_empty() { "MONOCHROME2" } else { &self.h.photometric })
+    }
+    fn number_of_frames(&self) -> Option<u32> {
+        Some(1)
+    }
+    fn number_of_fragments(&self) -> Option<u32> {
+        Some(1)
+    }
+    fn fragment(&self, fragment: usize) -> Option<Cow<'_, [u8]>> {
+        (fragment == 0).then_some(Cow::Borrowed(self.data))
+    }
+    fn offset_table(&self) -> Option<Cow<'_, [u32]>> {
+        Some(Cow::Owned(Vec::new()))
+    }
+    fn raw_pixel_data(&self) -> Option<RawPixelData> {
+        let mut fragments = dicom_core::value::C::new();
+        fragments.push(self.data.to_vec());
+        Some(RawPixelData {
+            fragments,
+            offset_table: dicom_core::value::C::new(),
+        })
+    }
+}
+
+fn starts_frame(d: &[u8]) -> bool {
+    d.starts_with(&[0xFF, 0xD8]) || d.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) || d.starts_with(&[0, 0, 0, 0x0C, 0x6A, 0x50])
+}
+
+/// The encoded bytes of one frame of encapsulated pixel data.
+pub fn frame_bytes<'a>(
+    buf: &'a [u8],
+    offset_table: &[u32],
+    fragments: &[(usize, usize)],
+    n_frames: usize,
+    frame: usize,
+) -> Result<Cow<'a, [u8]>, String> {
+    let frag = |i: usize| -> Result<&'a [u8], String> {
+        let (o, l) = fragments.get(i).copied().ok_or("missing fragment")?;
+        buf.get(o..o + l).ok_or_else(|| "fragment outside the file".to_string())
+    };
+    let concat = |idx: &mut dyn Iterator<Item = usize>| -> Result<Cow<'a, [u8]>, String> {
+        let idx: Vec<usize> = idx.collect();
+        if idx.len() == 1 {
+            return Ok(Cow::Borrowed(frag(idx[0])?));
+        }
+        let mut v = Vec::new();
+        for i in idx {
+            v.extend_from_slice(frag(i)?);
+        }
+        Ok(Cow::Owned(v))
+    };
+    if fragments.is_empty() {
+        return Err("encapsulated pixel data has no fragments".into());
+    }
+    if n_frames == 1 {
+        return concat(&mut (0..fragments.len()));
+    }
+    if fragments.len() == n_frames {
+        return Ok(Cow::Borrowed(frag(frame)?));
+    }
+    if offset_table.len() >= n_frames {
+        // Offsets count from the first fragment item (item headers are 8 bytes).
+        let mut pos = 0u64;
+        let start = offset_table[frame] as u64;
+        let end = offset_table.get(frame + 1).map(|e| *e as u64).unwrap_or(u64::MAX);
+        let mut sel = Vec::new();
+        for (i, (_, l)) in fragments.iter().enumerate() {
+            if pos >= start && pos < end {
+                sel.push(i);
+            }
+            pos += 8 + *l as u64;
+        }
+        if sel.is_empty() {
+            return Err(format!("the offset table has no fragments for frame {}", frame + 1));
+        }
+        return concat(&mut sel.into_iter());
+    }
+    // No usable offset table: split at fragments that start a new codestream.
+    let mut starts = Vec::new();
+    for i in 0..fragments.len() {
+        if starts_frame(frag(i)?) {
+            starts.push(i);
+        }
+    }
+    if starts.len() == n_frames && starts.first() == Some(&0) {
+        let s = starts[frame];
+        let e = starts.get(frame + 1).copied().unwrap_or(fragments.len());
+        return concat(&mut (s..e));
+    }
+    Err(format!(
+        "cannot tell which of the {} fragments belong to which of the {n_frames} frames (empty offset table)",
+        fragments.len()
+    ))
+}
+
+/// Decode an encapsulated frame into native little-endian sample bytes.
+fn decode_encapsulated(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    check_decodable(ts, h.bits_stored, h.bits_allocated)?;
+    let t = TransferSyntaxRegistry.get(ts).ok_or_else(|| advice(ts))?;
+    let Codec::EncapsulatedPixelData(Some(reader), _) = t.codec() else {
+        return Err(advice(ts));
+    };
+    let view = FrameView { ts, h, data };
+    out.clear();
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.decode_frame(&view, 0, out)));
+    match res {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            let mut msg = format!("{e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            if ts == "1.2.840.10008.1.2.4.51" || ts == "1.2.840.10008.1.2.4.50" {
+                if msg.contains("precision") {
+                    return Err(advice(ts));
+                }
+            }
+            Err(format!("{} decoder failed: {msg}", ts_name(ts)))
+        }
+        Err(p) => {
+            let m = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(format!("the {} decoder crashed on this file ({m})", ts_name(ts)))
+        }
+    }
+}
+
+fn pixel_format(h: &ImageHeader, big_endian: bool) -> PixelFormat {
+    PixelFormat {
+        bits_allocated: h.bits_allocated,
+        bits_stored: h.bits_stored,
+        high_bit: h.high_bit,
+        signed: h.signed,
+        big_endian,
+    }
+}
+
+pub fn hu_map(h: &ImageHeader, frame: usize) -> HuMap {
+    let f = &h.frames[frame.min(h.frames.len().saturating_sub(1))];
+    HuMap {
+        slope: f.slope,
+        intercept: f.intercept,
+        padding: h.padding,
+    }
+}
+
+/// Read the bytes of one native frame straight from the file (no full parse).
+pub fn read_native_frame(path: &Path, pixel_off: usize, frame_len: usize, frame: usize, out: &mut Vec<u8>) -> Result<(), String> {
+    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let start = pixel_off as u64 + (frame as u64) * frame_len as u64;
+    let file_len = f.metadata().map_err(|e| e.to_string())?.len();
+    if start + frame_len as u64 > file_len {
+        return Err(format!("truncated: frame {} ends after the end of the file", frame + 1));
+    }
+    if frame_len > MAX_BYTES {
+        return Err("frame larger than 2 GiB".into());
+    }
+    f.seek(SeekFrom::Start(start)).map_err(|e| e.to_string())?;
+    out.resize(frame_len, 0);
+    f.read_exact(out).map_err(|e| format!("read error: {e}"))
+}
+
+/// Decode frame `frame` of a fully parsed file to HU into `dst`; returns padding voxel count.
+pub fn decode_parsed_frame(h: &ImageHeader, p: &Parsed, frame: usize, dst: &mut [i16], scratch: &mut Vec<u8>) -> Result<usize, String> {
+    let n = h.rows as usize * h.cols as usize;
+    if dst.len() != n {
+        return Err("internal: output slice has the wrong size".into());
+    }
+    let fb = h.frame_bytes();
+    match &p.pixel {
+        Some(PixelLoc::Native { off, len, .. }) => {
+            let start = frame * fb;
+            if start + fb > *len {
+                return Err(format!("PixelData is too short for frame {}", frame + 1));
+            }
+            let raw = &p.buf[off + start..off + start + fb];
+            to_hu(raw, &pixel_format(h, p.ts == parse::TS_EXPLICIT_BE), &hu_map(h, frame), dst)
+        }
+        Some(PixelLoc::Encapsulated { offset_table, fragments }) => {
+            let data = frame_bytes(&p.buf, offset_table, fragments, h.frames.len(), frame)?;
+            decode_encapsulated(h, &p.ts, &data, scratch)?;
+            if scratch.len() < fb {
+                return Err(format!(
+                    "the {} decoder returned {} bytes for a {}×{} frame ({} expected)",
+                    ts_name(&p.ts),
+                    scratch.len(),
+                    h.cols,
+                    h.rows,
+                    fb
+                ));
+            }
+            to_hu(&scratch[..fb], &pixel_format(h, false), &hu_map(h, frame), dst)
+        }
+        _ => Err("no pixel data".into()),
+    }
+}
+
+/// Decode one frame of an image file to HU. Uses the fast native path when the pixel data
+/// offset is known from the header read; otherwise reads and parses the whole file.
+pub fn decode_frame(
+    h: &ImageHeader,
+    native_offset: Option<usize>,
+    preloaded: Option<&Parsed>,
+    frame: usize,
+    dst: &mut [i16],
+    scratch: &mut Vec<u8>,
+) -> Result<usize, String> {
+    if let Some(p) = preloaded {
+        return decode_parsed_frame(h, p, frame, dst, scratch);
+    }
+    if let Some(off) = native_offset {
+        read_native_frame(&h.path, off, h.frame_bytes(), frame, scratch)?;
+        let raw = std::mem::take(scratch);
+        let r = to_hu(&raw, &pixel_format(h, h.ts == parse::TS_EXPLICIT_BE), &hu_map(h, frame), dst);
+        *scratch = raw;
+        return r;
+    }
+    let p = parse::read_full(&h.path)?;
+    decode_parsed_frame(h, &p, frame, dst, scratch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt16(bs: u16, signed: bool) -> PixelFormat {
+        PixelFormat {
+            bits_allocated: 16,
+            bits_stored: bs,
+            high_bit: bs - 1,
+            signed,
+            big_endian: false,
+        }
+    }
+
+    #[test]
+    fn rescale_unsigned_12_bit_masks_high_bits() {
+        // 0xF123: high nibble is garbage outside BitsStored 12 -> stored 0x123 = 291.
+        let raw = 0xF123u16.to_le_bytes();
+        let mut out = [0i16; 1];
+        let map = HuMap {
+            slope: 1.0,
+            intercept: -1000.0,
+            padding: None,
+        };
+        to_hu(&raw, &fmt16(12, false), &map, &mut out).unwrap();
+        assert_eq!(out[0], 291 - 1000);
+    }
+
+    #[test]
+    fn signed_12_bit_sign_extends() {
+        let raw = 0x0FFFu16.to_le_bytes(); // -1 in 12-bit two's complement
+        let mut out = [0i16; 1];
+        let map = HuMap {
+            slope: 1.0,
+            intercept: 0.0,
+            padding: None,
+        };
+        to_hu(&raw, &fmt16(12, true), &map, &mut out).unwrap();
+        assert_eq!(out[0], -1);
+    }
+
+    #[test]
+    fn slope_rounds_and_saturates() {
+        let vals: Vec<u8> = [100u16, 40000].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut out = [0i16; 2];
+        let map = HuMap {
+            slope: 2.5,
+            intercept: -1024.0,
+            padding: None,
+        };
+        to_hu(&vals, &fmt16(16, false), &map, &mut out).unwrap();
+        assert_eq!(out, [-774, i16::MAX]);
+    }
+
+    #[test]
+    fn padding_value_and_range_become_air() {
+        let vals: Vec<u8> = [-2000i16, -1500, -1000, 50].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut out = [0i16; 4];
+        let map = HuMap {
+            slope: 1.0,
+            intercept: -1024.0,
+            padding: Some((-2000, -1500)),
+        };
+        let n = to_hu(&vals, &fmt16(16, true), &map, &mut out).unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(out, [PADDING_HU, PADDING_HU, -2024, -974]);
+    }
+
+    #[test]
+    fn big_endian_and_8_bit() {
+        let mut out = [0i16; 2];
+        let map = HuMap {
+            slope: 1.0,
+            intercept: 0.0,
+            padding: None,
+        };
+        let mut f = fmt16(16, false);
+        f.big_endian = true;
+        to_hu(&[0x01, 0x02, 0x00, 0x05], &f, &map, &mut out).unwrap();
+        assert_eq!(out, [0x0102, 5]);
+        let f8 = PixelFormat {
+            bits_allocated: 8,
+            bits_stored: 8,
+            high_bit: 7,
+            signed: false,
+            big_endian: false,
+        };
+        to_hu(&[200, 7], &f8, &map, &mut out).unwrap();
+        assert_eq!(out, [200, 7]);
+    }
+
+    #[test]
+    fn short_buffer_is_an_error() {
+        let mut out = [0i16; 4];
+        let map = HuMap {
+            slope: 1.0,
+            intercept: 0.0,
+            padding: None,
+        };
+        assert!(to_hu(&[0, 0], &fmt16(16, false), &map, &mut out).is_err());
+    }
+
+    #[test]
+    fn fragments_split_without_offset_table() {
+        let buf = [0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD8, 4];
+        let frags = [(0, 3), (3, 2), (5, 3)];
+        assert_eq!(&*frame_bytes(&buf, &[], &frags, 2, 0).unwrap(), &[0xFF, 0xD8, 1, 2, 3]);
+        assert_eq!(&*frame_bytes(&buf, &[], &frags, 2, 1).unwrap(), &[0xFF, 0xD8, 4]);
+        // with an offset table: frame 1 starts at fragment 2 (offset 8+3 + 8+2 = 21)
+        assert_eq!(&*frame_bytes(&buf, &[0, 21], &frags, 2, 1).unwrap(), &[0xFF, 0xD8, 4]);
+    }
+
+    #[test]
+    fn unsupported_syntaxes_are_named() {
+        let e = check_decodable("1.2.840.10008.1.2.4.51", 12, 16).unwrap_err();
+        assert!(e.contains("JPEG Extended 12-bit (1.2.840.10008.1.2.4.51)") && e.contains("dcmdjpeg"), "{e}");
+        assert!(check_decodable("1.2.840.10008.1.2.4.55", 12, 16).unwrap_err().contains("1.2.840.10008.1.2.4.55"));
+        assert!(check_decodable("1.2.3.4", 16, 16).is_err());
+        assert!(check_decodable("1.2.840.10008.1.2.4.90", 16, 16).is_ok());
+    }
+}

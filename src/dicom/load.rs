@@ -1,0 +1,423 @@
+//! `load_series` (decode a series into a HU volume + report) and `thumbnail`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use nalgebra::{Matrix3, Point3, Vector3};
+use rayon::prelude::*;
+
+use super::decode::{PADDING_HU, decode_frame};
+use super::header::{Classified, FrameInfo, ImageHeader, classify_path, ts_name};
+use super::parse::{self, Parsed};
+use super::stack::{self, StackPlan, normal_of, sort_by_normal};
+use super::{DicomError, LoadedSeries, SeriesEntry, SeriesReport, SkippedFile};
+use crate::geometry::VolumeGeometry;
+use crate::jobs::JobCtx;
+use crate::volume::{SliceImage, Volume, VolumeMeta};
+
+/// One image plane to decode: file (index into headers) and frame.
+#[derive(Clone, Copy, Debug)]
+struct Src {
+    file: usize,
+    frame: usize,
+}
+
+fn file_name(p: &std::path::Path) -> String {
+    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+}
+
+fn header_of(path: &std::path::Path) -> Result<ImageHeader, String> {
+    match classify_path(path) {
+        Classified::Image(h) => Ok(*h),
+        Classified::Skipped { reason, .. } => Err(reason),
+        Classified::Other(o) => Err(format!("not an image ({} object)", o.modality)),
+        Classified::DicomDir(_) => Err("a DICOMDIR, not an image".into()),
+    }
+}
+
+fn geom_key(h: &ImageHeader, f: &FrameInfo) -> (u16, u16, [i64; 6], [i64; 2]) {
+    (
+        h.rows,
+        h.cols,
+        f.iop.map(|v| (v * 1e3).round() as i64),
+        f.pixel_spacing.map(|v| (v * 1e4).round() as i64),
+    )
+}
+
+fn label(h: &ImageHeader, frame: usize) -> String {
+    if h.frames.len() > 1 {
+        format!("{} frame {}", file_name(&h.path), frame + 1)
+    } else {
+        file_name(&h.path)
+    }
+}
+
+/// Decode an image series into a HU volume. See the module documentation of [`super`].
+pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, DicomError> {
+    let mut report = SeriesReport::default();
+    report.skipped.extend(entry.skipped.iter().cloned());
+    report.warnings.extend(entry.warnings.iter().cloned());
+    ctx.progress.set_message("Reading headers");
+    ctx.progress.set(0.0);
+
+    // 1. Headers (parallel, header-only reads).
+    let results: Vec<(PathBuf, Result<ImageHeader, String>)> = entry
+        .files
+        .par_iter()
+        .map(|p| {
+            let r = std::panic::catch_unwind(|| header_of(p))
+                .unwrap_or_else(|_| Err("the header reader crashed on this file (please report)".into()));
+            (p.clone(), r)
+        })
+        .collect();
+    if ctx.cancel.is_cancelled() {
+        return Err(DicomError::Cancelled);
+    }
+    let mut headers = Vec::new();
+    for (p, r) in results {
+        match r {
+            Ok(h) => headers.push(h),
+            Err(reason) => report.skipped.push(SkippedFile { path: p, reason }),
+        }
+    }
+    if headers.is_empty() {
+        let why = report
+            .skipped
+            .first()
+            .map(|s| format!("{}: {}", file_name(&s.path), s.reason))
+            .unwrap_or_else(|| "the series has no files".into());
+        return Err(DicomError::Unloadable(format!("no file of the series could be read ({why})")));
+    }
+
+    // 2. All planes; keep the majority geometry (size, orientation, pixel spacing).
+    let mut srcs: Vec<Src> = Vec::new();
+    for (fi, h) in headers.iter().enumerate() {
+        for fr in 0..h.frames.len() {
+            srcs.push(Src { file: fi, frame: fr });
+        }
+    }
+    let mut counts: BTreeMap<_, usize> = BTreeMap::new();
+    for s in &srcs {
+        let h = &headers[s.file];
+        *counts.entry(geom_key(h, &h.frames[s.frame])).or_default() += 1;
+    }
+    if counts.len() > 1 {
+        let Some((major, _)) = counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(k, v)| (k.clone(), *v))
+        else {
+            return Err(DicomError::Unloadable("internal: no geometry".into()));
+        };
+        let mut dropped_files: BTreeMap<usize, usize> = BTreeMap::new();
+        srcs.retain(|s| {
+            let h = &headers[s.file];
+            let keep = geom_key(h, &h.frames[s.frame]) == major;
+            if !keep {
+                *dropped_files.entry(s.file).or_default() += 1;
+            }
+            keep
+        });
+        for (fi, n) in dropped_files {
+            let h = &headers[fi];
+            report.skipped.push(SkippedFile {
+                path: h.path.clone(),
+                reason: format!(
+                    "{} differ{} from the rest of the series in image size, orientation or pixel spacing ({}×{} px, pixel spacing {:?}, orientation {:?})",
+                    if h.frames.len() > 1 { format!("{n} frame(s)") } else { "the image".to_string() },
+                    if h.frames.len() > 1 && n != 1 { "" } else { "s" },
+                    h.cols,
+                    h.rows,
+                    h.frames[0].pixel_spacing,
+                    h.frames[0].iop
+                ),
+            });
+        }
+    }
+
+    // 3. Sort by position along the normal; drop duplicates.
+    let (iop, pixel_spacing) = {
+        let f = &headers[srcs[0].file].frames[srcs[0].frame];
+        (f.iop, f.pixel_spacing)
+    };
+    let normal = normal_of(&iop);
+    // Deterministic tie order: instance number, then path, then frame.
+    srcs.sort_by(|a, b| {
+        let (ha, hb) = (&headers[a.file], &headers[b.file]);
+        ha.instance_number
+            .cmp(&hb.instance_number)
+            .then(ha.path.cmp(&hb.path))
+            .then(a.frame.cmp(&b.frame))
+    });
+    let pos = |s: &Src| Vector3::from(headers[s.file].frames[s.frame].ipp);
+    let ipps: Vec<Vector3<f64>> = srcs.iter().map(pos).collect();
+    let order = sort_by_normal(&ipps, &normal);
+    let mut srcs: Vec<Src> = order.iter().map(|&i| srcs[i]).collect();
+    let ipps: Vec<Vector3<f64>> = srcs.iter().map(pos).collect();
+    let dups = stack::find_duplicates(&ipps, &normal);
+    if !dups.is_empty() {
+        let mut drop = vec![false; srcs.len()];
+        for (kept, dropped) in &dups {
+            let (hk, hd) = (&headers[srcs[*kept].file], &headers[srcs[*dropped].file]);
+            report.warnings.push(format!(
+                "duplicate slice position {:.2} mm: {} and {} are at the same place; kept {}, ignored {}",
+                ipps[*kept].dot(&normal),
+                label(hk, srcs[*kept].frame),
+                label(hd, srcs[*dropped].frame),
+                label(hk, srcs[*kept].frame),
+                label(hd, srcs[*dropped].frame)
+            ));
+            drop[*dropped] = true;
+        }
+        let mut k = 0;
+        srcs.retain(|_| {
+            let keep = !drop[k];
+            k += 1;
+            keep
+        });
+    }
+    let thickness = headers[srcs[0].file].frames[srcs[0].frame].slice_thickness;
+    let plan_for = |srcs: &[Src]| -> Result<StackPlan, DicomError> {
+        let ipps: Vec<Vector3<f64>> = srcs.iter().map(pos).collect();
+        let labels: Vec<String> = srcs.iter().map(|s| label(&headers[s.file], s.frame)).collect();
+        stack::plan(&ipps, &iop, pixel_spacing, thickness, &labels).map_err(DicomError::Unloadable)
+    };
+    // Fail fast on geometry that cannot be loaded, before decoding anything.
+    plan_for(&srcs)?;
+
+    // 4. Decode every plane straight into the stack buffer (parallel over slices).
+    let h0 = &headers[srcs[0].file];
+    let (w, hgt) = (h0.cols as usize, h0.rows as usize);
+    let slice_len = w * hgt;
+    let total_voxels = slice_len.checked_mul(srcs.len()).filter(|n| n * 2 <= parse::MAX_BYTES);
+    let Some(total_voxels) = total_voxels else {
+        return Err(DicomError::Unloadable(format!(
+            "the volume would be {}×{}×{} voxels, more than the 2 GiB limit",
+            w,
+            hgt,
+            srcs.len()
+        )));
+    };
+    // Multi-frame files that need a full parse are parsed once and shared by their frames.
+    let mut preloaded: BTreeMap<usize, Arc<Parsed>> = BTreeMap::new();
+    let mut preload_fail: BTreeMap<usize, String> = BTreeMap::new();
+    for s in &srcs {
+        let h = &headers[s.file];
+        if h.frames.len() > 1 && h.native_offset.is_none() && !preloaded.contains_key(&s.file) && !preload_fail.contains_key(&s.file) {
+            match parse::read_full(&h.path) {
+                Ok(p) => {
+                    preloaded.insert(s.file, Arc::new(p));
+                }
+                Err(e) => {
+                    preload_fail.insert(s.file, e);
+                }
+            }
+        }
+    }
+    ctx.progress.set_message("Decoding images");
+    let mut buf = vec![0i16; total_voxels];
+    let done = AtomicUsize::new(0);
+    let n_src = srcs.len();
+    let results: Vec<Result<usize, String>> = buf
+        .par_chunks_mut(slice_len)
+        .zip(srcs.par_iter())
+        .map_init(Vec::new, |scratch, (dst, s)| {
+            if ctx.cancel.is_cancelled() {
+                return Err(String::new());
+            }
+            let h = &headers[s.file];
+            if let Some(e) = preload_fail.get(&s.file) {
+                return Err(e.clone());
+            }
+            let pre = preloaded.get(&s.file).map(|a| a.as_ref());
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                decode_frame(h, h.native_offset, pre, s.frame, dst, scratch)
+            }))
+            .unwrap_or_else(|_| Err("the decoder crashed on this file".into()));
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            ctx.progress.set(0.05 + 0.9 * n as f32 / n_src as f32);
+            r
+        })
+        .collect();
+    drop(preloaded);
+    if ctx.cancel.is_cancelled() {
+        return Err(DicomError::Cancelled);
+    }
+    let mut padded = 0usize;
+    let mut failed = vec![false; n_src];
+    let mut failed_files: BTreeMap<usize, String> = BTreeMap::new();
+    for (k, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(n) => padded += n,
+            Err(e) => {
+                failed[k] = true;
+                failed_files.entry(srcs[k].file).or_insert(e);
+            }
+        }
+    }
+    for (fi, reason) in &failed_files {
+        report.skipped.push(SkippedFile {
+            path: headers[*fi].path.clone(),
+            reason: reason.clone(),
+        });
+    }
+    if failed.iter().any(|f| *f) {
+        // Compact the stack: drop failed planes.
+        let mut wpos = 0usize;
+        for k in 0..n_src {
+            if !failed[k] {
+                if wpos != k {
+                    buf.copy_within(k * slice_len..(k + 1) * slice_len, wpos * slice_len);
+                }
+                wpos += 1;
+            }
+        }
+        buf.truncate(wpos * slice_len);
+        let mut k = 0;
+        srcs.retain(|_| {
+            let keep = !failed[k];
+            k += 1;
+            keep
+        });
+        if srcs.is_empty() {
+            let why = failed_files.values().next().cloned().unwrap_or_default();
+            return Err(DicomError::Unloadable(format!("no image of the series could be decoded ({why})")));
+        }
+    }
+
+    // 5. Plan the output grid (again, without failed planes) and resample if needed.
+    let plan = plan_for(&srcs)?;
+    report.warnings.extend(plan.warnings.iter().cloned());
+    let hu = if plan.identity {
+        buf
+    } else {
+        ctx.progress.set_message("Resampling");
+        let mut out = vec![0i16; slice_len * plan.n_out];
+        out.par_chunks_mut(slice_len)
+            .enumerate()
+            .for_each(|(m, dst)| stack::resample_slice(&plan, &buf, w, hgt, m, dst));
+        out
+    };
+    if padded > 0 {
+        let pv = headers[srcs[0].file].padding.unwrap_or((0, 0));
+        report.warnings.push(format!(
+            "{padded} voxels are pixel padding (PixelPaddingValue {}{}): set to {PADDING_HU} HU",
+            pv.0,
+            if pv.1 != pv.0 { format!(" … {}", pv.1) } else { String::new() }
+        ));
+    }
+    // Notes from parsing, aggregated.
+    let mut notes: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut tss: BTreeMap<&str, ()> = BTreeMap::new();
+    let used: std::collections::BTreeSet<usize> = srcs.iter().map(|s| s.file).collect();
+    for fi in &used {
+        let h = &headers[*fi];
+        tss.insert(&h.ts, ());
+        for n in &h.notes {
+            notes.entry(n).or_default().push(file_name(&h.path));
+        }
+    }
+    for (n, files) in notes {
+        report.warnings.push(if files.len() == 1 {
+            format!("{}: {n}", files[0])
+        } else {
+            format!("{} files ({}, …): {n}", files.len(), files[0])
+        });
+    }
+    report.transfer_syntaxes = tss.keys().map(|t| format!("{t} ({})", ts_name(t))).collect();
+
+    // 6. Geometry and meta.
+    let first = &headers[srcs[0].file];
+    let f0 = &first.frames[srcs[0].frame];
+    let row = Vector3::new(iop[0], iop[1], iop[2]);
+    let col = Vector3::new(iop[3], iop[4], iop[5]);
+    let geometry = VolumeGeometry {
+        dims: [w, hgt, plan.n_out],
+        spacing_mm: [pixel_spacing[1], pixel_spacing[0], plan.step_mm],
+        origin_lps: Point3::from(f0.ipp),
+        direction: Matrix3::from_columns(&[row, col, normal]),
+    };
+    let meta = VolumeMeta {
+        patient_name: first.patient_name.clone(),
+        patient_id: first.patient_id.clone(),
+        patient_birth_date: first.birth_date.clone(),
+        study_date: first.study_date.clone(),
+        study_time: first.study_time.clone(),
+        study_description: first.study_description.clone(),
+        series_description: first.series_description.clone(),
+        series_number: first.series_number,
+        modality: first.modality.clone(),
+        institution: first.institution.clone(),
+        study_instance_uid: first.study_uid.clone(),
+        series_instance_uid: first.series_uid.clone(),
+        frame_of_reference_uid: first.for_uid.clone(),
+        slice_thickness_mm: f0.slice_thickness,
+        default_window: f0.window,
+    };
+    let volume = Volume::new(geometry, hu, meta).map_err(|e| DicomError::Unloadable(e.to_string()))?;
+    ctx.progress.set(1.0);
+    Ok(LoadedSeries { volume, report })
+}
+
+/// Longer side of a thumbnail, in pixels.
+const THUMB_MAX: usize = 128;
+
+/// Decode the middle image of a series, in HU, downsampled to at most 128 px on its longer side.
+pub fn thumbnail(entry: &SeriesEntry) -> Result<SliceImage, DicomError> {
+    let n = entry.files.len();
+    if n == 0 {
+        return Err(DicomError::Unloadable("the series has no files".into()));
+    }
+    // Middle file first, then its neighbours.
+    let mid = n / 2;
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (i as i64 - mid as i64).abs());
+    let mut last_err = String::new();
+    for &i in order.iter().take(5) {
+        let path = &entry.files[i];
+        let h = match header_of(path) {
+            Ok(h) => h,
+            Err(e) => {
+                last_err = format!("{}: {e}", file_name(path));
+                continue;
+            }
+        };
+        // Middle frame by position for multi-frame files.
+        let normal = normal_of(&h.frames[0].iop);
+        let ipps: Vec<Vector3<f64>> = h.frames.iter().map(|f| Vector3::from(f.ipp)).collect();
+        let frame = sort_by_normal(&ipps, &normal)[h.frames.len() / 2];
+        let (w, hh) = (h.cols as usize, h.rows as usize);
+        let mut full = vec![0i16; w * hh];
+        let mut scratch = Vec::new();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decode_frame(&h, h.native_offset, None, frame, &mut full, &mut scratch)
+        }))
+        .unwrap_or_else(|_| Err("the decoder crashed on this file".into()));
+        if let Err(e) = r {
+            last_err = format!("{}: {e}", file_name(path));
+            continue;
+        }
+        let f = w.max(hh).div_ceil(THUMB_MAX).max(1);
+        let (tw, th) = (w.div_ceil(f), hh.div_ceil(f));
+        let mut hu = vec![0i16; tw * th];
+        for ty in 0..th {
+            for tx in 0..tw {
+                let (mut sum, mut cnt) = (0i64, 0i64);
+                for y in ty * f..((ty + 1) * f).min(hh) {
+                    for x in tx * f..((tx + 1) * f).min(w) {
+                        sum += full[y * w + x] as i64;
+                        cnt += 1;
+                    }
+                }
+                hu[ty * tw + tx] = (sum as f64 / cnt.max(1) as f64).round() as i16;
+            }
+        }
+        let ps = h.frames[frame].pixel_spacing;
+        return Ok(SliceImage {
+            width: tw,
+            height: th,
+            hu,
+            pixel_mm: [ps[1] * f as f64, ps[0] * f as f64],
+        });
+    }
+    Err(DicomError::Unloadable(format!("no image of the series could be decoded for a thumbnail ({last_err})")))
+}

@@ -1,0 +1,110 @@
+//! DICOM input: `scan` (headers only, parallel) → series (group, sort, validate) →
+//! `load_series` (decode → HU volume + report).
+//!
+//! Public API used by the app and the CLI. Everything here takes plain data and returns plain
+//! data; nothing panics on outside data.
+//!
+//! Modules: `parse` (defensive Part 10 parser over a byte buffer, lengths checked before any
+//! allocation), `header` (image header / non-image / DICOMDIR / skip reason, incl. Enhanced and
+//! Legacy Converted functional groups), `scan` (find + group), `stack` (sorting, duplicates,
+//! gaps, tilt, resampling plan), `decode` (frame → HU; registry codecs for compressed data),
+//! `load` (`load_series`, `thumbnail`).
+
+use std::path::PathBuf;
+
+mod decode;
+mod header;
+mod load;
+mod parse;
+mod scan;
+pub mod stack;
+
+pub use decode::{HuMap, PADDING_HU, PixelFormat, check_decodable, to_hu};
+pub use load::{load_series, thumbnail};
+pub use scan::scan;
+
+use crate::volume::Volume;
+
+/// A file that was not used, with the reason in words a user understands.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SkippedFile {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// A non-image object found while scanning (RTSTRUCT, SEG, SR, ...), kept for later import.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct OtherObject {
+    pub path: PathBuf,
+    pub modality: String,
+    pub sop_class_uid: String,
+    pub description: String,
+    pub patient_id: String,
+    pub study_instance_uid: String,
+    pub series_instance_uid: String,
+    pub frame_of_reference_uid: String,
+}
+
+/// One image series found by the scan (not yet decoded).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SeriesEntry {
+    pub patient_name: String,
+    pub patient_id: String,
+    pub study_description: String,
+    pub series_description: String,
+    pub study_date: String,
+    pub modality: String,
+    pub series_number: Option<i32>,
+    pub study_instance_uid: String,
+    pub series_instance_uid: String,
+    pub frame_of_reference_uid: String,
+    pub rows: u32,
+    pub columns: u32,
+    /// Number of image planes (slices, or frames of a multi-frame object).
+    pub image_count: usize,
+    pub files: Vec<PathBuf>,
+    /// Warnings known from the headers alone (empty UIDs grouped by geometry, …).
+    pub warnings: Vec<String>,
+    /// Files of this series (same SeriesInstanceUID) that cannot be used, with the reason.
+    pub skipped: Vec<SkippedFile>,
+    /// Size, pixel spacing and orientation of the first image, for the series picker.
+    pub geometry_summary: String,
+    /// Transfer syntax UIDs of the files.
+    pub transfer_syntaxes: Vec<String>,
+}
+
+/// Result of scanning files and folders.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct ScanReport {
+    pub series: Vec<SeriesEntry>,
+    pub others: Vec<OtherObject>,
+    pub skipped: Vec<SkippedFile>,
+    pub warnings: Vec<String>,
+    pub files_examined: usize,
+}
+
+/// Everything the user should know about how a series was turned into a volume.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct SeriesReport {
+    pub warnings: Vec<String>,
+    pub skipped: Vec<SkippedFile>,
+    pub transfer_syntaxes: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoadedSeries {
+    pub volume: Volume,
+    pub report: SeriesReport,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DicomError {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error("no CT or image series found in {0}")]
+    NothingFound(PathBuf),
+    #[error("the series cannot be loaded: {0}")]
+    Unloadable(String),
+}

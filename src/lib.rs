@@ -1,0 +1,11 @@
+//! ablaplan — planning and review of percutaneous tumour ablation on CT.
+//! See ARCHITECTURE.md for the module map and the dependency rule.
+
+pub mod app;
+pub mod cli;
+pub mod demo;
+pub mod dicom;
+pub mod geometry;
+pub mod jobs;
+pub mod render;
+pub mod volume;

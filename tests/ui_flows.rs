@@ -1,0 +1,279 @@
+//! UI flows driven through egui_kittest: widgets are found by their labels, input goes in as
+//! real key and pointer events. These need no GPU (no rendering, only the UI pass).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use ablaplan::app::settings::{Layout, Settings};
+use ablaplan::app::{AblaApp, StartupOptions, Tool};
+use ablaplan::volume::ViewKind;
+use eframe::egui::{self, Event, Key, Modifiers, PointerButton, Pos2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+fn harness(opts: StartupOptions) -> Harness<'static, AblaApp> {
+    Harness::builder()
+        .with_size(egui::Vec2::new(1280.0, 820.0))
+        .build_eframe(move |cc| AblaApp::with_settings(cc.egui_ctx.clone(), Settings::default(), opts))
+}
+
+/// Step frames until background jobs are done (the UI keeps running meanwhile).
+fn settle(h: &mut Harness<'static, AblaApp>) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if !h.state().is_busy() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "background job did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run_steps(3);
+}
+
+fn demo() -> Harness<'static, AblaApp> {
+    let mut h = harness(StartupOptions::default());
+    settle(&mut h);
+    h
+}
+
+fn view_centre(h: &Harness<'static, AblaApp>, label: &str) -> Pos2 {
+    h.get_by_label(label).rect().center()
+}
+
+#[test]
+fn app_starts_on_the_demo_case() {
+    let h = demo();
+    let app = h.state();
+    let vol = app.volume().expect("demo volume loaded");
+    assert!(vol.geometry.dims[2] >= 120, "demo has ≥ 120 slices");
+    assert_eq!(
+        app.loaded().map(|l| l.source.as_str()),
+        Some("Built-in demo case")
+    );
+    for v in ["Axial view", "Coronal view", "Sagittal view"] {
+        h.get_by_label(v);
+    }
+}
+
+#[test]
+fn number_keys_switch_window_presets() {
+    let mut h = demo();
+    h.key_press(Key::Num4);
+    h.run_steps(2);
+    let vw = h.state().viewer().expect("viewer");
+    assert_eq!(vw.window_label.as_deref(), Some("Lung"));
+    assert_eq!((vw.window.width_hu, vw.window.center_hu), (1500.0, -600.0));
+
+    h.key_press(Key::Num6);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().viewer().and_then(|v| v.window_label.clone()).as_deref(),
+        Some("Bone")
+    );
+
+    // 0 = the series' own default window.
+    h.key_press(Key::Num0);
+    h.run_steps(2);
+    let vw = h.state().viewer().expect("viewer");
+    let dw = h
+        .state()
+        .volume()
+        .and_then(|v| v.meta.default_window)
+        .expect("demo has a default window");
+    assert_eq!((vw.window.center_hu, vw.window.width_hu), dw);
+}
+
+#[test]
+fn arrow_keys_and_wheel_scroll_the_hovered_view() {
+    let mut h = demo();
+    let axial = view_centre(&h, "Axial view");
+    h.event(Event::PointerMoved(axial));
+    h.run_steps(2);
+    let start = h.state().slice_index(ViewKind::Axial).expect("slice");
+    let coronal_start = h.state().slice_index(ViewKind::Coronal);
+
+    h.key_press(Key::ArrowDown);
+    h.run_steps(2);
+    let one = h.state().slice_index(ViewKind::Axial).expect("slice");
+    assert_eq!((one as i64 - start as i64).abs(), 1, "one key press = one slice");
+
+    h.key_press_modifiers(Modifiers::SHIFT, Key::ArrowDown);
+    h.run_steps(2);
+    let eleven = h.state().slice_index(ViewKind::Axial).expect("slice");
+    assert_eq!(
+        (eleven as i64 - start as i64).abs(),
+        11,
+        "Shift = ×10, same direction"
+    );
+
+    h.key_press(Key::PageUp);
+    h.run_steps(2);
+    assert_eq!(
+        (h.state().slice_index(ViewKind::Axial).expect("slice") as i64 - start as i64).abs(),
+        10
+    );
+
+    h.event(Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Line,
+        delta: egui::vec2(0.0, -3.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: Modifiers::NONE,
+    });
+    h.run_steps(2);
+    let after_wheel = h.state().slice_index(ViewKind::Axial).expect("slice");
+    assert_eq!(
+        (after_wheel as i64 - start as i64).abs(),
+        11,
+        "one wheel event = one notch"
+    );
+    // Other views keep their slice.
+    assert_eq!(h.state().slice_index(ViewKind::Coronal), coronal_start);
+}
+
+#[test]
+fn layout_buttons_toggle_the_layout() {
+    let mut h = demo();
+    h.get_by_label("1×3").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings().layout, Layout::OneByThree);
+    h.get_by_label("1×1").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings().layout, Layout::Single);
+    assert!(
+        h.query_by_label("Coronal view").is_none(),
+        "1×1 shows only the active view"
+    );
+    h.get_by_label("1+2").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings().layout, Layout::OnePlusTwo);
+    h.get_by_label("Sagittal view");
+}
+
+fn drag(h: &mut Harness<'static, AblaApp>, from: Pos2, to: Pos2, button: PointerButton) {
+    h.event(Event::PointerMoved(from));
+    h.event(Event::PointerButton {
+        pos: from,
+        button,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    let steps = 5;
+    for s in 1..=steps {
+        let t = s as f32 / steps as f32;
+        h.event(Event::PointerMoved(from + (to - from) * t));
+        h.step();
+    }
+    h.event(Event::PointerButton {
+        pos: to,
+        button,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.run_steps(2);
+}
+
+#[test]
+fn left_drag_changes_window_and_click_moves_crosshair() {
+    let mut h = demo();
+    let c = view_centre(&h, "Axial view");
+    let before = h.state().viewer().expect("viewer").window;
+    drag(&mut h, c, c + egui::vec2(60.0, 30.0), PointerButton::Primary);
+    let after = h.state().viewer().expect("viewer").window;
+    assert!(after.width_hu > before.width_hu, "drag right widens the window");
+    assert!(after.center_hu > before.center_hu, "drag down raises the level");
+
+    let coronal_before = h.state().slice_index(ViewKind::Coronal);
+    let p = c + egui::vec2(-40.0, -60.0);
+    h.event(Event::PointerMoved(p));
+    h.step();
+    h.get_by_label("Axial view").hover();
+    h.event(Event::PointerButton {
+        pos: p,
+        button: PointerButton::Primary,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    h.event(Event::PointerButton {
+        pos: p,
+        button: PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.run_steps(2);
+    assert_ne!(
+        h.state().slice_index(ViewKind::Coronal),
+        coronal_before,
+        "clicking above centre moves the coronal plane"
+    );
+}
+
+#[test]
+fn ruler_measures_in_millimetres() {
+    let mut h = demo();
+    h.get_by_label("1×1").click();
+    h.run_steps(2);
+    h.get_by_label("Ruler").click();
+    h.run_steps(2);
+    assert_eq!(h.state().tool(), Tool::Ruler);
+    let c = view_centre(&h, "Axial view");
+    drag(&mut h, c, c + egui::vec2(100.0, 0.0), PointerButton::Primary);
+    let vw = h.state().viewer().expect("viewer");
+    assert_eq!(vw.rulers.len(), 1);
+    let r = vw.rulers[0];
+    // 100 points horizontally on an axial view of a standard CT is a pure L–R distance.
+    assert!((r.b_lps.y - r.a_lps.y).abs() < 1e-6 && (r.b_lps.z - r.a_lps.z).abs() < 1e-6);
+    assert!(r.length_mm() > 10.0, "length {}", r.length_mm());
+}
+
+#[test]
+fn opening_a_missing_path_says_so() {
+    let mut h = demo();
+    h.state_mut().push(ablaplan::app::Command::Open(vec![
+        "/nonexistent/ct-folder".into(),
+    ]));
+    h.run_steps(3);
+    let n = h.state().notices().last().expect("a notice");
+    assert!(n.text.contains("/nonexistent/ct-folder"), "{}", n.text);
+    h.get_by_label("OK");
+}
+
+#[test]
+fn opening_a_real_ct_folder_loads_it() {
+    let Some(dir) = common::dicom_data("pancreas-ct-rtstruct/CT") else {
+        return;
+    };
+    let mut h = harness(StartupOptions { open: Some(dir) });
+    settle(&mut h);
+    let vol = h.state().volume().expect("CT loaded");
+    assert_eq!(vol.geometry.dims, [512, 512, 134]);
+    assert!(!h.state().picker_open());
+}
+
+#[test]
+fn a_folder_with_several_series_offers_a_choice() {
+    let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/mixed-folder") else {
+        return;
+    };
+    let mut h = harness(StartupOptions { open: Some(dir) });
+    settle(&mut h);
+    assert!(h.state().picker_open(), "several series → picker");
+    let scan = h.state().last_scan().expect("scan");
+    let n = scan
+        .series
+        .iter()
+        .position(|s| s.modality == "CT" && s.image_count == 5)
+        .expect("the 5-slice pancreas CT series");
+    h.get_by_label(&format!("Open series {}", n + 1)).click();
+    h.run_steps(2);
+    settle(&mut h);
+    assert_eq!(h.state().volume().expect("loaded").geometry.dims[2], 5);
+    assert!(!h.state().picker_open());
+}
