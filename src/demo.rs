@@ -1080,7 +1080,7 @@ pub fn rasterise(anatomy: &DemoAnatomy, geometry: &VolumeGeometry) -> Vec<i16> {
 fn index_range(lo: f64, hi: f64, o: f64, s: f64, len: usize) -> Option<(usize, usize)> {
     let a = ((lo - o) / s).ceil().max(0.0);
     let b = ((hi - o) / s).floor().min(len as f64 - 1.0);
-    if !(a <= b) {
+    if a.is_nan() || b.is_nan() || a > b {
         return None;
     }
     Some((a as usize, b as usize))

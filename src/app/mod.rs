@@ -462,7 +462,7 @@ impl AblaApp {
             self.notify(
                 NoticeLevel::Warning,
                 format!(
-                    "{} file(s) skipped while scanning {} — see View → Series report",
+                    "{} file(s) skipped while scanning {} — see View > Series report",
                     report.skipped.len(),
                     self.last_scan_source
                 ),
@@ -522,7 +522,7 @@ impl AblaApp {
         if n_warn > 0 && !series.report.warnings.iter().all(|w| w.starts_with("Synthetic")) {
             self.notify(
                 NoticeLevel::Warning,
-                format!("{n_warn} warning(s) while loading — see View → Series report"),
+                format!("{n_warn} warning(s) while loading — see View > Series report"),
             );
         }
         self.loaded = Some(Loaded {

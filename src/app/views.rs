@@ -95,7 +95,7 @@ fn empty_state(app: &AblaApp, ui: &mut egui::Ui, rect: Rect) {
     let text = if app.is_busy() {
         "Loading…"
     } else {
-        "Drop a DICOM folder, file or DICOMDIR here, or use File → Open folder…"
+        "Drop a DICOM folder, file or DICOMDIR here, or use File > Open folder…"
     };
     ui.painter().text(
         rect.center(),
@@ -792,7 +792,8 @@ pub fn keyboard(app: &mut AblaApp, ui: &egui::Ui) {
             (Key::ArrowUp, -1),
             (Key::PageUp, -1),
         ] {
-            for (mods, mult) in [(Modifiers::NONE, 1), (Modifiers::SHIFT, 10)] {
+            // Shift first: a plain pattern also matches shifted keys (egui matches logically).
+            for (mods, mult) in [(Modifiers::SHIFT, 10), (Modifiers::NONE, 1)] {
                 let n = i.count_and_consume_key(mods, key) as i64;
                 if n > 0 {
                     cmds.push(Command::Scroll {

@@ -156,18 +156,28 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
     let dups = stack::find_duplicates(&ipps, &normal);
     if !dups.is_empty() {
         let mut drop = vec![false; srcs.len()];
+        const LIST_MAX: usize = 8;
+        let mut pairs = Vec::new();
         for (kept, dropped) in &dups {
             let (hk, hd) = (&headers[srcs[*kept].file], &headers[srcs[*dropped].file]);
-            report.warnings.push(format!(
-                "duplicate slice position {:.2} mm: {} and {} are at the same place; kept {}, ignored {}",
-                ipps[*kept].dot(&normal),
-                label(hk, srcs[*kept].frame),
-                label(hd, srcs[*dropped].frame),
-                label(hk, srcs[*kept].frame),
-                label(hd, srcs[*dropped].frame)
-            ));
+            if pairs.len() < LIST_MAX {
+                pairs.push(format!(
+                    "{} and {} at {:.2} mm (kept {})",
+                    label(hk, srcs[*kept].frame),
+                    label(hd, srcs[*dropped].frame),
+                    ipps[*kept].dot(&normal),
+                    label(hk, srcs[*kept].frame)
+                ));
+            }
             drop[*dropped] = true;
         }
+        report.warnings.push(format!(
+            "{} duplicate slice position{} (same ImagePositionPatient along the slice normal; only the first of each is used, by InstanceNumber then file name): {}{}",
+            dups.len(),
+            if dups.len() == 1 { "" } else { "s" },
+            pairs.join("; "),
+            if dups.len() > LIST_MAX { format!("; and {} more", dups.len() - LIST_MAX) } else { String::new() }
+        ));
         let mut k = 0;
         srcs.retain(|_| {
             let keep = !drop[k];

@@ -692,7 +692,16 @@ pub fn parse(buf: Vec<u8>, file_len: usize, header_only: bool) -> Result<Parsed,
                 notes.push("the file meta information has no TransferSyntaxUID; encoding guessed".into());
             }
             (
-                sniff_encoding(&buf, body_pos).ok_or_else(|| {
+                sniff_encoding(&buf, body_pos)
+                    .or_else(|| {
+                        // After a "DICM" marker the body is DICOM: default to implicit VR LE
+                        // unless the first element has a valid explicit VR.
+                        meta_start.map(|_| match buf.get(body_pos + 4..body_pos + 6) {
+                            Some(v) if is_vr(v) => Encoding::EXPLICIT_LE,
+                            _ => Encoding::IMPLICIT_LE,
+                        })
+                    })
+                    .ok_or_else(|| {
                     ParseError::Malformed(if meta_start.is_some() {
                         "the data set after the file meta information is not DICOM".into()
                     } else {

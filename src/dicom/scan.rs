@@ -181,7 +181,7 @@ fn geom_desc(h: &ImageHeader) -> String {
 
 /// Group image headers into series entries (deterministic order).
 pub fn group(images: Vec<ImageHeader>) -> Vec<SeriesEntry> {
-    // Primary key: patient + study + series + frame of reference; files without a
+    // Primary key: patient + series + frame of reference; files without a
     // SeriesInstanceUID are grouped by patient + geometry. Multi-frame files stand alone.
     type Key = (String, String, String, String, String);
     let mut groups: BTreeMap<Key, Vec<ImageHeader>> = BTreeMap::new();
@@ -198,7 +198,9 @@ pub fn group(images: Vec<ImageHeader>) -> Vec<SeriesEntry> {
                 format!("{r}x{c}|{iop:?}|{ps:?}"),
             )
         } else {
-            (h.patient_id.clone(), h.study_uid.clone(), h.series_uid.clone(), h.for_uid.clone(), String::new())
+            // Not keyed by StudyInstanceUID: a SeriesInstanceUID is unique on its own, and real
+            // files exist whose study UID differs per slice (warned about in `entry_from`).
+            (h.patient_id.clone(), String::new(), h.series_uid.clone(), h.for_uid.clone(), String::new())
         };
         groups.entry(key).or_default().push(h);
     }
@@ -250,7 +252,13 @@ fn entry_from(mut hs: Vec<ImageHeader>) -> SeriesEntry {
     let order = sort_by_normal(&ipps, &normal);
     let first = &hs[order[0]];
     let mut warnings = Vec::new();
-    if first.study_uid.is_empty() && !first.series_uid.is_empty() {
+    let studies: BTreeSet<&str> = hs.iter().map(|h| h.study_uid.as_str()).collect();
+    if studies.len() > 1 {
+        warnings.push(format!(
+            "the files of this series carry {} different StudyInstanceUIDs (inconsistent headers); grouped by SeriesInstanceUID",
+            studies.len()
+        ));
+    } else if first.study_uid.is_empty() && !first.series_uid.is_empty() {
         warnings.push("StudyInstanceUID is empty".into());
     }
     if first.for_uid.is_empty() {

@@ -102,7 +102,7 @@ pub fn plan(
         let step = slice_thickness.filter(|t| *t > 0.0).unwrap_or(1.0);
         warnings.push(format!(
             "single-slice series: the slice spacing is taken from {} ({step} mm); 3-D views and distances across slices are not meaningful",
-            if slice_thickness.is_some() { "SliceThickness" } else { "a default of 1 mm (no SliceThickness)" }
+            if slice_thickness.is_some() { "SliceThickness" } else { "a default (no SliceThickness)" }
         ));
         return Ok(StackPlan {
             step_mm: step,
