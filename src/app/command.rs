@@ -15,8 +15,17 @@ pub enum Tool {
     Ruler,
 }
 
+/// Which native file dialog to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenDialog {
+    Folder,
+    Files,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
+    /// Show a native file dialog (on its own thread, so the UI keeps drawing).
+    OpenDialog(OpenDialog),
     /// Scan files/folders/DICOMDIRs and open the CT found (or offer a choice).
     Open(Vec<PathBuf>),
     OpenDemo,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use eframe::egui;
 
-pub use command::{Command, Tool};
+pub use command::{Command, OpenDialog, Tool};
 use settings::{Settings, WlPreset};
 use viewer::{Viewer, Window};
 
@@ -92,6 +92,7 @@ pub struct AblaApp {
     show_settings: bool,
     preset_draft: Vec<WlPreset>,
     views: views::ViewCache,
+    dialog: Option<std::sync::mpsc::Receiver<Vec<PathBuf>>>,
     ctx: egui::Context,
 }
 
@@ -123,6 +124,7 @@ impl AblaApp {
             show_report: false,
             show_settings: false,
             views: views::ViewCache::default(),
+            dialog: None,
             ctx,
         };
         match opts.open {
@@ -221,6 +223,7 @@ impl AblaApp {
 
     pub fn apply(&mut self, cmd: Command) {
         match cmd {
+            Command::OpenDialog(kind) => self.open_dialog(kind),
             Command::Open(paths) => self.start_scan(paths),
             Command::OpenDemo => self.start_demo(),
             Command::PickSeries(n) => self.start_load(n),
@@ -361,6 +364,47 @@ impl AblaApp {
         }) {
             Ok(job) => self.scan_job = Some(ScanJob { job, paths }),
             Err(e) => self.notify(NoticeLevel::Error, format!("Cannot start the scan: {e}")),
+        }
+    }
+
+    /// rfd dialogs block their thread (and may fall back to zenity), so they run on a helper
+    /// thread and the chosen paths come back through a channel polled each frame.
+    fn open_dialog(&mut self, kind: OpenDialog) {
+        if self.dialog.is_some() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ctx = self.ctx.clone();
+        let spawned = std::thread::Builder::new().name("file-dialog".into()).spawn(move || {
+            let picked = match kind {
+                OpenDialog::Folder => rfd::FileDialog::new()
+                    .set_title("Open a DICOM folder")
+                    .pick_folder()
+                    .map(|p| vec![p]),
+                OpenDialog::Files => rfd::FileDialog::new()
+                    .set_title("Open DICOM files or a DICOMDIR")
+                    .pick_files(),
+            };
+            let _ = tx.send(picked.unwrap_or_default());
+            ctx.request_repaint();
+        });
+        match spawned {
+            Ok(_) => self.dialog = Some(rx),
+            Err(e) => self.notify(NoticeLevel::Error, format!("Cannot show the file dialog: {e}")),
+        }
+    }
+
+    fn poll_dialog(&mut self) {
+        let Some(rx) = &self.dialog else { return };
+        match rx.try_recv() {
+            Ok(paths) => {
+                self.dialog = None;
+                if !paths.is_empty() {
+                    self.apply(Command::Open(paths));
+                }
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => self.dialog = None,
         }
     }
 
@@ -568,6 +612,7 @@ fn series_label(e: &dicom::SeriesEntry, source: &str) -> String {
 impl eframe::App for AblaApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.handle_dropped_files(ctx);
+        self.poll_dialog();
         self.poll_jobs();
         self.apply_queued();
         if self.is_busy() {

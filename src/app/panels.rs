@@ -2,7 +2,7 @@
 
 use eframe::egui::{self, Color32, RichText};
 
-use super::command::{Command, Tool};
+use super::command::{Command, OpenDialog, Tool};
 use super::settings::{Layout, MouseMap, WlPreset, default_presets};
 use super::{AblaApp, NoticeLevel, Thumb};
 
@@ -12,21 +12,11 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
                 if ui.button("Open folder…").clicked() {
-                    if let Some(dir) = rfd::FileDialog::new()
-                        .set_title("Open a DICOM folder")
-                        .pick_folder()
-                    {
-                        cmds.push(Command::Open(vec![dir]));
-                    }
+                    cmds.push(Command::OpenDialog(OpenDialog::Folder));
                     ui.close();
                 }
                 if ui.button("Open file or DICOMDIR…").clicked() {
-                    if let Some(files) = rfd::FileDialog::new()
-                        .set_title("Open DICOM files or a DICOMDIR")
-                        .pick_files()
-                    {
-                        cmds.push(Command::Open(files));
-                    }
+                    cmds.push(Command::OpenDialog(OpenDialog::Files));
                     ui.close();
                 }
                 ui.menu_button("Recent", |ui| {

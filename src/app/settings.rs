@@ -130,7 +130,7 @@ mod tests {
         assert_eq!(
             s.recent
                 .iter()
-                .filter(|p| **p == PathBuf::from("/data/12"))
+                .filter(|p| p.as_path() == std::path::Path::new("/data/12"))
                 .count(),
             1
         );

@@ -70,6 +70,7 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
     ui.painter().rect_filled(full, 0.0, Color32::BLACK);
     let (Some(loaded), Some(viewer)) = (app.loaded.as_ref(), app.viewer.as_ref()) else {
         empty_state(app, ui, full);
+        drop_hint(ui, full);
         return;
     };
     let rects = layout_rects(full, app.settings.layout, viewer.active);
@@ -89,6 +90,19 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
         ctx.show(ui, view, rect, &mut cmds);
     }
     app.commands.extend(cmds);
+    drop_hint(ui, full);
+}
+
+/// While files are dragged over the window, say what dropping will do.
+fn drop_hint(ui: &egui::Ui, rect: Rect) {
+    let n = ui.ctx().input(|i| i.raw.hovered_files.len());
+    if n == 0 {
+        return;
+    }
+    let painter = ui.painter();
+    painter.rect_filled(rect, 0.0, Color32::from_black_alpha(170));
+    let text = format!("Drop to open {n} item(s) as DICOM (folders are scanned recursively)");
+    painter.text(rect.center(), Align2::CENTER_CENTER, text, FontId::proportional(20.0), Color32::WHITE);
 }
 
 fn empty_state(app: &AblaApp, ui: &mut egui::Ui, rect: Rect) {

@@ -194,6 +194,7 @@ pub fn classify(path: &Path, p: &Parsed) -> Classified {
     let modality = ds.str_or_empty(buf, MODALITY).to_ascii_uppercase();
 
     if sop_class == DICOMDIR_SOP_CLASS || ds.get(DIRECTORY_RECORD_SEQ).is_some() {
+        eprintln!("DBG notes {:?} items {:?}", p.notes, ds.items(DIRECTORY_RECORD_SEQ).map(|i| i.len()));
         let base = path.parent().unwrap_or(Path::new("."));
         let mut out = Vec::new();
         for rec in ds.items(DIRECTORY_RECORD_SEQ).unwrap_or(&[]) {
