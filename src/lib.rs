@@ -1,6 +1,7 @@
 //! ablaplan — planning and review of percutaneous tumour ablation on CT.
 //! See ARCHITECTURE.md for the module map and the dependency rule.
 
+pub mod anatomy;
 pub mod app;
 pub mod cli;
 pub mod demo;

@@ -194,7 +194,6 @@ pub fn classify(path: &Path, p: &Parsed) -> Classified {
     let modality = ds.str_or_empty(buf, MODALITY).to_ascii_uppercase();
 
     if sop_class == DICOMDIR_SOP_CLASS || ds.get(DIRECTORY_RECORD_SEQ).is_some() {
-        eprintln!("DBG notes {:?} items {:?}", p.notes, ds.items(DIRECTORY_RECORD_SEQ).map(|i| i.len()));
         let base = path.parent().unwrap_or(Path::new("."));
         let mut out = Vec::new();
         for rec in ds.items(DIRECTORY_RECORD_SEQ).unwrap_or(&[]) {
@@ -360,7 +359,7 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
         let ipp = match ipp_ds.ds(buf, IPP) {
             Some(Ok(v)) if v.len() == 3 => [v[0], v[1], v[2]],
             Some(Ok(v)) => return Err(format!("ImagePositionPatient{where_} has {} values, 3 expected", v.len())),
-            Some(Err(raw)) => return Err(format!("ImagePositionPatient{where_} {raw:?} is not three numbers")),
+            Some(Err(raw)) => return Err(format!("ImagePositionPatient{where_} \"{raw}\" is not three numbers")),
             None => return Err(format!("missing ImagePositionPatient{where_}")),
         };
         let iop = match iop_ds.ds(buf, IOP) {
@@ -368,15 +367,15 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
                 format!("ImageOrientationPatient{where_} {} is not two orthogonal unit vectors", fmt_vals(&v))
             })?,
             Some(Ok(v)) => return Err(format!("ImageOrientationPatient{where_} has {} values, 6 expected", v.len())),
-            Some(Err(raw)) => return Err(format!("ImageOrientationPatient{where_} {raw:?} is not six numbers")),
+            Some(Err(raw)) => return Err(format!("ImageOrientationPatient{where_} \"{raw}\" is not six numbers")),
             None => return Err(format!("missing ImageOrientationPatient{where_}")),
         };
         let ps_ds = fg(ds, pf, shared, PIXEL_MEASURES_SEQ, PIXEL_SPACING)
             .ok_or_else(|| format!("missing PixelSpacing{where_}: distances cannot be measured"))?;
         let pixel_spacing = match ps_ds.ds(buf, PIXEL_SPACING) {
             Some(Ok(v)) if v.len() == 2 && v[0] > 0.0 && v[1] > 0.0 => [v[0], v[1]],
-            Some(Ok(v)) => return Err(format!("PixelSpacing{where_} {:?} is not two positive numbers", fmt_vals(&v))),
-            Some(Err(raw)) => return Err(format!("PixelSpacing{where_} {raw:?} is not two positive numbers")),
+            Some(Ok(v)) => return Err(format!("PixelSpacing{where_} \"{}\" is not two positive numbers", fmt_vals(&v))),
+            Some(Err(raw)) => return Err(format!("PixelSpacing{where_} \"{raw}\" is not two positive numbers")),
             None => return Err(format!("missing PixelSpacing{where_}")),
         };
         let slice_thickness = fg(ds, pf, shared, PIXEL_MEASURES_SEQ, SLICE_THICKNESS)
@@ -394,13 +393,13 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
                     Some(Ok(v)) if v.is_empty() => 1.0,
                     Some(Ok(v)) if v[0] != 0.0 => v[0],
                     Some(Ok(v)) => return Err(format!("RescaleSlope{where_} is {}: every voxel would have the same value", v[0])),
-                    Some(Err(raw)) => return Err(format!("RescaleSlope{where_} {raw:?} is not a number")),
+                    Some(Err(raw)) => return Err(format!("RescaleSlope{where_} \"{raw}\" is not a number")),
                 };
                 let intercept = match d.ds(buf, RESCALE_INTERCEPT) {
                     None => 0.0,
                     Some(Ok(v)) if v.is_empty() => 0.0,
                     Some(Ok(v)) => v[0],
-                    Some(Err(raw)) => return Err(format!("RescaleIntercept{where_} {raw:?} is not a number")),
+                    Some(Err(raw)) => return Err(format!("RescaleIntercept{where_} \"{raw}\" is not a number")),
                 };
                 (slope, intercept)
             }

@@ -154,6 +154,11 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
     let mut srcs: Vec<Src> = order.iter().map(|&i| srcs[i]).collect();
     let ipps: Vec<Vector3<f64>> = srcs.iter().map(pos).collect();
     let dups = stack::find_duplicates(&ipps, &normal);
+    // Alternates for each kept plane (its duplicates), tried if the kept one fails to decode.
+    let mut alts: Vec<Vec<Src>> = vec![Vec::new(); srcs.len()];
+    for (kept, dropped) in &dups {
+        alts[*kept].push(srcs[*dropped]);
+    }
     if !dups.is_empty() {
         let mut drop = vec![false; srcs.len()];
         const LIST_MAX: usize = 8;
@@ -180,6 +185,12 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         ));
         let mut k = 0;
         srcs.retain(|_| {
+            let keep = !drop[k];
+            k += 1;
+            keep
+        });
+        let mut k = 0;
+        alts.retain(|_| {
             let keep = !drop[k];
             k += 1;
             keep
@@ -227,25 +238,43 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
     let mut buf = vec![0i16; total_voxels];
     let done = AtomicUsize::new(0);
     let n_src = srcs.len();
-    let results: Vec<Result<usize, String>> = buf
+    let decode_one = |s: &Src, dst: &mut [i16], scratch: &mut Vec<u8>| -> Result<usize, String> {
+        let h = &headers[s.file];
+        if let Some(e) = preload_fail.get(&s.file) {
+            return Err(e.clone());
+        }
+        let pre = preloaded.get(&s.file).map(|a| a.as_ref());
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_frame(h, h.native_offset, pre, s.frame, dst, scratch)))
+            .unwrap_or_else(|_| Err("the decoder crashed on this file".into()))
+    };
+    // Per plane: Ok(padded) or Err(reason), plus failures of duplicates tried before success.
+    type Outcome = (Result<usize, String>, Vec<(Src, String)>, Option<Src>);
+    let results: Vec<Outcome> = buf
         .par_chunks_mut(slice_len)
-        .zip(srcs.par_iter())
-        .map_init(Vec::new, |scratch, (dst, s)| {
+        .zip(srcs.par_iter().zip(alts.par_iter()))
+        .map_init(Vec::new, |scratch, (dst, (s, alt))| {
             if ctx.cancel.is_cancelled() {
-                return Err(String::new());
+                return (Err(String::new()), Vec::new(), None);
             }
-            let h = &headers[s.file];
-            if let Some(e) = preload_fail.get(&s.file) {
-                return Err(e.clone());
+            let mut failures = Vec::new();
+            let mut out = decode_one(s, dst, scratch);
+            let mut used_alt = None;
+            if let Err(e) = &out {
+                failures.push((*s, e.clone()));
+                for a in alt {
+                    match decode_one(a, dst, scratch) {
+                        Ok(n) => {
+                            out = Ok(n);
+                            used_alt = Some(*a);
+                            break;
+                        }
+                        Err(e) => failures.push((*a, e)),
+                    }
+                }
             }
-            let pre = preloaded.get(&s.file).map(|a| a.as_ref());
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                decode_frame(h, h.native_offset, pre, s.frame, dst, scratch)
-            }))
-            .unwrap_or_else(|_| Err("the decoder crashed on this file".into()));
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             ctx.progress.set(0.05 + 0.9 * n as f32 / n_src as f32);
-            r
+            (out, failures, used_alt)
         })
         .collect();
     drop(preloaded);
@@ -255,13 +284,21 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
     let mut padded = 0usize;
     let mut failed = vec![false; n_src];
     let mut failed_files: BTreeMap<usize, String> = BTreeMap::new();
-    for (k, r) in results.into_iter().enumerate() {
+    for (k, (r, failures, used_alt)) in results.into_iter().enumerate() {
+        for (s, e) in failures {
+            failed_files.entry(s.file).or_insert(e);
+        }
+        if let Some(a) = used_alt {
+            report.warnings.push(format!(
+                "{} could not be decoded; its duplicate {} was used instead",
+                label(&headers[srcs[k].file], srcs[k].frame),
+                label(&headers[a.file], a.frame)
+            ));
+            srcs[k] = a;
+        }
         match r {
             Ok(n) => padded += n,
-            Err(e) => {
-                failed[k] = true;
-                failed_files.entry(srcs[k].file).or_insert(e);
-            }
+            Err(_) => failed[k] = true,
         }
     }
     for (fi, reason) in &failed_files {

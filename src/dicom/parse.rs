@@ -380,6 +380,16 @@ impl Reader<'_> {
                 let mut its = Vec::new();
                 match self.read_items(value_pos, Some(value_pos + len), item_enc, depth + 1, &mut its) {
                     Ok(_) => items = Some(its),
+                    Err(first) if its.len() > 1 => {
+                        // Keep the items read before the damage (e.g. a stale item length).
+                        self.notes.push(format!(
+                            "sequence {} is damaged after item {} ({first}); the first {} items are used",
+                            tag_str(tag),
+                            its.len(),
+                            its.len()
+                        ));
+                        items = Some(its);
+                    }
                     Err(first) => {
                         // Some writers put implicit-VR items inside explicit-VR files.
                         let alt = Encoding {
