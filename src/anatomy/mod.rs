@@ -3,6 +3,8 @@
 
 pub mod distance;
 pub mod mask;
+pub mod structure;
 
 pub use distance::{edt_mm, signed_edt_mm};
 pub use mask::{Mask, Run};
+pub use structure::{Provenance, Structure, StructureKind, kind_from_name};

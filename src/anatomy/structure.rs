@@ -1,0 +1,244 @@
+//! Structures: the target and the critical structures (nerves, bowel, vessels, bone …), each a
+//! binary mask on the CT grid with a kind, a style and where it came from.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::mask::Mask;
+
+/// What a structure is, which decides the safety rules and tissue properties applied to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StructureKind {
+    Target,
+    Nerve,
+    Bowel,
+    Vessel,
+    Bone,
+    Other,
+}
+
+impl StructureKind {
+    pub const ALL: [StructureKind; 6] = [
+        StructureKind::Target,
+        StructureKind::Nerve,
+        StructureKind::Bowel,
+        StructureKind::Vessel,
+        StructureKind::Bone,
+        StructureKind::Other,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StructureKind::Target => "Target",
+            StructureKind::Nerve => "Nerve",
+            StructureKind::Bowel => "Bowel",
+            StructureKind::Vessel => "Vessel",
+            StructureKind::Bone => "Bone",
+            StructureKind::Other => "Other",
+        }
+    }
+
+    /// Default display colour (RGB): conventional planning colours.
+    pub fn default_colour(self) -> [u8; 3] {
+        match self {
+            StructureKind::Target => [230, 60, 60],
+            StructureKind::Nerve => [250, 220, 40],
+            StructureKind::Bowel => [170, 110, 60],
+            StructureKind::Vessel => [70, 120, 240],
+            StructureKind::Bone => [235, 235, 210],
+            StructureKind::Other => [150, 200, 150],
+        }
+    }
+
+    /// Critical structures are the ones safety rules protect.
+    pub fn is_critical(self) -> bool {
+        matches!(
+            self,
+            StructureKind::Nerve | StructureKind::Bowel | StructureKind::Vessel
+        )
+    }
+}
+
+/// Keyword table for mapping imported names to kinds (case-insensitive substring match, first
+/// hit wins, so more specific words come first). Covers TotalSegmentator labels and common
+/// RTSTRUCT ROI names.
+const KIND_KEYWORDS: &[(&str, StructureKind)] = &[
+    ("gtv", StructureKind::Target),
+    ("ctv", StructureKind::Target),
+    ("ptv", StructureKind::Target),
+    ("target", StructureKind::Target),
+    ("tumor", StructureKind::Target),
+    ("tumour", StructureKind::Target),
+    ("lesion", StructureKind::Target),
+    ("metasta", StructureKind::Target),
+    ("node", StructureKind::Target),
+    ("spinal_cord", StructureKind::Nerve),
+    ("spinal cord", StructureKind::Nerve),
+    ("spinalcord", StructureKind::Nerve),
+    ("cauda", StructureKind::Nerve),
+    ("plexus", StructureKind::Nerve),
+    ("nerve", StructureKind::Nerve),
+    ("sacral_n", StructureKind::Nerve),
+    ("vagus", StructureKind::Nerve),
+    ("obturator_n", StructureKind::Nerve),
+    ("femoral_n", StructureKind::Nerve),
+    ("bowel", StructureKind::Bowel),
+    ("duoden", StructureKind::Bowel),
+    ("jejun", StructureKind::Bowel),
+    ("ileum", StructureKind::Bowel),
+    ("colon", StructureKind::Bowel),
+    ("rectum", StructureKind::Bowel),
+    ("sigmoid", StructureKind::Bowel),
+    ("stomach", StructureKind::Bowel),
+    ("intestin", StructureKind::Bowel),
+    ("esophag", StructureKind::Bowel),
+    ("oesophag", StructureKind::Bowel),
+    ("aorta", StructureKind::Vessel),
+    ("vena", StructureKind::Vessel),
+    ("ivc", StructureKind::Vessel),
+    ("portal", StructureKind::Vessel),
+    ("splenic_vein", StructureKind::Vessel),
+    ("splenic vein", StructureKind::Vessel),
+    ("mesenteric", StructureKind::Vessel),
+    ("iliac_art", StructureKind::Vessel),
+    ("iliac_vein", StructureKind::Vessel),
+    ("iliac_vena", StructureKind::Vessel),
+    ("iliac art", StructureKind::Vessel),
+    ("iliac vein", StructureKind::Vessel),
+    ("artery", StructureKind::Vessel),
+    ("arteria", StructureKind::Vessel),
+    ("vein", StructureKind::Vessel),
+    ("vessel", StructureKind::Vessel),
+    ("celiac", StructureKind::Vessel),
+    ("coeliac", StructureKind::Vessel),
+    ("renal_a", StructureKind::Vessel),
+    ("vertebra", StructureKind::Bone),
+    ("sacrum", StructureKind::Bone),
+    ("rib", StructureKind::Bone),
+    ("femur", StructureKind::Bone),
+    ("hip", StructureKind::Bone),
+    ("bone", StructureKind::Bone),
+    ("skull", StructureKind::Bone),
+    ("sternum", StructureKind::Bone),
+];
+
+/// The kind an imported name most likely denotes; `Other` when nothing matches.
+pub fn kind_from_name(name: &str) -> StructureKind {
+    let lower = name.to_lowercase();
+    KIND_KEYWORDS
+        .iter()
+        .find(|(kw, _)| lower.contains(kw))
+        .map(|(_, k)| *k)
+        .unwrap_or(StructureKind::Other)
+}
+
+/// Where a structure came from (shown in the UI and saved with cases).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Provenance {
+    Imported {
+        file: PathBuf,
+        detail: String,
+    },
+    Drawn,
+    RegionGrown {
+        seed_lps: [f64; 3],
+        min_hu: i16,
+        max_hu: i16,
+    },
+    NervePath,
+    BuiltInDemo,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Structure {
+    pub name: String,
+    pub kind: StructureKind,
+    pub colour: [u8; 3],
+    pub visible: bool,
+    /// Fill opacity in [0, 1]; the outline is always drawn opaque.
+    pub opacity: f32,
+    pub provenance: Provenance,
+    mask: Mask,
+    revision: u64,
+}
+
+impl Structure {
+    pub fn new(name: impl Into<String>, kind: StructureKind, provenance: Provenance, mask: Mask) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            colour: kind.default_colour(),
+            visible: true,
+            opacity: 0.35,
+            provenance,
+            mask,
+            revision: 1,
+        }
+    }
+
+    pub fn mask(&self) -> &Mask {
+        &self.mask
+    }
+
+    /// Every change of the mask goes through here so caches keyed by revision stay valid.
+    pub fn edit_mask(&mut self, f: impl FnOnce(&mut Mask)) {
+        f(&mut self.mask);
+        self.revision += 1;
+    }
+
+    pub fn replace_mask(&mut self, mask: Mask) {
+        self.mask = mask;
+        self.revision += 1;
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Volume in millilitres for a grid of the given voxel spacing.
+    pub fn volume_ml(&self, spacing_mm: [f64; 3]) -> f64 {
+        self.mask.voxel_count() as f64 * spacing_mm[0] * spacing_mm[1] * spacing_mm[2] / 1000.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_to_kinds() {
+        let cases = [
+            ("aorta", StructureKind::Vessel),
+            ("inferior_vena_cava", StructureKind::Vessel),
+            ("portal_vein_and_splenic_vein", StructureKind::Vessel),
+            ("iliac_artery_left", StructureKind::Vessel),
+            ("small_bowel", StructureKind::Bowel),
+            ("Stomach+Duodenum", StructureKind::Bowel),
+            ("colon", StructureKind::Bowel),
+            ("spinal_cord", StructureKind::Nerve),
+            ("Lumbosacral plexus", StructureKind::Nerve),
+            ("GTV_node", StructureKind::Target),
+            ("vertebrae_L3", StructureKind::Bone),
+            ("Lung_L", StructureKind::Other),
+            ("", StructureKind::Other),
+        ];
+        for (name, kind) in cases {
+            assert_eq!(kind_from_name(name), kind, "{name}");
+        }
+    }
+
+    #[test]
+    fn edits_bump_revision() {
+        let mut s = Structure::new(
+            "n",
+            StructureKind::Nerve,
+            Provenance::Drawn,
+            Mask::empty([2, 2, 2]),
+        );
+        let r0 = s.revision();
+        s.edit_mask(|m| m.set_slice_dense(0, &[true, false, false, false]));
+        assert_eq!(s.revision(), r0 + 1);
+        assert!((s.volume_ml([10.0, 10.0, 10.0]) - 1.0).abs() < 1e-12);
+    }
+}
