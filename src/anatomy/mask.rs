@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::volume::SliceMapping;
+
 /// A horizontal run of voxels `[i0, i1)` on row `j`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Run {
@@ -130,6 +132,64 @@ impl Mask {
         any.then_some((lo, hi))
     }
 
+    /// Runs of row `j` in slice `k`.
+    pub fn row_runs(&self, j: usize, k: usize) -> &[Run] {
+        let runs = self.slice_runs(k);
+        let j = j as u32;
+        let a = runs.partition_point(|r| r.j < j);
+        let b = runs.partition_point(|r| r.j <= j);
+        &runs[a..b]
+    }
+
+    /// The mask as seen in an MPR view (same pixel order as `volume::extract_slice`).
+    pub fn view_slice(&self, m: &SliceMapping, index: usize) -> Vec<bool> {
+        let mut out = vec![false; m.width * m.height];
+        if self.dims[m.normal_axis] == 0 || out.is_empty() {
+            return out;
+        }
+        let index = index.min(self.dims[m.normal_axis] - 1);
+        let mut ijk = [0usize; 3];
+        ijk[m.normal_axis] = index;
+        let put = |out: &mut [bool], ijk: &[usize; 3]| {
+            let h = ijk[m.h_axis];
+            let v = ijk[m.v_axis];
+            let col = if m.h_flip { m.width - 1 - h } else { h };
+            let row = if m.v_flip { m.height - 1 - v } else { v };
+            if let Some(p) = out.get_mut(col + m.width * row) {
+                *p = true;
+            }
+        };
+        // Walk the runs of the rows that cross this view plane.
+        let ks: Vec<usize> = if m.normal_axis == 2 {
+            vec![index]
+        } else {
+            (0..self.dims[2]).collect()
+        };
+        for k in ks {
+            ijk[2] = k;
+            let runs: &[Run] = if m.normal_axis == 1 {
+                self.row_runs(index, k)
+            } else {
+                self.slice_runs(k)
+            };
+            for r in runs {
+                ijk[1] = r.j as usize;
+                if m.normal_axis == 0 {
+                    if (r.i0 as usize..r.i1 as usize).contains(&index) {
+                        ijk[0] = index;
+                        put(&mut out, &ijk);
+                    }
+                } else {
+                    for i in r.i0 as usize..r.i1 as usize {
+                        ijk[0] = i;
+                        put(&mut out, &ijk);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Bytes used by the run storage (for memory budgets).
     pub fn heap_bytes(&self) -> usize {
         self.slices
@@ -209,6 +269,32 @@ mod tests {
             total += m.heap_bytes();
         }
         assert!(total < 64 << 20, "{total} bytes");
+    }
+
+    #[test]
+    fn view_slices_match_the_volume_slices() {
+        use crate::geometry::VolumeGeometry;
+        use crate::volume::{ViewKind, Volume, VolumeMeta};
+        use nalgebra::{Matrix3, Point3, Vector3};
+        let dims = [7, 5, 4];
+        let n = 7 * 5 * 4;
+        let data: Vec<bool> = (0..n).map(|x| (x * 7919) % 5 < 2).collect();
+        let mask = Mask::from_dense(dims, &data);
+        // A volume whose HU is the mask, with flipped axes, must give the same view slices.
+        let g = VolumeGeometry {
+            dims,
+            spacing_mm: [1.0, 1.0, 2.0],
+            origin_lps: Point3::origin(),
+            direction: Matrix3::from_diagonal(&Vector3::new(-1.0, 1.0, -1.0)),
+        };
+        let vol = Volume::new(g, data.iter().map(|b| *b as i16).collect(), VolumeMeta::default()).unwrap();
+        for view in ViewKind::ALL {
+            let m = vol.view_mapping(view);
+            for idx in 0..m.slice_count {
+                let expect: Vec<bool> = vol.slice(view, idx).hu.iter().map(|v| *v == 1).collect();
+                assert_eq!(mask.view_slice(&m, idx), expect, "{view:?} {idx}");
+            }
+        }
     }
 
     #[test]
