@@ -14,7 +14,9 @@ use ablaplan::jobs::JobCtx;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn data(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/dicom").join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/dicom")
+        .join(rel);
     if p.exists() {
         Some(p)
     } else {

@@ -210,8 +210,7 @@ impl AxialTube {
     }
 
     pub fn contains(&self, p: [f64; 3]) -> bool {
-        self.cross_section(p[2])
-            .is_some_and(|e| e.contains(p[0], p[1]))
+        self.cross_section(p[2]).is_some_and(|e| e.contains(p[0], p[1]))
     }
 }
 
@@ -239,19 +238,15 @@ impl Ellipsoid {
     pub fn signed_distance_mm(&self, p: [f64; 3]) -> f64 {
         let mut q2 = 0.0;
         let mut g2 = 0.0;
-        for a in 0..3 {
-            let u = (p[a] - self.center_lps[a]) / self.semi_axes_mm[a];
+        for ((pa, ca), ra) in p.iter().zip(self.center_lps).zip(self.semi_axes_mm) {
+            let u = (pa - ca) / ra;
             q2 += u * u;
-            let g = u / self.semi_axes_mm[a];
+            let g = u / ra;
             g2 += g * g;
         }
         let g = g2.sqrt();
         if g < 1e-12 {
-            -self
-                .semi_axes_mm
-                .iter()
-                .copied()
-                .fold(f64::INFINITY, f64::min)
+            -self.semi_axes_mm.iter().copied().fold(f64::INFINITY, f64::min)
         } else {
             let q = q2.sqrt();
             (q - 1.0) * q / g
@@ -471,8 +466,7 @@ impl BowelLoop {
         let mut lo = [0.0; 3];
         let mut hi = [0.0; 3];
         for a in 0..3 {
-            let ext = (self.u_axis[a].abs() + self.v_axis[a].abs()) * big
-                + n[a].abs() * self.tube_radius_mm;
+            let ext = (self.u_axis[a].abs() + self.v_axis[a].abs()) * big + n[a].abs() * self.tube_radius_mm;
             lo[a] = self.center_lps[a] - ext;
             hi[a] = self.center_lps[a] + ext;
         }
@@ -818,12 +812,7 @@ fn box_sd(b: &[f64; 4], x: f64, y: f64) -> f64 {
 
 fn ellipse_bbox(e: &Ellipse2) -> [f64; 4] {
     let m = BBOX_MARGIN_MM;
-    [
-        e.cx - e.rx - m,
-        e.cx + e.rx + m,
-        e.cy - e.ry - m,
-        e.cy + e.ry + m,
-    ]
+    [e.cx - e.rx - m, e.cx + e.rx + m, e.cy - e.ry - m, e.cy + e.ry + m]
 }
 
 impl Layer<'_> {
@@ -840,15 +829,9 @@ impl Layer<'_> {
                 let mut v = mix(v, body.skin_hu, cover(d, ramp));
                 v = mix(v, body.outline.hu, cover(d + body.skin_mm, ramp));
                 v = mix(v, body.muscle_hu, cover(d + fat, ramp));
-                mix(
-                    v,
-                    body.visceral_fat_hu,
-                    cover(d + fat + body.muscle_mm, ramp),
-                )
+                mix(v, body.visceral_fat_hu, cover(d + fat + body.muscle_mm, ramp))
             }
-            LayerKind::Solid { e, hu, fz } => {
-                mix(v, *hu, cover(e.signed_distance_mm(x, y), ramp) * fz)
-            }
+            LayerKind::Solid { e, hu, fz } => mix(v, *hu, cover(e.signed_distance_mm(x, y), ramp) * fz),
             LayerKind::Spine(sl) => {
                 let s = sl.s;
                 let mut v = v;
@@ -887,9 +870,7 @@ impl Layer<'_> {
                 let content = mix(b.gas_hu, b.fluid_hu, cover(b.fluid_level_y_mm - y, ramp));
                 mix(v, content, cover(dc - b.tube_radius_mm + b.wall_mm, ramp))
             }
-            LayerKind::Ellipsoid { el, z } => {
-                mix(v, el.hu, cover(el.signed_distance_mm([x, y, *z]), ramp))
-            }
+            LayerKind::Ellipsoid { el, z } => mix(v, el.hu, cover(el.signed_distance_mm([x, y, *z]), ramp)),
         }
     }
 }
@@ -902,10 +883,7 @@ impl DemoAnatomy {
         if let Some(e) = self.body.outline.cross_section(z) {
             layers.push(Layer {
                 bbox: ellipse_bbox(&e),
-                kind: LayerKind::Body {
-                    body: &self.body,
-                    e,
-                },
+                kind: LayerKind::Body { body: &self.body, e },
             });
         }
         let tube = |t: &AxialTube, layers: &mut Vec<Layer<'_>>| {
@@ -1058,21 +1036,18 @@ pub fn rasterise(anatomy: &DemoAnatomy, geometry: &VolumeGeometry) -> Vec<i16> {
         return hu;
     }
     let axis_aligned = geometry.direction == Matrix3::identity();
-    hu.par_chunks_mut(nx * ny)
-        .enumerate()
-        .for_each(|(k, slice)| {
-            if axis_aligned {
-                rasterise_slice_fast(anatomy, geometry, k, slice);
-            } else {
-                for j in 0..ny {
-                    for i in 0..nx {
-                        let p = geometry
-                            .to_patient(&nalgebra::Vector3::new(i as f64, j as f64, k as f64));
-                        slice[i + nx * j] = anatomy.voxel_hu([p.x, p.y, p.z], [i, j, k]);
-                    }
+    hu.par_chunks_mut(nx * ny).enumerate().for_each(|(k, slice)| {
+        if axis_aligned {
+            rasterise_slice_fast(anatomy, geometry, k, slice);
+        } else {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let p = geometry.to_patient(&nalgebra::Vector3::new(i as f64, j as f64, k as f64));
+                    slice[i + nx * j] = anatomy.voxel_hu([p.x, p.y, p.z], [i, j, k]);
                 }
             }
-        });
+        }
+    });
     hu
 }
 
@@ -1141,10 +1116,7 @@ pub fn point_segment_distance(p: [f64; 3], a: [f64; 3], b: [f64; 3]) -> f64 {
     } else {
         0.0
     };
-    norm(sub(
-        p,
-        [a[0] + t * ab[0], a[1] + t * ab[1], a[2] + t * ab[2]],
-    ))
+    norm(sub(p, [a[0] + t * ab[0], a[1] + t * ab[1], a[2] + t * ab[2]]))
 }
 
 #[cfg(test)]
@@ -1175,15 +1147,10 @@ mod tests {
         let t = AxialTube::new(
             "t",
             0.0,
-            &[
-                ([0.0, 0.0, 0.0], [2.0, 4.0]),
-                ([10.0, 0.0, 10.0], [4.0, 8.0]),
-            ],
+            &[([0.0, 0.0, 0.0], [2.0, 4.0]), ([10.0, 0.0, 10.0], [4.0, 8.0])],
         );
         let e = t.cross_section(5.0).unwrap();
-        assert!(
-            (e.cx - 5.0).abs() < 1e-12 && (e.rx - 3.0).abs() < 1e-12 && (e.ry - 6.0).abs() < 1e-12
-        );
+        assert!((e.cx - 5.0).abs() < 1e-12 && (e.rx - 3.0).abs() < 1e-12 && (e.ry - 6.0).abs() < 1e-12);
         assert!(t.cross_section(10.5).is_none());
         assert!(t.contains([5.0, 5.9, 5.0]) && !t.contains([5.0, 6.1, 5.0]));
         assert!((t.signed_distance_mm([0.0, 0.0, -3.0]) - 3.0).abs() < 1e-12);
@@ -1221,11 +1188,8 @@ mod tests {
         // A coarse grid through the node level: the bounding-box rasteriser must agree with
         // the per-point evaluator everywhere.
         let a = demo_anatomy();
-        let g = VolumeGeometry::axis_aligned(
-            [96, 80, 6],
-            [4.0, 4.0, 5.0],
-            Point3::new(-190.0, -158.0, -215.0),
-        );
+        let g =
+            VolumeGeometry::axis_aligned([96, 80, 6], [4.0, 4.0, 5.0], Point3::new(-190.0, -158.0, -215.0));
         let hu = rasterise(&a, &g);
         for k in 0..6 {
             for j in 0..80 {

@@ -52,9 +52,20 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (0u32..1000).prop_map(Mutation::Truncate),
-        (any::<bool>(), prop::collection::vec((0u32..100_000, 0u8..8), 1..24))
+        (
+            any::<bool>(),
+            prop::collection::vec((0u32..100_000, 0u8..8), 1..24)
+        )
             .prop_map(|(header, at)| Mutation::Flip { header, at }),
-        (0u32..4096, prop_oneof![Just(0xFFFF_FFFFu32), Just(0x7FFF_FFF0), Just(0x0001_0000), any::<u32>()])
+        (
+            0u32..4096,
+            prop_oneof![
+                Just(0xFFFF_FFFFu32),
+                Just(0x7FFF_FFF0),
+                Just(0x0001_0000),
+                any::<u32>()
+            ]
+        )
             .prop_map(|(at, value)| Mutation::Bomb { at, value }),
     ]
 }
@@ -89,9 +100,14 @@ fn run_with_deadline(dir: PathBuf, files: usize) -> Result<(), String> {
         let r = std::panic::catch_unwind(move || {
             let ctx = JobCtx::default();
             let rep = scan(std::slice::from_ref(&dir), &ctx).map_err(|e| format!("scan error: {e}"))?;
-            let listed: usize = rep.series.iter().map(|e| e.files.len()).sum::<usize>() + rep.others.len() + rep.skipped.len();
+            let listed: usize = rep.series.iter().map(|e| e.files.len()).sum::<usize>()
+                + rep.others.len()
+                + rep.skipped.len();
             if listed != files || rep.files_examined != files {
-                return Err(format!("{files} files but {listed} listed / {} examined", rep.files_examined));
+                return Err(format!(
+                    "{files} files but {listed} listed / {} examined",
+                    rep.files_examined
+                ));
             }
             if rep.skipped.iter().any(|s| s.reason.is_empty()) {
                 return Err("skipped file without a reason".into());
@@ -143,7 +159,9 @@ proptest! {
 /// Every truncation point of the header region of one slice (exhaustive, cheap).
 #[test]
 fn every_header_truncation_is_handled() {
-    let Some(p) = common::dicom_data("pancreas-ct-rtstruct/CT/1-060.dcm") else { return };
+    let Some(p) = common::dicom_data("pancreas-ct-rtstruct/CT/1-060.dcm") else {
+        return;
+    };
     let data = std::fs::read(p).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut n = 0;
@@ -153,5 +171,10 @@ fn every_header_truncation_is_handled() {
     }
     run_with_deadline(dir.path().to_path_buf(), n).unwrap();
     let rep = scan(&[dir.path().to_path_buf()], &JobCtx::default()).unwrap();
-    assert_eq!(rep.skipped.len(), n, "every truncated copy is skipped: {:?}", rep.series);
+    assert_eq!(
+        rep.skipped.len(),
+        n,
+        "every truncated copy is skipped: {:?}",
+        rep.series
+    );
 }

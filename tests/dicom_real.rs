@@ -26,17 +26,28 @@ fn load(e: &SeriesEntry) -> LoadedSeries {
 /// Scan `paths`, expect exactly one series and load it.
 fn load_one(paths: &[PathBuf]) -> (ScanReport, LoadedSeries) {
     let r = scan_paths(paths);
-    assert_eq!(r.series.len(), 1, "series: {:#?}\nskipped: {:#?}", r.series, r.skipped);
+    assert_eq!(
+        r.series.len(),
+        1,
+        "series: {:#?}\nskipped: {:#?}",
+        r.series,
+        r.skipped
+    );
     let l = load(&r.series[0]);
     (r, l)
 }
 
 fn name(p: &Path) -> String {
-    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn skipped_reason(r: &ScanReport, file: &str) -> Option<String> {
-    r.skipped.iter().find(|s| name(&s.path) == file).map(|s| s.reason.clone())
+    r.skipped
+        .iter()
+        .find(|s| name(&s.path) == file)
+        .map(|s| s.reason.clone())
 }
 
 fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
@@ -62,7 +73,9 @@ fn pancreas_subset() -> Option<LoadedSeries> {
 
 #[test]
 fn pancreas_ct_matches_pydicom() {
-    let Some(dir) = common::dicom_data("pancreas-ct-rtstruct/CT") else { return };
+    let Some(dir) = common::dicom_data("pancreas-ct-rtstruct/CT") else {
+        return;
+    };
     let (r, l) = load_one(&[dir]);
     assert_eq!(r.files_examined, 134);
     assert!(r.skipped.is_empty(), "{:?}", r.skipped);
@@ -82,7 +95,10 @@ fn pancreas_ct_matches_pydicom() {
     assert_close(g.origin_lps.z, 85.91, 1e-9, "origin z");
     assert_eq!(g.direction, nalgebra::Matrix3::identity());
     assert!(l.report.warnings.is_empty(), "{:?}", l.report.warnings);
-    assert_eq!(l.report.transfer_syntaxes, vec!["1.2.840.10008.1.2 (Implicit VR Little Endian)".to_string()]);
+    assert_eq!(
+        l.report.transfer_syntaxes,
+        vec!["1.2.840.10008.1.2 (Implicit VR Little Endian)".to_string()]
+    );
     assert_eq!(v.meta.patient_id, "Pancreas-CT-CB_001");
     assert_eq!(v.meta.slice_thickness_mm, Some(3.0));
     assert!(v.meta.default_window.is_some());
@@ -110,7 +126,9 @@ fn pancreas_ct_matches_pydicom() {
 
 #[test]
 fn totalseg_j2k_matches_pydicom() {
-    let Some(dir) = common::dicom_data("totalseg-abdomen-vessels-derived/CT") else { return };
+    let Some(dir) = common::dicom_data("totalseg-abdomen-vessels-derived/CT") else {
+        return;
+    };
     let (r, l) = load_one(&[dir]);
     assert_eq!(r.series[0].image_count, 20);
     let v = &l.volume;
@@ -122,7 +140,10 @@ fn totalseg_j2k_matches_pydicom() {
     assert_close(g.origin_lps.y, -437.51171875, 1e-9, "origin y");
     assert_close(g.origin_lps.z, -804.5, 1e-9, "origin z");
     assert_eq!(g.direction, nalgebra::Matrix3::identity());
-    assert_eq!(l.report.transfer_syntaxes, vec!["1.2.840.10008.1.2.4.90 (JPEG 2000 Lossless)".to_string()]);
+    assert_eq!(
+        l.report.transfer_syntaxes,
+        vec!["1.2.840.10008.1.2.4.90 (JPEG 2000 Lossless)".to_string()]
+    );
     // pydicom + pylibjpeg-openjpeg, same recipe as above.
     let expected: [(usize, usize, usize, i16); 12] = [
         (256, 256, 0, 86),
@@ -146,30 +167,50 @@ fn totalseg_j2k_matches_pydicom() {
 
 #[test]
 fn derived_transfer_syntaxes_are_bit_identical() {
-    let Some(reference) = pancreas_subset() else { return };
-    let Some(base) = common::dicom_data("derived-pancreas-edge-cases/transfer-syntaxes") else { return };
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&base).unwrap().map(|e| e.unwrap().path()).collect();
+    let Some(reference) = pancreas_subset() else {
+        return;
+    };
+    let Some(base) = common::dicom_data("derived-pancreas-edge-cases/transfer-syntaxes") else {
+        return;
+    };
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&base)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     dirs.sort();
     assert_eq!(dirs.len(), 6);
     for d in dirs {
         let (_, l) = load_one(std::slice::from_ref(&d));
         assert_eq!(l.volume.geometry, reference.volume.geometry, "{}", d.display());
-        assert!(l.volume.hu == reference.volume.hu, "{}: HU differ from the Implicit VR LE originals", d.display());
+        assert!(
+            l.volume.hu == reference.volume.hu,
+            "{}: HU differ from the Implicit VR LE originals",
+            d.display()
+        );
         let uid = name(&d).rsplit('-').next().unwrap().to_string();
-        assert!(l.report.transfer_syntaxes[0].starts_with(&uid), "{:?} vs {uid}", l.report.transfer_syntaxes);
+        assert!(
+            l.report.transfer_syntaxes[0].starts_with(&uid),
+            "{:?} vs {uid}",
+            l.report.transfer_syntaxes
+        );
     }
 }
 
 #[test]
 fn ct_transfer_syntaxes() {
-    let Some(dir) = common::dicom_data("ct-transfer-syntaxes") else { return };
+    let Some(dir) = common::dicom_data("ct-transfer-syntaxes") else {
+        return;
+    };
     let (_, reference) = load_one(&[dir.join("CTImage.dcm")]);
     let r = &reference.volume;
     // pydicom: sum -248794693, value at (i=256, j=256) 67, (i=100, j=300) -66.
     assert_eq!(sum(r), -248_794_693);
     assert_eq!(hu(r, 256, 256, 0), 67);
     assert_eq!(hu(r, 100, 300, 0), -66);
-    assert_eq!(reference.report.transfer_syntaxes, vec!["1.2.840.10008.1.2 (Implicit VR Little Endian)".to_string()]);
+    assert_eq!(
+        reference.report.transfer_syntaxes,
+        vec!["1.2.840.10008.1.2 (Implicit VR Little Endian)".to_string()]
+    );
 
     // (suffix, max |ΔHU| allowed: 0 = bit-identical; None = must be refused with a reason)
     let cases: [(&str, Option<i32>); 15] = [
@@ -202,19 +243,36 @@ fn ct_transfer_syntaxes() {
                 assert_eq!(rep.series.len(), 1, "{suffix}: {:?}", rep.skipped);
                 let l = load(&rep.series[0]);
                 assert_eq!(l.volume.geometry, r.geometry, "{suffix}");
-                let max = l.volume.hu.iter().zip(&r.hu).map(|(a, b)| (*a as i32 - *b as i32).abs()).max().unwrap();
+                let max = l
+                    .volume
+                    .hu
+                    .iter()
+                    .zip(&r.hu)
+                    .map(|(a, b)| (*a as i32 - *b as i32).abs())
+                    .max()
+                    .unwrap();
                 assert!(max <= tol, "{suffix}: max |ΔHU| {max} > {tol}");
             }
             None => {
                 assert!(rep.series.is_empty(), "{suffix} should be refused");
                 let reason = &rep.skipped[0].reason;
                 let uid = suffix.trim_end_matches(".dcm");
-                assert!(reason.contains(uid) && reason.contains("cannot be decoded by the built-in decoder"), "{reason}");
-                assert!(reason.contains("dcmdjpeg") || reason.contains("gdcmconv"), "{reason}");
+                assert!(
+                    reason.contains(uid) && reason.contains("cannot be decoded by the built-in decoder"),
+                    "{reason}"
+                );
+                assert!(
+                    reason.contains("dcmdjpeg") || reason.contains("gdcmconv"),
+                    "{reason}"
+                );
             }
         }
     }
-    let jpeg51 = skipped_reason(&scan_paths(std::slice::from_ref(&dir)), "CTImage.dcm_JPEGProcess2_4TransferSyntax_1.2.840.10008.1.2.4.51.dcm").unwrap();
+    let jpeg51 = skipped_reason(
+        &scan_paths(std::slice::from_ref(&dir)),
+        "CTImage.dcm_JPEGProcess2_4TransferSyntax_1.2.840.10008.1.2.4.51.dcm",
+    )
+    .unwrap();
     assert_eq!(
         jpeg51,
         "JPEG Extended 12-bit (1.2.840.10008.1.2.4.51) cannot be decoded by the built-in decoder; convert with e.g. `dcmdjpeg` or `gdcmconv --raw`"
@@ -223,34 +281,66 @@ fn ct_transfer_syntaxes() {
     // NEMA J2K lossless samples (pydicom + pylibjpeg-openjpeg; PixelPaddingValue → -1024).
     let (_, ct1) = load_one(&[dir.join("CT1_J2KR")]);
     assert_eq!(sum(&ct1.volume), -116_863_043);
-    assert_eq!([hu(&ct1.volume, 10, 10, 0), hu(&ct1.volume, 256, 256, 0), hu(&ct1.volume, 100, 300, 0)], [-1024, -59, -762]);
-    assert!(ct1.report.warnings.iter().any(|w| w.contains("pixel padding") && w.contains("-2000")), "{:?}", ct1.report.warnings);
+    assert_eq!(
+        [
+            hu(&ct1.volume, 10, 10, 0),
+            hu(&ct1.volume, 256, 256, 0),
+            hu(&ct1.volume, 100, 300, 0)
+        ],
+        [-1024, -59, -762]
+    );
+    assert!(
+        ct1.report
+            .warnings
+            .iter()
+            .any(|w| w.contains("pixel padding") && w.contains("-2000")),
+        "{:?}",
+        ct1.report.warnings
+    );
     let (_, ct2) = load_one(&[dir.join("CT2_J2KR")]);
     assert_eq!(sum(&ct2.volume), -197_733_355);
-    assert_eq!([hu(&ct2.volume, 10, 10, 0), hu(&ct2.volume, 400, 123, 0)], [-2048, -1003]);
+    assert_eq!(
+        [hu(&ct2.volume, 10, 10, 0), hu(&ct2.volume, 400, 123, 0)],
+        [-2048, -1003]
+    );
 }
 
 #[test]
 fn legacy_converted_multiframe_equals_single_frames() {
-    let Some(reference) = pancreas_subset() else { return };
-    let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/multiframe") else { return };
-    for f in ["legacy-converted-enhanced-ct-8frames-explicit-le.dcm", "legacy-converted-enhanced-ct-8frames-jpeg-ls.dcm"] {
+    let Some(reference) = pancreas_subset() else {
+        return;
+    };
+    let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/multiframe") else {
+        return;
+    };
+    for f in [
+        "legacy-converted-enhanced-ct-8frames-explicit-le.dcm",
+        "legacy-converted-enhanced-ct-8frames-jpeg-ls.dcm",
+    ] {
         let (r, l) = load_one(&[dir.join(f)]);
         assert_eq!(r.series[0].image_count, 8, "{f}");
         assert_eq!(r.series[0].files.len(), 1);
         assert_eq!(l.volume.geometry, reference.volume.geometry, "{f}");
         assert!(l.volume.hu == reference.volume.hu, "{f}: HU differ");
-        assert_eq!(l.volume.meta.default_window, reference.volume.meta.default_window, "{f}");
+        assert_eq!(
+            l.volume.meta.default_window, reference.volume.meta.default_window,
+            "{f}"
+        );
     }
 }
 
 #[test]
 fn enhanced_ct_multiframe() {
-    let Some(dir) = common::dicom_data("enhanced-ct-multiframe") else { return };
+    let Some(dir) = common::dicom_data("enhanced-ct-multiframe") else {
+        return;
+    };
     let r = scan_paths(std::slice::from_ref(&dir));
     // JPEG Extended 12-bit, fragmented, empty offset table: refused with the named syntax.
     let why = skipped_reason(&r, "CT0012.fragmented_no_bot_jpeg_extended.51.dcm").unwrap();
-    assert!(why.contains("JPEG Extended 12-bit (1.2.840.10008.1.2.4.51)"), "{why}");
+    assert!(
+        why.contains("JPEG Extended 12-bit (1.2.840.10008.1.2.4.51)"),
+        "{why}"
+    );
     assert_eq!(r.series.len(), 1);
     let e = &r.series[0];
     assert_eq!(name(&e.files[0]), "eCT_Supplemental.dcm");
@@ -267,16 +357,26 @@ fn enhanced_ct_multiframe() {
     assert_close(g.spacing_mm[2], 10.0, 1e-6, "frame spacing");
     assert_close(g.origin_lps.z, -149.0, 1e-9, "origin z");
     assert_close(g.origin_lps.x, 99.5, 1e-9, "origin x");
-    assert_eq!(g.direction.column(2).into_owned(), nalgebra::Vector3::new(0.0, 0.0, -1.0));
+    assert_eq!(
+        g.direction.column(2).into_owned(),
+        nalgebra::Vector3::new(0.0, 0.0, -1.0)
+    );
     // pydicom: frame 1 (z −149) at (i=256, j=256) −2, (100, 300) −2; frame 0 (z −159) 81 and 47.
     assert_eq!([hu(v, 256, 256, 0), hu(v, 100, 300, 0)], [-2, -2]);
     assert_eq!([hu(v, 256, 256, 1), hu(v, 100, 300, 1)], [81, 47]);
-    assert!(l.report.skipped.iter().any(|s| name(&s.path).starts_with("CT0012")));
+    assert!(
+        l.report
+            .skipped
+            .iter()
+            .any(|s| name(&s.path).starts_with("CT0012"))
+    );
 }
 
 #[test]
 fn missing_slices_are_resampled_with_warning() {
-    let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/geometry/missing-slices") else { return };
+    let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/geometry/missing-slices") else {
+        return;
+    };
     let (_, l) = load_one(&[dir]);
     let v = &l.volume;
     // 058, 059, 061, 062, 064 (z 313.91 … 295.91): 7 slices on the 3 mm grid, 060/063 interpolated.
@@ -284,7 +384,10 @@ fn missing_slices_are_resampled_with_warning() {
     assert_close(v.geometry.spacing_mm[2], 3.0, 1e-6, "step");
     assert_close(v.geometry.origin_lps.z, 295.91, 1e-9, "origin z");
     let w = l.report.warnings.join("\n");
-    assert!(w.contains("not uniform") && w.contains("6.00 mm") && w.contains("2 steps differ"), "{w}");
+    assert!(
+        w.contains("not uniform") && w.contains("6.00 mm") && w.contains("2 steps differ"),
+        "{w}"
+    );
     assert!(w.contains("1-061.dcm") && w.contains("1-059.dcm"), "{w}");
     // Interpolated slice k=1 (z 298.91) is the rounded mean of k=0 (064) and k=2 (062).
     let n = 512 * 512;
@@ -296,7 +399,14 @@ fn missing_slices_are_resampled_with_warning() {
     // Against the real slice 1-063: an interpolation, not the truth; mean |Δ| is reported, bounded loosely.
     if let Some(full) = common::dicom_data("pancreas-ct-rtstruct/CT") {
         let (_, real) = load_one(&[full.join("1-063.dcm")]);
-        let mean: f64 = real.volume.hu.iter().zip(&v.hu[n..2 * n]).map(|(a, b)| (*a as f64 - *b as f64).abs()).sum::<f64>() / n as f64;
+        let mean: f64 = real
+            .volume
+            .hu
+            .iter()
+            .zip(&v.hu[n..2 * n])
+            .map(|(a, b)| (*a as f64 - *b as f64).abs())
+            .sum::<f64>()
+            / n as f64;
         eprintln!("interpolated 1-063 vs real: mean |ΔHU| = {mean:.1}");
         assert!(mean < 60.0, "{mean}");
     }
@@ -304,31 +414,49 @@ fn missing_slices_are_resampled_with_warning() {
 
 #[test]
 fn duplicate_position_is_dropped_and_named() {
-    let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/geometry/duplicate-position") else { return };
+    let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/geometry/duplicate-position") else {
+        return;
+    };
     let (r, l) = load_one(&[dir]);
     assert_eq!(r.series[0].image_count, 5);
     assert_eq!(l.volume.geometry.dims, [512, 512, 4]);
     let w = l.report.warnings.join("\n");
-    assert!(w.contains("duplicate") && w.contains("1-059.dcm") && w.contains("1-059-duplicate.dcm"), "{w}");
+    assert!(
+        w.contains("duplicate") && w.contains("1-059.dcm") && w.contains("1-059-duplicate.dcm"),
+        "{w}"
+    );
     // InstanceNumber 59 < 999: the original is kept.
     assert!(w.contains("(kept 1-059.dcm)"), "{w}");
 }
 
 #[test]
 fn mixed_folder() {
-    let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/mixed-folder") else { return };
+    let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/mixed-folder") else {
+        return;
+    };
     let r = scan_paths(std::slice::from_ref(&dir));
     assert_eq!(r.files_examined, 16);
-    for (f, why) in [("empty.dcm", "empty file (0 bytes)"), ("Thumbs.db", "not a DICOM file"), ("README.txt", "not a DICOM file")] {
+    for (f, why) in [
+        ("empty.dcm", "empty file (0 bytes)"),
+        ("Thumbs.db", "not a DICOM file"),
+        ("README.txt", "not a DICOM file"),
+    ] {
         let got = skipped_reason(&r, f).unwrap_or_else(|| panic!("{f} not skipped"));
         assert!(got.contains(why), "{f}: {got}");
     }
     assert_eq!(r.skipped.len(), 3, "{:?}", r.skipped);
-    let mut others: Vec<(String, String)> = r.others.iter().map(|o| (name(&o.path), o.modality.clone())).collect();
+    let mut others: Vec<(String, String)> = r
+        .others
+        .iter()
+        .map(|o| (name(&o.path), o.modality.clone()))
+        .collect();
     others.sort();
     assert_eq!(
         others,
-        vec![("liver_seg.dcm".into(), "SEG".into()), ("rtstruct_other_patient.dcm".into(), "RTSTRUCT".into())]
+        vec![
+            ("liver_seg.dcm".into(), "SEG".into()),
+            ("rtstruct_other_patient.dcm".into(), "RTSTRUCT".into())
+        ]
     );
     let rt = r.others.iter().find(|o| o.modality == "RTSTRUCT").unwrap();
     assert_ne!(rt.patient_id, "Pancreas-CT-CB_001");
@@ -336,7 +464,11 @@ fn mixed_folder() {
     let mods: Vec<&str> = r.series.iter().map(|e| e.modality.as_str()).collect();
     assert_eq!(mods, ["CT", "CT", "CT", "CT", "MR"]);
     assert!(r.series[4].warnings.iter().any(|w| w.contains("not Hounsfield")));
-    let pancreas = r.series.iter().find(|e| e.patient_id == "Pancreas-CT-CB_001").unwrap();
+    let pancreas = r
+        .series
+        .iter()
+        .find(|e| e.patient_id == "Pancreas-CT-CB_001")
+        .unwrap();
     assert_eq!(pancreas.image_count, 5);
     let l = load(pancreas);
     assert_eq!(l.volume.geometry.dims, [512, 512, 5]);
@@ -348,7 +480,11 @@ fn mixed_folder() {
         assert!(orig.volume.hu == l.volume.hu);
     }
     // The three tilted head slices without extension (IMG05..07): gantry tilt corrected.
-    let tilted = r.series.iter().find(|e| e.files.iter().any(|f| name(f) == "IMG05")).unwrap();
+    let tilted = r
+        .series
+        .iter()
+        .find(|e| e.files.iter().any(|f| name(f) == "IMG05"))
+        .unwrap();
     let lt = load(tilted);
     let w = lt.report.warnings.join("\n");
     assert!(w.contains("gantry tilt of 18.50°"), "{w}");
@@ -368,7 +504,9 @@ fn mixed_folder() {
 
 #[test]
 fn malformed_files_each_have_their_outcome() {
-    let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/malformed") else { return };
+    let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/malformed") else {
+        return;
+    };
     enum Want {
         /// Loads as a CT slice.
         Loads,
@@ -379,26 +517,53 @@ fn malformed_files_each_have_their_outcome() {
     }
     use Want::*;
     let cases: [(&str, Want); 14] = [
-        ("truncated-in-pixeldata.dcm", Skipped("truncated: PixelData declares 524288 bytes but the file ends after 260930 bytes")),
+        (
+            "truncated-in-pixeldata.dcm",
+            Skipped("truncated: PixelData declares 524288 bytes but the file ends after 260930 bytes"),
+        ),
         ("truncated-in-header.dcm", Skipped("truncated")),
         ("no-preamble-no-meta.dcm", Loads),
         ("wrong-transfer-syntax-in-meta.dcm", Loads),
-        ("rows-mismatch-pixeldata-length.dcm", Skipped("513 × 512 × 1 × 2 = 525312 bytes: header and pixel data disagree")),
-        ("missing-ipp-iop.dcm", Skipped("missing ImagePositionPatient and ImageOrientationPatient")),
-        ("missing-pixelspacing-slicethickness.dcm", Skipped("missing PixelSpacing")),
-        ("invalid-ds-values.dcm", Skipped(r#"PixelSpacing "abc\0.0" is not two positive numbers"#)),
+        (
+            "rows-mismatch-pixeldata-length.dcm",
+            Skipped("513 × 512 × 1 × 2 = 525312 bytes: header and pixel data disagree"),
+        ),
+        (
+            "missing-ipp-iop.dcm",
+            Skipped("missing ImagePositionPatient and ImageOrientationPatient"),
+        ),
+        (
+            "missing-pixelspacing-slicethickness.dcm",
+            Skipped("missing PixelSpacing"),
+        ),
+        (
+            "invalid-ds-values.dcm",
+            Skipped(r#"PixelSpacing "abc\0.0" is not two positive numbers"#),
+        ),
         ("missing-pixeldata.dcm", Skipped("no pixel data")),
         // What happens: CharLS 2.4.5 (via the `charls` crate) DOES detect this damage ("Invalid
         // JPEG-LS stream, the encoded bit stream contains a general structural problem"), unlike
         // the decoders used by pydicom, which return wrong pixels silently. The header is fine,
         // so the scan lists it; decoding fails with that reason and the file is named.
-        ("corrupted-jpeg-ls-stream.dcm", DecodeFails("JPEG-LS Lossless decoder failed: Invalid JPEG-LS stream")),
-        ("oversized-element-length.dcm", Skipped("(0008,0008) at byte 374 declares a length of 2147483632 bytes but only 526342 bytes remain")),
-        ("dicm-magic-then-garbage.dcm", Skipped("\"DICM\" but no readable file meta information")),
+        (
+            "corrupted-jpeg-ls-stream.dcm",
+            DecodeFails("JPEG-LS Lossless decoder failed: Invalid JPEG-LS stream"),
+        ),
+        (
+            "oversized-element-length.dcm",
+            Skipped(
+                "(0008,0008) at byte 374 declares a length of 2147483632 bytes but only 526342 bytes remain",
+            ),
+        ),
+        (
+            "dicm-magic-then-garbage.dcm",
+            Skipped("\"DICM\" but no readable file meta information"),
+        ),
         ("not-dicom-text.dcm", Skipped("not a DICOM file")),
         ("zero-bytes.dcm", Skipped("empty file (0 bytes)")),
     ];
-    let reference_060 = common::dicom_data("pancreas-ct-rtstruct/CT").map(|d| load_one(&[d.join("1-060.dcm")]).1);
+    let reference_060 =
+        common::dicom_data("pancreas-ct-rtstruct/CT").map(|d| load_one(&[d.join("1-060.dcm")]).1);
     for (file, want) in cases {
         let r = scan_paths(&[dir.join(file)]);
         match want {
@@ -410,8 +575,13 @@ fn malformed_files_each_have_their_outcome() {
             DecodeFails(text) => {
                 assert_eq!(r.series.len(), 1, "{file}");
                 match load_series(&r.series[0], &ctx()) {
-                    Err(ablaplan::dicom::DicomError::Unloadable(m)) => assert!(m.contains(text), "{file}: {m}"),
-                    other => panic!("{file}: expected a decode failure, got {:?}", other.map(|l| l.report)),
+                    Err(ablaplan::dicom::DicomError::Unloadable(m)) => {
+                        assert!(m.contains(text), "{file}: {m}")
+                    }
+                    other => panic!(
+                        "{file}: expected a decode failure, got {:?}",
+                        other.map(|l| l.report)
+                    ),
                 }
             }
             Loads => {
@@ -422,12 +592,18 @@ fn malformed_files_each_have_their_outcome() {
                 match file {
                     "no-preamble-no-meta.dcm" => assert!(w.contains("no DICOM preamble/file meta"), "{w}"),
                     "wrong-transfer-syntax-in-meta.dcm" => {
-                        assert!(w.contains("says explicit VR but the data set is implicit VR"), "{w}")
+                        assert!(
+                            w.contains("says explicit VR but the data set is implicit VR"),
+                            "{w}"
+                        )
                     }
                     _ => unreachable!(),
                 }
                 if let Some(reference) = &reference_060 {
-                    assert!(l.volume.hu == reference.volume.hu, "{file}: pixels differ from 1-060.dcm");
+                    assert!(
+                        l.volume.hu == reference.volume.hu,
+                        "{file}: pixels differ from 1-060.dcm"
+                    );
                 }
             }
         }
@@ -438,23 +614,43 @@ fn malformed_files_each_have_their_outcome() {
     assert_eq!(r.series.len(), 1);
     let l = load(&r.series[0]);
     assert_eq!(l.volume.geometry.dims, [512, 512, 1]);
-    assert!(l.report.warnings.iter().any(|w| w.contains("2 duplicate slice positions")), "{:?}", l.report.warnings);
-    // The first copy by file name is the corrupt JPEG-LS one: it fails, a duplicate is used.
     assert!(
-        l.report.warnings.iter().any(|w| w.contains("corrupted-jpeg-ls-stream.dcm could not be decoded; its duplicate")),
+        l.report
+            .warnings
+            .iter()
+            .any(|w| w.contains("2 duplicate slice positions")),
         "{:?}",
         l.report.warnings
     );
-    assert!(l.report.skipped.iter().any(|s| name(&s.path) == "corrupted-jpeg-ls-stream.dcm" && s.reason.contains("Invalid JPEG-LS")));
+    // The first copy by file name is the corrupt JPEG-LS one: it fails, a duplicate is used.
+    assert!(
+        l.report
+            .warnings
+            .iter()
+            .any(|w| w.contains("corrupted-jpeg-ls-stream.dcm could not be decoded; its duplicate")),
+        "{:?}",
+        l.report.warnings
+    );
+    assert!(
+        l.report
+            .skipped
+            .iter()
+            .any(|s| name(&s.path) == "corrupted-jpeg-ls-stream.dcm" && s.reason.contains("Invalid JPEG-LS"))
+    );
     if let Some(reference) = &reference_060 {
         assert!(l.volume.hu == reference.volume.hu);
     }
-    assert!(r.series[0].skipped.len() >= 5, "skipped files of the series are attributed to it");
+    assert!(
+        r.series[0].skipped.len() >= 5,
+        "skipped files of the series are attributed to it"
+    );
 }
 
 #[test]
 fn pydicom_edge_cases_no_panic_sensible_outcome() {
-    let Some(dir) = common::dicom_data("pydicom-edge-cases") else { return };
+    let Some(dir) = common::dicom_data("pydicom-edge-cases") else {
+        return;
+    };
     let r = scan_paths(std::slice::from_ref(&dir));
     for e in &r.series {
         // Must not panic; errors are fine (e.g. the 202 mm gap in dicomdirtests CT2).
@@ -462,20 +658,38 @@ fn pydicom_edge_cases_no_panic_sensible_outcome() {
         let _ = thumbnail(e);
     }
     // DICOMDIR files are not errors.
-    assert!(!r.skipped.iter().any(|s| name(&s.path).starts_with("DICOMDIR")), "{:?}", r.skipped);
+    assert!(
+        !r.skipped.iter().any(|s| name(&s.path).starts_with("DICOMDIR")),
+        "{:?}",
+        r.skipped
+    );
     for (f, why) in [
         ("JPEG-lossy.dcm", "JPEG Extended 12-bit (1.2.840.10008.1.2.4.51)"),
         ("MR_truncated.dcm", "truncated"),
-        ("rtplan_truncated.dcm", "declares a length of 976 bytes but only 711 bytes remain"),
+        (
+            "rtplan_truncated.dcm",
+            "declares a length of 976 bytes but only 711 bytes remain",
+        ),
         ("ExplVR_BigEnd.dcm", "colour image"),
         ("image_dfl.dcm", "missing ImagePositionPatient"),
-        ("emri_small_jpeg_2k_lossless_too_short.dcm", "missing ImagePositionPatient"),
+        (
+            "emri_small_jpeg_2k_lossless_too_short.dcm",
+            "missing ImagePositionPatient",
+        ),
         ("empty_charset_LEI.dcm", "not an image"),
     ] {
         let got = skipped_reason(&r, f).unwrap_or_else(|| panic!("{f} not skipped"));
         assert!(got.contains(why), "{f}: {got}");
     }
-    for f in ["rtstruct.dcm", "rtplan.dcm", "rtdose.dcm", "rtdose_expb.dcm", "rtdose_rle.dcm", "ExplVR_BigEndNoMeta.dcm", "ExplVR_LitEndNoMeta.dcm"] {
+    for f in [
+        "rtstruct.dcm",
+        "rtplan.dcm",
+        "rtdose.dcm",
+        "rtdose_expb.dcm",
+        "rtdose_rle.dcm",
+        "ExplVR_BigEndNoMeta.dcm",
+        "ExplVR_LitEndNoMeta.dcm",
+    ] {
         assert!(r.others.iter().any(|o| name(&o.path) == f), "{f} not in others");
     }
     // Individual images against pydicom (sums over the slice, PixelPaddingValue → −1024).
@@ -491,10 +705,19 @@ fn pydicom_edge_cases_no_panic_sensible_outcome() {
     }
     // The same MR slice in 8 encodings (implicit, explicit LE/BE, RLE, J2K, JPEG-LS, padded):
     // one position → duplicates; every encoding decodes to the same values.
-    let mr: Vec<PathBuf> = ["MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm", "MR_small_expb.dcm", "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_padded.dcm"]
-        .iter()
-        .map(|f| dir.join(f))
-        .collect();
+    let mr: Vec<PathBuf> = [
+        "MR_small.dcm",
+        "MR_small_implicit.dcm",
+        "MR_small_bigendian.dcm",
+        "MR_small_expb.dcm",
+        "MR_small_RLE.dcm",
+        "MR_small_jp2klossless.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "MR_small_padded.dcm",
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .collect();
     let first = load_one(&mr[..1]).1;
     for f in &mr[1..] {
         let l = load_one(std::slice::from_ref(f)).1;
@@ -504,22 +727,46 @@ fn pydicom_edge_cases_no_panic_sensible_outcome() {
 
 #[test]
 fn dicomdir_resolves_files() {
-    let Some(dir) = common::dicom_data("pydicom-edge-cases/dicomdirtests") else { return };
-    for dd in ["DICOMDIR", "DICOMDIR-bigEnd", "DICOMDIR-implicit", "DICOMDIR-reordered", "DICOMDIR-nooffset"] {
+    let Some(dir) = common::dicom_data("pydicom-edge-cases/dicomdirtests") else {
+        return;
+    };
+    for dd in [
+        "DICOMDIR",
+        "DICOMDIR-bigEnd",
+        "DICOMDIR-implicit",
+        "DICOMDIR-reordered",
+        "DICOMDIR-nooffset",
+    ] {
         let r = scan_paths(&[dir.join(dd)]);
         // The DICOMDIR itself + the 31 image files it references (3 CR, 4 + 7 CT, 17 MR).
         assert!(r.files_examined >= 30, "{dd}: {}", r.files_examined);
-        assert!(r.series.iter().any(|e| e.modality == "CT" && e.image_count == 5), "{dd}: {:#?}", r.series);
+        assert!(
+            r.series.iter().any(|e| e.modality == "CT" && e.image_count == 5),
+            "{dd}: {:#?}",
+            r.series
+        );
         assert!(r.series.iter().any(|e| e.modality == "MR"), "{dd}");
-        assert!(!r.skipped.iter().any(|s| name(&s.path).starts_with("DICOMDIR")), "{dd}: {:?}", r.skipped);
+        assert!(
+            !r.skipped.iter().any(|s| name(&s.path).starts_with("DICOMDIR")),
+            "{dd}: {:?}",
+            r.skipped
+        );
     }
     // TINY_ALPHA: the referenced files are header-only (no pixel data) and say so.
     let r = scan_paths(&[dir.join("TINY_ALPHA/DICOMDIR")]);
     assert!(r.files_examined > 40);
-    assert!(r.skipped.iter().all(|s| s.reason.contains("no pixel data")), "{:?}", r.skipped);
+    assert!(
+        r.skipped.iter().all(|s| s.reason.contains("no pixel data")),
+        "{:?}",
+        r.skipped
+    );
     // CT5N: 5 slices, 2.5 mm, resolved through the DICOMDIR.
     let r = scan_paths(&[dir.join("DICOMDIR")]);
-    let ct5 = r.series.iter().find(|e| e.image_count == 5 && e.modality == "CT").unwrap();
+    let ct5 = r
+        .series
+        .iter()
+        .find(|e| e.image_count == 5 && e.modality == "CT")
+        .unwrap();
     let l = load(ct5);
     assert_eq!(l.volume.geometry.dims, [16, 16, 5]);
     assert_close(l.volume.geometry.spacing_mm[2], 2.5, 1e-6, "CT5N step");
@@ -527,7 +774,9 @@ fn dicomdir_resolves_files() {
 
 #[test]
 fn rtutils_phantom_oblique_nonsquare() {
-    let Some(dir) = common::dicom_data("rtutils-small-edge-cases") else { return };
+    let Some(dir) = common::dicom_data("rtutils-small-edge-cases") else {
+        return;
+    };
     let (_, l) = load_one(&[dir.join("mock_data/ct_1.dcm"), dir.join("mock_data/ct_2.dcm")]);
     let g = &l.volume.geometry;
     assert_eq!(g.dims, [512, 512, 2]);
@@ -537,8 +786,17 @@ fn rtutils_phantom_oblique_nonsquare() {
 
     // Oblique, non-square pixels: Rows 50, Columns 100, PixelSpacing 3.5 (rows) \ 2.5 (columns).
     let r = scan_paths(&[dir.join("oriented_data")]);
-    assert_eq!(r.series.len(), 1, "same SeriesInstanceUID, different StudyInstanceUIDs: one series");
-    assert!(r.series[0].warnings.iter().any(|w| w.contains("different StudyInstanceUIDs")));
+    assert_eq!(
+        r.series.len(),
+        1,
+        "same SeriesInstanceUID, different StudyInstanceUIDs: one series"
+    );
+    assert!(
+        r.series[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("different StudyInstanceUIDs"))
+    );
     let l = load(&r.series[0]);
     let g = &l.volume.geometry;
     assert_eq!(g.dims, [100, 50, 3]);
@@ -552,7 +810,11 @@ fn rtutils_phantom_oblique_nonsquare() {
     assert!((d.column(1) - col.normalize()).norm() < 1e-6);
     assert!((d.column(2) - row.cross(&col).normalize()).norm() < 1e-6);
     assert_close(g.origin_lps.x, 123.0, 1e-9, "origin = IPP of 0.dcm");
-    assert!(!l.report.warnings.iter().any(|w| w.contains("tilt")), "{:?}", l.report.warnings);
+    assert!(
+        !l.report.warnings.iter().any(|w| w.contains("tilt")),
+        "{:?}",
+        l.report.warnings
+    );
     // Voxel (i, j, k) → patient = IPP_k + i·2.5·row + j·3.5·col (checks the i/j convention).
     let p = g.to_patient(&nalgebra::Vector3::new(10.0, 20.0, 2.0));
     let ipp2 = nalgebra::Vector3::new(122.0159697, -428.1596334, 38.0798058);
@@ -562,17 +824,27 @@ fn rtutils_phantom_oblique_nonsquare() {
 
 #[test]
 fn cancel_is_honoured() {
-    let Some(dir) = common::dicom_data("pancreas-ct-rtstruct/CT") else { return };
+    let Some(dir) = common::dicom_data("pancreas-ct-rtstruct/CT") else {
+        return;
+    };
     let r = scan_paths(std::slice::from_ref(&dir));
     let c = JobCtx::default();
     c.cancel.cancel();
-    assert!(matches!(load_series(&r.series[0], &c), Err(ablaplan::dicom::DicomError::Cancelled)));
-    assert!(matches!(scan(&[dir], &c), Err(ablaplan::dicom::DicomError::Cancelled)));
+    assert!(matches!(
+        load_series(&r.series[0], &c),
+        Err(ablaplan::dicom::DicomError::Cancelled)
+    ));
+    assert!(matches!(
+        scan(&[dir], &c),
+        Err(ablaplan::dicom::DicomError::Cancelled)
+    ));
 }
 
 #[test]
 fn thumbnail_is_small_and_in_hu() {
-    let Some(dir) = common::dicom_data("pancreas-ct-rtstruct/CT") else { return };
+    let Some(dir) = common::dicom_data("pancreas-ct-rtstruct/CT") else {
+        return;
+    };
     let r = scan_paths(&[dir]);
     let t = thumbnail(&r.series[0]).unwrap();
     assert_eq!((t.width, t.height), (128, 128));

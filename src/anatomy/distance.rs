@@ -271,10 +271,10 @@ mod tests {
     #[test]
     fn signed_distance_is_negative_inside() {
         let dims = [9, 9, 9];
-        let inside: Vec<bool> = (0..729)
+        let inside: Vec<bool> = (0..729i32)
             .map(|n| {
                 let (i, j, k) = (n % 9, (n / 9) % 9, n / 81);
-                (i as i32 - 4).abs() <= 2 && (j as i32 - 4).abs() <= 2 && (k as i32 - 4).abs() <= 2
+                (i - 4).abs() <= 2 && (j - 4).abs() <= 2 && (k - 4).abs() <= 2
             })
             .collect();
         let s = signed_edt_mm(dims, [1.0; 3], &inside);

@@ -47,7 +47,9 @@ fn advice(uid: &str) -> String {
 /// Can pixel data in `ts` be decoded here? The error names the transfer syntax and what to do.
 pub fn check_decodable(ts: &str, bits_stored: u16, bits_allocated: u16) -> Result<(), String> {
     match ts {
-        parse::TS_IMPLICIT_LE | parse::TS_EXPLICIT_LE | parse::TS_EXPLICIT_BE | parse::TS_DEFLATED => return Ok(()),
+        parse::TS_IMPLICIT_LE | parse::TS_EXPLICIT_LE | parse::TS_EXPLICIT_BE | parse::TS_DEFLATED => {
+            return Ok(());
+        }
         // jpeg-decoder only decodes 8-bit DCT JPEG.
         "1.2.840.10008.1.2.4.51" if bits_stored > 8 || bits_allocated > 8 => {
             return Err(
@@ -80,12 +82,32 @@ pub fn to_hu(raw: &[u8], fmt: &PixelFormat, map: &HuMap, dst: &mut [i16]) -> Res
     }
     let bs = fmt.bits_stored.clamp(1, fmt.bits_allocated) as u32;
     let shift = (fmt.high_bit as u32 + 1).saturating_sub(bs);
+    if bytes == 2
+        && !fmt.big_endian
+        && shift == 0
+        && map.slope == 1.0
+        && map.intercept.fract() == 0.0
+        && map.intercept.abs() < 65536.0
+    {
+        return Ok(to_hu_16le_int(
+            raw,
+            bs,
+            fmt.signed,
+            map.intercept as i32,
+            map.padding,
+            dst,
+        ));
+    }
     let mask: u64 = if bs >= 64 { u64::MAX } else { (1u64 << bs) - 1 };
     let sign_bit = 1u64 << (bs - 1);
     let signed = fmt.signed;
     let stored = move |v: u64| -> i64 {
         let v = (v >> shift) & mask;
-        if signed && v & sign_bit != 0 { v as i64 - (1i64 << bs) } else { v as i64 }
+        if signed && v & sign_bit != 0 {
+            v as i64 - (1i64 << bs)
+        } else {
+            v as i64
+        }
     };
     let int_path = map.slope == 1.0 && map.intercept.fract() == 0.0 && map.intercept.abs() < 1e9;
     let icpt = map.intercept as i64;
@@ -124,13 +146,55 @@ pub fn to_hu(raw: &[u8], fmt: &PixelFormat, map: &HuMap, dst: &mut [i16]) -> Res
         4 => {
             for (d, b) in dst.iter_mut().zip(raw.chunks_exact(4)) {
                 let a = [b[0], b[1], b[2], b[3]];
-                let v = if fmt.big_endian { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) };
+                let v = if fmt.big_endian {
+                    u32::from_be_bytes(a)
+                } else {
+                    u32::from_le_bytes(a)
+                };
                 *d = convert(stored(v as u64));
             }
         }
         _ => return Err(format!("BitsAllocated {} is not supported", fmt.bits_allocated)),
     }
     Ok(padded)
+}
+
+/// Fast path (most CT): 16-bit little endian, integer intercept, slope 1. Written as simple
+/// loops without data-dependent control flow so the compiler vectorises them.
+fn to_hu_16le_int(
+    raw: &[u8],
+    bs: u32,
+    signed: bool,
+    icpt: i32,
+    padding: Option<(i64, i64)>,
+    dst: &mut [i16],
+) -> usize {
+    let up = 32 - bs; // shift that puts the stored sign bit at bit 31
+    let mask = if bs >= 16 { 0xFFFFu32 } else { (1u32 << bs) - 1 };
+    let stored = |b: &[u8]| -> i32 {
+        let v = u16::from_le_bytes([b[0], b[1]]) as u32;
+        if signed {
+            ((v << up) as i32) >> up
+        } else {
+            (v & mask) as i32
+        }
+    };
+    for (d, b) in dst.iter_mut().zip(raw.chunks_exact(2)) {
+        *d = (stored(b) + icpt).clamp(i16::MIN as i32, i16::MAX as i32) as i16;
+    }
+    let Some((lo, hi)) = padding else { return 0 };
+    let (lo, hi) = (
+        lo.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        hi.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+    );
+    let mut n = 0usize;
+    for (d, b) in dst.iter_mut().zip(raw.chunks_exact(2)) {
+        let v = stored(b);
+        let pad = v >= lo && v <= hi;
+        n += pad as usize;
+        *d = if pad { PADDING_HU } else { *d };
+    }
+    n
 }
 
 /// One encoded frame presented to a registry codec as a single-frame object.
@@ -160,7 +224,11 @@ impl PixelDataObject for FrameView<'_> {
         Some(self.h.bits_stored)
     }
     fn photometric_interpretation(&self) -> Option<&str> {
-        Some(if self.h.photometric.is_empty() { "MONOCHROME2" } else { &self.h.photometric })
+        Some(if self.h.photometric.is_empty() {
+            "MONOCHROME2"
+        } else {
+            &self.h.photometric
+        })
     }
     fn number_of_frames(&self) -> Option<u32> {
         Some(1)
@@ -185,7 +253,9 @@ impl PixelDataObject for FrameView<'_> {
 }
 
 fn starts_frame(d: &[u8]) -> bool {
-    d.starts_with(&[0xFF, 0xD8]) || d.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) || d.starts_with(&[0, 0, 0, 0x0C, 0x6A, 0x50])
+    d.starts_with(&[0xFF, 0xD8])
+        || d.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
+        || d.starts_with(&[0, 0, 0, 0x0C, 0x6A, 0x50])
 }
 
 /// The encoded bytes of one frame of encapsulated pixel data.
@@ -198,7 +268,8 @@ pub fn frame_bytes<'a>(
 ) -> Result<Cow<'a, [u8]>, String> {
     let frag = |i: usize| -> Result<&'a [u8], String> {
         let (o, l) = fragments.get(i).copied().ok_or("missing fragment")?;
-        buf.get(o..o + l).ok_or_else(|| "fragment outside the file".to_string())
+        buf.get(o..o + l)
+            .ok_or_else(|| "fragment outside the file".to_string())
     };
     let concat = |idx: &mut dyn Iterator<Item = usize>| -> Result<Cow<'a, [u8]>, String> {
         let idx: Vec<usize> = idx.collect();
@@ -233,7 +304,10 @@ pub fn frame_bytes<'a>(
             pos += 8 + *l as u64;
         }
         if sel.is_empty() {
-            return Err(format!("the offset table has no fragments for frame {}", frame + 1));
+            return Err(format!(
+                "the offset table has no fragments for frame {}",
+                frame + 1
+            ));
         }
         return concat(&mut sel.into_iter());
     }
@@ -264,7 +338,9 @@ fn decode_encapsulated(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec<u8>
     };
     let view = FrameView { ts, h, data };
     out.clear();
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.decode_frame(&view, 0, out)));
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        reader.decode_frame(&view, 0, out)
+    }));
     match res {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
@@ -274,10 +350,9 @@ fn decode_encapsulated(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec<u8>
                 msg.push_str(&format!(": {s}"));
                 src = s.source();
             }
-            if ts == "1.2.840.10008.1.2.4.51" || ts == "1.2.840.10008.1.2.4.50" {
-                if msg.contains("precision") {
-                    return Err(advice(ts));
-                }
+            if (ts == "1.2.840.10008.1.2.4.51" || ts == "1.2.840.10008.1.2.4.50") && msg.contains("precision")
+            {
+                return Err(advice(ts));
             }
             Err(format!("{} decoder failed: {msg}", ts_name(ts)))
         }
@@ -312,12 +387,21 @@ pub fn hu_map(h: &ImageHeader, frame: usize) -> HuMap {
 }
 
 /// Read the bytes of one native frame straight from the file (no full parse).
-pub fn read_native_frame(path: &Path, pixel_off: usize, frame_len: usize, frame: usize, out: &mut Vec<u8>) -> Result<(), String> {
+pub fn read_native_frame(
+    path: &Path,
+    pixel_off: usize,
+    frame_len: usize,
+    frame: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     let mut f = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let start = pixel_off as u64 + (frame as u64) * frame_len as u64;
     let file_len = f.metadata().map_err(|e| e.to_string())?.len();
     if start + frame_len as u64 > file_len {
-        return Err(format!("truncated: frame {} ends after the end of the file", frame + 1));
+        return Err(format!(
+            "truncated: frame {} ends after the end of the file",
+            frame + 1
+        ));
     }
     if frame_len > MAX_BYTES {
         return Err("frame larger than 2 GiB".into());
@@ -328,7 +412,13 @@ pub fn read_native_frame(path: &Path, pixel_off: usize, frame_len: usize, frame:
 }
 
 /// Decode frame `frame` of a fully parsed file to HU into `dst`; returns padding voxel count.
-pub fn decode_parsed_frame(h: &ImageHeader, p: &Parsed, frame: usize, dst: &mut [i16], scratch: &mut Vec<u8>) -> Result<usize, String> {
+pub fn decode_parsed_frame(
+    h: &ImageHeader,
+    p: &Parsed,
+    frame: usize,
+    dst: &mut [i16],
+    scratch: &mut Vec<u8>,
+) -> Result<usize, String> {
     let n = h.rows as usize * h.cols as usize;
     if dst.len() != n {
         return Err("internal: output slice has the wrong size".into());
@@ -341,9 +431,17 @@ pub fn decode_parsed_frame(h: &ImageHeader, p: &Parsed, frame: usize, dst: &mut 
                 return Err(format!("PixelData is too short for frame {}", frame + 1));
             }
             let raw = &p.buf[off + start..off + start + fb];
-            to_hu(raw, &pixel_format(h, p.ts == parse::TS_EXPLICIT_BE), &hu_map(h, frame), dst)
+            to_hu(
+                raw,
+                &pixel_format(h, p.ts == parse::TS_EXPLICIT_BE),
+                &hu_map(h, frame),
+                dst,
+            )
         }
-        Some(PixelLoc::Encapsulated { offset_table, fragments }) => {
+        Some(PixelLoc::Encapsulated {
+            offset_table,
+            fragments,
+        }) => {
             let data = frame_bytes(&p.buf, offset_table, fragments, h.frames.len(), frame)?;
             decode_encapsulated(h, &p.ts, &data, scratch)?;
             if scratch.len() < fb {
@@ -378,7 +476,12 @@ pub fn decode_frame(
     if let Some(off) = native_offset {
         read_native_frame(&h.path, off, h.frame_bytes(), frame, scratch)?;
         let raw = std::mem::take(scratch);
-        let r = to_hu(&raw, &pixel_format(h, h.ts == parse::TS_EXPLICIT_BE), &hu_map(h, frame), dst);
+        let r = to_hu(
+            &raw,
+            &pixel_format(h, h.ts == parse::TS_EXPLICIT_BE),
+            &hu_map(h, frame),
+            dst,
+        );
         *scratch = raw;
         return r;
     }
@@ -442,7 +545,10 @@ mod tests {
 
     #[test]
     fn padding_value_and_range_become_air() {
-        let vals: Vec<u8> = [-2000i16, -1500, -1000, 50].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let vals: Vec<u8> = [-2000i16, -1500, -1000, 50]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         let mut out = [0i16; 4];
         let map = HuMap {
             slope: 1.0,
@@ -492,17 +598,30 @@ mod tests {
     fn fragments_split_without_offset_table() {
         let buf = [0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD8, 4];
         let frags = [(0, 3), (3, 2), (5, 3)];
-        assert_eq!(&*frame_bytes(&buf, &[], &frags, 2, 0).unwrap(), &[0xFF, 0xD8, 1, 2, 3]);
+        assert_eq!(
+            &*frame_bytes(&buf, &[], &frags, 2, 0).unwrap(),
+            &[0xFF, 0xD8, 1, 2, 3]
+        );
         assert_eq!(&*frame_bytes(&buf, &[], &frags, 2, 1).unwrap(), &[0xFF, 0xD8, 4]);
         // with an offset table: frame 1 starts at fragment 2 (offset 8+3 + 8+2 = 21)
-        assert_eq!(&*frame_bytes(&buf, &[0, 21], &frags, 2, 1).unwrap(), &[0xFF, 0xD8, 4]);
+        assert_eq!(
+            &*frame_bytes(&buf, &[0, 21], &frags, 2, 1).unwrap(),
+            &[0xFF, 0xD8, 4]
+        );
     }
 
     #[test]
     fn unsupported_syntaxes_are_named() {
         let e = check_decodable("1.2.840.10008.1.2.4.51", 12, 16).unwrap_err();
-        assert!(e.contains("JPEG Extended 12-bit (1.2.840.10008.1.2.4.51)") && e.contains("dcmdjpeg"), "{e}");
-        assert!(check_decodable("1.2.840.10008.1.2.4.55", 12, 16).unwrap_err().contains("1.2.840.10008.1.2.4.55"));
+        assert!(
+            e.contains("JPEG Extended 12-bit (1.2.840.10008.1.2.4.51)") && e.contains("dcmdjpeg"),
+            "{e}"
+        );
+        assert!(
+            check_decodable("1.2.840.10008.1.2.4.55", 12, 16)
+                .unwrap_err()
+                .contains("1.2.840.10008.1.2.4.55")
+        );
         assert!(check_decodable("1.2.3.4", 16, 16).is_err());
         assert!(check_decodable("1.2.840.10008.1.2.4.90", 16, 16).is_ok());
     }

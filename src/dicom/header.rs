@@ -135,8 +135,8 @@ pub enum Classified {
 }
 
 const NON_IMAGE_MODALITIES: &[&str] = &[
-    "RTSTRUCT", "RTPLAN", "RTDOSE", "RTRECORD", "RTIMAGE", "SEG", "SR", "PR", "KO", "REG", "FID", "RWV", "DOC", "PLAN",
-    "AU", "ECG", "HD", "M3D",
+    "RTSTRUCT", "RTPLAN", "RTDOSE", "RTRECORD", "RTIMAGE", "SEG", "SR", "PR", "KO", "REG", "FID", "RWV",
+    "DOC", "PLAN", "AU", "ECG", "HD", "M3D",
 ];
 
 fn non_image_sop_class(uid: &str) -> bool {
@@ -170,15 +170,25 @@ pub fn classify_path(path: &Path) -> Classified {
 }
 
 /// Find the data set that holds `attr` for a frame: per-frame group, shared group, then root.
-fn fg<'a>(root: &'a DataSet, per_frame: Option<&'a DataSet>, shared: Option<&'a DataSet>, seq: u32, attr: u32) -> Option<&'a DataSet> {
+fn fg<'a>(
+    root: &'a DataSet,
+    per_frame: Option<&'a DataSet>,
+    shared: Option<&'a DataSet>,
+    seq: u32,
+    attr: u32,
+) -> Option<&'a DataSet> {
     for g in [per_frame, shared].into_iter().flatten() {
-        if let Some(item) = g.item(seq) {
-            if item.get(attr).is_some() {
-                return Some(item);
-            }
+        if let Some(item) = g.item(seq)
+            && item.get(attr).is_some()
+        {
+            return Some(item);
         }
     }
-    if root.get(attr).is_some() { Some(root) } else { None }
+    if root.get(attr).is_some() {
+        Some(root)
+    } else {
+        None
+    }
 }
 
 fn fmt_vals(v: &[f64]) -> String {
@@ -190,7 +200,10 @@ pub fn classify(path: &Path, p: &Parsed) -> Classified {
     let ds = &p.root;
     let buf = &p.buf[..];
     let meta_sop = p.meta.string(&p.meta_buf, 0x0002_0002).unwrap_or_default();
-    let sop_class = ds.string(buf, SOP_CLASS).filter(|s| !s.is_empty()).unwrap_or(meta_sop);
+    let sop_class = ds
+        .string(buf, SOP_CLASS)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(meta_sop);
     let modality = ds.str_or_empty(buf, MODALITY).to_ascii_uppercase();
 
     if sop_class == DICOMDIR_SOP_CLASS || ds.get(DIRECTORY_RECORD_SEQ).is_some() {
@@ -216,10 +229,10 @@ pub fn classify(path: &Path, p: &Parsed) -> Classified {
             .find(|s| !s.is_empty())
             .unwrap_or_default();
         let mut for_uid = ds.str_or_empty(buf, FOR_UID);
-        if for_uid.is_empty() {
-            if let Some(item) = ds.item(REF_FOR_SEQ) {
-                for_uid = item.str_or_empty(buf, FOR_UID);
-            }
+        if for_uid.is_empty()
+            && let Some(item) = ds.item(REF_FOR_SEQ)
+        {
+            for_uid = item.str_or_empty(buf, FOR_UID);
         }
         return Classified::Other(OtherObject {
             path: path.to_path_buf(),
@@ -274,7 +287,9 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
     }
     let bits_allocated = ds.u16(buf, BITS_ALLOCATED).unwrap_or(0);
     if ![8, 16, 32].contains(&bits_allocated) {
-        return Err(format!("BitsAllocated {bits_allocated} is not supported (8, 16 or 32 expected)"));
+        return Err(format!(
+            "BitsAllocated {bits_allocated} is not supported (8, 16 or 32 expected)"
+        ));
     }
     let mut bits_stored = ds.u16(buf, BITS_STORED).unwrap_or(bits_allocated);
     if bits_stored == 0 || bits_stored > bits_allocated {
@@ -287,7 +302,7 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
     let signed = ds.u16(buf, PIXEL_REPRESENTATION).unwrap_or(0) == 1;
     let n_frames = match ds.is(buf, NUMBER_OF_FRAMES) {
         None => 1usize,
-        Some(n) if n >= 1 && n <= 100_000 => n as usize,
+        Some(n) if (1..=100_000).contains(&n) => n as usize,
         Some(n) => return Err(format!("NumberOfFrames {n} is not a sensible frame count")),
     };
     let frame_bytes = (rows as usize) * (cols as usize) * (bits_allocated as usize / 8);
@@ -328,18 +343,22 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
     let shared = ds.item(SHARED_FG);
     let per_frame = ds.items(PER_FRAME_FG);
     let multiframe = n_frames > 1 || per_frame.is_some();
-    if let Some(pf) = per_frame {
-        if pf.len() < n_frames {
-            return Err(format!(
-                "PerFrameFunctionalGroupsSequence has {} items for {n_frames} frames",
-                pf.len()
-            ));
-        }
+    if let Some(pf) = per_frame
+        && pf.len() < n_frames
+    {
+        return Err(format!(
+            "PerFrameFunctionalGroupsSequence has {} items for {n_frames} frames",
+            pf.len()
+        ));
     }
     let mut frames = Vec::with_capacity(n_frames);
     for f in 0..n_frames {
         let pf = per_frame.and_then(|v| v.get(f));
-        let where_ = if n_frames > 1 { format!(" (frame {})", f + 1) } else { String::new() };
+        let where_ = if n_frames > 1 {
+            format!(" (frame {})", f + 1)
+        } else {
+            String::new()
+        };
         let ipp_ds = fg(ds, pf, shared, PLANE_POSITION_SEQ, IPP);
         let iop_ds = fg(ds, pf, shared, PLANE_ORIENTATION_SEQ, IOP);
         let (Some(ipp_ds), Some(iop_ds)) = (ipp_ds, iop_ds) else {
@@ -358,24 +377,54 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
         };
         let ipp = match ipp_ds.ds(buf, IPP) {
             Some(Ok(v)) if v.len() == 3 => [v[0], v[1], v[2]],
-            Some(Ok(v)) => return Err(format!("ImagePositionPatient{where_} has {} values, 3 expected", v.len())),
-            Some(Err(raw)) => return Err(format!("ImagePositionPatient{where_} \"{raw}\" is not three numbers")),
+            Some(Ok(v)) => {
+                return Err(format!(
+                    "ImagePositionPatient{where_} has {} values, 3 expected",
+                    v.len()
+                ));
+            }
+            Some(Err(raw)) => {
+                return Err(format!(
+                    "ImagePositionPatient{where_} \"{raw}\" is not three numbers"
+                ));
+            }
             None => return Err(format!("missing ImagePositionPatient{where_}")),
         };
         let iop = match iop_ds.ds(buf, IOP) {
             Some(Ok(v)) if v.len() == 6 => normalise_iop(&v).ok_or_else(|| {
-                format!("ImageOrientationPatient{where_} {} is not two orthogonal unit vectors", fmt_vals(&v))
+                format!(
+                    "ImageOrientationPatient{where_} {} is not two orthogonal unit vectors",
+                    fmt_vals(&v)
+                )
             })?,
-            Some(Ok(v)) => return Err(format!("ImageOrientationPatient{where_} has {} values, 6 expected", v.len())),
-            Some(Err(raw)) => return Err(format!("ImageOrientationPatient{where_} \"{raw}\" is not six numbers")),
+            Some(Ok(v)) => {
+                return Err(format!(
+                    "ImageOrientationPatient{where_} has {} values, 6 expected",
+                    v.len()
+                ));
+            }
+            Some(Err(raw)) => {
+                return Err(format!(
+                    "ImageOrientationPatient{where_} \"{raw}\" is not six numbers"
+                ));
+            }
             None => return Err(format!("missing ImageOrientationPatient{where_}")),
         };
         let ps_ds = fg(ds, pf, shared, PIXEL_MEASURES_SEQ, PIXEL_SPACING)
             .ok_or_else(|| format!("missing PixelSpacing{where_}: distances cannot be measured"))?;
         let pixel_spacing = match ps_ds.ds(buf, PIXEL_SPACING) {
             Some(Ok(v)) if v.len() == 2 && v[0] > 0.0 && v[1] > 0.0 => [v[0], v[1]],
-            Some(Ok(v)) => return Err(format!("PixelSpacing{where_} \"{}\" is not two positive numbers", fmt_vals(&v))),
-            Some(Err(raw)) => return Err(format!("PixelSpacing{where_} \"{raw}\" is not two positive numbers")),
+            Some(Ok(v)) => {
+                return Err(format!(
+                    "PixelSpacing{where_} \"{}\" is not two positive numbers",
+                    fmt_vals(&v)
+                ));
+            }
+            Some(Err(raw)) => {
+                return Err(format!(
+                    "PixelSpacing{where_} \"{raw}\" is not two positive numbers"
+                ));
+            }
             None => return Err(format!("missing PixelSpacing{where_}")),
         };
         let slice_thickness = fg(ds, pf, shared, PIXEL_MEASURES_SEQ, SLICE_THICKNESS)
@@ -392,14 +441,21 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
                     None => 1.0,
                     Some(Ok(v)) if v.is_empty() => 1.0,
                     Some(Ok(v)) if v[0] != 0.0 => v[0],
-                    Some(Ok(v)) => return Err(format!("RescaleSlope{where_} is {}: every voxel would have the same value", v[0])),
+                    Some(Ok(v)) => {
+                        return Err(format!(
+                            "RescaleSlope{where_} is {}: every voxel would have the same value",
+                            v[0]
+                        ));
+                    }
                     Some(Err(raw)) => return Err(format!("RescaleSlope{where_} \"{raw}\" is not a number")),
                 };
                 let intercept = match d.ds(buf, RESCALE_INTERCEPT) {
                     None => 0.0,
                     Some(Ok(v)) if v.is_empty() => 0.0,
                     Some(Ok(v)) => v[0],
-                    Some(Err(raw)) => return Err(format!("RescaleIntercept{where_} \"{raw}\" is not a number")),
+                    Some(Err(raw)) => {
+                        return Err(format!("RescaleIntercept{where_} \"{raw}\" is not a number"));
+                    }
                 };
                 (slope, intercept)
             }
@@ -426,7 +482,11 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
         sop_class,
         sop_instance: ds.str_or_empty(buf, SOP_INSTANCE),
         modality,
-        patient_name: ds.str_or_empty(buf, PATIENT_NAME).replace('^', " ").trim().to_string(),
+        patient_name: ds
+            .str_or_empty(buf, PATIENT_NAME)
+            .replace('^', " ")
+            .trim()
+            .to_string(),
         patient_id: ds.str_or_empty(buf, PATIENT_ID),
         birth_date: ds.str_or_empty(buf, BIRTH_DATE),
         study_date: ds.str_or_empty(buf, STUDY_DATE),

@@ -25,7 +25,9 @@ struct Src {
 }
 
 fn file_name(p: &std::path::Path) -> String {
-    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
 }
 
 fn header_of(path: &std::path::Path) -> Result<ImageHeader, String> {
@@ -88,7 +90,9 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
             .first()
             .map(|s| format!("{}: {}", file_name(&s.path), s.reason))
             .unwrap_or_else(|| "the series has no files".into());
-        return Err(DicomError::Unloadable(format!("no file of the series could be read ({why})")));
+        return Err(DicomError::Unloadable(format!(
+            "no file of the series could be read ({why})"
+        )));
     }
 
     // 2. All planes; keep the majority geometry (size, orientation, pixel spacing).
@@ -104,7 +108,10 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         *counts.entry(geom_key(h, &h.frames[s.frame])).or_default() += 1;
     }
     if counts.len() > 1 {
-        let Some((major, _)) = counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(k, v)| (k.clone(), *v))
+        let Some((major, _)) = counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(k, v)| (*k, *v))
         else {
             return Err(DicomError::Unloadable("internal: no geometry".into()));
         };
@@ -209,7 +216,9 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
     let h0 = &headers[srcs[0].file];
     let (w, hgt) = (h0.cols as usize, h0.rows as usize);
     let slice_len = w * hgt;
-    let total_voxels = slice_len.checked_mul(srcs.len()).filter(|n| n * 2 <= parse::MAX_BYTES);
+    let total_voxels = slice_len
+        .checked_mul(srcs.len())
+        .filter(|n| n * 2 <= parse::MAX_BYTES);
     let Some(total_voxels) = total_voxels else {
         return Err(DicomError::Unloadable(format!(
             "the volume would be {}×{}×{} voxels, more than the 2 GiB limit",
@@ -223,7 +232,11 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
     let mut preload_fail: BTreeMap<usize, String> = BTreeMap::new();
     for s in &srcs {
         let h = &headers[s.file];
-        if h.frames.len() > 1 && h.native_offset.is_none() && !preloaded.contains_key(&s.file) && !preload_fail.contains_key(&s.file) {
+        if h.frames.len() > 1
+            && h.native_offset.is_none()
+            && !preloaded.contains_key(&s.file)
+            && !preload_fail.contains_key(&s.file)
+        {
             match parse::read_full(&h.path) {
                 Ok(p) => {
                     preloaded.insert(s.file, Arc::new(p));
@@ -244,8 +257,10 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
             return Err(e.clone());
         }
         let pre = preloaded.get(&s.file).map(|a| a.as_ref());
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_frame(h, h.native_offset, pre, s.frame, dst, scratch)))
-            .unwrap_or_else(|_| Err("the decoder crashed on this file".into()))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decode_frame(h, h.native_offset, pre, s.frame, dst, scratch)
+        }))
+        .unwrap_or_else(|_| Err("the decoder crashed on this file".into()))
     };
     // Per plane: Ok(padded) or Err(reason), plus failures of duplicates tried before success.
     type Outcome = (Result<usize, String>, Vec<(Src, String)>, Option<Src>);
@@ -310,8 +325,8 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
     if failed.iter().any(|f| *f) {
         // Compact the stack: drop failed planes.
         let mut wpos = 0usize;
-        for k in 0..n_src {
-            if !failed[k] {
+        for (k, _) in failed.iter().enumerate().filter(|(_, f)| !**f) {
+            {
                 if wpos != k {
                     buf.copy_within(k * slice_len..(k + 1) * slice_len, wpos * slice_len);
                 }
@@ -327,7 +342,9 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         });
         if srcs.is_empty() {
             let why = failed_files.values().next().cloned().unwrap_or_default();
-            return Err(DicomError::Unloadable(format!("no image of the series could be decoded ({why})")));
+            return Err(DicomError::Unloadable(format!(
+                "no image of the series could be decoded ({why})"
+            )));
         }
     }
 
@@ -349,7 +366,11 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         report.warnings.push(format!(
             "{padded} voxels are pixel padding (PixelPaddingValue {}{}): set to {PADDING_HU} HU",
             pv.0,
-            if pv.1 != pv.0 { format!(" … {}", pv.1) } else { String::new() }
+            if pv.1 != pv.0 {
+                format!(" … {}", pv.1)
+            } else {
+                String::new()
+            }
         ));
     }
     // Notes from parsing, aggregated.
@@ -466,5 +487,7 @@ pub fn thumbnail(entry: &SeriesEntry) -> Result<SliceImage, DicomError> {
             pixel_mm: [ps[1] * f as f64, ps[0] * f as f64],
         });
     }
-    Err(DicomError::Unloadable(format!("no image of the series could be decoded for a thumbnail ({last_err})")))
+    Err(DicomError::Unloadable(format!(
+        "no image of the series could be decoded for a thumbnail ({last_err})"
+    )))
 }

@@ -93,7 +93,10 @@ pub enum PixelLoc {
     /// Native pixel data: `buf[off..off + len]`; `declared` is the length in the header.
     Native { off: usize, len: usize, declared: usize },
     /// Encapsulated pixel data: basic offset table and fragments (offset, length).
-    Encapsulated { offset_table: Vec<u32>, fragments: Vec<(usize, usize)> },
+    Encapsulated {
+        offset_table: Vec<u32>,
+        fragments: Vec<(usize, usize)>,
+    },
     /// Encapsulated pixel data starting at `off` that was not parsed (header-only read).
     EncapsulatedUnparsed { off: usize },
     /// Float / double pixel data (not a CT storage format).
@@ -128,7 +131,8 @@ fn tag_str(tag: u32) -> String {
 fn is_vr(b: &[u8]) -> bool {
     matches!(
         b,
-        b"AE" | b"AS"
+        b"AE"
+            | b"AS"
             | b"AT"
             | b"CS"
             | b"DA"
@@ -255,7 +259,9 @@ impl Reader<'_> {
         out: &mut DataSet,
     ) -> Result<usize, ParseError> {
         if depth > MAX_DEPTH {
-            return Err(ParseError::Malformed(format!("sequences nested deeper than {MAX_DEPTH} levels")));
+            return Err(ParseError::Malformed(format!(
+                "sequences nested deeper than {MAX_DEPTH} levels"
+            )));
         }
         out.little = enc.little;
         let mut c = Cursor {
@@ -293,8 +299,11 @@ impl Reader<'_> {
             if depth == 0 && tag < last_tag && tag != TAG_ITEM {
                 // Out-of-order tag at top level: most likely garbage after a length error.
                 if (tag >> 16) != 0xFFFC && (tag >> 16) != 0xFFFA {
-                    self.notes
-                        .push(format!("data elements out of order at byte {start} ({} after {})", tag_str(tag), tag_str(last_tag)));
+                    self.notes.push(format!(
+                        "data elements out of order at byte {start} ({} after {})",
+                        tag_str(tag),
+                        tag_str(last_tag)
+                    ));
                 }
             }
             last_tag = tag;
@@ -331,7 +340,11 @@ impl Reader<'_> {
                     continue;
                 }
                 // Undefined length: a sequence. Explicit "UN" sequences are implicit VR LE.
-                let item_enc = if enc.explicit && &vr == b"UN" { Encoding::IMPLICIT_LE } else { enc };
+                let item_enc = if enc.explicit && &vr == b"UN" {
+                    Encoding::IMPLICIT_LE
+                } else {
+                    enc
+                };
                 let mut items = Vec::new();
                 let next = self.read_items(value_pos, None, item_enc, depth + 1, &mut items)?;
                 out.elems.push(Element {
@@ -346,14 +359,14 @@ impl Reader<'_> {
             }
             let len = len as usize;
             self.check_len(tag, value_pos, len)?;
-            if let Some(end) = end {
-                if value_pos + len > end {
-                    return Err(ParseError::Malformed(format!(
-                        "element {} at byte {} runs past the end of its enclosing item",
-                        tag_str(tag),
-                        start
-                    )));
-                }
+            if let Some(end) = end
+                && value_pos + len > end
+            {
+                return Err(ParseError::Malformed(format!(
+                    "element {} at byte {} runs past the end of its enclosing item",
+                    tag_str(tag),
+                    start
+                )));
             }
             if tag == TAG_PIXEL_DATA && depth == 0 {
                 self.pixel = Some(PixelLoc::Native {
@@ -364,19 +377,23 @@ impl Reader<'_> {
             } else if (tag == TAG_FLOAT_PIXEL_DATA || tag == TAG_DOUBLE_PIXEL_DATA) && depth == 0 {
                 self.pixel = Some(PixelLoc::Float);
             }
-            let looks_like_items = len >= 8
-                && {
-                    let mut p = Cursor {
-                        buf: self.buf,
-                        pos: value_pos,
-                        little: enc.little,
-                    };
-                    p.tag().ok() == Some(TAG_ITEM)
+            let looks_like_items = len >= 8 && {
+                let mut p = Cursor {
+                    buf: self.buf,
+                    pos: value_pos,
+                    little: enc.little,
                 };
-            let is_seq = (enc.explicit && &vr == b"SQ") || ((!enc.explicit || &vr == b"UN") && looks_like_items);
+                p.tag().ok() == Some(TAG_ITEM)
+            };
+            let is_seq =
+                (enc.explicit && &vr == b"SQ") || ((!enc.explicit || &vr == b"UN") && looks_like_items);
             let mut items = None;
             if is_seq && len > 0 {
-                let item_enc = if enc.explicit && &vr == b"UN" { Encoding::IMPLICIT_LE } else { enc };
+                let item_enc = if enc.explicit && &vr == b"UN" {
+                    Encoding::IMPLICIT_LE
+                } else {
+                    enc
+                };
                 let mut its = Vec::new();
                 match self.read_items(value_pos, Some(value_pos + len), item_enc, depth + 1, &mut its) {
                     Ok(_) => items = Some(its),
@@ -408,7 +425,10 @@ impl Reader<'_> {
                             ));
                             items = Some(its);
                         } else {
-                            self.notes.push(format!("sequence {} could not be read ({first}); ignored", tag_str(tag)));
+                            self.notes.push(format!(
+                                "sequence {} could not be read ({first}); ignored",
+                                tag_str(tag)
+                            ));
                         }
                     }
                 }
@@ -440,10 +460,10 @@ impl Reader<'_> {
             little: enc.little,
         };
         loop {
-            if let Some(end) = end {
-                if c.pos >= end {
-                    return Ok(c.pos);
-                }
+            if let Some(end) = end
+                && c.pos >= end
+            {
+                return Ok(c.pos);
             }
             let tag = c.tag()?;
             let len = c.u32()?;
@@ -458,10 +478,12 @@ impl Reader<'_> {
                         let len = len as usize;
                         self.check_len(tag, c.pos, len)?;
                         let item_end = c.pos + len;
-                        if let Some(end) = end {
-                            if item_end > end {
-                                return Err(ParseError::Malformed("sequence item runs past the end of its sequence".into()));
-                            }
+                        if let Some(end) = end
+                            && item_end > end
+                        {
+                            return Err(ParseError::Malformed(
+                                "sequence item runs past the end of its sequence".into(),
+                            ));
                         }
                         self.read_dataset(c.pos, Some(item_end), enc, depth, &mut ds)?;
                         c.pos = item_end;
@@ -484,7 +506,11 @@ impl Reader<'_> {
 
     /// Encapsulated pixel data: items until the sequence delimiter.
     #[allow(clippy::type_complexity)]
-    fn read_fragments(&mut self, pos: usize, enc: Encoding) -> Result<(usize, Vec<u32>, Vec<(usize, usize)>), ParseError> {
+    fn read_fragments(
+        &mut self,
+        pos: usize,
+        enc: Encoding,
+    ) -> Result<(usize, Vec<u32>, Vec<(usize, usize)>), ParseError> {
         let mut c = Cursor {
             buf: self.buf,
             pos,
@@ -500,7 +526,9 @@ impl Reader<'_> {
                 TAG_SEQ_DELIM => return Ok((c.pos, ot, frags)),
                 TAG_ITEM => {
                     if len == UNDEFINED {
-                        return Err(ParseError::Malformed("pixel data fragment with undefined length".into()));
+                        return Err(ParseError::Malformed(
+                            "pixel data fragment with undefined length".into(),
+                        ));
                     }
                     let len = len as usize;
                     self.check_len(tag, c.pos, len)?;
@@ -534,7 +562,10 @@ impl Reader<'_> {
 /// Read VR (explicit) and length; returns (vr, length, value position).
 fn read_vr_len(c: &mut Cursor<'_>, enc: Encoding, tag: u32) -> Result<([u8; 2], u32, usize), ParseError> {
     if enc.explicit && (tag >> 16) != 0xFFFE {
-        let b = c.buf.get(c.pos..c.pos + 2).ok_or(ParseError::NeedMore { at: c.pos })?;
+        let b = c
+            .buf
+            .get(c.pos..c.pos + 2)
+            .ok_or(ParseError::NeedMore { at: c.pos })?;
         let vr = [b[0], b[1]];
         if !is_vr(&vr) {
             return Err(ParseError::Malformed(format!(
@@ -563,7 +594,8 @@ fn read_vr_len(c: &mut Cursor<'_>, enc: Encoding, tag: u32) -> Result<([u8; 2], 
 
 fn trim_str(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(b);
-    s.trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_string()
+    s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+        .to_string()
 }
 
 /// Guess the encoding of a data set that starts at `pos` from its first element.
@@ -572,9 +604,13 @@ fn sniff_encoding(buf: &[u8], pos: usize) -> Option<Encoding> {
     let g_le = u16::from_le_bytes([b[0], b[1]]);
     let g_be = u16::from_be_bytes([b[0], b[1]]);
     let vr_ok = is_vr(&b[4..6]);
-    let plausible = |g: u16| g % 2 == 0 && (0x0002..=0x0100).contains(&g) || g == 0x0008;
+    let plausible = |g: u16| g.is_multiple_of(2) && (0x0002..=0x0100).contains(&g);
     if plausible(g_le) && (g_le != 0 && g_le <= g_be || !plausible(g_be)) {
-        Some(if vr_ok { Encoding::EXPLICIT_LE } else { Encoding::IMPLICIT_LE })
+        Some(if vr_ok {
+            Encoding::EXPLICIT_LE
+        } else {
+            Encoding::IMPLICIT_LE
+        })
     } else if plausible(g_be) {
         if vr_ok { Some(Encoding::EXPLICIT_BE) } else { None }
     } else {
@@ -658,7 +694,11 @@ pub fn parse(buf: Vec<u8>, file_len: usize, header_only: bool) -> Result<Parsed,
             }
             let tag = c.tag()?;
             let explicit = buf.get(c.pos..c.pos + 2).is_some_and(is_vr);
-            let enc = if explicit { Encoding::EXPLICIT_LE } else { Encoding::IMPLICIT_LE };
+            let enc = if explicit {
+                Encoding::EXPLICIT_LE
+            } else {
+                Encoding::IMPLICIT_LE
+            };
             let (vr, len, vpos) = read_vr_len(&mut c, enc, tag)?;
             if len == UNDEFINED || vpos + len as usize > buf.len() {
                 if vpos.saturating_add(len as usize) <= file_len && len != UNDEFINED {
@@ -757,7 +797,7 @@ pub fn parse(buf: Vec<u8>, file_len: usize, header_only: bool) -> Result<Parsed,
         }
     }
     let ts = match (&declared, enc) {
-        (Some(t), _) if !(t == TS_IMPLICIT_LE && enc.explicit) && !(t != TS_IMPLICIT_LE && !enc.explicit) => t.clone(),
+        (Some(t), _) if (t == TS_IMPLICIT_LE) != enc.explicit => t.clone(),
         (_, Encoding { explicit: false, .. }) => TS_IMPLICIT_LE.to_string(),
         (_, Encoding { little: false, .. }) => TS_EXPLICIT_BE.to_string(),
         _ => TS_EXPLICIT_LE.to_string(),
@@ -785,7 +825,9 @@ pub fn parse(buf: Vec<u8>, file_len: usize, header_only: bool) -> Result<Parsed,
             }
             // The file ends inside an element.
             if root.elems.is_empty() {
-                return Err(ParseError::Malformed(format!("the file is truncated at byte {at} inside the header")));
+                return Err(ParseError::Malformed(format!(
+                    "the file is truncated at byte {at} inside the header"
+                )));
             }
             return Err(ParseError::Malformed(format!(
                 "the file is truncated: it ends at byte {} inside the element after {}",
@@ -811,7 +853,10 @@ pub fn parse(buf: Vec<u8>, file_len: usize, header_only: bool) -> Result<Parsed,
 /// Read a file header-only: a growing prefix until the pixel data element is reached.
 pub fn read_header(path: &std::path::Path) -> Result<Parsed, String> {
     let mut f = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let file_len = f.metadata().map_err(|e| format!("cannot read metadata: {e}"))?.len();
+    let file_len = f
+        .metadata()
+        .map_err(|e| format!("cannot read metadata: {e}"))?
+        .len();
     if file_len == 0 {
         return Err("empty file (0 bytes)".into());
     }
@@ -822,14 +867,16 @@ pub fn read_header(path: &std::path::Path) -> Result<Parsed, String> {
         let have = buf.len();
         if want > have {
             buf.resize(want, 0);
-            f.read_exact(&mut buf[have..want]).map_err(|e| format!("read error: {e}"))?;
+            f.read_exact(&mut buf[have..want])
+                .map_err(|e| format!("read error: {e}"))?;
         }
         match parse(std::mem::take(&mut buf), file_len, true) {
             Ok(p) => return Ok(p),
             Err(ParseError::NeedMore { .. }) if want < file_len => {
                 // `parse` consumed the buffer: re-read (simple and rare).
                 use std::io::Seek;
-                f.seek(std::io::SeekFrom::Start(0)).map_err(|e| format!("read error: {e}"))?;
+                f.seek(std::io::SeekFrom::Start(0))
+                    .map_err(|e| format!("read error: {e}"))?;
                 want = (want * 4).min(file_len);
                 buf = Vec::new();
             }
@@ -893,7 +940,14 @@ impl DataSet {
     /// Backslash-separated text values.
     pub fn multi(&self, buf: &[u8], tag: u32) -> Option<Vec<String>> {
         let s = self.string(buf, tag)?;
-        Some(s.split('\\').map(|v| v.trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_string()).collect())
+        Some(
+            s.split('\\')
+                .map(|v| {
+                    v.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                        .to_string()
+                })
+                .collect(),
+        )
     }
 
     /// Decimal string values; `Err(raw text)` when present but not all numeric.
@@ -904,7 +958,10 @@ impl DataSet {
         }
         let vals: Result<Vec<f64>, _> = s
             .split('\\')
-            .map(|v| v.trim_matches(|c: char| c == '\0' || c.is_whitespace()).parse::<f64>())
+            .map(|v| {
+                v.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                    .parse::<f64>()
+            })
             .collect();
         Some(match vals {
             Ok(v) if v.iter().all(|x| x.is_finite()) => Ok(v),
@@ -916,7 +973,13 @@ impl DataSet {
     pub fn is(&self, buf: &[u8], tag: u32) -> Option<i64> {
         let s = self.string(buf, tag)?;
         let first = s.split('\\').next()?.trim();
-        first.parse::<i64>().ok().or_else(|| first.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
+        first.parse::<i64>().ok().or_else(|| {
+            first
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(|f| f as i64)
+        })
     }
 }
 

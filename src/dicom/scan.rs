@@ -17,7 +17,10 @@ const MAX_DIR_DEPTH: usize = 32;
 
 fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, warnings: &mut Vec<String>) {
     if depth > MAX_DIR_DEPTH {
-        warnings.push(format!("{}: folders nested too deeply, not scanned further", dir.display()));
+        warnings.push(format!(
+            "{}: folders nested too deeply, not scanned further",
+            dir.display()
+        ));
         return;
     }
     let rd = match std::fs::read_dir(dir) {
@@ -31,7 +34,10 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, warnings: &mut Vec<Str
     entries.sort();
     for p in entries {
         // Do not follow symlinked folders (loops); symlinked files are fine.
-        let is_link_dir = std::fs::symlink_metadata(&p).map(|m| m.file_type().is_symlink()).unwrap_or(false) && p.is_dir();
+        let is_link_dir = std::fs::symlink_metadata(&p)
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false)
+            && p.is_dir();
         if is_link_dir {
             continue;
         }
@@ -73,12 +79,13 @@ pub fn scan(paths: &[PathBuf], ctx: &JobCtx) -> Result<ScanReport, DicomError> {
                 if ctx.cancel.is_cancelled() {
                     return (p.clone(), None);
                 }
-                let c = std::panic::catch_unwind(|| classify_path(p)).unwrap_or_else(|_| Classified::Skipped {
-                    reason: "the header reader crashed on this file (please report)".into(),
-                    ids: None,
-                });
+                let c =
+                    std::panic::catch_unwind(|| classify_path(p)).unwrap_or_else(|_| Classified::Skipped {
+                        reason: "the header reader crashed on this file (please report)".into(),
+                        ids: None,
+                    });
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % 16 == 0 || n == total {
+                if n.is_multiple_of(16) || n == total {
                     ctx.progress.set(n as f32 / total.max(1) as f32);
                 }
                 (p.clone(), Some(c))
@@ -130,11 +137,15 @@ pub fn scan(paths: &[PathBuf], ctx: &JobCtx) -> Result<ScanReport, DicomError> {
     report.series = group(images);
     // Attribute skipped files to their series (so the load report can name them too).
     for (s, ids) in &skipped_ids {
-        if let Some(ids) = ids {
-            if !ids.series_uid.is_empty() {
-                for e in report.series.iter_mut().filter(|e| e.series_instance_uid == ids.series_uid) {
-                    e.skipped.push(s.clone());
-                }
+        if let Some(ids) = ids
+            && !ids.series_uid.is_empty()
+        {
+            for e in report
+                .series
+                .iter_mut()
+                .filter(|e| e.series_instance_uid == ids.series_uid)
+            {
+                e.skipped.push(s.clone());
             }
         }
     }
@@ -151,8 +162,11 @@ fn r4(x: f64) -> i64 {
     (x * 1e4).round() as i64
 }
 
+/// Rows, columns, IOP (1e-3) and pixel spacing (1e-4 mm), rounded.
+type GeomKey = (u16, u16, Vec<i64>, Vec<i64>);
+
 /// Geometry key for splitting: rows, cols, IOP and pixel spacing (rounded).
-fn geom_key(h: &ImageHeader) -> (u16, u16, Vec<i64>, Vec<i64>) {
+fn geom_key(h: &ImageHeader) -> GeomKey {
     let f = &h.frames[0];
     (
         h.rows,
@@ -187,7 +201,13 @@ pub fn group(images: Vec<ImageHeader>) -> Vec<SeriesEntry> {
     let mut groups: BTreeMap<Key, Vec<ImageHeader>> = BTreeMap::new();
     for h in images {
         let key = if h.multiframe {
-            (h.patient_id.clone(), h.study_uid.clone(), h.series_uid.clone(), h.for_uid.clone(), h.path.display().to_string())
+            (
+                h.patient_id.clone(),
+                h.study_uid.clone(),
+                h.series_uid.clone(),
+                h.for_uid.clone(),
+                h.path.display().to_string(),
+            )
         } else if h.series_uid.is_empty() {
             let (r, c, iop, ps) = geom_key(&h);
             (
@@ -200,7 +220,13 @@ pub fn group(images: Vec<ImageHeader>) -> Vec<SeriesEntry> {
         } else {
             // Not keyed by StudyInstanceUID: a SeriesInstanceUID is unique on its own, and real
             // files exist whose study UID differs per slice (warned about in `entry_from`).
-            (h.patient_id.clone(), String::new(), h.series_uid.clone(), h.for_uid.clone(), String::new())
+            (
+                h.patient_id.clone(),
+                String::new(),
+                h.series_uid.clone(),
+                h.for_uid.clone(),
+                String::new(),
+            )
         };
         groups.entry(key).or_default().push(h);
     }
@@ -208,7 +234,7 @@ pub fn group(images: Vec<ImageHeader>) -> Vec<SeriesEntry> {
     for ((_, study, _, _, _), hs) in groups {
         let no_uid = study == "~no-uid";
         // Split by geometry.
-        let mut sub: BTreeMap<(u16, u16, Vec<i64>, Vec<i64>), Vec<ImageHeader>> = BTreeMap::new();
+        let mut sub: BTreeMap<GeomKey, Vec<ImageHeader>> = BTreeMap::new();
         for h in hs {
             sub.entry(geom_key(&h)).or_default().push(h);
         }
@@ -236,7 +262,11 @@ pub fn group(images: Vec<ImageHeader>) -> Vec<SeriesEntry> {
         let ct = |e: &SeriesEntry| if e.modality == "CT" { 0 } else { 1 };
         ct(a)
             .cmp(&ct(b))
-            .then(a.series_number.unwrap_or(i32::MAX).cmp(&b.series_number.unwrap_or(i32::MAX)))
+            .then(
+                a.series_number
+                    .unwrap_or(i32::MAX)
+                    .cmp(&b.series_number.unwrap_or(i32::MAX)),
+            )
             .then(a.series_description.cmp(&b.series_description))
             .then(a.series_instance_uid.cmp(&b.series_instance_uid))
             .then(a.files.cmp(&b.files))
@@ -246,7 +276,11 @@ pub fn group(images: Vec<ImageHeader>) -> Vec<SeriesEntry> {
 
 fn entry_from(mut hs: Vec<ImageHeader>) -> SeriesEntry {
     // Sort files by position along the normal (ties: instance number, then path).
-    hs.sort_by(|a, b| a.instance_number.cmp(&b.instance_number).then(a.path.cmp(&b.path)));
+    hs.sort_by(|a, b| {
+        a.instance_number
+            .cmp(&b.instance_number)
+            .then(a.path.cmp(&b.path))
+    });
     let normal = normal_of(&hs[0].frames[0].iop);
     let ipps: Vec<Vector3<f64>> = hs.iter().map(|h| Vector3::from(h.frames[0].ipp)).collect();
     let order = sort_by_normal(&ipps, &normal);
@@ -269,7 +303,11 @@ fn entry_from(mut hs: Vec<ImageHeader>) -> SeriesEntry {
     if first.modality != "CT" {
         warnings.push(format!(
             "modality {}: pixel values are not Hounsfield units",
-            if first.modality.is_empty() { "unknown" } else { &first.modality }
+            if first.modality.is_empty() {
+                "unknown"
+            } else {
+                &first.modality
+            }
         ));
     }
     let mut tss: BTreeSet<&str> = BTreeSet::new();

@@ -93,7 +93,12 @@ pub fn plan(
     if n == 0 {
         return Err("no slices".into());
     }
-    let label = |k: usize| labels.get(k).cloned().unwrap_or_else(|| format!("slice {}", k + 1));
+    let label = |k: usize| {
+        labels
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| format!("slice {}", k + 1))
+    };
     let row = Vector3::new(iop[0], iop[1], iop[2]);
     let col = Vector3::new(iop[3], iop[4], iop[5]);
     let normal = normal_of(iop);
@@ -161,7 +166,11 @@ pub fn plan(
     // Spacing along the normal.
     let diffs: Vec<f64> = d.windows(2).map(|w| w[1] - w[0]).collect();
     let avg = total / (n - 1) as f64;
-    let resid = d.iter().enumerate().map(|(k, dk)| (dk - k as f64 * avg).abs()).fold(0.0, f64::max);
+    let resid = d
+        .iter()
+        .enumerate()
+        .map(|(k, dk)| (dk - k as f64 * avg).abs())
+        .fold(0.0, f64::max);
     if resid <= uniform_tol(avg) {
         return Ok(StackPlan {
             step_mm: avg,
@@ -188,7 +197,11 @@ pub fn plan(
         return Err("cannot determine a slice step".into());
     }
     // Refine the step as the mean of the diffs in the modal bin.
-    let modal: Vec<f64> = diffs.iter().copied().filter(|s| ((s * 100.0).round() as i64) == bins[0].0).collect();
+    let modal: Vec<f64> = diffs
+        .iter()
+        .copied()
+        .filter(|s| ((s * 100.0).round() as i64) == bins[0].0)
+        .collect();
     let step = modal.iter().sum::<f64>() / modal.len() as f64;
     let limit = max_bridgeable_gap_mm(step);
     let tol = uniform_tol(step);
@@ -231,7 +244,11 @@ pub fn plan(
         }
         let b = (a + 1).min(n - 1);
         let span = d[b] - d[a];
-        let mut w = if span > 0.0 { ((t - d[a]) / span).clamp(0.0, 1.0) } else { 0.0 };
+        let mut w = if span > 0.0 {
+            ((t - d[a]) / span).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         if w < 1e-3 || (t - d[a]).abs() <= tol {
             w = 0.0;
         } else if w > 1.0 - 1e-3 || (d[b] - t).abs() <= tol {
@@ -309,7 +326,11 @@ pub fn resample_slice(plan: &StackPlan, src: &[i16], w: usize, h: usize, m: usiz
                     None => inside = false,
                 }
             }
-            out[j * w + i] = if inside { acc.round().clamp(i16::MIN as f64, i16::MAX as f64) as i16 } else { OUTSIDE_HU };
+            out[j * w + i] = if inside {
+                acc.round().clamp(i16::MIN as f64, i16::MAX as f64) as i16
+            } else {
+                OUTSIDE_HU
+            };
         }
     }
 }

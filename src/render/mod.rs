@@ -13,9 +13,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error(
-        "image buffer has {got} bytes but {expected} were expected; this is a bug, please report it"
-    )]
+    #[error("image buffer has {got} bytes but {expected} were expected; this is a bug, please report it")]
     SizeMismatch { expected: usize, got: usize },
     #[error("image of {0} × {1} pixels is too large to save; export a smaller view")]
     TooLarge(usize, usize),
@@ -43,21 +41,19 @@ pub fn render_slice(img: &SliceImage, lut: &WlLut, out: &mut Vec<u8>) {
     let hu = &img.hu[..img.hu.len().min(n)];
     let table = lut.as_slice();
     let chunk_px = img.width * ROWS_PER_TASK;
-    out.par_chunks_mut(chunk_px * 4)
-        .enumerate()
-        .for_each(|(c, dst)| {
-            let start = (c * chunk_px).min(hu.len());
-            let end = (start + chunk_px).min(hu.len());
-            let src = &hu[start..end];
-            let mut px = dst.chunks_exact_mut(4);
-            for (&v, p) in src.iter().zip(&mut px) {
-                let g = table[v as u16 as usize];
-                p.copy_from_slice(&[g, g, g, 255]);
-            }
-            for p in px {
-                p.copy_from_slice(&[0, 0, 0, 255]);
-            }
-        });
+    out.par_chunks_mut(chunk_px * 4).enumerate().for_each(|(c, dst)| {
+        let start = (c * chunk_px).min(hu.len());
+        let end = (start + chunk_px).min(hu.len());
+        let src = &hu[start..end];
+        let mut px = dst.chunks_exact_mut(4);
+        for (&v, p) in src.iter().zip(&mut px) {
+            let g = table[v as u16 as usize];
+            p.copy_from_slice(&[g, g, g, 255]);
+        }
+        for p in px {
+            p.copy_from_slice(&[0, 0, 0, 255]);
+        }
+    });
 }
 
 /// [`render_slice`] into a new [`RgbaImage`].
@@ -109,9 +105,7 @@ mod tests {
     fn multi_chunk_rows_and_short_buffer() {
         let width = 37;
         let height = ROWS_PER_TASK * 2 + 5;
-        let hu: Vec<i16> = (0..width * height)
-            .map(|n| (n % 500) as i16 - 250)
-            .collect();
+        let hu: Vec<i16> = (0..width * height).map(|n| (n % 500) as i16 - 250).collect();
         let mut img = SliceImage {
             width,
             height,

@@ -118,21 +118,13 @@ impl RgbaImage {
             return;
         };
         let steep = (y1 - y0).abs() > (x1 - x0).abs();
-        let (mut ax, mut ay, mut bx, mut by) = if steep {
-            (y0, x0, y1, x1)
-        } else {
-            (x0, y0, x1, y1)
-        };
+        let (mut ax, mut ay, mut bx, mut by) = if steep { (y0, x0, y1, x1) } else { (x0, y0, x1, y1) };
         if ax > bx {
             std::mem::swap(&mut ax, &mut bx);
             std::mem::swap(&mut ay, &mut by);
         }
         let dx = bx - ax;
-        let gradient = if dx.abs() < 1e-12 {
-            0.0
-        } else {
-            (by - ay) / dx
-        };
+        let gradient = if dx.abs() < 1e-12 { 0.0 } else { (by - ay) / dx };
         let plot = |img: &mut Self, u: i64, v: i64, cov: f64| {
             if steep {
                 img.blend(v, u, c, cov as f32);
@@ -176,14 +168,7 @@ impl RgbaImage {
 }
 
 /// Liang–Barsky clip of a segment to the square `[lo, hi]²`.
-fn clip_segment(
-    x0: f64,
-    y0: f64,
-    x1: f64,
-    y1: f64,
-    lo: f64,
-    hi: f64,
-) -> Option<(f64, f64, f64, f64)> {
+fn clip_segment(x0: f64, y0: f64, x1: f64, y1: f64, lo: f64, hi: f64) -> Option<(f64, f64, f64, f64)> {
     let dx = x1 - x0;
     let dy = y1 - y0;
     let mut t0 = 0.0f64;

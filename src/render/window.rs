@@ -12,10 +12,7 @@ pub struct WindowLevel {
 
 impl WindowLevel {
     pub const fn new(center_hu: f64, width_hu: f64) -> Self {
-        Self {
-            center_hu,
-            width_hu,
-        }
+        Self { center_hu, width_hu }
     }
 
     /// The width actually used (≥ 1; a non-finite width becomes 1).
