@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::settings::{Layout, MouseMap, WlPreset};
 use super::viewer::{Ruler, Window};
+use crate::anatomy::StructureKind;
 use crate::volume::ViewKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,4 +74,18 @@ pub enum Command {
     SetPresets(Vec<WlPreset>),
     DismissNotices,
     ForgetRecent,
+    // ----- structures -----
+    /// A new empty structure of this kind on the CT grid, selected for drawing.
+    NewStructure(StructureKind),
+    SelectStructure(Option<usize>),
+    SetStructureVisible(usize, bool),
+    SetStructureColour(usize, [u8; 3]),
+    SetStructureOpacity(usize, f32),
+    SetStructureKind(usize, StructureKind),
+    RenameStructure(usize, String),
+    /// Move the crosshair to the structure's centroid.
+    JumpToStructure(usize),
+    DeleteStructure(usize),
+    Undo,
+    Redo,
 }

@@ -7,6 +7,7 @@
 mod command;
 mod panels;
 pub mod settings;
+pub mod structures;
 pub mod viewer;
 mod views;
 
@@ -19,6 +20,7 @@ pub use command::{Command, OpenDialog, Tool};
 use settings::{Settings, WlPreset};
 use viewer::{Viewer, Window};
 
+use crate::anatomy::Structure;
 use crate::dicom::{self, DicomError, LoadedSeries, ScanReport, SeriesReport};
 use crate::jobs::{Job, Progress};
 use crate::volume::{SliceImage, ViewKind, Volume};
@@ -52,7 +54,10 @@ pub struct Notice {
     pub text: String,
 }
 
-type LoadResult = Result<LoadedSeries, DicomError>;
+/// A loaded series plus the structures that come with it (the demo's built-in anatomy).
+type LoadResult = Result<(LoadedSeries, Vec<crate::anatomy::Structure>), DicomError>;
+
+const DEMO_SOURCE: &str = "Built-in demo case";
 
 struct ScanJob {
     job: Job<Result<ScanReport, DicomError>>,
@@ -92,6 +97,7 @@ pub struct AblaApp {
     show_settings: bool,
     preset_draft: Vec<WlPreset>,
     views: views::ViewCache,
+    structures: structures::StructureSet,
     dialog: Option<std::sync::mpsc::Receiver<Vec<PathBuf>>>,
     ctx: egui::Context,
 }
@@ -124,6 +130,7 @@ impl AblaApp {
             show_report: false,
             show_settings: false,
             views: views::ViewCache::default(),
+            structures: structures::StructureSet::default(),
             dialog: None,
             ctx,
         };
@@ -159,6 +166,9 @@ impl AblaApp {
     }
     pub fn picker_open(&self) -> bool {
         self.picker.is_some()
+    }
+    pub fn structures(&self) -> &structures::StructureSet {
+        &self.structures
     }
     pub fn tool(&self) -> Tool {
         self.tool
@@ -327,7 +337,64 @@ impl AblaApp {
             }
             Command::DismissNotices => self.notices.clear(),
             Command::ForgetRecent => self.settings.recent.clear(),
+            Command::NewStructure(kind) => {
+                if let Some(vol) = self.volume() {
+                    let n = self.structures.items.iter().filter(|s| s.kind == kind).count() + 1;
+                    let s = crate::anatomy::Structure::new(
+                        format!("{} {n}", kind.label()),
+                        kind,
+                        crate::anatomy::Provenance::Drawn,
+                        crate::anatomy::Mask::empty(vol.geometry.dims),
+                    );
+                    self.structures.add(s);
+                }
+            }
+            Command::SelectStructure(i) => self.structures.selected = i,
+            Command::SetStructureVisible(i, v) => {
+                if let Some(s) = self.structures.items.get_mut(i) {
+                    s.visible = v;
+                }
+            }
+            Command::SetStructureColour(i, c) => {
+                if let Some(s) = self.structures.items.get_mut(i) {
+                    s.colour = c;
+                }
+            }
+            Command::SetStructureOpacity(i, o) => {
+                if let Some(s) = self.structures.items.get_mut(i) {
+                    s.opacity = o.clamp(0.0, 1.0);
+                }
+            }
+            Command::SetStructureKind(i, k) => self.structures.set_kind(i, k),
+            Command::RenameStructure(i, name) => self.structures.rename(i, name),
+            Command::DeleteStructure(i) => self.structures.remove(i),
+            Command::JumpToStructure(i) => self.jump_to_structure(i),
+            Command::Undo => {
+                if !self.structures.undo() {
+                    self.notify(NoticeLevel::Info, "Nothing to undo");
+                }
+            }
+            Command::Redo => {
+                if !self.structures.redo() {
+                    self.notify(NoticeLevel::Info, "Nothing to redo");
+                }
+            }
         }
+    }
+
+    fn jump_to_structure(&mut self, i: usize) {
+        let Some(s) = self.structures.items.get(i) else {
+            return;
+        };
+        let Some(c) = structures::mask_centroid(s.mask()) else {
+            let name = s.name.clone();
+            self.notify(NoticeLevel::Info, format!("{name} is empty"));
+            return;
+        };
+        if let Some(vw) = &mut self.viewer {
+            vw.crosshair = nalgebra::Vector3::new(c[0], c[1], c[2].round());
+        }
+        self.structures.selected = Some(i);
     }
 
     fn apply_queued(&mut self) {
@@ -375,19 +442,21 @@ impl AblaApp {
         }
         let (tx, rx) = std::sync::mpsc::channel();
         let ctx = self.ctx.clone();
-        let spawned = std::thread::Builder::new().name("file-dialog".into()).spawn(move || {
-            let picked = match kind {
-                OpenDialog::Folder => rfd::FileDialog::new()
-                    .set_title("Open a DICOM folder")
-                    .pick_folder()
-                    .map(|p| vec![p]),
-                OpenDialog::Files => rfd::FileDialog::new()
-                    .set_title("Open DICOM files or a DICOMDIR")
-                    .pick_files(),
-            };
-            let _ = tx.send(picked.unwrap_or_default());
-            ctx.request_repaint();
-        });
+        let spawned = std::thread::Builder::new()
+            .name("file-dialog".into())
+            .spawn(move || {
+                let picked = match kind {
+                    OpenDialog::Folder => rfd::FileDialog::new()
+                        .set_title("Open a DICOM folder")
+                        .pick_folder()
+                        .map(|p| vec![p]),
+                    OpenDialog::Files => rfd::FileDialog::new()
+                        .set_title("Open DICOM files or a DICOMDIR")
+                        .pick_files(),
+                };
+                let _ = tx.send(picked.unwrap_or_default());
+                ctx.request_repaint();
+            });
         match spawned {
             Ok(_) => self.dialog = Some(rx),
             Err(e) => self.notify(NoticeLevel::Error, format!("Cannot show the file dialog: {e}")),
@@ -409,15 +478,20 @@ impl AblaApp {
     }
 
     fn start_demo(&mut self) {
-        self.start_load_job("Built-in demo case".into(), |ctx| {
+        self.start_load_job(DEMO_SOURCE.into(), |ctx| {
             ctx.progress.set_message("Generating the demo CT");
-            Ok(LoadedSeries {
-                volume: crate::demo::demo_volume(),
+            let volume = crate::demo::demo_volume();
+            ctx.progress.set(0.6);
+            ctx.progress.set_message("Rasterising the demo structures");
+            let structures = Vec::new(); // TEMP until anatomy::demo_structures lands
+            let series = LoadedSeries {
+                volume,
                 report: SeriesReport {
                     warnings: vec!["Synthetic demo volume generated in code; not a patient.".into()],
                     ..SeriesReport::default()
                 },
-            })
+            };
+            Ok((series, structures))
         });
     }
 
@@ -431,7 +505,9 @@ impl AblaApp {
         };
         self.picker = None;
         let source = series_label(&entry, &self.last_scan_source);
-        self.start_load_job(source, move |ctx| dicom::load_series(&entry, ctx));
+        self.start_load_job(source, move |ctx| {
+            dicom::load_series(&entry, ctx).map(|s| (s, Vec::new()))
+        });
     }
 
     fn start_load_job(
@@ -550,8 +626,14 @@ impl AblaApp {
         self.picker = Some(Picker { thumbnails });
     }
 
-    fn load_finished(&mut self, series: LoadedSeries, source: String) {
+    /// Structures belong to a CT grid: a new volume starts with its own (none, or the demo's).
+    fn load_finished(
+        &mut self,
+        (series, initial_structures): (LoadedSeries, Vec<Structure>),
+        source: String,
+    ) {
         self.generation += 1;
+
         let (fallback, label) = self.fallback_window();
         let viewer = Viewer::new(&series.volume, fallback, &label);
         let n_warn = series.report.warnings.len() + series.report.skipped.len();
@@ -577,6 +659,7 @@ impl AblaApp {
         });
         self.viewer = Some(viewer);
         self.views = views::ViewCache::default();
+        self.structures = structures::StructureSet::new(initial_structures);
     }
 
     fn handle_dropped_files(&mut self, ctx: &egui::Context) {
@@ -625,6 +708,7 @@ impl eframe::App for AblaApp {
         panels::menu_bar(self, ui);
         panels::toolbar(self, ui);
         panels::status_bar(self, ui);
+        panels::structure_panel(self, ui);
         panels::windows(self, ui);
         egui::CentralPanel::no_frame().show(ui, |ui| views::central(self, ui));
         views::keyboard(self, ui);

@@ -494,3 +494,15 @@ fn settings(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
         cmds.push(Command::ShowSettings(false));
     }
 }
+
+pub fn structure_panel(app: &mut AblaApp, ui: &mut egui::Ui) {
+    let Some(vol) = app.volume() else { return };
+    let spacing = vol.geometry.spacing_mm;
+    let mut cmds = Vec::new();
+    egui::Panel::right("structures")
+        .default_size(290.0)
+        .show(ui, |ui| {
+            super::structures::panel(ui, &app.structures, spacing, &mut cmds);
+        });
+    app.commands.extend(cmds);
+}

@@ -24,6 +24,14 @@ pub struct ViewCache {
     ruler_start: Option<(ViewKind, PatientPos)>,
     pub hover: Option<Hover>,
     hovered_view: Option<ViewKind>,
+    overlays: [Option<CachedOverlay>; 3],
+}
+
+/// Structure fill texture and outlines of one view, valid for `key`.
+struct CachedOverlay {
+    key: u64,
+    texture: Option<egui::TextureHandle>,
+    outlines: Vec<(Color32, Vec<crate::render::overlay::Segment>)>,
 }
 
 struct CachedTexture {
@@ -86,6 +94,7 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
             mouse_map: app.settings.mouse_map,
             annotations: app.settings.show_annotations,
             anonymise: app.settings.anonymise,
+            structures: &app.structures,
         };
         ctx.show(ui, view, rect, &mut cmds);
     }
@@ -102,7 +111,13 @@ fn drop_hint(ui: &egui::Ui, rect: Rect) {
     let painter = ui.painter();
     painter.rect_filled(rect, 0.0, Color32::from_black_alpha(170));
     let text = format!("Drop to open {n} item(s) as DICOM (folders are scanned recursively)");
-    painter.text(rect.center(), Align2::CENTER_CENTER, text, FontId::proportional(20.0), Color32::WHITE);
+    painter.text(
+        rect.center(),
+        Align2::CENTER_CENTER,
+        text,
+        FontId::proportional(20.0),
+        Color32::WHITE,
+    );
 }
 
 fn empty_state(app: &AblaApp, ui: &mut egui::Ui, rect: Rect) {
@@ -172,6 +187,7 @@ struct ViewCtx<'a> {
     mouse_map: MouseMap,
     annotations: bool,
     anonymise: bool,
+    structures: &'a super::structures::StructureSet,
 }
 
 fn to_pos(p: [f64; 2]) -> Pos2 {
@@ -217,6 +233,7 @@ impl ViewCtx<'_> {
             Color32::WHITE,
         );
 
+        self.draw_structures(ui.ctx(), &painter, view, &m, slice, &xf, img_rect);
         self.handle_input(ui, &response, view, rect, &m, slice, &xf, cmds);
         self.draw_reference_lines(&painter, view, &m, &xf, img_rect);
         self.draw_rulers(&painter, &response, view, &m, slice, &xf);
@@ -273,6 +290,95 @@ impl ViewCtx<'_> {
                 let id = texture.id();
                 self.cache.slots[s] = Some(CachedTexture { key, texture });
                 id
+            }
+        }
+    }
+
+    /// Structure fills (one composited texture, nearest sampling so voxels stay crisp) and
+    /// outlines (vector segments along voxel edges, sharp at any zoom), cached per slice and
+    /// structure revision.
+    #[allow(clippy::too_many_arguments)]
+    fn draw_structures(
+        &mut self,
+        ctx: &egui::Context,
+        painter: &egui::Painter,
+        view: ViewKind,
+        m: &SliceMapping,
+        slice: usize,
+        xf: &ViewTransform,
+        img_rect: Rect,
+    ) {
+        use std::hash::{Hash, Hasher};
+        let items = &self.structures.items;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.loaded.generation, slice, view.name()).hash(&mut h);
+        for s in items {
+            (s.revision(), s.visible, s.colour, s.opacity.to_bits()).hash(&mut h);
+        }
+        let key = h.finish();
+        let sl = slot(view);
+        let stale = self.cache.overlays[sl].as_ref().is_none_or(|o| o.key != key);
+        if stale {
+            let masks: Vec<(Vec<bool>, [u8; 3], f32)> = items
+                .iter()
+                .filter(|s| s.visible)
+                .map(|s| (s.mask().view_slice(m, slice), s.colour, s.opacity))
+                .filter(|(mask, _, _)| mask.iter().any(|b| *b))
+                .collect();
+            let outlines = masks
+                .iter()
+                .map(|(mask, c, _)| {
+                    (
+                        Color32::from_rgb(c[0], c[1], c[2]),
+                        crate::render::overlay::outline_segments(mask, m.width, m.height),
+                    )
+                })
+                .collect();
+            let texture = (!masks.is_empty()).then(|| {
+                let layers: Vec<(&[bool], [u8; 3], f32)> = masks
+                    .iter()
+                    .map(|(mask, c, a)| (mask.as_slice(), *c, *a))
+                    .collect();
+                let rgba = crate::render::overlay::composite_masks(m.width, m.height, &layers);
+                let img = egui::ColorImage::from_rgba_premultiplied([m.width, m.height], &rgba);
+                let old = self.cache.overlays[sl].as_mut().and_then(|o| o.texture.take());
+                match old {
+                    Some(mut t) => {
+                        t.set(img, egui::TextureOptions::NEAREST);
+                        t
+                    }
+                    None => ctx.load_texture(
+                        format!("overlay-{}", view.name()),
+                        img,
+                        egui::TextureOptions::NEAREST,
+                    ),
+                }
+            });
+            self.cache.overlays[sl] = Some(CachedOverlay {
+                key,
+                texture,
+                outlines,
+            });
+        }
+        let Some(o) = &self.cache.overlays[sl] else { return };
+        if let Some(t) = &o.texture {
+            painter.image(
+                t.id(),
+                img_rect,
+                Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                Color32::WHITE,
+            );
+        }
+        for (colour, segs) in &o.outlines {
+            let stroke = Stroke::new(1.5, *colour);
+            for [a, b] in segs {
+                painter.line_segment(
+                    [
+                        to_pos(xf.to_screen(a[0] as f64, a[1] as f64)),
+                        to_pos(xf.to_screen(b[0] as f64, b[1] as f64)),
+                    ],
+                    stroke,
+                );
             }
         }
     }
@@ -795,10 +901,21 @@ pub fn keyboard(app: &mut AblaApp, ui: &egui::Ui) {
     }
     let Some(viewer) = &app.viewer else { return };
     let Some(loaded) = &app.loaded else { return };
+    let mut cmds = Vec::new();
+    ctx.input_mut(|i| {
+        // Shifted first: the plain pattern matches logically and would swallow Ctrl+Shift+Z.
+        if i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z)
+            || i.consume_key(Modifiers::COMMAND, Key::Y)
+        {
+            cmds.push(Command::Redo);
+        }
+        if i.consume_key(Modifiers::COMMAND, Key::Z) {
+            cmds.push(Command::Undo);
+        }
+    });
     let view = app.views.hovered_view.unwrap_or(viewer.active);
     let m = loaded.volume.view_mapping(view);
     let fwd = forward_step(&loaded.volume.geometry, &m);
-    let mut cmds = Vec::new();
     ctx.input_mut(|i| {
         for (key, dir) in [
             (Key::ArrowDown, 1),

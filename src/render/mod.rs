@@ -1,6 +1,7 @@
 //! CPU rendering shared by the screen and the exports: HU slice → RGBA through a
 //! window/level lookup table, an RGBA raster with drawing helpers, and PNG output.
 
+pub mod overlay;
 mod raster;
 mod window;
 
