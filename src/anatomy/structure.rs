@@ -113,6 +113,7 @@ const KIND_KEYWORDS: &[(&str, StructureKind)] = &[
     ("celiac", StructureKind::Vessel),
     ("coeliac", StructureKind::Vessel),
     ("renal_a", StructureKind::Vessel),
+    ("brachiocephalic", StructureKind::Vessel),
     ("vertebra", StructureKind::Bone),
     ("sacrum", StructureKind::Bone),
     ("rib", StructureKind::Bone),
@@ -121,6 +122,9 @@ const KIND_KEYWORDS: &[(&str, StructureKind)] = &[
     ("bone", StructureKind::Bone),
     ("skull", StructureKind::Bone),
     ("sternum", StructureKind::Bone),
+    ("humerus", StructureKind::Bone),
+    ("scapula", StructureKind::Bone),
+    ("clavicul", StructureKind::Bone),
 ];
 
 /// The kind an imported name most likely denotes; `Other` when nothing matches.

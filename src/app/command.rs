@@ -14,6 +14,10 @@ pub enum Tool {
     Navigate,
     /// Left-drag measures a distance in mm.
     Ruler,
+    /// Left-drag paints the selected structure.
+    Brush,
+    /// Left-drag erases from the selected structure.
+    Eraser,
 }
 
 /// Which native file dialog to show.
@@ -86,6 +90,16 @@ pub enum Command {
     /// Move the crosshair to the structure's centroid.
     JumpToStructure(usize),
     DeleteStructure(usize),
+    SetBrush(super::Brush),
+    /// Paint (or erase) the selected structure with the brush at `lps` on `slice` of `view`.
+    Paint {
+        view: ViewKind,
+        slice: usize,
+        lps: crate::geometry::PatientPos,
+        erase: bool,
+    },
+    /// The mouse button was released: the stroke becomes one undo step.
+    EndStroke,
     Undo,
     Redo,
 }

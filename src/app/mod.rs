@@ -25,6 +25,23 @@ use crate::dicom::{self, DicomError, LoadedSeries, ScanReport, SeriesReport};
 use crate::jobs::{Job, Progress};
 use crate::volume::{SliceImage, ViewKind, Volume};
 
+/// Brush settings for painting structures.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Brush {
+    pub radius_mm: f64,
+    /// A sphere through neighbouring slices instead of a disc in the view plane.
+    pub sphere: bool,
+}
+
+impl Default for Brush {
+    fn default() -> Self {
+        Self {
+            radius_mm: 4.0,
+            sphere: false,
+        }
+    }
+}
+
 /// What to show at start.
 #[derive(Clone, Debug, Default)]
 pub struct StartupOptions {
@@ -98,6 +115,7 @@ pub struct AblaApp {
     preset_draft: Vec<WlPreset>,
     views: views::ViewCache,
     structures: structures::StructureSet,
+    brush: Brush,
     dialog: Option<std::sync::mpsc::Receiver<Vec<PathBuf>>>,
     ctx: egui::Context,
 }
@@ -131,6 +149,7 @@ impl AblaApp {
             show_settings: false,
             views: views::ViewCache::default(),
             structures: structures::StructureSet::default(),
+            brush: Brush::default(),
             dialog: None,
             ctx,
         };
@@ -369,6 +388,19 @@ impl AblaApp {
             Command::RenameStructure(i, name) => self.structures.rename(i, name),
             Command::DeleteStructure(i) => self.structures.remove(i),
             Command::JumpToStructure(i) => self.jump_to_structure(i),
+            Command::SetBrush(b) => {
+                self.brush = Brush {
+                    radius_mm: b.radius_mm.clamp(0.5, 50.0),
+                    sphere: b.sphere,
+                }
+            }
+            Command::Paint {
+                view,
+                slice,
+                lps,
+                erase,
+            } => self.paint(view, slice, lps, erase),
+            Command::EndStroke => self.structures.end_stroke(),
             Command::Undo => {
                 if !self.structures.undo() {
                     self.notify(NoticeLevel::Info, "Nothing to undo");
@@ -380,6 +412,43 @@ impl AblaApp {
                 }
             }
         }
+    }
+
+    fn paint(&mut self, view: ViewKind, slice: usize, lps: crate::geometry::PatientPos, erase: bool) {
+        use crate::anatomy::edit;
+        let Some(vol) = self.loaded.as_ref().map(|l| l.volume.clone()) else {
+            return;
+        };
+        let Some(index) = self
+            .structures
+            .selected
+            .filter(|i| *i < self.structures.items.len())
+        else {
+            self.notify(
+                NoticeLevel::Warning,
+                "Select a structure (or create one with + Nerve, + Target …) before painting",
+            );
+            return;
+        };
+        let g = &vol.geometry;
+        let footprint = if self.brush.sphere {
+            edit::sphere_footprint(g, &lps, self.brush.radius_mm)
+        } else {
+            edit::disc_footprint(g, &vol.view_mapping(view), slice, &lps, self.brush.radius_mm)
+        };
+        let mode = if erase {
+            edit::PaintMode::Erase
+        } else {
+            edit::PaintMode::Paint
+        };
+        self.structures.stroke_mask(index, |m| {
+            let e = edit::paint(m, &footprint, mode);
+            e.apply(m);
+        });
+    }
+
+    pub fn brush(&self) -> Brush {
+        self.brush
     }
 
     fn jump_to_structure(&mut self, i: usize) {
@@ -483,7 +552,7 @@ impl AblaApp {
             let volume = crate::demo::demo_volume();
             ctx.progress.set(0.6);
             ctx.progress.set_message("Rasterising the demo structures");
-            let structures = Vec::new(); // TEMP until anatomy::demo_structures lands
+            let structures = crate::anatomy::demo_structures(&crate::demo::demo_anatomy(), &volume.geometry);
             let series = LoadedSeries {
                 volume,
                 report: SeriesReport {

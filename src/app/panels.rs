@@ -105,6 +105,35 @@ pub fn toolbar(app: &mut AblaApp, ui: &mut egui::Ui) {
             {
                 cmds.push(Command::SetTool(Tool::Ruler));
             }
+            if ui
+                .selectable_label(app.tool == Tool::Brush, "Brush")
+                .on_hover_text("Left-drag paints the selected structure (B)")
+                .clicked()
+            {
+                cmds.push(Command::SetTool(Tool::Brush));
+            }
+            if ui
+                .selectable_label(app.tool == Tool::Eraser, "Eraser")
+                .on_hover_text("Left-drag erases from the selected structure (E)")
+                .clicked()
+            {
+                cmds.push(Command::SetTool(Tool::Eraser));
+            }
+            if matches!(app.tool, Tool::Brush | Tool::Eraser) {
+                let mut b = app.brush;
+                ui.add(
+                    egui::DragValue::new(&mut b.radius_mm)
+                        .range(0.5..=50.0)
+                        .speed(0.1)
+                        .suffix(" mm"),
+                )
+                .on_hover_text("Brush radius");
+                ui.checkbox(&mut b.sphere, "3-D")
+                    .on_hover_text("Sphere through neighbouring slices");
+                if b != app.brush {
+                    cmds.push(Command::SetBrush(b));
+                }
+            }
             ui.separator();
             ui.label("W/L");
             let current = app.viewer.as_ref().and_then(|v| v.window_label.clone());

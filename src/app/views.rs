@@ -484,8 +484,33 @@ impl ViewCtx<'_> {
             ),
         };
         let ruler_active = self.tool == Tool::Ruler;
+        let brush_active = matches!(self.tool, Tool::Brush | Tool::Eraser);
+        // Placement tools take the left button only (REFERENCE §5); the rest of the map stays.
+        let left_taken = ruler_active || brush_active;
         let delta = response.drag_delta();
-        if ruler_active && response.drag_started_by(PointerButton::Primary) {
+        let pointer_lps = |ctx: &Self| {
+            response.interact_pointer_pos().map(|pos| {
+                let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
+                ctx.pixel_to_lps(m, slice, u, v)
+            })
+        };
+        if brush_active
+            && (response.dragged_by(PointerButton::Primary) || response.clicked_by(PointerButton::Primary))
+        {
+            if let Some(lps) = pointer_lps(self) {
+                cmds.push(Command::Paint {
+                    view,
+                    slice,
+                    lps,
+                    erase: self.tool == Tool::Eraser,
+                });
+            }
+            if response.clicked_by(PointerButton::Primary) {
+                cmds.push(Command::EndStroke);
+            }
+        } else if brush_active && response.drag_stopped_by(PointerButton::Primary) {
+            cmds.push(Command::EndStroke);
+        } else if ruler_active && response.drag_started_by(PointerButton::Primary) {
             if let Some(pos) = response.interact_pointer_pos() {
                 let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
                 self.cache.ruler_start = Some((view, self.pixel_to_lps(m, slice, u, v)));
@@ -506,7 +531,7 @@ impl ViewCtx<'_> {
                     }));
                 }
             }
-        } else if response.dragged_by(wl_button) && !(ruler_active && wl_button == PointerButton::Primary) {
+        } else if response.dragged_by(wl_button) && !(left_taken && wl_button == PointerButton::Primary) {
             if delta != Vec2::ZERO {
                 cmds.push(Command::SetWindow(super::viewer::drag_window(
                     self.viewer.window,
@@ -514,7 +539,7 @@ impl ViewCtx<'_> {
                     delta.y as f64,
                 )));
             }
-        } else if response.dragged_by(pan_button) && !(ruler_active && pan_button == PointerButton::Primary) {
+        } else if response.dragged_by(pan_button) && !(left_taken && pan_button == PointerButton::Primary) {
             if delta != Vec2::ZERO {
                 cmds.push(Command::Pan {
                     view,
@@ -965,6 +990,12 @@ pub fn keyboard(app: &mut AblaApp, ui: &egui::Ui) {
             } else {
                 Tool::Ruler
             }));
+        }
+        if i.consume_key(Modifiers::NONE, Key::B) {
+            cmds.push(Command::SetTool(Tool::Brush));
+        }
+        if i.consume_key(Modifiers::NONE, Key::E) {
+            cmds.push(Command::SetTool(Tool::Eraser));
         }
         if i.consume_key(Modifiers::NONE, Key::Escape) {
             cmds.push(Command::SetTool(Tool::Navigate));

@@ -218,7 +218,7 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
     let slice_len = w * hgt;
     let total_voxels = slice_len
         .checked_mul(srcs.len())
-        .filter(|n| n * 2 <= parse::MAX_BYTES);
+        .filter(|n| *n <= parse::MAX_BYTES / 2);
     let Some(total_voxels) = total_voxels else {
         return Err(DicomError::Unloadable(format!(
             "the volume would be {}×{}×{} voxels, more than the 2 GiB limit",

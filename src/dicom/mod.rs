@@ -9,6 +9,24 @@
 //! Legacy Converted functional groups), `scan` (find + group), `stack` (sorting, duplicates,
 //! gaps, tilt, resampling plan), `decode` (frame → HU; registry codecs for compressed data),
 //! `load` (`load_series`, `thumbnail`).
+//!
+//! Decisions (each also appears, with numbers, in the warnings/reasons users see):
+//! - Grouping: patient + SeriesInstanceUID + FrameOfReferenceUID (not StudyInstanceUID: real
+//!   files exist whose study UID differs per slice; that is warned about), then split by image
+//!   size, orientation and pixel spacing. Files without a SeriesInstanceUID are grouped by
+//!   patient + geometry. Each multi-frame file is its own entry. CT first, then series number.
+//! - Slices sorted by IPP · (row × column); duplicates (< 0.01 mm apart) keep the lowest
+//!   InstanceNumber / file name, the others are tried if it fails to decode.
+//! - Non-uniform spacing → resampled to the most common step (linear between neighbours);
+//!   refused when a gap exceeds `max(2 × step, min(3 × step, 10 mm))` ([`stack`]).
+//! - Gantry tilt → shear-corrected onto an orthogonal grid (bilinear in-plane), angle reported;
+//!   voxels outside the acquired field and PixelPaddingValue voxels are −1024 HU.
+//! - Not decodable here (named per file, with `dcmdjpeg` / `gdcmconv --raw` advice): JPEG
+//!   Extended 12-bit (.4.51, jpeg-decoder is 8-bit only for DCT), the retired .4.53 / .4.55,
+//!   and any syntax without a decoder in `dicom-transfer-syntax-registry`.
+//! - Limits: any element longer than the bytes left in the file is an error (nothing is
+//!   allocated from a declared length); a frame set above 2 GiB is refused; native pixel data
+//!   shorter than Rows × Columns × frames × bytes is refused before decoding.
 
 use std::path::PathBuf;
 

@@ -379,7 +379,7 @@ mod tests {
         assert!((pl.step_mm - 3.0).abs() < 1e-9);
         assert_eq!(pl.n_out, 7);
         assert_eq!(pl.samples[2], (1, 2, 0.5));
-        assert_eq!(pl.samples[3], (2, 2, 0.0));
+        assert_eq!(pl.samples[3], (2, 3, 0.0)); // exactly on source slice 2 (weight of the next is 0)
         assert_eq!(pl.samples[5], (3, 4, 0.5));
         assert!(pl.warnings[0].contains("6.00 mm"), "{:?}", pl.warnings);
         // resample: values 0,10,20,30,40 per slice → interpolated 15 and 35
