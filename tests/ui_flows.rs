@@ -284,3 +284,73 @@ fn a_folder_with_several_series_offers_a_choice() {
     assert_eq!(h.state().volume().expect("loaded").geometry.dims[2], 5);
     assert!(!h.state().picker_open());
 }
+
+#[test]
+fn demo_structures_are_listed_and_can_be_hidden() {
+    use ablaplan::anatomy::StructureKind;
+    let mut h = demo();
+    let kinds: Vec<StructureKind> = h.state().structures().items.iter().map(|s| s.kind).collect();
+    for k in [
+        StructureKind::Target,
+        StructureKind::Vessel,
+        StructureKind::Bowel,
+        StructureKind::Nerve,
+    ] {
+        assert!(kinds.contains(&k), "demo has a {k:?}");
+    }
+    let aorta = h
+        .state()
+        .structures()
+        .items
+        .iter()
+        .position(|s| s.name == "Aorta")
+        .expect("aorta");
+    h.get_by_label("Show Aorta").click();
+    h.run_steps(2);
+    assert!(!h.state().structures().items[aorta].visible);
+    h.get_by_label("Show Aorta").click();
+    h.run_steps(2);
+    assert!(h.state().structures().items[aorta].visible);
+}
+
+#[test]
+fn paint_a_stroke_then_undo_and_redo_it() {
+    let mut h = demo();
+    let before = h.state().structures().items.len();
+    h.get_by_label("+ Nerve").click();
+    h.run_steps(2);
+    let set = h.state().structures();
+    assert_eq!(set.items.len(), before + 1);
+    let idx = set.selected.expect("the new structure is selected");
+    assert_eq!(set.items[idx].mask().voxel_count(), 0);
+
+    h.get_by_label("Brush").click();
+    h.run_steps(2);
+    assert_eq!(h.state().tool(), Tool::Brush);
+    let c = view_centre(&h, "Axial view");
+    drag(
+        &mut h,
+        c + egui::vec2(-60.0, 80.0),
+        c + egui::vec2(40.0, 80.0),
+        PointerButton::Primary,
+    );
+    let painted = h.state().structures().items[idx].mask().voxel_count();
+    // A 4 mm brush dragged ~100 points on one slice paints far more than a single disc.
+    let disc = (std::f64::consts::PI * 16.0 / (0.8 * 0.8)) as usize;
+    assert!(painted > disc, "painted {painted} voxels, one disc is ≈{disc}");
+    let slices: std::collections::BTreeSet<usize> = (0..h.state().volume().expect("vol").geometry.dims[2])
+        .filter(|k| !h.state().structures().items[idx].mask().slice_runs(*k).is_empty())
+        .collect();
+    assert_eq!(slices.len(), 1, "a 2-D brush paints only the slice on screen");
+
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().structures().items[idx].mask().voxel_count(),
+        0,
+        "the stroke is one undo step"
+    );
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().structures().items[idx].mask().voxel_count(), painted);
+}

@@ -275,6 +275,7 @@ pub fn panel(ui: &mut egui::Ui, set: &StructureSet, spacing_mm: [f64; 3], cmds: 
                     Color32::TRANSPARENT
                 })
                 .show(ui, |ui| {
+                    ui.set_min_width(ui.available_width());
                     ui.horizontal(|ui| {
                         let mut visible = s.visible;
                         if ui

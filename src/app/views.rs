@@ -712,7 +712,7 @@ impl ViewCtx<'_> {
         );
         shadow_text(
             painter,
-            Pos2::new(rect.center().x, rect.max.y - pad - 22.0),
+            Pos2::new(rect.center().x, rect.max.y - pad),
             Align2::CENTER_BOTTOM,
             &b,
             big,
@@ -782,7 +782,12 @@ impl ViewCtx<'_> {
             format!("W {:.0}  L {:.0}{preset}", w.width_hu, w.center_hu),
             format!("Pos {pos_mm:.1} mm  Th {thickness:.2} mm"),
         ];
-        if let Some(h) = self.cache.hover.filter(|h| h.view == view) {
+        // Narrow views leave the cursor read-out to the status bar so corners never collide.
+        if let Some(h) = self
+            .cache
+            .hover
+            .filter(|h| h.view == view && rect.width() > 520.0)
+        {
             let hu =
                 h.hu.map(|v| format!("{v} HU"))
                     .unwrap_or_else(|| "outside".into());
@@ -830,7 +835,8 @@ fn scale_bar(painter: &egui::Painter, rect: Rect, points_per_mm: f64) {
     }
     let length_mm = nice_length_mm(rect.width() as f64 / 6.0 / points_per_mm);
     let len = (length_mm * points_per_mm) as f32;
-    let y = rect.max.y - 10.0;
+    // Above the bottom orientation letter, between the corner texts.
+    let y = rect.max.y - 30.0;
     let x0 = rect.center().x - len / 2.0;
     let col = Color32::from_gray(230);
     let s = Stroke::new(1.5, col);
