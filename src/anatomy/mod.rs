@@ -6,10 +6,11 @@ pub mod distance;
 pub mod edit;
 pub mod mask;
 pub mod nifti;
+pub mod query;
 pub mod structure;
 
+pub use demo_structures::demo_structures;
 pub use distance::{edt_mm, signed_edt_mm};
 pub use mask::{Mask, Run};
-pub use structure::{Provenance, Structure, StructureKind, kind_from_name};
-pub use demo_structures::demo_structures;
 pub use nifti::{NiftiImportError, import_label_map, import_mask_folder};
+pub use structure::{Provenance, Structure, StructureKind, kind_from_name};

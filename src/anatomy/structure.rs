@@ -165,6 +165,14 @@ pub struct Structure {
     pub provenance: Provenance,
     mask: Mask,
     revision: u64,
+    /// Process-unique identity (for caches keyed by structure and revision).
+    #[serde(skip, default = "next_uid")]
+    uid: u64,
+}
+
+fn next_uid() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Structure {
@@ -178,7 +186,12 @@ impl Structure {
             provenance,
             mask,
             revision: 1,
+            uid: next_uid(),
         }
+    }
+
+    pub fn uid(&self) -> u64 {
+        self.uid
     }
 
     pub fn mask(&self) -> &Mask {
