@@ -729,6 +729,10 @@ impl AblaApp {
         self.viewer = Some(viewer);
         self.views = views::ViewCache::default();
         self.structures = structures::StructureSet::new(initial_structures);
+        // Open on the target when there is one (the demo), like a planning worklist would.
+        if let Some(t) = self.structures.items.iter().position(|s| s.kind == crate::anatomy::StructureKind::Target) {
+            self.jump_to_structure(t);
+        }
     }
 
     fn handle_dropped_files(&mut self, ctx: &egui::Context) {
