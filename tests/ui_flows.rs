@@ -354,3 +354,92 @@ fn paint_a_stroke_then_undo_and_redo_it() {
     h.run_steps(2);
     assert_eq!(h.state().structures().items[idx].mask().voxel_count(), painted);
 }
+
+#[test]
+fn nerve_path_tool_makes_a_tube() {
+    use ablaplan::anatomy::StructureKind;
+    let mut h = demo();
+    h.get_by_label("Nerve path").click();
+    h.run_steps(2);
+    assert_eq!(h.state().tool(), Tool::NervePath);
+    // Two clicks 60 points apart on the axial view, then Finish.
+    let c = view_centre(&h, "Axial view");
+    for p in [c + egui::vec2(-30.0, 100.0), c + egui::vec2(30.0, 100.0)] {
+        h.get_by_label("Axial view").hover();
+        h.event(Event::PointerMoved(p));
+        h.step();
+        h.event(Event::PointerButton {
+            pos: p,
+            button: PointerButton::Primary,
+            pressed: true,
+            modifiers: Modifiers::NONE,
+        });
+        h.step();
+        h.event(Event::PointerButton {
+            pos: p,
+            button: PointerButton::Primary,
+            pressed: false,
+            modifiers: Modifiers::NONE,
+        });
+        h.run_steps(2);
+    }
+    h.get_by_label("Finish nerve").click();
+    h.run_steps(2);
+    let set = h.state().structures();
+    let nerve = set.items.last().expect("a new structure");
+    assert_eq!(nerve.kind, StructureKind::Nerve);
+    assert_eq!(nerve.name, "Nerve 2", "the demo already has one nerve");
+    let ml = nerve.volume_ml(h.state().volume().expect("vol").geometry.spacing_mm);
+    assert!(ml > 0.05, "tube volume {ml} mL");
+}
+
+#[test]
+fn region_grow_previews_then_accepts_bowel_gas() {
+    use ablaplan::anatomy::StructureKind;
+    let mut h = demo();
+    h.get_by_label("Grow").click();
+    h.run_steps(2);
+    h.state_mut().push(ablaplan::app::Command::SetGrowPreset(1)); // "Bowel gas", −1024…−500 HU
+    h.run_steps(2);
+    // Seed: a gas voxel inside the demo's bowel loop.
+    let (seed, bowel_ml) = {
+        let app = h.state();
+        let vol = app.volume().expect("vol");
+        let bowel = app
+            .structures()
+            .items
+            .iter()
+            .find(|s| s.kind == StructureKind::Bowel)
+            .expect("bowel");
+        let m = bowel.mask();
+        let dims = m.dims();
+        let v = (0..dims[2])
+            .flat_map(|k| {
+                m.slice_runs(k)
+                    .iter()
+                    .flat_map(move |r| (r.i0..r.i1).map(move |i| [i as usize, r.j as usize, k]))
+            })
+            .find(|[i, j, k]| vol.get(*i, *j, *k).is_some_and(|hu| hu < -800))
+            .expect("gas in the bowel");
+        let lps = vol
+            .geometry
+            .to_patient(&nalgebra::Vector3::new(v[0] as f64, v[1] as f64, v[2] as f64));
+        (lps, bowel.volume_ml(vol.geometry.spacing_mm))
+    };
+    h.state_mut().push(ablaplan::app::Command::ToolClick {
+        view: ViewKind::Axial,
+        lps: seed,
+    });
+    settle(&mut h);
+    h.get_by_label("Accept as new structure").click();
+    h.run_steps(2);
+    let set = h.state().structures();
+    let grown = set.items.last().expect("grown structure");
+    assert_eq!(grown.kind, StructureKind::Bowel);
+    let g = grown.volume_ml(h.state().volume().expect("vol").geometry.spacing_mm);
+    // The gas fills part of the lumen: more than nothing, less than the whole bowel (wall + fluid).
+    assert!(
+        g > 1.0 && g < bowel_ml,
+        "grown {g:.1} mL vs bowel {bowel_ml:.1} mL"
+    );
+}

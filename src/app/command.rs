@@ -18,6 +18,12 @@ pub enum Tool {
     Brush,
     /// Left-drag erases from the selected structure.
     Eraser,
+    /// Click a seed; preview the grown region, then accept or discard.
+    RegionGrow,
+    /// Click points along a nerve; "Finish" makes a tube structure.
+    NervePath,
+    /// Three clicks define an ellipsoid target.
+    TargetEllipsoid,
 }
 
 /// Which native file dialog to show.
@@ -100,6 +106,26 @@ pub enum Command {
     },
     /// The mouse button was released: the stroke becomes one undo step.
     EndStroke,
+    /// A left click of a click tool (region grow, nerve path, ellipsoid) at `lps`.
+    ToolClick {
+        view: ViewKind,
+        lps: crate::geometry::PatientPos,
+    },
+    SetNerveRadius(f64),
+    FinishNervePath,
+    RemoveLastPoint,
+    /// Forget the points / preview of the active click tool.
+    ClearToolPoints,
+    SetGrowPreset(usize),
+    SetGrowWindow {
+        window: crate::anatomy::edit::HuWindow,
+        max_volume_ml: f64,
+    },
+    AcceptGrow {
+        add_to_selected: bool,
+    },
+    /// Shape-based interpolation of the empty slices between painted ones.
+    FillBetweenSlices(usize),
     Undo,
     Redo,
 }

@@ -8,6 +8,7 @@ mod command;
 mod panels;
 pub mod settings;
 pub mod structures;
+mod tools;
 pub mod viewer;
 mod views;
 
@@ -116,6 +117,7 @@ pub struct AblaApp {
     views: views::ViewCache,
     structures: structures::StructureSet,
     brush: Brush,
+    click_tools: tools::ClickTools,
     dialog: Option<std::sync::mpsc::Receiver<Vec<PathBuf>>>,
     ctx: egui::Context,
 }
@@ -150,6 +152,7 @@ impl AblaApp {
             views: views::ViewCache::default(),
             structures: structures::StructureSet::default(),
             brush: Brush::default(),
+            click_tools: tools::ClickTools::default(),
             dialog: None,
             ctx,
         };
@@ -181,7 +184,7 @@ impl AblaApp {
         self.last_scan.as_ref()
     }
     pub fn is_busy(&self) -> bool {
-        self.scan_job.is_some() || self.load_job.is_some()
+        self.scan_job.is_some() || self.load_job.is_some() || self.click_tools.grow.job.is_some()
     }
     pub fn picker_open(&self) -> bool {
         self.picker.is_some()
@@ -401,6 +404,38 @@ impl AblaApp {
                 erase,
             } => self.paint(view, slice, lps, erase),
             Command::EndStroke => self.structures.end_stroke(),
+            Command::ToolClick { view: _, lps } => self.tool_click(lps),
+            Command::SetNerveRadius(r) => self.click_tools.nerve_radius_mm = r.clamp(0.5, 10.0),
+            Command::FinishNervePath => self.finish_nerve(),
+            Command::RemoveLastPoint => {
+                self.click_tools.nerve_points.pop();
+            }
+            Command::ClearToolPoints => {
+                let t = &mut self.click_tools;
+                t.nerve_points.clear();
+                t.ellipsoid_clicks.clear();
+                if let Some(j) = t.grow.job.take() {
+                    j.cancel();
+                }
+                t.grow.preview = None;
+                t.grow.preview_revision += 1;
+            }
+            Command::SetGrowPreset(n) => {
+                if let Some(p) = crate::anatomy::edit::REGION_GROW_PRESETS.get(n) {
+                    self.click_tools.grow.preset = n;
+                    self.click_tools.grow.window = p.window;
+                }
+            }
+            Command::SetGrowWindow {
+                window,
+                max_volume_ml,
+            } => {
+                let g = &mut self.click_tools.grow;
+                g.window = window;
+                g.max_volume_ml = max_volume_ml.max(1.0);
+            }
+            Command::AcceptGrow { add_to_selected } => self.accept_grow(add_to_selected),
+            Command::FillBetweenSlices(i) => self.fill_between(i),
             Command::Undo => {
                 if !self.structures.undo() {
                     self.notify(NoticeLevel::Info, "Nothing to undo");
@@ -445,6 +480,164 @@ impl AblaApp {
             let e = edit::paint(m, &footprint, mode);
             e.apply(m);
         });
+    }
+
+    fn tool_click(&mut self, lps: crate::geometry::PatientPos) {
+        match self.tool {
+            Tool::NervePath => self.click_tools.nerve_points.push(lps),
+            Tool::TargetEllipsoid => {
+                self.click_tools.ellipsoid_clicks.push(lps);
+                if self.click_tools.ellipsoid_clicks.len() == 3 {
+                    self.finish_ellipsoid();
+                }
+            }
+            Tool::RegionGrow => self.start_grow(lps),
+            _ => {}
+        }
+    }
+
+    fn start_grow(&mut self, lps: crate::geometry::PatientPos) {
+        let Some(vol) = self.volume().cloned() else { return };
+        let Some(seed) = vol.geometry.nearest_voxel(&vol.geometry.to_voxel(&lps)) else {
+            self.notify(
+                NoticeLevel::Warning,
+                "The seed is outside the volume; click inside the image",
+            );
+            return;
+        };
+        let params = self.click_tools.grow.params();
+        self.click_tools.grow.seed_lps = Some([lps.x, lps.y, lps.z]);
+        if let Some(j) = self.click_tools.grow.job.take() {
+            j.cancel();
+        }
+        match Job::spawn("region-grow", 0, self.progress(), move |_| {
+            crate::anatomy::edit::region_grow(&vol, seed, &params)
+        }) {
+            Ok(j) => self.click_tools.grow.job = Some(j),
+            Err(e) => self.notify(NoticeLevel::Error, format!("Cannot start region growing: {e}")),
+        }
+    }
+
+    fn poll_grow(&mut self) {
+        let g = &mut self.click_tools.grow;
+        let Some(job) = &mut g.job else { return };
+        let Some(r) = job.poll() else { return };
+        g.job = None;
+        match r {
+            Ok(Ok(result)) => {
+                g.preview = Some(result);
+                g.preview_revision += 1;
+            }
+            Ok(Err(e)) => self.notify(NoticeLevel::Warning, e.to_string()),
+            Err(e) => self.notify(NoticeLevel::Error, e.to_string()),
+        }
+    }
+
+    fn accept_grow(&mut self, add_to_selected: bool) {
+        let Some(result) = self.click_tools.grow.preview.take() else {
+            return;
+        };
+        self.click_tools.grow.preview_revision += 1;
+        let target = self
+            .structures
+            .selected
+            .filter(|i| add_to_selected && *i < self.structures.items.len());
+        if let Some(i) = target {
+            let mut m = self.structures.items[i].mask().clone();
+            let e = crate::anatomy::edit::paint(&m, &result.mask, crate::anatomy::edit::PaintMode::Paint);
+            e.apply(&mut m);
+            self.structures.set_mask(i, m);
+            return;
+        }
+        let kind = self.click_tools.grow.kind();
+        let w = self.click_tools.grow.window;
+        let n = self.structures.items.iter().filter(|s| s.kind == kind).count() + 1;
+        let seed_lps = self.click_tools.grow.seed_lps.unwrap_or([f64::NAN; 3]);
+        let s = Structure::new(
+            format!("{} {n} (grown)", kind.label()),
+            kind,
+            crate::anatomy::Provenance::RegionGrown {
+                seed_lps,
+                min_hu: w.min_hu,
+                max_hu: w.max_hu,
+            },
+            result.mask,
+        );
+        self.structures.add(s);
+    }
+
+    fn finish_nerve(&mut self) {
+        let Some(vol) = self.volume().cloned() else { return };
+        let pts = std::mem::take(&mut self.click_tools.nerve_points);
+        if pts.len() < 2 {
+            self.notify(NoticeLevel::Warning, "A nerve path needs at least two points");
+            self.click_tools.nerve_points = pts;
+            return;
+        }
+        let (mask, _) =
+            crate::anatomy::edit::nerve_path_mask(&vol.geometry, &pts, self.click_tools.nerve_radius_mm);
+        let n = self
+            .structures
+            .items
+            .iter()
+            .filter(|s| s.kind == crate::anatomy::StructureKind::Nerve)
+            .count()
+            + 1;
+        let s = Structure::new(
+            format!("Nerve {n}"),
+            crate::anatomy::StructureKind::Nerve,
+            crate::anatomy::Provenance::NervePath,
+            mask,
+        );
+        self.structures.add(s);
+    }
+
+    fn finish_ellipsoid(&mut self) {
+        let Some(vol) = self.volume().cloned() else { return };
+        let c = std::mem::take(&mut self.click_tools.ellipsoid_clicks);
+        match crate::anatomy::edit::ellipsoid_from_three_clicks(&c[0], &c[1], &c[2], None) {
+            Ok(spec) => {
+                let mask = crate::anatomy::edit::ellipsoid_mask(
+                    &vol.geometry,
+                    &spec.center_lps,
+                    &spec.axes,
+                    spec.radii_mm,
+                );
+                let n = self
+                    .structures
+                    .items
+                    .iter()
+                    .filter(|s| s.kind == crate::anatomy::StructureKind::Target)
+                    .count()
+                    + 1;
+                let s = Structure::new(
+                    format!("Target {n}"),
+                    crate::anatomy::StructureKind::Target,
+                    crate::anatomy::Provenance::Drawn,
+                    mask,
+                );
+                self.structures.add(s);
+            }
+            Err(e) => self.notify(NoticeLevel::Warning, e.to_string()),
+        }
+    }
+
+    fn fill_between(&mut self, i: usize) {
+        let Some(vol) = self.volume().cloned() else { return };
+        let Some(s) = self.structures.items.get(i) else {
+            return;
+        };
+        let mut m = s.mask().clone();
+        let e = crate::anatomy::edit::interpolate_between_slices(&m, vol.geometry.spacing_mm, 2);
+        if e.is_empty() {
+            self.notify(
+                NoticeLevel::Info,
+                "Nothing to fill: paint at least two slices with empty slices between them",
+            );
+            return;
+        }
+        e.apply(&mut m);
+        self.structures.set_mask(i, m);
     }
 
     pub fn brush(&self) -> Brush {
@@ -730,7 +923,12 @@ impl AblaApp {
         self.views = views::ViewCache::default();
         self.structures = structures::StructureSet::new(initial_structures);
         // Open on the target when there is one (the demo), like a planning worklist would.
-        if let Some(t) = self.structures.items.iter().position(|s| s.kind == crate::anatomy::StructureKind::Target) {
+        if let Some(t) = self
+            .structures
+            .items
+            .iter()
+            .position(|s| s.kind == crate::anatomy::StructureKind::Target)
+        {
             self.jump_to_structure(t);
         }
     }
@@ -770,6 +968,7 @@ impl eframe::App for AblaApp {
         self.handle_dropped_files(ctx);
         self.poll_dialog();
         self.poll_jobs();
+        self.poll_grow();
         self.apply_queued();
         if self.is_busy() {
             // Keep the progress bar moving even if a worker reports rarely.
@@ -780,6 +979,7 @@ impl eframe::App for AblaApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         panels::menu_bar(self, ui);
         panels::toolbar(self, ui);
+        panels::tool_options(self, ui);
         panels::status_bar(self, ui);
         panels::structure_panel(self, ui);
         panels::windows(self, ui);

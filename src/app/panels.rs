@@ -119,6 +119,31 @@ pub fn toolbar(app: &mut AblaApp, ui: &mut egui::Ui) {
             {
                 cmds.push(Command::SetTool(Tool::Eraser));
             }
+            for (tool, label, hint) in [
+                (
+                    Tool::RegionGrow,
+                    "Grow",
+                    "Click a seed: 3-D region grow within an HU window, preview, then accept",
+                ),
+                (
+                    Tool::NervePath,
+                    "Nerve path",
+                    "Click points along a nerve; Finish makes a tube (default 2 mm radius)",
+                ),
+                (
+                    Tool::TargetEllipsoid,
+                    "Ellipsoid",
+                    "Three clicks: both ends of the long axis, then the short radius",
+                ),
+            ] {
+                if ui
+                    .selectable_label(app.tool == tool, label)
+                    .on_hover_text(hint)
+                    .clicked()
+                {
+                    cmds.push(Command::SetTool(tool));
+                }
+            }
             if matches!(app.tool, Tool::Brush | Tool::Eraser) {
                 let mut b = app.brush;
                 ui.add(
@@ -169,6 +194,21 @@ pub fn toolbar(app: &mut AblaApp, ui: &mut egui::Ui) {
                 cmds.push(Command::SetAnonymise(anon));
             }
         });
+    });
+    app.commands.extend(cmds);
+}
+
+/// Options of the active click tool, in a strip under the toolbar.
+pub fn tool_options(app: &mut AblaApp, ui: &mut egui::Ui) {
+    if !matches!(
+        app.tool,
+        Tool::RegionGrow | Tool::NervePath | Tool::TargetEllipsoid
+    ) {
+        return;
+    }
+    let mut cmds = Vec::new();
+    egui::Panel::top("tool-options").show(ui, |ui| {
+        super::tools::options(ui, app.tool, &app.click_tools, &mut cmds);
     });
     app.commands.extend(cmds);
 }

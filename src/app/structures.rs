@@ -327,6 +327,15 @@ pub fn panel(ui: &mut egui::Ui, set: &StructureSet, spacing_mm: [f64; 3], cmds: 
                             if ui.button("Jump to").clicked() {
                                 cmds.push(Command::JumpToStructure(n));
                             }
+                            if ui
+                                .button("Fill between slices")
+                                .on_hover_text(
+                                    "Shape-based interpolation of empty axial slices between painted ones",
+                                )
+                                .clicked()
+                            {
+                                cmds.push(Command::FillBetweenSlices(n));
+                            }
                             if ui.button("Delete").clicked() {
                                 cmds.push(Command::DeleteStructure(n));
                             }

@@ -95,6 +95,13 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
             annotations: app.settings.show_annotations,
             anonymise: app.settings.anonymise,
             structures: &app.structures,
+            preview: app
+                .click_tools
+                .grow
+                .preview
+                .as_ref()
+                .map(|p| (&p.mask, app.click_tools.grow.preview_revision)),
+            markers: super::tools::markers(app.tool, &app.click_tools),
         };
         ctx.show(ui, view, rect, &mut cmds);
     }
@@ -188,6 +195,10 @@ struct ViewCtx<'a> {
     annotations: bool,
     anonymise: bool,
     structures: &'a super::structures::StructureSet,
+    /// Region-grow preview (mask, revision) drawn above the structures.
+    preview: Option<(&'a crate::anatomy::Mask, u64)>,
+    /// Clicked points of the active click tool.
+    markers: &'a [PatientPos],
 }
 
 fn to_pos(p: [f64; 2]) -> Pos2 {
@@ -237,6 +248,7 @@ impl ViewCtx<'_> {
         self.handle_input(ui, &response, view, rect, &m, slice, &xf, cmds);
         self.draw_reference_lines(&painter, view, &m, &xf, img_rect);
         self.draw_rulers(&painter, &response, view, &m, slice, &xf);
+        self.draw_markers(&painter, &m, &xf);
         if self.annotations {
             self.draw_annotations(&painter, view, rect, &m, slice, &xf);
         }
@@ -315,14 +327,20 @@ impl ViewCtx<'_> {
         for s in items {
             (s.revision(), s.visible, s.colour, s.opacity.to_bits()).hash(&mut h);
         }
+        self.preview.map(|(_, rev)| rev).hash(&mut h);
         let key = h.finish();
         let sl = slot(view);
         let stale = self.cache.overlays[sl].as_ref().is_none_or(|o| o.key != key);
         if stale {
+            let preview_colour = [60, 230, 230];
             let masks: Vec<(Vec<bool>, [u8; 3], f32)> = items
                 .iter()
                 .filter(|s| s.visible)
                 .map(|s| (s.mask().view_slice(m, slice), s.colour, s.opacity))
+                .chain(
+                    self.preview
+                        .map(|(p, _)| (p.view_slice(m, slice), preview_colour, 0.45)),
+                )
                 .filter(|(mask, _, _)| mask.iter().any(|b| *b))
                 .collect();
             let outlines = masks
@@ -485,8 +503,12 @@ impl ViewCtx<'_> {
         };
         let ruler_active = self.tool == Tool::Ruler;
         let brush_active = matches!(self.tool, Tool::Brush | Tool::Eraser);
+        let click_tool = matches!(
+            self.tool,
+            Tool::RegionGrow | Tool::NervePath | Tool::TargetEllipsoid
+        );
         // Placement tools take the left button only (REFERENCE §5); the rest of the map stays.
-        let left_taken = ruler_active || brush_active;
+        let left_taken = ruler_active || brush_active || click_tool;
         let delta = response.drag_delta();
         let pointer_lps = |ctx: &Self| {
             response.interact_pointer_pos().map(|pos| {
@@ -494,7 +516,11 @@ impl ViewCtx<'_> {
                 ctx.pixel_to_lps(m, slice, u, v)
             })
         };
-        if brush_active
+        if click_tool && response.clicked_by(PointerButton::Primary) {
+            if let Some(lps) = pointer_lps(self) {
+                cmds.push(Command::ToolClick { view, lps });
+            }
+        } else if brush_active
             && (response.dragged_by(PointerButton::Primary) || response.clicked_by(PointerButton::Primary))
         {
             if let Some(lps) = pointer_lps(self) {
@@ -615,6 +641,35 @@ impl ViewCtx<'_> {
                     Pos2::new(img.max.x, centre.y),
                 ],
                 sh,
+            );
+        }
+    }
+
+    /// Clicked points of the active tool and the path through them. Points off this slice
+    /// are drawn hollow, so a path spanning slices stays readable.
+    fn draw_markers(&self, painter: &egui::Painter, m: &SliceMapping, xf: &ViewTransform) {
+        let colour = Color32::from_rgb(255, 140, 40);
+        let slice = self.viewer.slice_index(m) as f64;
+        let pts: Vec<(Pos2, f64)> = self
+            .markers
+            .iter()
+            .map(|p| self.lps_to_screen(m, xf, p))
+            .collect();
+        for w in pts.windows(2) {
+            painter.line_segment([w[0].0, w[1].0], Stroke::new(1.0, colour.gamma_multiply(0.7)));
+        }
+        for (n, (p, s)) in pts.iter().enumerate() {
+            if (s - slice).abs() < 0.5 {
+                painter.circle_filled(*p, 4.0, colour);
+            } else {
+                painter.circle_stroke(*p, 4.0, Stroke::new(1.5, colour));
+            }
+            painter.text(
+                *p + Vec2::new(6.0, -6.0),
+                Align2::LEFT_BOTTOM,
+                format!("{}", n + 1),
+                FontId::proportional(12.0),
+                colour,
             );
         }
     }
