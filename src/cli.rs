@@ -1,12 +1,14 @@
 //! Headless commands (also the test and benchmark surface). `inspect` scans a path, loads every
-//! image series and reports geometry, HU range, warnings and skipped files. The JSON keys are
-//! stable and documented in the README.
+//! image series and reports geometry, HU range, warnings and skipped files, the structure sets
+//! (RTSTRUCT / SEG) found for each series and, with `--structures`, imports them onto the CT grid.
+//! The JSON keys are stable and documented in the README.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::dicom::{self, OtherObject, SkippedFile};
+use crate::dicom::structset::bbox_lps_mm;
+use crate::dicom::{self, ImportOptions, OtherObject, SeriesIds, SkippedFile};
 use crate::jobs::JobCtx;
 
 pub const INSPECT_SCHEMA_VERSION: u32 = 1;
@@ -44,6 +46,53 @@ pub struct InspectSeries {
     pub transfer_syntaxes: Vec<String>,
     pub warnings: Vec<String>,
     pub skipped: Vec<SkippedFile>,
+    /// RTSTRUCT / SEG objects of the scan that belong to this series (same frame of reference,
+    /// naming this series, or without a frame of reference).
+    pub structure_sets: Vec<InspectStructureSet>,
+}
+
+/// A structure set found for a series; the import keys are present only with `--structures`.
+#[derive(Debug, Serialize)]
+pub struct InspectStructureSet {
+    pub path: PathBuf,
+    pub modality: String,
+    pub description: String,
+    pub matches_frame_of_reference: bool,
+    pub references_series: bool,
+    /// Why the import was refused or failed (with `--structures`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+    /// ROIs / segments not imported, with the reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped_rois: Option<Vec<InspectSkippedRoi>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub structures: Option<Vec<InspectStructure>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InspectSkippedRoi {
+    pub name: String,
+    pub reason: String,
+}
+
+/// One imported structure on the CT grid.
+#[derive(Debug, Serialize)]
+pub struct InspectStructure {
+    pub name: String,
+    /// Target, Nerve, Bowel, Vessel, Bone or Other.
+    pub kind: String,
+    pub voxel_count: usize,
+    pub volume_ml: f64,
+    /// `[[xmin, ymin, zmin], [xmax, ymax, zmax]]` of the voxel centres, LPS mm.
+    pub bbox_lps_mm: Option<[[f64; 3]; 2]>,
+    /// `[r, g, b]` display colour.
+    pub colour: [u8; 3],
+    pub source: PathBuf,
+    /// Where in the file it came from (ROI / segment number, contours, frames).
+    pub detail: String,
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -70,8 +119,61 @@ impl From<&crate::geometry::VolumeGeometry> for InspectGeometry {
     }
 }
 
-/// Scan `path` and load every image series found.
+/// Scan `path` and load every image series found; list the structure sets of each series.
 pub fn inspect(path: &Path) -> Result<InspectReport, dicom::DicomError> {
+    inspect_with(path, false)
+}
+
+/// Import each structure set onto the loaded CT (refusals and failures become `error`).
+fn import_sets(
+    sets: &mut [InspectStructureSet],
+    geometry: &crate::geometry::VolumeGeometry,
+    ids: &SeriesIds,
+) {
+    for set in sets {
+        match dicom::import_structure_set(&set.path, geometry, ids, &ImportOptions::default()) {
+            Ok(r) => {
+                set.structures = Some(
+                    r.structures
+                        .iter()
+                        .zip(r.structure_warnings.iter().chain(std::iter::repeat(&Vec::new())))
+                        .map(|(s, w)| {
+                            let (source, detail) = match &s.provenance {
+                                crate::anatomy::Provenance::Imported { file, detail } => {
+                                    (file.clone(), detail.clone())
+                                }
+                                _ => (set.path.clone(), String::new()),
+                            };
+                            InspectStructure {
+                                name: s.name.clone(),
+                                kind: s.kind.label().to_string(),
+                                voxel_count: s.mask().voxel_count(),
+                                volume_ml: s.volume_ml(geometry.spacing_mm),
+                                bbox_lps_mm: bbox_lps_mm(s.mask(), geometry),
+                                colour: s.colour,
+                                source,
+                                detail,
+                                warnings: w.clone(),
+                            }
+                        })
+                        .collect(),
+                );
+                set.warnings = Some(r.warnings);
+                set.skipped_rois = Some(
+                    r.skipped_rois
+                        .into_iter()
+                        .map(|(name, reason)| InspectSkippedRoi { name, reason })
+                        .collect(),
+                );
+            }
+            Err(e) => set.error = Some(e.to_string()),
+        }
+    }
+}
+
+/// [`inspect`]; with `structures`, also import every structure set found for a loaded series
+/// onto its grid (a missing frame of reference is not confirmed here: such sets report an error).
+pub fn inspect_with(path: &Path, structures: bool) -> Result<InspectReport, dicom::DicomError> {
     let ctx = JobCtx::default();
     let scan = dicom::scan(&[path.to_path_buf()], &ctx)?;
     let series = scan
@@ -97,9 +199,36 @@ pub fn inspect(path: &Path) -> Result<InspectReport, dicom::DicomError> {
                 transfer_syntaxes: Vec::new(),
                 warnings: entry.warnings.clone(),
                 skipped: Vec::new(),
+                structure_sets: Vec::new(),
+            };
+            let entry_ids = SeriesIds {
+                frame_of_reference_uid: entry.frame_of_reference_uid.clone(),
+                series_instance_uid: entry.series_instance_uid.clone(),
+                sop_instance_uids: Vec::new(),
+            };
+            let sets = |ids: &SeriesIds| -> Vec<InspectStructureSet> {
+                dicom::find_structure_sets(&scan.others, ids)
+                    .into_iter()
+                    .map(|c| InspectStructureSet {
+                        path: c.path,
+                        modality: c.modality,
+                        description: c.description,
+                        matches_frame_of_reference: c.matches_frame_of_reference,
+                        references_series: c.references_series,
+                        error: None,
+                        warnings: None,
+                        skipped_rois: None,
+                        structures: None,
+                    })
+                    .collect()
             };
             match dicom::load_series(entry, &ctx) {
                 Ok(l) => {
+                    let ids = SeriesIds::from_loaded(&l);
+                    s.structure_sets = sets(&ids);
+                    if structures {
+                        import_sets(&mut s.structure_sets, &l.volume.geometry, &ids);
+                    }
                     s.loaded = true;
                     s.geometry = Some((&l.volume.geometry).into());
                     s.hu_range = l.volume.hu_range().map(|(a, b)| [a, b]);
@@ -107,7 +236,15 @@ pub fn inspect(path: &Path) -> Result<InspectReport, dicom::DicomError> {
                     s.warnings.extend(l.report.warnings);
                     s.skipped = l.report.skipped;
                 }
-                Err(e) => s.error = Some(e.to_string()),
+                Err(e) => {
+                    s.error = Some(e.to_string());
+                    s.structure_sets = sets(&entry_ids);
+                    if structures {
+                        for set in &mut s.structure_sets {
+                            set.error = Some("not imported: the CT series could not be loaded".into());
+                        }
+                    }
+                }
             }
             s
         })
@@ -190,6 +327,50 @@ pub fn format_inspect(r: &InspectReport) -> String {
         }
         for f in &s.skipped {
             let _ = writeln!(out, "  skipped {}: {}", f.path.display(), f.reason);
+        }
+        for set in &s.structure_sets {
+            let _ = writeln!(
+                out,
+                "  structure set: {} \"{}\" {}{}{}",
+                set.modality,
+                set.description,
+                set.path.display(),
+                if set.matches_frame_of_reference {
+                    ""
+                } else {
+                    " (frame of reference does not match)"
+                },
+                if set.references_series {
+                    ""
+                } else {
+                    " (does not name this series)"
+                }
+            );
+            if let Some(e) = &set.error {
+                let _ = writeln!(out, "    NOT IMPORTED: {e}");
+            }
+            for w in set.warnings.iter().flatten() {
+                let _ = writeln!(out, "    warning: {w}");
+            }
+            for st in set.structures.iter().flatten() {
+                let bbox = st
+                    .bbox_lps_mm
+                    .map(|[a, b]| {
+                        format!(
+                            ", LPS ({:.1}, {:.1}, {:.1}) … ({:.1}, {:.1}, {:.1}) mm",
+                            a[0], a[1], a[2], b[0], b[1], b[2]
+                        )
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "    {} [{}]: {} voxels, {:.2} mL{bbox}",
+                    st.name, st.kind, st.voxel_count, st.volume_ml
+                );
+            }
+            for r in set.skipped_rois.iter().flatten() {
+                let _ = writeln!(out, "    skipped \"{}\": {}", r.name, r.reason);
+            }
         }
     }
     if !r.other_objects.is_empty() {

@@ -27,6 +27,9 @@ enum Cmd {
         /// Print JSON (keys documented in the README) instead of text.
         #[arg(long)]
         json: bool,
+        /// Import the RTSTRUCT / SEG found for each series onto its grid and list the structures.
+        #[arg(long)]
+        structures: bool,
     },
 }
 
@@ -34,7 +37,11 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     match cli.command {
-        Some(Cmd::Inspect { path, json }) => inspect(&path, json),
+        Some(Cmd::Inspect {
+            path,
+            json,
+            structures,
+        }) => inspect(&path, json, structures),
         None => match ablaplan::app::run(ablaplan::app::StartupOptions { open: cli.path }) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -45,8 +52,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn inspect(path: &std::path::Path, json: bool) -> ExitCode {
-    match ablaplan::cli::inspect(path) {
+fn inspect(path: &std::path::Path, json: bool, structures: bool) -> ExitCode {
+    match ablaplan::cli::inspect_with(path, structures) {
         Ok(report) => {
             if json {
                 match serde_json::to_string_pretty(&report) {

@@ -76,7 +76,11 @@ pub fn demo_structures(anatomy: &DemoAnatomy, geometry: &VolumeGeometry) -> Vec<
         Box::new(move || tube_mask_of(&anatomy.ivc, g)),
     ));
     for t in anatomy.iliac_arteries.iter().chain(&anatomy.iliac_veins) {
-        jobs.push((t.name.clone(), StructureKind::Vessel, Box::new(move || tube_mask_of(t, g))));
+        jobs.push((
+            t.name.clone(),
+            StructureKind::Vessel,
+            Box::new(move || tube_mask_of(t, g)),
+        ));
     }
     let bowel = &anatomy.bowel;
     jobs.push((

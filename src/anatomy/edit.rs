@@ -141,7 +141,10 @@ impl MaskEdit {
     /// Net change in voxel count (after − before).
     pub fn voxel_delta(&self) -> i64 {
         let count = |r: &[Run]| r.iter().map(|r| i64::from(r.i1 - r.i0)).sum::<i64>();
-        self.slices.iter().map(|s| count(&s.after) - count(&s.before)).sum()
+        self.slices
+            .iter()
+            .map(|s| count(&s.after) - count(&s.before))
+            .sum()
     }
 }
 
@@ -543,7 +546,9 @@ pub fn catmull_rom_centripetal(points: &[PatientPos], max_step_mm: f64) -> Vec<P
         let s = s as isize;
         let (p0, p1, p2, p3) = (ext(s - 1), ext(s), ext(s + 1), ext(s + 2));
         // Coarse length estimate, then a uniform parameter step fine enough for `step`.
-        let coarse: Vec<PatientPos> = (0..=32).map(|m| cr_point(&p0, &p1, &p2, &p3, m as f64 / 32.0)).collect();
+        let coarse: Vec<PatientPos> = (0..=32)
+            .map(|m| cr_point(&p0, &p1, &p2, &p3, m as f64 / 32.0))
+            .collect();
         let len: f64 = coarse.windows(2).map(|w| (w[1] - w[0]).norm()).sum();
         let m = ((len * 1.5 / step).ceil() as usize).max(1);
         for q in 1..=m {
@@ -672,7 +677,10 @@ pub struct EllipsoidSpec {
 impl EllipsoidSpec {
     pub fn contains(&self, p: &PatientPos) -> bool {
         let d = p - self.center_lps;
-        (0..3).map(|a| (d.dot(&self.axes[a]) / self.radii_mm[a]).powi(2)).sum::<f64>() <= 1.0
+        (0..3)
+            .map(|a| (d.dot(&self.axes[a]) / self.radii_mm[a]).powi(2))
+            .sum::<f64>()
+            <= 1.0
     }
 
     pub fn volume_ml(&self) -> f64 {
@@ -707,7 +715,7 @@ pub fn ellipsoid_from_three_clicks(
 ) -> Result<EllipsoidSpec, EllipsoidError> {
     let long = click2 - click1;
     let len = long.norm();
-    if !(len > 1e-6) {
+    if len.is_nan() || len <= 1e-6 {
         return Err(EllipsoidError::DegenerateLongAxis);
     }
     let e1 = long / len;
@@ -715,7 +723,7 @@ pub fn ellipsoid_from_three_clicks(
     let off = click3 - center;
     let perp = off - e1 * off.dot(&e1);
     let b = perp.norm();
-    if !(b > 1e-6) {
+    if b.is_nan() || b <= 1e-6 {
         return Err(EllipsoidError::DegenerateShortAxis);
     }
     let e2 = perp / b;
@@ -742,7 +750,8 @@ pub fn ellipsoid_mask(
     let mut unit = [Vector3::zeros(); 3];
     for a in 0..3 {
         let n = axes[a].norm();
-        if !(n > 0.0) || !(radii_mm[a].is_finite() && radii_mm[a] > 0.0) {
+        let ok = n.is_finite() && n > 0.0 && radii_mm[a].is_finite() && radii_mm[a] > 0.0;
+        if !ok {
             return Mask::empty(geometry.dims);
         }
         unit[a] = axes[a] / n;
@@ -838,7 +847,11 @@ pub fn interpolate_between_slices(mask: &Mask, spacing_mm: [f64; 3], axis: usize
             .into_par_iter()
             .map(|s| {
                 let t = (s - s0) as f32 / (s1 - s0) as f32;
-                let flags = d0.iter().zip(&d1).map(|(x, y)| (1.0 - t) * x + t * y < 0.0).collect();
+                let flags = d0
+                    .iter()
+                    .zip(&d1)
+                    .map(|(x, y)| (1.0 - t) * x + t * y < 0.0)
+                    .collect();
                 (s, flags)
             })
             .collect();
@@ -1100,7 +1113,9 @@ mod tests {
             max_volume_ml: f64::INFINITY,
             bounds: None,
         };
+        let t = std::time::Instant::now();
         let r = region_grow(&v, [256, 256, 60], &p).unwrap();
+        eprintln!("region grow over 512×512×134: {:?}", t.elapsed());
         assert_eq!(r.voxel_count, g.voxel_count());
         assert_eq!(r.mask.voxel_count(), g.voxel_count());
     }
@@ -1233,9 +1248,17 @@ mod tests {
         edit.apply(&mut mask);
         for k in 1..10 {
             let want_r = 5.0 + (k as f64) * 1.0;
-            let area = mask.slice_runs(k).iter().map(|r| (r.i1 - r.i0) as f64).sum::<f64>() * 0.25;
+            let area = mask
+                .slice_runs(k)
+                .iter()
+                .map(|r| (r.i1 - r.i0) as f64)
+                .sum::<f64>()
+                * 0.25;
             let r_eq = (area / PI).sqrt();
-            assert!((r_eq - want_r).abs() < 0.35, "slice {k}: radius {r_eq} vs {want_r}");
+            assert!(
+                (r_eq - want_r).abs() < 0.35,
+                "slice {k}: radius {r_eq} vs {want_r}"
+            );
         }
         // The middle slice is the 10 mm disc to within half a pixel.
         let mid = mask.slice_dense(5);

@@ -180,7 +180,9 @@ pub enum NiftiImportError {
     LabelTooLarge { file: PathBuf, value: f64 },
     #[error("{file} contains no labels (every voxel is 0)")]
     NoLabels { file: PathBuf },
-    #[error("{file}: the voxel-to-world transform (sform/qform) is singular or not finite; the file's header is broken")]
+    #[error(
+        "{file}: the voxel-to-world transform (sform/qform) is singular or not finite; the file's header is broken"
+    )]
     AffineSingular { file: PathBuf },
     #[error(
         "{file} does not intersect the CT volume: label map spans LPS {:?}–{:?} mm, the CT spans LPS {:?}–{:?} mm; was it made from this CT?",
@@ -272,7 +274,7 @@ pub fn ras_from_voxel(h: &nifti::NiftiHeader) -> (Matrix4<f64>, NiftiTransform) 
             2.0 * (c * d + a * b),
             a * a + d * d - c * c - b * b,
         );
-        let qfac = 1.0;
+        let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
         let s = Matrix3::from_diagonal(&Vector3::new(px[0], px[1], qfac * px[2]));
         let mut m = (r * s).to_homogeneous();
         m[(0, 3)] = f64::from(h.quatern_x);
@@ -386,7 +388,11 @@ fn decode_labels(
             ($t:ty, $n:expr) => {{
                 let mut b = [0u8; $n];
                 b.copy_from_slice(c);
-                (if big { <$t>::from_be_bytes(b) } else { <$t>::from_le_bytes(b) }) as f64
+                (if big {
+                    <$t>::from_be_bytes(b)
+                } else {
+                    <$t>::from_le_bytes(b)
+                }) as f64
             }};
         }
         match dt {
@@ -405,37 +411,55 @@ fn decode_labels(
     let slope = f64::from(h.scl_slope);
     let inter = f64::from(h.scl_inter);
     let scaled = slope != 0.0 && slope.is_finite() && inter.is_finite() && (slope != 1.0 || inter != 0.0);
-    let results: Vec<(u16, bool, Option<f64>)> = data
-        .par_chunks(size * 4096)
-        .flat_map_iter(|chunk| {
-            chunk.chunks_exact(size).map(|c| {
+    const CHUNK: usize = 1 << 14;
+    let mut labels = vec![0u16; n];
+    // (some value was not an integer, largest value above the u16 range)
+    let (rounded, too_large) = labels
+        .par_chunks_mut(CHUNK)
+        .zip(data.par_chunks(size * CHUNK))
+        .map(|(out, chunk)| {
+            let mut rounded = false;
+            let mut too_large: Option<f64> = None;
+            for (o, c) in out.iter_mut().zip(chunk.chunks_exact(size)) {
                 let mut v = read(c);
                 if scaled {
                     v = v * slope + inter;
                 }
-                if !v.is_finite() || v < 0.5 {
-                    (0u16, v.is_finite() && v != 0.0 && v.fract() != 0.0, None)
-                } else if v > 65535.5 {
-                    (0, false, Some(v))
-                } else {
-                    (v.round() as u16, v.fract() != 0.0, None)
+                if !v.is_finite() {
+                    continue;
                 }
-            })
+                rounded |= v.fract() != 0.0;
+                if v > 65535.5 {
+                    too_large = Some(too_large.map_or(v, |t: f64| t.max(v)));
+                } else if v >= 0.5 {
+                    *o = v.round() as u16;
+                }
+            }
+            (rounded, too_large)
         })
-        .collect();
-    if let Some(v) = results.iter().find_map(|r| r.2) {
+        .reduce(
+            || (false, None),
+            |a, b| {
+                let t = match (a.1, b.1) {
+                    (Some(x), Some(y)) => Some(x.max(y)),
+                    (x, y) => x.or(y),
+                };
+                (a.0 || b.0, t)
+            },
+        );
+    if let Some(v) = too_large {
         return Err(NiftiImportError::LabelTooLarge {
             file: path.to_path_buf(),
             value: v,
         });
     }
-    if results.iter().any(|r| r.1) {
+    if rounded {
         warnings.push(format!(
             "{}: non-integer voxel values were rounded to the nearest label",
             path.display()
         ));
     }
-    Ok(results.into_iter().map(|r| r.0).collect())
+    Ok(labels)
 }
 
 /// LPS bounding box of the voxel centres of a grid given its voxel → LPS affine.
@@ -457,6 +481,9 @@ fn lps_box(lps_from_voxel: &Matrix4<f64>, dims: [usize; 3]) -> LpsBox {
     }
     (lo, hi)
 }
+
+/// The runs of one label, per CT slice `k` (ascending).
+type LabelSlices = Vec<(usize, Vec<Run>)>;
 
 /// Nearest-neighbour resampling of the labels onto the CT grid: one mask per non-zero label
 /// that lands on the CT, in ascending label order.
@@ -522,7 +549,14 @@ pub fn resample_labels(img: &LabelImage, ct: &VolumeGeometry) -> Vec<(u16, Mask)
                             if let Some((cl, start)) = cur.take()
                                 && cl != 0
                             {
-                                runs.push((cl, Run { j: j as u32, i0: start, i1: i as u32 }));
+                                runs.push((
+                                    cl,
+                                    Run {
+                                        j: j as u32,
+                                        i0: start,
+                                        i1: i as u32,
+                                    },
+                                ));
                             }
                             cur = Some((l, i as u32));
                         }
@@ -531,13 +565,20 @@ pub fn resample_labels(img: &LabelImage, ct: &VolumeGeometry) -> Vec<(u16, Mask)
                 if let Some((cl, start)) = cur
                     && cl != 0
                 {
-                    runs.push((cl, Run { j: j as u32, i0: start, i1: i1 as u32 + 1 }));
+                    runs.push((
+                        cl,
+                        Run {
+                            j: j as u32,
+                            i0: start,
+                            i1: i1 as u32 + 1,
+                        },
+                    ));
                 }
             }
             (k, runs)
         })
         .collect();
-    let mut by_label: BTreeMap<u16, Vec<(usize, Vec<Run>)>> = BTreeMap::new();
+    let mut by_label: BTreeMap<u16, LabelSlices> = BTreeMap::new();
     for (k, runs) in per_slice {
         for (l, r) in runs {
             let slices = by_label.entry(l).or_default();
@@ -547,7 +588,7 @@ pub fn resample_labels(img: &LabelImage, ct: &VolumeGeometry) -> Vec<(u16, Mask)
             }
         }
     }
-    let labels: Vec<(u16, Vec<(usize, Vec<Run>)>)> = by_label.into_iter().collect();
+    let labels: Vec<(u16, LabelSlices)> = by_label.into_iter().collect();
     labels
         .into_par_iter()
         .map(|(l, slices)| {
@@ -635,7 +676,10 @@ pub fn import_label_map(path: &Path, ct: &VolumeGeometry) -> Result<Vec<Structur
 
 /// The structure name of a mask file: its file name without `.nii.gz` / `.nii`.
 pub fn stem_name(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let lower = name.to_lowercase();
     for ext in [".nii.gz", ".nii"] {
         if lower.ends_with(ext) {
@@ -763,7 +807,9 @@ mod tests {
         let bones: Vec<u16> = (25..=50).chain(69..=78).chain(91..=116).collect();
         kinds(&bones, StructureKind::Bone);
         kinds(
-            &[1, 2, 3, 4, 5, 7, 8, 9, 10, 16, 17, 21, 22, 23, 51, 61, 80, 86, 88, 90, 117],
+            &[
+                1, 2, 3, 4, 5, 7, 8, 9, 10, 16, 17, 21, 22, 23, 51, 61, 80, 86, 88, 90, 117,
+            ],
             StructureKind::Other,
         );
     }

@@ -31,6 +31,8 @@ pub enum Tool {
 pub enum OpenDialog {
     Folder,
     Files,
+    /// RTSTRUCT / SEG / NIfTI files to import onto the loaded CT.
+    Structures,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -126,6 +128,9 @@ pub enum Command {
     },
     /// Shape-based interpolation of the empty slices between painted ones.
     FillBetweenSlices(usize),
+    /// Import RTSTRUCT / SEG / NIfTI files or folders onto the loaded CT.
+    ImportStructures { paths: Vec<std::path::PathBuf>, allow_missing_frame_of_reference: bool },
+    DismissPrompt,
     Undo,
     Redo,
 }

@@ -9,6 +9,7 @@ mod panels;
 pub mod settings;
 pub mod structures;
 mod tools;
+mod import;
 pub mod viewer;
 mod views;
 
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use eframe::egui;
 
 pub use command::{Command, OpenDialog, Tool};
+pub use import::Prompt;
 use settings::{Settings, WlPreset};
 use viewer::{Viewer, Window};
 
@@ -118,7 +120,11 @@ pub struct AblaApp {
     structures: structures::StructureSet,
     brush: Brush,
     click_tools: tools::ClickTools,
-    dialog: Option<std::sync::mpsc::Receiver<Vec<PathBuf>>>,
+    import_job: Option<Job<import::ImportOutcome>>,
+    prompt: Option<import::Prompt>,
+    /// Messages of structure imports, shown in the series report.
+    import_log: Vec<String>,
+    dialog: Option<(std::sync::mpsc::Receiver<Vec<PathBuf>>, OpenDialog)>,
     ctx: egui::Context,
 }
 
@@ -153,6 +159,9 @@ impl AblaApp {
             structures: structures::StructureSet::default(),
             brush: Brush::default(),
             click_tools: tools::ClickTools::default(),
+            import_job: None,
+            prompt: None,
+            import_log: Vec::new(),
             dialog: None,
             ctx,
         };
@@ -184,7 +193,10 @@ impl AblaApp {
         self.last_scan.as_ref()
     }
     pub fn is_busy(&self) -> bool {
-        self.scan_job.is_some() || self.load_job.is_some() || self.click_tools.grow.job.is_some()
+        self.scan_job.is_some()
+            || self.load_job.is_some()
+            || self.import_job.is_some()
+            || self.click_tools.grow.job.is_some()
     }
     pub fn picker_open(&self) -> bool {
         self.picker.is_some()
@@ -436,6 +448,11 @@ impl AblaApp {
             }
             Command::AcceptGrow { add_to_selected } => self.accept_grow(add_to_selected),
             Command::FillBetweenSlices(i) => self.fill_between(i),
+            Command::ImportStructures {
+                paths,
+                allow_missing_frame_of_reference,
+            } => self.start_import(paths, allow_missing_frame_of_reference),
+            Command::DismissPrompt => self.prompt = None,
             Command::Undo => {
                 if !self.structures.undo() {
                     self.notify(NoticeLevel::Info, "Nothing to undo");
@@ -480,6 +497,89 @@ impl AblaApp {
             let e = edit::paint(m, &footprint, mode);
             e.apply(m);
         });
+    }
+
+    fn series_ids(&self) -> Option<crate::dicom::structset::SeriesIds> {
+        let l = self.loaded.as_ref()?;
+        Some(crate::dicom::structset::SeriesIds {
+            frame_of_reference_uid: l.volume.meta.frame_of_reference_uid.clone(),
+            series_instance_uid: l.volume.meta.series_instance_uid.clone(),
+            sop_instance_uids: l.report.sop_instance_uids.clone(),
+        })
+    }
+
+    fn start_import(&mut self, paths: Vec<PathBuf>, allow_missing: bool) {
+        let (Some(vol), Some(ids)) = (self.volume().cloned(), self.series_ids()) else {
+            self.notify(NoticeLevel::Warning, "Open a CT before importing structures");
+            return;
+        };
+        if self.import_job.is_some() {
+            self.notify(NoticeLevel::Info, "An import is already running");
+            return;
+        }
+        self.prompt = None;
+        match Job::spawn("import", self.generation, self.progress(), move |ctx| {
+            import::import_paths(&paths, &vol.geometry, &ids, allow_missing, ctx)
+        }) {
+            Ok(j) => self.import_job = Some(j),
+            Err(e) => self.notify(NoticeLevel::Error, format!("Cannot start the import: {e}")),
+        }
+    }
+
+    fn poll_import(&mut self) {
+        let Some(job) = &mut self.import_job else { return };
+        let Some(result) = job.poll() else { return };
+        let for_generation = job.revision();
+        self.import_job = None;
+        let out = match result {
+            Ok(o) => o,
+            Err(e) => {
+                self.notify(NoticeLevel::Error, e.to_string());
+                return;
+            }
+        };
+        if for_generation != self.generation {
+            // The CT changed while importing: the masks belong to the old grid.
+            self.notify(NoticeLevel::Warning, "Import discarded: another CT was opened meanwhile");
+            return;
+        }
+        let n = out.structures.len();
+        for s in out.structures {
+            self.structures.add(s);
+        }
+        self.import_log.extend(out.warnings.iter().cloned());
+        for (f, e) in &out.errors {
+            self.import_log.push(format!("{}: {e}", f.display()));
+            self.notify(NoticeLevel::Error, e.clone());
+        }
+        if n > 0 {
+            let w = if out.warnings.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} warning(s), see View > Series report)", out.warnings.len())
+            };
+            self.notify(NoticeLevel::Info, format!("Imported {n} structure(s){w}"));
+        }
+        if !out.need_confirmation.is_empty() {
+            self.prompt = Some(import::Prompt::ConfirmMissingFrameOfReference(out.need_confirmation));
+        }
+    }
+
+    /// After a CT loads from a scan, offer the structure sets that belong to it.
+    fn offer_structure_sets(&mut self) {
+        let (Some(scan), Some(ids)) = (self.last_scan.as_ref(), self.series_ids()) else { return };
+        let found = crate::dicom::structset::find_structure_sets(&scan.others, &ids);
+        if !found.is_empty() {
+            self.prompt = Some(import::Prompt::OfferImport(found));
+        }
+    }
+
+    pub fn prompt(&self) -> Option<&import::Prompt> {
+        self.prompt.as_ref()
+    }
+
+    pub fn import_log(&self) -> &[String] {
+        &self.import_log
     }
 
     fn tool_click(&mut self, lps: crate::geometry::PatientPos) {
@@ -715,22 +815,34 @@ impl AblaApp {
                     OpenDialog::Files => rfd::FileDialog::new()
                         .set_title("Open DICOM files or a DICOMDIR")
                         .pick_files(),
+                    OpenDialog::Structures => rfd::FileDialog::new()
+                        .set_title("Import structures: RTSTRUCT, SEG or NIfTI label maps")
+                        .pick_files(),
                 };
                 let _ = tx.send(picked.unwrap_or_default());
                 ctx.request_repaint();
             });
         match spawned {
-            Ok(_) => self.dialog = Some(rx),
+            Ok(_) => self.dialog = Some((rx, kind)),
             Err(e) => self.notify(NoticeLevel::Error, format!("Cannot show the file dialog: {e}")),
         }
     }
 
     fn poll_dialog(&mut self) {
-        let Some(rx) = &self.dialog else { return };
+        let Some((rx, kind)) = &self.dialog else { return };
+        let kind = *kind;
         match rx.try_recv() {
             Ok(paths) => {
                 self.dialog = None;
-                if !paths.is_empty() {
+                if paths.is_empty() {
+                    return;
+                }
+                if kind == OpenDialog::Structures {
+                    self.apply(Command::ImportStructures {
+                        paths,
+                        allow_missing_frame_of_reference: false,
+                    });
+                } else {
                     self.apply(Command::Open(paths));
                 }
             }
@@ -894,6 +1006,7 @@ impl AblaApp {
         (series, initial_structures): (LoadedSeries, Vec<Structure>),
         source: String,
     ) {
+        let is_demo = source == DEMO_SOURCE;
         self.generation += 1;
 
         let (fallback, label) = self.fallback_window();
@@ -922,6 +1035,11 @@ impl AblaApp {
         self.viewer = Some(viewer);
         self.views = views::ViewCache::default();
         self.structures = structures::StructureSet::new(initial_structures);
+        self.import_log.clear();
+        self.prompt = None;
+        if !is_demo {
+            self.offer_structure_sets();
+        }
         // Open on the target when there is one (the demo), like a planning worklist would.
         if let Some(t) = self
             .structures
@@ -969,6 +1087,7 @@ impl eframe::App for AblaApp {
         self.poll_dialog();
         self.poll_jobs();
         self.poll_grow();
+        self.poll_import();
         self.apply_queued();
         if self.is_busy() {
             // Keep the progress bar moving even if a worker reports rarely.

@@ -19,6 +19,14 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     cmds.push(Command::OpenDialog(OpenDialog::Files));
                     ui.close();
                 }
+                let can_import = app.volume().is_some();
+                if ui
+                    .add_enabled(can_import, egui::Button::new("Import structures (RTSTRUCT, SEG, NIfTI)…"))
+                    .clicked()
+                {
+                    cmds.push(Command::OpenDialog(OpenDialog::Structures));
+                    ui.close();
+                }
                 ui.menu_button("Recent", |ui| {
                     if app.settings.recent.is_empty() {
                         ui.label("(none)");
@@ -281,8 +289,63 @@ pub fn windows(app: &mut AblaApp, ui: &mut egui::Ui) {
     picker(app, &ctx, &mut cmds);
     report(app, &ctx, &mut cmds);
     settings(app, &ctx, &mut cmds);
+    prompt(app, &ctx, &mut cmds);
     errors(app, &ctx, &mut cmds);
     app.commands.extend(cmds);
+}
+
+fn prompt(app: &AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
+    let Some(p) = &app.prompt else { return };
+    match p {
+        super::Prompt::OfferImport(found) => {
+            egui::Window::new("Structure sets found").collapsible(false).default_width(560.0).show(ctx, |ui| {
+                ui.label("These structure sets were found next to the CT:");
+                for c in found {
+                    let check = if c.matches_frame_of_reference {
+                        "same frame of reference"
+                    } else if c.references_series {
+                        "references this series"
+                    } else {
+                        "no frame of reference: will ask to confirm"
+                    };
+                    ui.label(format!("{} · {} · {} ({check})", c.modality, c.description, c.path.display()));
+                }
+                ui.horizontal(|ui| {
+                    if ui.button("Import all").clicked() {
+                        cmds.push(Command::ImportStructures {
+                            paths: found.iter().map(|c| c.path.clone()).collect(),
+                            allow_missing_frame_of_reference: false,
+                        });
+                    }
+                    if ui.button("Not now").clicked() {
+                        cmds.push(Command::DismissPrompt);
+                    }
+                });
+            });
+        }
+        super::Prompt::ConfirmMissingFrameOfReference(files) => {
+            egui::Window::new("Confirm import").collapsible(false).default_width(560.0).show(ctx, |ui| {
+                ui.label(
+                    "These files have no FrameOfReferenceUID, so it cannot be checked that their structures \
+                     were drawn on this CT. Import them only if you are sure they belong to it.",
+                );
+                for f in files {
+                    ui.monospace(f.display().to_string());
+                }
+                ui.horizontal(|ui| {
+                    if ui.button("Import anyway").clicked() {
+                        cmds.push(Command::ImportStructures {
+                            paths: files.clone(),
+                            allow_missing_frame_of_reference: true,
+                        });
+                    }
+                    if ui.button("Cancel").clicked() {
+                        cmds.push(Command::DismissPrompt);
+                    }
+                });
+            });
+        }
+    }
 }
 
 fn errors(app: &AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
@@ -435,6 +498,7 @@ fn report(app: &AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
                         ui.label(format!("Transfer syntaxes: {}", l.report.transfer_syntaxes.join(", ")));
                     }
                     section(ui, "Loading warnings", &l.report.warnings);
+                    section(ui, "Structure import", &app.import_log);
                     if !l.report.skipped.is_empty() {
                         ui.label(RichText::new(format!("Files not used ({})", l.report.skipped.len())).strong());
                         skipped_table(ui, "load-skipped", &l.report.skipped);

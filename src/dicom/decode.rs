@@ -2,6 +2,10 @@
 //! frames are handed to the codecs of `dicom-transfer-syntax-registry` one frame at a time
 //! (through a small [`PixelDataObject`] view), inside `catch_unwind`, so a codec panic becomes a
 //! skipped-file reason.
+//!
+//! Fallback: the JPEG syntaxes jpeg-decoder cannot read (12-bit JPEG Extended .4.51, the retired
+//! spectral selection .4.53 and progressive .4.55) are decoded by GDCM through `gdcm-rs`
+//! ([`decode_gdcm`]); everything else stays on the registry codecs.
 
 use std::borrow::Cow;
 use std::io::{Read, Seek, SeekFrom};
@@ -50,16 +54,10 @@ pub fn check_decodable(ts: &str, bits_stored: u16, bits_allocated: u16) -> Resul
         parse::TS_IMPLICIT_LE | parse::TS_EXPLICIT_LE | parse::TS_EXPLICIT_BE | parse::TS_DEFLATED => {
             return Ok(());
         }
-        // jpeg-decoder only decodes 8-bit DCT JPEG.
-        "1.2.840.10008.1.2.4.51" if bits_stored > 8 || bits_allocated > 8 => {
-            return Err(
-                "JPEG Extended 12-bit (1.2.840.10008.1.2.4.51) cannot be decoded by the built-in decoder; \
-                 convert with e.g. `dcmdjpeg` or `gdcmconv --raw`"
-                    .into(),
-            );
-        }
-        "1.2.840.10008.1.2.4.53" | "1.2.840.10008.1.2.4.55" => return Err(advice(ts)),
         _ => {}
+    }
+    if gdcm_syntax(ts, bits_stored, bits_allocated).is_some() {
+        return Ok(());
     }
     match TransferSyntaxRegistry.get(ts) {
         Some(t) => match t.codec() {
@@ -330,8 +328,12 @@ pub fn frame_bytes<'a>(
 }
 
 /// Decode an encapsulated frame into native little-endian sample bytes.
-fn decode_encapsulated(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+/// Also used by SEG import (`seg.rs`) for encapsulated segmentation frames.
+pub fn decode_encapsulated(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     check_decodable(ts, h.bits_stored, h.bits_allocated)?;
+    if let Some(g) = gdcm_syntax(ts, h.bits_stored, h.bits_allocated) {
+        return decode_gdcm(h, ts, g, data, out);
+    }
     let t = TransferSyntaxRegistry.get(ts).ok_or_else(|| advice(ts))?;
     let Codec::EncapsulatedPixelData(Some(reader), _) = t.codec() else {
         return Err(advice(ts));
@@ -363,6 +365,101 @@ fn decode_encapsulated(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec<u8>
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             Err(format!("the {} decoder crashed on this file ({m})", ts_name(ts)))
+        }
+    }
+}
+
+/// The JPEG syntaxes routed to GDCM: those jpeg-decoder (registry) cannot decode. 8-bit .4.51
+/// stays on the registry (jpeg-decoder handles 8-bit extended DCT).
+fn gdcm_syntax(ts: &str, bits_stored: u16, bits_allocated: u16) -> Option<gdcm_rs::GDCMTransferSyntax> {
+    use gdcm_rs::GDCMTransferSyntax as G;
+    match ts {
+        "1.2.840.10008.1.2.4.51" if bits_stored > 8 || bits_allocated > 8 => Some(G::JPEGExtendedProcess2_4),
+        "1.2.840.10008.1.2.4.53" => Some(G::JPEGSpectralSelectionProcess6_8),
+        "1.2.840.10008.1.2.4.55" => Some(G::JPEGFullProgressionProcess10_12),
+        _ => None,
+    }
+}
+
+/// Decode one JPEG frame with GDCM (IJG libjpeg 8/12-bit) into native little-endian samples.
+/// The output length is checked against Rows × Columns × samples × bytes before use. libjpeg
+/// errors (damaged or truncated streams) are caught by GDCM's setjmp handler and come back as a
+/// status code; a Rust panic in the binding is caught here. Known limits of the binding: libjpeg
+/// prints its messages to stderr (for every 12-bit frame GDCM first tries its 16-bit codec, which
+/// prints "Unsupported JPEG data precision 12"), and a failed decode leaks the frame buffer GDCM
+/// allocated. Only one warning per stream is tolerated by GDCM, so some bit errors in the
+/// entropy-coded data decode to wrong pixels without an error, as with any JPEG decoder.
+fn decode_gdcm(
+    h: &ImageHeader,
+    ts: &str,
+    g: gdcm_rs::GDCMTransferSyntax,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    const SAMPLES: u16 = 1; // colour images are refused by the header reader
+    if !matches!(h.bits_allocated, 8 | 16) {
+        return Err(format!(
+            "{}: BitsAllocated {} is not valid for JPEG (8 or 16 expected)",
+            ts_name(ts),
+            h.bits_allocated
+        ));
+    }
+    let photometric = if h.photometric.is_empty() {
+        "MONOCHROME2"
+    } else {
+        h.photometric.as_str()
+    };
+    let pi: gdcm_rs::GDCMPhotometricInterpretation = photometric.parse().map_err(|_| {
+        format!(
+            "{}: PhotometricInterpretation {photometric:?} is not supported",
+            ts_name(ts)
+        )
+    })?;
+    let expected = h.rows as usize * h.cols as usize * SAMPLES as usize * (h.bits_allocated as usize / 8);
+    out.clear();
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        gdcm_rs::decode_single_frame_compressed(
+            data,
+            u32::from(h.cols),
+            u32::from(h.rows),
+            pi,
+            g,
+            SAMPLES,
+            h.bits_allocated,
+            h.bits_stored,
+            h.high_bit,
+            u16::from(h.signed),
+        )
+        .map(|px| {
+            let d = px.data();
+            if d.len() == expected {
+                out.extend_from_slice(d);
+            }
+            d.len()
+        })
+    }));
+    match res {
+        Ok(Ok(n)) if n == expected => Ok(()),
+        Ok(Ok(n)) => Err(format!(
+            "the {} decoder (GDCM) returned {n} bytes for a {}×{} frame ({expected} expected)",
+            ts_name(ts),
+            h.cols,
+            h.rows
+        )),
+        Ok(Err(e)) => Err(format!(
+            "{} decoder (GDCM) failed: {e}; the JPEG stream is probably damaged",
+            ts_name(ts)
+        )),
+        Err(p) => {
+            let m = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(format!(
+                "the {} decoder (GDCM) crashed on this file ({m})",
+                ts_name(ts)
+            ))
         }
     }
 }
@@ -611,18 +708,71 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_syntaxes_are_named() {
-        let e = check_decodable("1.2.840.10008.1.2.4.51", 12, 16).unwrap_err();
+    fn jpeg_12_bit_goes_to_gdcm_and_unknown_syntaxes_are_named() {
+        // 12-bit JPEG Extended and the retired .53/.55: decodable through the GDCM fallback.
+        for ts in [
+            "1.2.840.10008.1.2.4.51",
+            "1.2.840.10008.1.2.4.53",
+            "1.2.840.10008.1.2.4.55",
+        ] {
+            assert!(check_decodable(ts, 12, 16).is_ok(), "{ts}");
+            assert!(gdcm_syntax(ts, 12, 16).is_some(), "{ts}");
+        }
+        // 8-bit JPEG Extended stays on the registry codec (jpeg-decoder); other syntaxes too.
+        assert!(gdcm_syntax("1.2.840.10008.1.2.4.51", 8, 8).is_none());
+        assert!(gdcm_syntax("1.2.840.10008.1.2.4.50", 8, 8).is_none());
+        assert!(gdcm_syntax("1.2.840.10008.1.2.4.57", 16, 16).is_none());
+        assert!(check_decodable("1.2.840.10008.1.2.4.90", 16, 16).is_ok());
+        let e = check_decodable("1.2.3.4", 16, 16).unwrap_err();
         assert!(
-            e.contains("JPEG Extended 12-bit (1.2.840.10008.1.2.4.51)") && e.contains("dcmdjpeg"),
+            e.contains("unknown transfer syntax") && e.contains("gdcmconv"),
             "{e}"
         );
-        assert!(
-            check_decodable("1.2.840.10008.1.2.4.55", 12, 16)
-                .unwrap_err()
-                .contains("1.2.840.10008.1.2.4.55")
-        );
-        assert!(check_decodable("1.2.3.4", 16, 16).is_err());
-        assert!(check_decodable("1.2.840.10008.1.2.4.90", 16, 16).is_ok());
+    }
+
+    #[test]
+    fn damaged_12_bit_jpeg_is_an_error_not_a_crash() {
+        let h = ImageHeader {
+            path: "synthetic.dcm".into(),
+            ts: "1.2.840.10008.1.2.4.51".into(),
+            sop_class: String::new(),
+            sop_instance: String::new(),
+            modality: "CT".into(),
+            patient_name: String::new(),
+            patient_id: String::new(),
+            birth_date: String::new(),
+            study_date: String::new(),
+            study_time: String::new(),
+            study_description: String::new(),
+            series_description: String::new(),
+            institution: String::new(),
+            series_number: None,
+            instance_number: None,
+            study_uid: String::new(),
+            series_uid: String::new(),
+            for_uid: String::new(),
+            rows: 4,
+            cols: 4,
+            bits_allocated: 16,
+            bits_stored: 12,
+            high_bit: 11,
+            signed: false,
+            photometric: "MONOCHROME2".into(),
+            multiframe: false,
+            padding: None,
+            native_offset: None,
+            frames: Vec::new(),
+            notes: Vec::new(),
+        };
+        let mut out = Vec::new();
+        for data in [
+            &[][..],
+            &[0xFF, 0xD8][..],
+            &[0xFF, 0xD8, 0xFF, 0xC1, 0, 0][..],
+            &[0x42; 64][..],
+        ] {
+            let e = decode_encapsulated(&h, "1.2.840.10008.1.2.4.51", data, &mut out).unwrap_err();
+            assert!(e.contains("(GDCM) failed"), "{e}");
+        }
     }
 }

@@ -392,6 +392,12 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         });
     }
     report.transfer_syntaxes = tss.keys().map(|t| format!("{t} ({})", ts_name(t))).collect();
+    for fi in &used {
+        let uid = &headers[*fi].sop_instance;
+        if !uid.is_empty() && !report.sop_instance_uids.contains(uid) {
+            report.sop_instance_uids.push(uid.clone());
+        }
+    }
 
     // 6. Geometry and meta.
     let first = &headers[srcs[0].file];

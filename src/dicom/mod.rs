@@ -34,12 +34,21 @@ mod decode;
 mod header;
 mod load;
 mod parse;
+pub mod rtstruct;
 mod scan;
+pub mod seg;
 pub mod stack;
+pub mod structset;
 
 pub use decode::{HuMap, PADDING_HU, PixelFormat, check_decodable, to_hu};
 pub use load::{load_series, thumbnail};
+pub use rtstruct::import_rtstruct;
 pub use scan::scan;
+pub use seg::import_seg;
+pub use structset::{
+    ImportOptions, ImportedStructures, SeriesIds, StructureImportError, StructureSetCandidate, find_structure_sets,
+    import_structure_set,
+};
 
 use crate::volume::Volume;
 
@@ -107,6 +116,10 @@ pub struct SeriesReport {
     pub warnings: Vec<String>,
     pub skipped: Vec<SkippedFile>,
     pub transfer_syntaxes: Vec<String>,
+    /// SOPInstanceUIDs of the images used for the volume (for checking structure sets'
+    /// references); not part of the JSON reports.
+    #[serde(skip)]
+    pub sop_instance_uids: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
