@@ -122,7 +122,7 @@ fn pancreas_rtstruct_matches_independent_rasteriser() {
     // The RTSTRUCT is not in the CT folder; found next to the CT when scanning the parent.
     assert!(scan.others.is_empty());
     let ctx = JobCtx::default();
-    let all = dicom::scan(&[dir.clone()], &ctx).expect("scan");
+    let all = dicom::scan(std::slice::from_ref(&dir), &ctx).expect("scan");
     let found = find_structure_sets(&all.others, &ids);
     assert_eq!(found.len(), 1);
     assert!(found[0].matches_frame_of_reference && found[0].references_series);
@@ -148,7 +148,7 @@ fn totalseg_rtstruct_matches_independent_rasteriser() {
     assert_eq!(kind("spinal_cord"), Some(StructureKind::Nerve));
     assert_eq!(kind("liver"), Some(StructureKind::Other));
     // Both the RTSTRUCT and the SEG are offered for this CT.
-    let all = dicom::scan(&[dir.clone()], &JobCtx::default()).expect("scan");
+    let all = dicom::scan(std::slice::from_ref(&dir), &JobCtx::default()).expect("scan");
     let found = find_structure_sets(&all.others, &ids);
     let mods: Vec<&str> = found.iter().map(|c| c.modality.as_str()).collect();
     assert_eq!(mods, ["RTSTRUCT", "SEG"], "{found:?}");

@@ -154,7 +154,7 @@ pub enum Provenance {
     BuiltInDemo,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Structure {
     pub name: String,
     pub kind: StructureKind,
@@ -168,6 +168,20 @@ pub struct Structure {
     /// Process-unique identity (for caches keyed by structure and revision).
     #[serde(skip, default = "next_uid")]
     uid: u64,
+}
+
+/// Equal content, whatever the identity (`uid` is process-local bookkeeping).
+impl PartialEq for Structure {
+    fn eq(&self, o: &Self) -> bool {
+        self.name == o.name
+            && self.kind == o.kind
+            && self.colour == o.colour
+            && self.visible == o.visible
+            && self.opacity == o.opacity
+            && self.provenance == o.provenance
+            && self.mask == o.mask
+            && self.revision == o.revision
+    }
 }
 
 fn next_uid() -> u64 {
