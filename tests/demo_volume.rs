@@ -166,7 +166,7 @@ fn node_to_aorta_wall_mm(a: &DemoAnatomy) -> f64 {
             let s = a.node.surface_point(theta, phi);
             // The aorta is nearly vertical: the nearest wall point lies in this axial plane
             // (error below 0.01 mm for its slope); walk around the cross-section.
-            let e = a.aorta.cross_section(s[2]).unwrap();
+            let e = a.aorta.cross_section(s[2]).expect("aorta at the node level");
             for m in 0..720 {
                 let ang = 2.0 * std::f64::consts::PI * m as f64 / 720.0;
                 let w = [e.cx + e.rx * ang.cos(), e.cy + e.ry * ang.sin()];

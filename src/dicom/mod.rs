@@ -21,9 +21,9 @@
 //!   refused when a gap exceeds `max(2 × step, min(3 × step, 10 mm))` ([`stack`]).
 //! - Gantry tilt → shear-corrected onto an orthogonal grid (bilinear in-plane), angle reported;
 //!   voxels outside the acquired field and PixelPaddingValue voxels are −1024 HU.
-//! - Not decodable here (named per file, with `dcmdjpeg` / `gdcmconv --raw` advice): JPEG
-//!   Extended 12-bit (.4.51, jpeg-decoder is 8-bit only for DCT), the retired .4.53 / .4.55,
-//!   and any syntax without a decoder in `dicom-transfer-syntax-registry`.
+//! - JPEG Extended 12-bit (.4.51) and the retired .4.53 / .4.55 are decoded through the GDCM
+//!   fallback (`gdcm-rs`; the registry's jpeg-decoder is 8-bit only for DCT). Any syntax
+//!   without a decoder is named per file, with `dcmdjpeg` / `gdcmconv --raw` advice.
 //! - Limits: any element longer than the bytes left in the file is an error (nothing is
 //!   allocated from a declared length); a frame set above 2 GiB is refused; native pixel data
 //!   shorter than Rows × Columns × frames × bytes is refused before decoding.
@@ -46,8 +46,8 @@ pub use rtstruct::import_rtstruct;
 pub use scan::scan;
 pub use seg::import_seg;
 pub use structset::{
-    ImportOptions, ImportedStructures, SeriesIds, StructureImportError, StructureSetCandidate, find_structure_sets,
-    import_structure_set,
+    ImportOptions, ImportedStructures, SeriesIds, StructureImportError, StructureSetCandidate,
+    find_structure_sets, import_structure_set,
 };
 
 use crate::volume::Volume;
