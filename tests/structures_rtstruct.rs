@@ -34,7 +34,7 @@ fn ml(r: &ImportedStructures, name: &str, g: &VolumeGeometry) -> f64 {
 }
 
 /// Expected volumes from an independent rasteriser, run once (pydicom 3.0.2, numpy 2.4,
-/// matplotlib 3.11; the script `ref_volumes_pnpoly.py` is in the issue note): every voxel centre
+/// matplotlib 3.11; the scripts are `tools/reference/rtstruct_ref_volumes{,_pnpoly}.py`): every voxel centre
 /// in pixel coordinates `((x − IPPx)/PixelSpacing[1], (y − IPPy)/PixelSpacing[0])` is tested
 /// against each contour with W. R. Franklin's crossing-number test (pnpoly, vectorised in
 /// numpy), even–odd by XOR of all contours of a ROI on a slice, slices matched by nearest z
