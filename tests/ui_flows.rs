@@ -446,7 +446,9 @@ fn region_grow_previews_then_accepts_bowel_gas() {
 
 #[test]
 fn opening_a_ct_with_its_rtstruct_offers_the_import() {
-    let Some(dir) = common::dicom_data("pancreas-ct-rtstruct") else { return };
+    let Some(dir) = common::dicom_data("pancreas-ct-rtstruct") else {
+        return;
+    };
     let mut h = harness(StartupOptions { open: Some(dir) });
     settle(&mut h);
     assert_eq!(h.state().volume().expect("CT").geometry.dims, [512, 512, 134]);
@@ -457,7 +459,13 @@ fn opening_a_ct_with_its_rtstruct_offers_the_import() {
     h.get_by_label("Import all").click();
     h.run_steps(2);
     settle(&mut h);
-    let names: Vec<String> = h.state().structures().items.iter().map(|s| s.name.clone()).collect();
+    let names: Vec<String> = h
+        .state()
+        .structures()
+        .items
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
     assert!(names.len() >= 3, "{names:?}");
     let bowel = h
         .state()
@@ -466,7 +474,10 @@ fn opening_a_ct_with_its_rtstruct_offers_the_import() {
         .iter()
         .filter(|s| s.kind == ablaplan::anatomy::StructureKind::Bowel)
         .count();
-    assert!(bowel >= 1, "small bowel / stomach+duodenum map to Bowel: {names:?}");
+    assert!(
+        bowel >= 1,
+        "small bowel / stomach+duodenum map to Bowel: {names:?}"
+    );
     // Toggle one imported structure off and back on.
     let first = names[0].clone();
     h.get_by_label(&format!("Show {first}")).click();

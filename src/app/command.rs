@@ -129,7 +129,10 @@ pub enum Command {
     /// Shape-based interpolation of the empty slices between painted ones.
     FillBetweenSlices(usize),
     /// Import RTSTRUCT / SEG / NIfTI files or folders onto the loaded CT.
-    ImportStructures { paths: Vec<std::path::PathBuf>, allow_missing_frame_of_reference: bool },
+    ImportStructures {
+        paths: Vec<std::path::PathBuf>,
+        allow_missing_frame_of_reference: bool,
+    },
     DismissPrompt,
     Undo,
     Redo,

@@ -25,7 +25,10 @@ pub struct ImportOutcome {
 }
 
 fn is_nifti(p: &Path) -> bool {
-    let name = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
     name.ends_with(".nii") || name.ends_with(".nii.gz")
 }
 
@@ -83,7 +86,9 @@ pub fn import_paths(
         }
         ctx.progress.set_message(format!(
             "Importing {}",
-            f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+            f.file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default()
         ));
         if is_nifti(f) {
             match nifti::import_label_map_report(f, ct) {
@@ -99,10 +104,13 @@ pub fn import_paths(
                     out.structures.extend(r.structures);
                     out.warnings.extend(r.warnings);
                     for (name, why) in r.skipped_rois {
-                        out.warnings.push(format!("{}: \"{name}\" not imported: {why}", f.display()));
+                        out.warnings
+                            .push(format!("{}: \"{name}\" not imported: {why}", f.display()));
                     }
                 }
-                Err(StructureImportError::MissingFrameOfReference { file, .. }) => out.need_confirmation.push(file),
+                Err(StructureImportError::MissingFrameOfReference { file, .. }) => {
+                    out.need_confirmation.push(file)
+                }
                 Err(e) => out.errors.push((f.clone(), e.to_string())),
             }
         }

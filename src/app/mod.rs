@@ -5,11 +5,11 @@
 //! ([`AblaApp::apply`]) at the end of the frame.
 
 mod command;
+mod import;
 mod panels;
 pub mod settings;
 pub mod structures;
 mod tools;
-mod import;
 pub mod viewer;
 mod views;
 
@@ -540,7 +540,10 @@ impl AblaApp {
         };
         if for_generation != self.generation {
             // The CT changed while importing: the masks belong to the old grid.
-            self.notify(NoticeLevel::Warning, "Import discarded: another CT was opened meanwhile");
+            self.notify(
+                NoticeLevel::Warning,
+                "Import discarded: another CT was opened meanwhile",
+            );
             return;
         }
         let n = out.structures.len();
@@ -561,13 +564,17 @@ impl AblaApp {
             self.notify(NoticeLevel::Info, format!("Imported {n} structure(s){w}"));
         }
         if !out.need_confirmation.is_empty() {
-            self.prompt = Some(import::Prompt::ConfirmMissingFrameOfReference(out.need_confirmation));
+            self.prompt = Some(import::Prompt::ConfirmMissingFrameOfReference(
+                out.need_confirmation,
+            ));
         }
     }
 
     /// After a CT loads from a scan, offer the structure sets that belong to it.
     fn offer_structure_sets(&mut self) {
-        let (Some(scan), Some(ids)) = (self.last_scan.as_ref(), self.series_ids()) else { return };
+        let (Some(scan), Some(ids)) = (self.last_scan.as_ref(), self.series_ids()) else {
+            return;
+        };
         let found = crate::dicom::structset::find_structure_sets(&scan.others, &ids);
         if !found.is_empty() {
             self.prompt = Some(import::Prompt::OfferImport(found));

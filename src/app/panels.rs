@@ -21,7 +21,10 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                 }
                 let can_import = app.volume().is_some();
                 if ui
-                    .add_enabled(can_import, egui::Button::new("Import structures (RTSTRUCT, SEG, NIfTI)…"))
+                    .add_enabled(
+                        can_import,
+                        egui::Button::new("Import structures (RTSTRUCT, SEG, NIfTI)…"),
+                    )
                     .clicked()
                 {
                     cmds.push(Command::OpenDialog(OpenDialog::Structures));
@@ -298,52 +301,63 @@ fn prompt(app: &AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
     let Some(p) = &app.prompt else { return };
     match p {
         super::Prompt::OfferImport(found) => {
-            egui::Window::new("Structure sets found").collapsible(false).default_width(560.0).show(ctx, |ui| {
-                ui.label("These structure sets were found next to the CT:");
-                for c in found {
-                    let check = if c.matches_frame_of_reference {
-                        "same frame of reference"
-                    } else if c.references_series {
-                        "references this series"
-                    } else {
-                        "no frame of reference: will ask to confirm"
-                    };
-                    ui.label(format!("{} · {} · {} ({check})", c.modality, c.description, c.path.display()));
-                }
-                ui.horizontal(|ui| {
-                    if ui.button("Import all").clicked() {
-                        cmds.push(Command::ImportStructures {
-                            paths: found.iter().map(|c| c.path.clone()).collect(),
-                            allow_missing_frame_of_reference: false,
-                        });
+            egui::Window::new("Structure sets found")
+                .collapsible(false)
+                .default_width(560.0)
+                .show(ctx, |ui| {
+                    ui.label("These structure sets were found next to the CT:");
+                    for c in found {
+                        let check = if c.matches_frame_of_reference {
+                            "same frame of reference"
+                        } else if c.references_series {
+                            "references this series"
+                        } else {
+                            "no frame of reference: will ask to confirm"
+                        };
+                        ui.label(format!(
+                            "{} · {} · {} ({check})",
+                            c.modality,
+                            c.description,
+                            c.path.display()
+                        ));
                     }
-                    if ui.button("Not now").clicked() {
-                        cmds.push(Command::DismissPrompt);
-                    }
+                    ui.horizontal(|ui| {
+                        if ui.button("Import all").clicked() {
+                            cmds.push(Command::ImportStructures {
+                                paths: found.iter().map(|c| c.path.clone()).collect(),
+                                allow_missing_frame_of_reference: false,
+                            });
+                        }
+                        if ui.button("Not now").clicked() {
+                            cmds.push(Command::DismissPrompt);
+                        }
+                    });
                 });
-            });
         }
         super::Prompt::ConfirmMissingFrameOfReference(files) => {
-            egui::Window::new("Confirm import").collapsible(false).default_width(560.0).show(ctx, |ui| {
-                ui.label(
+            egui::Window::new("Confirm import")
+                .collapsible(false)
+                .default_width(560.0)
+                .show(ctx, |ui| {
+                    ui.label(
                     "These files have no FrameOfReferenceUID, so it cannot be checked that their structures \
                      were drawn on this CT. Import them only if you are sure they belong to it.",
                 );
-                for f in files {
-                    ui.monospace(f.display().to_string());
-                }
-                ui.horizontal(|ui| {
-                    if ui.button("Import anyway").clicked() {
-                        cmds.push(Command::ImportStructures {
-                            paths: files.clone(),
-                            allow_missing_frame_of_reference: true,
-                        });
+                    for f in files {
+                        ui.monospace(f.display().to_string());
                     }
-                    if ui.button("Cancel").clicked() {
-                        cmds.push(Command::DismissPrompt);
-                    }
+                    ui.horizontal(|ui| {
+                        if ui.button("Import anyway").clicked() {
+                            cmds.push(Command::ImportStructures {
+                                paths: files.clone(),
+                                allow_missing_frame_of_reference: true,
+                            });
+                        }
+                        if ui.button("Cancel").clicked() {
+                            cmds.push(Command::DismissPrompt);
+                        }
+                    });
                 });
-            });
         }
     }
 }
