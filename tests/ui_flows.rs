@@ -159,6 +159,22 @@ fn layout_buttons_toggle_the_layout() {
     h.get_by_label("Sagittal view");
 }
 
+/// A left click (press and release without moving) at `p`.
+fn click_at(h: &mut Harness<'static, AblaApp>, p: Pos2) {
+    h.event(Event::PointerMoved(p));
+    h.step();
+    for pressed in [true, false] {
+        h.event(Event::PointerButton {
+            pos: p,
+            button: PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.run_steps(2);
+}
+
 fn drag(h: &mut Harness<'static, AblaApp>, from: Pos2, to: Pos2, button: PointerButton) {
     h.event(Event::PointerMoved(from));
     h.event(Event::PointerButton {
@@ -195,23 +211,7 @@ fn left_drag_changes_window_and_click_moves_crosshair() {
 
     let coronal_before = h.state().slice_index(ViewKind::Coronal);
     let p = c + egui::vec2(-40.0, -60.0);
-    h.event(Event::PointerMoved(p));
-    h.step();
-    h.get_by_label("Axial view").hover();
-    h.event(Event::PointerButton {
-        pos: p,
-        button: PointerButton::Primary,
-        pressed: true,
-        modifiers: Modifiers::NONE,
-    });
-    h.step();
-    h.event(Event::PointerButton {
-        pos: p,
-        button: PointerButton::Primary,
-        pressed: false,
-        modifiers: Modifiers::NONE,
-    });
-    h.run_steps(2);
+    click_at(&mut h, p);
     assert_ne!(
         h.state().slice_index(ViewKind::Coronal),
         coronal_before,
@@ -365,23 +365,7 @@ fn nerve_path_tool_makes_a_tube() {
     // Two clicks 60 points apart on the axial view, then Finish.
     let c = view_centre(&h, "Axial view");
     for p in [c + egui::vec2(-30.0, 100.0), c + egui::vec2(30.0, 100.0)] {
-        h.get_by_label("Axial view").hover();
-        h.event(Event::PointerMoved(p));
-        h.step();
-        h.event(Event::PointerButton {
-            pos: p,
-            button: PointerButton::Primary,
-            pressed: true,
-            modifiers: Modifiers::NONE,
-        });
-        h.step();
-        h.event(Event::PointerButton {
-            pos: p,
-            button: PointerButton::Primary,
-            pressed: false,
-            modifiers: Modifiers::NONE,
-        });
-        h.run_steps(2);
+        click_at(&mut h, p);
     }
     h.get_by_label("Finish nerve").click();
     h.run_steps(2);
