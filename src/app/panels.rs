@@ -302,6 +302,7 @@ fn prompt(app: &AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
     match p {
         super::Prompt::OfferImport(found) => {
             egui::Window::new("Structure sets found")
+                .anchor(egui::Align2::CENTER_TOP, [0.0, 90.0])
                 .collapsible(false)
                 .default_width(560.0)
                 .show(ctx, |ui| {
@@ -336,6 +337,7 @@ fn prompt(app: &AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
         }
         super::Prompt::ConfirmMissingFrameOfReference(files) => {
             egui::Window::new("Confirm import")
+                .anchor(egui::Align2::CENTER_TOP, [0.0, 90.0])
                 .collapsible(false)
                 .default_width(560.0)
                 .show(ctx, |ui| {
@@ -647,7 +649,8 @@ pub fn structure_panel(app: &mut AblaApp, ui: &mut egui::Ui) {
     let spacing = vol.geometry.spacing_mm;
     let mut cmds = Vec::new();
     egui::Panel::right("structures")
-        .default_size(290.0)
+        .default_size(300.0)
+        .size_range(220.0..=420.0)
         .show(ui, |ui| {
             super::structures::panel(ui, &app.structures, spacing, &mut cmds);
         });

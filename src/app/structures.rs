@@ -318,12 +318,12 @@ pub fn panel(ui: &mut egui::Ui, set: &StructureSet, spacing_mm: [f64; 3], cmds: 
                         ui.label(format!("{:.1} mL", s.volume_ml(spacing_mm)));
                     });
                     if selected {
-                        ui.horizontal(|ui| {
-                            let mut name = s.name.clone();
-                            let r = ui.add(egui::TextEdit::singleline(&mut name).desired_width(150.0));
-                            if r.lost_focus() && name != s.name && !name.trim().is_empty() {
-                                cmds.push(Command::RenameStructure(n, name));
-                            }
+                        let mut name = s.name.clone();
+                        let r = ui.add(egui::TextEdit::singleline(&mut name).desired_width(f32::INFINITY));
+                        if r.lost_focus() && name != s.name && !name.trim().is_empty() {
+                            cmds.push(Command::RenameStructure(n, name));
+                        }
+                        ui.horizontal_wrapped(|ui| {
                             if ui.button("Jump to").clicked() {
                                 cmds.push(Command::JumpToStructure(n));
                             }
@@ -340,7 +340,7 @@ pub fn panel(ui: &mut egui::Ui, set: &StructureSet, spacing_mm: [f64; 3], cmds: 
                                 cmds.push(Command::DeleteStructure(n));
                             }
                         });
-                        ui.label(RichText::new(provenance_text(s)).small().weak());
+                        ui.add(egui::Label::new(RichText::new(provenance_text(s)).small().weak()).wrap());
                     }
                 });
         }
