@@ -468,3 +468,79 @@ fn opening_a_ct_with_its_rtstruct_offers_the_import() {
     h.run_steps(2);
     assert!(!h.state().structures().items[0].visible);
 }
+
+/// A minimal NIfTI-1 file (uint8, sform) written by hand, so this test needs no NIfTI writer.
+fn write_nifti_u8(path: &std::path::Path, dims: [usize; 3], srow: [[f32; 4]; 3], data: &[u8]) {
+    let mut h = vec![0u8; 352];
+    h[0..4].copy_from_slice(&348i32.to_le_bytes());
+    let mut put_i16 = |off: usize, v: i16| h[off..off + 2].copy_from_slice(&v.to_le_bytes());
+    put_i16(40, 3);
+    for (a, d) in dims.iter().enumerate() {
+        put_i16(42 + 2 * a, *d as i16);
+    }
+    for a in 3..7 {
+        put_i16(42 + 2 * a, 1);
+    }
+    put_i16(70, 2); // uint8
+    put_i16(72, 8);
+    put_i16(254, 1); // sform_code
+    let mut put_f32 = |off: usize, v: f32| h[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    put_f32(76, 1.0);
+    for a in 0..3 {
+        let n = (0..3).map(|r| srow[r][a].powi(2)).sum::<f32>().sqrt();
+        put_f32(80 + 4 * a, n);
+    }
+    put_f32(108, 352.0);
+    put_f32(112, 1.0);
+    for (r, row) in srow.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            put_f32(280 + 16 * r + 4 * c, *v);
+        }
+    }
+    h[123] = 2;
+    h[344..348].copy_from_slice(b"n+1\0");
+    h.extend_from_slice(data);
+    std::fs::write(path, h).expect("write NIfTI");
+}
+
+#[test]
+fn importing_a_nifti_mask_folder_adds_named_structures() {
+    use ablaplan::anatomy::StructureKind;
+    let mut h = demo();
+    let g = h.state().volume().expect("vol").geometry.clone();
+    // A 10 × 8 × 4 block on the demo grid starting at voxel (200, 180, 60), written in RAS.
+    let start = nalgebra::Vector3::new(200.0, 180.0, 60.0);
+    let o = g.to_patient(&start);
+    let s = g.spacing_mm;
+    let srow = [
+        [-(s[0] as f32), 0.0, 0.0, -(o.x as f32)],
+        [0.0, -(s[1] as f32), 0.0, -(o.y as f32)],
+        [0.0, 0.0, s[2] as f32, o.z as f32],
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_nifti_u8(&dir.path().join("aorta.nii"), [10, 8, 4], srow, &[1u8; 320]);
+    let before = h.state().structures().items.len();
+    h.state_mut().push(ablaplan::app::Command::ImportStructures {
+        paths: vec![dir.path().to_path_buf()],
+        allow_missing_frame_of_reference: false,
+    });
+    h.run_steps(2);
+    settle(&mut h);
+    let set = h.state().structures();
+    assert_eq!(set.items.len(), before + 1, "{:?}", h.state().notices());
+    let s = set.items.last().expect("imported");
+    assert_eq!((s.name.as_str(), s.kind), ("aorta", StructureKind::Vessel));
+    assert_eq!(
+        s.mask().voxel_count(),
+        320,
+        "lands voxel for voxel on the CT grid"
+    );
+    assert!(s.mask().contains(200, 180, 60) && s.mask().contains(209, 187, 63));
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().structures().items.len(),
+        before,
+        "an import is undoable"
+    );
+}

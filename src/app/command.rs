@@ -33,6 +33,8 @@ pub enum OpenDialog {
     Files,
     /// RTSTRUCT / SEG / NIfTI files to import onto the loaded CT.
     Structures,
+    /// A folder of NIfTI masks (or holding RTSTRUCT / SEG) to import onto the loaded CT.
+    StructureFolder,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -32,6 +32,17 @@ fn is_nifti(p: &Path) -> bool {
     name.ends_with(".nii") || name.ends_with(".nii.gz")
 }
 
+/// A NIfTI file, or a folder holding NIfTI masks.
+pub fn is_nifti_or_mask_folder(p: &Path) -> bool {
+    if p.is_dir() {
+        std::fs::read_dir(p)
+            .map(|rd| rd.filter_map(Result::ok).any(|e| is_nifti(&e.path())))
+            .unwrap_or(false)
+    } else {
+        is_nifti(p)
+    }
+}
+
 /// Import every path: NIfTI files and folders of NIfTI masks, RTSTRUCT / SEG files, and
 /// folders scanned for the structure sets that belong to the CT.
 pub fn import_paths(
@@ -49,10 +60,7 @@ pub fn import_paths(
     let mut files: Vec<PathBuf> = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let has_nifti = std::fs::read_dir(p)
-                .map(|rd| rd.filter_map(Result::ok).any(|e| is_nifti(&e.path())))
-                .unwrap_or(false);
-            if has_nifti {
+            if is_nifti_or_mask_folder(p) {
                 match nifti::import_mask_folder_report(p, ct) {
                     Ok(r) => {
                         out.structures.extend(r.structures);

@@ -825,6 +825,10 @@ impl AblaApp {
                     OpenDialog::Structures => rfd::FileDialog::new()
                         .set_title("Import structures: RTSTRUCT, SEG or NIfTI label maps")
                         .pick_files(),
+                    OpenDialog::StructureFolder => rfd::FileDialog::new()
+                        .set_title("Import structures from a folder (NIfTI masks, RTSTRUCT, SEG)")
+                        .pick_folder()
+                        .map(|p| vec![p]),
                 };
                 let _ = tx.send(picked.unwrap_or_default());
                 ctx.request_repaint();
@@ -844,7 +848,7 @@ impl AblaApp {
                 if paths.is_empty() {
                     return;
                 }
-                if kind == OpenDialog::Structures {
+                if matches!(kind, OpenDialog::Structures | OpenDialog::StructureFolder) {
                     self.apply(Command::ImportStructures {
                         paths,
                         allow_missing_frame_of_reference: false,
@@ -1067,7 +1071,17 @@ impl AblaApp {
                 .filter(|p| !p.as_os_str().is_empty())
                 .collect()
         });
-        if !dropped.is_empty() {
+        if dropped.is_empty() {
+            return;
+        }
+        // NIfTI label maps (or folders of masks) dropped on an open CT are structures for it;
+        // anything else is opened as DICOM.
+        if self.volume().is_some() && dropped.iter().all(|p| import::is_nifti_or_mask_folder(p)) {
+            self.apply(Command::ImportStructures {
+                paths: dropped,
+                allow_missing_frame_of_reference: false,
+            });
+        } else {
             self.apply(Command::Open(dropped));
         }
     }

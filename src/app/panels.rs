@@ -30,6 +30,13 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     cmds.push(Command::OpenDialog(OpenDialog::Structures));
                     ui.close();
                 }
+                if ui
+                    .add_enabled(can_import, egui::Button::new("Import structures from a folder…"))
+                    .clicked()
+                {
+                    cmds.push(Command::OpenDialog(OpenDialog::StructureFolder));
+                    ui.close();
+                }
                 ui.menu_button("Recent", |ui| {
                     if app.settings.recent.is_empty() {
                         ui.label("(none)");
