@@ -487,7 +487,7 @@ fn write_nifti_u8(path: &std::path::Path, dims: [usize; 3], srow: [[f32; 4]; 3],
     let mut put_f32 = |off: usize, v: f32| h[off..off + 4].copy_from_slice(&v.to_le_bytes());
     put_f32(76, 1.0);
     for a in 0..3 {
-        let n = (0..3).map(|r| srow[r][a].powi(2)).sum::<f32>().sqrt();
+        let n = srow.iter().map(|row| row[a].powi(2)).sum::<f32>().sqrt();
         put_f32(80 + 4 * a, n);
     }
     put_f32(108, 352.0);
