@@ -544,3 +544,41 @@ fn importing_a_nifti_mask_folder_adds_named_structures() {
         "an import is undoable"
     );
 }
+
+/// A file dropped onto the window, as the windowing layer reports it.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn dropping_a_dicom_folder_on_the_window_opens_it() {
+    let Some(dir) = common::dicom_data(
+        "derived-pancreas-edge-cases/transfer-syntaxes/jpeg-ls-lossless-1.2.840.10008.1.2.4.80",
+    ) else {
+        return;
+    };
+    let mut h = demo();
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(dir)));
+    h.run_steps(2);
+    settle(&mut h);
+    let vol = h.state().volume().expect("volume");
+    assert_eq!(
+        vol.geometry.dims,
+        [512, 512, 8],
+        "the 8-slice JPEG-LS series replaced the demo"
+    );
+    assert!(
+        h.state().structures().items.is_empty(),
+        "the demo's structures do not carry over"
+    );
+}
