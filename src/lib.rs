@@ -8,5 +8,7 @@ pub mod demo;
 pub mod dicom;
 pub mod geometry;
 pub mod jobs;
+pub mod physics;
+pub mod plan;
 pub mod render;
 pub mod volume;

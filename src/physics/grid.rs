@@ -1,0 +1,117 @@
+//! `ComputeGrid`: an isotropic, LPS-axis-aligned grid cropped around the probes.
+
+use crate::geometry::PatientPos;
+use nalgebra::Vector3;
+
+/// Isotropic grid aligned with the LPS axes; node `(i, j, k)` sits at
+/// `origin_lps + spacing_mm * (i, j, k)`; `i` is fastest in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ComputeGrid {
+    pub origin_lps: PatientPos,
+    pub spacing_mm: f64,
+    pub dims: [usize; 3],
+}
+
+/// Multigrid-friendly size: the smallest `n >= min_n` with `n - 1` a multiple of 8.
+fn mg_friendly(min_n: usize) -> usize {
+    let m = min_n.max(2) - 1;
+    m.div_ceil(8) * 8 + 1
+}
+
+impl ComputeGrid {
+    /// Grid covering the bounding box of `segments` plus `margin_mm` on every side, centred on it,
+    /// with each dimension rounded up so that `n - 1` is a multiple of 8 (three multigrid levels).
+    pub fn around_segments(segments: &[(PatientPos, PatientPos)], margin_mm: f64, spacing_mm: f64) -> Self {
+        let mut lo = Vector3::repeat(f64::INFINITY);
+        let mut hi = Vector3::repeat(f64::NEG_INFINITY);
+        for (a, b) in segments {
+            for p in [a, b] {
+                lo = lo.inf(&p.coords);
+                hi = hi.sup(&p.coords);
+            }
+        }
+        if segments.is_empty() {
+            lo = Vector3::zeros();
+            hi = Vector3::zeros();
+        }
+        let centre = (lo + hi) * 0.5;
+        let mut dims = [0usize; 3];
+        let mut origin = Vector3::zeros();
+        for ax in 0..3 {
+            let extent = (hi[ax] - lo[ax]) + 2.0 * margin_mm.max(0.0);
+            let n = mg_friendly((extent / spacing_mm).ceil() as usize + 1);
+            dims[ax] = n;
+            origin[ax] = centre[ax] - 0.5 * (n - 1) as f64 * spacing_mm;
+        }
+        Self {
+            origin_lps: PatientPos::from(origin),
+            spacing_mm,
+            dims,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.dims[0] * self.dims[1] * self.dims[2]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Linear index of node `(i, j, k)` (no bounds check beyond debug).
+    pub fn index(&self, i: usize, j: usize, k: usize) -> usize {
+        i + self.dims[0] * (j + self.dims[1] * k)
+    }
+
+    /// Inverse of [`Self::index`].
+    pub fn ijk(&self, idx: usize) -> [usize; 3] {
+        let i = idx % self.dims[0];
+        let j = (idx / self.dims[0]) % self.dims[1];
+        let k = idx / (self.dims[0] * self.dims[1]);
+        [i, j, k]
+    }
+
+    /// LPS position of node `(i, j, k)`.
+    pub fn lps(&self, i: usize, j: usize, k: usize) -> PatientPos {
+        self.origin_lps + Vector3::new(i as f64, j as f64, k as f64) * self.spacing_mm
+    }
+
+    /// Continuous node coordinates of an LPS point.
+    pub fn to_grid(&self, p: &PatientPos) -> Vector3<f64> {
+        (p - self.origin_lps) / self.spacing_mm
+    }
+
+    /// Nearest node to an LPS point, if inside the grid.
+    pub fn nearest(&self, p: &PatientPos) -> Option<[usize; 3]> {
+        let g = self.to_grid(p);
+        let mut out = [0usize; 3];
+        for ax in 0..3 {
+            let r = g[ax].round();
+            if !(0.0..=(self.dims[ax] as f64 - 1.0)).contains(&r) {
+                return None;
+            }
+            out[ax] = r as usize;
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_crop() {
+        let segs = [(
+            PatientPos::new(-7.5, 0.0, -10.0),
+            PatientPos::new(-7.5, 0.0, 10.0),
+        )];
+        let g = ComputeGrid::around_segments(&segs, 10.0, 0.5);
+        assert!(g.dims.iter().all(|&n| (n - 1) % 8 == 0));
+        assert!((g.dims[2] - 1) as f64 * 0.5 >= 40.0);
+        let idx = g.index(3, 4, 5);
+        assert_eq!(g.ijk(idx), [3, 4, 5]);
+        let p = g.lps(3, 4, 5);
+        assert_eq!(g.nearest(&p), Some([3, 4, 5]));
+    }
+}

@@ -1,0 +1,271 @@
+//! IRE tissue parameters (`assets/tissues_ire.json`): conductivity σ(E) per tissue class, lethal
+//! thresholds, HU → class bins, Peleg–Fermi survival constants. Every number carries its source
+//! (`../shared/REFERENCE.md` §2).
+
+use super::{AssetError, Sourced, read_asset};
+use crate::anatomy::structure::StructureKind;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The built-in tissue file.
+pub const BUILTIN_TISSUES_JSON: &str = include_str!("../../assets/tissues_ire.json");
+const BUILTIN_NAME: &str = "built-in assets/tissues_ire.json";
+pub const TISSUES_SCHEMA_VERSION: u32 = 1;
+
+/// One tissue class. σ in S/m, fields in V/cm.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TissueClass {
+    pub id: String,
+    pub name: String,
+    pub sigma0_s_per_m: Sourced,
+    pub sigma1_s_per_m: Sourced,
+    pub e_rev_v_per_cm: Sourced,
+    pub e_irr_v_per_cm: Sourced,
+    pub lethal_threshold_v_per_cm: Sourced,
+}
+
+impl TissueClass {
+    /// σ(E) (S/m) for a field `e_v_per_cm` (use the running maximum of |E|): σ0 below E_rev,
+    /// linear to σ1 at E_irr, σ1 above (REFERENCE.md §2).
+    pub fn sigma(&self, e_v_per_cm: f64) -> f64 {
+        let (s0, s1) = (self.sigma0_s_per_m.value, self.sigma1_s_per_m.value);
+        let (e0, e1) = (self.e_rev_v_per_cm.value, self.e_irr_v_per_cm.value);
+        if e_v_per_cm <= e0 {
+            s0
+        } else if e_v_per_cm >= e1 {
+            s1
+        } else {
+            s0 + (s1 - s0) * (e_v_per_cm - e0) / (e1 - e0)
+        }
+    }
+
+    fn quantities(&self) -> [(&'static str, &Sourced); 5] {
+        [
+            ("sigma0_s_per_m", &self.sigma0_s_per_m),
+            ("sigma1_s_per_m", &self.sigma1_s_per_m),
+            ("e_rev_v_per_cm", &self.e_rev_v_per_cm),
+            ("e_irr_v_per_cm", &self.e_irr_v_per_cm),
+            ("lethal_threshold_v_per_cm", &self.lethal_threshold_v_per_cm),
+        ]
+    }
+}
+
+/// One HU bin: voxels with HU below `below_hu` (and not in an earlier bin) get `class`; the last
+/// bin has no upper limit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HuBin {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below_hu: Option<f64>,
+    pub class: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HuClasses {
+    pub source: String,
+    pub bins: Vec<HuBin>,
+}
+
+/// Peleg–Fermi survival constants: S = 1/(1+exp((E−Ec(n))/A(n))), Ec = Ec0·e^(−k1·n),
+/// A = A0·e^(−k2·n).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PelegFermi {
+    pub ec0_v_per_cm: Sourced,
+    pub a0_v_per_cm: Sourced,
+    pub k1: Sourced,
+    pub k2: Sourced,
+}
+
+impl PelegFermi {
+    /// Critical field Ec(n) (V/cm) after `pulses` pulses.
+    pub fn ec_v_per_cm(&self, pulses: u32) -> f64 {
+        self.ec0_v_per_cm.value * (-self.k1.value * f64::from(pulses)).exp()
+    }
+
+    /// Kinetic constant A(n) (V/cm) after `pulses` pulses.
+    pub fn a_v_per_cm(&self, pulses: u32) -> f64 {
+        self.a0_v_per_cm.value * (-self.k2.value * f64::from(pulses)).exp()
+    }
+
+    /// Surviving fraction (0..1) at field `e_v_per_cm` after `pulses` pulses.
+    pub fn survival(&self, e_v_per_cm: f64, pulses: u32) -> f64 {
+        let x = (e_v_per_cm - self.ec_v_per_cm(pulses)) / self.a_v_per_cm(pulses);
+        1.0 / (1.0 + x.exp())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TissueParams {
+    pub schema_version: u32,
+    #[serde(default)]
+    pub description: String,
+    pub classes: Vec<TissueClass>,
+    pub hu_classes: HuClasses,
+    pub peleg_fermi: PelegFermi,
+}
+
+/// Class ids the model refers to (structure overrides, HU bins); the file must define them.
+pub const REQUIRED_CLASSES: [&str; 8] = [
+    "fat",
+    "soft_tissue",
+    "tumour",
+    "liver",
+    "blood",
+    "bowel_wall",
+    "bone",
+    "air",
+];
+
+impl TissueParams {
+    pub fn class(&self, id: &str) -> Option<&TissueClass> {
+        self.classes.iter().find(|c| c.id == id)
+    }
+
+    pub fn class_index(&self, id: &str) -> Option<usize> {
+        self.classes.iter().position(|c| c.id == id)
+    }
+
+    /// The class id of a voxel from its HU (conventional CT ranges, see the file).
+    pub fn class_for_hu(&self, hu: f64) -> &str {
+        for bin in &self.hu_classes.bins {
+            match bin.below_hu {
+                Some(b) if hu >= b => continue,
+                _ => return &bin.class,
+            }
+        }
+        // validate() guarantees an open last bin; this is only reached for NaN-free data anyway.
+        self.hu_classes
+            .bins
+            .last()
+            .map_or("soft_tissue", |b| b.class.as_str())
+    }
+
+    /// Every number with a name.
+    pub fn quantities(&self) -> Vec<(String, &Sourced)> {
+        let mut out = Vec::new();
+        for c in &self.classes {
+            for (n, q) in c.quantities() {
+                out.push((format!("{}.{n}", c.id), q));
+            }
+        }
+        let pf = &self.peleg_fermi;
+        out.push(("peleg_fermi.ec0_v_per_cm".into(), &pf.ec0_v_per_cm));
+        out.push(("peleg_fermi.a0_v_per_cm".into(), &pf.a0_v_per_cm));
+        out.push(("peleg_fermi.k1".into(), &pf.k1));
+        out.push(("peleg_fermi.k2".into(), &pf.k2));
+        out
+    }
+
+    fn validate(&self, file: &str) -> Result<(), AssetError> {
+        if self.schema_version != TISSUES_SCHEMA_VERSION {
+            return Err(AssetError::invalid(
+                file,
+                format!(
+                    "schema_version {} is not supported (expected {TISSUES_SCHEMA_VERSION})",
+                    self.schema_version
+                ),
+            ));
+        }
+        for (name, q) in self.quantities() {
+            q.check(file, &name)?;
+            if q.value < 0.0 || (q.value == 0.0 && !name.starts_with("peleg_fermi.k")) {
+                return Err(AssetError::invalid(
+                    file,
+                    format!("{name}: {} must be positive", q.value),
+                ));
+            }
+        }
+        for (i, c) in self.classes.iter().enumerate() {
+            if self.classes[..i].iter().any(|d| d.id == c.id) {
+                return Err(AssetError::invalid(
+                    file,
+                    format!("class \"{}\" appears twice", c.id),
+                ));
+            }
+            if c.e_rev_v_per_cm.value >= c.e_irr_v_per_cm.value {
+                return Err(AssetError::invalid(
+                    file,
+                    format!(
+                        "{}: e_rev_v_per_cm {} must be below e_irr_v_per_cm {}",
+                        c.id, c.e_rev_v_per_cm.value, c.e_irr_v_per_cm.value
+                    ),
+                ));
+            }
+            if c.sigma1_s_per_m.value < c.sigma0_s_per_m.value {
+                return Err(AssetError::invalid(
+                    file,
+                    format!(
+                        "{}: sigma1_s_per_m {} is below sigma0_s_per_m {} (σ never decreases with E)",
+                        c.id, c.sigma1_s_per_m.value, c.sigma0_s_per_m.value
+                    ),
+                ));
+            }
+        }
+        for id in REQUIRED_CLASSES {
+            if self.class(id).is_none() {
+                return Err(AssetError::invalid(
+                    file,
+                    format!("tissue class \"{id}\" is missing"),
+                ));
+            }
+        }
+        if self.hu_classes.source.trim().is_empty() {
+            return Err(AssetError::invalid(file, "hu_classes: empty \"source\"".into()));
+        }
+        let bins = &self.hu_classes.bins;
+        let Some(last) = bins.last() else {
+            return Err(AssetError::invalid(file, "hu_classes: no bins".into()));
+        };
+        if last.below_hu.is_some() {
+            return Err(AssetError::invalid(
+                file,
+                "hu_classes: the last bin must have no \"below_hu\" (it takes every higher HU)".into(),
+            ));
+        }
+        let mut prev = f64::NEG_INFINITY;
+        for b in bins {
+            if self.class(&b.class).is_none() {
+                return Err(AssetError::invalid(
+                    file,
+                    format!("hu_classes: unknown class \"{}\"", b.class),
+                ));
+            }
+            if let Some(h) = b.below_hu {
+                if !h.is_finite() || h <= prev {
+                    return Err(AssetError::invalid(
+                        file,
+                        format!("hu_classes: below_hu {h} must be finite and increasing"),
+                    ));
+                }
+                prev = h;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The class a structure kind overrides a voxel with (issue 4: Vessel → blood, Target → tumour,
+/// Bowel → bowel wall, Bone → bone); `None` keeps the HU class.
+pub fn class_for_structure(kind: StructureKind) -> Option<&'static str> {
+    match kind {
+        StructureKind::Vessel => Some("blood"),
+        StructureKind::Target => Some("tumour"),
+        StructureKind::Bowel => Some("bowel_wall"),
+        StructureKind::Bone => Some("bone"),
+        StructureKind::Nerve | StructureKind::Other => None,
+    }
+}
+
+pub fn parse_tissue_params(text: &str, file: &str) -> Result<TissueParams, AssetError> {
+    let p: TissueParams = serde_json::from_str(text).map_err(|e| AssetError::parse(file, &e))?;
+    p.validate(file)?;
+    Ok(p)
+}
+
+pub fn builtin_tissue_params() -> Result<TissueParams, AssetError> {
+    parse_tissue_params(BUILTIN_TISSUES_JSON, BUILTIN_NAME)
+}
+
+pub fn load_tissue_params(path: &Path) -> Result<TissueParams, AssetError> {
+    let text = read_asset(path)?;
+    parse_tissue_params(&text, &path.display().to_string())
+}
