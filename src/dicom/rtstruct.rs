@@ -18,8 +18,8 @@ use super::parse::DataSet;
 use super::structset::{
     ImportOptions, ImportedStructures, RTSTRUCT_SOP_CLASS, SeriesIds, StructureImportError,
     TAG_CONTOUR_IMAGE_SEQ, TAG_REF_FOR_UID, TAG_REF_SOP_INSTANCE, TAG_RT_REF_SERIES_SEQ,
-    TAG_RT_REF_STUDY_SEQ, TAG_SS_ROI_SEQ, check_frame_of_reference, check_references, read_object,
-    referenced_series, sop_class_and_modality,
+    TAG_RT_REF_STUDY_SEQ, TAG_SS_ROI_SEQ, check_frame_of_reference, check_references, open_structure_object,
+    referenced_series,
 };
 use crate::anatomy::{Mask, Provenance, Structure, StructureKind, kind_from_name};
 use crate::dicom::header::tags::{FOR_UID, REF_FOR_SEQ, STRUCTURE_SET_LABEL};
@@ -132,18 +132,9 @@ pub fn import_rtstruct(
     ct_ids: &SeriesIds,
     opts: &ImportOptions,
 ) -> Result<ImportedStructures, StructureImportError> {
-    ct.validate()
-        .map_err(|e| StructureImportError::BadGeometry(e.to_string()))?;
-    let p = read_object(path)?;
-    let (sop, modality) = sop_class_and_modality(&p);
-    if sop != RTSTRUCT_SOP_CLASS && modality != "RTSTRUCT" {
-        return Err(StructureImportError::WrongObject {
-            file: path.to_path_buf(),
-            expected: "an RT Structure Set (RTSTRUCT)",
-            modality,
-            sop_class: sop,
-        });
-    }
+    let (p, _) = open_structure_object(path, ct, "an RT Structure Set (RTSTRUCT)", |sop, modality| {
+        sop == RTSTRUCT_SOP_CLASS || modality == "RTSTRUCT"
+    })?;
     let (ds, buf) = (&p.root, &p.buf[..]);
     let malformed = |reason: String| StructureImportError::Malformed {
         file: path.to_path_buf(),

@@ -34,7 +34,7 @@ use super::parse::{self, DataSet, PixelLoc, TAG_PIXEL_DATA};
 use super::structset::{
     ImportOptions, ImportedStructures, LABELMAP_SEG_SOP_CLASS, SEG_SOP_CLASS, SeriesIds,
     StructureImportError, TAG_REF_SERIES_SEQ, TAG_REF_SOP_INSTANCE, check_frame_of_reference,
-    check_references, cielab_to_srgb, read_object, referenced_series, sop_class_and_modality,
+    check_references, cielab_to_srgb, open_structure_object, referenced_series,
 };
 use crate::anatomy::{Mask, Provenance, Structure, StructureKind, kind_from_name};
 use crate::geometry::{PatientPos, VolumeGeometry};
@@ -427,19 +427,10 @@ pub fn import_seg(
     ct_ids: &SeriesIds,
     opts: &ImportOptions,
 ) -> Result<ImportedStructures, StructureImportError> {
-    ct.validate()
-        .map_err(|e| StructureImportError::BadGeometry(e.to_string()))?;
-    let p = read_object(path)?;
-    let (sop, modality) = sop_class_and_modality(&p);
+    let (p, sop) = open_structure_object(path, ct, "a DICOM Segmentation (SEG)", |sop, modality| {
+        sop == SEG_SOP_CLASS || sop == LABELMAP_SEG_SOP_CLASS || modality == "SEG"
+    })?;
     let is_labelmap_sop = sop == LABELMAP_SEG_SOP_CLASS;
-    if sop != SEG_SOP_CLASS && !is_labelmap_sop && modality != "SEG" {
-        return Err(StructureImportError::WrongObject {
-            file: path.to_path_buf(),
-            expected: "a DICOM Segmentation (SEG)",
-            modality,
-            sop_class: sop,
-        });
-    }
     let (ds, buf) = (&p.root, &p.buf[..]);
     let malformed = |reason: String| StructureImportError::Malformed {
         file: path.to_path_buf(),

@@ -129,6 +129,29 @@ pub(crate) fn read_object(path: &Path) -> Result<Parsed, StructureImportError> {
 }
 
 /// SOP class (data set, else file meta) and upper-case modality of a parsed file.
+/// Validate the CT grid, read a structure-set file and check it is the expected kind of
+/// object (`accepts(sop_class, modality)`); returns the parsed file and its SOP class.
+pub(crate) fn open_structure_object(
+    path: &Path,
+    ct: &VolumeGeometry,
+    expected: &'static str,
+    accepts: impl Fn(&str, &str) -> bool,
+) -> Result<(Parsed, String), StructureImportError> {
+    ct.validate()
+        .map_err(|e| StructureImportError::BadGeometry(e.to_string()))?;
+    let p = read_object(path)?;
+    let (sop, modality) = sop_class_and_modality(&p);
+    if !accepts(&sop, &modality) {
+        return Err(StructureImportError::WrongObject {
+            file: path.to_path_buf(),
+            expected,
+            modality,
+            sop_class: sop,
+        });
+    }
+    Ok((p, sop))
+}
+
 pub(crate) fn sop_class_and_modality(p: &Parsed) -> (String, String) {
     let meta_sop = p.meta.string(&p.meta_buf, 0x0002_0002).unwrap_or_default();
     let sop = p

@@ -110,8 +110,10 @@ fn smooth(op: &Operator, w: &mut Work, order: [usize; 2], sweeps: usize) {
 }
 
 fn vcycle(ops: &[Operator], work: &mut [Work], sweeps: usize) {
-    let op = &ops[0];
-    let (w, rest) = work.split_first_mut().expect("non-empty hierarchy");
+    // An empty hierarchy has nothing to smooth (callers always build at least one level).
+    let (Some(op), Some((w, rest))) = (ops.first(), work.split_first_mut()) else {
+        return;
+    };
     if ops.len() == 1 {
         coarse_cg(op, w);
         return;
