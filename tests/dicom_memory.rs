@@ -1,6 +1,7 @@
 //! Peak memory of `load_series` on the 134-slice pancreas CT (Linux only: reads VmHWM).
 //! Alone in its own test binary so no other test allocates at the same time.
 
+#[path = "suite/common/mod.rs"]
 mod common;
 
 fn status_kb(key: &str) -> Option<u64> {

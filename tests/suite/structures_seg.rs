@@ -5,7 +5,7 @@
 //! native file; label maps, fractional thresholds, overlaps; the TotalSegmentator SEG against
 //! the RTSTRUCT of the same structures.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

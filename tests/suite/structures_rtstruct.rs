@@ -3,7 +3,7 @@
 //! files written here byte by byte (holes, islands, vertices on voxel-centre rows, contours off
 //! the slice planes, missing frame of reference).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

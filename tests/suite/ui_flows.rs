@@ -1,7 +1,7 @@
 //! UI flows driven through egui_kittest: widgets are found by their labels, input goes in as
 //! real key and pointer events. These need no GPU (no rendering, only the UI pass).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

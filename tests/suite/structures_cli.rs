@@ -1,6 +1,6 @@
 //! `ablaplan inspect --structures`: structure sets listed per series and imported onto the CT.
 
-mod common;
+use crate::common;
 
 use ablaplan::cli::{format_inspect, inspect, inspect_with};
 

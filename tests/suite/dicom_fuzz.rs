@@ -4,7 +4,7 @@
 //! somewhere (a series, `others` or `skipped` with a non-empty reason).
 //! Bounded case count so it runs in seconds; skipped when the data is absent.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

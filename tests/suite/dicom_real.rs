@@ -3,7 +3,7 @@
 //! numpy (+ pylibjpeg-openjpeg for J2K): slices sorted by IPP · normal, `round(raw * slope +
 //! intercept)`, PixelPaddingValue → −1024; scripts in the test comments.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

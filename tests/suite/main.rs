@@ -1,0 +1,21 @@
+//! All integration tests in one binary: each test file used to link its own copy of the GUI
+//! stack and GDCM (~0.5 GB each with debug info), which filled the CI disk. One binary links
+//! once. `dicom_memory` stays separate because it reads the process's peak memory.
+
+mod common;
+
+mod anatomy_demo_structures;
+mod anatomy_nifti;
+mod demo_volume;
+mod dicom_fuzz;
+mod dicom_real;
+mod dicom_synthetic;
+mod physics_ire;
+mod physics_linalg;
+mod plan_assets;
+mod plan_geometry;
+mod render_demo;
+mod structures_cli;
+mod structures_rtstruct;
+mod structures_seg;
+mod ui_flows;
