@@ -1,15 +1,23 @@
 //! Headless commands (also the test and benchmark surface). `inspect` scans a path, loads every
 //! image series and reports geometry, HU range, warnings and skipped files, the structure sets
 //! (RTSTRUCT / SEG) found for each series and, with `--structures`, imports them onto the CT grid.
-//! The JSON keys are stable and documented in the README.
+//! `compute` runs the IRE model on a case file (`plan::case`) and reports the zone, the pairs and
+//! the solver. The JSON keys are stable and documented in the README.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use nalgebra::Vector3;
+
 use crate::dicom::structset::bbox_lps_mm;
 use crate::dicom::{self, ImportOptions, OtherObject, SeriesIds, SkippedFile};
+use crate::geometry::PatientPos;
 use crate::jobs::JobCtx;
+use crate::physics::ire::model::{IreError, IreResult, TissueSource, ZoneCriterion, compute_ire};
+use crate::plan::case::{self, CaseError, CaseFile, CaseSource};
+use crate::plan::ire::{CURRENT_LIMIT_A, ElectrodePair, IreSettings};
+use crate::plan::probe::Probe;
 
 pub const INSPECT_SCHEMA_VERSION: u32 = 1;
 
@@ -384,6 +392,648 @@ pub fn format_inspect(r: &InspectReport) -> String {
         for f in &r.skipped {
             let _ = writeln!(out, "  {}: {}", f.path.display(), f.reason);
         }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// compute: run the IRE model on a case file
+// ---------------------------------------------------------------------------------------------
+
+/// Version of the `compute --json` report (keys documented in the README).
+pub const COMPUTE_SCHEMA_VERSION: u32 = 1;
+
+/// Command-line overrides of a case, to vary one parameter at a time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ComputeOverrides {
+    /// Grid spacing (mm): `model.spacing_mm`.
+    pub spacing_mm: Option<f64>,
+    /// Margin around the electrodes (mm): `model.margin_mm`.
+    pub margin_mm: Option<f64>,
+    /// Constant σ0 (`model.nonlinear = false`).
+    pub linear: bool,
+    /// Voltage of every pulsed pair (V).
+    pub voltage_v: Option<f64>,
+    /// One lethal threshold everywhere (V/cm): `model.zone = fixed`.
+    pub threshold_v_per_cm: Option<f64>,
+}
+
+/// Why `compute` failed; [`ComputeError::exit_code`] separates bad input (2) from model
+/// failures (1).
+#[derive(Debug, thiserror::Error)]
+pub enum ComputeError {
+    #[error(transparent)]
+    Case(#[from] CaseError),
+    /// Bad input found after reading the file (overrides, DICOM source, probes outside the CT).
+    #[error("{file}: {field}: {message}")]
+    Input {
+        file: String,
+        field: String,
+        message: String,
+    },
+    #[error("{file}: {source}")]
+    Model {
+        file: String,
+        #[source]
+        source: IreError,
+    },
+}
+
+impl ComputeError {
+    /// 2 for bad input (the message names the file and field), 1 when the model failed.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ComputeError::Case(_) | ComputeError::Input { .. } => 2,
+            // The model refuses input it cannot use (no pair, electrode off the grid, grid too
+            // large) with these two; anything else is the model failing.
+            ComputeError::Model { source, .. } => match source {
+                IreError::NoPairs | IreError::Invalid(_) => 2,
+                _ => 1,
+            },
+        }
+    }
+
+    fn input(file: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
+        ComputeError::Input {
+            file: file.to_string(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComputeReport {
+    pub schema_version: u32,
+    pub case: ComputeCaseInfo,
+    /// The command-line overrides applied (`null` / `false` when not given).
+    pub overrides: ComputeOverrides,
+    pub model: ComputeModelInfo,
+    pub zone: ComputeZone,
+    pub pairs: Vec<ComputePair>,
+    pub solver: ComputeSolver,
+    /// Safety findings (a later issue); empty for now.
+    pub findings: Vec<serde_json::Value>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComputeCaseInfo {
+    pub path: PathBuf,
+    pub name: String,
+    pub description: String,
+    pub schema_version: u32,
+    /// "phantom" or "dicom".
+    pub source_kind: String,
+    /// One line: the phantom's tissue and size, or the DICOM path and series.
+    pub source: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComputeModelInfo {
+    pub description: String,
+    pub nonlinear: bool,
+    pub zone_criterion: ZoneCriterion,
+    pub preview: bool,
+    pub grid: ComputeGridInfo,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComputeGridInfo {
+    /// Nodes along L, P, S.
+    pub dims: [usize; 3],
+    pub spacing_mm: f64,
+    /// LPS position of node (0, 0, 0), mm.
+    pub origin_lps: [f64; 3],
+    pub nodes: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComputeZone {
+    pub volume_ml: f64,
+    pub extents_mm: ZoneExtents,
+    /// The unit LPS directions the extents are measured along.
+    pub axes_lps: ZoneAxes,
+}
+
+#[derive(Debug, Serialize, Clone, Copy, PartialEq)]
+pub struct ZoneExtents {
+    pub probe_axis: f64,
+    pub pair_axis: f64,
+    pub perpendicular: f64,
+}
+
+#[derive(Debug, Serialize, Clone, Copy, PartialEq)]
+pub struct ZoneAxes {
+    /// The first probe's insertion direction (entry → tip).
+    pub probe_axis: [f64; 3],
+    /// From the first pair's anode to its cathode (exposed-part midpoints), made perpendicular to
+    /// the probe axis.
+    pub pair_axis: [f64; 3],
+    /// probe_axis × pair_axis.
+    pub perpendicular: [f64; 3],
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComputePair {
+    /// Probe indices (0-based, as in the case file); `a` is the anode.
+    pub a: usize,
+    pub b: usize,
+    pub a_label: String,
+    pub b_label: String,
+    pub voltage_v: f64,
+    pub spacing_mm: f64,
+    pub current_a: f64,
+    /// `current_a` above the generator's limit (`current_limit_a`).
+    pub over_limit: bool,
+    pub current_limit_a: f64,
+    /// Running maximum |E| over all pairs at the midpoint between the two exposed-part midpoints
+    /// (V/cm); `null` outside the grid. For two long parallel electrodes this is the closed
+    /// form's E_mid.
+    pub midpoint_max_e_v_per_cm: Option<f64>,
+    pub linear_iterations: usize,
+    pub nonlinear_iterations: usize,
+    pub converged: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComputeSolver {
+    pub linear_iterations: usize,
+    /// Sum over the pairs.
+    pub nonlinear_iterations: usize,
+    /// Every pair converged.
+    pub converged: bool,
+    /// The model's own time (s).
+    pub elapsed_s: f64,
+    /// Loading the case (and the DICOM series) plus the model (s).
+    pub total_s: f64,
+}
+
+/// Applies the overrides to a loaded case (the caller validates again).
+pub fn apply_overrides(
+    case: &mut CaseFile,
+    o: &ComputeOverrides,
+    file: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(), ComputeError> {
+    let positive = |flag: &str, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(())
+        } else {
+            Err(ComputeError::input(
+                file,
+                flag,
+                format!("{v} — must be a positive number"),
+            ))
+        }
+    };
+    if let Some(s) = o.spacing_mm {
+        positive("--spacing-mm", s)?;
+        case.model.spacing_mm = s;
+    }
+    if let Some(m) = o.margin_mm {
+        if !m.is_finite() || m < 0.0 {
+            return Err(ComputeError::input(
+                file,
+                "--margin-mm",
+                format!("{m} — must be ≥ 0"),
+            ));
+        }
+        case.model.margin_mm = m;
+    }
+    if o.linear {
+        case.model.nonlinear = false;
+    }
+    if let Some(t) = o.threshold_v_per_cm {
+        positive("--threshold-v-per-cm", t)?;
+        case.model.zone = ZoneCriterion::Fixed {
+            threshold_v_per_cm: t,
+        };
+    }
+    if let Some(v) = o.voltage_v {
+        positive("--voltage-v", v)?;
+        // Default pairs are filled in first so that the override reaches every pulsed pair.
+        case.ire = case.effective_ire();
+        for p in &mut case.ire.pairs {
+            p.voltage_v = v;
+        }
+        if v > case.ire.voltage_cap_v {
+            warnings.push(format!(
+                "--voltage-v {v} V is above the case's voltage cap {} V (the generator's maximum is {} V)",
+                case.ire.voltage_cap_v,
+                crate::plan::ire::VOLTAGE_CAP_V
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A case error found only after the overrides were applied, blamed on the flag that set the
+/// field when there is one.
+fn blame_override(e: CaseError, o: &ComputeOverrides, file: &str) -> ComputeError {
+    let Some(field) = e.field().map(str::to_string) else {
+        return ComputeError::Case(e);
+    };
+    let flag = [
+        ("model.spacing_mm", o.spacing_mm.is_some(), "--spacing-mm"),
+        ("model.margin_mm", o.margin_mm.is_some(), "--margin-mm"),
+        (
+            "model.zone",
+            o.threshold_v_per_cm.is_some(),
+            "--threshold-v-per-cm",
+        ),
+        ("ire.pairs", o.voltage_v.is_some(), "--voltage-v"),
+    ]
+    .into_iter()
+    .find(|(prefix, given, _)| *given && field.starts_with(prefix))
+    .map(|(_, _, flag)| flag);
+    match flag {
+        Some(flag) => ComputeError::input(file, format!("{flag} ({field})"), e.message()),
+        None => ComputeError::Case(e),
+    }
+}
+
+/// The three directions the zone extents are measured along: the first probe's axis, the first
+/// pair's anode → cathode direction made perpendicular to it, and their cross product. When the
+/// pair lies along the probe axis (no in-plane direction) any perpendicular is used, with a
+/// warning.
+pub fn zone_axes(probes: &[Probe], pair: &ElectrodePair) -> Option<(ZoneAxes, Option<String>)> {
+    let probe_axis = probes.first()?.axis().ok()?;
+    let (pa, pb) = (probes.get(pair.a)?, probes.get(pair.b)?);
+    let d = pb.exposed_segment().ok()?.midpoint() - pa.exposed_segment().ok()?.midpoint();
+    let in_plane = d - probe_axis * probe_axis.dot(&d);
+    let (pair_axis, warning) = match in_plane.try_normalize(1e-9) {
+        Some(u) => (u, None),
+        None => {
+            // Any direction perpendicular to the axis: the LPS axis least aligned with it.
+            let helper = [Vector3::x(), Vector3::y(), Vector3::z()]
+                .into_iter()
+                .min_by(|a, b| probe_axis.dot(a).abs().total_cmp(&probe_axis.dot(b).abs()))
+                .unwrap_or_else(Vector3::x);
+            let u = (helper - probe_axis * probe_axis.dot(&helper)).normalize();
+            (
+                u,
+                Some(format!(
+                    "the first pair ({}–{}) lies along the probe axis: pair_axis is an arbitrary \
+                     perpendicular",
+                    pa.label, pb.label
+                )),
+            )
+        }
+    };
+    let perpendicular = probe_axis.cross(&pair_axis);
+    Some((
+        ZoneAxes {
+            probe_axis: probe_axis.into(),
+            pair_axis: pair_axis.into(),
+            perpendicular: perpendicular.into(),
+        },
+        warning,
+    ))
+}
+
+/// Loads a DICOM source: the series named by `series_uid`, or the only image series.
+fn load_dicom_source(
+    path: &Path,
+    series_uid: Option<&str>,
+    file: &str,
+    ctx: &JobCtx,
+    warnings: &mut Vec<String>,
+) -> Result<crate::volume::Volume, ComputeError> {
+    ctx.progress.set_message(format!("scanning {}", path.display()));
+    let scan = dicom::scan(&[path.to_path_buf()], ctx)
+        .map_err(|e| ComputeError::input(file, "source.path", e.to_string()))?;
+    let entry = match series_uid {
+        Some(uid) => scan
+            .series
+            .iter()
+            .find(|s| s.series_instance_uid == uid)
+            .ok_or_else(|| {
+                ComputeError::input(
+                    file,
+                    "source.series_uid",
+                    format!(
+                        "no series {uid} in {} — found: {}",
+                        path.display(),
+                        series_list(&scan.series)
+                    ),
+                )
+            })?,
+        None => match scan.series.as_slice() {
+            [one] => one,
+            [] => {
+                return Err(ComputeError::input(
+                    file,
+                    "source.path",
+                    format!("no image series in {}", path.display()),
+                ));
+            }
+            several => {
+                return Err(ComputeError::input(
+                    file,
+                    "source.series_uid",
+                    format!(
+                        "{} holds {} series — set source.series_uid to one of: {}",
+                        path.display(),
+                        several.len(),
+                        series_list(several)
+                    ),
+                ));
+            }
+        },
+    };
+    ctx.progress.set_message("loading the series");
+    let loaded = dicom::load_series(entry, ctx)
+        .map_err(|e| ComputeError::input(file, "source.path", e.to_string()))?;
+    warnings.extend(loaded.report.warnings);
+    Ok(loaded.volume)
+}
+
+fn series_list(series: &[dicom::SeriesEntry]) -> String {
+    series
+        .iter()
+        .map(|s| {
+            format!(
+                "{} ({} \"{}\")",
+                s.series_instance_uid, s.modality, s.series_description
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Refuses probes whose exposed part leaves the CT volume.
+fn check_probes_in_volume(
+    probes: &[Probe],
+    volume: &crate::volume::Volume,
+    file: &str,
+) -> Result<(), ComputeError> {
+    let g = &volume.geometry;
+    for (i, p) in probes.iter().enumerate() {
+        let seg = p
+            .exposed_segment()
+            .map_err(|e| ComputeError::input(file, format!("probes[{i}]"), e.to_string()))?;
+        for point in [seg.start, seg.end] {
+            let v = g.to_voxel(&point);
+            let inside = (0..3).all(|ax| v[ax] >= -0.5 && v[ax] <= g.dims[ax] as f64 - 0.5);
+            if !inside {
+                return Err(ComputeError::input(
+                    file,
+                    format!("probes[{i}]"),
+                    format!(
+                        "probe \"{}\": ({:.1}, {:.1}, {:.1}) mm LPS of the exposed part lies outside the CT volume",
+                        p.label, point.x, point.y, point.z
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn source_line(case: &CaseFile) -> (String, String) {
+    match &case.source {
+        CaseSource::Phantom {
+            tissue,
+            size_mm,
+            centre_lps,
+        } => (
+            "phantom".into(),
+            format!(
+                "phantom: {tissue}, {} × {} × {} mm centred on LPS ({}, {}, {}) mm",
+                size_mm[0], size_mm[1], size_mm[2], centre_lps[0], centre_lps[1], centre_lps[2]
+            ),
+        ),
+        CaseSource::Dicom { path, series_uid } => (
+            "dicom".into(),
+            format!(
+                "DICOM {}{}",
+                path.display(),
+                series_uid
+                    .as_deref()
+                    .map(|u| format!(", series {u}"))
+                    .unwrap_or_default()
+            ),
+        ),
+    }
+}
+
+/// Loads a case file, applies the overrides and runs the IRE model (polls `ctx.cancel`, reports
+/// `ctx.progress`).
+pub fn compute_case(
+    path: &Path,
+    overrides: &ComputeOverrides,
+    ctx: &JobCtx,
+) -> Result<ComputeReport, ComputeError> {
+    let started = std::time::Instant::now();
+    let file = path.display().to_string();
+    let tissues = crate::plan::tissue_params::builtin_tissue_params().map_err(CaseError::from)?;
+    let catalog = crate::plan::catalog::builtin_catalog().map_err(CaseError::from)?;
+    ctx.progress.set_message("reading the case");
+    let mut case = case::load_case_with(path, &tissues, &catalog)?;
+    let mut warnings = Vec::new();
+    apply_overrides(&mut case, overrides, &file, &mut warnings)?;
+    case.validate(&file, &tissues, &catalog)
+        .map_err(|e| blame_override(e, overrides, &file))?;
+    let settings: IreSettings = case.effective_ire();
+    let first_pair = settings
+        .pairs
+        .first()
+        .ok_or_else(|| ComputeError::input(&file, "ire.pairs", "no pair to pulse"))?;
+    let (axes, axes_warning) = zone_axes(&case.probes, first_pair)
+        .ok_or_else(|| ComputeError::input(&file, "probes", "the first pair's probes are not valid"))?;
+    warnings.extend(axes_warning);
+
+    let volume;
+    let tissue = match &case.source {
+        CaseSource::Phantom {
+            tissue,
+            size_mm,
+            centre_lps,
+        } => TissueSource::Phantom {
+            class_id: tissue,
+            centre_lps: PatientPos::from(*centre_lps),
+            size_mm: *size_mm,
+        },
+        CaseSource::Dicom {
+            path: dicom_path,
+            series_uid,
+        } => {
+            let resolved = case::resolve_source_path(path, dicom_path);
+            volume = load_dicom_source(&resolved, series_uid.as_deref(), &file, ctx, &mut warnings)?;
+            check_probes_in_volume(&case.probes, &volume, &file)?;
+            TissueSource::Ct {
+                volume: &volume,
+                structures: &[],
+            }
+        }
+    };
+    ctx.progress.set_message("running the IRE model");
+    let result =
+        compute_ire(&case.probes, &settings, tissue, &tissues, &case.model, ctx).map_err(|source| {
+            ComputeError::Model {
+                file: file.clone(),
+                source,
+            }
+        })?;
+    Ok(build_report(
+        path,
+        &case,
+        overrides,
+        &result,
+        axes,
+        warnings,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+fn build_report(
+    path: &Path,
+    case: &CaseFile,
+    overrides: &ComputeOverrides,
+    r: &IreResult,
+    axes: ZoneAxes,
+    mut warnings: Vec<String>,
+    total_s: f64,
+) -> ComputeReport {
+    let [e0, e1, e2] = r.zone_extents_mm([
+        Vector3::from(axes.probe_axis),
+        Vector3::from(axes.pair_axis),
+        Vector3::from(axes.perpendicular),
+    ]);
+    let label = |i: usize| case.probes.get(i).map(|p| p.label.clone()).unwrap_or_default();
+    let midpoint = |a: usize, b: usize| -> Option<PatientPos> {
+        let sa = case.probes.get(a)?.exposed_segment().ok()?.midpoint();
+        let sb = case.probes.get(b)?.exposed_segment().ok()?.midpoint();
+        Some(nalgebra::center(&sa, &sb))
+    };
+    let pairs: Vec<ComputePair> = r
+        .pairs
+        .iter()
+        .map(|p| ComputePair {
+            a: p.a,
+            b: p.b,
+            a_label: label(p.a),
+            b_label: label(p.b),
+            voltage_v: p.voltage_v,
+            spacing_mm: p.spacing_mm,
+            current_a: p.current_a,
+            over_limit: p.over_limit,
+            current_limit_a: CURRENT_LIMIT_A,
+            midpoint_max_e_v_per_cm: midpoint(p.a, p.b).and_then(|m| r.max_e_at(&m)).map(f64::from),
+            linear_iterations: p.linear_iterations,
+            nonlinear_iterations: p.nonlinear_iterations,
+            converged: p.converged,
+        })
+        .collect();
+    for p in pairs.iter().filter(|p| p.over_limit) {
+        warnings.push(format!(
+            "pair {}–{}: predicted {:.1} A is above the {CURRENT_LIMIT_A} A limit — reduce the voltage, \
+             reduce the exposure or widen the spacing",
+            p.a_label, p.b_label, p.current_a
+        ));
+    }
+    for p in pairs.iter().filter(|p| !p.converged) {
+        warnings.push(format!(
+            "pair {}–{}: the solver did not converge",
+            p.a_label, p.b_label
+        ));
+    }
+    let (source_kind, source) = source_line(case);
+    let g = &r.grid;
+    ComputeReport {
+        schema_version: COMPUTE_SCHEMA_VERSION,
+        case: ComputeCaseInfo {
+            path: path.to_path_buf(),
+            name: case.name.clone(),
+            description: case.description.clone(),
+            schema_version: case.schema_version,
+            source_kind,
+            source,
+        },
+        overrides: overrides.clone(),
+        model: ComputeModelInfo {
+            description: r.description.clone(),
+            nonlinear: case.model.nonlinear,
+            zone_criterion: case.model.zone.clone(),
+            preview: r.preview,
+            grid: ComputeGridInfo {
+                dims: g.dims,
+                spacing_mm: g.spacing_mm,
+                origin_lps: [g.origin_lps.x, g.origin_lps.y, g.origin_lps.z],
+                nodes: g.len(),
+            },
+        },
+        zone: ComputeZone {
+            volume_ml: r.zone_volume_ml,
+            extents_mm: ZoneExtents {
+                probe_axis: e0,
+                pair_axis: e1,
+                perpendicular: e2,
+            },
+            axes_lps: axes,
+        },
+        solver: ComputeSolver {
+            linear_iterations: r.linear_iterations,
+            nonlinear_iterations: pairs.iter().map(|p| p.nonlinear_iterations).sum(),
+            converged: pairs.iter().all(|p| p.converged),
+            elapsed_s: r.elapsed_s,
+            total_s,
+        },
+        pairs,
+        findings: Vec::new(),
+        warnings,
+    }
+}
+
+/// Human-readable form of a compute report.
+pub fn format_compute(r: &ComputeReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ({})", r.case.name, r.case.path.display());
+    let _ = writeln!(out, "  {}", r.case.source);
+    let _ = writeln!(out, "Model: {}", r.model.description);
+    let g = &r.model.grid;
+    let _ = writeln!(
+        out,
+        "  grid {} × {} × {} nodes at {} mm, origin LPS ({:.1}, {:.1}, {:.1}) mm",
+        g.dims[0], g.dims[1], g.dims[2], g.spacing_mm, g.origin_lps[0], g.origin_lps[1], g.origin_lps[2]
+    );
+    let _ = writeln!(out, "Zone: {:.2} mL", r.zone.volume_ml);
+    let e = &r.zone.extents_mm;
+    let _ = writeln!(
+        out,
+        "  extents: {:.1} mm along the probe axis, {:.1} mm along the pair axis, {:.1} mm perpendicular",
+        e.probe_axis, e.pair_axis, e.perpendicular
+    );
+    let _ = writeln!(out, "Pairs (current limit {CURRENT_LIMIT_A} A):");
+    for p in &r.pairs {
+        let e_mid = p
+            .midpoint_max_e_v_per_cm
+            .map(|e| format!(", |E| at the midpoint {e:.0} V/cm"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}–{}: {:.0} V, {:.1} mm, {:.1} A {}{e_mid}; {} linear / {} nonlinear iterations{}",
+            p.a_label,
+            p.b_label,
+            p.voltage_v,
+            p.spacing_mm,
+            p.current_a,
+            if p.over_limit { "OVER THE LIMIT" } else { "ok" },
+            p.linear_iterations,
+            p.nonlinear_iterations,
+            if p.converged { "" } else { ", NOT CONVERGED" }
+        );
+    }
+    let s = &r.solver;
+    let _ = writeln!(
+        out,
+        "Solver: {} linear iterations, {} nonlinear iterations, {:.2} s (total {:.2} s)",
+        s.linear_iterations, s.nonlinear_iterations, s.elapsed_s, s.total_s
+    );
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
     }
     out
 }

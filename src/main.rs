@@ -1,4 +1,4 @@
-//! `ablaplan` — GUI by default, headless subcommands for inspection and (later) computation.
+//! `ablaplan` — GUI by default, headless subcommands for inspection and computation.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +31,31 @@ enum Cmd {
         #[arg(long)]
         structures: bool,
     },
+    /// Run the IRE model on a case file (assets/cases/*.json) and print the zone volume and
+    /// extents, the per-pair voltage, spacing and current, and the solver's iterations and time.
+    /// Exit code 0 = done, 2 = bad input (the message names the file and field), 1 = the model
+    /// failed.
+    Compute {
+        case: PathBuf,
+        /// Print one JSON object (keys documented in the README) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Grid spacing in mm (overrides model.spacing_mm).
+        #[arg(long, value_name = "MM", allow_negative_numbers = true)]
+        spacing_mm: Option<f64>,
+        /// Margin around the electrodes in mm (overrides model.margin_mm).
+        #[arg(long, value_name = "MM", allow_negative_numbers = true)]
+        margin_mm: Option<f64>,
+        /// Constant conductivity σ0 (overrides model.nonlinear).
+        #[arg(long)]
+        linear: bool,
+        /// Voltage of every pulsed pair in V (overrides ire.pairs[].voltage_v).
+        #[arg(long, value_name = "V", allow_negative_numbers = true)]
+        voltage_v: Option<f64>,
+        /// One lethal threshold everywhere in V/cm (overrides model.zone).
+        #[arg(long, value_name = "V_PER_CM", allow_negative_numbers = true)]
+        threshold_v_per_cm: Option<f64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -42,6 +67,25 @@ fn main() -> ExitCode {
             json,
             structures,
         }) => inspect(&path, json, structures),
+        Some(Cmd::Compute {
+            case,
+            json,
+            spacing_mm,
+            margin_mm,
+            linear,
+            voltage_v,
+            threshold_v_per_cm,
+        }) => compute(
+            &case,
+            json,
+            &ablaplan::cli::ComputeOverrides {
+                spacing_mm,
+                margin_mm,
+                linear,
+                voltage_v,
+                threshold_v_per_cm,
+            },
+        ),
         None => match ablaplan::app::run(ablaplan::app::StartupOptions { open: cli.path }) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -76,5 +120,55 @@ fn inspect(path: &std::path::Path, json: bool, structures: bool) -> ExitCode {
             eprintln!("ablaplan inspect: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn compute(case: &std::path::Path, json: bool, overrides: &ablaplan::cli::ComputeOverrides) -> ExitCode {
+    let ctx = ablaplan::jobs::JobCtx::default();
+    let outcome = std::thread::scope(|s| {
+        let worker = s.spawn(|| ablaplan::cli::compute_case(case, overrides, &ctx));
+        if !json {
+            report_progress(&worker, &ctx.progress);
+        }
+        worker.join()
+    });
+    match outcome {
+        Ok(Ok(report)) => {
+            if json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("ablaplan compute: cannot write JSON: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                print!("{}", ablaplan::cli::format_compute(&report));
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            eprintln!("ablaplan compute: {e}");
+            ExitCode::from(e.exit_code())
+        }
+        // The panic message itself was printed by the panic hook.
+        Err(_) => {
+            eprintln!("ablaplan compute: the model crashed (see the message above)");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the worker's progress to stderr (a line when the message changes, at most every
+/// 0.2 s) until it finishes.
+fn report_progress<T>(worker: &std::thread::ScopedJoinHandle<'_, T>, progress: &ablaplan::jobs::Progress) {
+    let mut last = String::new();
+    while !worker.is_finished() {
+        let line = format!("{:3.0} % {}", 100.0 * progress.fraction(), progress.message());
+        if progress.message() != last && !progress.message().is_empty() {
+            eprintln!("{line}");
+            last = progress.message();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }

@@ -3,9 +3,14 @@
 
 use std::path::PathBuf;
 
+use super::plan::ArrayOptions;
 use super::settings::{Layout, MouseMap, WlPreset};
 use super::viewer::{Ruler, Window};
 use crate::anatomy::StructureKind;
+use crate::geometry::PatientPos;
+use crate::physics::ire::model::IreModelOptions;
+use crate::plan::ire::IreSettings;
+use crate::plan::probe::Probe;
 use crate::volume::ViewKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +29,8 @@ pub enum Tool {
     NervePath,
     /// Three clicks define an ellipsoid target.
     TargetEllipsoid,
+    /// IRE electrode: press at the tip, drag to the entry; drag the selected probe's handles.
+    Probe,
 }
 
 /// Which native file dialog to show.
@@ -136,6 +143,59 @@ pub enum Command {
         allow_missing_frame_of_reference: bool,
     },
     DismissPrompt,
+    /// Undo the last structure or plan edit (one history for both).
     Undo,
     Redo,
+    // ----- plan (probes, IRE) -----
+    /// A new probe of the catalog's default IRE electrode (default exposure), selected.
+    AddProbe {
+        tip_lps: PatientPos,
+        entry_lps: PatientPos,
+    },
+    /// Live move while dragging (no undo step until `EndProbeDrag`; runs the preview).
+    MoveProbe {
+        index: usize,
+        tip_lps: PatientPos,
+        entry_lps: PatientPos,
+    },
+    /// A drag (of a probe, or of a plan number in the panel) ended: the live changes become one
+    /// undo step and the full model runs.
+    EndDrag,
+    /// Numeric edit of a probe (one undo step).
+    SetProbe {
+        index: usize,
+        probe: Probe,
+    },
+    DeleteProbe(usize),
+    SelectProbe(Option<usize>),
+    SetArrayOptions(ArrayOptions),
+    /// Replace the probes by the array template of the current options.
+    PlaceArray,
+    /// Ratio, cap, pulses (the pairs are edited with the pair commands). `live`: while dragging
+    /// a value (preview only, one undo step at `EndDrag`).
+    SetIreSettings {
+        settings: IreSettings,
+        live: bool,
+    },
+    SetPairIncluded {
+        a: usize,
+        b: usize,
+        included: bool,
+    },
+    /// `None` = back to spacing × ratio. `live` as for `SetIreSettings`.
+    SetPairVoltage {
+        a: usize,
+        b: usize,
+        voltage_v: Option<f64>,
+        live: bool,
+    },
+    ResetPairs,
+    SetModelOptions(IreModelOptions),
+    /// Run the full model again for the current plan.
+    RunIre,
+    CancelIre,
+    ShowProbeView(bool),
+    ShowPlanPanel(bool),
+    /// Which pulsed pair the |E| profile plot shows (index into the result's pairs).
+    SetProfilePair(usize),
 }

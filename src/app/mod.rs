@@ -6,7 +6,12 @@
 
 mod command;
 mod import;
+mod ire_run;
 mod panels;
+pub mod plan;
+mod plan_draw;
+mod plan_panel;
+pub mod probe_view;
 pub mod settings;
 pub mod structures;
 mod tools;
@@ -20,12 +25,16 @@ use eframe::egui;
 
 pub use command::{Command, OpenDialog, Tool};
 pub use import::Prompt;
+pub use ire_run::IreStatus;
 use settings::{Settings, WlPreset};
 use viewer::{Viewer, Window};
 
 use crate::anatomy::Structure;
 use crate::dicom::{self, DicomError, LoadedSeries, ScanReport, SeriesReport};
 use crate::jobs::{Job, Progress};
+use crate::physics::ire::model::{IreError, IreResult, TissueSource, compute_ire, preview_ire};
+use crate::plan::catalog::{Catalog, Modality};
+use crate::plan::tissue_params::TissueParams;
 use crate::volume::{SliceImage, ViewKind, Volume};
 
 /// Brush settings for painting structures.
@@ -84,6 +93,24 @@ struct ScanJob {
     paths: Vec<PathBuf>,
 }
 
+/// Which edit history an undo step belongs to: structures and the plan keep their own stacks,
+/// this list remembers their order so Ctrl+Z undoes the last edit of either.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Domain {
+    Structures,
+    Plan,
+}
+
+/// Bound on the unified history (each domain bounds its own stack too).
+const MAX_HISTORY: usize = 400;
+
+/// Which model run the last commands asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum IreDue {
+    Preview,
+    Full,
+}
+
 struct LoadJob {
     job: Job<LoadResult>,
     source: String,
@@ -125,6 +152,21 @@ pub struct AblaApp {
     /// Messages of structure imports, shown in the series report.
     import_log: Vec<String>,
     dialog: Option<(std::sync::mpsc::Receiver<Vec<PathBuf>>, OpenDialog)>,
+    // ----- plan (probes, IRE) -----
+    plan: plan::PlanState,
+    ire: ire_run::IreRun,
+    ire_due: Option<IreDue>,
+    array: plan::ArrayOptions,
+    catalog: Result<Arc<Catalog>, String>,
+    tissue: Result<Arc<TissueParams>, String>,
+    history: Vec<Domain>,
+    future: Vec<Domain>,
+    /// Edit counts of (structures, plan) already entered in `history`.
+    seen_edits: (u64, u64),
+    show_plan_panel: bool,
+    show_probe_view: bool,
+    probe_view: probe_view::ProbeView,
+    profile_pair: usize,
     ctx: egui::Context,
 }
 
@@ -163,8 +205,33 @@ impl AblaApp {
             prompt: None,
             import_log: Vec::new(),
             dialog: None,
+            plan: plan::PlanState::default(),
+            ire: ire_run::IreRun::default(),
+            ire_due: None,
+            array: plan::ArrayOptions::default(),
+            catalog: crate::plan::catalog::builtin_catalog()
+                .map(Arc::new)
+                .map_err(|e| e.to_string()),
+            tissue: crate::plan::tissue_params::builtin_tissue_params()
+                .map(Arc::new)
+                .map_err(|e| e.to_string()),
+            history: Vec::new(),
+            future: Vec::new(),
+            seen_edits: (0, 0),
+            show_plan_panel: true,
+            show_probe_view: false,
+            probe_view: probe_view::ProbeView::default(),
+            profile_pair: 0,
             ctx,
         };
+        for e in [app.catalog.as_ref().err(), app.tissue.as_ref().err()]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            app.notify(NoticeLevel::Error, e);
+        }
         match opts.open {
             Some(p) => app.apply(Command::Open(vec![p])),
             None => app.apply(Command::OpenDemo),
@@ -212,6 +279,33 @@ impl AblaApp {
         let vol = self.volume()?;
         let v = self.viewer.as_ref()?;
         Some(v.slice_index(&vol.view_mapping(view)))
+    }
+
+    /// The plan: probes, IRE settings, model options, selection.
+    pub fn plan(&self) -> &plan::PlanState {
+        &self.plan
+    }
+    /// What the IRE panel says about the model.
+    pub fn ire_status(&self) -> &IreStatus {
+        &self.ire.status
+    }
+    /// The shown model result (full or preview), if any.
+    pub fn ire_result(&self) -> Option<&IreResult> {
+        self.ire.result.as_deref()
+    }
+    /// Whether the full model is running in the background.
+    pub fn ire_running(&self) -> bool {
+        self.ire.running()
+    }
+    pub fn array_options(&self) -> plan::ArrayOptions {
+        self.array
+    }
+    /// Whether Ctrl+Z / Ctrl+Y have something to do.
+    pub fn can_undo(&self) -> bool {
+        !self.history.is_empty()
+    }
+    pub fn can_redo(&self) -> bool {
+        !self.future.is_empty()
     }
 
     /// Queue a command (applied at the end of the frame).
@@ -266,6 +360,11 @@ impl AblaApp {
     // ----- the one place where state changes -----
 
     pub fn apply(&mut self, cmd: Command) {
+        self.apply_one(cmd);
+        self.sync_history();
+    }
+
+    fn apply_one(&mut self, cmd: Command) {
         match cmd {
             Command::OpenDialog(kind) => self.open_dialog(kind),
             Command::Open(paths) => self.start_scan(paths),
@@ -453,16 +552,392 @@ impl AblaApp {
                 allow_missing_frame_of_reference,
             } => self.start_import(paths, allow_missing_frame_of_reference),
             Command::DismissPrompt => self.prompt = None,
-            Command::Undo => {
-                if !self.structures.undo() {
-                    self.notify(NoticeLevel::Info, "Nothing to undo");
+            Command::Undo => self.undo_redo(true),
+            Command::Redo => self.undo_redo(false),
+            Command::AddProbe { tip_lps, entry_lps } => self.add_probe(tip_lps, entry_lps),
+            Command::MoveProbe {
+                index,
+                tip_lps,
+                entry_lps,
+            } => {
+                if index < self.plan.probes.len() {
+                    self.start_live_edit();
+                    self.plan.drag_probe(index, tip_lps, entry_lps);
+                    self.plan.selected = Some(index);
+                    self.want_ire(IreDue::Preview);
                 }
             }
-            Command::Redo => {
-                if !self.structures.redo() {
-                    self.notify(NoticeLevel::Info, "Nothing to redo");
+            Command::EndDrag => {
+                if self.plan.end_drag() {
+                    self.want_ire(IreDue::Full);
                 }
             }
+            Command::SetProbe { index, probe } => {
+                if self.plan.set_probe(index, probe) {
+                    self.want_ire(IreDue::Full);
+                }
+            }
+            Command::DeleteProbe(i) => {
+                if self.plan.delete_probe(i) {
+                    self.want_ire(IreDue::Full);
+                }
+            }
+            Command::SelectProbe(i) => self.plan.selected = i.filter(|i| *i < self.plan.probes.len()),
+            Command::SetArrayOptions(o) => self.array = self.checked_array_options(o),
+            Command::PlaceArray => self.place_array(),
+            Command::SetIreSettings { settings, live } => {
+                if live {
+                    self.start_live_edit();
+                    if self.plan.set_settings_live(settings) {
+                        self.want_ire(IreDue::Preview);
+                    }
+                } else if self.plan.set_settings(settings) {
+                    self.want_ire(IreDue::Full);
+                }
+            }
+            Command::SetPairIncluded { a, b, included } => {
+                if self.plan.set_pair_included(a, b, included) {
+                    self.want_ire(IreDue::Full);
+                }
+            }
+            Command::SetPairVoltage {
+                a,
+                b,
+                voltage_v,
+                live,
+            } => {
+                if live {
+                    self.start_live_edit();
+                    if self.plan.set_pair_voltage_live(a, b, voltage_v) {
+                        self.want_ire(IreDue::Preview);
+                    }
+                } else if self.plan.set_pair_voltage(a, b, voltage_v) {
+                    self.want_ire(IreDue::Full);
+                }
+            }
+            Command::ResetPairs => {
+                if self.plan.reset_pairs() {
+                    self.want_ire(IreDue::Full);
+                }
+            }
+            Command::SetModelOptions(o) => {
+                if o != self.plan.model {
+                    self.plan.model = o;
+                    self.plan.touch();
+                    self.want_ire(IreDue::Full);
+                }
+            }
+            Command::RunIre => self.want_ire(IreDue::Full),
+            Command::CancelIre => {
+                if self.ire.cancel() {
+                    self.ire.status = IreStatus::Cancelled;
+                }
+            }
+            Command::ShowProbeView(b) => self.show_probe_view = b,
+            Command::ShowPlanPanel(b) => self.show_plan_panel = b,
+            Command::SetProfilePair(n) => self.profile_pair = n,
+        }
+    }
+
+    // ----- undo history -----
+
+    /// Enters new structure / plan edits into the unified history. A new edit in one domain
+    /// makes the redo steps of both unreachable, so they are dropped.
+    fn sync_history(&mut self) {
+        let (s, p) = (self.structures.edit_count(), self.plan.edit_count());
+        let (seen_s, seen_p) = self.seen_edits;
+        let new_s = s.saturating_sub(seen_s).min(MAX_HISTORY as u64) as usize;
+        let new_p = p.saturating_sub(seen_p).min(MAX_HISTORY as u64) as usize;
+        if new_s > 0 {
+            self.history
+                .extend(std::iter::repeat_n(Domain::Structures, new_s));
+            self.plan.clear_redo();
+            // Structures are the model's tissue input (Target → tumour, Vessel → blood …).
+            if self.plan.probes.len() >= 2 {
+                self.plan.touch();
+                self.want_ire(IreDue::Full);
+            }
+        }
+        if new_p > 0 {
+            self.history.extend(std::iter::repeat_n(Domain::Plan, new_p));
+            self.structures.clear_redo();
+        }
+        if new_s > 0 || new_p > 0 {
+            self.future.clear();
+            if self.history.len() > MAX_HISTORY {
+                let extra = self.history.len() - MAX_HISTORY;
+                self.history.drain(..extra);
+            }
+        }
+        self.seen_edits = (s, p);
+    }
+
+    fn undo_redo(&mut self, undo: bool) {
+        // Finish a stroke or drag in progress first, so that it is the step undone.
+        self.structures.end_stroke();
+        self.plan.end_drag();
+        self.sync_history();
+        let mut done = None;
+        loop {
+            let d = if undo {
+                self.history.pop()
+            } else {
+                self.future.pop()
+            };
+            let Some(d) = d else { break };
+            let ok = match (d, undo) {
+                (Domain::Structures, true) => self.structures.undo(),
+                (Domain::Structures, false) => self.structures.redo(),
+                (Domain::Plan, true) => self.plan.undo(),
+                (Domain::Plan, false) => self.plan.redo(),
+            };
+            // A step the domain no longer holds (its own bound dropped it) is skipped.
+            if ok {
+                if undo {
+                    self.future.push(d);
+                } else {
+                    self.history.push(d);
+                }
+                done = Some(d);
+                break;
+            }
+        }
+        match done {
+            None => self.notify(
+                NoticeLevel::Info,
+                if undo {
+                    "Nothing to undo"
+                } else {
+                    "Nothing to redo"
+                },
+            ),
+            Some(Domain::Plan) => self.want_ire(IreDue::Full),
+            Some(Domain::Structures) => {
+                if self.plan.probes.len() >= 2 {
+                    self.plan.touch();
+                    self.want_ire(IreDue::Full);
+                }
+            }
+        }
+    }
+
+    // ----- plan -----
+
+    /// The catalog's first IRE electrode and its default exposure.
+    fn default_ire_model(&self) -> Result<(String, f64), String> {
+        let cat = self
+            .catalog
+            .as_ref()
+            .map_err(|e| format!("The probe catalog could not be read: {e}"))?;
+        cat.of_modality(Modality::Ire)
+            .find_map(|m| Some((m.id.clone(), m.default_active_mm()?)))
+            .ok_or_else(|| "The probe catalog has no IRE electrode with a default exposure".to_string())
+    }
+
+    /// The built-in probe catalog (`None` when it could not be read; a notice says why).
+    pub fn catalog(&self) -> Option<&Catalog> {
+        self.catalog.as_deref().ok()
+    }
+
+    fn checked_array_options(&self, o: plan::ArrayOptions) -> plan::ArrayOptions {
+        let (lo, hi) = crate::plan::probe::ARRAY_SPACING_MM;
+        let (n_lo, n_hi) = crate::plan::probe::ARRAY_COUNT;
+        plan::ArrayOptions {
+            n: o.n.clamp(n_lo, n_hi),
+            spacing_mm: if o.spacing_mm.is_finite() {
+                o.spacing_mm.clamp(lo, hi)
+            } else {
+                self.array.spacing_mm
+            },
+            length_mm: if o.length_mm.is_finite() && o.length_mm > 0.0 {
+                o.length_mm
+            } else {
+                self.array.length_mm
+            },
+            exposure_mm: o.exposure_mm.filter(|e| e.is_finite() && *e > 0.0),
+            ..o
+        }
+    }
+
+    fn add_probe(&mut self, tip_lps: crate::geometry::PatientPos, entry_lps: crate::geometry::PatientPos) {
+        let (model_id, exposure_mm) = match self.default_ire_model() {
+            Ok(m) => m,
+            Err(e) => {
+                self.notify(NoticeLevel::Error, e);
+                return;
+            }
+        };
+        let p = crate::plan::probe::Probe {
+            model_id,
+            tip_lps,
+            entry_lps,
+            exposure_mm,
+            label: plan::next_label(&self.plan.probes),
+        };
+        self.plan.add_probe(p);
+        self.want_ire(IreDue::Full);
+    }
+
+    /// Where the array template is centred now (crosshair or the Target's centroid).
+    fn array_centre(&self) -> Result<crate::geometry::PatientPos, String> {
+        let (Some(vol), Some(viewer)) = (self.volume(), self.viewer.as_ref()) else {
+            return Err("Open a CT first".into());
+        };
+        let g = &vol.geometry;
+        match self.array.centre {
+            plan::ArrayCentre::Crosshair => Ok(g.to_patient(&viewer.crosshair)),
+            plan::ArrayCentre::Target => self
+                .structures
+                .items
+                .iter()
+                .filter(|s| s.kind == crate::anatomy::StructureKind::Target)
+                .find_map(|s| structures::mask_centroid(s.mask()))
+                .map(|c| g.to_patient(&nalgebra::Vector3::new(c[0], c[1], c[2])))
+                .ok_or_else(|| {
+                    "No Target structure to centre the array on: draw one or centre on the crosshair".into()
+                }),
+        }
+    }
+
+    fn place_array(&mut self) {
+        let (Some(vol), Some(viewer)) = (self.volume().cloned(), self.viewer.as_ref()) else {
+            return;
+        };
+        let o = self.array;
+        let axis = plan::array_direction(o.axis, viewer.active, &vol.geometry);
+        let made = self.array_centre().and_then(|centre| {
+            let (model_id, default_exposure) = self.default_ire_model()?;
+            let t = crate::plan::probe::ArrayTemplate::centred(
+                &model_id,
+                o.n,
+                o.spacing_mm,
+                centre,
+                axis,
+                plan::array_in_plane(&axis),
+                o.exposure_mm.unwrap_or(default_exposure),
+                o.length_mm,
+            );
+            crate::plan::probe::parallel_array(&t).map_err(|e| e.to_string())
+        });
+        match made {
+            Ok(probes) => {
+                self.plan.replace_probes(probes);
+                self.want_ire(IreDue::Full);
+            }
+            Err(e) => self.notify(NoticeLevel::Warning, e),
+        }
+    }
+
+    /// A drag begins (unless one is going on): the preview gets another chance even if the last
+    /// one was too slow.
+    fn start_live_edit(&mut self) {
+        if !self.plan.dragging() {
+            self.ire.begin_drag();
+            self.plan.begin_drag();
+        }
+    }
+
+    fn want_ire(&mut self, due: IreDue) {
+        self.ire_due = self.ire_due.max(Some(due));
+    }
+
+    /// Why the model cannot run for the current plan, if it cannot.
+    fn ire_blocker(&self) -> Option<String> {
+        if self.volume().is_none() {
+            return Some("Open a CT to compute the IRE zone".into());
+        }
+        if let Err(e) = &self.tissue {
+            return Some(format!("IRE tissue parameters could not be read: {e}"));
+        }
+        if self.plan.probes.len() < 2 {
+            return Some(IreError::NoPairs.to_string());
+        }
+        if self.plan.settings.pairs.is_empty() {
+            return Some(format!(
+                "IRE model: no pair to pulse — tick a pair in the pairs table (pairs more than {:.0} mm apart are off by default)",
+                self.plan.settings.max_pair_spacing_mm
+            ));
+        }
+        None
+    }
+
+    /// Runs what the last commands asked for: the preview on this thread while dragging, the
+    /// full model as a job otherwise (replacing, and so cancelling, one started for an older plan).
+    fn update_ire(&mut self) {
+        let Some(due) = self.ire_due.take() else { return };
+        if let Some(msg) = self.ire_blocker() {
+            self.ire.fail(msg);
+            return;
+        }
+        let (Some(vol), Ok(params)) = (self.volume().cloned(), self.tissue.clone()) else {
+            return;
+        };
+        let revision = self.plan.revision();
+        match due {
+            IreDue::Preview => {
+                // A running job computes a plan that no longer exists.
+                self.ire.cancel();
+                if !self.ire.preview_allowed() {
+                    self.ire.status = IreStatus::Computing;
+                    return;
+                }
+                let started = std::time::Instant::now();
+                let r = preview_ire(
+                    &self.plan.probes,
+                    &self.plan.settings,
+                    TissueSource::Ct {
+                        volume: &vol,
+                        structures: &self.structures.items,
+                    },
+                    &params,
+                    &self.plan.model,
+                );
+                // Too slow for this machine or plan, repeatedly: no more previews in this drag.
+                self.ire.record_preview_ms(started.elapsed().as_secs_f64() * 1e3);
+                match r {
+                    Ok(r) => self.ire.show(r, revision),
+                    Err(e) => self.ire.fail(e.to_string()),
+                }
+            }
+            IreDue::Full => {
+                let probes = self.plan.probes.clone();
+                let settings = self.plan.settings.clone();
+                let opts = self.plan.model.clone();
+                let structures = self.structures.items.clone();
+                let spawned = Job::spawn("ire", revision, self.progress(), move |ctx| {
+                    compute_ire(
+                        &probes,
+                        &settings,
+                        TissueSource::Ct {
+                            volume: &vol,
+                            structures: &structures,
+                        },
+                        &params,
+                        &opts,
+                        ctx,
+                    )
+                });
+                match spawned {
+                    Ok(j) => self.ire.start(j),
+                    Err(e) => self.ire.fail(format!("Cannot start the IRE model: {e}")),
+                }
+            }
+        }
+    }
+
+    fn poll_ire(&mut self) {
+        let Some(f) = self.ire.poll(self.plan.revision()) else {
+            return;
+        };
+        match f {
+            ire_run::Finished::Stale => {
+                // Computed for an older plan; compute the current one unless a drag is going on.
+                if !self.plan.dragging() {
+                    self.want_ire(IreDue::Full);
+                }
+            }
+            ire_run::Finished::Failed(m) => log::warn!("{m}"),
+            ire_run::Finished::Accepted | ire_run::Finished::Cancelled => {}
         }
     }
 
@@ -771,6 +1246,7 @@ impl AblaApp {
         for c in cmds {
             self.apply(c);
         }
+        self.update_ire();
     }
 
     // ----- jobs -----
@@ -1046,6 +1522,16 @@ impl AblaApp {
         self.viewer = Some(viewer);
         self.views = views::ViewCache::default();
         self.structures = structures::StructureSet::new(initial_structures);
+        // Probes are in this patient's coordinates: a new CT starts a new plan (the model
+        // options stay, they are the user's preference).
+        self.ire.cancel();
+        self.ire = ire_run::IreRun::default();
+        self.ire_due = None;
+        self.plan = plan::PlanState::with_model(self.plan.model.clone());
+        self.probe_view = probe_view::ProbeView::default();
+        self.history.clear();
+        self.future.clear();
+        self.seen_edits = (self.structures.edit_count(), self.plan.edit_count());
         self.import_log.clear();
         self.prompt = None;
         if !is_demo {
@@ -1109,8 +1595,11 @@ impl eframe::App for AblaApp {
         self.poll_jobs();
         self.poll_grow();
         self.poll_import();
+        self.poll_ire();
+        // Imports finish outside `apply`: enter their edits into the undo history.
+        self.sync_history();
         self.apply_queued();
-        if self.is_busy() {
+        if self.is_busy() || self.ire.running() {
             // Keep the progress bar moving even if a worker reports rarely.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
@@ -1122,7 +1611,9 @@ impl eframe::App for AblaApp {
         panels::tool_options(self, ui);
         panels::status_bar(self, ui);
         panels::structure_panel(self, ui);
+        plan_panel::panel(self, ui);
         panels::windows(self, ui);
+        plan_panel::probe_view_window(self, ui);
         egui::CentralPanel::no_frame().show(ui, |ui| views::central(self, ui));
         views::keyboard(self, ui);
         self.apply_queued();

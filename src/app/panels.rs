@@ -85,6 +85,15 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     ui.close();
                 }
                 ui.separator();
+                let mut plan = app.show_plan_panel;
+                if ui.checkbox(&mut plan, "Plan panel (electrodes, IRE)").clicked() {
+                    cmds.push(Command::ShowPlanPanel(plan));
+                }
+                let mut along = app.show_probe_view;
+                if ui.checkbox(&mut along, "Along-probe view").clicked() {
+                    cmds.push(Command::ShowProbeView(along));
+                }
+                ui.separator();
                 if ui.button("Series report…").clicked() {
                     cmds.push(Command::ShowReport(true));
                     ui.close();
@@ -153,6 +162,11 @@ pub fn toolbar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     "Ellipsoid",
                     "Three clicks: both ends of the long axis, then the short radius",
                 ),
+                (
+                    Tool::Probe,
+                    "IRE electrode",
+                    "Press at the tip, drag to the skin entry, release. Drag the tip, entry or shaft of an electrode to move it; Delete removes the selected one",
+                ),
             ] {
                 if ui
                     .selectable_label(app.tool == tool, label)
@@ -220,7 +234,7 @@ pub fn toolbar(app: &mut AblaApp, ui: &mut egui::Ui) {
 pub fn tool_options(app: &mut AblaApp, ui: &mut egui::Ui) {
     if !matches!(
         app.tool,
-        Tool::RegionGrow | Tool::NervePath | Tool::TargetEllipsoid
+        Tool::RegionGrow | Tool::NervePath | Tool::TargetEllipsoid | Tool::Probe
     ) {
         return;
     }
@@ -260,6 +274,11 @@ pub fn status_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                 if ui.button("Cancel").clicked() {
                     cmds.push(Command::CancelJob);
                 }
+                ui.separator();
+            }
+            if let Some(p) = app.ire.progress() {
+                ui.spinner();
+                ui.label(format!("IRE model {:.0} %", 100.0 * p.fraction()));
                 ui.separator();
             }
             if let Some(l) = &app.loaded {
@@ -659,7 +678,13 @@ pub fn structure_panel(app: &mut AblaApp, ui: &mut egui::Ui) {
         .default_size(300.0)
         .size_range(220.0..=420.0)
         .show(ui, |ui| {
-            super::structures::panel(ui, &app.structures, spacing, &mut cmds);
+            super::structures::panel(
+                ui,
+                &app.structures,
+                spacing,
+                (app.can_undo(), app.can_redo()),
+                &mut cmds,
+            );
         });
     app.commands.extend(cmds);
 }

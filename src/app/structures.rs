@@ -43,6 +43,8 @@ pub struct StructureSet {
     redo: Vec<Edit>,
     /// Mask of the structure being painted, as it was when the stroke began.
     stroke_before: Option<(usize, Mask)>,
+    /// Recorded edits so far (the app's unified undo history watches it).
+    edits: u64,
 }
 
 /// Bound on remembered edits (masks are run-length encoded, so this stays small).
@@ -63,12 +65,23 @@ impl StructureSet {
         !self.redo.is_empty()
     }
 
+    /// Number of recorded (undoable) edits so far.
+    pub fn edit_count(&self) -> u64 {
+        self.edits
+    }
+
+    /// Forget redoable edits (a plan edit came after them in the unified history).
+    pub fn clear_redo(&mut self) {
+        self.redo.clear();
+    }
+
     fn record(&mut self, e: Edit) {
         self.undo.push(e);
         if self.undo.len() > MAX_UNDO {
             self.undo.remove(0);
         }
         self.redo.clear();
+        self.edits += 1;
     }
 
     pub fn add(&mut self, s: Structure) -> usize {
@@ -237,17 +250,26 @@ fn colour32(c: [u8; 3]) -> Color32 {
 }
 
 /// The structure list: show/hide, colour, opacity, kind, rename, delete, volume, jump to.
-pub fn panel(ui: &mut egui::Ui, set: &StructureSet, spacing_mm: [f64; 3], cmds: &mut Vec<Command>) {
+/// `can_undo` / `can_redo` are the app's (structures and plan share one history).
+pub fn panel(
+    ui: &mut egui::Ui,
+    set: &StructureSet,
+    spacing_mm: [f64; 3],
+    (can_undo, can_redo): (bool, bool),
+    cmds: &mut Vec<Command>,
+) {
     ui.horizontal(|ui| {
         ui.heading("Structures");
         if ui
-            .add_enabled(set.can_undo(), egui::Button::new("Undo"))
+            .add_enabled(can_undo, egui::Button::new("Undo"))
+            .on_hover_text("Undo the last structure or plan edit (Ctrl+Z)")
             .clicked()
         {
             cmds.push(Command::Undo);
         }
         if ui
-            .add_enabled(set.can_redo(), egui::Button::new("Redo"))
+            .add_enabled(can_redo, egui::Button::new("Redo"))
+            .on_hover_text("Redo (Ctrl+Shift+Z / Ctrl+Y)")
             .clicked()
         {
             cmds.push(Command::Redo);

@@ -147,6 +147,16 @@ pub fn options(ui: &mut egui::Ui, tool: Tool, t: &ClickTools, cmds: &mut Vec<Com
                 }
             });
         }
+        Tool::Probe => {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new("IRE electrode").strong());
+                ui.label(
+                    "Press at the tip and drag to the skin entry (in the view's plane). Drag the tip, \
+                     the entry or the shaft of an electrode to move it; click to select; Delete removes \
+                     the selected one. Arrays: see the Plan panel.",
+                );
+            });
+        }
         _ => {}
     }
 }

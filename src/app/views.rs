@@ -25,6 +25,20 @@ pub struct ViewCache {
     pub hover: Option<Hover>,
     hovered_view: Option<ViewKind>,
     overlays: [Option<CachedOverlay>; 3],
+    zones: [Option<super::plan_draw::ZoneLayer>; 3],
+    /// A probe part being dragged with the IRE electrode tool.
+    probe_drag: Option<ProbeDrag>,
+    /// A probe being placed: the view and the tip (where the button went down).
+    probe_place: Option<(ViewKind, PatientPos)>,
+}
+
+/// A drag of a probe's tip, entry or shaft, from where it started.
+struct ProbeDrag {
+    view: ViewKind,
+    index: usize,
+    part: super::plan::ProbePart,
+    start_pointer_lps: PatientPos,
+    start: crate::plan::probe::Probe,
 }
 
 /// Structure fill texture and outlines of one view, valid for `key`.
@@ -102,6 +116,13 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
                 .as_ref()
                 .map(|p| (&p.mask, app.click_tools.grow.preview_revision)),
             markers: super::tools::markers(app.tool, &app.click_tools),
+            plan: &app.plan,
+            zone: app.ire.result.as_deref().map(|result| super::plan_draw::ZoneRef {
+                result,
+                id: app.ire.result_id,
+                outdated: app.ire.outdated(app.plan.revision()),
+                isolines_v_per_cm: &app.plan.model.isolines_v_per_cm,
+            }),
         };
         ctx.show(ui, view, rect, &mut cmds);
     }
@@ -199,6 +220,9 @@ struct ViewCtx<'a> {
     preview: Option<(&'a crate::anatomy::Mask, u64)>,
     /// Clicked points of the active click tool.
     markers: &'a [PatientPos],
+    plan: &'a super::plan::PlanState,
+    /// The IRE result to draw, if any.
+    zone: Option<super::plan_draw::ZoneRef<'a>>,
 }
 
 fn to_pos(p: [f64; 2]) -> Pos2 {
@@ -245,12 +269,21 @@ impl ViewCtx<'_> {
         );
 
         self.draw_structures(ui.ctx(), &painter, view, &m, slice, &xf, img_rect);
+        let zone_shown = self.draw_zone(ui.ctx(), &painter, view, &m, slice, &xf);
         self.handle_input(ui, &response, view, rect, &m, slice, &xf, cmds);
         self.draw_reference_lines(&painter, view, &m, &xf, img_rect);
         self.draw_rulers(&painter, &response, view, &m, slice, &xf);
+        self.draw_probes(&painter, &response, view, &m, slice, &xf);
         self.draw_markers(&painter, &m, &xf);
         if self.annotations {
             self.draw_annotations(&painter, view, rect, &m, slice, &xf);
+        }
+        // Narrow views keep their image: the legend needs room next to it.
+        if let Some(z) = &self.zone
+            && zone_shown
+            && rect.width() > 360.0
+        {
+            super::plan_draw::draw_legend(&painter, rect, z);
         }
         let border = if self.viewer.active == view {
             Stroke::new(2.0, view_colour(view))
@@ -401,6 +434,188 @@ impl ViewCtx<'_> {
         }
     }
 
+    /// The IRE zone of this view (cached per result and slice); whether any of it is visible.
+    fn draw_zone(
+        &mut self,
+        ctx: &egui::Context,
+        painter: &egui::Painter,
+        view: ViewKind,
+        m: &SliceMapping,
+        slice: usize,
+        xf: &ViewTransform,
+    ) -> bool {
+        use std::hash::{Hash, Hasher};
+        let Some(zone) = self.zone else {
+            self.cache.zones[slot(view)] = None;
+            return false;
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (zone.id, zone.outdated, self.loaded.generation, slice, view.name()).hash(&mut h);
+        for l in zone.isolines_v_per_cm {
+            l.to_bits().hash(&mut h);
+        }
+        let key = h.finish();
+        let vol = self.loaded.volume.clone();
+        super::plan_draw::draw_zone(
+            ctx,
+            painter,
+            &mut self.cache.zones[slot(view)],
+            key,
+            &zone,
+            &vol.geometry,
+            m,
+            slice,
+            &|u, v| xf.to_screen(u, v),
+            view.name(),
+        )
+    }
+
+    /// Probes, their crossing with this slice, labels, handles; the probe being placed.
+    fn draw_probes(
+        &self,
+        painter: &egui::Painter,
+        response: &egui::Response,
+        view: ViewKind,
+        m: &SliceMapping,
+        slice: usize,
+        xf: &ViewTransform,
+    ) {
+        let project = |p: &PatientPos| self.lps_to_screen(m, xf, p);
+        super::plan_draw::draw_probes(
+            painter,
+            &self.plan.probes,
+            self.plan.selected,
+            self.tool == Tool::Probe,
+            &project,
+            slice as f64,
+            xf.points_per_mm,
+            &|p| crate::physics::ire::model::electrode_radius_mm(&p.model_id),
+        );
+        if let (Some((pv, tip_lps)), Some(pos)) = (self.cache.probe_place, response.interact_pointer_pos())
+            && pv == view
+            && response.dragged()
+        {
+            let (tip, _) = self.lps_to_screen(m, xf, &tip_lps);
+            let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
+            let len = (self.pixel_to_lps(m, slice, u, v) - tip_lps).norm();
+            super::plan_draw::draw_placing(painter, tip, pos, len);
+        }
+    }
+
+    /// Left button with the IRE electrode tool: press on empty image and drag from the tip to the
+    /// entry to place a probe; press on a probe's tip / entry / shaft and drag to move it; click
+    /// to select.
+    #[allow(clippy::too_many_arguments)]
+    fn probe_input(
+        &mut self,
+        ui: &egui::Ui,
+        response: &egui::Response,
+        view: ViewKind,
+        m: &SliceMapping,
+        slice: usize,
+        xf: &ViewTransform,
+        cmds: &mut Vec<Command>,
+    ) {
+        use super::plan::{ProbeOnScreen, hit_test};
+        let lps_at = |ctx: &Self, pos: Pos2| {
+            let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
+            ctx.pixel_to_lps(m, slice, u, v)
+        };
+        let on_screen: Vec<ProbeOnScreen> = self
+            .plan
+            .probes
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                let (t, _) = self.lps_to_screen(m, xf, &p.tip_lps);
+                let (e, _) = self.lps_to_screen(m, xf, &p.entry_lps);
+                ProbeOnScreen {
+                    index,
+                    tip: [t.x as f64, t.y as f64],
+                    entry: [e.x as f64, e.y as f64],
+                }
+            })
+            .collect();
+        let hit = |pos: Pos2| {
+            hit_test(
+                &on_screen,
+                self.plan.selected,
+                [pos.x as f64, pos.y as f64],
+                super::plan_draw::HANDLE_RADIUS,
+            )
+        };
+        let pointer = response.interact_pointer_pos();
+        if response.clicked_by(PointerButton::Primary) {
+            if let Some(pos) = pointer {
+                cmds.push(Command::SelectProbe(hit(pos).map(|h| h.0)));
+            }
+        } else if response.drag_started_by(PointerButton::Primary) {
+            // The drag starts where the button went down, not where the threshold was crossed.
+            let Some(origin) = ui.input(|i| i.pointer.press_origin()).or(pointer) else {
+                return;
+            };
+            let origin_lps = lps_at(self, origin);
+            self.cache.probe_drag = None;
+            self.cache.probe_place = None;
+            match hit(origin) {
+                Some((index, part)) => {
+                    if let Some(start) = self.plan.probes.get(index) {
+                        self.cache.probe_drag = Some(ProbeDrag {
+                            view,
+                            index,
+                            part,
+                            start_pointer_lps: origin_lps,
+                            start: start.clone(),
+                        });
+                        cmds.push(Command::SelectProbe(Some(index)));
+                    }
+                }
+                None => self.cache.probe_place = Some((view, origin_lps)),
+            }
+            self.probe_drag_to(pointer, view, &lps_at, cmds);
+        } else if response.dragged_by(PointerButton::Primary) {
+            self.probe_drag_to(pointer, view, &lps_at, cmds);
+        } else if response.drag_stopped_by(PointerButton::Primary) {
+            if self.cache.probe_drag.as_ref().is_some_and(|d| d.view == view) {
+                self.probe_drag_to(pointer, view, &lps_at, cmds);
+                self.cache.probe_drag = None;
+                cmds.push(Command::EndDrag);
+            } else if let Some((pv, tip_lps)) = self.cache.probe_place.take()
+                && pv == view
+                && let Some(pos) = pointer
+            {
+                let entry_lps = lps_at(self, pos);
+                // A twitch of the mouse is not a probe.
+                if (entry_lps - tip_lps).norm() >= 2.0 {
+                    cmds.push(Command::AddProbe { tip_lps, entry_lps });
+                }
+            }
+        }
+    }
+
+    /// Moves the dragged probe part to follow the pointer (in the view's plane).
+    fn probe_drag_to(
+        &self,
+        pointer: Option<Pos2>,
+        view: ViewKind,
+        lps_at: &dyn Fn(&Self, Pos2) -> PatientPos,
+        cmds: &mut Vec<Command>,
+    ) {
+        let (Some(d), Some(pos)) = (&self.cache.probe_drag, pointer) else {
+            return;
+        };
+        if d.view != view {
+            return;
+        }
+        let delta = lps_at(self, pos) - d.start_pointer_lps;
+        let (tip_lps, entry_lps) = super::plan::moved(&d.start, d.part, delta);
+        cmds.push(Command::MoveProbe {
+            index: d.index,
+            tip_lps,
+            entry_lps,
+        });
+    }
+
     fn pixel_to_lps(&self, m: &SliceMapping, slice: usize, u: f64, v: f64) -> PatientPos {
         self.volume()
             .geometry
@@ -507,8 +722,9 @@ impl ViewCtx<'_> {
             self.tool,
             Tool::RegionGrow | Tool::NervePath | Tool::TargetEllipsoid
         );
+        let probe_tool = self.tool == Tool::Probe;
         // Placement tools take the left button only (REFERENCE §5); the rest of the map stays.
-        let left_taken = ruler_active || brush_active || click_tool;
+        let left_taken = ruler_active || brush_active || click_tool || probe_tool;
         let delta = response.drag_delta();
         let pointer_lps = |ctx: &Self| {
             response.interact_pointer_pos().map(|pos| {
@@ -516,7 +732,13 @@ impl ViewCtx<'_> {
                 ctx.pixel_to_lps(m, slice, u, v)
             })
         };
-        if click_tool && response.clicked_by(PointerButton::Primary) {
+        let probe_event = response.clicked_by(PointerButton::Primary)
+            || response.drag_started_by(PointerButton::Primary)
+            || response.dragged_by(PointerButton::Primary)
+            || response.drag_stopped_by(PointerButton::Primary);
+        if probe_tool && probe_event {
+            self.probe_input(ui, response, view, m, slice, xf, cmds);
+        } else if click_tool && response.clicked_by(PointerButton::Primary) {
             if let Some(lps) = pointer_lps(self) {
                 cmds.push(Command::ToolClick { view, lps });
             }
@@ -1060,6 +1282,11 @@ pub fn keyboard(app: &mut AblaApp, ui: &egui::Ui) {
         }
         if i.consume_key(Modifiers::NONE, Key::Escape) {
             cmds.push(Command::SetTool(Tool::Navigate));
+        }
+        if let Some(sel) = app.plan.selected
+            && i.consume_key(Modifiers::NONE, Key::Delete)
+        {
+            cmds.push(Command::DeleteProbe(sel));
         }
     });
     app.commands.extend(cmds);

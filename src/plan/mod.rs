@@ -5,6 +5,7 @@
 //! few planning limits kept in code are constants documented with their source
 //! (`../shared/REFERENCE.md` §4) and are editable through serde structs with defaults.
 
+pub mod case;
 pub mod catalog;
 pub mod checks;
 pub mod ire;

@@ -1,8 +1,10 @@
 //! CPU rendering shared by the screen and the exports: HU slice → RGBA through a
 //! window/level lookup table, an RGBA raster with drawing helpers, and PNG output.
 
+pub mod isolines;
 pub mod overlay;
 mod raster;
+pub mod reslice;
 mod window;
 
 pub use self::raster::{Rgba, RgbaImage, save_png};

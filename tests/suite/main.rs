@@ -1,6 +1,8 @@
 //! All integration tests in one binary: each test file used to link its own copy of the GUI
 //! stack and GDCM (~0.5 GB each with debug info), which filled the CI disk. One binary links
 //! once. `dicom_memory` stays separate because it reads the process's peak memory.
+// Test helpers outside `#[test]` functions unwrap too: a failed fixture should fail the test.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -10,12 +12,17 @@ mod demo_volume;
 mod dicom_fuzz;
 mod dicom_real;
 mod dicom_synthetic;
+mod ire_cases;
+mod ire_tissue;
+mod ire_validation;
 mod physics_ire;
 mod physics_linalg;
 mod plan_assets;
 mod plan_geometry;
 mod render_demo;
+mod render_reslice;
 mod structures_cli;
 mod structures_rtstruct;
 mod structures_seg;
 mod ui_flows;
+mod ui_plan;

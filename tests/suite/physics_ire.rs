@@ -1,13 +1,15 @@
 //! IRE field validation: V1 of REFERENCE.md §2 (two long parallel 19G electrodes, homogeneous σ),
-//! polarity swap.
+//! polarity swap, current conservation.
 
 use ablaplan::geometry::PatientPos;
 use ablaplan::physics::grid::ComputeGrid;
+use ablaplan::physics::ire::current::electrode_current_a;
 use ablaplan::physics::ire::field::{
     Electrode, RADIUS_19G_MM, build_problem, solve_pair, solve_problem, two_cylinder_mid_field_v_per_cm,
     two_cylinder_potential_v,
 };
-use ablaplan::physics::linalg::SolveOptions;
+use ablaplan::physics::ire::field::{electrode_mask, pair_operator};
+use ablaplan::physics::linalg::{Hierarchy, SolveOptions, solve};
 
 const D_MM: f64 = 15.0;
 const U_V: f64 = 2250.0;
@@ -59,6 +61,21 @@ fn v1_closed_form_value() {
     assert!((e - 902.0).abs() < 1.0, "{e}");
 }
 
+/// Why an earlier 3-D check (60 mm exposures in a zero-flux box, h = 1.0 → 0.7 mm) moved from
+/// −0.9 % to −2 % with refinement:
+/// - finite length: a slender-body calculation (uniformly charged segments, surface collocation)
+///   puts E_mid of 60 mm electrodes 0.94 % below infinitely long ones (−0.58 % at 120 mm,
+///   −0.38 % at 240 mm; −7 % at 20 mm): the 3-D limit of that set-up is not the closed form;
+/// - grid coarser than the electrode (1.07 mm across): the sub-voxel error then depends on where
+///   the electrode falls between nodes, not on h monotonically (this problem: h = 1.0 → −0.58 %,
+///   0.875 → −0.99 %, 0.75 → −3.87 %, 0.7 → −1.60 %, 0.625 → −2.93 %; from h = 0.5 on it stays
+///   within ±0.55 % and shrinks: 0.5 → +0.27 %, 0.35 → −0.26 %, 0.25 → −0.01 %);
+/// - θ_min played no part (θ ≥ 0.29 on those grids).
+///
+/// So V1 is checked where the closed form applies — electrodes through the zero-flux faces
+/// (mirrored into infinite ones) — on grids that resolve the electrode: here with the exact
+/// outer potential, and through the full model in a zero-flux box with the box's images
+/// accounted for (`ire_validation::v1_model_midpoint_field_converges_to_closed_form`).
 #[test]
 fn v1_midpoint_field_converges_to_closed_form() {
     let exact = two_cylinder_mid_field_v_per_cm(D_MM, RADIUS_19G_MM, U_V);
@@ -72,7 +89,10 @@ fn v1_midpoint_field_converges_to_closed_form() {
         );
         errs.push(err);
     }
-    assert!(errs[2] < errs[0], "error must decrease with refinement: {errs:?}");
+    assert!(
+        errs[2] < errs[1] && errs[1] < errs[0],
+        "error must decrease with refinement: {errs:?}"
+    );
     assert!(errs[2] < 0.02, "finest-grid error {:.3} % ≥ 2 %", 100.0 * errs[2]);
 }
 
@@ -108,64 +128,48 @@ fn polarity_swap_gives_same_field() {
     }
 }
 
-/// Full 3-D version of V1: 60 mm exposures in a zero-flux box (40 mm lateral margin), E at the
-/// midpoint of the mid-length plane. Expensive: `cargo test --release --test physics_ire -- --ignored`.
-/// The zero-flux box and the finite length both bias E_mid upwards by roughly (D/2 / R)² (image
-/// charges), so the tolerance here is 5 %; the 2 % criterion is checked on the exact 2-D problem above.
+/// Discrete conservation: the current leaving the anode equals the current entering the cathode.
 #[test]
-#[ignore]
-fn v1_three_d_long_electrodes_release() {
-    let exact = two_cylinder_mid_field_v_per_cm(D_MM, RADIUS_19G_MM, U_V);
-    for h in [1.0, 0.7] {
-        let segs = [
-            (
-                PatientPos::new(D_MM / 2.0, 0.0, -30.0),
-                PatientPos::new(D_MM / 2.0, 0.0, 30.0),
-            ),
-            (
-                PatientPos::new(-D_MM / 2.0, 0.0, -30.0),
-                PatientPos::new(-D_MM / 2.0, 0.0, 30.0),
-            ),
-        ];
-        let grid = ComputeGrid::around_segments(&segs, 40.0, h);
-        let el = |s: &(PatientPos, PatientPos)| Electrode {
-            start_lps: s.0,
-            end_lps: s.1,
-            radius_mm: RADIUS_19G_MM,
-        };
-        let sigma = vec![0.2; grid.len()];
-        let f = solve_pair(
-            &grid,
-            sigma,
-            [&el(&segs[0]), &el(&segs[1])],
-            U_V,
-            None,
-            &SolveOptions::default(),
-            &|| false,
-        )
-        .expect("solve");
-        // Midpoint is generally not a node: trilinear interpolation of |E|.
-        let g = grid.to_grid(&PatientPos::new(0.0, 0.0, 0.0));
-        let base = [g.x.floor() as usize, g.y.floor() as usize, g.z.floor() as usize];
-        let fr = [g.x - base[0] as f64, g.y - base[1] as f64, g.z - base[2] as f64];
-        let mut e = 0.0;
-        for dk in 0..2 {
-            for dj in 0..2 {
-                for di in 0..2 {
-                    let w = (if di == 1 { fr[0] } else { 1.0 - fr[0] })
-                        * (if dj == 1 { fr[1] } else { 1.0 - fr[1] })
-                        * (if dk == 1 { fr[2] } else { 1.0 - fr[2] });
-                    e += w * f.e_v_per_cm[grid.index(base[0] + di, base[1] + dj, base[2] + dk)] as f64;
-                }
+fn anode_and_cathode_currents_balance() {
+    let segs = [
+        (
+            PatientPos::new(-7.5, 0.2, -10.0),
+            PatientPos::new(-7.4, 0.1, 10.0),
+        ),
+        (PatientPos::new(7.5, -0.3, -10.0), PatientPos::new(7.6, 0.0, 10.0)),
+    ];
+    let grid = ComputeGrid::around_segments(&segs, 8.0, 0.75);
+    let el = |s: &(PatientPos, PatientPos)| Electrode {
+        start_lps: s.0,
+        end_lps: s.1,
+        radius_mm: RADIUS_19G_MM,
+    };
+    let (a, b) = (el(&segs[0]), el(&segs[1]));
+    let (ma, mb) = (electrode_mask(&grid, &a), electrode_mask(&grid, &b));
+    // Heterogeneous σ: a conductive slab on one side.
+    let sigma: Vec<f64> = (0..grid.len())
+        .map(|i| {
+            if grid.ijk(i)[1] > grid.dims[1] / 2 + 3 {
+                0.7
+            } else {
+                0.2
             }
-        }
-        let err = (e - exact) / exact;
-        println!(
-            "V1 3-D h = {h} mm, dims {:?}: E_mid = {e:.1} V/cm, error {:+.2} %, {} iterations",
-            grid.dims,
-            100.0 * err,
-            f.report.iterations
-        );
-        assert!(err.abs() < 0.05);
+        })
+        .collect();
+    let op = pair_operator(&grid, &sigma, &[&ma, &mb]);
+    let mut phi = vec![0.0; grid.len()];
+    for &m in &ma.metal {
+        phi[m] = 1500.0;
     }
+    let mut h = Hierarchy::new(op, &sigma);
+    let opts = SolveOptions {
+        rel_tol: 1e-10,
+        ..Default::default()
+    };
+    solve(&mut h, &mut phi, &opts, &|| false).unwrap();
+    let ia = electrode_current_a(&grid, h.fine(), &phi, &ma);
+    let ib = electrode_current_a(&grid, h.fine(), &phi, &mb);
+    println!("anode {ia:.4} A, cathode {ib:.4} A");
+    assert!(ia > 0.0 && ib < 0.0);
+    assert!((ia + ib).abs() < 1e-6 * ia, "{ia} vs {ib}");
 }

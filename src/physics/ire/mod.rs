@@ -1,3 +1,15 @@
 //! IRE electric-field model (see `../shared/REFERENCE.md` §2).
+//!
+//! - `field`: electrode masks with sub-voxel cut links, the pair operator, |E|, closed forms.
+//! - `tissue`: the compute grid of a plan and the tissue class of every node.
+//! - `current`: the exact discrete current out of an electrode.
+//! - `zone`: thresholds, the lethal zone, extents and resampling for displays.
+//! - `preview`: the analytic instant preview.
+//! - `model`: the plan model (`compute_ire`, `preview_ire`), the contract used by the GUI and CLI.
 
+pub mod current;
 pub mod field;
+pub mod model;
+pub mod preview;
+pub mod tissue;
+pub mod zone;

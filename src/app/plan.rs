@@ -1,0 +1,747 @@
+//! The plan being edited: probes, IRE pulse settings (pairs with the user's overrides), model
+//! options, the selected probe, and undo/redo of plan edits as whole snapshots (a plan is a few
+//! probes and numbers, so a snapshot per edit is cheap and cannot go out of step).
+//!
+//! Also the pure geometry used by the plan UI: screen hit-testing of probes, moving a probe by a
+//! drag, array orientations, the axes of the zone extents and the |E| profile line.
+
+use std::collections::BTreeMap;
+
+use nalgebra::Vector3;
+
+use crate::geometry::{PatientPos, VolumeGeometry};
+use crate::physics::ire::model::IreModelOptions;
+use crate::plan::ire::{ElectrodePair, IreSettings, pair_spacing_mm, voltage_for_spacing};
+use crate::plan::probe::Probe;
+use crate::volume::ViewKind;
+
+/// The part of a probe a drag moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbePart {
+    Tip,
+    Entry,
+    /// The whole probe (grabbed by the shaft).
+    Whole,
+}
+
+/// The user's changes to one pair of the default pairing (`None` = follow the default).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PairOverride {
+    pub included: Option<bool>,
+    pub voltage_v: Option<f64>,
+}
+
+/// One row of the pairs table: every pair of valid probes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairRow {
+    pub a: usize,
+    pub b: usize,
+    /// Distance between the midpoints of the exposed parts (`plan::ire::pair_spacing_mm`).
+    pub spacing_mm: f64,
+    pub included: bool,
+    /// Pulsed by default (spacing ≤ the settings' maximum pair spacing).
+    pub default_included: bool,
+    pub voltage_v: f64,
+    /// spacing × ratio, rounded, capped.
+    pub default_voltage_v: f64,
+    pub voltage_edited: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Snapshot {
+    probes: Vec<Probe>,
+    settings: IreSettings,
+    overrides: BTreeMap<(usize, usize), PairOverride>,
+}
+
+/// Bound on remembered plan edits.
+const MAX_UNDO: usize = 200;
+
+/// Plan state with undo/redo. Every change bumps `revision` (the key that makes model results
+/// stale); recorded edits also bump `edit_count` (the app's unified undo history watches it).
+#[derive(Clone, Debug, Default)]
+pub struct PlanState {
+    pub probes: Vec<Probe>,
+    /// Ratio, cap, pulses; `settings.pairs` always equals the included rows of [`Self::pair_rows`].
+    pub settings: IreSettings,
+    /// Keyed by (lower probe index, higher probe index).
+    pub overrides: BTreeMap<(usize, usize), PairOverride>,
+    pub model: IreModelOptions,
+    pub selected: Option<usize>,
+    revision: u64,
+    edits: u64,
+    undo: Vec<Snapshot>,
+    redo: Vec<Snapshot>,
+    /// The plan as it was when the current probe drag began.
+    drag_before: Option<Snapshot>,
+}
+
+fn key(a: usize, b: usize) -> (usize, usize) {
+    (a.min(b), a.max(b))
+}
+
+impl PlanState {
+    /// An empty plan with these model options.
+    pub fn with_model(model: IreModelOptions) -> Self {
+        Self {
+            model,
+            ..Self::default()
+        }
+    }
+
+    /// Changes to anything a model result depends on bump this.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+    /// Number of recorded (undoable) edits so far.
+    pub fn edit_count(&self) -> u64 {
+        self.edits
+    }
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+    pub fn can_redo(&self) -> bool {
+        !self.redo.is_empty()
+    }
+    pub fn clear_redo(&mut self) {
+        self.redo.clear();
+    }
+    pub fn dragging(&self) -> bool {
+        self.drag_before.is_some()
+    }
+    /// Something the model reads changed outside the plan (structures, model options).
+    pub fn touch(&mut self) {
+        self.revision += 1;
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            probes: self.probes.clone(),
+            settings: self.settings.clone(),
+            overrides: self.overrides.clone(),
+        }
+    }
+
+    fn restore(&mut self, s: Snapshot) {
+        self.probes = s.probes;
+        self.settings = s.settings;
+        self.overrides = s.overrides;
+        self.sync_pairs();
+        self.fix_selection();
+        self.revision += 1;
+    }
+
+    fn fix_selection(&mut self) {
+        if self.selected.is_some_and(|s| s >= self.probes.len()) {
+            self.selected = self.probes.len().checked_sub(1);
+        }
+    }
+
+    /// Applies `f` as one undoable edit; returns whether anything changed.
+    fn edit(&mut self, f: impl FnOnce(&mut Self)) -> bool {
+        let before = self.snapshot();
+        f(self);
+        self.sync_pairs();
+        self.fix_selection();
+        let changed = self.snapshot() != before;
+        if changed {
+            self.record(before);
+            self.revision += 1;
+        }
+        changed
+    }
+
+    fn record(&mut self, before: Snapshot) {
+        self.undo.push(before);
+        if self.undo.len() > MAX_UNDO {
+            self.undo.remove(0);
+        }
+        self.redo.clear();
+        self.edits += 1;
+    }
+
+    pub fn undo(&mut self) -> bool {
+        self.end_drag();
+        let Some(s) = self.undo.pop() else { return false };
+        let now = self.snapshot();
+        self.redo.push(now);
+        self.restore(s);
+        true
+    }
+
+    pub fn redo(&mut self) -> bool {
+        let Some(s) = self.redo.pop() else { return false };
+        let now = self.snapshot();
+        self.undo.push(now);
+        self.restore(s);
+        true
+    }
+
+    /// Adds a probe, selects it, returns its index.
+    pub fn add_probe(&mut self, p: Probe) -> usize {
+        let i = self.probes.len();
+        self.edit(|s| {
+            s.probes.push(p);
+            s.selected = Some(i);
+        });
+        i
+    }
+
+    /// Replaces every probe (array template); the old pairs' overrides no longer apply.
+    pub fn replace_probes(&mut self, probes: Vec<Probe>) {
+        self.edit(|s| {
+            s.probes = probes;
+            s.overrides.clear();
+            s.selected = (!s.probes.is_empty()).then_some(0);
+        });
+    }
+
+    pub fn set_probe(&mut self, i: usize, p: Probe) -> bool {
+        self.edit(|s| {
+            if let Some(slot) = s.probes.get_mut(i) {
+                *slot = p;
+            }
+        })
+    }
+
+    /// Removes probe `i`; overrides of its pairs go, those of later probes are renumbered.
+    pub fn delete_probe(&mut self, i: usize) -> bool {
+        if i >= self.probes.len() {
+            return false;
+        }
+        self.edit(|s| {
+            s.probes.remove(i);
+            let shift = |k: usize| if k > i { k - 1 } else { k };
+            s.overrides = std::mem::take(&mut s.overrides)
+                .into_iter()
+                .filter(|((a, b), _)| *a != i && *b != i)
+                .map(|((a, b), o)| ((shift(a), shift(b)), o))
+                .collect();
+            s.selected = match s.selected {
+                Some(sel) if sel == i => None,
+                Some(sel) => Some(shift(sel)),
+                None => None,
+            };
+        })
+    }
+
+    /// Ratio, cap, pulses (the `pairs` field of `settings` is ignored: pairs come from the rows).
+    pub fn set_settings(&mut self, settings: IreSettings) -> bool {
+        self.edit(|s| {
+            let pairs = std::mem::take(&mut s.settings.pairs);
+            s.settings = IreSettings { pairs, ..settings };
+        })
+    }
+
+    pub fn set_pair_included(&mut self, a: usize, b: usize, included: bool) -> bool {
+        self.edit(|s| {
+            s.overrides.entry(key(a, b)).or_default().included = Some(included);
+        })
+    }
+
+    /// A user voltage for a pair (clamped to the settings' cap); `None` = back to spacing × ratio.
+    pub fn set_pair_voltage(&mut self, a: usize, b: usize, voltage_v: Option<f64>) -> bool {
+        let cap = self.settings.voltage_cap_v;
+        let v = voltage_v.filter(|v| v.is_finite()).map(|v| v.clamp(0.0, cap));
+        self.edit(|s| {
+            s.overrides.entry(key(a, b)).or_default().voltage_v = v;
+        })
+    }
+
+    /// Back to the default pairs and voltages.
+    pub fn reset_pairs(&mut self) -> bool {
+        self.edit(|s| s.overrides.clear())
+    }
+
+    /// Starts a live drag: later [`Self::drag_probe`] calls move the probe without recording,
+    /// [`Self::end_drag`] records the whole drag as one edit.
+    pub fn begin_drag(&mut self) {
+        if self.drag_before.is_none() {
+            self.drag_before = Some(self.snapshot());
+        }
+    }
+
+    /// Applies `f` as part of a drag (begun if needed): not recorded until [`Self::end_drag`].
+    /// Returns whether anything changed.
+    fn live(&mut self, f: impl FnOnce(&mut Self)) -> bool {
+        self.begin_drag();
+        let before = self.snapshot();
+        f(self);
+        self.sync_pairs();
+        let changed = self.snapshot() != before;
+        if changed {
+            self.revision += 1;
+        }
+        changed
+    }
+
+    /// Moves a probe during a drag.
+    pub fn drag_probe(&mut self, i: usize, tip_lps: PatientPos, entry_lps: PatientPos) -> bool {
+        self.live(|s| {
+            if let Some(p) = s.probes.get_mut(i) {
+                p.tip_lps = tip_lps;
+                p.entry_lps = entry_lps;
+            }
+        })
+    }
+
+    /// [`Self::set_settings`] during a drag of the value.
+    pub fn set_settings_live(&mut self, settings: IreSettings) -> bool {
+        self.live(|s| {
+            let pairs = std::mem::take(&mut s.settings.pairs);
+            s.settings = IreSettings { pairs, ..settings };
+        })
+    }
+
+    /// [`Self::set_pair_voltage`] during a drag of the value.
+    pub fn set_pair_voltage_live(&mut self, a: usize, b: usize, voltage_v: Option<f64>) -> bool {
+        let cap = self.settings.voltage_cap_v;
+        let v = voltage_v.filter(|v| v.is_finite()).map(|v| v.clamp(0.0, cap));
+        self.live(|s| {
+            s.overrides.entry(key(a, b)).or_default().voltage_v = v;
+        })
+    }
+
+    /// Ends a drag; returns whether it changed the plan (and was recorded).
+    pub fn end_drag(&mut self) -> bool {
+        let Some(before) = self.drag_before.take() else {
+            return false;
+        };
+        let changed = self.snapshot() != before;
+        if changed {
+            self.record(before);
+        }
+        changed
+    }
+
+    /// Every pair of valid probes with its spacing, inclusion and voltage.
+    pub fn pair_rows(&self) -> Vec<PairRow> {
+        let s = &self.settings;
+        let mut rows = Vec::new();
+        for (a, pa) in self.probes.iter().enumerate() {
+            for (b, pb) in self.probes.iter().enumerate().skip(a + 1) {
+                let Some(spacing_mm) = pair_spacing_mm(pa, pb) else {
+                    continue;
+                };
+                let o = self.overrides.get(&(a, b)).copied().unwrap_or_default();
+                let default_included = spacing_mm <= s.max_pair_spacing_mm + 1e-9;
+                let default_voltage_v = voltage_for_spacing(spacing_mm, s.ratio_v_per_cm, s.voltage_cap_v);
+                rows.push(PairRow {
+                    a,
+                    b,
+                    spacing_mm,
+                    included: o.included.unwrap_or(default_included),
+                    default_included,
+                    voltage_v: o.voltage_v.map_or(default_voltage_v, |v| v.min(s.voltage_cap_v)),
+                    default_voltage_v,
+                    voltage_edited: o.voltage_v.is_some(),
+                });
+            }
+        }
+        rows
+    }
+
+    /// Keeps `settings.pairs` equal to the included rows (the model pulses exactly these).
+    fn sync_pairs(&mut self) {
+        self.settings.pairs = self
+            .pair_rows()
+            .into_iter()
+            .filter(|r| r.included)
+            .map(|r| ElectrodePair {
+                a: r.a,
+                b: r.b,
+                voltage_v: r.voltage_v,
+            })
+            .collect();
+    }
+
+    /// Display name of probe `i` ("1", "2", … or the user's label).
+    pub fn label(&self, i: usize) -> String {
+        self.probes
+            .get(i)
+            .map_or_else(|| format!("#{}", i + 1), |p| p.label.clone())
+    }
+}
+
+/// The smallest positive number not yet used as a label.
+pub fn next_label(probes: &[Probe]) -> String {
+    (1..)
+        .map(|n: usize| n.to_string())
+        .find(|l| !probes.iter().any(|p| &p.label == l))
+        .unwrap_or_default()
+}
+
+/// A probe as drawn on screen (points), for hit-testing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProbeOnScreen {
+    pub index: usize,
+    pub tip: [f64; 2],
+    pub entry: [f64; 2],
+}
+
+fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+}
+
+fn dist_to_segment(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {
+    let d = [b[0] - a[0], b[1] - a[1]];
+    let len2 = d[0] * d[0] + d[1] * d[1];
+    if len2 <= 0.0 {
+        return dist(p, a);
+    }
+    let t = (((p[0] - a[0]) * d[0] + (p[1] - a[1]) * d[1]) / len2).clamp(0.0, 1.0);
+    dist(p, [a[0] + t * d[0], a[1] + t * d[1]])
+}
+
+/// Which probe part is under the pointer `p` (screen points), within `radius`. The selected probe
+/// wins over the others, later (drawn on top) over earlier; the tip and entry handles win over the
+/// shaft. A probe seen end-on (tip and entry closer than `radius`) can only be moved whole.
+pub fn hit_test(
+    probes: &[ProbeOnScreen],
+    selected: Option<usize>,
+    p: [f64; 2],
+    radius: f64,
+) -> Option<(usize, ProbePart)> {
+    let order = probes
+        .iter()
+        .filter(|q| Some(q.index) == selected)
+        .chain(probes.iter().rev().filter(|q| Some(q.index) != selected));
+    for q in order {
+        if dist(q.tip, q.entry) < radius {
+            if dist(p, q.tip) <= radius {
+                return Some((q.index, ProbePart::Whole));
+            }
+            continue;
+        }
+        if dist(p, q.tip) <= radius {
+            return Some((q.index, ProbePart::Tip));
+        }
+        if dist(p, q.entry) <= radius {
+            return Some((q.index, ProbePart::Entry));
+        }
+    }
+    // Shafts after every handle, so a handle next to another probe's shaft stays reachable.
+    let order = probes
+        .iter()
+        .filter(|q| Some(q.index) == selected)
+        .chain(probes.iter().rev().filter(|q| Some(q.index) != selected));
+    for q in order {
+        if dist_to_segment(p, q.tip, q.entry) <= radius * 0.75 {
+            return Some((q.index, ProbePart::Whole));
+        }
+    }
+    None
+}
+
+/// The tip and entry after dragging `part` of `start` by `delta` (LPS mm).
+pub fn moved(start: &Probe, part: ProbePart, delta: Vector3<f64>) -> (PatientPos, PatientPos) {
+    match part {
+        ProbePart::Tip => (start.tip_lps + delta, start.entry_lps),
+        ProbePart::Entry => (start.tip_lps, start.entry_lps + delta),
+        ProbePart::Whole => (start.tip_lps + delta, start.entry_lps + delta),
+    }
+}
+
+/// Where an array template is centred.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArrayCentre {
+    Crosshair,
+    /// The centroid of the first Target structure.
+    Target,
+}
+
+/// The insertion direction (entry → tip) of an array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArrayAxis {
+    /// Perpendicular to the active view (probes seen end-on there).
+    ViewNormal,
+    /// Anterior → posterior (+P).
+    AnteriorPosterior,
+    /// Right → left (+L).
+    RightLeft,
+    /// Superior → inferior (−S).
+    SuperiorInferior,
+}
+
+impl ArrayAxis {
+    pub const ALL: [ArrayAxis; 4] = [
+        ArrayAxis::ViewNormal,
+        ArrayAxis::AnteriorPosterior,
+        ArrayAxis::RightLeft,
+        ArrayAxis::SuperiorInferior,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ArrayAxis::ViewNormal => "View normal",
+            ArrayAxis::AnteriorPosterior => "A to P",
+            ArrayAxis::RightLeft => "R to L",
+            ArrayAxis::SuperiorInferior => "S to I",
+        }
+    }
+
+    /// The fixed patient direction (LPS) of a chosen axis, or the axis a view looks along.
+    fn patient_dir(self, view: ViewKind) -> Vector3<f64> {
+        match self {
+            ArrayAxis::AnteriorPosterior => Vector3::y(),
+            ArrayAxis::RightLeft => Vector3::x(),
+            ArrayAxis::SuperiorInferior => -Vector3::z(),
+            ArrayAxis::ViewNormal => match view {
+                ViewKind::Axial => -Vector3::z(),
+                ViewKind::Coronal => Vector3::y(),
+                ViewKind::Sagittal => Vector3::x(),
+            },
+        }
+    }
+}
+
+/// The insertion direction of an array: for "view normal" the volume's own slice normal of that
+/// view (tilted with the scan when the gantry was tilted), oriented like the patient axis.
+pub fn array_direction(axis: ArrayAxis, view: ViewKind, g: &VolumeGeometry) -> Vector3<f64> {
+    let canonical = axis.patient_dir(view);
+    if axis != ArrayAxis::ViewNormal {
+        return canonical;
+    }
+    let m = crate::volume::SliceMapping::new(g, view);
+    let n = g.axis_dir(m.normal_axis);
+    if n.dot(&canonical) < 0.0 { -n } else { n }
+}
+
+/// A direction perpendicular-ish to `axis` for the first row of an array: the patient axis
+/// least aligned with it (L for A→P and S→I arrays, P for R→L).
+pub fn array_in_plane(axis: &Vector3<f64>) -> Vector3<f64> {
+    [Vector3::x(), Vector3::y(), Vector3::z()]
+        .into_iter()
+        .min_by(|a, b| a.dot(axis).abs().total_cmp(&b.dot(axis).abs()))
+        .unwrap_or_else(Vector3::x)
+}
+
+/// Options of the array template panel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ArrayOptions {
+    pub n: usize,
+    pub spacing_mm: f64,
+    pub centre: ArrayCentre,
+    pub axis: ArrayAxis,
+    /// `None` = the catalog default.
+    pub exposure_mm: Option<f64>,
+    /// Tip-to-entry distance of each probe.
+    pub length_mm: f64,
+}
+
+impl Default for ArrayOptions {
+    fn default() -> Self {
+        Self {
+            // 4 electrodes in a square (issue 4: "4 electrodes (6 pairs)"), 15 mm apart (the
+            // middle of the ideal 1.5–2.0 cm, REFERENCE.md §4).
+            n: 4,
+            spacing_mm: 15.0,
+            centre: ArrayCentre::Target,
+            axis: ArrayAxis::ViewNormal,
+            exposure_mm: None,
+            length_mm: 100.0,
+        }
+    }
+}
+
+/// Axes for the zone extents: along the probes (mean insertion direction of the first pair),
+/// along the first pair (anode → cathode, made perpendicular), and perpendicular to both.
+pub fn extent_axes(probes: &[Probe], first_pair: (usize, usize)) -> Option<[Vector3<f64>; 3]> {
+    let (pa, pb) = (probes.get(first_pair.0)?, probes.get(first_pair.1)?);
+    let (xa, xb) = (pa.axis().ok()?, pb.axis().ok()?);
+    let along = (xa + xb).try_normalize(1e-9).unwrap_or(xa);
+    let (ma, mb) = (
+        pa.exposed_segment().ok()?.midpoint(),
+        pb.exposed_segment().ok()?.midpoint(),
+    );
+    let d = mb - ma;
+    let pair = (d - along * along.dot(&d)).try_normalize(1e-9)?;
+    Some([along, pair, along.cross(&pair)])
+}
+
+/// The line for the |E| profile of a pair: through the midpoints of both exposed parts,
+/// extended by `extend_mm` beyond each. Returns (start, end, distance of a's midpoint from the
+/// start, distance of b's midpoint).
+pub fn profile_line(
+    probes: &[Probe],
+    a: usize,
+    b: usize,
+    extend_mm: f64,
+) -> Option<(PatientPos, PatientPos, f64, f64)> {
+    let ma = probes.get(a)?.exposed_segment().ok()?.midpoint();
+    let mb = probes.get(b)?.exposed_segment().ok()?.midpoint();
+    let d = (mb - ma).try_normalize(1e-9)?;
+    let len = (mb - ma).norm();
+    Some((ma - d * extend_mm, mb + d * extend_mm, extend_mm, extend_mm + len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ire::default_pairs;
+    use nalgebra::Point3;
+
+    fn probe(x: f64, label: &str) -> Probe {
+        Probe {
+            model_id: "nanoknife_19g".into(),
+            tip_lps: Point3::new(x, 0.0, 0.0),
+            entry_lps: Point3::new(x, -100.0, 0.0),
+            exposure_mm: 20.0,
+            label: label.into(),
+        }
+    }
+
+    #[test]
+    fn pairs_follow_defaults_until_overridden() {
+        let mut plan = PlanState::default();
+        for (n, x) in [0.0, 15.0, 45.0].iter().enumerate() {
+            plan.add_probe(probe(*x, &(n + 1).to_string()));
+        }
+        let expected = default_pairs(&plan.probes, &plan.settings);
+        assert_eq!(plan.settings.pairs, expected);
+        assert_eq!(expected.len(), 1, "45 mm is too far for a default pair");
+        assert_eq!(expected[0].voltage_v, 2250.0);
+
+        plan.set_pair_voltage(0, 1, Some(2000.0));
+        plan.set_pair_included(1, 2, true);
+        let v: Vec<(usize, usize, f64)> = plan
+            .settings
+            .pairs
+            .iter()
+            .map(|p| (p.a, p.b, p.voltage_v))
+            .collect();
+        assert_eq!(
+            v,
+            vec![(0, 1, 2000.0), (1, 2, 3000.0)],
+            "30 mm × 1500 V/cm capped"
+        );
+
+        // Deleting the first probe drops its pair's override and renumbers the rest.
+        plan.delete_probe(0);
+        assert_eq!(plan.overrides.keys().copied().collect::<Vec<_>>(), vec![(0, 1)]);
+        assert_eq!(plan.settings.pairs.len(), 1);
+        assert!(plan.reset_pairs());
+        assert!(plan.settings.pairs.is_empty());
+    }
+
+    #[test]
+    fn undo_redo_restore_snapshots_and_a_drag_is_one_step() {
+        let mut plan = PlanState::default();
+        plan.add_probe(probe(0.0, "1"));
+        plan.add_probe(probe(15.0, "2"));
+        let before = plan.probes.clone();
+        let rev = plan.revision();
+        for x in [16.0, 17.0, 18.0] {
+            plan.drag_probe(1, Point3::new(x, 0.0, 0.0), Point3::new(x, -100.0, 0.0));
+        }
+        assert!(plan.revision() > rev, "live moves bump the revision");
+        assert_eq!(plan.edit_count(), 2, "live moves are not recorded");
+        assert!(plan.end_drag());
+        assert_eq!(plan.edit_count(), 3);
+        assert_eq!(plan.settings.pairs[0].voltage_v, 2700.0, "18 mm × 1500 V/cm");
+        assert!(plan.undo());
+        assert_eq!(plan.probes, before);
+        assert_eq!(plan.settings.pairs[0].voltage_v, 2250.0);
+        assert!(plan.redo());
+        assert_eq!(plan.probes[1].tip_lps.x, 18.0);
+        assert!(plan.undo() && plan.undo() && plan.undo());
+        assert!(plan.probes.is_empty() && plan.selected.is_none());
+        assert!(!plan.undo());
+    }
+
+    #[test]
+    fn unchanged_edits_are_not_recorded() {
+        let mut plan = PlanState::default();
+        plan.add_probe(probe(0.0, "1"));
+        let p = plan.probes[0].clone();
+        assert!(!plan.set_probe(0, p));
+        plan.begin_drag();
+        assert!(!plan.end_drag());
+        assert_eq!(plan.edit_count(), 1);
+    }
+
+    #[test]
+    fn labels_fill_gaps() {
+        assert_eq!(next_label(&[]), "1");
+        assert_eq!(next_label(&[probe(0.0, "1"), probe(1.0, "3")]), "2");
+    }
+
+    #[test]
+    fn hit_test_prefers_handles_and_the_selected_probe() {
+        let a = ProbeOnScreen {
+            index: 0,
+            tip: [100.0, 100.0],
+            entry: [100.0, 0.0],
+        };
+        let b = ProbeOnScreen {
+            index: 1,
+            tip: [104.0, 100.0],
+            entry: [200.0, 100.0],
+        };
+        let all = [a, b];
+        assert_eq!(
+            hit_test(&all, None, [101.0, 101.0], 8.0),
+            Some((1, ProbePart::Tip))
+        );
+        assert_eq!(
+            hit_test(&all, Some(0), [101.0, 101.0], 8.0),
+            Some((0, ProbePart::Tip))
+        );
+        assert_eq!(
+            hit_test(&all, None, [100.0, 2.0], 8.0),
+            Some((0, ProbePart::Entry))
+        );
+        assert_eq!(
+            hit_test(&all, None, [103.0, 50.0], 8.0),
+            Some((0, ProbePart::Whole))
+        );
+        assert_eq!(hit_test(&all, None, [150.0, 50.0], 8.0), None);
+        // End-on probe: only whole.
+        let c = ProbeOnScreen {
+            index: 2,
+            tip: [10.0, 10.0],
+            entry: [12.0, 10.0],
+        };
+        assert_eq!(
+            hit_test(&[c], None, [11.0, 11.0], 8.0),
+            Some((2, ProbePart::Whole))
+        );
+    }
+
+    #[test]
+    fn moving_parts() {
+        let p = probe(0.0, "1");
+        let d = Vector3::new(1.0, 2.0, 3.0);
+        let (t, e) = moved(&p, ProbePart::Tip, d);
+        assert_eq!((t, e), (p.tip_lps + d, p.entry_lps));
+        let (t, e) = moved(&p, ProbePart::Whole, d);
+        assert_eq!((t - p.tip_lps, e - p.entry_lps), (d, d));
+    }
+
+    #[test]
+    fn array_axes() {
+        let g = VolumeGeometry::axis_aligned([10, 10, 10], [1.0, 1.0, 2.0], Point3::origin());
+        let ax = array_direction(ArrayAxis::ViewNormal, ViewKind::Axial, &g);
+        assert_eq!(ax, -Vector3::z(), "axial view normal, head → feet");
+        assert_eq!(
+            array_direction(ArrayAxis::RightLeft, ViewKind::Axial, &g),
+            Vector3::x()
+        );
+        assert_eq!(array_in_plane(&Vector3::y()), Vector3::x());
+        assert_eq!(array_in_plane(&Vector3::x()), Vector3::y());
+        assert_eq!(array_in_plane(&-Vector3::z()), Vector3::x());
+    }
+
+    #[test]
+    fn extents_axes_and_profile_line() {
+        let probes = [probe(0.0, "1"), probe(15.0, "2")];
+        let [along, pair, perp] = extent_axes(&probes, (0, 1)).expect("axes");
+        assert!((along - Vector3::y()).norm() < 1e-12);
+        assert!((pair - Vector3::x()).norm() < 1e-12);
+        assert!((perp.dot(&along)).abs() < 1e-12 && (perp.dot(&pair)).abs() < 1e-12);
+        let (s, e, da, db) = profile_line(&probes, 0, 1, 10.0).expect("line");
+        assert!(((e - s).norm() - 35.0).abs() < 1e-9);
+        assert_eq!((da, db), (10.0, 25.0));
+        assert!(extent_axes(&probes, (0, 5)).is_none());
+    }
+}

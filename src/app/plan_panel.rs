@@ -1,0 +1,921 @@
+//! The plan panel (left): electrodes with an inspector, the array template, the live geometry
+//! checks, the IRE pulse settings with the pairs table, the model's status and results (zone
+//! volume, extents, |E| profile plot); and the along-probe view window.
+
+use eframe::egui::{self, Color32, RichText};
+
+use super::command::Command;
+use super::plan::{ArrayAxis, ArrayCentre, PlanState, extent_axes, profile_line};
+use super::{AblaApp, IreStatus};
+use crate::physics::ire::model::{IreModelOptions, IreResult, ZoneCriterion};
+use crate::plan::checks::{PlacementLimits, Severity, check_probes};
+use crate::plan::ire::{
+    CURRENT_LIMIT_A, LIVER_MAX_RATIO_V_PER_CM, STUDY_RATIO_RANGE_V_PER_CM, VOLTAGE_CAP_V,
+};
+use crate::plan::probe::{ARRAY_COUNT, ARRAY_SPACING_MM, Probe};
+
+const WARN: Color32 = Color32::from_rgb(240, 90, 80);
+const CAUTION: Color32 = Color32::from_rgb(240, 180, 60);
+const GOOD: Color32 = Color32::from_rgb(110, 200, 110);
+/// Grid spacings offered (issue 4: 0.25–1.0 mm, 0.5 mm by default).
+const GRID_SPACINGS_MM: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
+/// How far the |E| profile runs beyond each electrode of the pair (mm).
+const PROFILE_EXTEND_MM: f64 = 10.0;
+const PROFILE_SAMPLES: usize = 241;
+
+fn severity_colour(s: Severity) -> Color32 {
+    match s {
+        Severity::Warning => WARN,
+        Severity::Caution => CAUTION,
+        Severity::Info => Color32::GRAY,
+    }
+}
+
+fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Warning => "Warning",
+        Severity::Caution => "Caution",
+        Severity::Info => "Note",
+    }
+}
+
+/// "1–2" for a pair of probe indices.
+fn pair_name(plan: &PlanState, a: usize, b: usize) -> String {
+    format!("{}–{}", plan.label(a), plan.label(b))
+}
+
+pub fn panel(app: &mut AblaApp, ui: &mut egui::Ui) {
+    if !app.show_plan_panel || app.volume().is_none() {
+        return;
+    }
+    let mut cmds = Vec::new();
+    let app_ref: &AblaApp = app;
+    egui::Panel::left("plan")
+        .default_size(350.0)
+        .size_range(260.0..=520.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.heading("Plan");
+                    if ui
+                        .add_enabled(app_ref.can_undo(), egui::Button::new("Undo (Ctrl+Z)"))
+                        .clicked()
+                    {
+                        cmds.push(Command::Undo);
+                    }
+                    if ui
+                        .add_enabled(app_ref.can_redo(), egui::Button::new("Redo (Ctrl+Y)"))
+                        .clicked()
+                    {
+                        cmds.push(Command::Redo);
+                    }
+                });
+                egui::CollapsingHeader::new("Electrodes")
+                    .default_open(true)
+                    .show(ui, |ui| electrodes(ui, app_ref, &mut cmds));
+                egui::CollapsingHeader::new("Array template")
+                    .default_open(true)
+                    .show(ui, |ui| array_template(ui, app_ref, &mut cmds));
+                egui::CollapsingHeader::new("Geometry checks")
+                    .default_open(true)
+                    .show(ui, |ui| geometry_checks(ui, &app_ref.plan));
+                egui::CollapsingHeader::new("IRE settings and pairs")
+                    .default_open(true)
+                    .show(ui, |ui| ire_settings(ui, app_ref, &mut cmds));
+                egui::CollapsingHeader::new("IRE model")
+                    .default_open(true)
+                    .show(ui, |ui| model(ui, app_ref, &mut cmds));
+            });
+        });
+    app.commands.extend(cmds);
+}
+
+fn electrodes(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
+    let plan = &app.plan;
+    if plan.probes.is_empty() {
+        ui.label(
+            "No electrodes. Choose \"IRE electrode\" in the toolbar and drag from the tip to the skin entry, \
+             or place an array below.",
+        );
+    }
+    for (i, p) in plan.probes.iter().enumerate() {
+        let sel = plan.selected == Some(i);
+        let text = format!(
+            "Electrode {} · exposure {:.1} cm · {:.0} mm",
+            p.label,
+            p.exposure_mm / 10.0,
+            p.length_mm()
+        );
+        if ui.selectable_label(sel, text).clicked() {
+            cmds.push(Command::SelectProbe(if sel { None } else { Some(i) }));
+        }
+    }
+    if let Some(i) = plan.selected
+        && let Some(p) = plan.probes.get(i)
+    {
+        ui.separator();
+        inspector(ui, app, i, p, cmds);
+    }
+}
+
+/// Numeric editing of the selected probe.
+fn inspector(ui: &mut egui::Ui, app: &AblaApp, i: usize, p: &Probe, cmds: &mut Vec<Command>) {
+    let model = app.catalog().and_then(|c| c.get(&p.model_id));
+    ui.label(RichText::new(model.map_or(p.model_id.as_str(), |m| m.name.as_str())).strong());
+    egui::Grid::new("probe-inspector").num_columns(4).show(ui, |ui| {
+        let l = ui.label("Label");
+        let mut label = p.label.clone();
+        let r = ui
+            .add(egui::TextEdit::singleline(&mut label).desired_width(60.0))
+            .labelled_by(l.id);
+        if r.lost_focus() && label != p.label && !label.trim().is_empty() {
+            cmds.push(Command::SetProbe {
+                index: i,
+                probe: Probe {
+                    label: label.trim().to_string(),
+                    ..p.clone()
+                },
+            });
+        }
+        ui.end_row();
+        for (name, is_tip) in [("Tip", true), ("Entry", false)] {
+            let l = ui.label(name);
+            let point = if is_tip { p.tip_lps } else { p.entry_lps };
+            for (axis, letter) in ["L", "P", "S"].iter().enumerate() {
+                let mut v = point[axis];
+                let r = ui
+                    .add(
+                        egui::DragValue::new(&mut v)
+                            .speed(0.5)
+                            .fixed_decimals(1)
+                            .prefix(format!("{letter} "))
+                            .suffix(" mm"),
+                    )
+                    .labelled_by(l.id)
+                    .on_hover_text(format!("{name}, patient {letter} coordinate (DICOM LPS, mm)"));
+                if r.changed() && v.is_finite() {
+                    let mut q = point;
+                    q[axis] = v;
+                    let (tip_lps, entry_lps) = if is_tip { (q, p.entry_lps) } else { (p.tip_lps, q) };
+                    cmds.push(if r.dragged() {
+                        Command::MoveProbe {
+                            index: i,
+                            tip_lps,
+                            entry_lps,
+                        }
+                    } else {
+                        Command::SetProbe {
+                            index: i,
+                            probe: Probe {
+                                tip_lps,
+                                entry_lps,
+                                ..p.clone()
+                            },
+                        }
+                    });
+                }
+                if r.drag_stopped() {
+                    cmds.push(Command::EndDrag);
+                }
+            }
+            ui.end_row();
+        }
+    });
+    let range = model.and_then(|m| m.exposure_mm.as_ref());
+    ui.horizontal(|ui| match range {
+        Some(range) => {
+            egui::ComboBox::from_label("Exposure")
+                .selected_text(format!("{:.1} cm", p.exposure_mm / 10.0))
+                .show_ui(ui, |ui| {
+                    for mm in range.steps_mm() {
+                        let on = (mm - p.exposure_mm).abs() < 1e-6;
+                        if ui.selectable_label(on, format!("{:.1} cm", mm / 10.0)).clicked() && !on {
+                            cmds.push(Command::SetProbe {
+                                index: i,
+                                probe: Probe {
+                                    exposure_mm: range.snap_mm(mm),
+                                    ..p.clone()
+                                },
+                            });
+                        }
+                    }
+                })
+                .response
+                .on_hover_text(&range.step.source);
+        }
+        None => {
+            let l = ui.label("Active length");
+            let mut v = p.exposure_mm;
+            let r = ui
+                .add(egui::DragValue::new(&mut v).range(1.0..=100.0).suffix(" mm"))
+                .labelled_by(l.id);
+            if r.changed() && !r.dragged() || r.drag_stopped() {
+                cmds.push(Command::SetProbe {
+                    index: i,
+                    probe: Probe {
+                        exposure_mm: v,
+                        ..p.clone()
+                    },
+                });
+            }
+        }
+    });
+    ui.label(format!(
+        "Inserted {:.0} mm; exposed part from the tip {:.0} mm back",
+        p.length_mm(),
+        p.exposure_mm.min(p.length_mm())
+    ));
+    ui.horizontal(|ui| {
+        if ui
+            .button("Delete electrode")
+            .on_hover_text("Also the Delete key")
+            .clicked()
+        {
+            cmds.push(Command::DeleteProbe(i));
+        }
+        if ui.button("Along-probe view").clicked() {
+            cmds.push(Command::ShowProbeView(true));
+        }
+    });
+}
+
+fn array_template(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
+    let mut o = app.array;
+    let (n_lo, n_hi) = ARRAY_COUNT;
+    let (s_lo, s_hi) = ARRAY_SPACING_MM;
+    ui.add(egui::Slider::new(&mut o.n, n_lo..=n_hi).text("electrodes"));
+    ui.add(
+        egui::Slider::new(&mut o.spacing_mm, s_lo..=s_hi)
+            .step_by(0.5)
+            .text("mm spacing"),
+    )
+    .on_hover_text(crate::plan::checks::SPACING_SOURCE);
+    ui.horizontal(|ui| {
+        ui.label("Centre");
+        ui.radio_value(&mut o.centre, ArrayCentre::Crosshair, "Crosshair");
+        let has_target = app
+            .structures
+            .items
+            .iter()
+            .any(|s| s.kind == crate::anatomy::StructureKind::Target);
+        ui.add_enabled_ui(has_target, |ui| {
+            ui.radio_value(&mut o.centre, ArrayCentre::Target, "Target centroid")
+        });
+    });
+    let active = app.viewer.as_ref().map_or("Active", |v| v.active.name());
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Insertion");
+        for a in ArrayAxis::ALL {
+            let text = match a {
+                ArrayAxis::ViewNormal => format!("{active} normal"),
+                _ => a.label().to_string(),
+            };
+            ui.radio_value(&mut o.axis, a, text).on_hover_text(match a {
+                ArrayAxis::ViewNormal => "Perpendicular to the active view (seen end-on there)",
+                ArrayAxis::AnteriorPosterior => "Entry anterior, tips posterior",
+                ArrayAxis::RightLeft => "Entry on the patient's right, tips to the left",
+                ArrayAxis::SuperiorInferior => "Entry superior, tips inferior",
+            });
+        }
+    });
+    let default = app
+        .catalog()
+        .and_then(|c| c.of_modality(crate::plan::catalog::Modality::Ire).next());
+    let steps = default
+        .and_then(|m| m.exposure_mm.as_ref())
+        .map(|e| e.steps_mm())
+        .unwrap_or_default();
+    let default_mm = default.and_then(|m| m.default_active_mm());
+    ui.horizontal(|ui| {
+        let shown = o.exposure_mm.or(default_mm);
+        egui::ComboBox::from_label("Array exposure")
+            .selected_text(shown.map_or("—".into(), |mm| format!("{:.1} cm", mm / 10.0)))
+            .show_ui(ui, |ui| {
+                for mm in &steps {
+                    let on = shown.is_some_and(|s| (s - mm).abs() < 1e-6);
+                    if ui.selectable_label(on, format!("{:.1} cm", mm / 10.0)).clicked() {
+                        o.exposure_mm = Some(*mm);
+                    }
+                }
+            });
+    });
+    ui.horizontal(|ui| {
+        let l = ui.label("Probe length");
+        ui.add(
+            egui::DragValue::new(&mut o.length_mm)
+                .range(20.0..=250.0)
+                .speed(1.0)
+                .suffix(" mm"),
+        )
+        .labelled_by(l.id)
+        .on_hover_text("Tip-to-entry distance of each electrode");
+    });
+    if o != app.array {
+        cmds.push(Command::SetArrayOptions(o));
+    }
+    if ui
+        .button("Place array")
+        .on_hover_text("Replaces the electrodes by the template (Ctrl+Z brings them back)")
+        .clicked()
+    {
+        cmds.push(Command::PlaceArray);
+    }
+}
+
+fn geometry_checks(ui: &mut egui::Ui, plan: &PlanState) {
+    if plan.probes.len() < 2 {
+        ui.label("Place two or more electrodes to check their spacing and parallelism.");
+        return;
+    }
+    let report = check_probes(&plan.probes, &PlacementLimits::default());
+    let worst_of_pair = |a: usize, b: usize| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.probes.len() == 2 && f.probes.contains(&a) && f.probes.contains(&b))
+            .map(|f| f.severity)
+            .max()
+    };
+    egui::Grid::new("pair-geometry")
+        .striped(true)
+        .num_columns(5)
+        .show(ui, |ui| {
+            for h in ["Pair", "Tip–tip", "Shaft", "Angle", "Overlap"] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for g in &report.pairs {
+                let col = worst_of_pair(g.a, g.b).map_or(GOOD, severity_colour);
+                ui.label(RichText::new(pair_name(plan, g.a, g.b)).color(col));
+                ui.label(format!("{:.1} mm", g.tip_distance_mm));
+                ui.label(format!("{:.1} mm", g.shaft_distance_mm));
+                ui.label(format!("{:.1}°", g.angle_deg));
+                ui.label(format!("{:.1} mm", g.exposure_overlap_mm));
+                ui.end_row();
+            }
+        });
+    let mut findings: Vec<_> = report.findings.iter().collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    if findings.is_empty() {
+        ui.label(
+            RichText::new("No placement problems: spacing within limits, parallel, exposures overlap")
+                .color(GOOD),
+        );
+    }
+    for f in findings {
+        ui.label(
+            RichText::new(format!("{}: {}", severity_name(f.severity), f.message))
+                .color(severity_colour(f.severity)),
+        );
+        if !f.source.is_empty() {
+            ui.label(RichText::new(format!("Rule: {}", f.source)).small().weak());
+        }
+    }
+}
+
+fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
+    let plan = &app.plan;
+    let s = &plan.settings;
+    // A value dragged in the panel is a live edit (preview), committed when the drag stops.
+    let push = |cmds: &mut Vec<Command>, r: &egui::Response, settings: crate::plan::ire::IreSettings| {
+        if r.changed() {
+            cmds.push(Command::SetIreSettings {
+                settings,
+                live: r.dragged(),
+            });
+        }
+        if r.drag_stopped() {
+            cmds.push(Command::EndDrag);
+        }
+    };
+    egui::Grid::new("ire-settings").num_columns(2).show(ui, |ui| {
+        let l = ui.label("Voltage ratio");
+        let mut v = s.ratio_v_per_cm;
+        let r = ui
+            .add(
+                egui::DragValue::new(&mut v)
+                    .range(500.0..=2500.0)
+                    .speed(10.0)
+                    .suffix(" V/cm"),
+            )
+            .labelled_by(l.id);
+        push(
+            cmds,
+            &r,
+            crate::plan::ire::IreSettings {
+                ratio_v_per_cm: v,
+                ..s.clone()
+            },
+        );
+        ui.end_row();
+        ui.label("");
+        let (lo, hi) = STUDY_RATIO_RANGE_V_PER_CM;
+        let note = format!(
+            "{lo:.0}–{hi:.0} V/cm in the IRE study; liver practice up to {LIVER_MAX_RATIO_V_PER_CM:.0} V/cm (REFERENCE.md §4)"
+        );
+        let out_of_range = s.ratio_v_per_cm < lo || s.ratio_v_per_cm > LIVER_MAX_RATIO_V_PER_CM;
+        ui.label(
+            RichText::new(note)
+                .small()
+                .color(if out_of_range { CAUTION } else { Color32::GRAY }),
+        );
+        ui.end_row();
+        let l = ui.label("Voltage cap");
+        let mut v = s.voltage_cap_v;
+        let r = ui
+            .add(
+                egui::DragValue::new(&mut v)
+                    .range(100.0..=VOLTAGE_CAP_V)
+                    .speed(10.0)
+                    .suffix(" V"),
+            )
+            .labelled_by(l.id)
+            .on_hover_text("Generator maximum per pair: 3000 V (REFERENCE.md §1, §4)");
+        push(
+            cmds,
+            &r,
+            crate::plan::ire::IreSettings {
+                voltage_cap_v: v,
+                ..s.clone()
+            },
+        );
+        ui.end_row();
+        let l = ui.label("Pulses");
+        ui.horizontal(|ui| {
+            let mut n = s.pulses;
+            let r = ui
+                .add(egui::DragValue::new(&mut n).range(1..=500))
+                .labelled_by(l.id);
+            push(
+                cmds,
+                &r,
+                crate::plan::ire::IreSettings {
+                    pulses: n,
+                    ..s.clone()
+                },
+            );
+            ui.label("×");
+            let mut w = s.pulse_width_us;
+            let r = ui
+                .add(egui::DragValue::new(&mut w).range(10.0..=500.0).suffix(" µs"))
+                .labelled_by(l.id);
+            push(
+                cmds,
+                &r,
+                crate::plan::ire::IreSettings {
+                    pulse_width_us: w,
+                    ..s.clone()
+                },
+            );
+        });
+        ui.end_row();
+    });
+    let rows = plan.pair_rows();
+    if rows.is_empty() {
+        ui.label("Pairs appear when two or more electrodes are placed.");
+        return;
+    }
+    ui.label(
+        RichText::new(format!(
+            "Default: pairs up to {:.0} mm apart, voltage = spacing × ratio rounded to 10 V, capped at {:.0} V",
+            s.max_pair_spacing_mm, s.voltage_cap_v
+        ))
+        .small()
+        .weak(),
+    );
+    let result = app
+        .ire
+        .result
+        .as_deref()
+        .filter(|_| !app.ire.outdated(plan.revision()));
+    let mut any_over = false;
+    egui::Grid::new("ire-pairs")
+        .striped(true)
+        .num_columns(5)
+        .show(ui, |ui| {
+            for h in ["Pair", "Spacing", "Voltage", "Current", "Status"] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for r in &rows {
+                let name = pair_name(plan, r.a, r.b);
+                let mut inc = r.included;
+                if ui
+                    .checkbox(&mut inc, format!("Pair {name}"))
+                    .on_hover_text(if r.default_included {
+                        "Pulsed by default"
+                    } else {
+                        "Not pulsed by default: farther apart than the maximum pair spacing"
+                    })
+                    .changed()
+                {
+                    cmds.push(Command::SetPairIncluded {
+                        a: r.a,
+                        b: r.b,
+                        included: inc,
+                    });
+                }
+                ui.label(format!("{:.1} mm", r.spacing_mm));
+                ui.horizontal(|ui| {
+                    let mut v = r.voltage_v;
+                    let resp = ui
+                        .add_enabled(
+                            r.included,
+                            egui::DragValue::new(&mut v)
+                                .range(0.0..=s.voltage_cap_v)
+                                .speed(10.0)
+                                .suffix(" V"),
+                        )
+                        .on_hover_text(format!(
+                            "Default {:.0} V = {:.1} mm × {:.0} V/cm",
+                            r.default_voltage_v, r.spacing_mm, s.ratio_v_per_cm
+                        ));
+                    if resp.changed() {
+                        cmds.push(Command::SetPairVoltage {
+                            a: r.a,
+                            b: r.b,
+                            voltage_v: Some(v),
+                            live: resp.dragged(),
+                        });
+                    }
+                    if resp.drag_stopped() {
+                        cmds.push(Command::EndDrag);
+                    }
+                    if r.voltage_edited
+                        && ui
+                            .small_button("default")
+                            .on_hover_text(format!("Back to {:.0} V (spacing × ratio)", r.default_voltage_v))
+                            .clicked()
+                    {
+                        cmds.push(Command::SetPairVoltage {
+                            a: r.a,
+                            b: r.b,
+                            voltage_v: None,
+                            live: false,
+                        });
+                    }
+                });
+                let pr = result.and_then(|res| res.pairs.iter().find(|p| p.a == r.a && p.b == r.b));
+                match pr {
+                    Some(p) => {
+                        any_over |= p.over_limit;
+                        let col = if p.over_limit {
+                            WARN
+                        } else {
+                            ui.visuals().text_color()
+                        };
+                        ui.label(RichText::new(format!("{:.1} A", p.current_a)).color(col));
+                    }
+                    None => {
+                        ui.label("—");
+                    }
+                }
+                let (text, col) = match pr {
+                    _ if !r.included => ("not pulsed", Color32::GRAY),
+                    None => ("—", Color32::GRAY),
+                    Some(p) if p.over_limit => ("over current limit", WARN),
+                    Some(p) if !p.converged => ("not converged", CAUTION),
+                    Some(_) => ("ok", GOOD),
+                };
+                ui.label(RichText::new(text).color(col));
+                ui.end_row();
+            }
+        });
+    if any_over {
+        ui.label(
+            RichText::new(format!(
+                "Predicted current above {CURRENT_LIMIT_A:.0} A: the generator stops. Reduce the voltage, \
+                 shorten the exposure or widen the spacing."
+            ))
+            .color(WARN),
+        );
+    }
+    if !plan.overrides.is_empty() && ui.button("Reset pairs").clicked() {
+        cmds.push(Command::ResetPairs);
+    }
+}
+
+fn model(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
+    let plan = &app.plan;
+    model_options(ui, &plan.model, cmds);
+    ui.separator();
+    match &app.ire.status {
+        IreStatus::Idle => {
+            ui.label("The zone is computed as soon as two or more electrodes are placed.");
+        }
+        IreStatus::Computing => match app.ire.progress() {
+            Some(p) => {
+                let msg = p.message();
+                ui.add(
+                    egui::ProgressBar::new(p.fraction())
+                        .text(if msg.is_empty() {
+                            "Computing the IRE zone".to_string()
+                        } else {
+                            format!("Computing: {msg}")
+                        })
+                        .animate(true),
+                );
+                if ui.button("Cancel IRE computation").clicked() {
+                    cmds.push(Command::CancelIre);
+                }
+            }
+            None => {
+                ui.label("The full model runs when the drag ends.");
+            }
+        },
+        IreStatus::Done => {
+            ui.label(RichText::new("Full model").color(GOOD));
+        }
+        IreStatus::Preview => {
+            ui.label(
+                RichText::new("PREVIEW (fast approximation) — the full model runs when the drag ends")
+                    .color(CAUTION),
+            );
+        }
+        IreStatus::Error(m) => {
+            ui.label(RichText::new(m).color(WARN));
+        }
+        IreStatus::Cancelled => {
+            ui.label("Computation cancelled.");
+        }
+    }
+    if ui
+        .add_enabled(
+            plan.probes.len() >= 2 && !app.ire.running(),
+            egui::Button::new("Recompute zone"),
+        )
+        .clicked()
+    {
+        cmds.push(Command::RunIre);
+    }
+    if let Some(r) = app.ire.result.as_deref() {
+        results(ui, app, r, cmds);
+    }
+}
+
+fn model_options(ui: &mut egui::Ui, o: &IreModelOptions, cmds: &mut Vec<Command>) {
+    let mut n = o.clone();
+    ui.horizontal(|ui| {
+        egui::ComboBox::from_label("Grid spacing")
+            .selected_text(format!("{} mm", n.spacing_mm))
+            .show_ui(ui, |ui| {
+                for s in GRID_SPACINGS_MM {
+                    ui.selectable_value(&mut n.spacing_mm, s, format!("{s} mm"));
+                }
+            });
+        ui.checkbox(&mut n.nonlinear, "Nonlinear σ(E)")
+            .on_hover_text("Conductivity rises with the field (REFERENCE.md §2); off = constant σ0");
+    });
+    ui.horizontal(|ui| {
+        let label = match n.zone {
+            ZoneCriterion::TissueThreshold => "Tissue thresholds",
+            ZoneCriterion::Fixed { .. } => "Fixed threshold",
+            ZoneCriterion::PelegFermi { .. } => "Peleg–Fermi survival",
+        };
+        egui::ComboBox::from_label("Zone")
+            .selected_text(label)
+            .show_ui(ui, |ui| {
+                if ui
+                    .selectable_label(
+                        matches!(n.zone, ZoneCriterion::TissueThreshold),
+                        "Tissue thresholds",
+                    )
+                    .on_hover_text("Each tissue class's lethal threshold (assets/tissues_ire.json)")
+                    .clicked()
+                {
+                    n.zone = ZoneCriterion::TissueThreshold;
+                }
+                if ui
+                    .selectable_label(matches!(n.zone, ZoneCriterion::Fixed { .. }), "Fixed threshold")
+                    .clicked()
+                    && !matches!(n.zone, ZoneCriterion::Fixed { .. })
+                {
+                    // The human-liver CT match of 500–600 V/cm (REFERENCE.md §2) as a start.
+                    n.zone = ZoneCriterion::Fixed {
+                        threshold_v_per_cm: 550.0,
+                    };
+                }
+                if ui
+                    .selectable_label(
+                        matches!(n.zone, ZoneCriterion::PelegFermi { .. }),
+                        "Peleg–Fermi survival",
+                    )
+                    .clicked()
+                    && !matches!(n.zone, ZoneCriterion::PelegFermi { .. })
+                {
+                    n.zone = ZoneCriterion::PelegFermi { max_survival: 0.1 };
+                }
+            });
+        // Typed, not dragged: every change restarts the full model.
+        match &mut n.zone {
+            ZoneCriterion::Fixed { threshold_v_per_cm } => {
+                ui.add(
+                    egui::DragValue::new(threshold_v_per_cm)
+                        .range(50.0..=3000.0)
+                        .speed(0.0)
+                        .suffix(" V/cm"),
+                )
+                .on_hover_text("Click to type the threshold");
+            }
+            ZoneCriterion::PelegFermi { max_survival } => {
+                ui.add(
+                    egui::DragValue::new(max_survival)
+                        .range(0.001..=0.999)
+                        .speed(0.0)
+                        .prefix("S < "),
+                )
+                .on_hover_text("Lethal where the surviving fraction after the pulses is below this");
+            }
+            ZoneCriterion::TissueThreshold => {}
+        }
+    });
+    ui.horizontal(|ui| {
+        let l = ui.label("Isolines");
+        let id = ui.make_persistent_id("ire-isolines-text");
+        let current = n
+            .isolines_v_per_cm
+            .iter()
+            .map(|v| format!("{v:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut text = ui.data_mut(|d| d.get_temp::<String>(id)).unwrap_or(current);
+        let r = ui
+            .add(egui::TextEdit::singleline(&mut text).desired_width(140.0))
+            .labelled_by(l.id)
+            .on_hover_text("|E| isolines in V/cm, separated by commas");
+        ui.label("V/cm");
+        if r.changed() {
+            ui.data_mut(|d| d.insert_temp(id, text.clone()));
+        }
+        if r.lost_focus() {
+            ui.data_mut(|d| d.remove::<String>(id));
+            if let Some(levels) = parse_levels(&text) {
+                n.isolines_v_per_cm = levels;
+            }
+        }
+    });
+    if n != *o {
+        cmds.push(Command::SetModelOptions(n));
+    }
+}
+
+/// "300, 500 700" → [300, 500, 700]; `None` when any entry is not a positive number.
+pub fn parse_levels(text: &str) -> Option<Vec<f64>> {
+    let v: Option<Vec<f64>> = text
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0))
+        .collect();
+    v.filter(|v| v.len() <= 8)
+}
+
+fn results(ui: &mut egui::Ui, app: &AblaApp, r: &IreResult, cmds: &mut Vec<Command>) {
+    let plan = &app.plan;
+    if app.ire.outdated(plan.revision()) {
+        ui.label(RichText::new("The zone shown is for an earlier plan.").color(CAUTION));
+    }
+    ui.label(
+        RichText::new(format!(
+            "Zone volume {:.1} mL{}",
+            r.zone_volume_ml,
+            if r.preview { " (preview)" } else { "" }
+        ))
+        .strong(),
+    );
+    if let Some(first) = r.pairs.first()
+        && let Some(axes) = extent_axes(&plan.probes, (first.a, first.b))
+    {
+        let e = r.zone_extents_mm(axes);
+        ui.label(format!(
+            "Extents {:.0} mm along the probes × {:.0} mm along pair {} × {:.0} mm perpendicular",
+            e[0],
+            e[1],
+            pair_name(plan, first.a, first.b),
+            e[2]
+        ));
+    }
+    ui.label(RichText::new(&r.description).small().weak());
+    ui.label(
+        RichText::new(format!(
+            "{} pair(s), {} CG iterations, {:.2} s",
+            r.pairs.len(),
+            r.linear_iterations,
+            r.elapsed_s
+        ))
+        .small()
+        .weak(),
+    );
+    if let Some(ms) = app.ire.last_preview_ms.filter(|_| r.preview) {
+        ui.label(RichText::new(format!("preview took {ms:.1} ms")).small().weak());
+    }
+    if r.pairs.iter().any(|p| !p.converged) {
+        ui.label(
+            RichText::new("Some pairs did not converge: use a coarser grid or check the electrodes.")
+                .color(CAUTION),
+        );
+    }
+    profile_plot(ui, app, r, cmds);
+}
+
+/// |E| along the line through the exposed parts of a chosen pair, with the threshold.
+fn profile_plot(ui: &mut egui::Ui, app: &AblaApp, r: &IreResult, cmds: &mut Vec<Command>) {
+    use egui_plot::{HLine, Legend, Line, Plot, PlotPoints, VLine};
+    let plan = &app.plan;
+    if r.pairs.is_empty() {
+        return;
+    }
+    let k = app.profile_pair.min(r.pairs.len() - 1);
+    let pr = &r.pairs[k];
+    egui::ComboBox::from_label("Profile pair")
+        .selected_text(pair_name(plan, pr.a, pr.b))
+        .show_ui(ui, |ui| {
+            for (n, p) in r.pairs.iter().enumerate() {
+                if ui.selectable_label(n == k, pair_name(plan, p.a, p.b)).clicked() {
+                    cmds.push(Command::SetProfilePair(n));
+                }
+            }
+        });
+    let Some((start, end, da, db)) = profile_line(&plan.probes, pr.a, pr.b, PROFILE_EXTEND_MM) else {
+        return;
+    };
+    let pts: Vec<[f64; 2]> = r
+        .profile(&start, &end, PROFILE_SAMPLES)
+        .into_iter()
+        .map(|(d, v)| [d, f64::from(v)])
+        .collect();
+    let mid = nalgebra::center(&start, &end);
+    let threshold = r
+        .grid
+        .nearest(&mid)
+        .and_then(|[i, j, k]| r.threshold_v_per_cm.get(r.grid.index(i, j, k)))
+        .map(|t| f64::from(*t))
+        .filter(|t| t.is_finite() && *t > 0.0);
+    let (la, lb) = (plan.label(pr.a), plan.label(pr.b));
+    Plot::new("ire-profile")
+        .height(170.0)
+        .allow_scroll(false)
+        .x_axis_label("mm along the pair")
+        .y_axis_label("|E| V/cm")
+        .legend(Legend::default())
+        .show(ui, move |p| {
+            p.line(Line::new("|E| max over pairs", PlotPoints::from(pts)));
+            if let Some(t) = threshold {
+                p.hline(HLine::new(format!("threshold {t:.0} V/cm"), t));
+            }
+            p.vline(VLine::new(format!("electrode {la}"), da));
+            p.vline(VLine::new(format!("electrode {lb}"), db));
+        });
+}
+
+/// The along-probe view (written in `probe_view.rs`) in its own window.
+pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
+    if !app.show_probe_view {
+        return;
+    }
+    let Some(vol) = app.volume().cloned() else { return };
+    let window = app.viewer.as_ref().map(|v| v.window);
+    let Some(window) = window else { return };
+    let mut open = true;
+    let ctx = ui.ctx().clone();
+    let AblaApp {
+        probe_view,
+        structures,
+        plan,
+        ire,
+        ..
+    } = app;
+    egui::Window::new("Along-probe view")
+        .open(&mut open)
+        .default_size([760.0, 460.0])
+        .resizable(true)
+        .show(&ctx, |ui| {
+            probe_view.ui(
+                ui,
+                &vol,
+                &structures.items,
+                &plan.probes,
+                plan.selected.unwrap_or(0),
+                ire.result.as_deref(),
+                window,
+            );
+        });
+    if !open {
+        app.commands.push(Command::ShowProbeView(false));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isoline_levels_parse() {
+        assert_eq!(
+            parse_levels("300, 500 700;1000"),
+            Some(vec![300.0, 500.0, 700.0, 1000.0])
+        );
+        assert_eq!(parse_levels("300, x"), None);
+        assert_eq!(parse_levels("-5"), None);
+        assert_eq!(parse_levels(""), Some(vec![]));
+    }
+}
