@@ -165,11 +165,22 @@ fn v1_model_midpoint_field_converges_to_closed_form() {
     // changes sign); against the infinite-domain closed form the finest grid is within 2 %
     // (REFERENCE.md §2 V1).
     for &(h, err, err_box) in &errs[1..] {
-        assert!(err_box.abs() < 0.005, "h = {h}: {:.3} % against the boxed reference", 100.0 * err_box);
-        assert!(err.abs() < 0.02, "h = {h}: {:.3} % against the closed form", 100.0 * err);
+        assert!(
+            err_box.abs() < 0.005,
+            "h = {h}: {:.3} % against the boxed reference",
+            100.0 * err_box
+        );
+        assert!(
+            err.abs() < 0.02,
+            "h = {h}: {:.3} % against the closed form",
+            100.0 * err
+        );
     }
     let (e05, e025) = (errs[1].2.abs(), errs[3].2.abs());
-    assert!(e025 < e05, "error must shrink from 0.5 to 0.25 mm: {e05} → {e025}");
+    assert!(
+        e025 < e05,
+        "error must shrink from 0.5 to 0.25 mm: {e05} → {e025}"
+    );
 }
 
 #[test]
@@ -226,10 +237,17 @@ fn current_matches_two_cylinder_closed_form() {
     assert!(excess.iter().all(|(_, x)| *x > 0.0), "{excess:?}");
     assert!(excess.windows(2).all(|w| w[1].1 < w[0].1), "{excess:?}");
     let (l, x) = excess[2];
-    assert!(x < 0.10, "exposure {l} mm: {:.1} % above the closed form", 100.0 * x);
+    assert!(
+        x < 0.10,
+        "exposure {l} mm: {:.1} % above the closed form",
+        100.0 * x
+    );
     // 1/L scaling of the excess within a third.
     let scaled: Vec<f64> = excess.iter().map(|(l, x)| l * x).collect();
-    assert!(scaled.iter().all(|s| (s / scaled[2] - 1.0).abs() < 0.35), "{scaled:?}");
+    assert!(
+        scaled.iter().all(|s| (s / scaled[2] - 1.0).abs() < 0.35),
+        "{scaled:?}"
+    );
 }
 
 #[test]
@@ -390,7 +408,12 @@ fn v3_ben_david_porcine_liver() {
     println!(
         "V3 nonlinear ({h} mm): {:.1} × {:.1} × {:.1} mm (pair axis × perpendicular × along), {:.2} mL, \
          {:.1} A, {} nonlinear iterations, converged {}",
-        ext[0], ext[1], ext[2], r.zone_volume_ml, r.pairs[0].current_a, r.pairs[0].nonlinear_iterations,
+        ext[0],
+        ext[1],
+        ext[2],
+        r.zone_volume_ml,
+        r.pairs[0].current_a,
+        r.pairs[0].nonlinear_iterations,
         r.pairs[0].converged
     );
     println!(
@@ -417,7 +440,12 @@ fn v3_ben_david_porcine_liver() {
     // The nonlinear σ grows the zone (REFERENCE.md §2: the constant-σ model under-predicts the
     // perpendicular extent).
     assert!(r.zone_volume_ml > rl.zone_volume_ml);
-    assert!(ext[1] > lin[1], "perpendicular: nonlinear {} vs linear {}", ext[1], lin[1]);
+    assert!(
+        ext[1] > lin[1],
+        "perpendicular: nonlinear {} vs linear {}",
+        ext[1],
+        lin[1]
+    );
     assert!(r.pairs[0].current_a > 2.0 * rl.pairs[0].current_a);
 }
 

@@ -550,15 +550,15 @@ pub struct Hierarchy {
 }
 
 impl Hierarchy {
-    /// Build from the finest operator and the node conductivity it was made from.
+    /// Build from the finest operator and the node conductivity it was made from (only its length
+    /// is checked: the coarse operators come from the operator's links, which include the cut
+    /// links).
     pub fn new(fine: Operator, sigma: &[f64]) -> Self {
         assert_eq!(sigma.len(), fine.len(), "sigma length");
         let (levels, coarsest, outer) = {
-            let mut nats = vec![NatLevel::finest(&fine, sigma)];
-            let mut scale = 1.0;
+            let mut nats = vec![NatLevel::finest(&fine)];
             while let Some(last) = nats.last().filter(|l| can_coarsen(l.dims)) {
-                scale *= 2.0;
-                let next = last.coarsen(scale);
+                let next = last.coarsen();
                 nats.push(next);
             }
             let count = nats.len();
