@@ -350,12 +350,12 @@ impl Level {
         (out, change)
     }
 
-    /// The 2h grid on every other node (same origin), when the grid has odd dimensions (the plan
-    /// grid always has). An electrode thinner than the coarse spacing may cover no coarse node:
+    /// The 2h grid on every other node (same origin; with an even dimension the last fine layer
+    /// lies beyond it and takes the values of the last coarse layer, see [`prolong`]). An electrode thinner than the coarse spacing may cover no coarse node:
     /// its mask is then empty and pairs using it skip the coarse start.
     fn coarsen(&self, electrodes: &[Option<Electrode>]) -> Option<Level> {
         let g = &self.grid;
-        if g.dims.iter().any(|&n| n < 17 || n % 2 == 0) {
+        if g.dims.iter().any(|&n| n < 17) {
             return None;
         }
         let grid = ComputeGrid {
@@ -424,15 +424,16 @@ impl SigmaTable {
 }
 
 /// Trilinear prolongation from a 2h level onto its fine level (coarse node (i, j, k) = fine node
-/// (2i, 2j, 2k)).
+/// (2i, 2j, 2k)); a fine layer beyond the last coarse layer (even fine dimension) copies it.
 fn prolong(fine: &ComputeGrid, coarse: &ComputeGrid, values: &[f64]) -> Vec<f64> {
     let [fx, fy, _] = fine.dims;
-    let [cx, cy, _] = coarse.dims;
-    let parents = |i: usize| -> [(usize, f64); 2] {
+    let [cx, cy, cz] = coarse.dims;
+    let last = [cx - 1, cy - 1, cz - 1];
+    let parents = |i: usize, ax: usize| -> [(usize, f64); 2] {
         if i.is_multiple_of(2) {
-            [(i / 2, 1.0), (i / 2, 0.0)]
+            [((i / 2).min(last[ax]), 1.0), (0, 0.0)]
         } else {
-            [(i / 2, 0.5), (i / 2 + 1, 0.5)]
+            [((i / 2).min(last[ax]), 0.5), ((i / 2 + 1).min(last[ax]), 0.5)]
         }
     };
     let mut out = vec![0.0; fine.len()];
@@ -440,9 +441,9 @@ fn prolong(fine: &ComputeGrid, coarse: &ComputeGrid, values: &[f64]) -> Vec<f64>
         for j in 0..fy {
             for i in 0..fx {
                 let mut s = 0.0;
-                for (kk, wk) in parents(k) {
-                    for (jj, wj) in parents(j) {
-                        for (ii, wi) in parents(i) {
+                for (kk, wk) in parents(k, 2) {
+                    for (jj, wj) in parents(j, 1) {
+                        for (ii, wi) in parents(i, 0) {
                             let w = wi * wj * wk;
                             if w > 0.0 {
                                 s += w * values[ii + cx * (jj + cy * kk)];
@@ -656,7 +657,16 @@ fn solve_on_level(
             return Err(IreError::Cancelled);
         }
         on_iteration(it);
-        let op = pair_operator(&level.grid, &sigma, &[anode, cathode]);
+        let mut op = pair_operator(&level.grid, &sigma, &[anode, cathode]);
+        if let Some(inside) = &level.inside {
+            // Nodes beyond a phantom face have σ = 0, i.e. no links: held fixed (at their initial
+            // value) they are simply not unknowns, instead of empty rows the solver would have
+            // to tolerate.
+            op.fixed
+                .par_iter_mut()
+                .zip(inside.par_iter())
+                .for_each(|(f, &i)| *f |= !i);
+        }
         let mut hier = Hierarchy::new(op, &sigma);
         let first_opts = if opts.nonlinear { &loose_opts } else { &final_opts };
         let report = solve(&mut hier, &mut phi_v, first_opts, &cancel).map_err(map_solve_error)?;
@@ -1016,6 +1026,29 @@ mod tests {
         for (i, v) in out.iter().enumerate() {
             let [a, b, c] = fine.ijk(i);
             assert!((v - f(fine.lps(a, b, c))).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn prolongation_copies_the_last_layer_of_an_even_dimension() {
+        let coarse = ComputeGrid {
+            origin_lps: PatientPos::origin(),
+            spacing_mm: 1.0,
+            dims: [5, 4, 3],
+        };
+        let fine = ComputeGrid {
+            spacing_mm: 0.5,
+            dims: [10, 7, 6],
+            ..coarse.clone()
+        };
+        let values: Vec<f64> = (0..coarse.len()).map(|i| coarse.ijk(i)[0] as f64).collect();
+        let out = prolong(&fine, &coarse, &values);
+        for j in 0..7 {
+            for k in 0..6 {
+                assert_eq!(out[fine.index(8, j, k)], 4.0);
+                assert_eq!(out[fine.index(9, j, k)], 4.0);
+                assert_eq!(out[fine.index(7, j, k)], 3.5);
+            }
         }
     }
 

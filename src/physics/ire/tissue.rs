@@ -1,9 +1,11 @@
 //! Tissue class per compute-grid node and the compute grid of a plan.
 //!
 //! - Phantom: one class inside the block; the grid is the block, cropped around the probes plus
-//!   the margin when the block is larger. Grid dimensions are rounded up for multigrid, so a few
-//!   node layers may fall beyond a block face: they are [`OUTSIDE`] (σ = 0, no current crosses
-//!   into them), which keeps the block's faces the zero-flux boundary wherever they fall.
+//!   the margin when the block is larger. The grid never extends past a block face (a block face
+//!   that bounds the grid is the grid's face, within one spacing when the block's size is not a
+//!   multiple of it), so every node is tissue. [`OUTSIDE`] (σ = 0) remains for nodes beyond a
+//!   face should a caller pass such a grid; the model holds them fixed: empty rows upset the
+//!   solver.
 //! - CT: HU interpolated trilinearly at the node (from the volume's own geometry, any
 //!   orientation), binned into a class by `TissueParams::class_for_hu`; structures override the
 //!   class where the CT voxel containing the node is in their mask
@@ -89,19 +91,32 @@ pub fn plan_grid(
                 "the electrodes are outside the phantom block — place them inside it".into(),
             ));
         }
-        let n = round(((hi - lo) / spacing_mm - 1e-9).ceil() as usize + 1);
+        // Never past a block face: rounding up for the solver stops at the block (the grid then
+        // spans the block, up to less than one spacing when its size is not a multiple of h).
+        let n_max = if (bhi - blo).is_finite() {
+            ((bhi - blo) / spacing_mm + 1e-9).floor() as usize + 1
+        } else {
+            usize::MAX
+        };
+        let n = round(((hi - lo) / spacing_mm - 1e-9).ceil() as usize + 1)
+            .min(n_max)
+            .max(2);
         let span = (n - 1) as f64 * spacing_mm;
         dims[ax] = n;
-        origin[ax] = if blo >= glo {
-            lo
-        } else if bhi <= ghi {
-            hi - span
-        } else {
-            let o = 0.5 * (lo + hi) - 0.5 * span;
-            match align_lps {
-                Some(p) if ((p[ax] - o) / spacing_mm).round().rem_euclid(2.0) == 1.0 => o - spacing_mm,
-                _ => o,
+        let centred = 0.5 * (lo + hi) - 0.5 * span;
+        let aligned = match align_lps {
+            Some(p) if ((p[ax] - centred) / spacing_mm).round().rem_euclid(2.0) == 1.0 => {
+                centred - spacing_mm
             }
+            _ => centred,
+        };
+        // Inside the block; a face that bounds the box is a grid face.
+        origin[ax] = if blo >= glo {
+            blo
+        } else if bhi <= ghi {
+            bhi - span
+        } else {
+            aligned.clamp(blo, (bhi - span).max(blo))
         };
     }
     let grid = ComputeGrid {
