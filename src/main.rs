@@ -163,12 +163,17 @@ fn compute(case: &std::path::Path, json: bool, overrides: &ablaplan::cli::Comput
 /// 0.2 s) until it finishes.
 fn report_progress<T>(worker: &std::thread::ScopedJoinHandle<'_, T>, progress: &ablaplan::jobs::Progress) {
     let mut last = String::new();
-    while !worker.is_finished() {
-        let line = format!("{:3.0} % {}", 100.0 * progress.fraction(), progress.message());
-        if progress.message() != last && !progress.message().is_empty() {
-            eprintln!("{line}");
-            last = progress.message();
+    let mut print_if_new = || {
+        let message = progress.message();
+        if message != last && !message.is_empty() {
+            eprintln!("{:3.0} % {message}", 100.0 * progress.fraction());
+            last = message;
         }
+    };
+    while !worker.is_finished() {
+        print_if_new();
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+    // A run shorter than one poll still reports where it ended.
+    print_if_new();
 }
