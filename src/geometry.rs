@@ -159,33 +159,6 @@ impl VolumeGeometry {
         }
         result[comp]
     }
-
-    /// A fingerprint of the grid (dims, spacing, origin, direction) rounded to 1 µm / 1e-6,
-    /// used to match cases and structure sets to a series.
-    pub fn fingerprint(&self) -> String {
-        let d = &self.direction;
-        format!(
-            "{}x{}x{}|{:.3},{:.3},{:.3}|{:.3},{:.3},{:.3}|{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}",
-            self.dims[0],
-            self.dims[1],
-            self.dims[2],
-            self.spacing_mm[0],
-            self.spacing_mm[1],
-            self.spacing_mm[2],
-            self.origin_lps.x,
-            self.origin_lps.y,
-            self.origin_lps.z,
-            d[(0, 0)],
-            d[(1, 0)],
-            d[(2, 0)],
-            d[(0, 1)],
-            d[(1, 1)],
-            d[(2, 1)],
-            d[(0, 2)],
-            d[(1, 2)],
-            d[(2, 2)]
-        )
-    }
 }
 
 /// The anatomical letter (L/R, P/A, S/I) a patient-space direction points to, with up to two

@@ -86,7 +86,10 @@ fn main() -> ExitCode {
                 threshold_v_per_cm,
             },
         ),
-        None => match ablaplan::app::run(ablaplan::app::StartupOptions { open: cli.path }) {
+        None => match ablaplan::app::run(ablaplan::app::StartupOptions {
+            open: cli.path,
+            ..Default::default()
+        }) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("ablaplan: cannot open a window: {e}");

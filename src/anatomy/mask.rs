@@ -48,6 +48,36 @@ impl Mask {
         m
     }
 
+    /// Checks a mask read from a file: one run list per slice, runs inside the grid, sorted by
+    /// (j, i0), non-empty and non-overlapping. Every other method relies on this shape.
+    pub fn check(&self) -> Result<(), String> {
+        let [nx, ny, nz] = self.dims;
+        if self.slices.len() != nz {
+            return Err(format!("{} run lists for {nz} slices", self.slices.len()));
+        }
+        for (k, runs) in self.slices.iter().enumerate() {
+            let mut prev: Option<Run> = None;
+            for r in runs {
+                if r.i0 >= r.i1 || r.i1 as usize > nx || r.j as usize >= ny {
+                    return Err(format!(
+                        "slice {k}: run (row {}, columns {}..{}) outside the {nx} × {ny} grid or empty",
+                        r.j, r.i0, r.i1
+                    ));
+                }
+                if let Some(p) = prev
+                    && (p.j, p.i1) >= (r.j, r.i0)
+                {
+                    return Err(format!(
+                        "slice {k}: runs out of order or overlapping at row {}",
+                        r.j
+                    ));
+                }
+                prev = Some(*r);
+            }
+        }
+        Ok(())
+    }
+
     pub fn contains(&self, i: usize, j: usize, k: usize) -> bool {
         let Some(runs) = self.slices.get(k) else {
             return false;
@@ -230,6 +260,26 @@ fn encode_slice(nx: usize, ny: usize, data: &[bool]) -> Vec<Run> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_accepts_encoded_masks_and_rejects_broken_ones() {
+        let dims = [4, 3, 2];
+        let mut dense = vec![false; 24];
+        dense[1] = true;
+        dense[2] = true;
+        dense[13] = true;
+        let m = Mask::from_dense(dims, &dense);
+        assert_eq!(m.check(), Ok(()));
+        let mut outside = m.clone();
+        outside.slices[0][0].i1 = 9;
+        assert!(outside.check().unwrap_err().contains("outside"));
+        let mut unsorted = m.clone();
+        unsorted.slices[0].push(Run { j: 0, i0: 0, i1: 1 });
+        assert!(unsorted.check().unwrap_err().contains("order"));
+        let mut short = m;
+        short.slices.pop();
+        assert!(short.check().is_err());
+    }
     use proptest::prelude::*;
 
     proptest! {

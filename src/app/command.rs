@@ -42,6 +42,10 @@ pub enum OpenDialog {
     Structures,
     /// A folder of NIfTI masks (or holding RTSTRUCT / SEG) to import onto the loaded CT.
     StructureFolder,
+    /// A case file to open.
+    Case,
+    /// Where to save the case.
+    SaveCase,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -51,6 +55,21 @@ pub enum Command {
     /// Scan files/folders/DICOMDIRs and open the CT found (or offer a choice).
     Open(Vec<PathBuf>),
     OpenDemo,
+    /// Open a saved case (finds and loads its series, then its structures and plans).
+    OpenCase(PathBuf),
+    /// Save the case to its file (asks for one the first time).
+    SaveCase,
+    SaveCaseTo(PathBuf),
+    /// Take / discard the work an earlier session left unsaved.
+    RecoverCase,
+    DiscardRecovery,
+    /// Show plan `n` of the case.
+    SelectPlan(usize),
+    /// Add a plan: a copy of the current one, or empty.
+    NewPlan {
+        copy: bool,
+    },
+    RenamePlan(String),
     /// Load series `n` of the last scan.
     PickSeries(usize),
     ClosePicker,

@@ -134,4 +134,6 @@ pub enum Prompt {
     OfferImport(Vec<StructureSetCandidate>),
     /// These files have no frame of reference to check; import anyway?
     ConfirmMissingFrameOfReference(Vec<PathBuf>),
+    /// An earlier session ended with unsaved work: recover it?
+    OfferRecovery(Box<crate::plan::document::RecoveryOffer>),
 }

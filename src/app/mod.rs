@@ -4,6 +4,7 @@
 //! panels and views, which turn input into [`Command`]s; commands are applied in one place
 //! ([`AblaApp::apply`]) at the end of the frame.
 
+mod case_io;
 mod command;
 mod import;
 mod ire_run;
@@ -57,8 +58,11 @@ impl Default for Brush {
 /// What to show at start.
 #[derive(Clone, Debug, Default)]
 pub struct StartupOptions {
-    /// A DICOM folder, file or DICOMDIR to open; the demo case when `None`.
+    /// A DICOM folder, file, DICOMDIR or case file to open; the demo case when `None`.
     pub open: Option<PathBuf>,
+    /// Folder of the autosave / recovery files; `None` = no autosave (tests). The GUI uses the
+    /// settings folder.
+    pub recovery_dir: Option<PathBuf>,
 }
 
 /// The volume on screen and where it came from.
@@ -167,11 +171,15 @@ pub struct AblaApp {
     show_probe_view: bool,
     probe_view: probe_view::ProbeView,
     profile_pair: usize,
+    case: case_io::CaseState,
     ctx: egui::Context,
 }
 
 impl AblaApp {
-    pub fn new(cc: &eframe::CreationContext<'_>, opts: StartupOptions) -> Self {
+    pub fn new(cc: &eframe::CreationContext<'_>, mut opts: StartupOptions) -> Self {
+        if opts.recovery_dir.is_none() {
+            opts.recovery_dir = eframe::storage_dir("ablaplan").map(|d| d.join("recovery"));
+        }
         let settings = cc
             .storage
             .and_then(|s| eframe::get_value::<Settings>(s, settings::STORAGE_KEY))
@@ -222,6 +230,7 @@ impl AblaApp {
             show_probe_view: false,
             probe_view: probe_view::ProbeView::default(),
             profile_pair: 0,
+            case: case_io::CaseState::default(),
             ctx,
         };
         for e in [app.catalog.as_ref().err(), app.tissue.as_ref().err()]
@@ -231,6 +240,9 @@ impl AblaApp {
             .collect::<Vec<_>>()
         {
             app.notify(NoticeLevel::Error, e);
+        }
+        if let Some(dir) = opts.recovery_dir {
+            app.start_recovery(dir);
         }
         match opts.open {
             Some(p) => app.apply(Command::Open(vec![p])),
@@ -367,7 +379,18 @@ impl AblaApp {
     fn apply_one(&mut self, cmd: Command) {
         match cmd {
             Command::OpenDialog(kind) => self.open_dialog(kind),
-            Command::Open(paths) => self.start_scan(paths),
+            Command::Open(paths) => match paths.as_slice() {
+                [p] if case_io::is_case_file(p) => self.open_case(p.clone()),
+                _ => self.start_scan(paths),
+            },
+            Command::OpenCase(p) => self.open_case(p),
+            Command::SaveCase => self.save_case(),
+            Command::SaveCaseTo(p) => self.save_case_to(p),
+            Command::RecoverCase => self.recover_case(),
+            Command::DiscardRecovery => self.discard_recovery(),
+            Command::SelectPlan(n) => self.select_plan(n),
+            Command::NewPlan { copy } => self.new_plan(copy),
+            Command::RenamePlan(name) => self.rename_plan(name),
             Command::OpenDemo => self.start_demo(),
             Command::PickSeries(n) => self.start_load(n),
             Command::ClosePicker => self.picker = None,
@@ -1305,6 +1328,17 @@ impl AblaApp {
                         .set_title("Import structures from a folder (NIfTI masks, RTSTRUCT, SEG)")
                         .pick_folder()
                         .map(|p| vec![p]),
+                    OpenDialog::Case => rfd::FileDialog::new()
+                        .set_title("Open a case")
+                        .add_filter("ablaplan case", &["json"])
+                        .pick_file()
+                        .map(|p| vec![p]),
+                    OpenDialog::SaveCase => rfd::FileDialog::new()
+                        .set_title("Save the case")
+                        .add_filter("ablaplan case", &["json"])
+                        .set_file_name("case.json")
+                        .save_file()
+                        .map(|p| vec![p]),
                 };
                 let _ = tx.send(picked.unwrap_or_default());
                 ctx.request_repaint();
@@ -1324,13 +1358,22 @@ impl AblaApp {
                 if paths.is_empty() {
                     return;
                 }
-                if matches!(kind, OpenDialog::Structures | OpenDialog::StructureFolder) {
-                    self.apply(Command::ImportStructures {
-                        paths,
-                        allow_missing_frame_of_reference: false,
-                    });
-                } else {
-                    self.apply(Command::Open(paths));
+                match kind {
+                    OpenDialog::Structures | OpenDialog::StructureFolder => {
+                        self.apply(Command::ImportStructures {
+                            paths,
+                            allow_missing_frame_of_reference: false,
+                        })
+                    }
+                    OpenDialog::Case => paths
+                        .into_iter()
+                        .take(1)
+                        .for_each(|p| self.apply(Command::OpenCase(p))),
+                    OpenDialog::SaveCase => paths
+                        .into_iter()
+                        .take(1)
+                        .for_each(|p| self.apply(Command::SaveCaseTo(p))),
+                    OpenDialog::Folder | OpenDialog::Files => self.apply(Command::Open(paths)),
                 }
             }
             Err(std::sync::mpsc::TryRecvError::Empty) => {}
@@ -1460,7 +1503,13 @@ impl AblaApp {
                 ),
             );
         }
+        self.case.series_path = paths.first().cloned();
+        let case_series = self.pending_series_in_scan(&report);
         self.last_scan = Some(report);
+        if let Some(n) = case_series {
+            self.start_load(n);
+            return;
+        }
         match (ct.len(), n_series) {
             (_, 0) => self.notify(
                 NoticeLevel::Error,
@@ -1533,10 +1582,15 @@ impl AblaApp {
         self.future.clear();
         self.seen_edits = (self.structures.edit_count(), self.plan.edit_count());
         self.import_log.clear();
-        self.prompt = None;
+        // Import offers belong to the previous series; a recovery offer outlives loads.
+        if !matches!(self.prompt, Some(Prompt::OfferRecovery(_))) {
+            self.prompt = None;
+        }
         if !is_demo {
             self.offer_structure_sets();
         }
+        // A case waiting for this series takes its structures and plans now.
+        self.finish_pending_case();
         // Open on the target when there is one (the demo), like a planning worklist would.
         if let Some(t) = self
             .structures
@@ -1599,6 +1653,7 @@ impl eframe::App for AblaApp {
         // Imports finish outside `apply`: enter their edits into the undo history.
         self.sync_history();
         self.apply_queued();
+        self.autosave_tick(std::time::Instant::now());
         if self.is_busy() || self.ire.running() {
             // Keep the progress bar moving even if a worker reports rarely.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
@@ -1619,8 +1674,10 @@ impl eframe::App for AblaApp {
         self.apply_queued();
     }
 
+    /// Called every 30 s and on quit: settings, and unsaved work to the recovery file.
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+        self.autosave_on_exit();
     }
 }
 

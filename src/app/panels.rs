@@ -53,6 +53,26 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     ui.close();
                 }
                 ui.separator();
+                if ui.button("Open case…").clicked() {
+                    cmds.push(Command::OpenDialog(OpenDialog::Case));
+                    ui.close();
+                }
+                let can_save = app.volume().is_some();
+                if ui
+                    .add_enabled(can_save, egui::Button::new("Save case").shortcut_text("Ctrl+S"))
+                    .clicked()
+                {
+                    cmds.push(Command::SaveCase);
+                    ui.close();
+                }
+                if ui
+                    .add_enabled(can_save, egui::Button::new("Save case as…"))
+                    .clicked()
+                {
+                    cmds.push(Command::OpenDialog(OpenDialog::SaveCase));
+                    ui.close();
+                }
+                ui.separator();
                 if ui.button("Quit").clicked() {
                     ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
                 }
@@ -99,12 +119,72 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     ui.close();
                 }
             });
+            plan_menu(app, ui, &mut cmds);
             if ui.button("Settings…").clicked() {
                 cmds.push(Command::ShowSettings(true));
             }
+            let case = app.case();
+            let unsaved = if app.has_unsaved_changes() {
+                " (unsaved)"
+            } else {
+                ""
+            };
+            let plan = case
+                .plan_names()
+                .get(case.active_plan())
+                .cloned()
+                .unwrap_or_default();
+            ui.separator();
+            ui.label(format!("Case: {}{unsaved} · {plan}", case.name))
+                .on_hover_text(
+                    case.path
+                        .as_ref()
+                        .map_or("Not saved yet".into(), |p| p.display().to_string()),
+                );
         });
     });
+    let save = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::S);
+    if ui.input_mut(|i| i.consume_shortcut(&save)) {
+        cmds.push(Command::SaveCase);
+    }
     app.commands.extend(cmds);
+}
+
+/// The plans of the case: switch, add, duplicate, rename.
+fn plan_menu(app: &AblaApp, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    ui.menu_button("Plans", |ui| {
+        let case = app.case();
+        for (i, name) in case.plan_names().iter().enumerate() {
+            if ui.radio(i == case.active_plan(), name).clicked() {
+                cmds.push(Command::SelectPlan(i));
+                ui.close();
+            }
+        }
+        ui.separator();
+        if ui.button("New empty plan").clicked() {
+            cmds.push(Command::NewPlan { copy: false });
+            ui.close();
+        }
+        if ui.button("Duplicate this plan").clicked() {
+            cmds.push(Command::NewPlan { copy: true });
+            ui.close();
+        }
+        ui.horizontal(|ui| {
+            let label = ui.label("Plan name");
+            let mut name = case
+                .plan_names()
+                .get(case.active_plan())
+                .cloned()
+                .unwrap_or_default();
+            if ui
+                .add(egui::TextEdit::singleline(&mut name).desired_width(160.0))
+                .labelled_by(label.id)
+                .changed()
+            {
+                cmds.push(Command::RenamePlan(name));
+            }
+        });
+    });
 }
 
 pub fn toolbar(app: &mut AblaApp, ui: &mut egui::Ui) {
@@ -357,6 +437,32 @@ fn prompt(app: &AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
                         }
                         if ui.button("Not now").clicked() {
                             cmds.push(Command::DismissPrompt);
+                        }
+                    });
+                });
+        }
+        super::Prompt::OfferRecovery(offer) => {
+            egui::Window::new("Recover unsaved work")
+                .anchor(egui::Align2::CENTER_TOP, [0.0, 90.0])
+                .collapsible(false)
+                .default_width(520.0)
+                .show(ctx, |ui| {
+                    let doc = &offer.file.document;
+                    ui.label(format!(
+                        "The last session ended with unsaved work on the case \"{}\" ({} structure(s), {} plan(s)).",
+                        doc.name,
+                        doc.structures.len(),
+                        doc.plans.len()
+                    ));
+                    if let Some(p) = &offer.file.case_path {
+                        ui.label(format!("Its case file: {}", p.display()));
+                    }
+                    ui.horizontal(|ui| {
+                        if ui.button("Recover").clicked() {
+                            cmds.push(Command::RecoverCase);
+                        }
+                        if ui.button("Discard").clicked() {
+                            cmds.push(Command::DiscardRecovery);
                         }
                     });
                 });

@@ -341,6 +341,48 @@ impl PlanState {
         rows
     }
 
+    /// A plan as saved in a case (a fresh history: opening a case is not an undoable edit).
+    pub fn from_saved(saved: &crate::plan::document::NamedPlan) -> Self {
+        let mut p = Self::with_model(saved.model.clone());
+        p.probes = saved.probes.clone();
+        p.settings = saved.ire.clone();
+        p.overrides = saved
+            .pair_overrides
+            .iter()
+            .filter(|c| c.a != c.b && c.a.max(c.b) < p.probes.len())
+            .map(|c| {
+                let o = PairOverride {
+                    included: c.included,
+                    voltage_v: c.voltage_v,
+                };
+                (key(c.a, c.b), o)
+            })
+            .collect();
+        p.sync_pairs();
+        p.revision = 1;
+        p
+    }
+
+    /// This plan for a case file, under `name`.
+    pub fn to_saved(&self, name: &str) -> crate::plan::document::NamedPlan {
+        crate::plan::document::NamedPlan {
+            name: name.to_string(),
+            probes: self.probes.clone(),
+            ire: self.settings.clone(),
+            pair_overrides: self
+                .overrides
+                .iter()
+                .map(|(&(a, b), o)| crate::plan::document::PairChoice {
+                    a,
+                    b,
+                    included: o.included,
+                    voltage_v: o.voltage_v,
+                })
+                .collect(),
+            model: self.model.clone(),
+        }
+    }
+
     /// Keeps `settings.pairs` equal to the included rows (the model pulses exactly these).
     fn sync_pairs(&mut self) {
         self.settings.pairs = self

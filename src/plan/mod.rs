@@ -8,6 +8,7 @@
 pub mod case;
 pub mod catalog;
 pub mod checks;
+pub mod document;
 pub mod ire;
 pub mod probe;
 pub mod tissue_params;

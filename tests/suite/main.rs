@@ -8,6 +8,7 @@ mod common;
 
 mod anatomy_demo_structures;
 mod anatomy_nifti;
+mod case_document;
 mod demo_volume;
 mod dicom_fuzz;
 mod dicom_real;
@@ -24,5 +25,6 @@ mod render_reslice;
 mod structures_cli;
 mod structures_rtstruct;
 mod structures_seg;
+mod ui_case;
 mod ui_flows;
 mod ui_plan;

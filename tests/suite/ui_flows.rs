@@ -254,7 +254,10 @@ fn opening_a_real_ct_folder_loads_it() {
     let Some(dir) = common::dicom_data("pancreas-ct-rtstruct/CT") else {
         return;
     };
-    let mut h = harness(StartupOptions { open: Some(dir) });
+    let mut h = harness(StartupOptions {
+        open: Some(dir),
+        ..StartupOptions::default()
+    });
     settle(&mut h);
     let vol = h.state().volume().expect("CT loaded");
     assert_eq!(vol.geometry.dims, [512, 512, 134]);
@@ -266,7 +269,10 @@ fn a_folder_with_several_series_offers_a_choice() {
     let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/mixed-folder") else {
         return;
     };
-    let mut h = harness(StartupOptions { open: Some(dir) });
+    let mut h = harness(StartupOptions {
+        open: Some(dir),
+        ..StartupOptions::default()
+    });
     settle(&mut h);
     assert!(h.state().picker_open(), "several series → picker");
     let scan = h.state().last_scan().expect("scan");
@@ -433,7 +439,10 @@ fn opening_a_ct_with_its_rtstruct_offers_the_import() {
     let Some(dir) = common::dicom_data("pancreas-ct-rtstruct") else {
         return;
     };
-    let mut h = harness(StartupOptions { open: Some(dir) });
+    let mut h = harness(StartupOptions {
+        open: Some(dir),
+        ..StartupOptions::default()
+    });
     settle(&mut h);
     assert_eq!(h.state().volume().expect("CT").geometry.dims, [512, 512, 134]);
     assert!(

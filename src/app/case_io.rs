@@ -1,0 +1,561 @@
+//! Saving and reopening planning cases, several plans per case, autosave and crash recovery.
+//!
+//! A case reopens in two steps: the document is read and checked at once, then its series is
+//! found (by path and UID) and loaded as any series is; when the load finishes, the geometry is
+//! compared with the fingerprint and only then are the structures and plans put in place. A
+//! mismatch refuses the case with a message instead of drawing masks on the wrong grid.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{AblaApp, DEMO_SOURCE, IreDue, NoticeLevel, Prompt, plan, structures};
+use crate::plan::case::resolve_source_path;
+use crate::plan::document::{
+    self, CaseDocument, DocumentSource, GeometryFingerprint, NamedPlan, RecoveryOffer, RecoveryStore,
+    SeriesRef,
+};
+
+/// How often unsaved work is written to the recovery file.
+pub const AUTOSAVE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What identifies the content the user edits: any change of the plan, a mask, the structure
+/// list, the plans or the CT changes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ContentKey {
+    generation: u64,
+    plan_revision: u64,
+    structure_revisions: u64,
+    structure_count: usize,
+    plans_revision: u64,
+}
+
+/// A case waiting for its series to load.
+struct PendingCase {
+    doc: CaseDocument,
+    case_path: Option<PathBuf>,
+}
+
+/// The case being edited.
+pub struct CaseState {
+    /// Where it was last saved or opened from.
+    pub path: Option<PathBuf>,
+    pub name: String,
+    pub notes: String,
+    /// Every plan; the active one is edited in `AblaApp::plan` and written back here when the
+    /// user switches plans or saves.
+    plans: Vec<NamedPlan>,
+    active: usize,
+    /// Bumped when plans are added, renamed or switched.
+    plans_revision: u64,
+    /// The folder or file the loaded series was scanned from.
+    pub(super) series_path: Option<PathBuf>,
+    pending: Option<PendingCase>,
+    saved: Option<ContentKey>,
+    recovery: Option<RecoveryStore>,
+    autosaved: Option<(Instant, ContentKey)>,
+}
+
+impl Default for CaseState {
+    fn default() -> Self {
+        Self {
+            path: None,
+            name: "Untitled case".into(),
+            notes: String::new(),
+            plans: vec![NamedPlan::new("Plan 1")],
+            active: 0,
+            plans_revision: 0,
+            series_path: None,
+            pending: None,
+            saved: None,
+            recovery: None,
+            autosaved: None,
+        }
+    }
+}
+
+impl CaseState {
+    pub fn plan_names(&self) -> Vec<String> {
+        self.plans.iter().map(|p| p.name.clone()).collect()
+    }
+    pub fn active_plan(&self) -> usize {
+        self.active
+    }
+    pub fn waiting_for_series(&self) -> bool {
+        self.pending.is_some()
+    }
+}
+
+/// `true` for paths the Open commands should read as a case file rather than DICOM.
+pub fn is_case_file(path: &Path) -> bool {
+    path.is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+impl AblaApp {
+    pub fn case(&self) -> &CaseState {
+        &self.case
+    }
+
+    fn content_key(&self) -> ContentKey {
+        ContentKey {
+            generation: self.generation,
+            plan_revision: self.plan.revision(),
+            structure_revisions: self.structures.items.iter().map(|s| s.revision()).sum(),
+            structure_count: self.structures.items.len(),
+            plans_revision: self.case.plans_revision,
+        }
+    }
+
+    /// Whether there are edits not saved to the case file.
+    pub fn has_unsaved_changes(&self) -> bool {
+        self.loaded.is_some() && self.case.saved != Some(self.content_key())
+    }
+
+    /// Marks the current content as saved (after a save, an open or a fresh load).
+    pub(super) fn mark_case_saved(&mut self) {
+        self.case.saved = Some(self.content_key());
+    }
+
+    /// Starts the recovery store in `dir` and offers work an earlier run left unsaved.
+    pub(super) fn start_recovery(&mut self, dir: PathBuf) {
+        let store = RecoveryStore::new(dir);
+        if let Some(offer) = store.offers(document::process_is_running).into_iter().next() {
+            self.prompt = Some(Prompt::OfferRecovery(Box::new(offer)));
+        }
+        self.case.recovery = Some(store);
+    }
+
+    /// The case as it stands, `None` before a CT is loaded.
+    pub fn current_document(&self) -> Option<CaseDocument> {
+        let loaded = self.loaded.as_ref()?;
+        let source = if loaded.source == DEMO_SOURCE {
+            DocumentSource::Demo
+        } else {
+            let meta = &loaded.volume.meta;
+            DocumentSource::Dicom {
+                path: self.case.series_path.clone().unwrap_or_default(),
+                series: SeriesRef {
+                    study_instance_uid: meta.study_instance_uid.clone(),
+                    series_instance_uid: meta.series_instance_uid.clone(),
+                    frame_of_reference_uid: meta.frame_of_reference_uid.clone(),
+                    geometry: Some(GeometryFingerprint::of(&loaded.volume.geometry)),
+                },
+            }
+        };
+        let mut plans = self.case.plans.clone();
+        let name = plans
+            .get(self.case.active)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| "Plan 1".into());
+        let active = self.plan.to_saved(&name);
+        match plans.get_mut(self.case.active) {
+            Some(slot) => *slot = active,
+            None => plans.push(active),
+        }
+        Some(CaseDocument {
+            schema_version: document::DOCUMENT_SCHEMA_VERSION,
+            name: self.case.name.clone(),
+            description: String::new(),
+            source,
+            structures: self.structures.items.clone(),
+            active_plan: self.case.active.min(plans.len() - 1),
+            plans,
+            notes: self.case.notes.clone(),
+        })
+    }
+
+    /// Save to the case's own path, or ask for one.
+    pub(super) fn save_case(&mut self) {
+        match self.case.path.clone() {
+            Some(p) => self.save_case_to(p),
+            None => self.open_dialog(super::OpenDialog::SaveCase),
+        }
+    }
+
+    pub(super) fn save_case_to(&mut self, path: PathBuf) {
+        let Some(doc) = self.current_document() else {
+            self.notify(NoticeLevel::Warning, "Nothing to save: open a CT first");
+            return;
+        };
+        match document::save_document(&path, &doc) {
+            Ok(()) => {
+                self.notify(NoticeLevel::Info, format!("Saved the case to {}", path.display()));
+                self.settings.push_recent(path.clone());
+                self.case.path = Some(path);
+                self.mark_case_saved();
+                if let Some(r) = &self.case.recovery {
+                    r.clear();
+                }
+            }
+            Err(e) => self.notify(NoticeLevel::Error, format!("Not saved: {e}")),
+        }
+    }
+
+    /// Reads a case file and starts loading its series.
+    pub(super) fn open_case(&mut self, path: PathBuf) {
+        let (Ok(tissues), Ok(catalog)) = (self.tissue.clone(), self.catalog.clone()) else {
+            self.notify(
+                NoticeLevel::Error,
+                "Cases cannot be checked: the built-in assets did not load",
+            );
+            return;
+        };
+        match document::load_document(&path, &tissues, &catalog) {
+            Ok(doc) => {
+                self.settings.push_recent(path.clone());
+                self.begin_case(doc, Some(path));
+            }
+            Err(e) => self.notify(NoticeLevel::Error, format!("Cannot open the case: {e}")),
+        }
+    }
+
+    /// Takes the offered recovery file: the work opens as it was autosaved.
+    pub(super) fn recover_case(&mut self) {
+        let Some(Prompt::OfferRecovery(offer)) = self.prompt.take() else {
+            return;
+        };
+        let RecoveryOffer { path, file } = *offer;
+        // The offer is consumed: from now on this process's own autosave protects the work.
+        let _ = std::fs::remove_file(&path);
+        self.begin_case(file.document, file.case_path);
+    }
+
+    pub(super) fn discard_recovery(&mut self) {
+        if let Some(Prompt::OfferRecovery(offer)) = self.prompt.take() {
+            let _ = std::fs::remove_file(&offer.path);
+            self.notify(
+                NoticeLevel::Info,
+                "The unsaved work of the earlier session was discarded",
+            );
+        }
+    }
+
+    fn begin_case(&mut self, doc: CaseDocument, case_path: Option<PathBuf>) {
+        let source = doc.source.clone();
+        self.case.pending = Some(PendingCase {
+            doc,
+            case_path: case_path.clone(),
+        });
+        match source {
+            DocumentSource::Demo => self.start_demo(),
+            DocumentSource::Dicom { path, series } => {
+                let resolved = match &case_path {
+                    Some(cp) => resolve_source_path(cp, &path),
+                    None => path,
+                };
+                if resolved.exists() {
+                    self.start_scan(vec![resolved]);
+                } else {
+                    self.notify(
+                        NoticeLevel::Warning,
+                        format!(
+                            "The case's series ({}) is no longer at {} — open the folder that holds it \
+                             (File > Open folder); it is recognised by its UID",
+                            uid_or_unknown(&series),
+                            resolved.display()
+                        ),
+                    );
+                }
+            }
+            DocumentSource::Phantom { .. } => {
+                self.case.pending = None;
+                self.notify(
+                    NoticeLevel::Warning,
+                    "This case describes a phantom block, which has no CT to show: run it with \
+                     `ablaplan compute CASE`",
+                );
+            }
+        }
+    }
+
+    /// While a case waits for its series: the scanned series with its UID, if any.
+    pub(super) fn pending_series_in_scan(&mut self, report: &crate::dicom::ScanReport) -> Option<usize> {
+        let pending = self.case.pending.as_ref()?;
+        let DocumentSource::Dicom { series, .. } = &pending.doc.source else {
+            return None;
+        };
+        let found = report.series.iter().position(|s| {
+            !series.series_instance_uid.is_empty() && s.series_instance_uid == series.series_instance_uid
+        });
+        if found.is_none() {
+            self.notify(
+                NoticeLevel::Warning,
+                format!(
+                    "Series {} of the case is not in {} — open the folder that holds it",
+                    uid_or_unknown(series),
+                    self.last_scan_source
+                ),
+            );
+        }
+        found
+    }
+
+    /// After any load: a waiting case takes its structures and plans if the series is the
+    /// right one; otherwise the case is refused and the freshly loaded series stays as it is.
+    pub(super) fn finish_pending_case(&mut self) {
+        let Some(PendingCase { doc, case_path }) = self.case.pending.take() else {
+            // A series opened on its own starts a new, unsaved case.
+            self.case = CaseState {
+                series_path: self.case.series_path.take(),
+                recovery: self.case.recovery.take(),
+                ..CaseState::default()
+            };
+            self.mark_case_saved();
+            return;
+        };
+        let Some(loaded) = &self.loaded else { return };
+        if let Err(why) = series_matches(&doc.source, loaded.source == DEMO_SOURCE, &loaded.volume) {
+            self.notify(
+                NoticeLevel::Error,
+                format!("The case {} was not opened: {why}", doc.name),
+            );
+            self.case = CaseState {
+                series_path: self.case.series_path.take(),
+                recovery: self.case.recovery.take(),
+                ..CaseState::default()
+            };
+            self.mark_case_saved();
+            return;
+        }
+        let fingerprint = GeometryFingerprint::of(&loaded.volume.geometry);
+        if let (Ok(t), Ok(c)) = (&self.tissue, &self.catalog) {
+            let file = case_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "recovered case".into());
+            if let Err(e) = doc.validate(&file, t, c, Some(&fingerprint)) {
+                self.notify(NoticeLevel::Error, format!("The case was not opened: {e}"));
+                self.case.pending = None;
+                return;
+            }
+        }
+        let n_structures = doc.structures.len();
+        self.structures = structures::StructureSet::new(doc.structures);
+        let active = doc.active_plan.min(doc.plans.len().saturating_sub(1));
+        if let Some(p) = doc.plans.get(active) {
+            self.plan = plan::PlanState::from_saved(p);
+        }
+        self.case = CaseState {
+            path: case_path,
+            name: doc.name,
+            notes: doc.notes,
+            plans: doc.plans,
+            active,
+            plans_revision: 0,
+            series_path: self.case.series_path.take(),
+            pending: None,
+            saved: None,
+            recovery: self.case.recovery.take(),
+            autosaved: None,
+        };
+        self.history.clear();
+        self.future.clear();
+        self.seen_edits = (self.structures.edit_count(), self.plan.edit_count());
+        self.views = super::views::ViewCache::default();
+        if self.plan.probes.len() >= 2 {
+            self.want_ire(IreDue::Full);
+        }
+        self.mark_case_saved();
+        if self.case.path.is_none() {
+            // Recovered work that was never saved stays "unsaved" until the user saves it.
+            self.case.saved = None;
+        }
+        self.notify(
+            NoticeLevel::Info,
+            format!(
+                "Opened the case {}: {n_structures} structure(s), {} plan(s)",
+                self.case.name,
+                self.case.plans.len()
+            ),
+        );
+    }
+
+    /// Shows plan `index` of the case (the current one is kept as it is).
+    pub(super) fn select_plan(&mut self, index: usize) {
+        if index == self.case.active || index >= self.case.plans.len() {
+            return;
+        }
+        self.store_active_plan();
+        self.case.active = index;
+        self.plan = plan::PlanState::from_saved(&self.case.plans[index]);
+        self.after_plan_switch();
+    }
+
+    /// Adds a plan: a copy of the current one (to vary it) or an empty one.
+    pub(super) fn new_plan(&mut self, copy: bool) {
+        self.store_active_plan();
+        let n = self.case.plans.len() + 1;
+        let mut p = if copy {
+            self.plan.to_saved(&format!("Plan {n}"))
+        } else {
+            NamedPlan::new(format!("Plan {n}"))
+        };
+        p.name = unique_name(&self.case.plan_names(), &p.name);
+        self.case.plans.push(p);
+        self.case.active = self.case.plans.len() - 1;
+        self.plan = plan::PlanState::from_saved(&self.case.plans[self.case.active]);
+        self.after_plan_switch();
+    }
+
+    pub(super) fn rename_plan(&mut self, name: String) {
+        let name = name.trim().to_string();
+        if name.is_empty() {
+            return;
+        }
+        if let Some(p) = self.case.plans.get_mut(self.case.active) {
+            p.name = name;
+            self.case.plans_revision += 1;
+        }
+    }
+
+    fn store_active_plan(&mut self) {
+        let name = self
+            .case
+            .plans
+            .get(self.case.active)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| "Plan 1".into());
+        let saved = self.plan.to_saved(&name);
+        match self.case.plans.get_mut(self.case.active) {
+            Some(slot) => *slot = saved,
+            None => self.case.plans.push(saved),
+        }
+    }
+
+    /// A switched plan is a different plan: its own history and its own model run.
+    fn after_plan_switch(&mut self) {
+        self.case.plans_revision += 1;
+        self.ire.cancel();
+        self.ire = super::ire_run::IreRun::default();
+        self.ire_due = None;
+        self.history.retain(|d| *d == super::Domain::Structures);
+        self.future.clear();
+        self.seen_edits = (self.structures.edit_count(), self.plan.edit_count());
+        if self.plan.probes.len() >= 2 {
+            self.want_ire(IreDue::Full);
+        }
+    }
+
+    /// Writes the recovery file when the content changed and the interval has passed (on a
+    /// helper thread: serialising masks can take a moment).
+    pub(super) fn autosave_tick(&mut self, now: Instant) {
+        let Some(store) = self.case.recovery.clone() else {
+            return;
+        };
+        let key = self.content_key();
+        let due = match self.case.autosaved {
+            Some((at, k)) => k != key && now.duration_since(at) >= AUTOSAVE_INTERVAL,
+            None => self.has_unsaved_changes(),
+        };
+        if !due || !self.has_unsaved_changes() {
+            return;
+        }
+        let Some(doc) = self.current_document() else {
+            return;
+        };
+        self.case.autosaved = Some((now, key));
+        let case_path = self.case.path.clone();
+        let spawned = std::thread::Builder::new()
+            .name("autosave".into())
+            .spawn(move || {
+                if let Err(e) = store.autosave(&doc, case_path.as_deref()) {
+                    log::error!("autosave failed: {e}");
+                }
+            });
+        if let Err(e) = spawned {
+            self.notify(NoticeLevel::Warning, format!("Autosave could not start: {e}"));
+        }
+    }
+
+    /// On quit: unsaved work goes to the recovery file (offered at the next start); saved work
+    /// leaves none behind.
+    pub(super) fn autosave_on_exit(&mut self) {
+        let Some(store) = self.case.recovery.clone() else {
+            return;
+        };
+        if !self.has_unsaved_changes() {
+            store.clear();
+            return;
+        }
+        if let Some(doc) = self.current_document()
+            && let Err(e) = store.autosave(&doc, self.case.path.as_deref())
+        {
+            log::error!("autosave on exit failed: {e}");
+        }
+    }
+}
+
+/// Whether the loaded volume is the case's series: same kind of source, same UID, same grid.
+fn series_matches(
+    source: &DocumentSource,
+    loaded_is_demo: bool,
+    volume: &Arc<crate::volume::Volume>,
+) -> Result<(), String> {
+    match source {
+        DocumentSource::Demo if loaded_is_demo => Ok(()),
+        DocumentSource::Demo => Err("it was planned on the demo CT, and another series was opened".into()),
+        DocumentSource::Phantom { .. } => Err("it describes a phantom, not a CT".into()),
+        DocumentSource::Dicom { series, .. } => {
+            if loaded_is_demo {
+                return Err("the demo CT was opened instead of the case's series".into());
+            }
+            let uid = &volume.meta.series_instance_uid;
+            if !series.series_instance_uid.is_empty() && *uid != series.series_instance_uid {
+                return Err(format!(
+                    "the opened series ({uid}) is not the case's series ({})",
+                    series.series_instance_uid
+                ));
+            }
+            let for_uid = &volume.meta.frame_of_reference_uid;
+            if !series.frame_of_reference_uid.is_empty()
+                && !for_uid.is_empty()
+                && *for_uid != series.frame_of_reference_uid
+            {
+                return Err("the frame of reference differs".into());
+            }
+            if let Some(saved) = &series.geometry
+                && let Some(diff) = saved.difference(&GeometryFingerprint::of(&volume.geometry))
+            {
+                return Err(format!(
+                    "the series' geometry differs from when the case was saved ({diff}); \
+                     structures and probes would land in the wrong place"
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn uid_or_unknown(series: &SeriesRef) -> &str {
+    if series.series_instance_uid.is_empty() {
+        "(no UID)"
+    } else {
+        &series.series_instance_uid
+    }
+}
+
+/// `base`, or `base (2)`, `base (3)` … whichever is not taken.
+fn unique_name(taken: &[String], base: &str) -> String {
+    (1..)
+        .map(|n| {
+            if n == 1 {
+                base.to_string()
+            } else {
+                format!("{base} ({n})")
+            }
+        })
+        .find(|c| !taken.contains(c))
+        .unwrap_or_else(|| base.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_count_up() {
+        let taken = vec!["Plan 2".to_string(), "Plan 2 (2)".to_string()];
+        assert_eq!(unique_name(&taken, "Plan 2"), "Plan 2 (3)");
+        assert_eq!(unique_name(&taken, "Plan 3"), "Plan 3");
+    }
+}
