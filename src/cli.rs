@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use nalgebra::Vector3;
 
+use crate::anatomy::structure::{Structure, StructureKind};
 use crate::dicom::structset::bbox_lps_mm;
 use crate::dicom::{self, ImportOptions, OtherObject, SeriesIds, SkippedFile};
 use crate::geometry::PatientPos;
@@ -18,6 +19,9 @@ use crate::physics::ire::model::{IreError, IreResult, TissueSource, ZoneCriterio
 use crate::plan::case::{self, CaseError, CaseFile, CaseSource};
 use crate::plan::ire::{CURRENT_LIMIT_A, ElectrodePair, IreSettings};
 use crate::plan::probe::Probe;
+use crate::safety::{
+    Finding, Light, PairCurrent, RuleSet, SafetyCache, SafetyInput, SafetyReport, Zone, run_safety,
+};
 
 pub const INSPECT_SCHEMA_VERSION: u32 = 1;
 
@@ -431,11 +435,23 @@ pub enum ComputeError {
         field: String,
         message: String,
     },
+    #[error("{file}: cannot write the board slide: {source}")]
+    Export {
+        file: String,
+        #[source]
+        source: crate::export::ExportError,
+    },
     #[error("{file}: {source}")]
     Model {
         file: String,
         #[source]
         source: IreError,
+    },
+    #[error("{file}: {source}")]
+    CryoModel {
+        file: String,
+        #[source]
+        source: crate::physics::cryo::model::CryoError,
     },
 }
 
@@ -449,6 +465,11 @@ impl ComputeError {
             ComputeError::Model { source, .. } => match source {
                 IreError::NoPairs | IreError::Invalid(_) => 2,
                 _ => 1,
+            },
+            ComputeError::Export { .. } => 1,
+            ComputeError::CryoModel { source, .. } => match source {
+                crate::physics::cryo::model::CryoError::Cancelled => 1,
+                _ => 2,
             },
         }
     }
@@ -472,9 +493,52 @@ pub struct ComputeReport {
     pub zone: ComputeZone,
     pub pairs: Vec<ComputePair>,
     pub solver: ComputeSolver,
-    /// Safety findings (a later issue); empty for now.
-    pub findings: Vec<serde_json::Value>,
+    /// Safety findings (`crate::safety`), worst first: severity, rule, structure, kind, zone,
+    /// distance_mm (best estimate; negative = inside the zone), distance_lower_mm (what the rule
+    /// compared), source, message, caliper points.
+    pub findings: Vec<Finding>,
+    /// Coverage and signed minimal ablative margin of every Target by the lethal zone.
+    pub margins: Vec<ComputeMargin>,
+    pub safety: ComputeSafety,
     pub warnings: Vec<String>,
+}
+
+/// Coverage and margin of one target (the full per-surface distribution stays in the library).
+#[derive(Debug, Serialize)]
+pub struct ComputeMargin {
+    pub zone: String,
+    pub target: String,
+    /// Fraction of the target's voxels inside the zone.
+    pub coverage: f64,
+    /// Signed minimal ablative margin (mm), negative where the target sticks out; `null` for an
+    /// empty zone.
+    pub min_margin_mm: Option<f64>,
+    /// `min_margin_mm − error_bound_mm` (what the margin rules compare).
+    pub min_margin_lower_mm: Option<f64>,
+    pub error_bound_mm: f64,
+    /// Fraction of the target surface with a margin below 5 mm.
+    pub surface_below_5mm: f64,
+    pub surface_voxels: usize,
+}
+
+/// The safety pass as a whole.
+#[derive(Debug, Serialize)]
+pub struct ComputeSafety {
+    /// "green", "amber" or "red": the worst finding.
+    pub status: Light,
+    /// "built-in" or "case".
+    pub rules: String,
+    /// The structures analysed: name and kind.
+    pub structures: Vec<ComputeStructure>,
+    /// Distances beyond this (mm) are not resolved.
+    pub beyond_mm: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComputeStructure {
+    pub name: String,
+    pub kind: StructureKind,
+    pub volume_ml: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -699,7 +763,7 @@ fn load_dicom_source(
     file: &str,
     ctx: &JobCtx,
     warnings: &mut Vec<String>,
-) -> Result<crate::volume::Volume, ComputeError> {
+) -> Result<(crate::volume::Volume, SeriesIds), ComputeError> {
     ctx.progress.set_message(format!("scanning {}", path.display()));
     let scan = dicom::scan(&[path.to_path_buf()], ctx)
         .map_err(|e| ComputeError::input(file, "source.path", e.to_string()))?;
@@ -745,8 +809,9 @@ fn load_dicom_source(
     ctx.progress.set_message("loading the series");
     let loaded = dicom::load_series(entry, ctx)
         .map_err(|e| ComputeError::input(file, "source.path", e.to_string()))?;
+    let ids = SeriesIds::from_loaded(&loaded);
     warnings.extend(loaded.report.warnings);
-    Ok(loaded.volume)
+    Ok((loaded.volume, ids))
 }
 
 fn series_list(series: &[dicom::SeriesEntry]) -> String {
@@ -825,6 +890,17 @@ pub fn compute_case(
     overrides: &ComputeOverrides,
     ctx: &JobCtx,
 ) -> Result<ComputeReport, ComputeError> {
+    compute_case_png(path, overrides, None, ctx)
+}
+
+/// [`compute_case`]; with `png`, also writes the tumour-board slide of the result there
+/// ([`write_board_png`]).
+pub fn compute_case_png(
+    path: &Path,
+    overrides: &ComputeOverrides,
+    png: Option<&Path>,
+    ctx: &JobCtx,
+) -> Result<ComputeReport, ComputeError> {
     let started = std::time::Instant::now();
     let file = path.display().to_string();
     let tissues = crate::plan::tissue_params::builtin_tissue_params().map_err(CaseError::from)?;
@@ -844,27 +920,53 @@ pub fn compute_case(
         .ok_or_else(|| ComputeError::input(&file, "probes", "the first pair's probes are not valid"))?;
     warnings.extend(axes_warning);
 
-    let volume;
+    // The CT of a DICOM case, kept for the board slide (`--png`).
+    let volume: Option<crate::volume::Volume>;
+    let structures: Vec<Structure>;
+    let structure_geometry;
+    let case_dir = path.parent().unwrap_or_else(|| Path::new(""));
     let tissue = match &case.source {
         CaseSource::Phantom {
             tissue,
             size_mm,
             centre_lps,
-        } => TissueSource::Phantom {
-            class_id: tissue,
-            centre_lps: PatientPos::from(*centre_lps),
-            size_mm: *size_mm,
-        },
+        } => {
+            // The phantom has no CT: its structures go on a grid of the block at the model's
+            // spacing (the IRE model has no structure overrides for a phantom).
+            structure_geometry =
+                crate::safety::shapes::phantom_geometry(*centre_lps, *size_mm, case.model.spacing_mm);
+            structures = case_structures(&case, case_dir, &structure_geometry, None, &file, &mut warnings)?;
+            volume = None;
+            TissueSource::Phantom {
+                class_id: tissue,
+                centre_lps: PatientPos::from(*centre_lps),
+                size_mm: *size_mm,
+            }
+        }
         CaseSource::Dicom {
             path: dicom_path,
             series_uid,
         } => {
             let resolved = case::resolve_source_path(path, dicom_path);
-            volume = load_dicom_source(&resolved, series_uid.as_deref(), &file, ctx, &mut warnings)?;
-            check_probes_in_volume(&case.probes, &volume, &file)?;
+            let (ct, ids) = load_dicom_source(&resolved, series_uid.as_deref(), &file, ctx, &mut warnings)?;
+            check_probes_in_volume(&case.probes, &ct, &file)?;
+            structure_geometry = ct.geometry.clone();
+            structures = case_structures(
+                &case,
+                case_dir,
+                &structure_geometry,
+                Some(&ids),
+                &file,
+                &mut warnings,
+            )?;
+            volume = Some(ct);
+            let Some(ct) = volume.as_ref() else {
+                return Err(ComputeError::input(&file, "source", "the CT series was not kept"));
+            };
+            // Structure kinds override the HU tissue classes (Vessel → blood, …).
             TissueSource::Ct {
-                volume: &volume,
-                structures: &[],
+                volume: ct,
+                structures: &structures,
             }
         }
     };
@@ -876,7 +978,29 @@ pub fn compute_case(
                 source,
             }
         })?;
-    Ok(build_report(
+    ctx.progress.set_message("safety analysis");
+    let (rules, rules_origin) = match &case.rules {
+        Some(r) => (r.clone(), "case"),
+        None => (
+            crate::safety::builtin_rules().map_err(CaseError::from)?,
+            "built-in",
+        ),
+    };
+    let safety = safety_pass(&case.probes, &result, &structures, &structure_geometry, &rules);
+    let safety_info = ComputeSafety {
+        status: safety.status,
+        rules: rules_origin.to_string(),
+        structures: structures
+            .iter()
+            .map(|s| ComputeStructure {
+                name: s.name.clone(),
+                kind: s.kind,
+                volume_ml: s.volume_ml(structure_geometry.spacing_mm),
+            })
+            .collect(),
+        beyond_mm: safety.beyond_mm,
+    };
+    let mut report = build_report(
         path,
         &case,
         overrides,
@@ -884,7 +1008,216 @@ pub fn compute_case(
         axes,
         warnings,
         started.elapsed().as_secs_f64(),
-    ))
+    );
+    report.margins = safety
+        .margins
+        .iter()
+        .map(|m| ComputeMargin {
+            zone: m.zone.clone(),
+            target: m.target.clone(),
+            coverage: m.coverage,
+            min_margin_mm: m.min_margin_mm,
+            min_margin_lower_mm: m.min_margin_lower_mm,
+            error_bound_mm: m.error_bound_mm,
+            surface_below_5mm: m.surface_fraction_below(5.0),
+            surface_voxels: m.surface.len(),
+        })
+        .collect();
+    report.findings = safety.findings;
+    report.safety = safety_info;
+    report.solver.total_s = started.elapsed().as_secs_f64();
+    if let Some(png) = png {
+        ctx.progress.set_message("rendering the board slide");
+        let shown = BoardSource {
+            case: &case,
+            settings: &settings,
+            tissues: &tissues,
+            result: &result,
+            volume: volume.as_ref(),
+            structures: &structures,
+            structure_geometry: &structure_geometry,
+        };
+        write_board_png(png, &shown, &report, &file)?;
+    }
+    Ok(report)
+}
+
+/// What the board slide of a computed case is drawn from.
+pub struct BoardSource<'a> {
+    pub case: &'a CaseFile,
+    pub settings: &'a IreSettings,
+    pub tissues: &'a crate::plan::tissue_params::TissueParams,
+    pub result: &'a IreResult,
+    /// The CT (`None` for a phantom: a display volume of the block is made).
+    pub volume: Option<&'a crate::volume::Volume>,
+    pub structures: &'a [Structure],
+    pub structure_geometry: &'a crate::geometry::VolumeGeometry,
+}
+
+/// Largest structure grid of a phantom reused as its display volume (voxels, 64 MB of HU);
+/// beyond it the display volume covers the compute grid only and structures are not drawn.
+const PHANTOM_DISPLAY_MAX_VOXELS: usize = 32 << 20;
+
+/// Renders the tumour-board slide of a computed IRE case (anonymised; findings, margins and
+/// the closest points of red / amber findings from the report) and writes it as PNG.
+pub fn write_board_png(
+    png: &Path,
+    src: &BoardSource<'_>,
+    report: &ComputeReport,
+    file: &str,
+) -> Result<(), ComputeError> {
+    use crate::export::{CaliperOverlay, IreBoard, Severity, board};
+    let export_err = |source| ComputeError::Export {
+        file: file.to_string(),
+        source,
+    };
+    let display;
+    let (volume, structures) = match (src.volume, &src.case.source) {
+        (Some(v), _) => (v, src.structures),
+        (
+            None,
+            CaseSource::Phantom {
+                tissue,
+                size_mm,
+                centre_lps,
+            },
+        ) => {
+            let on_structure_grid = !src.structures.is_empty()
+                && src.structure_geometry.voxel_count() <= PHANTOM_DISPLAY_MAX_VOXELS;
+            let g = if on_structure_grid {
+                src.structure_geometry.clone()
+            } else {
+                board::phantom_display_geometry(&src.result.grid).map_err(export_err)?
+            };
+            display = board::phantom_display_volume(&g, PatientPos::from(*centre_lps), *size_mm, tissue)
+                .map_err(export_err)?;
+            (
+                &display,
+                if on_structure_grid {
+                    src.structures
+                } else {
+                    &[][..]
+                },
+            )
+        }
+        (None, CaseSource::Dicom { .. }) => {
+            return Err(ComputeError::input(file, "source", "the CT series was not kept"));
+        }
+    };
+    let light = |l: Light| match l {
+        Light::Red => Severity::HighRisk,
+        Light::Amber => Severity::Caution,
+        Light::Green => Severity::Info,
+    };
+    let findings = report
+        .findings
+        .iter()
+        .map(|f| (light(f.light), format!("{}: {}", f.severity.label(), f.message)))
+        .collect();
+    // The closest points of the worst few red / amber findings, as on screen.
+    let calipers = report
+        .findings
+        .iter()
+        .filter(|f| f.light != Light::Green)
+        .filter_map(|f| f.caliper_lps)
+        .take(3)
+        .map(|[a, b]| CaliperOverlay {
+            a_lps: a,
+            b_lps: b,
+            label: None,
+        })
+        .collect();
+    let margin = report
+        .margins
+        .iter()
+        .map(|m| match m.min_margin_mm {
+            Some(mm) => format!(
+                "{} in {}: minimal margin {mm:.1} mm (lower bound {:.1} mm), coverage {:.0} %",
+                m.target,
+                m.zone,
+                m.min_margin_lower_mm.unwrap_or(mm),
+                100.0 * m.coverage
+            ),
+            None => format!("{} in {}: no zone", m.target, m.zone),
+        })
+        .collect();
+    let margin_ok = (!report.margins.is_empty()).then(|| {
+        report.margins.iter().all(|m| {
+            m.min_margin_mm
+                .is_some_and(|mm| mm > crate::review::TECHNICAL_SUCCESS_MARGIN_MM)
+        })
+    });
+    let mut provenance = board::ire_provenance(
+        src.result,
+        &src.case.model,
+        src.settings,
+        src.tissues,
+        &src.case.probes,
+    );
+    if let Some(name) = Path::new(file).file_name() {
+        provenance
+            .notes
+            .push(format!("Case file: {}", name.to_string_lossy()));
+    }
+    let (c, w) = volume.meta.default_window.unwrap_or((40.0, 400.0));
+    let slide = crate::export::ire_board_slide(&IreBoard {
+        title: src.case.name.clone(),
+        volume,
+        probes: &src.case.probes,
+        result: src.result,
+        isolines_v_per_cm: &src.case.model.isolines_v_per_cm,
+        structures,
+        calipers,
+        findings: Some(findings),
+        margin,
+        margin_ok,
+        provenance,
+        window: crate::render::WindowLevel::new(c, w),
+        anonymise: true,
+    })
+    .map_err(export_err)?;
+    slide.save_png(png).map_err(export_err)
+}
+
+/// The case's structures on `geometry` (shapes rasterised, files imported).
+fn case_structures(
+    case: &CaseFile,
+    case_dir: &Path,
+    geometry: &crate::geometry::VolumeGeometry,
+    ids: Option<&SeriesIds>,
+    file: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Structure>, ComputeError> {
+    if case.structures.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (structures, w) =
+        crate::safety::shapes::build_case_structures(&case.structures, case_dir, geometry, ids)
+            .map_err(|(field, message)| ComputeError::input(file, field, message))?;
+    warnings.extend(w);
+    Ok(structures)
+}
+
+/// The safety pass of an IRE result (modality-agnostic below: cryo zones enter the same way as
+/// more [`Zone`]s).
+pub fn safety_pass(
+    probes: &[Probe],
+    result: &IreResult,
+    structures: &[Structure],
+    geometry: &crate::geometry::VolumeGeometry,
+    rules: &RuleSet,
+) -> SafetyReport {
+    let zones = [Zone::from_ire(result, "IRE zone")];
+    let currents = PairCurrent::from_ire(result, probes);
+    let input = SafetyInput {
+        geometry,
+        structures,
+        zones: &zones,
+        probes,
+        currents: &currents,
+        rules,
+    };
+    run_safety(&input, &mut SafetyCache::default())
 }
 
 fn build_report(
@@ -982,6 +1315,13 @@ fn build_report(
         },
         pairs,
         findings: Vec::new(),
+        margins: Vec::new(),
+        safety: ComputeSafety {
+            status: Light::Green,
+            rules: String::new(),
+            structures: Vec::new(),
+            beyond_mm: 0.0,
+        },
         warnings,
     }
 }
@@ -1031,6 +1371,386 @@ pub fn format_compute(r: &ComputeReport) -> String {
         out,
         "Solver: {} linear iterations, {} nonlinear iterations, {:.2} s (total {:.2} s)",
         s.linear_iterations, s.nonlinear_iterations, s.elapsed_s, s.total_s
+    );
+    for m in &r.margins {
+        let margin = m.min_margin_mm.map_or_else(
+            || "none (empty zone)".to_string(),
+            |v| format!("{v:.1} mm (± {:.1})", m.error_bound_mm),
+        );
+        let _ = writeln!(
+            out,
+            "Margin of {} in the {}: {:.0} % covered, minimal margin {margin}, {:.0} % of the surface below 5 mm",
+            m.target,
+            m.zone,
+            100.0 * m.coverage,
+            100.0 * m.surface_below_5mm
+        );
+    }
+    if !r.safety.structures.is_empty() || !r.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "Safety ({} rules, {} structures): {:?}, {} finding(s)",
+            r.safety.rules,
+            r.safety.structures.len(),
+            r.safety.status,
+            r.findings.len()
+        );
+    }
+    for f in &r.findings {
+        let _ = writeln!(out, "  [{}] {} ({})", f.severity.label(), f.message, f.rule);
+    }
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// compute on a cryo case (issue 5)
+// ---------------------------------------------------------------------------------------------
+
+/// Version of the cryo `compute --json` report (keys documented in the README).
+pub const CRYO_COMPUTE_SCHEMA_VERSION: u32 = 1;
+
+/// The `compute` report of a cryo case.
+#[derive(Debug, Serialize)]
+pub struct CryoComputeReport {
+    pub schema_version: u32,
+    /// Always "cryo" (IRE reports have no `modality` key).
+    pub modality: String,
+    pub case: ComputeCaseInfo,
+    pub overrides: ComputeOverrides,
+    pub model: CryoComputeModel,
+    /// The directions extents are measured along: the first probe's axis, the axis between the
+    /// first two probes' active midpoints (made perpendicular; any perpendicular with one probe),
+    /// and their cross product.
+    pub axes_lps: ZoneAxes,
+    /// When the isotherms are reported: the end of the last freeze (s).
+    pub reported_at_s: f64,
+    /// 0, −20, −40 °C, the lethal isotherm and the user's, at `reported_at_s`.
+    pub isotherms: Vec<CryoComputeIsotherm>,
+    /// Tissue whose lowest temperature over the whole protocol reached the lethal isotherm.
+    pub lethal_zone: CryoComputeIsotherm,
+    pub probes: Vec<CryoComputeProbe>,
+    pub energy: CryoComputeEnergy,
+    pub solver: CryoComputeSolver,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CryoComputeModel {
+    pub description: String,
+    pub protocol: String,
+    pub protocol_total_s: f64,
+    pub lethal_isotherm_c: f64,
+    /// Initial temperature of a phantom (°C; a CT starts at the arterial temperature).
+    pub initial_temperature_c: f64,
+    pub grid: ComputeGridInfo,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CryoComputeIsotherm {
+    pub temperature_c: f64,
+    pub volume_ml: f64,
+    pub extents_mm: ZoneExtents,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CryoComputeProbe {
+    pub label: String,
+    pub model_id: String,
+    pub active_length_mm: f64,
+    pub freeze_surface_temperature_c: f64,
+    pub active_thaw_temperature_c: f64,
+    /// The freeze temperature was fitted to the catalog's isotherms (else the default).
+    pub calibrated: bool,
+    /// Heat the probe removed from the tissue over the protocol (J).
+    pub heat_extracted_j: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CryoComputeEnergy {
+    /// Σ over probes (J).
+    pub heat_extracted_j: f64,
+    /// Change of the tissue's enthalpy (J); equals −heat_extracted_j in a closed block without
+    /// perfusion.
+    pub enthalpy_change_j: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CryoComputeSolver {
+    /// Flux evaluations (RKL2 stages or Euler steps).
+    pub stages: usize,
+    pub dt_euler_s: f64,
+    pub snapshots: usize,
+    /// The model's own time (s).
+    pub elapsed_s: f64,
+    /// Loading the case plus the model (s).
+    pub total_s: f64,
+}
+
+/// Whether `path` is a case the cryo model runs (a readable case whose modality is cryo); any
+/// other file goes to the IRE path, which reports its errors.
+pub fn is_cryo_case(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    CaseFile::from_json(&text, &path.display().to_string())
+        .is_ok_and(|c| c.modality() == crate::plan::catalog::Modality::Cryo)
+}
+
+/// Loads a cryo case, applies the overrides (`--spacing-mm`, `--margin-mm`; the IRE ones are
+/// ignored with a warning) and runs the cryo model (polls `ctx.cancel`, reports `ctx.progress`).
+pub fn compute_cryo_case(
+    path: &Path,
+    overrides: &ComputeOverrides,
+    ctx: &JobCtx,
+) -> Result<CryoComputeReport, ComputeError> {
+    use crate::physics::cryo::model::{CryoAssets, compute_cryo, iceball_axes};
+    use crate::physics::cryo::tissue::CryoTissueSource;
+    let started = std::time::Instant::now();
+    let file = path.display().to_string();
+    let assets = CryoAssets::builtin().map_err(|e| ComputeError::input(&file, "(assets)", e.to_string()))?;
+    ctx.progress.set_message("reading the case");
+    let mut case = case::load_case_with(path, &assets.ire_params, &assets.catalog)?;
+    if case.modality_with(&assets.catalog) != crate::plan::catalog::Modality::Cryo {
+        return Err(ComputeError::input(
+            &file,
+            "modality",
+            "not a cryo case — run it with `ablaplan compute` (IRE)",
+        ));
+    }
+    let mut warnings = Vec::new();
+    let mut cryo = case.cryo_settings();
+    if let Some(s) = overrides.spacing_mm {
+        cryo.model.spacing_mm = s;
+    }
+    if let Some(m) = overrides.margin_mm {
+        cryo.model.margin_mm = m;
+    }
+    if overrides.linear || overrides.voltage_v.is_some() || overrides.threshold_v_per_cm.is_some() {
+        warnings.push(
+            "--linear, --voltage-v and --threshold-v-per-cm are IRE options: ignored for a cryo case".into(),
+        );
+    }
+    case.cryo = Some(cryo.clone());
+    case.validate(&file, &assets.ire_params, &assets.catalog)
+        .map_err(|e| match e.field().map(str::to_string) {
+            Some(f) if f == "cryo.model.spacing_mm" && overrides.spacing_mm.is_some() => {
+                ComputeError::input(&file, format!("--spacing-mm ({f})"), e.message())
+            }
+            Some(f) if f == "cryo.model.margin_mm" && overrides.margin_mm.is_some() => {
+                ComputeError::input(&file, format!("--margin-mm ({f})"), e.message())
+            }
+            _ => ComputeError::Case(e),
+        })?;
+    let axes = iceball_axes(&case.probes)
+        .ok_or_else(|| ComputeError::input(&file, "probes", "the first probe is not valid"))?;
+    let volume;
+    let t_a = assets.tissues.blood.arterial_temperature_c.value;
+    let (tissue, initial_c) = match &case.source {
+        CaseSource::Phantom {
+            tissue,
+            size_mm,
+            centre_lps,
+            ..
+        } => (
+            CryoTissueSource::Phantom {
+                class_id: tissue,
+                centre_lps: PatientPos::from(*centre_lps),
+                size_mm: *size_mm,
+                temperature_c: cryo.phantom_temperature_c,
+            },
+            cryo.phantom_temperature_c,
+        ),
+        CaseSource::Dicom {
+            path: dicom_path,
+            series_uid,
+        } => {
+            let resolved = case::resolve_source_path(path, dicom_path);
+            // (The structure sets of the series are not imported yet: vessels come from HU.)
+            volume = load_dicom_source(&resolved, series_uid.as_deref(), &file, ctx, &mut warnings)?.0;
+            check_probes_in_volume(&case.probes, &volume, &file)?;
+            (
+                CryoTissueSource::Ct {
+                    volume: &volume,
+                    structures: &[],
+                },
+                t_a,
+            )
+        }
+    };
+    ctx.progress.set_message("running the cryo model");
+    let r = compute_cryo(&case.probes, &cryo.settings(), tissue, &assets, ctx).map_err(|source| {
+        ComputeError::CryoModel {
+            file: file.clone(),
+            source,
+        }
+    })?;
+    warnings.extend(r.warnings.iter().cloned());
+    let s = r.end_of_last_freeze_snapshot();
+    let extents = |e: [f64; 3]| ZoneExtents {
+        probe_axis: e[0],
+        pair_axis: e[1],
+        perpendicular: e[2],
+    };
+    let isotherms = cryo
+        .settings()
+        .reported_isotherms_c()
+        .into_iter()
+        .map(|t| {
+            let z = r.isotherm_size(s, t, axes);
+            CryoComputeIsotherm {
+                temperature_c: t,
+                volume_ml: z.volume_ml,
+                extents_mm: extents(z.extents_mm),
+            }
+        })
+        .collect();
+    let lethal = r.lethal_mask(r.last_snapshot());
+    let lethal_zone = CryoComputeIsotherm {
+        temperature_c: r.lethal_isotherm_c,
+        volume_ml: r.volume_ml(&lethal),
+        extents_mm: extents(r.extents_mm(&lethal, axes)),
+    };
+    let probes = case
+        .probes
+        .iter()
+        .zip(&r.probes)
+        .zip(&r.probe_heat_j)
+        .map(|((p, t), q)| CryoComputeProbe {
+            label: p.label.clone(),
+            model_id: p.model_id.clone(),
+            active_length_mm: p.exposure_mm,
+            freeze_surface_temperature_c: t.freeze_surface_c,
+            active_thaw_temperature_c: t.active_thaw_c,
+            calibrated: t.calibrated,
+            heat_extracted_j: -q,
+        })
+        .collect::<Vec<_>>();
+    for p in probes.iter().filter(|p| !p.calibrated) {
+        warnings.push(format!(
+            "probe {}: {} has no calibrated boundary — the default {:.0} °C surface is unconfirmed",
+            p.label, p.model_id, p.freeze_surface_temperature_c
+        ));
+    }
+    let (source_kind, source) = source_line(&case);
+    let g = &r.grid;
+    Ok(CryoComputeReport {
+        schema_version: CRYO_COMPUTE_SCHEMA_VERSION,
+        modality: "cryo".into(),
+        case: ComputeCaseInfo {
+            path: path.to_path_buf(),
+            name: case.name.clone(),
+            description: case.description.clone(),
+            schema_version: case.schema_version,
+            source_kind,
+            source,
+        },
+        overrides: overrides.clone(),
+        model: CryoComputeModel {
+            description: r.description.clone(),
+            protocol: r.protocol.description(),
+            protocol_total_s: r.protocol.total_s(),
+            lethal_isotherm_c: r.lethal_isotherm_c,
+            initial_temperature_c: initial_c,
+            grid: ComputeGridInfo {
+                dims: g.dims,
+                spacing_mm: g.spacing_mm,
+                origin_lps: [g.origin_lps.x, g.origin_lps.y, g.origin_lps.z],
+                nodes: g.len(),
+            },
+        },
+        axes_lps: ZoneAxes {
+            probe_axis: axes[0].into(),
+            pair_axis: axes[1].into(),
+            perpendicular: axes[2].into(),
+        },
+        reported_at_s: r.snapshot_times_s.get(s).copied().unwrap_or(0.0),
+        isotherms,
+        lethal_zone,
+        probes,
+        energy: CryoComputeEnergy {
+            heat_extracted_j: r.heat_extracted_j(),
+            enthalpy_change_j: r.final_enthalpy_j - r.initial_enthalpy_j,
+        },
+        solver: CryoComputeSolver {
+            stages: r.stages,
+            dt_euler_s: r.dt_euler_s,
+            snapshots: r.snapshot_count(),
+            elapsed_s: r.elapsed_s,
+            total_s: started.elapsed().as_secs_f64(),
+        },
+        warnings,
+    })
+}
+
+/// Human-readable form of a cryo compute report.
+pub fn format_cryo_compute(r: &CryoComputeReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ({})", r.case.name, r.case.path.display());
+    let _ = writeln!(out, "  {}", r.case.source);
+    let _ = writeln!(out, "Model: {}", r.model.description);
+    let g = &r.model.grid;
+    let _ = writeln!(
+        out,
+        "  grid {} × {} × {} nodes at {} mm; start {:.1} °C; lethal isotherm {:.0} °C",
+        g.dims[0],
+        g.dims[1],
+        g.dims[2],
+        g.spacing_mm,
+        r.model.initial_temperature_c,
+        r.model.lethal_isotherm_c
+    );
+    let _ = writeln!(
+        out,
+        "Isotherms at {:.1} min (end of the last freeze): volume, extents along the probe axis / between \
+         the first two probes / perpendicular",
+        r.reported_at_s / 60.0
+    );
+    let line = |out: &mut String, what: String, z: &CryoComputeIsotherm| {
+        let e = &z.extents_mm;
+        let _ = writeln!(
+            out,
+            "  {what}: {:.2} mL, {:.1} × {:.1} × {:.1} mm",
+            z.volume_ml, e.probe_axis, e.pair_axis, e.perpendicular
+        );
+    };
+    for z in &r.isotherms {
+        line(&mut out, format!("{:>4.0} °C", z.temperature_c), z);
+    }
+    line(
+        &mut out,
+        format!(
+            "lethal zone (≤ {:.0} °C at any time)",
+            r.lethal_zone.temperature_c
+        ),
+        &r.lethal_zone,
+    );
+    let _ = writeln!(out, "Probes:");
+    for p in &r.probes {
+        let _ = writeln!(
+            out,
+            "  {} ({}, {:.0} mm active): freeze {:.0} °C{}, active thaw {:.0} °C, {:.0} J extracted",
+            p.label,
+            p.model_id,
+            p.active_length_mm,
+            p.freeze_surface_temperature_c,
+            if p.calibrated {
+                " (calibrated)"
+            } else {
+                " (uncalibrated)"
+            },
+            p.active_thaw_temperature_c,
+            p.heat_extracted_j
+        );
+    }
+    let s = &r.solver;
+    let _ = writeln!(
+        out,
+        "Solver: {} stages (Euler step {:.3} s), {} snapshots, {:.2} s (total {:.2} s)",
+        s.stages, s.dt_euler_s, s.snapshots, s.elapsed_s, s.total_s
     );
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {w}");

@@ -55,6 +55,10 @@ enum Cmd {
         /// One lethal threshold everywhere in V/cm (overrides model.zone).
         #[arg(long, value_name = "V_PER_CM", allow_negative_numbers = true)]
         threshold_v_per_cm: Option<f64>,
+        /// Also write the anonymised 1920 × 1080 tumour-board slide (axial, coronal and
+        /// along-probe views, plan, findings, margins, provenance) to this PNG file.
+        #[arg(long, value_name = "OUT.png")]
+        png: Option<PathBuf>,
     },
 }
 
@@ -75,9 +79,11 @@ fn main() -> ExitCode {
             linear,
             voltage_v,
             threshold_v_per_cm,
+            png,
         }) => compute(
             &case,
             json,
+            png.as_deref(),
             &ablaplan::cli::ComputeOverrides {
                 spacing_mm,
                 margin_mm,
@@ -126,10 +132,18 @@ fn inspect(path: &std::path::Path, json: bool, structures: bool) -> ExitCode {
     }
 }
 
-fn compute(case: &std::path::Path, json: bool, overrides: &ablaplan::cli::ComputeOverrides) -> ExitCode {
+fn compute(
+    case: &std::path::Path,
+    json: bool,
+    png: Option<&std::path::Path>,
+    overrides: &ablaplan::cli::ComputeOverrides,
+) -> ExitCode {
+    if ablaplan::cli::is_cryo_case(case) {
+        return compute_cryo(case, json, overrides);
+    }
     let ctx = ablaplan::jobs::JobCtx::default();
     let outcome = std::thread::scope(|s| {
-        let worker = s.spawn(|| ablaplan::cli::compute_case(case, overrides, &ctx));
+        let worker = s.spawn(|| ablaplan::cli::compute_case_png(case, overrides, png, &ctx));
         if !json {
             report_progress(&worker, &ctx.progress);
         }
@@ -148,6 +162,9 @@ fn compute(case: &std::path::Path, json: bool, overrides: &ablaplan::cli::Comput
             } else {
                 print!("{}", ablaplan::cli::format_compute(&report));
             }
+            if let Some(p) = png {
+                eprintln!("wrote the board slide to {}", p.display());
+            }
             ExitCode::SUCCESS
         }
         Ok(Err(e)) => {
@@ -164,6 +181,42 @@ fn compute(case: &std::path::Path, json: bool, overrides: &ablaplan::cli::Comput
 
 /// Prints the worker's progress to stderr (a line when the message changes, at most every
 /// 0.2 s) until it finishes.
+/// `compute` on a cryo case (issue 5): the cryo report, same exit codes.
+fn compute_cryo(case: &std::path::Path, json: bool, overrides: &ablaplan::cli::ComputeOverrides) -> ExitCode {
+    let ctx = ablaplan::jobs::JobCtx::default();
+    let outcome = std::thread::scope(|s| {
+        let worker = s.spawn(|| ablaplan::cli::compute_cryo_case(case, overrides, &ctx));
+        if !json {
+            report_progress(&worker, &ctx.progress);
+        }
+        worker.join()
+    });
+    match outcome {
+        Ok(Ok(report)) => {
+            if json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("ablaplan compute: cannot write JSON: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                print!("{}", ablaplan::cli::format_cryo_compute(&report));
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            eprintln!("ablaplan compute: {e}");
+            ExitCode::from(e.exit_code())
+        }
+        Err(_) => {
+            eprintln!("ablaplan compute: the model crashed (see the message above)");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn report_progress<T>(worker: &std::thread::ScopedJoinHandle<'_, T>, progress: &ablaplan::jobs::Progress) {
     let mut last = String::new();
     let mut print_if_new = || {

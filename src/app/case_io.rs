@@ -34,6 +34,7 @@ struct ContentKey {
 struct PendingCase {
     doc: CaseDocument,
     case_path: Option<PathBuf>,
+    read_only: bool,
 }
 
 /// The case being edited.
@@ -42,6 +43,13 @@ pub struct CaseState {
     pub path: Option<PathBuf>,
     pub name: String,
     pub notes: String,
+    pub review: document::CaseReview,
+    /// Opened for review: commands that would change the case are refused.
+    pub read_only: bool,
+    /// The last full result of each plan (kept when switching plans, saved with the case).
+    results: Vec<document::ResultSummary>,
+    /// (generation, plan index, plan revision) of the result last summarised.
+    summarised: Option<(u64, usize, u64)>,
     /// Every plan; the active one is edited in `AblaApp::plan` and written back here when the
     /// user switches plans or saves.
     plans: Vec<NamedPlan>,
@@ -62,6 +70,10 @@ impl Default for CaseState {
             path: None,
             name: "Untitled case".into(),
             notes: String::new(),
+            review: document::CaseReview::default(),
+            read_only: false,
+            results: Vec::new(),
+            summarised: None,
             plans: vec![NamedPlan::new("Plan 1")],
             active: 0,
             plans_revision: 0,
@@ -84,6 +96,45 @@ impl CaseState {
     pub fn waiting_for_series(&self) -> bool {
         self.pending.is_some()
     }
+    /// The last full result of plan `plan`, if it was computed.
+    pub fn results_of(&self, plan: usize) -> Option<&document::ResultSummary> {
+        self.results.iter().find(|r| r.plan == plan)
+    }
+}
+
+/// Commands that change what a case holds (refused while a case is open read-only). Viewing
+/// (scrolling, window/level, visibility, colours, rulers) stays free.
+pub fn changes_the_case(cmd: &super::Command) -> bool {
+    use super::Command as C;
+    matches!(
+        cmd,
+        C::SaveCase
+            | C::NewPlan { .. }
+            | C::RenamePlan(_)
+            | C::SetCaseDetails { .. }
+            | C::NewStructure(_)
+            | C::SetStructureKind(..)
+            | C::RenameStructure(..)
+            | C::DeleteStructure(_)
+            | C::Paint { .. }
+            | C::ToolClick { .. }
+            | C::FinishNervePath
+            | C::AcceptGrow { .. }
+            | C::FillBetweenSlices(_)
+            | C::ImportStructures { .. }
+            | C::Undo
+            | C::Redo
+            | C::AddProbe { .. }
+            | C::MoveProbe { .. }
+            | C::SetProbe { .. }
+            | C::DeleteProbe(_)
+            | C::PlaceArray
+            | C::SetIreSettings { .. }
+            | C::SetPairIncluded { .. }
+            | C::SetPairVoltage { .. }
+            | C::ResetPairs
+            | C::SetModelOptions(_)
+    )
 }
 
 /// `true` for paths the Open commands should read as a case file rather than DICOM.
@@ -152,6 +203,7 @@ impl AblaApp {
             Some(slot) => *slot = active,
             None => plans.push(active),
         }
+        let n_plans = plans.len();
         Some(CaseDocument {
             schema_version: document::DOCUMENT_SCHEMA_VERSION,
             name: self.case.name.clone(),
@@ -161,7 +213,115 @@ impl AblaApp {
             active_plan: self.case.active.min(plans.len() - 1),
             plans,
             notes: self.case.notes.clone(),
+            results: self
+                .case
+                .results
+                .iter()
+                .filter(|r| r.plan < n_plans)
+                .cloned()
+                .collect(),
+            review: self.case.review.clone(),
+            rules: self.safety_rules().cloned(),
         })
+    }
+
+    /// Keeps the summary of the active plan's full result when one arrives (once per result:
+    /// measuring the extents visits every node).
+    pub(super) fn record_result_summary(&mut self) {
+        let Some(r) = self.ire_result() else { return };
+        let key = (self.generation, self.case.active, self.plan.revision());
+        if r.preview || self.ire.outdated(self.plan.revision()) || self.case.summarised == Some(key) {
+            return;
+        }
+        let axes = r
+            .pairs
+            .first()
+            .and_then(|p| plan::extent_axes(&self.plan.probes, (p.a, p.b)));
+        let hashed = serde_json::to_vec(&(&self.plan.probes, &self.plan.settings, &self.plan.model))
+            .unwrap_or_default();
+        let summary = document::ResultSummary {
+            plan: self.case.active,
+            modality: "ire".into(),
+            model: r.description.clone(),
+            model_version: env!("CARGO_PKG_VERSION").into(),
+            parameter_hash: document::parameter_hash(&hashed),
+            zone_volume_ml: r.zone_volume_ml,
+            extents_mm: axes.map_or([0.0; 3], |a| r.zone_extents_mm(a)),
+            max_current_a: Some(r.max_current_a()),
+            min_margin_mm: None,
+            findings: Vec::new(),
+        };
+        self.case.summarised = Some(key);
+        self.case.results.retain(|s| s.plan != summary.plan);
+        self.case.results.push(summary);
+        self.case.results.sort_by_key(|s| s.plan);
+    }
+
+    /// Adds the safety findings and minimal margin to the active plan's result summary.
+    pub(super) fn case_set_safety_summary(
+        &mut self,
+        findings: Vec<(String, String)>,
+        min_margin_mm: Option<f64>,
+    ) {
+        let active = self.case.active;
+        if let Some(s) = self.case.results.iter_mut().find(|r| r.plan == active) {
+            s.findings = findings;
+            s.min_margin_mm = min_margin_mm;
+        }
+    }
+
+    pub(super) fn set_case_details(&mut self, name: String, review: document::CaseReview) {
+        if !name.trim().is_empty() {
+            self.case.name = name;
+        }
+        self.case.review = review;
+        self.case.plans_revision += 1;
+    }
+
+    /// Moves the views to what a review step is about.
+    pub(super) fn review_step(&mut self, step: super::review::ReviewStep) {
+        use super::review::ReviewStep;
+        self.review.step = step;
+        match step {
+            ReviewStep::Structures => {
+                if let Some(t) = self
+                    .structures
+                    .items
+                    .iter()
+                    .position(|s| s.kind == crate::anatomy::StructureKind::Target)
+                {
+                    self.jump_to_structure(t);
+                }
+            }
+            ReviewStep::Probes => self.show_plan_panel = true,
+            ReviewStep::Zone => {
+                if self.ire_result().is_none() && self.plan.probes.len() >= 2 {
+                    self.want_ire(IreDue::Full);
+                }
+            }
+            ReviewStep::Findings => {}
+        }
+    }
+
+    /// Writes the case without the series' folder and UIDs (teaching copy). Names typed by the
+    /// user (case name, notes) are the user's to check: the notice says so.
+    pub(super) fn export_anonymised(&mut self, path: PathBuf) {
+        let Some(doc) = self.current_document() else {
+            self.notify(NoticeLevel::Warning, "Nothing to export: open a CT first");
+            return;
+        };
+        let copy = crate::review::library::anonymised(&doc, false);
+        match document::save_document(&path, &copy) {
+            Ok(()) => self.notify(
+                NoticeLevel::Info,
+                format!(
+                    "Anonymised copy written to {} (no folder path, no UIDs; check the case name and notes \
+                     you typed)",
+                    path.display()
+                ),
+            ),
+            Err(e) => self.notify(NoticeLevel::Error, format!("Not exported: {e}")),
+        }
     }
 
     /// Save to the case's own path, or ask for one.
@@ -193,6 +353,16 @@ impl AblaApp {
 
     /// Reads a case file and starts loading its series.
     pub(super) fn open_case(&mut self, path: PathBuf) {
+        self.open_case_as(path, false);
+    }
+
+    /// Opens a case for review: it can be looked at, stepped through and compared, not changed.
+    pub(super) fn open_case_read_only(&mut self, path: PathBuf) {
+        self.review.show_review = true;
+        self.open_case_as(path, true);
+    }
+
+    fn open_case_as(&mut self, path: PathBuf, read_only: bool) {
         let (Ok(tissues), Ok(catalog)) = (self.tissue.clone(), self.catalog.clone()) else {
             self.notify(
                 NoticeLevel::Error,
@@ -203,7 +373,7 @@ impl AblaApp {
         match document::load_document(&path, &tissues, &catalog) {
             Ok(doc) => {
                 self.settings.push_recent(path.clone());
-                self.begin_case(doc, Some(path));
+                self.begin_case(doc, Some(path), read_only);
             }
             Err(e) => self.notify(NoticeLevel::Error, format!("Cannot open the case: {e}")),
         }
@@ -217,7 +387,7 @@ impl AblaApp {
         let RecoveryOffer { path, file } = *offer;
         // The offer is consumed: from now on this process's own autosave protects the work.
         let _ = std::fs::remove_file(&path);
-        self.begin_case(file.document, file.case_path);
+        self.begin_case(file.document, file.case_path, false);
     }
 
     pub(super) fn discard_recovery(&mut self) {
@@ -230,11 +400,12 @@ impl AblaApp {
         }
     }
 
-    fn begin_case(&mut self, doc: CaseDocument, case_path: Option<PathBuf>) {
+    fn begin_case(&mut self, doc: CaseDocument, case_path: Option<PathBuf>, read_only: bool) {
         let source = doc.source.clone();
         self.case.pending = Some(PendingCase {
             doc,
             case_path: case_path.clone(),
+            read_only,
         });
         match source {
             DocumentSource::Demo => self.start_demo(),
@@ -293,7 +464,12 @@ impl AblaApp {
     /// After any load: a waiting case takes its structures and plans if the series is the
     /// right one; otherwise the case is refused and the freshly loaded series stays as it is.
     pub(super) fn finish_pending_case(&mut self) {
-        let Some(PendingCase { doc, case_path }) = self.case.pending.take() else {
+        let Some(PendingCase {
+            doc,
+            case_path,
+            read_only,
+        }) = self.case.pending.take()
+        else {
             // A series opened on its own starts a new, unsaved case.
             self.case = CaseState {
                 series_path: self.case.series_path.take(),
@@ -329,6 +505,9 @@ impl AblaApp {
                 return;
             }
         }
+        if let Some(r) = doc.rules.clone() {
+            self.set_safety_rules(r);
+        }
         let n_structures = doc.structures.len();
         self.structures = structures::StructureSet::new(doc.structures);
         let active = doc.active_plan.min(doc.plans.len().saturating_sub(1));
@@ -339,6 +518,10 @@ impl AblaApp {
             path: case_path,
             name: doc.name,
             notes: doc.notes,
+            review: doc.review,
+            read_only,
+            results: doc.results,
+            summarised: None,
             plans: doc.plans,
             active,
             plans_revision: 0,

@@ -46,6 +46,14 @@ pub enum OpenDialog {
     Case,
     /// Where to save the case.
     SaveCase,
+    /// A folder of cases to list in the case library.
+    Library,
+    /// Where to write an anonymised copy of the case for teaching.
+    ExportAnonymised,
+    /// Where to write the active view as PNG.
+    ExportView,
+    /// Where to write the tumour-board slide.
+    ExportSlide,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -70,6 +78,32 @@ pub enum Command {
         copy: bool,
     },
     RenamePlan(String),
+    /// List the cases of a folder in the case library.
+    OpenLibrary(PathBuf),
+    /// Open a case for review: nothing in it can be changed.
+    OpenCaseReadOnly(PathBuf),
+    SetCaseDetails {
+        name: String,
+        review: crate::plan::document::CaseReview,
+    },
+    ReviewStep(super::review::ReviewStep),
+    ShowLibrary(bool),
+    ShowCaseDetails(bool),
+    ShowReview(bool),
+    /// Write the case without patient identity (folder path, UIDs) for teaching.
+    ExportAnonymisedTo(PathBuf),
+    ShowSafetyPanel(bool),
+    ShowRules(bool),
+    /// Replace the safety rules (edited limits, switched rules).
+    SetRules(crate::safety::RuleSet),
+    SetExportOptions(super::export_ui::ExportOptions),
+    /// Render the active view (overlays burned in) at the export scale into a PNG.
+    ExportViewTo(PathBuf),
+    /// Render the 1920 × 1080 tumour-board slide into a PNG.
+    ExportSlideTo(PathBuf),
+    /// Move the views to finding `n` of the safety report and show its caliper.
+    FocusFinding(usize),
+    ClearCaliper,
     /// Load series `n` of the last scan.
     PickSeries(usize),
     ClosePicker,
@@ -217,4 +251,22 @@ pub enum Command {
     ShowPlanPanel(bool),
     /// Which pulsed pair the |E| profile plot shows (index into the result's pairs).
     SetProfilePair(usize),
+    // ----- cryo (issue 5) -----
+    /// The probe model (catalog id) the probe tool and the array template place.
+    SetProbeModel(String),
+    /// Protocol, lethal / user isotherm, grid. `live` as for `SetIreSettings`.
+    SetCryoSettings {
+        settings: crate::physics::cryo::model::CryoSettings,
+        live: bool,
+    },
+    /// Run the full cryo model again for the current plan.
+    RunCryo,
+    CancelCryo,
+    /// Where the time slider is (s from the start of the protocol).
+    SetCryoTime(f64),
+    /// A temperature sensor (thermocouple) at this point.
+    AddCryoSensor(PatientPos),
+    /// A sensor at the crosshair.
+    AddCryoSensorAtCrosshair,
+    RemoveCryoSensor(usize),
 }

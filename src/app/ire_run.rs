@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::plan::{PlanState, extent_axes};
 use crate::jobs::{Job, JobError, Progress};
 use crate::physics::ire::model::{IreError, IreResult};
 
@@ -39,6 +40,15 @@ pub struct IreRun {
     pub last_preview_ms: Option<f64>,
     /// Consecutive previews over the budget in the current drag.
     slow_previews: u32,
+    /// Zone extents of the shown result, for (`result_id`, plan revision).
+    extents: Option<CachedExtents>,
+}
+
+/// Zone extents measured for one result and plan revision.
+#[derive(Clone, Copy)]
+struct CachedExtents {
+    key: (u64, u64),
+    extents_mm: Option<[f64; 3]>,
 }
 
 impl Default for IreRun {
@@ -51,6 +61,7 @@ impl Default for IreRun {
             status: IreStatus::Idle,
             last_preview_ms: None,
             slow_previews: 0,
+            extents: None,
         }
     }
 }
@@ -106,6 +117,26 @@ impl IreRun {
     /// Whether the shown result is for an older plan than `plan_revision`.
     pub fn outdated(&self, plan_revision: u64) -> bool {
         self.result.is_some() && self.result_revision != plan_revision
+    }
+
+    /// Extents (mm) of the shown zone along the plan's extent axes for its first pair (see
+    /// [`extent_axes`]); `None` without a result or axes. Measured once per result and plan
+    /// revision: measuring visits every node of the grid, too much to repeat every frame.
+    pub fn zone_extents(&mut self, plan: &PlanState) -> Option<[f64; 3]> {
+        let r = self.result.as_ref()?;
+        let key = (self.result_id, plan.revision());
+        if let Some(c) = self.extents
+            && c.key == key
+        {
+            return c.extents_mm;
+        }
+        let extents_mm = r
+            .pairs
+            .first()
+            .and_then(|first| extent_axes(&plan.probes, (first.a, first.b)))
+            .map(|axes| r.zone_extents_mm(axes));
+        self.extents = Some(CachedExtents { key, extents_mm });
+        extents_mm
     }
 
     /// Cancels and forgets the running job, if any.
@@ -231,6 +262,60 @@ mod tests {
         assert_eq!(run.status, IreStatus::Done);
         assert!(!run.outdated(5));
         assert!(run.result_id > id);
+    }
+
+    #[test]
+    fn zone_extents_follow_the_result_and_the_plan() {
+        use crate::physics::ire::model::PairResult;
+        use crate::plan::probe::Probe;
+        let probe = |x: f64, label: &str| Probe {
+            model_id: "nanoknife_19g".into(),
+            tip_lps: Point3::new(x, 0.0, 0.0),
+            entry_lps: Point3::new(x, 0.0, 100.0),
+            exposure_mm: 20.0,
+            label: label.into(),
+        };
+        let mut plan = PlanState::default();
+        plan.replace_probes(vec![probe(-5.0, "1"), probe(5.0, "2")]);
+        // A 3 × 2 × 1 zone on a 2 mm grid: 3 nodes along x (the pair), 2 along y.
+        let zone_result = |nx: usize| {
+            let dims = [nx, 2, 1];
+            let n = dims.iter().product();
+            IreResult {
+                grid: ComputeGrid {
+                    origin_lps: Point3::origin(),
+                    spacing_mm: 2.0,
+                    dims,
+                },
+                zone: vec![true; n],
+                pairs: vec![PairResult {
+                    a: 0,
+                    b: 1,
+                    voltage_v: 1500.0,
+                    spacing_mm: 10.0,
+                    current_a: 20.0,
+                    over_limit: false,
+                    linear_iterations: 1,
+                    nonlinear_iterations: 1,
+                    converged: true,
+                }],
+                ..result(1.0, false)
+            }
+        };
+        let mut run = IreRun::default();
+        assert_eq!(run.zone_extents(&plan), None, "no result");
+        run.show(zone_result(3), plan.revision());
+        // Along the probes (z): one node = one spacing; along the pair: 3 nodes; across: 2.
+        assert_eq!(run.zone_extents(&plan), Some([2.0, 6.0, 4.0]));
+        run.show(zone_result(4), plan.revision());
+        assert_eq!(
+            run.zone_extents(&plan),
+            Some([2.0, 8.0, 4.0]),
+            "a new result is measured"
+        );
+        // One probe left: no pair to orient the axes.
+        plan.delete_probe(1);
+        assert_eq!(run.zone_extents(&plan), None);
     }
 
     #[test]

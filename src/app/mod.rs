@@ -6,6 +6,8 @@
 
 mod case_io;
 mod command;
+mod cryo_ui;
+mod export_ui;
 mod import;
 mod ire_run;
 mod panels;
@@ -13,6 +15,8 @@ pub mod plan;
 mod plan_draw;
 mod plan_panel;
 pub mod probe_view;
+pub mod review;
+mod safety_ui;
 pub mod settings;
 pub mod structures;
 mod tools;
@@ -25,6 +29,7 @@ use std::sync::Arc;
 use eframe::egui;
 
 pub use command::{Command, OpenDialog, Tool};
+pub use cryo_ui::CryoStatus;
 pub use import::Prompt;
 pub use ire_run::IreStatus;
 use settings::{Settings, WlPreset};
@@ -160,6 +165,11 @@ pub struct AblaApp {
     plan: plan::PlanState,
     ire: ire_run::IreRun,
     ire_due: Option<IreDue>,
+    /// The cryo model run, time slider and caches (issue 5).
+    cryo: cryo_ui::CryoRun,
+    /// The catalog model the probe tool and the array template place; `None` = the first IRE
+    /// electrode.
+    probe_model: Option<String>,
     array: plan::ArrayOptions,
     catalog: Result<Arc<Catalog>, String>,
     tissue: Result<Arc<TissueParams>, String>,
@@ -172,6 +182,9 @@ pub struct AblaApp {
     probe_view: probe_view::ProbeView,
     profile_pair: usize,
     case: case_io::CaseState,
+    review: review::ReviewUi,
+    safety: safety_ui::SafetyRun,
+    export: export_ui::ExportRun,
     ctx: egui::Context,
 }
 
@@ -216,6 +229,8 @@ impl AblaApp {
             plan: plan::PlanState::default(),
             ire: ire_run::IreRun::default(),
             ire_due: None,
+            cryo: cryo_ui::CryoRun::default(),
+            probe_model: None,
             array: plan::ArrayOptions::default(),
             catalog: crate::plan::catalog::builtin_catalog()
                 .map(Arc::new)
@@ -231,6 +246,9 @@ impl AblaApp {
             probe_view: probe_view::ProbeView::default(),
             profile_pair: 0,
             case: case_io::CaseState::default(),
+            review: review::ReviewUi::default(),
+            safety: safety_ui::SafetyRun::default(),
+            export: export_ui::ExportRun::default(),
             ctx,
         };
         for e in [app.catalog.as_ref().err(), app.tissue.as_ref().err()]
@@ -274,6 +292,7 @@ impl AblaApp {
     pub fn is_busy(&self) -> bool {
         self.scan_job.is_some()
             || self.load_job.is_some()
+            || self.export.running()
             || self.import_job.is_some()
             || self.click_tools.grow.job.is_some()
     }
@@ -377,6 +396,13 @@ impl AblaApp {
     }
 
     fn apply_one(&mut self, cmd: Command) {
+        if self.case.read_only && case_io::changes_the_case(&cmd) {
+            self.notify(
+                NoticeLevel::Info,
+                "This case is open for review (read-only): open it with File > Open case to change it",
+            );
+            return;
+        }
         match cmd {
             Command::OpenDialog(kind) => self.open_dialog(kind),
             Command::Open(paths) => match paths.as_slice() {
@@ -391,6 +417,30 @@ impl AblaApp {
             Command::SelectPlan(n) => self.select_plan(n),
             Command::NewPlan { copy } => self.new_plan(copy),
             Command::RenamePlan(name) => self.rename_plan(name),
+            Command::OpenLibrary(dir) => self.load_library(dir),
+            Command::OpenCaseReadOnly(p) => self.open_case_read_only(p),
+            Command::SetCaseDetails { name, review } => self.set_case_details(name, review),
+            Command::ReviewStep(s) => self.review_step(s),
+            Command::ShowLibrary(v) => self.review.show_library = v,
+            Command::ShowCaseDetails(v) => self.review.show_details = v,
+            Command::ShowReview(v) => self.review.show_review = v,
+            Command::ExportAnonymisedTo(p) => self.export_anonymised(p),
+            Command::ShowSafetyPanel(v) => self.safety.show_panel = v,
+            Command::ShowRules(v) => self.safety.show_rules = v,
+            Command::SetRules(r) => self.set_safety_rules(r),
+            Command::SetExportOptions(o) => {
+                self.export.options = export_ui::ExportOptions {
+                    scale: o.scale.clamp(1, 4),
+                    anonymise: o.anonymise,
+                }
+            }
+            Command::ExportViewTo(p) => self.export_view(p),
+            Command::ExportSlideTo(p) => self.export_slide(p),
+            Command::FocusFinding(i) => self.focus_finding(i),
+            Command::ClearCaliper => {
+                self.safety.caliper = None;
+                self.safety.selected = None;
+            }
             Command::OpenDemo => self.start_demo(),
             Command::PickSeries(n) => self.start_load(n),
             Command::ClosePicker => self.picker = None,
@@ -656,6 +706,14 @@ impl AblaApp {
                     self.ire.status = IreStatus::Cancelled;
                 }
             }
+            c @ (Command::SetProbeModel(_)
+            | Command::SetCryoSettings { .. }
+            | Command::RunCryo
+            | Command::CancelCryo
+            | Command::SetCryoTime(_)
+            | Command::AddCryoSensor(_)
+            | Command::AddCryoSensorAtCrosshair
+            | Command::RemoveCryoSensor(_)) => self.apply_cryo(c),
             Command::ShowProbeView(b) => self.show_probe_view = b,
             Command::ShowPlanPanel(b) => self.show_plan_panel = b,
             Command::SetProfilePair(n) => self.profile_pair = n,
@@ -783,7 +841,7 @@ impl AblaApp {
     }
 
     fn add_probe(&mut self, tip_lps: crate::geometry::PatientPos, entry_lps: crate::geometry::PatientPos) {
-        let (model_id, exposure_mm) = match self.default_ire_model() {
+        let (model_id, exposure_mm) = match self.placement_model() {
             Ok(m) => m,
             Err(e) => {
                 self.notify(NoticeLevel::Error, e);
@@ -829,7 +887,7 @@ impl AblaApp {
         let o = self.array;
         let axis = plan::array_direction(o.axis, viewer.active, &vol.geometry);
         let made = self.array_centre().and_then(|centre| {
-            let (model_id, default_exposure) = self.default_ire_model()?;
+            let (model_id, default_exposure) = self.placement_model()?;
             let t = crate::plan::probe::ArrayTemplate::centred(
                 &model_id,
                 o.n,
@@ -871,6 +929,9 @@ impl AblaApp {
         }
         if let Err(e) = &self.tissue {
             return Some(format!("IRE tissue parameters could not be read: {e}"));
+        }
+        if self.is_cryo_plan() {
+            return Some("Cryo plan: the IRE model does not apply".into());
         }
         if self.plan.probes.len() < 2 {
             return Some(IreError::NoPairs.to_string());
@@ -1270,6 +1331,7 @@ impl AblaApp {
             self.apply(c);
         }
         self.update_ire();
+        self.update_cryo();
     }
 
     // ----- jobs -----
@@ -1339,6 +1401,28 @@ impl AblaApp {
                         .set_file_name("case.json")
                         .save_file()
                         .map(|p| vec![p]),
+                    OpenDialog::ExportView => rfd::FileDialog::new()
+                        .set_title("Export the active view as PNG")
+                        .add_filter("PNG image", &["png"])
+                        .set_file_name("view.png")
+                        .save_file()
+                        .map(|p| vec![p]),
+                    OpenDialog::ExportSlide => rfd::FileDialog::new()
+                        .set_title("Export the tumour-board slide as PNG")
+                        .add_filter("PNG image", &["png"])
+                        .set_file_name("board_slide.png")
+                        .save_file()
+                        .map(|p| vec![p]),
+                    OpenDialog::Library => rfd::FileDialog::new()
+                        .set_title("Choose the folder of the case library")
+                        .pick_folder()
+                        .map(|p| vec![p]),
+                    OpenDialog::ExportAnonymised => rfd::FileDialog::new()
+                        .set_title("Save an anonymised copy for teaching")
+                        .add_filter("ablaplan case", &["json"])
+                        .set_file_name("teaching_case.json")
+                        .save_file()
+                        .map(|p| vec![p]),
                 };
                 let _ = tx.send(picked.unwrap_or_default());
                 ctx.request_repaint();
@@ -1373,6 +1457,22 @@ impl AblaApp {
                         .into_iter()
                         .take(1)
                         .for_each(|p| self.apply(Command::SaveCaseTo(p))),
+                    OpenDialog::ExportView => paths
+                        .into_iter()
+                        .take(1)
+                        .for_each(|p| self.apply(Command::ExportViewTo(p))),
+                    OpenDialog::ExportSlide => paths
+                        .into_iter()
+                        .take(1)
+                        .for_each(|p| self.apply(Command::ExportSlideTo(p))),
+                    OpenDialog::Library => paths
+                        .into_iter()
+                        .take(1)
+                        .for_each(|p| self.apply(Command::OpenLibrary(p))),
+                    OpenDialog::ExportAnonymised => paths
+                        .into_iter()
+                        .take(1)
+                        .for_each(|p| self.apply(Command::ExportAnonymisedTo(p))),
                     OpenDialog::Folder | OpenDialog::Files => self.apply(Command::Open(paths)),
                 }
             }
@@ -1576,8 +1676,12 @@ impl AblaApp {
         self.ire.cancel();
         self.ire = ire_run::IreRun::default();
         self.ire_due = None;
+        self.cryo.cancel();
+        self.cryo = cryo_ui::CryoRun::default();
         self.plan = plan::PlanState::with_model(self.plan.model.clone());
         self.probe_view = probe_view::ProbeView::default();
+        self.safety.caliper = None;
+        self.safety.selected = None;
         self.history.clear();
         self.future.clear();
         self.seen_edits = (self.structures.edit_count(), self.plan.edit_count());
@@ -1650,11 +1754,15 @@ impl eframe::App for AblaApp {
         self.poll_grow();
         self.poll_import();
         self.poll_ire();
+        self.poll_cryo();
+        self.record_result_summary();
+        self.safety_tick(std::time::Instant::now());
+        self.poll_export();
         // Imports finish outside `apply`: enter their edits into the undo history.
         self.sync_history();
         self.apply_queued();
         self.autosave_tick(std::time::Instant::now());
-        if self.is_busy() || self.ire.running() {
+        if self.is_busy() || self.ire.running() || self.cryo.running() {
             // Keep the progress bar moving even if a worker reports rarely.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
@@ -1667,7 +1775,11 @@ impl eframe::App for AblaApp {
         panels::status_bar(self, ui);
         panels::structure_panel(self, ui);
         plan_panel::panel(self, ui);
+        safety_ui::panel(self, ui);
         panels::windows(self, ui);
+        let ctx = ui.ctx().clone();
+        review::windows(self, &ctx);
+        safety_ui::rules_window(self, &ctx);
         plan_panel::probe_view_window(self, ui);
         egui::CentralPanel::no_frame().show(ui, |ui| views::central(self, ui));
         views::keyboard(self, ui);

@@ -73,6 +73,34 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     ui.close();
                 }
                 ui.separator();
+                let mut o = app.export_run().options;
+                ui.horizontal(|ui| {
+                    ui.label("Export scale");
+                    for k in [1, 2, 4] {
+                        if ui.selectable_label(o.scale == k, format!("{k}×")).clicked() {
+                            o.scale = k;
+                            cmds.push(Command::SetExportOptions(o));
+                        }
+                    }
+                });
+                if ui.checkbox(&mut o.anonymise, "Anonymise exports").changed() {
+                    cmds.push(Command::SetExportOptions(o));
+                }
+                if ui
+                    .add_enabled(can_save, egui::Button::new("Export view as PNG…"))
+                    .clicked()
+                {
+                    cmds.push(Command::OpenDialog(OpenDialog::ExportView));
+                    ui.close();
+                }
+                if ui
+                    .add_enabled(can_save, egui::Button::new("Export board slide…"))
+                    .clicked()
+                {
+                    cmds.push(Command::OpenDialog(OpenDialog::ExportSlide));
+                    ui.close();
+                }
+                ui.separator();
                 if ui.button("Quit").clicked() {
                     ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
                 }
@@ -120,6 +148,33 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                 }
             });
             plan_menu(app, ui, &mut cmds);
+            ui.menu_button("Review", |ui| {
+                if ui.button("Case library…").clicked() {
+                    cmds.push(Command::ShowLibrary(true));
+                    if app.review_ui().library_dir.is_none() {
+                        cmds.push(Command::OpenDialog(OpenDialog::Library));
+                    }
+                    ui.close();
+                }
+                if ui.button("Case details and outcome…").clicked() {
+                    cmds.push(Command::ShowCaseDetails(true));
+                    ui.close();
+                }
+                if ui.button("Review this case…").clicked() {
+                    cmds.push(Command::ShowReview(true));
+                    ui.close();
+                }
+                if ui
+                    .add_enabled(
+                        app.volume().is_some(),
+                        egui::Button::new("Export anonymised copy…"),
+                    )
+                    .clicked()
+                {
+                    cmds.push(Command::OpenDialog(OpenDialog::ExportAnonymised));
+                    ui.close();
+                }
+            });
             if ui.button("Settings…").clicked() {
                 cmds.push(Command::ShowSettings(true));
             }
@@ -191,6 +246,8 @@ pub fn toolbar(app: &mut AblaApp, ui: &mut egui::Ui) {
     let mut cmds = Vec::new();
     egui::Panel::top("toolbar").show(ui, |ui| {
         ui.horizontal_wrapped(|ui| {
+            super::safety_ui::traffic_light(app, ui, &mut cmds);
+            ui.separator();
             ui.label("Layout");
             for l in Layout::ALL {
                 if ui.selectable_label(app.settings.layout == l, l.label()).clicked() {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use nalgebra::Vector3;
 
 use crate::geometry::{PatientPos, VolumeGeometry};
+use crate::physics::cryo::model::CryoSettings;
 use crate::physics::ire::model::IreModelOptions;
 use crate::plan::ire::{ElectrodePair, IreSettings, pair_spacing_mm, voltage_for_spacing};
 use crate::plan::probe::Probe;
@@ -52,6 +53,7 @@ struct Snapshot {
     probes: Vec<Probe>,
     settings: IreSettings,
     overrides: BTreeMap<(usize, usize), PairOverride>,
+    cryo: Option<CryoSettings>,
 }
 
 /// Bound on remembered plan edits.
@@ -67,6 +69,12 @@ pub struct PlanState {
     /// Keyed by (lower probe index, higher probe index).
     pub overrides: BTreeMap<(usize, usize), PairOverride>,
     pub model: IreModelOptions,
+    /// Cryo protocol, isotherms and model options (`None` until the plan gets a cryoprobe or
+    /// its cryo settings are edited; [`Self::cryo_settings`] gives the defaults then).
+    pub cryo: Option<CryoSettings>,
+    /// Sensor points (LPS mm) of the cryo temperature plot. Not a model input: editing them
+    /// neither bumps the revision nor enters the undo history.
+    pub cryo_sensors_lps: Vec<PatientPos>,
     pub selected: Option<usize>,
     revision: u64,
     edits: u64,
@@ -78,6 +86,15 @@ pub struct PlanState {
 
 fn key(a: usize, b: usize) -> (usize, usize) {
     (a.min(b), a.max(b))
+}
+
+/// The change made by [`PlanState::set_settings`]: ratio, cap, pulses from `settings`, the pairs
+/// kept (they come from the rows).
+fn settings_change(settings: IreSettings) -> impl FnOnce(&mut PlanState) {
+    move |s| {
+        let pairs = std::mem::take(&mut s.settings.pairs);
+        s.settings = IreSettings { pairs, ..settings };
+    }
 }
 
 impl PlanState {
@@ -119,6 +136,7 @@ impl PlanState {
             probes: self.probes.clone(),
             settings: self.settings.clone(),
             overrides: self.overrides.clone(),
+            cryo: self.cryo.clone(),
         }
     }
 
@@ -126,6 +144,7 @@ impl PlanState {
         self.probes = s.probes;
         self.settings = s.settings;
         self.overrides = s.overrides;
+        self.cryo = s.cryo;
         self.sync_pairs();
         self.fix_selection();
         self.revision += 1;
@@ -225,12 +244,24 @@ impl PlanState {
         })
     }
 
+    /// The cryo settings in force (the defaults until edited).
+    pub fn cryo_settings(&self) -> CryoSettings {
+        self.cryo.clone().unwrap_or_default()
+    }
+
+    /// New cryo settings (one undo step); returns whether anything changed.
+    pub fn set_cryo(&mut self, settings: CryoSettings) -> bool {
+        self.edit(|s| s.cryo = Some(settings))
+    }
+
+    /// [`Self::set_cryo`] during a drag of a value (recorded at [`Self::end_drag`]).
+    pub fn set_cryo_live(&mut self, settings: CryoSettings) -> bool {
+        self.live(|s| s.cryo = Some(settings))
+    }
+
     /// Ratio, cap, pulses (the `pairs` field of `settings` is ignored: pairs come from the rows).
     pub fn set_settings(&mut self, settings: IreSettings) -> bool {
-        self.edit(|s| {
-            let pairs = std::mem::take(&mut s.settings.pairs);
-            s.settings = IreSettings { pairs, ..settings };
-        })
+        self.edit(settings_change(settings))
     }
 
     pub fn set_pair_included(&mut self, a: usize, b: usize, included: bool) -> bool {
@@ -241,11 +272,21 @@ impl PlanState {
 
     /// A user voltage for a pair (clamped to the settings' cap); `None` = back to spacing × ratio.
     pub fn set_pair_voltage(&mut self, a: usize, b: usize, voltage_v: Option<f64>) -> bool {
+        self.edit(self.pair_voltage_change(a, b, voltage_v))
+    }
+
+    /// The change made by [`Self::set_pair_voltage`] (the voltage clamped to the current cap).
+    fn pair_voltage_change(
+        &self,
+        a: usize,
+        b: usize,
+        voltage_v: Option<f64>,
+    ) -> impl FnOnce(&mut Self) + use<> {
         let cap = self.settings.voltage_cap_v;
         let v = voltage_v.filter(|v| v.is_finite()).map(|v| v.clamp(0.0, cap));
-        self.edit(|s| {
+        move |s: &mut Self| {
             s.overrides.entry(key(a, b)).or_default().voltage_v = v;
-        })
+        }
     }
 
     /// Back to the default pairs and voltages.
@@ -287,19 +328,12 @@ impl PlanState {
 
     /// [`Self::set_settings`] during a drag of the value.
     pub fn set_settings_live(&mut self, settings: IreSettings) -> bool {
-        self.live(|s| {
-            let pairs = std::mem::take(&mut s.settings.pairs);
-            s.settings = IreSettings { pairs, ..settings };
-        })
+        self.live(settings_change(settings))
     }
 
     /// [`Self::set_pair_voltage`] during a drag of the value.
     pub fn set_pair_voltage_live(&mut self, a: usize, b: usize, voltage_v: Option<f64>) -> bool {
-        let cap = self.settings.voltage_cap_v;
-        let v = voltage_v.filter(|v| v.is_finite()).map(|v| v.clamp(0.0, cap));
-        self.live(|s| {
-            s.overrides.entry(key(a, b)).or_default().voltage_v = v;
-        })
+        self.live(self.pair_voltage_change(a, b, voltage_v))
     }
 
     /// Ends a drag; returns whether it changed the plan (and was recorded).
@@ -358,6 +392,10 @@ impl PlanState {
                 (key(c.a, c.b), o)
             })
             .collect();
+        if let Some(c) = &saved.cryo {
+            p.cryo = Some(c.settings.clone());
+            p.cryo_sensors_lps = c.sensors_lps.clone();
+        }
         p.sync_pairs();
         p.revision = 1;
         p
@@ -380,6 +418,12 @@ impl PlanState {
                 })
                 .collect(),
             model: self.model.clone(),
+            cryo: (self.cryo.is_some() || !self.cryo_sensors_lps.is_empty()).then(|| {
+                crate::plan::document::CryoPlanSettings {
+                    settings: self.cryo_settings(),
+                    sensors_lps: self.cryo_sensors_lps.clone(),
+                }
+            }),
         }
     }
 

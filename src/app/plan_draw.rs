@@ -8,10 +8,12 @@
 
 use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, Stroke, Vec2};
 
+use super::views::shadow_text;
 use crate::geometry::{PatientPos, VolumeGeometry};
 use crate::physics::ire::model::IreResult;
 use crate::plan::probe::Probe;
 use crate::render::isolines::{IsoSegment, marching_squares, mask_outline};
+use crate::render::reslice::sample_lattice_with;
 use crate::volume::SliceMapping;
 
 /// Zone fill colour (RGB) and opacity.
@@ -65,15 +67,15 @@ impl ZoneLayer {
     }
 }
 
-/// The pixel rectangle (u0, v0, u1, v1) of slice `slice` that the result's grid covers, `None`
+/// The pixel rectangle (u0, v0, u1, v1) of slice `slice` that a model grid covers, `None`
 /// when the slice misses the grid.
-fn covered_pixels(
-    result: &IreResult,
+pub(super) fn covered_pixels(
+    grid: &crate::physics::grid::ComputeGrid,
     g: &VolumeGeometry,
     m: &SliceMapping,
     slice: usize,
 ) -> Option<[usize; 4]> {
-    let d = result.grid.dims;
+    let d = grid.dims;
     if d.contains(&0) {
         return None;
     }
@@ -81,7 +83,7 @@ fn covered_pixels(
     let mut hi = [f64::NEG_INFINITY; 3];
     for corner in 0..8 {
         let ijk = [0, 1, 2].map(|a| if corner & (1 << a) != 0 { d[a] - 1 } else { 0 });
-        let p = result.grid.lps(ijk[0], ijk[1], ijk[2]);
+        let p = grid.lps(ijk[0], ijk[1], ijk[2]);
         let (u, v, s) = m.pixel_of_voxel(&g.to_voxel(&p));
         for (n, x) in [u, v, s].into_iter().enumerate() {
             lo[n] = lo[n].min(x);
@@ -122,7 +124,7 @@ fn build_layer(
         isolines: Vec::new(),
     };
     let old_texture = old.and_then(|o| o.texture);
-    let Some([u0, v0, u1, v1]) = covered_pixels(zone.result, g, m, slice) else {
+    let Some([u0, v0, u1, v1]) = covered_pixels(&zone.result.grid, g, m, slice) else {
         return empty(None);
     };
     let (w, h) = (u1 - u0, v1 - v0);
@@ -131,8 +133,10 @@ fn build_layer(
     let origin = lps(u0 as f64 + 0.5, v0 as f64 + 0.5);
     let du = lps(u0 as f64 + 1.5, v0 as f64 + 0.5) - origin;
     let dv = lps(u0 as f64 + 0.5, v0 as f64 + 1.5) - origin;
-    let values = zone.result.sample_plane(&origin, &du, &dv, 1.0, w, h);
-    let flags = zone.result.sample_zone_plane(&origin, &du, &dv, 1.0, w, h);
+    let values = sample_lattice_with(&origin, &du, &dv, [w, h], |p| {
+        zone.result.max_e_at(&p).unwrap_or(0.0)
+    });
+    let flags = sample_lattice_with(&origin, &du, &dv, [w, h], |p| zone.result.in_zone(&p));
     let to_image = |segs: Vec<IsoSegment>| -> Vec<IsoSegment> {
         segs.into_iter()
             .map(|s| s.map(|p| [p[0] + u0 as f32 + 0.5, p[1] + v0 as f32 + 0.5]))
@@ -258,15 +262,7 @@ pub fn draw_legend(painter: &egui::Painter, rect: Rect, zone: &ZoneRef<'_>) {
     let y0 = rect.center().y - lines.len() as f32 * (size + 3.0) / 2.0;
     for (i, (text, col)) in lines.iter().enumerate() {
         let at = Pos2::new(x, y0 + i as f32 * (size + 3.0));
-        let font = FontId::proportional(size);
-        painter.text(
-            at + Vec2::new(1.0, 1.0),
-            Align2::RIGHT_TOP,
-            text,
-            font.clone(),
-            Color32::from_black_alpha(220),
-        );
-        painter.text(at, Align2::RIGHT_TOP, text, font, *col);
+        shadow_text(painter, at, Align2::RIGHT_TOP, text, size, *col);
     }
 }
 
@@ -335,16 +331,8 @@ pub fn draw_probes(
             );
         }
         let label_col = if is_sel { SELECTED } else { Color32::WHITE };
-        let font = FontId::proportional(14.0);
         let at = tip + Vec2::new(8.0, -8.0);
-        painter.text(
-            at + Vec2::new(1.0, 1.0),
-            Align2::LEFT_BOTTOM,
-            &p.label,
-            font.clone(),
-            Color32::from_black_alpha(220),
-        );
-        painter.text(at, Align2::LEFT_BOTTOM, &p.label, font, label_col);
+        shadow_text(painter, at, Align2::LEFT_BOTTOM, &p.label, 14.0, label_col);
         if is_sel && handles {
             painter.circle_filled(tip, 5.0, SELECTED);
             painter.circle_stroke(entry, 5.0, Stroke::new(2.0, SELECTED));

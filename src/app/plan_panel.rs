@@ -5,7 +5,7 @@
 use eframe::egui::{self, Color32, RichText};
 
 use super::command::Command;
-use super::plan::{ArrayAxis, ArrayCentre, PlanState, extent_axes, profile_line};
+use super::plan::{ArrayAxis, ArrayCentre, PlanState, profile_line};
 use super::{AblaApp, IreStatus};
 use crate::physics::ire::model::{IreModelOptions, IreResult, ZoneCriterion};
 use crate::plan::checks::{PlacementLimits, Severity, check_probes};
@@ -39,6 +39,20 @@ fn severity_name(s: Severity) -> &'static str {
     }
 }
 
+/// A striped grid with one bold header per column; `body` adds the rows.
+fn table(ui: &mut egui::Ui, id: &str, headers: &[&str], body: impl FnOnce(&mut egui::Ui)) {
+    egui::Grid::new(id)
+        .striped(true)
+        .num_columns(headers.len())
+        .show(ui, |ui| {
+            for h in headers {
+                ui.label(RichText::new(*h).strong());
+            }
+            ui.end_row();
+            body(ui);
+        });
+}
+
 /// "1–2" for a pair of probe indices.
 fn pair_name(plan: &PlanState, a: usize, b: usize) -> String {
     format!("{}–{}", plan.label(a), plan.label(b))
@@ -49,6 +63,8 @@ pub fn panel(app: &mut AblaApp, ui: &mut egui::Ui) {
         return;
     }
     let mut cmds = Vec::new();
+    let extents_mm = app.ire.zone_extents(&app.plan);
+    let cryo = app.is_cryo_plan().then(|| super::cryo_ui::PanelData::new(app));
     let app_ref: &AblaApp = app;
     egui::Panel::left("plan")
         .default_size(350.0)
@@ -70,21 +86,33 @@ pub fn panel(app: &mut AblaApp, ui: &mut egui::Ui) {
                         cmds.push(Command::Redo);
                     }
                 });
-                egui::CollapsingHeader::new("Electrodes")
-                    .default_open(true)
-                    .show(ui, |ui| electrodes(ui, app_ref, &mut cmds));
+                super::cryo_ui::probe_model_chooser(ui, app_ref, &mut cmds);
+                egui::CollapsingHeader::new(if cryo.is_some() {
+                    "Cryoprobes"
+                } else {
+                    "Electrodes"
+                })
+                .id_salt("plan-probes")
+                .default_open(true)
+                .show(ui, |ui| electrodes(ui, app_ref, &mut cmds));
                 egui::CollapsingHeader::new("Array template")
                     .default_open(true)
                     .show(ui, |ui| array_template(ui, app_ref, &mut cmds));
                 egui::CollapsingHeader::new("Geometry checks")
                     .default_open(true)
                     .show(ui, |ui| geometry_checks(ui, &app_ref.plan));
-                egui::CollapsingHeader::new("IRE settings and pairs")
-                    .default_open(true)
-                    .show(ui, |ui| ire_settings(ui, app_ref, &mut cmds));
-                egui::CollapsingHeader::new("IRE model")
-                    .default_open(true)
-                    .show(ui, |ui| model(ui, app_ref, &mut cmds));
+                // The plan's modality follows its probes: IRE pulses and pairs, or the cryo
+                // protocol and iceball.
+                if let Some(d) = &cryo {
+                    super::cryo_ui::sections(ui, app_ref, d, &mut cmds);
+                } else {
+                    egui::CollapsingHeader::new("IRE settings and pairs")
+                        .default_open(true)
+                        .show(ui, |ui| ire_settings(ui, app_ref, &mut cmds));
+                    egui::CollapsingHeader::new("IRE model")
+                        .default_open(true)
+                        .show(ui, |ui| model(ui, app_ref, extents_mm, &mut cmds));
+                }
             });
         });
     app.commands.extend(cmds);
@@ -279,8 +307,8 @@ fn array_template(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
         }
     });
     let default = app
-        .catalog()
-        .and_then(|c| c.of_modality(crate::plan::catalog::Modality::Ire).next());
+        .probe_model_id()
+        .and_then(|id| app.catalog().and_then(|c| c.get(&id)));
     let steps = default
         .and_then(|m| m.exposure_mm.as_ref())
         .map(|e| e.steps_mm())
@@ -336,14 +364,11 @@ fn geometry_checks(ui: &mut egui::Ui, plan: &PlanState) {
             .map(|f| f.severity)
             .max()
     };
-    egui::Grid::new("pair-geometry")
-        .striped(true)
-        .num_columns(5)
-        .show(ui, |ui| {
-            for h in ["Pair", "Tip–tip", "Shaft", "Angle", "Overlap"] {
-                ui.label(RichText::new(h).strong());
-            }
-            ui.end_row();
+    table(
+        ui,
+        "pair-geometry",
+        &["Pair", "Tip–tip", "Shaft", "Angle", "Overlap"],
+        |ui| {
             for g in &report.pairs {
                 let col = worst_of_pair(g.a, g.b).map_or(GOOD, severity_colour);
                 ui.label(RichText::new(pair_name(plan, g.a, g.b)).color(col));
@@ -353,7 +378,8 @@ fn geometry_checks(ui: &mut egui::Ui, plan: &PlanState) {
                 ui.label(format!("{:.1} mm", g.exposure_overlap_mm));
                 ui.end_row();
             }
-        });
+        },
+    );
     let mut findings: Vec<_> = report.findings.iter().collect();
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     if findings.is_empty() {
@@ -489,14 +515,11 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
         .as_deref()
         .filter(|_| !app.ire.outdated(plan.revision()));
     let mut any_over = false;
-    egui::Grid::new("ire-pairs")
-        .striped(true)
-        .num_columns(5)
-        .show(ui, |ui| {
-            for h in ["Pair", "Spacing", "Voltage", "Current", "Status"] {
-                ui.label(RichText::new(h).strong());
-            }
-            ui.end_row();
+    table(
+        ui,
+        "ire-pairs",
+        &["Pair", "Spacing", "Voltage", "Current", "Status"],
+        |ui| {
             for r in &rows {
                 let name = pair_name(plan, r.a, r.b);
                 let mut inc = r.included;
@@ -580,7 +603,8 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
                 ui.label(RichText::new(text).color(col));
                 ui.end_row();
             }
-        });
+        },
+    );
     if any_over {
         ui.label(
             RichText::new(format!(
@@ -595,7 +619,8 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
     }
 }
 
-fn model(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
+/// `extents_mm`: the shown zone's extents ([`super::ire_run::IreRun::zone_extents`]).
+fn model(ui: &mut egui::Ui, app: &AblaApp, extents_mm: Option<[f64; 3]>, cmds: &mut Vec<Command>) {
     let plan = &app.plan;
     model_options(ui, &plan.model, cmds);
     ui.separator();
@@ -649,7 +674,7 @@ fn model(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
         cmds.push(Command::RunIre);
     }
     if let Some(r) = app.ire.result.as_deref() {
-        results(ui, app, r, cmds);
+        results(ui, app, r, extents_mm, cmds);
     }
 }
 
@@ -769,7 +794,13 @@ pub fn parse_levels(text: &str) -> Option<Vec<f64>> {
     v.filter(|v| v.len() <= 8)
 }
 
-fn results(ui: &mut egui::Ui, app: &AblaApp, r: &IreResult, cmds: &mut Vec<Command>) {
+fn results(
+    ui: &mut egui::Ui,
+    app: &AblaApp,
+    r: &IreResult,
+    extents_mm: Option<[f64; 3]>,
+    cmds: &mut Vec<Command>,
+) {
     let plan = &app.plan;
     if app.ire.outdated(plan.revision()) {
         ui.label(RichText::new("The zone shown is for an earlier plan.").color(CAUTION));
@@ -783,9 +814,8 @@ fn results(ui: &mut egui::Ui, app: &AblaApp, r: &IreResult, cmds: &mut Vec<Comma
         .strong(),
     );
     if let Some(first) = r.pairs.first()
-        && let Some(axes) = extent_axes(&plan.probes, (first.a, first.b))
+        && let Some(e) = extents_mm
     {
-        let e = r.zone_extents_mm(axes);
         ui.label(format!(
             "Extents {:.0} mm along the probes × {:.0} mm along pair {} × {:.0} mm perpendicular",
             e[0],
@@ -872,7 +902,9 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
     if !app.show_probe_view {
         return;
     }
-    let Some(vol) = app.volume().cloned() else { return };
+    let Some((vol, generation)) = app.loaded.as_ref().map(|l| (l.volume.clone(), l.generation)) else {
+        return;
+    };
     let window = app.viewer.as_ref().map(|v| v.window);
     let Some(window) = window else { return };
     let mut open = true;
@@ -892,6 +924,7 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
             probe_view.ui(
                 ui,
                 &vol,
+                generation,
                 &structures.items,
                 &plan.probes,
                 plan.selected.unwrap_or(0),

@@ -9,7 +9,9 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
+use eframe::egui::{self, Align2, Color32, Pos2, Rect, Sense, Stroke, Vec2};
+
+use super::views::{BarPlace, scale_bar, shadow_text, wheel_notches};
 
 use crate::anatomy::Structure;
 use crate::geometry::orientation_label;
@@ -28,8 +30,6 @@ use crate::volume::Volume;
 const BEYOND_TIP_MM: f64 = 40.0;
 /// Zoom 1 = [`DEFAULT_FIELD_OF_VIEW_MM`]; the range keeps 20–160 mm on screen.
 const ZOOM_RANGE: (f64, f64) = (0.5, 4.0);
-/// Pointer-scroll distance (points) that counts as one wheel notch (as in the slice views).
-const POINTS_PER_NOTCH: f32 = 40.0;
 /// Depth step of one wheel notch (mm); Shift scrolls five times faster.
 const DEPTH_PER_NOTCH_MM: f64 = 1.0;
 
@@ -44,6 +44,8 @@ const EXPOSED_COLOUR: Color32 = Color32::from_rgb(255, 205, 50);
 const TIP_COLOUR: Color32 = Color32::from_rgb(255, 80, 60);
 const OTHER_SHAFT_COLOUR: Color32 = Color32::from_rgb(120, 200, 230);
 const OTHER_EXPOSED_COLOUR: Color32 = Color32::from_rgb(80, 230, 200);
+/// Size of the labels drawn on the images (points).
+const LABEL_PT: f32 = 11.0;
 
 /// Which of the two images.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,11 +158,14 @@ impl ProbeView {
     }
 
     /// Draws the view: controls, then the in-plane and probe's-eye images side by side.
+    /// `volume_generation` identifies the volume (the app bumps it on every load), so that cached
+    /// images are never reused across volumes.
     #[allow(clippy::too_many_arguments)]
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
         volume: &Volume,
+        volume_generation: u64,
         structures: &[Structure],
         probes: &[Probe],
         selected: usize,
@@ -212,6 +217,7 @@ impl ProbeView {
         let side = ((avail.x - gap) / 2.0).min(avail.y - caption_h).max(80.0);
         let ctx = Frame {
             volume,
+            volume_generation,
             structures,
             probes,
             shown: idx,
@@ -307,7 +313,7 @@ impl ProbeView {
         draw_reference_line(&painter, &map, f, pane);
         draw_probes(&painter, &map, f.probes, f.shown);
         draw_orientation(&painter, &map);
-        draw_scale_bar(&painter, &map);
+        scale_bar(&painter, rect, map.points_per_mm(), BarPlace::BottomLeft);
         painter.rect_stroke(
             rect,
             0.0,
@@ -363,38 +369,10 @@ impl ProbeView {
         if pane != Pane::Eye {
             return;
         }
-        let mut notches = 0.0f64;
-        ui.input(|i| {
-            for e in &i.events {
-                if let egui::Event::MouseWheel {
-                    unit,
-                    delta,
-                    modifiers,
-                    ..
-                } = e
-                {
-                    if modifiers.command || modifiers.ctrl {
-                        continue;
-                    }
-                    let mult = if modifiers.shift { 5.0 } else { 1.0 };
-                    match unit {
-                        egui::MouseWheelUnit::Line => notches += f64::from(delta.y.signum()) * mult,
-                        egui::MouseWheelUnit::Page => notches += f64::from(delta.y.signum()) * 10.0 * mult,
-                        egui::MouseWheelUnit::Point => {
-                            self.wheel_points += delta.y;
-                            while self.wheel_points.abs() >= POINTS_PER_NOTCH {
-                                let s = self.wheel_points.signum();
-                                notches += f64::from(s) * mult;
-                                self.wheel_points -= s * POINTS_PER_NOTCH;
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        if notches != 0.0 {
+        let notches = wheel_notches(ui, &mut self.wheel_points, 5, true);
+        if notches != 0 {
             // Wheel forward (positive delta) pushes the plane deeper: towards the tip.
-            self.depth_mm -= notches * DEPTH_PER_NOTCH_MM;
+            self.depth_mm -= notches as f64 * DEPTH_PER_NOTCH_MM;
             // The wheel was used here; keep an enclosing scroll area from scrolling too.
             ui.input_mut(|i| i.smooth_scroll_delta = Vec2::ZERO);
         }
@@ -410,7 +388,7 @@ impl ProbeView {
     ) -> egui::TextureId {
         let hu_key = {
             let mut h = DefaultHasher::new();
-            volume_key(f.volume).hash(&mut h);
+            f.volume_generation.hash(&mut h);
             hash_plane(&mut h, plane);
             h.finish()
         };
@@ -463,7 +441,7 @@ impl ProbeView {
     fn update_overlay(&mut self, ctx: &egui::Context, f: &Frame<'_>, pane: Pane, plane: &ObliquePlane) {
         let key = {
             let mut h = DefaultHasher::new();
-            volume_key(f.volume).hash(&mut h);
+            f.volume_generation.hash(&mut h);
             hash_plane(&mut h, plane);
             for s in f.structures {
                 (s.uid(), s.revision(), s.visible, s.colour, s.opacity.to_bits()).hash(&mut h);
@@ -531,6 +509,7 @@ impl ProbeView {
 /// Everything one frame draws from.
 struct Frame<'a> {
     volume: &'a Volume,
+    volume_generation: u64,
     structures: &'a [Structure],
     probes: &'a [Probe],
     shown: usize,
@@ -592,6 +571,7 @@ fn draw_reference_line(painter: &egui::Painter, map: &PixelMap, f: &Frame<'_>, p
         b + Vec2::new(-4.0, -2.0),
         Align2::RIGHT_BOTTOM,
         label,
+        LABEL_PT,
         colour,
     );
 }
@@ -663,6 +643,7 @@ fn draw_probes(painter: &egui::Painter, map: &PixelMap, probes: &[Probe], shown:
                 tip_at + Vec2::new(6.0, 2.0),
                 Align2::LEFT_TOP,
                 &name,
+                LABEL_PT,
                 exposed_c,
             );
         }
@@ -697,50 +678,8 @@ fn draw_orientation(painter: &egui::Painter, map: &PixelMap) {
         ),
     ];
     for (text, at, anchor) in items {
-        shadow_text(painter, at, anchor, &text, col);
+        shadow_text(painter, at, anchor, &text, LABEL_PT, col);
     }
-}
-
-/// A bar of a round length about a fifth of the image wide, bottom left.
-fn draw_scale_bar(painter: &egui::Painter, map: &PixelMap) {
-    let ppmm = map.points_per_mm();
-    if !(ppmm.is_finite() && ppmm > 0.0) {
-        return;
-    }
-    let length_mm = super::views::nice_length_mm(f64::from(map.rect.width()) / 5.0 / ppmm);
-    let len = (length_mm * ppmm) as f32;
-    let x0 = map.rect.min.x + 10.0;
-    let y = map.rect.max.y - 20.0;
-    let s = Stroke::new(1.5, Color32::from_gray(230));
-    painter.line_segment([Pos2::new(x0, y), Pos2::new(x0 + len, y)], s);
-    for x in [x0, x0 + len] {
-        painter.line_segment([Pos2::new(x, y - 4.0), Pos2::new(x, y)], s);
-    }
-    let label = if length_mm >= 10.0 {
-        format!("{:.0} cm", length_mm / 10.0)
-    } else {
-        format!("{length_mm} mm")
-    };
-    shadow_text(
-        painter,
-        Pos2::new(x0, y - 3.0),
-        Align2::LEFT_BOTTOM,
-        &label,
-        s.color,
-    );
-}
-
-/// Text with a dark shadow so it reads on any tissue.
-fn shadow_text(painter: &egui::Painter, at: Pos2, anchor: Align2, text: &str, col: Color32) {
-    let font = FontId::proportional(11.0);
-    painter.text(
-        at + Vec2::new(1.0, 1.0),
-        anchor,
-        text,
-        font.clone(),
-        Color32::from_black_alpha(220),
-    );
-    painter.text(at, anchor, text, font, col);
 }
 
 /// The probe's label, or its number when it has none.
@@ -762,28 +701,6 @@ fn hash_plane(h: &mut DefaultHasher, p: &ObliquePlane) {
         v.to_bits().hash(h);
     }
     (p.width, p.height).hash(h);
-}
-
-/// Identity of a volume without hashing 100 M voxels: where its buffer lives, its grid, and a
-/// few hundred voxels spread through it (a volume replaced in the same allocation with the
-/// same grid would still differ there).
-fn volume_key(v: &Volume) -> u64 {
-    let mut h = DefaultHasher::new();
-    (v.hu.as_ptr() as usize, v.hu.len(), v.geometry.dims).hash(&mut h);
-    for x in v
-        .geometry
-        .spacing_mm
-        .iter()
-        .chain(v.geometry.origin_lps.iter())
-        .chain(v.geometry.direction.iter())
-    {
-        x.to_bits().hash(&mut h);
-    }
-    let step = (v.hu.len() / 257).max(1);
-    for x in v.hu.iter().step_by(step) {
-        x.hash(&mut h);
-    }
-    h.finish()
 }
 
 /// Identity of a zone result: its buffers and summary numbers (a new result is a new

@@ -26,6 +26,7 @@ pub struct ViewCache {
     hovered_view: Option<ViewKind>,
     overlays: [Option<CachedOverlay>; 3],
     zones: [Option<super::plan_draw::ZoneLayer>; 3],
+    cryo_layers: [Option<super::cryo_ui::CryoLayer>; 3],
     /// A probe part being dragged with the IRE electrode tool.
     probe_drag: Option<ProbeDrag>,
     /// A probe being placed: the view and the tip (where the button went down).
@@ -75,6 +76,45 @@ fn slot(v: ViewKind) -> usize {
     super::viewer::view_slot(v)
 }
 
+/// Pointer-scroll distance (points) that counts as one wheel notch.
+const POINTS_PER_NOTCH: f32 = 40.0;
+
+/// Wheel notches in this frame's events (positive = wheel forward): lines count one, pages ten,
+/// pixel deltas (touchpads) accumulate in `carry` so that a notch needs a deliberate swipe; Shift
+/// multiplies by `shift_mult`. With `skip_zoom`, wheel events with Ctrl / Cmd (zoom) are left out.
+pub(crate) fn wheel_notches(ui: &egui::Ui, carry: &mut f32, shift_mult: i64, skip_zoom: bool) -> i64 {
+    let mut notches = 0i64;
+    ui.input(|i| {
+        for e in &i.events {
+            if let egui::Event::MouseWheel {
+                unit,
+                delta,
+                modifiers,
+                ..
+            } = e
+            {
+                if skip_zoom && (modifiers.command || modifiers.ctrl) {
+                    continue;
+                }
+                let mult = if modifiers.shift { shift_mult } else { 1 };
+                match unit {
+                    egui::MouseWheelUnit::Line => notches += (delta.y.signum() as i64) * mult,
+                    egui::MouseWheelUnit::Page => notches += (delta.y.signum() as i64) * 10 * mult,
+                    egui::MouseWheelUnit::Point => {
+                        *carry += delta.y;
+                        while carry.abs() >= POINTS_PER_NOTCH {
+                            let s = carry.signum();
+                            notches += s as i64 * mult;
+                            *carry -= s * POINTS_PER_NOTCH;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    notches
+}
+
 /// Index step that moves "forward" through the stack the way PACS stacks run: axial head to
 /// feet, coronal front to back, sagittal right to left — whatever the voxel order on disk.
 fn forward_step(g: &VolumeGeometry, m: &SliceMapping) -> i64 {
@@ -90,6 +130,13 @@ fn forward_step(g: &VolumeGeometry, m: &SliceMapping) -> i64 {
 pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
     let full = ui.max_rect();
     ui.painter().rect_filled(full, 0.0, Color32::BLACK);
+    // The cryo overlay (measured before the views borrow the app).
+    let cryo = if app.is_cryo_plan() {
+        let s = app.plan.cryo_settings();
+        app.cryo.view(&s, app.plan.revision())
+    } else {
+        None
+    };
     let (Some(loaded), Some(viewer)) = (app.loaded.as_ref(), app.viewer.as_ref()) else {
         empty_state(app, ui, full);
         drop_hint(ui, full);
@@ -101,6 +148,7 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
     let mut cmds = Vec::new();
     for (view, rect) in rects {
         let mut ctx = ViewCtx {
+            cryo: cryo.as_ref(),
             loaded,
             viewer,
             cache: &mut app.views,
@@ -123,6 +171,11 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
                 outdated: app.ire.outdated(app.plan.revision()),
                 isolines_v_per_cm: &app.plan.model.isolines_v_per_cm,
             }),
+            safety: super::safety_ui::SafetyOverlay {
+                report: app.safety.report(),
+                caliper: app.safety.caliper.as_ref(),
+                probes: &app.plan.probes,
+            },
         };
         ctx.show(ui, view, rect, &mut cmds);
     }
@@ -223,10 +276,23 @@ struct ViewCtx<'a> {
     plan: &'a super::plan::PlanState,
     /// The IRE result to draw, if any.
     zone: Option<super::plan_draw::ZoneRef<'a>>,
+    /// The cryo iceball (or its preview) to draw, if any.
+    cryo: Option<&'a super::cryo_ui::CryoView>,
+    /// Caliper, margin colours and path findings of the safety analysis.
+    safety: super::safety_ui::SafetyOverlay<'a>,
 }
 
 fn to_pos(p: [f64; 2]) -> Pos2 {
     Pos2::new(p[0] as f32, p[1] as f32)
+}
+
+/// One view as it is drawn this frame: which view, its slice mapping, the slice shown and the
+/// image ↔ screen transform.
+struct Pane {
+    view: ViewKind,
+    m: SliceMapping,
+    slice: usize,
+    xf: ViewTransform,
 }
 
 impl ViewCtx<'_> {
@@ -250,12 +316,13 @@ impl ViewCtx<'_> {
             &state,
         );
 
+        let pane = Pane { view, m, slice, xf };
         let id = ui.scope_id().with(("slice-view", view.name()));
         let response = ui.interact(rect, id, Sense::click_and_drag());
         let label = format!("{} view", view.name());
         response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &label));
 
-        let texture = self.texture(ui.ctx(), view, &m, slice);
+        let texture = self.texture(ui.ctx(), &pane);
         let painter = ui.painter_at(rect);
         let img_rect = Rect::from_min_max(
             to_pos(xf.to_screen(0.0, 0.0)),
@@ -268,15 +335,41 @@ impl ViewCtx<'_> {
             Color32::WHITE,
         );
 
-        self.draw_structures(ui.ctx(), &painter, view, &m, slice, &xf, img_rect);
-        let zone_shown = self.draw_zone(ui.ctx(), &painter, view, &m, slice, &xf);
-        self.handle_input(ui, &response, view, rect, &m, slice, &xf, cmds);
-        self.draw_reference_lines(&painter, view, &m, &xf, img_rect);
-        self.draw_rulers(&painter, &response, view, &m, slice, &xf);
-        self.draw_probes(&painter, &response, view, &m, slice, &xf);
-        self.draw_markers(&painter, &m, &xf);
+        self.draw_structures(ui.ctx(), &painter, &pane, img_rect);
+        let zone_shown = self.draw_zone(ui.ctx(), &painter, &pane);
+        let cryo_shown = match self.cryo {
+            Some(c) => super::cryo_ui::draw_cryo(
+                ui.ctx(),
+                &painter,
+                &mut self.cache.cryo_layers[slot(view)],
+                c,
+                self.loaded.generation,
+                &vol.geometry,
+                &pane.m,
+                pane.slice,
+                &|u, v| pane.xf.to_screen(u, v),
+                view.name(),
+            ),
+            None => {
+                self.cache.cryo_layers[slot(view)] = None;
+                false
+            }
+        };
+        self.handle_input(ui, &response, rect, &pane, cmds);
+        self.draw_reference_lines(&painter, &pane, img_rect);
+        self.draw_rulers(&painter, &response, &pane);
+        self.draw_probes(&painter, &response, &pane);
+        super::safety_ui::draw_in_view(
+            &painter,
+            &self.safety,
+            &|p| self.lps_to_screen(&pane, p),
+            pane.slice as f64,
+            pane.xf.points_per_mm,
+            pane.m.pixel_mm[0].min(pane.m.pixel_mm[1]),
+        );
+        self.draw_markers(&painter, &pane);
         if self.annotations {
-            self.draw_annotations(&painter, view, rect, &m, slice, &xf);
+            self.draw_annotations(&painter, rect, &pane);
         }
         // Narrow views keep their image: the legend needs room next to it.
         if let Some(z) = &self.zone
@@ -284,6 +377,12 @@ impl ViewCtx<'_> {
             && rect.width() > 360.0
         {
             super::plan_draw::draw_legend(&painter, rect, z);
+        }
+        if let Some(c) = self.cryo
+            && cryo_shown
+            && rect.width() > 360.0
+        {
+            super::cryo_ui::draw_legend(&painter, rect, c);
         }
         let border = if self.viewer.active == view {
             Stroke::new(2.0, view_colour(view))
@@ -294,13 +393,8 @@ impl ViewCtx<'_> {
     }
 
     /// The slice texture, re-rendered only when the volume, slice or window changed.
-    fn texture(
-        &mut self,
-        ctx: &egui::Context,
-        view: ViewKind,
-        m: &SliceMapping,
-        slice: usize,
-    ) -> egui::TextureId {
+    fn texture(&mut self, ctx: &egui::Context, pane: &Pane) -> egui::TextureId {
+        let Pane { view, m, slice, .. } = *pane;
         let w = self.viewer.window;
         let key = (
             self.loaded.generation,
@@ -318,7 +412,7 @@ impl ViewCtx<'_> {
         if !lut_ok {
             self.cache.lut = Some((w, WlLut::new(w)));
         }
-        let img = crate::volume::extract_slice(self.volume(), m, slice);
+        let img = crate::volume::extract_slice(self.volume(), &m, slice);
         if let Some((_, lut)) = &self.cache.lut {
             render_slice(&img, lut, &mut self.cache.rgba);
         }
@@ -342,18 +436,9 @@ impl ViewCtx<'_> {
     /// Structure fills (one composited texture, nearest sampling so voxels stay crisp) and
     /// outlines (vector segments along voxel edges, sharp at any zoom), cached per slice and
     /// structure revision.
-    #[allow(clippy::too_many_arguments)]
-    fn draw_structures(
-        &mut self,
-        ctx: &egui::Context,
-        painter: &egui::Painter,
-        view: ViewKind,
-        m: &SliceMapping,
-        slice: usize,
-        xf: &ViewTransform,
-        img_rect: Rect,
-    ) {
+    fn draw_structures(&mut self, ctx: &egui::Context, painter: &egui::Painter, pane: &Pane, img_rect: Rect) {
         use std::hash::{Hash, Hasher};
+        let (view, m, slice, xf) = (pane.view, &pane.m, pane.slice, &pane.xf);
         let items = &self.structures.items;
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (self.loaded.generation, slice, view.name()).hash(&mut h);
@@ -435,16 +520,9 @@ impl ViewCtx<'_> {
     }
 
     /// The IRE zone of this view (cached per result and slice); whether any of it is visible.
-    fn draw_zone(
-        &mut self,
-        ctx: &egui::Context,
-        painter: &egui::Painter,
-        view: ViewKind,
-        m: &SliceMapping,
-        slice: usize,
-        xf: &ViewTransform,
-    ) -> bool {
+    fn draw_zone(&mut self, ctx: &egui::Context, painter: &egui::Painter, pane: &Pane) -> bool {
         use std::hash::{Hash, Hasher};
+        let (view, m, slice, xf) = (pane.view, &pane.m, pane.slice, &pane.xf);
         let Some(zone) = self.zone else {
             self.cache.zones[slot(view)] = None;
             return false;
@@ -471,33 +549,24 @@ impl ViewCtx<'_> {
     }
 
     /// Probes, their crossing with this slice, labels, handles; the probe being placed.
-    fn draw_probes(
-        &self,
-        painter: &egui::Painter,
-        response: &egui::Response,
-        view: ViewKind,
-        m: &SliceMapping,
-        slice: usize,
-        xf: &ViewTransform,
-    ) {
-        let project = |p: &PatientPos| self.lps_to_screen(m, xf, p);
+    fn draw_probes(&self, painter: &egui::Painter, response: &egui::Response, pane: &Pane) {
+        let project = |p: &PatientPos| self.lps_to_screen(pane, p);
         super::plan_draw::draw_probes(
             painter,
             &self.plan.probes,
             self.plan.selected,
             self.tool == Tool::Probe,
             &project,
-            slice as f64,
-            xf.points_per_mm,
+            pane.slice as f64,
+            pane.xf.points_per_mm,
             &|p| crate::physics::ire::model::electrode_radius_mm(&p.model_id),
         );
         if let (Some((pv, tip_lps)), Some(pos)) = (self.cache.probe_place, response.interact_pointer_pos())
-            && pv == view
+            && pv == pane.view
             && response.dragged()
         {
-            let (tip, _) = self.lps_to_screen(m, xf, &tip_lps);
-            let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
-            let len = (self.pixel_to_lps(m, slice, u, v) - tip_lps).norm();
+            let (tip, _) = self.lps_to_screen(pane, &tip_lps);
+            let len = (self.screen_to_lps(pane, pos) - tip_lps).norm();
             super::plan_draw::draw_placing(painter, tip, pos, len);
         }
     }
@@ -505,30 +574,23 @@ impl ViewCtx<'_> {
     /// Left button with the IRE electrode tool: press on empty image and drag from the tip to the
     /// entry to place a probe; press on a probe's tip / entry / shaft and drag to move it; click
     /// to select.
-    #[allow(clippy::too_many_arguments)]
     fn probe_input(
         &mut self,
         ui: &egui::Ui,
         response: &egui::Response,
-        view: ViewKind,
-        m: &SliceMapping,
-        slice: usize,
-        xf: &ViewTransform,
+        pane: &Pane,
         cmds: &mut Vec<Command>,
     ) {
         use super::plan::{ProbeOnScreen, hit_test};
-        let lps_at = |ctx: &Self, pos: Pos2| {
-            let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
-            ctx.pixel_to_lps(m, slice, u, v)
-        };
+        let view = pane.view;
         let on_screen: Vec<ProbeOnScreen> = self
             .plan
             .probes
             .iter()
             .enumerate()
             .map(|(index, p)| {
-                let (t, _) = self.lps_to_screen(m, xf, &p.tip_lps);
-                let (e, _) = self.lps_to_screen(m, xf, &p.entry_lps);
+                let (t, _) = self.lps_to_screen(pane, &p.tip_lps);
+                let (e, _) = self.lps_to_screen(pane, &p.entry_lps);
                 ProbeOnScreen {
                     index,
                     tip: [t.x as f64, t.y as f64],
@@ -554,7 +616,7 @@ impl ViewCtx<'_> {
             let Some(origin) = ui.input(|i| i.pointer.press_origin()).or(pointer) else {
                 return;
             };
-            let origin_lps = lps_at(self, origin);
+            let origin_lps = self.screen_to_lps(pane, origin);
             self.cache.probe_drag = None;
             self.cache.probe_place = None;
             match hit(origin) {
@@ -572,19 +634,19 @@ impl ViewCtx<'_> {
                 }
                 None => self.cache.probe_place = Some((view, origin_lps)),
             }
-            self.probe_drag_to(pointer, view, &lps_at, cmds);
+            self.probe_drag_to(pointer, pane, cmds);
         } else if response.dragged_by(PointerButton::Primary) {
-            self.probe_drag_to(pointer, view, &lps_at, cmds);
+            self.probe_drag_to(pointer, pane, cmds);
         } else if response.drag_stopped_by(PointerButton::Primary) {
             if self.cache.probe_drag.as_ref().is_some_and(|d| d.view == view) {
-                self.probe_drag_to(pointer, view, &lps_at, cmds);
+                self.probe_drag_to(pointer, pane, cmds);
                 self.cache.probe_drag = None;
                 cmds.push(Command::EndDrag);
             } else if let Some((pv, tip_lps)) = self.cache.probe_place.take()
                 && pv == view
                 && let Some(pos) = pointer
             {
-                let entry_lps = lps_at(self, pos);
+                let entry_lps = self.screen_to_lps(pane, pos);
                 // A twitch of the mouse is not a probe.
                 if (entry_lps - tip_lps).norm() >= 2.0 {
                     cmds.push(Command::AddProbe { tip_lps, entry_lps });
@@ -594,20 +656,14 @@ impl ViewCtx<'_> {
     }
 
     /// Moves the dragged probe part to follow the pointer (in the view's plane).
-    fn probe_drag_to(
-        &self,
-        pointer: Option<Pos2>,
-        view: ViewKind,
-        lps_at: &dyn Fn(&Self, Pos2) -> PatientPos,
-        cmds: &mut Vec<Command>,
-    ) {
+    fn probe_drag_to(&self, pointer: Option<Pos2>, pane: &Pane, cmds: &mut Vec<Command>) {
         let (Some(d), Some(pos)) = (&self.cache.probe_drag, pointer) else {
             return;
         };
-        if d.view != view {
+        if d.view != pane.view {
             return;
         }
-        let delta = lps_at(self, pos) - d.start_pointer_lps;
+        let delta = self.screen_to_lps(pane, pos) - d.start_pointer_lps;
         let (tip_lps, entry_lps) = super::plan::moved(&d.start, d.part, delta);
         cmds.push(Command::MoveProbe {
             index: d.index,
@@ -622,24 +678,28 @@ impl ViewCtx<'_> {
             .to_patient(&m.voxel_of_pixel(u, v, slice as f64))
     }
 
-    fn lps_to_screen(&self, m: &SliceMapping, xf: &ViewTransform, p: &PatientPos) -> (Pos2, f64) {
-        let vox = self.volume().geometry.to_voxel(p);
-        let (u, v, s) = m.pixel_of_voxel(&vox);
-        (to_pos(xf.to_screen(u, v)), s)
+    /// LPS of a screen point on the pane's slice.
+    fn screen_to_lps(&self, pane: &Pane, pos: Pos2) -> PatientPos {
+        let (u, v) = pane.xf.to_image([pos.x as f64, pos.y as f64]);
+        self.pixel_to_lps(&pane.m, pane.slice, u, v)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Screen position and slice coordinate of an LPS point in the pane.
+    fn lps_to_screen(&self, pane: &Pane, p: &PatientPos) -> (Pos2, f64) {
+        let vox = self.volume().geometry.to_voxel(p);
+        let (u, v, s) = pane.m.pixel_of_voxel(&vox);
+        (to_pos(pane.xf.to_screen(u, v)), s)
+    }
+
     fn handle_input(
         &mut self,
         ui: &egui::Ui,
         response: &egui::Response,
-        view: ViewKind,
         rect: Rect,
-        m: &SliceMapping,
-        slice: usize,
-        xf: &ViewTransform,
+        pane: &Pane,
         cmds: &mut Vec<Command>,
     ) {
+        let (view, m, slice, xf) = (pane.view, &pane.m, pane.slice, &pane.xf);
         let g = &self.loaded.volume.geometry;
         if let Some(pos) = response.hover_pos() {
             self.cache.hovered_view = Some(view);
@@ -653,34 +713,8 @@ impl ViewCtx<'_> {
                 voxel,
                 hu,
             });
-            // Wheel = slice scroll. Lines and pages count as notches; pixel deltas
-            // (touchpads) accumulate so one slice needs a deliberate swipe.
-            let mut notches = 0i64;
-            ui.input(|i| {
-                for e in &i.events {
-                    if let egui::Event::MouseWheel {
-                        unit,
-                        delta,
-                        modifiers,
-                        ..
-                    } = e
-                    {
-                        let mult = if modifiers.shift { 10 } else { 1 };
-                        match unit {
-                            egui::MouseWheelUnit::Line => notches += (delta.y.signum() as i64) * mult,
-                            egui::MouseWheelUnit::Page => notches += (delta.y.signum() as i64) * 10 * mult,
-                            egui::MouseWheelUnit::Point => {
-                                self.cache.wheel_points += delta.y;
-                                while self.cache.wheel_points.abs() >= 40.0 {
-                                    let s = self.cache.wheel_points.signum();
-                                    notches += s as i64 * mult;
-                                    self.cache.wheel_points -= s * 40.0;
-                                }
-                            }
-                        }
-                    }
-                }
-            });
+            // Wheel = slice scroll (Shift: ten slices a notch).
+            let notches = wheel_notches(ui, &mut self.cache.wheel_points, 10, false);
             if notches != 0 {
                 // Wheel towards the user (negative delta) = next image.
                 cmds.push(Command::Scroll {
@@ -727,17 +761,16 @@ impl ViewCtx<'_> {
         let left_taken = ruler_active || brush_active || click_tool || probe_tool;
         let delta = response.drag_delta();
         let pointer_lps = |ctx: &Self| {
-            response.interact_pointer_pos().map(|pos| {
-                let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
-                ctx.pixel_to_lps(m, slice, u, v)
-            })
+            response
+                .interact_pointer_pos()
+                .map(|pos| ctx.screen_to_lps(pane, pos))
         };
         let probe_event = response.clicked_by(PointerButton::Primary)
             || response.drag_started_by(PointerButton::Primary)
             || response.dragged_by(PointerButton::Primary)
             || response.drag_stopped_by(PointerButton::Primary);
         if probe_tool && probe_event {
-            self.probe_input(ui, response, view, m, slice, xf, cmds);
+            self.probe_input(ui, response, pane, cmds);
         } else if click_tool && response.clicked_by(PointerButton::Primary) {
             if let Some(lps) = pointer_lps(self) {
                 cmds.push(Command::ToolClick { view, lps });
@@ -759,25 +792,20 @@ impl ViewCtx<'_> {
         } else if brush_active && response.drag_stopped_by(PointerButton::Primary) {
             cmds.push(Command::EndStroke);
         } else if ruler_active && response.drag_started_by(PointerButton::Primary) {
-            if let Some(pos) = response.interact_pointer_pos() {
-                let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
-                self.cache.ruler_start = Some((view, self.pixel_to_lps(m, slice, u, v)));
+            if let Some(lps) = pointer_lps(self) {
+                self.cache.ruler_start = Some((view, lps));
             }
         } else if ruler_active && response.drag_stopped_by(PointerButton::Primary) {
-            if let (Some((rv, a)), Some(pos)) =
-                (self.cache.ruler_start.take(), response.interact_pointer_pos())
+            if let (Some((rv, a)), Some(b)) = (self.cache.ruler_start.take(), pointer_lps(self))
                 && rv == view
+                && (b - a).norm() > 0.5
             {
-                let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
-                let b = self.pixel_to_lps(m, slice, u, v);
-                if (b - a).norm() > 0.5 {
-                    cmds.push(Command::AddRuler(Ruler {
-                        view,
-                        slice,
-                        a_lps: a,
-                        b_lps: b,
-                    }));
-                }
+                cmds.push(Command::AddRuler(Ruler {
+                    view,
+                    slice,
+                    a_lps: a,
+                    b_lps: b,
+                }));
             }
         } else if response.dragged_by(wl_button) && !(left_taken && wl_button == PointerButton::Primary) {
             if delta != Vec2::ZERO {
@@ -805,14 +833,8 @@ impl ViewCtx<'_> {
         }
     }
 
-    fn draw_reference_lines(
-        &self,
-        painter: &egui::Painter,
-        view: ViewKind,
-        m: &SliceMapping,
-        xf: &ViewTransform,
-        img: Rect,
-    ) {
+    fn draw_reference_lines(&self, painter: &egui::Painter, pane: &Pane, img: Rect) {
+        let (view, m, xf) = (pane.view, &pane.m, &pane.xf);
         let (u, v, _) = m.pixel_of_voxel(&self.viewer.crosshair);
         let centre = to_pos(xf.to_screen(u, v));
         let gap = 10.0;
@@ -869,14 +891,10 @@ impl ViewCtx<'_> {
 
     /// Clicked points of the active tool and the path through them. Points off this slice
     /// are drawn hollow, so a path spanning slices stays readable.
-    fn draw_markers(&self, painter: &egui::Painter, m: &SliceMapping, xf: &ViewTransform) {
+    fn draw_markers(&self, painter: &egui::Painter, pane: &Pane) {
         let colour = Color32::from_rgb(255, 140, 40);
-        let slice = self.viewer.slice_index(m) as f64;
-        let pts: Vec<(Pos2, f64)> = self
-            .markers
-            .iter()
-            .map(|p| self.lps_to_screen(m, xf, p))
-            .collect();
+        let slice = pane.slice as f64;
+        let pts: Vec<(Pos2, f64)> = self.markers.iter().map(|p| self.lps_to_screen(pane, p)).collect();
         for w in pts.windows(2) {
             painter.line_segment([w[0].0, w[1].0], Stroke::new(1.0, colour.gamma_multiply(0.7)));
         }
@@ -896,15 +914,8 @@ impl ViewCtx<'_> {
         }
     }
 
-    fn draw_rulers(
-        &self,
-        painter: &egui::Painter,
-        response: &egui::Response,
-        view: ViewKind,
-        m: &SliceMapping,
-        slice: usize,
-        xf: &ViewTransform,
-    ) {
+    fn draw_rulers(&self, painter: &egui::Painter, response: &egui::Response, pane: &Pane) {
+        let (view, slice) = (pane.view, pane.slice);
         let colour = Color32::from_rgb(80, 220, 255);
         let draw = |a: Pos2, b: Pos2, mm: f64| {
             let stroke = Stroke::new(1.5, colour);
@@ -928,30 +939,22 @@ impl ViewCtx<'_> {
             .iter()
             .filter(|r| r.view == view && r.slice == slice)
         {
-            let (a, _) = self.lps_to_screen(m, xf, &r.a_lps);
-            let (b, _) = self.lps_to_screen(m, xf, &r.b_lps);
+            let (a, _) = self.lps_to_screen(pane, &r.a_lps);
+            let (b, _) = self.lps_to_screen(pane, &r.b_lps);
             draw(a, b, r.length_mm());
         }
         if let (Some((rv, a_lps)), Some(pos)) = (self.cache.ruler_start, response.interact_pointer_pos())
             && rv == view
             && response.dragged()
         {
-            let (a, _) = self.lps_to_screen(m, xf, &a_lps);
-            let (u, v) = xf.to_image([pos.x as f64, pos.y as f64]);
-            let b_lps = self.pixel_to_lps(m, slice, u, v);
+            let (a, _) = self.lps_to_screen(pane, &a_lps);
+            let b_lps = self.screen_to_lps(pane, pos);
             draw(a, pos, (b_lps - a_lps).norm());
         }
     }
 
-    fn draw_annotations(
-        &self,
-        painter: &egui::Painter,
-        view: ViewKind,
-        rect: Rect,
-        m: &SliceMapping,
-        slice: usize,
-        xf: &ViewTransform,
-    ) {
+    fn draw_annotations(&self, painter: &egui::Painter, rect: Rect, pane: &Pane) {
+        let (view, m, slice, xf) = (pane.view, &pane.m, pane.slice, &pane.xf);
         let vol = self.volume();
         let g = &vol.geometry;
         let meta = &vol.meta;
@@ -1101,39 +1104,53 @@ impl ViewCtx<'_> {
             col,
         );
 
-        scale_bar(painter, rect, xf.points_per_mm);
+        scale_bar(painter, rect, xf.points_per_mm, BarPlace::BottomCentre);
     }
 }
 
-/// A bar of a round length (1, 2, 5 × 10ⁿ mm) about a sixth of the view wide, bottom centre.
-fn scale_bar(painter: &egui::Painter, rect: Rect, points_per_mm: f64) {
+/// Where a scale bar sits in its image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BarPlace {
+    /// About a sixth of the width, centred above the bottom orientation letter, between the
+    /// corner texts (slice views).
+    BottomCentre,
+    /// About a fifth of the width, bottom left (along-probe images).
+    BottomLeft,
+}
+
+/// A bar of a round length (1, 2, 5 × 10ⁿ mm) with its length written above it.
+pub(crate) fn scale_bar(painter: &egui::Painter, rect: Rect, points_per_mm: f64, place: BarPlace) {
     if points_per_mm <= 0.0 || !points_per_mm.is_finite() {
         return;
     }
-    let length_mm = nice_length_mm(rect.width() as f64 / 6.0 / points_per_mm);
+    // (fraction of the width, height above the bottom edge, tick height)
+    let (divisor, lift, tick) = match place {
+        BarPlace::BottomCentre => (6.0, 30.0, 5.0),
+        BarPlace::BottomLeft => (5.0, 20.0, 4.0),
+    };
+    let length_mm = nice_length_mm(rect.width() as f64 / divisor / points_per_mm);
     let len = (length_mm * points_per_mm) as f32;
-    // Above the bottom orientation letter, between the corner texts.
-    let y = rect.max.y - 30.0;
-    let x0 = rect.center().x - len / 2.0;
+    let y = rect.max.y - lift;
+    let x0 = match place {
+        BarPlace::BottomCentre => rect.center().x - len / 2.0,
+        BarPlace::BottomLeft => rect.min.x + 10.0,
+    };
     let col = Color32::from_gray(230);
     let s = Stroke::new(1.5, col);
     painter.line_segment([Pos2::new(x0, y), Pos2::new(x0 + len, y)], s);
     for x in [x0, x0 + len] {
-        painter.line_segment([Pos2::new(x, y - 5.0), Pos2::new(x, y)], s);
+        painter.line_segment([Pos2::new(x, y - tick), Pos2::new(x, y)], s);
     }
     let label = if length_mm >= 10.0 {
         format!("{:.0} cm", length_mm / 10.0)
     } else {
         format!("{length_mm} mm")
     };
-    shadow_text(
-        painter,
-        Pos2::new(rect.center().x, y - 3.0),
-        Align2::CENTER_BOTTOM,
-        &label,
-        11.0,
-        col,
-    );
+    let (at, anchor) = match place {
+        BarPlace::BottomCentre => (Pos2::new(rect.center().x, y - 3.0), Align2::CENTER_BOTTOM),
+        BarPlace::BottomLeft => (Pos2::new(x0, y - 3.0), Align2::LEFT_BOTTOM),
+    };
+    shadow_text(painter, at, anchor, &label, 11.0, col);
 }
 
 /// Largest 1/2/5 × 10ⁿ mm not above `target_mm` (at least 1 mm).
@@ -1168,7 +1185,14 @@ fn corner(painter: &egui::Painter, at: Pos2, anchor: Align2, lines: &[String], s
 }
 
 /// Text with a dark shadow so it reads on any tissue.
-fn shadow_text(painter: &egui::Painter, at: Pos2, anchor: Align2, text: &str, size: f32, col: Color32) {
+pub(crate) fn shadow_text(
+    painter: &egui::Painter,
+    at: Pos2,
+    anchor: Align2,
+    text: &str,
+    size: f32,
+    col: Color32,
+) {
     let font = FontId::proportional(size);
     painter.text(
         at + Vec2::new(1.0, 1.0),

@@ -17,7 +17,10 @@ use super::probe::Probe;
 use super::tissue_params::TissueParams;
 use super::{AssetError, catalog, tissue_params};
 use crate::geometry::PatientPos;
+use crate::physics::cryo::model::CryoSettings;
 use crate::physics::ire::model::{IreModelOptions, SPACING_RANGE_MM, ZoneCriterion};
+use crate::safety::rules::RuleSet;
+use crate::safety::shapes::CaseStructure;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::Write;
@@ -48,6 +51,66 @@ pub struct CaseFile {
     pub model: IreModelOptions,
     #[serde(default)]
     pub notes: String,
+    /// Structures for the safety analysis (issue 6): analytic shapes rasterised onto the CT (or
+    /// the phantom's grid), or structure-set files to import. Empty = none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub structures: Vec<CaseStructure>,
+    /// Safety rules for this case; `None` = the built-in `assets/safety_rules.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RuleSet>,
+    /// "ire" or "cryo" (issue 5); absent = inferred from the probes' catalog modality
+    /// ([`CaseFile::modality`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modality: Option<Modality>,
+    /// Cryo settings (protocol, lethal isotherm, phantom temperature, model options) of a cryo
+    /// case; absent = the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cryo: Option<CryoCaseSettings>,
+}
+
+/// The `cryo` section of a case: the plan's cryo settings ([`CryoSettings`], same keys, not
+/// flattened so that errors keep their line and field) plus the phantom's temperature.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CryoCaseSettings {
+    pub protocol: crate::plan::protocol::CryoProtocol,
+    /// Lethal isotherm (°C; −40 by default, −30 / −20 the cited alternatives).
+    pub lethal_isotherm_c: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_isotherm_c: Option<f64>,
+    /// Initial temperature of a phantom block (°C; 37 by default). A CT starts at the arterial
+    /// temperature of `assets/tissues_cryo.json`.
+    pub phantom_temperature_c: f64,
+    pub model: crate::physics::cryo::model::CryoModelOptions,
+}
+
+impl CryoCaseSettings {
+    /// The model's settings.
+    pub fn settings(&self) -> CryoSettings {
+        CryoSettings {
+            protocol: self.protocol.clone(),
+            lethal_isotherm_c: self.lethal_isotherm_c,
+            user_isotherm_c: self.user_isotherm_c,
+            model: self.model.clone(),
+        }
+    }
+
+    /// A case section from the model's settings and a phantom temperature.
+    pub fn from_settings(s: &CryoSettings, phantom_temperature_c: f64) -> Self {
+        Self {
+            protocol: s.protocol.clone(),
+            lethal_isotherm_c: s.lethal_isotherm_c,
+            user_isotherm_c: s.user_isotherm_c,
+            phantom_temperature_c,
+            model: s.model.clone(),
+        }
+    }
+}
+
+impl Default for CryoCaseSettings {
+    fn default() -> Self {
+        Self::from_settings(&CryoSettings::default(), 37.0)
+    }
 }
 
 /// Where the tissue comes from.
@@ -202,9 +265,114 @@ impl CaseFile {
         if self.name.trim().is_empty() {
             return Err(CaseError::invalid(file, "name", "empty — give the case a name"));
         }
-        self.check_source(file, tissues)?;
-        self.check_probes(file, catalog)?;
-        self.check_pairs(file)?;
+        let modality = self.modality_with(catalog);
+        self.check_source(file, tissues, modality)?;
+        match modality {
+            Modality::Ire => {
+                self.check_probes(file, catalog)?;
+                self.check_pairs(file)?;
+            }
+            Modality::Cryo => self.check_cryo(file, catalog)?,
+        }
+        Ok(())
+    }
+
+    /// The case's modality: `modality` when given, else cryo when there are probes and every one
+    /// is a cryoprobe of `catalog`, else IRE (a mixed set is then refused at its first cryoprobe).
+    pub fn modality_with(&self, catalog: &Catalog) -> Modality {
+        self.modality.unwrap_or_else(|| {
+            let cryo = !self.probes.is_empty()
+                && self.probes.iter().all(|p| {
+                    catalog
+                        .get(&p.model_id)
+                        .is_some_and(|m| m.modality == Modality::Cryo)
+                });
+            if cryo { Modality::Cryo } else { Modality::Ire }
+        })
+    }
+
+    /// [`Self::modality_with`] the built-in catalog.
+    pub fn modality(&self) -> Modality {
+        match catalog::builtin_catalog() {
+            Ok(c) => self.modality_with(&c),
+            Err(_) => self.modality.unwrap_or(Modality::Ire),
+        }
+    }
+
+    /// The cryo section with its defaults.
+    pub fn cryo_settings(&self) -> CryoCaseSettings {
+        self.cryo.clone().unwrap_or_default()
+    }
+
+    /// Cryo cases: at least one probe, every probe a cryoprobe inside the phantom, the protocol,
+    /// isotherms, phantom temperature and model options (errors name `cryo.…`).
+    fn check_cryo(&self, file: &str, catalog: &Catalog) -> Result<(), CaseError> {
+        if self.probes.is_empty() {
+            return Err(CaseError::invalid(
+                file,
+                "probes",
+                "no probe — a cryo case needs at least one cryoprobe",
+            ));
+        }
+        for (i, p) in self.probes.iter().enumerate() {
+            let field = format!("probes[{i}]");
+            match catalog.get(&p.model_id) {
+                Some(m) if m.modality == Modality::Cryo => {}
+                other => {
+                    let known: Vec<&str> = catalog
+                        .of_modality(Modality::Cryo)
+                        .map(|m| m.id.as_str())
+                        .collect();
+                    return Err(CaseError::invalid(
+                        file,
+                        format!("{field}.model_id"),
+                        format!(
+                            "\"{}\" is {} — a cryo case uses the cryoprobes {} (assets/probes.json)",
+                            p.model_id,
+                            if other.is_some() {
+                                "an IRE electrode"
+                            } else {
+                                "not in the catalog"
+                            },
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
+            let active = p
+                .exposed_segment()
+                .map_err(|e| CaseError::invalid(file, field.clone(), e.to_string()))?;
+            if let CaseSource::Phantom {
+                size_mm, centre_lps, ..
+            } = &self.source
+            {
+                for (what, point) in [("tip", active.start), ("end of the active length", active.end)] {
+                    if !inside_block(&point, centre_lps, size_mm) {
+                        return Err(CaseError::invalid(
+                            file,
+                            field.clone(),
+                            format!(
+                                "probe \"{}\": the {what} at ({:.2}, {:.2}, {:.2}) mm LPS lies outside the \
+                                 phantom ({:?} mm centred on {:?}) — move the probe or enlarge source.size_mm",
+                                p.label, point.x, point.y, point.z, size_mm, centre_lps
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let cryo = self.cryo_settings();
+        cryo.settings()
+            .check(self.probes.len())
+            .map_err(|(field, message)| CaseError::invalid(file, format!("cryo.{field}"), message))?;
+        let t = cryo.phantom_temperature_c;
+        if !(t.is_finite() && (-20.0..=60.0).contains(&t)) {
+            return Err(CaseError::invalid(
+                file,
+                "cryo.phantom_temperature_c",
+                format!("{t} — choose −20…60 °C (37 by default)"),
+            ));
+        }
         Ok(())
     }
 
@@ -272,11 +440,50 @@ impl CaseFile {
         }
         .validate(self.probes.len())
         .map_err(|e| CaseError::invalid(file, "ire", e.to_string()))?;
-        check_model_options(&self.model).map_err(|(field, message)| CaseError::invalid(file, field, message))
+        check_model_options(&self.model)
+            .map_err(|(field, message)| CaseError::invalid(file, field, message))?;
+        self.check_safety(file)
     }
 
-    fn check_source(&self, file: &str, tissues: &TissueParams) -> Result<(), CaseError> {
+    /// Checks `structures` (numbers, names; imports only onto DICOM) and `rules` (issue 6).
+    fn check_safety(&self, file: &str) -> Result<(), CaseError> {
+        for (i, s) in self.structures.iter().enumerate() {
+            s.check().map_err(|(field, message)| {
+                CaseError::invalid(file, format!("structures[{i}].{field}"), message)
+            })?;
+            if matches!(s, CaseStructure::Import { .. }) && matches!(self.source, CaseSource::Phantom { .. })
+            {
+                return Err(CaseError::invalid(
+                    file,
+                    format!("structures[{i}].path"),
+                    "structure files are imported onto a DICOM series — draw a phantom's structures as shapes",
+                ));
+            }
+        }
+        if let Some(rules) = &self.rules {
+            rules
+                .validate("rules")
+                .map_err(|e| CaseError::invalid(file, "rules", e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn check_source(&self, file: &str, tissues: &TissueParams, modality: Modality) -> Result<(), CaseError> {
         match &self.source {
+            CaseSource::Phantom { tissue, .. } if modality == Modality::Cryo => {
+                let cryo = crate::physics::cryo::tissue::builtin_cryo_tissues()?;
+                if cryo.class(tissue).is_none() {
+                    let known: Vec<&str> = cryo.classes.iter().map(|c| c.id.as_str()).collect();
+                    return Err(CaseError::invalid(
+                        file,
+                        "source.tissue",
+                        format!(
+                            "unknown tissue class \"{tissue}\" — use one of {} (assets/tissues_cryo.json)",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
             CaseSource::Phantom { tissue, .. } => {
                 if tissues.class(tissue).is_none() {
                     let known: Vec<&str> = tissues.classes.iter().map(|c| c.id.as_str()).collect();
@@ -596,8 +803,14 @@ fn check_keys(value: &Value, file: &str) -> Result<(), CaseError> {
         ire: IreSettings::default(),
         model: IreModelOptions::default(),
         notes: String::new(),
+        // Non-empty so that their keys (skipped when empty) are among the known ones.
+        structures: vec![CaseStructure::Import { path: PathBuf::new() }],
+        rules: Some(RuleSet::default()),
+        modality: Some(Modality::Cryo),
+        cryo: Some(CryoCaseSettings::default()),
     };
     refuse_unknown(value, "", &keys_of(&example), file)?;
+    check_cryo_keys(value, file)?;
     if let Some(source) = value.get("source") {
         match kind_of(source) {
             Some("phantom") => refuse_unknown(source, "source", &keys_of(&phantom), file)?,
@@ -637,6 +850,44 @@ fn check_keys(value: &Value, file: &str) -> Result<(), CaseError> {
             };
             if let Some(v) = variant {
                 refuse_unknown(zone, "model.zone", &keys_of(&v), file)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Unknown keys in the `cryo` section (issue 5): the section, its model, protocol, phases and
+/// per-probe duties.
+fn check_cryo_keys(value: &Value, file: &str) -> Result<(), CaseError> {
+    use crate::plan::protocol::{Phase, PhaseKind, ProbeDuty};
+    let Some(cryo) = value.get("cryo") else {
+        return Ok(());
+    };
+    let example = CryoCaseSettings {
+        user_isotherm_c: Some(0.0),
+        ..CryoCaseSettings::default()
+    };
+    refuse_unknown(cryo, "cryo", &keys_of(&example), file)?;
+    if let Some(model) = cryo.get("model") {
+        refuse_unknown(model, "cryo.model", &keys_of(&example.model), file)?;
+    }
+    if let Some(protocol) = cryo.get("protocol") {
+        refuse_unknown(protocol, "cryo.protocol", &keys_of(&example.protocol), file)?;
+        if let Some(phases) = protocol.get("phases").and_then(Value::as_array) {
+            let phase = Phase {
+                kind: PhaseKind::Freeze,
+                duration_s: 1.0,
+                probe_duty: vec![ProbeDuty { probe: 0, duty: 1.0 }],
+            };
+            let duty = ProbeDuty { probe: 0, duty: 1.0 };
+            for (i, p) in phases.iter().enumerate() {
+                let path = format!("cryo.protocol.phases[{i}]");
+                refuse_unknown(p, &path, &keys_of(&phase), file)?;
+                if let Some(duties) = p.get("probe_duty").and_then(Value::as_array) {
+                    for (j, d) in duties.iter().enumerate() {
+                        refuse_unknown(d, &format!("{path}.probe_duty[{j}]"), &keys_of(&duty), file)?;
+                    }
+                }
             }
         }
     }

@@ -71,8 +71,45 @@ pub struct ProbeModel {
     pub active_length_mm: Option<Sourced>,
     #[serde(default)]
     pub isotherms: Vec<Isotherm>,
+    /// Cryoprobes: the thermal boundary model of the active length (issue 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cryo_boundary: Option<CryoBoundary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// The boundary model of a cryoprobe's active length: held at `freeze_surface_temperature_c`
+/// during a freeze, adiabatic in a passive thaw, held at `active_thaw_temperature_c` in an
+/// active thaw (REFERENCE.md §3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CryoBoundary {
+    pub freeze_surface_temperature_c: Sourced,
+    pub active_thaw_temperature_c: Sourced,
+    /// How `freeze_surface_temperature_c` was fitted to the model's catalog isotherm, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CryoCalibration>,
+}
+
+/// A one-parameter calibration: the effective freeze surface temperature for which a single probe
+/// in a block of `medium_class` at `initial_temperature_c`, frozen for `freeze_s`, reproduces the
+/// `fitted_extent` ("width_mm" or "length_mm") of the catalog isotherm at `isotherm_c`
+/// (`physics::cryo::calibrate`; the test `cryo_model::calibration_reproduces_the_catalog`
+/// recomputes it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CryoCalibration {
+    pub isotherm_c: f64,
+    pub fitted_extent: String,
+    pub medium_class: String,
+    pub initial_temperature_c: f64,
+    pub freeze_s: f64,
+    pub spacing_mm: f64,
+    pub method: String,
+    /// The target was reached inside the physical bracket (`false`: the fit stopped at the
+    /// bracket's end; `method` says why).
+    pub reached: bool,
+    /// What the model gives at the stored temperature (mm).
+    pub model_width_mm: f64,
+    pub model_length_mm: f64,
 }
 
 impl ProbeModel {
@@ -109,6 +146,16 @@ impl ProbeModel {
             let t = iso.temperature_c;
             out.push((format!("{}.isotherm[{t} °C].length_mm", self.id), &iso.length_mm));
             out.push((format!("{}.isotherm[{t} °C].width_mm", self.id), &iso.width_mm));
+        }
+        if let Some(b) = &self.cryo_boundary {
+            out.push((
+                format!("{}.cryo_boundary.freeze_surface_temperature_c", self.id),
+                &b.freeze_surface_temperature_c,
+            ));
+            out.push((
+                format!("{}.cryo_boundary.active_thaw_temperature_c", self.id),
+                &b.active_thaw_temperature_c,
+            ));
         }
         out
     }
@@ -161,7 +208,10 @@ impl Catalog {
             }
             for (name, q) in p.quantities() {
                 q.check(file, &name)?;
-                if q.value < 0.0 || (q.value == 0.0 && !name.contains("isotherm")) {
+                // Temperatures may be negative (cryo boundary); every other number is a size.
+                if !name.contains(".cryo_boundary.")
+                    && (q.value < 0.0 || (q.value == 0.0 && !name.contains("isotherm")))
+                {
                     return Err(AssetError::invalid(
                         file,
                         format!("{name}: {} must be positive", q.value),
@@ -201,6 +251,22 @@ impl Catalog {
                     }
                 }
                 (Modality::Cryo, None) => {}
+            }
+            if let Some(b) = &p.cryo_boundary {
+                let (f, t) = (
+                    b.freeze_surface_temperature_c.value,
+                    b.active_thaw_temperature_c.value,
+                );
+                if !(-273.0..0.0).contains(&f) || !(0.0..=100.0).contains(&t) {
+                    return Err(AssetError::invalid(
+                        file,
+                        format!(
+                            "{}.cryo_boundary: freeze surface {f} °C must lie in −273…0 °C and active thaw \
+                             {t} °C in 0…100 °C",
+                            p.id
+                        ),
+                    ));
+                }
             }
         }
         Ok(())

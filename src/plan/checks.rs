@@ -110,6 +110,18 @@ impl CheckReport {
     }
 }
 
+/// The point of the segment `a`–`b` closest to `p` (`a` when the segment is a point).
+pub fn closest_point_on_segment(p: &PatientPos, a: &PatientPos, b: &PatientPos) -> PatientPos {
+    let ab = b - a;
+    let len2 = ab.norm_squared();
+    let t = if len2 > 0.0 {
+        ((p - a).dot(&ab) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    a + ab * t
+}
+
 /// Exact minimum distance between segments [p1, q1] and [p2, q2], with the closest points
 /// (Ericson, Real-Time Collision Detection §5.1.9). Degenerate segments are points.
 pub fn segment_distance(
@@ -296,4 +308,21 @@ pub fn check_probes(probes: &[Probe], limits: &PlacementLimits) -> CheckReport {
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_point_clamps_to_the_segment() {
+        let (a, b) = (PatientPos::new(0.0, 0.0, 0.0), PatientPos::new(4.0, 0.0, 0.0));
+        let on = |p: [f64; 3]| closest_point_on_segment(&PatientPos::from(p), &a, &b);
+        assert_eq!(on([1.5, 3.0, -2.0]), PatientPos::new(1.5, 0.0, 0.0));
+        assert_eq!(on([-7.0, 1.0, 0.0]), a, "before the start");
+        assert_eq!(on([9.0, 0.0, 5.0]), b, "past the end");
+        // A point-like segment is its own closest point.
+        let c = closest_point_on_segment(&PatientPos::new(1.0, 1.0, 1.0), &b, &b);
+        assert_eq!(c, b);
+    }
 }

@@ -53,6 +53,67 @@ pub struct CaseDocument {
     pub active_plan: usize,
     #[serde(default)]
     pub notes: String,
+    /// What the models predicted when the case was saved, one entry per computed plan.
+    #[serde(default)]
+    pub results: Vec<ResultSummary>,
+    /// Trainee review and outcome fields.
+    #[serde(default)]
+    pub review: CaseReview,
+    /// The safety rules the plan was checked with; `None` = the built-in rules.
+    #[serde(default)]
+    pub rules: Option<crate::safety::RuleSet>,
+}
+
+/// The prediction of one plan as it was when the case was saved (for the case library and the
+/// plan comparison; the full fields are recomputed when the case opens).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultSummary {
+    /// Index into `plans`.
+    pub plan: usize,
+    /// "ire" or "cryo".
+    pub modality: String,
+    /// e.g. "IRE nonlinear σ(E), 0.5 mm, tissue thresholds".
+    pub model: String,
+    /// ablaplan version that computed it.
+    pub model_version: String,
+    /// FNV-1a hash of the plan and parameters the result was computed from: a changed hash
+    /// means the summary is stale.
+    pub parameter_hash: String,
+    pub zone_volume_ml: f64,
+    /// Along the probe axis, the first pair's axis and perpendicular (mm).
+    pub extents_mm: [f64; 3],
+    #[serde(default)]
+    pub max_current_a: Option<f64>,
+    #[serde(default)]
+    pub min_margin_mm: Option<f64>,
+    /// (severity, text) of each safety finding.
+    #[serde(default)]
+    pub findings: Vec<(String, String)>,
+}
+
+/// Review fields: what a trainee sees and what a cohort analysis counts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaseReview {
+    /// Where the target is, e.g. "left para-aortic node" (listed and filtered in the library).
+    pub target_site: String,
+    /// Notes for trainees, shown while stepping through the plan.
+    pub teaching_notes: String,
+    /// The plan that is the reference (expert) plan, if any.
+    pub reference_plan: Option<usize>,
+    pub outcome: Option<crate::review::outcome::CaseOutcome>,
+}
+
+/// FNV-1a (64 bit) of `bytes` as 16 hex digits: stable across runs and platforms, which
+/// `std`'s hasher does not promise.
+pub fn parameter_hash(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 /// Where the CT comes from.
@@ -151,6 +212,19 @@ pub struct NamedPlan {
     pub pair_overrides: Vec<PairChoice>,
     #[serde(default)]
     pub model: IreModelOptions,
+    /// Cryo settings and sensor points of a cryo plan; absent = IRE plan / the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cryo: Option<CryoPlanSettings>,
+}
+
+/// The cryo part of a plan: protocol, isotherms, model options, and the user's sensor points.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CryoPlanSettings {
+    pub settings: crate::physics::cryo::model::CryoSettings,
+    /// Thermocouple-like sensor points (LPS mm) whose temperature curves the plan panel plots.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sensors_lps: Vec<crate::geometry::PatientPos>,
 }
 
 /// A user's choice for the pair of probes `a`, `b` (0-based indices into `probes`).
@@ -173,6 +247,7 @@ impl NamedPlan {
             ire: IreSettings::default(),
             pair_overrides: Vec::new(),
             model: IreModelOptions::default(),
+            cryo: None,
         }
     }
 }
@@ -216,6 +291,13 @@ impl CaseDocument {
             ire: plan.ire.clone(),
             model: plan.model.clone(),
             notes: self.notes.clone(),
+            structures: Vec::new(),
+            rules: None,
+            modality: None,
+            cryo: plan
+                .cryo
+                .as_ref()
+                .map(|c| super::case::CryoCaseSettings::from_settings(&c.settings, 37.0)),
         })
     }
 
@@ -257,6 +339,10 @@ impl CaseDocument {
         plan.probes = case.probes;
         plan.ire = case.ire;
         plan.model = case.model;
+        plan.cryo = case.cryo.map(|c| CryoPlanSettings {
+            settings: c.settings(),
+            sensors_lps: Vec::new(),
+        });
         Self {
             schema_version: DOCUMENT_SCHEMA_VERSION,
             name: case.name,
@@ -266,6 +352,9 @@ impl CaseDocument {
             plans: vec![plan],
             active_plan: 0,
             notes: case.notes,
+            results: Vec::new(),
+            review: CaseReview::default(),
+            rules: None,
         }
     }
 
@@ -320,6 +409,33 @@ impl CaseDocument {
                 "active_plan",
                 format!("{} but there are {} plan(s)", self.active_plan, self.plans.len()),
             ));
+        }
+        if let Some(rules) = &self.rules {
+            rules
+                .validate("rules")
+                .map_err(|e| invalid(file, "rules", e.to_string()))?;
+        }
+        if let Some(r) = self.review.reference_plan
+            && r >= self.plans.len()
+        {
+            return Err(invalid(
+                file,
+                "review.reference_plan",
+                format!("{r} but there are {} plan(s)", self.plans.len()),
+            ));
+        }
+        if let Some(o) = &self.review.outcome {
+            o.validate()
+                .map_err(|e| invalid(file, format!("review.outcome.{}", e.field), e.message))?;
+        }
+        for (i, r) in self.results.iter().enumerate() {
+            if r.plan >= self.plans.len() {
+                return Err(invalid(
+                    file,
+                    format!("results[{i}].plan"),
+                    "names no plan of the case",
+                ));
+            }
         }
         if let DocumentSource::Dicom { series, .. } = &self.source {
             if series.series_instance_uid.trim().is_empty() && series.geometry.is_none() {
@@ -669,7 +785,18 @@ mod tests {
             plans: vec![plan],
             active_plan: 0,
             notes: "note".into(),
+            results: Vec::new(),
+            review: CaseReview::default(),
+            rules: None,
         }
+    }
+
+    #[test]
+    fn parameter_hash_is_fnv1a() {
+        // Published FNV-1a 64 test vectors.
+        assert_eq!(parameter_hash(b""), "cbf29ce484222325");
+        assert_eq!(parameter_hash(b"a"), "af63dc4c8601ec8c");
+        assert_eq!(parameter_hash(b"foobar"), "85944171f73967e8");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod checks;
 pub mod document;
 pub mod ire;
 pub mod probe;
+pub mod protocol;
 pub mod tissue_params;
 
 use serde::{Deserialize, Serialize};

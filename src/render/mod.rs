@@ -3,6 +3,7 @@
 
 pub mod isolines;
 pub mod overlay;
+pub mod paint;
 mod raster;
 pub mod reslice;
 mod window;

@@ -366,15 +366,50 @@ where
     T: Send,
     F: Fn(PatientPos) -> T + Sync,
 {
-    let w = plane.width;
-    if w == 0 || plane.height == 0 {
+    sample_pixels_with(
+        [plane.width, plane.height],
+        |col, row| plane.pixel_centre_lps(col, row),
+        f,
+    )
+}
+
+/// `f` evaluated at the points `origin_lps + u_step·x + v_step·y` of a `w × h` lattice (row-major:
+/// index `y·w + x`), rayon-parallel over rows. For images given by their first pixel centre and
+/// the steps between pixels, which need be neither unit nor orthogonal (e.g. the part of a slice
+/// view that an IRE result covers: `|p| zone.max_e_at(&p).unwrap_or(0.0)`).
+pub fn sample_lattice_with<T, F>(
+    origin_lps: &PatientPos,
+    u_step: &Vector3<f64>,
+    v_step: &Vector3<f64>,
+    [w, h]: [usize; 2],
+    f: F,
+) -> Vec<T>
+where
+    T: Send,
+    F: Fn(PatientPos) -> T + Sync,
+{
+    sample_pixels_with(
+        [w, h],
+        |x, y| origin_lps + u_step * x as f64 + v_step * y as f64,
+        f,
+    )
+}
+
+/// `f` at `point(col, row)` for every pixel of a `w × h` image (row-major), rows in parallel.
+fn sample_pixels_with<T, F, P>([w, h]: [usize; 2], point: P, f: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(PatientPos) -> T + Sync,
+    P: Fn(usize, usize) -> PatientPos + Sync,
+{
+    if w == 0 || h == 0 {
         return Vec::new();
     }
-    (0..plane.height)
+    (0..h)
         .into_par_iter()
         .flat_map_iter(|row| {
-            let f = &f;
-            (0..w).map(move |col| f(plane.pixel_centre_lps(col, row)))
+            let (f, point) = (&f, &point);
+            (0..w).map(move |col| f(point(col, row)))
         })
         .collect()
 }
@@ -540,6 +575,19 @@ mod tests {
         let x = p.segment_crossing(&a, &b).unwrap();
         assert!((x[0] - 5.0).abs() < 1e-9 && (x[1] - 6.0).abs() < 1e-9);
         assert_eq!(p.segment_crossing(&b, &(b + p.normal())), None);
+    }
+
+    #[test]
+    fn lattice_samples_are_row_major_from_the_first_point() {
+        let o = Point3::new(1.0, -2.0, 3.0);
+        let (du, dv) = (Vector3::new(0.5, 0.0, 0.25), Vector3::new(0.0, -0.75, 0.0));
+        let pts = sample_lattice_with(&o, &du, &dv, [3, 2], |p| p);
+        assert_eq!(pts.len(), 6);
+        assert_eq!(pts[0], o);
+        // Index 5 = column 2 of row 1 (values exact in binary).
+        assert_eq!(pts[5], Point3::new(2.0, -2.75, 3.5));
+        assert_eq!(pts[1], Point3::new(1.5, -2.0, 3.25));
+        assert!(sample_lattice_with(&o, &du, &dv, [0, 4], |p| p).is_empty());
     }
 
     #[test]

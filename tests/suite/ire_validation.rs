@@ -15,6 +15,7 @@ use ablaplan::physics::ire::zone::peleg_fermi_threshold_v_per_cm;
 use ablaplan::plan::ire::{ElectrodePair, IreSettings};
 use ablaplan::plan::probe::Probe;
 use ablaplan::plan::tissue_params::{TissueParams, builtin_tissue_params};
+use ablaplan::render::reslice::sample_lattice_with;
 use nalgebra::{Rotation3, Vector3};
 
 fn params() -> TissueParams {
@@ -46,6 +47,17 @@ fn pair_probes(
             }
         })
         .collect()
+}
+
+/// The V3 pair (REFERENCE.md §2): 15 mm apart along x, 20 mm exposures along z, centred on the
+/// origin.
+fn v3_probes() -> Vec<Probe> {
+    pair_probes(PatientPos::origin(), Vector3::z(), Vector3::x(), 15.0, 20.0)
+}
+
+/// A cube of liver `side_mm` wide centred on the origin.
+fn liver(side_mm: f64) -> TissueSource<'static> {
+    block("liver", PatientPos::origin(), [side_mm; 3])
 }
 
 fn settings_with(pairs: Vec<ElectrodePair>) -> IreSettings {
@@ -259,7 +271,7 @@ fn polarity_swap_gives_same_field() {
         15.0,
         20.0,
     );
-    let tissue = block("liver", PatientPos::origin(), [200.0; 3]);
+    let tissue = liver(200.0);
     let opts = IreModelOptions {
         spacing_mm: 1.0,
         margin_mm: 10.0,
@@ -354,8 +366,8 @@ fn translation_and_rotation_keep_the_zone_volume() {
 
 #[test]
 fn more_voltage_never_shrinks_the_zone() {
-    let probes = pair_probes(PatientPos::origin(), Vector3::z(), Vector3::x(), 15.0, 20.0);
-    let tissue = block("liver", PatientPos::origin(), [300.0; 3]);
+    let probes = v3_probes();
+    let tissue = liver(300.0);
     let opts = IreModelOptions {
         spacing_mm: 1.0,
         margin_mm: 12.0,
@@ -384,8 +396,8 @@ fn more_voltage_never_shrinks_the_zone() {
 /// Extents along the pair axis (x), perpendicular to the electrode plane (y), along the
 /// electrodes (z).
 fn v3(nonlinear: bool, spacing_mm: f64) -> ([f64; 3], IreResult) {
-    let probes = pair_probes(PatientPos::origin(), Vector3::z(), Vector3::x(), 15.0, 20.0);
-    let tissue = block("liver", PatientPos::origin(), [300.0; 3]);
+    let probes = v3_probes();
+    let tissue = liver(300.0);
     // In vivo liver extends far beyond the zone; 30 mm of margin keeps the zero-flux box's effect
     // on the nonlinear zone below 1 % (15 mm: +6 %; 20 mm: +2.4 % in volume).
     let opts = IreModelOptions {
@@ -456,8 +468,8 @@ fn nonlinear_iteration_without_electroporation_is_linear() {
     for c in &mut p.classes {
         c.sigma1_s_per_m.value = c.sigma0_s_per_m.value;
     }
-    let probes = pair_probes(PatientPos::origin(), Vector3::z(), Vector3::x(), 15.0, 20.0);
-    let tissue = block("liver", PatientPos::origin(), [300.0; 3]);
+    let probes = v3_probes();
+    let tissue = liver(300.0);
     let nl = IreModelOptions {
         spacing_mm: 0.5,
         margin_mm: 8.0,
@@ -482,8 +494,8 @@ fn nonlinear_iteration_without_electroporation_is_linear() {
 
 #[test]
 fn preview_is_labelled_and_close_to_the_linear_model() {
-    let probes = pair_probes(PatientPos::origin(), Vector3::z(), Vector3::x(), 15.0, 20.0);
-    let tissue = block("liver", PatientPos::origin(), [300.0; 3]);
+    let probes = v3_probes();
+    let tissue = liver(300.0);
     let opts = IreModelOptions {
         nonlinear: false,
         spacing_mm: 0.75,
@@ -515,8 +527,8 @@ fn preview_is_labelled_and_close_to_the_linear_model() {
 
 #[test]
 fn errors_cancel_progress_and_determinism() {
-    let probes = pair_probes(PatientPos::origin(), Vector3::z(), Vector3::x(), 15.0, 20.0);
-    let tissue = block("liver", PatientPos::origin(), [200.0; 3]);
+    let probes = v3_probes();
+    let tissue = liver(200.0);
     let p = params();
     let opts = IreModelOptions {
         spacing_mm: 1.0,
@@ -577,8 +589,8 @@ fn errors_cancel_progress_and_determinism() {
 
 #[test]
 fn zone_criteria_and_sampling_helpers() {
-    let probes = pair_probes(PatientPos::origin(), Vector3::z(), Vector3::x(), 15.0, 20.0);
-    let tissue = block("liver", PatientPos::origin(), [200.0; 3]);
+    let probes = v3_probes();
+    let tissue = liver(200.0);
     let p = params();
     let base = IreModelOptions {
         spacing_mm: 1.0,
@@ -619,28 +631,16 @@ fn zone_criteria_and_sampling_helpers() {
     let r = &tissue_thr;
     let g = &r.grid;
     let origin = g.lps(0, 0, g.dims[2] / 2);
-    let plane = r.sample_plane(
-        &origin,
-        &Vector3::x(),
-        &Vector3::y(),
-        g.spacing_mm,
-        g.dims[0],
-        g.dims[1],
-    );
+    let (du, dv) = (Vector3::x() * g.spacing_mm, Vector3::y() * g.spacing_mm);
+    let plane_px = [g.dims[0], g.dims[1]];
+    let plane = sample_lattice_with(&origin, &du, &dv, plane_px, |p| r.max_e_at(&p).unwrap_or(0.0));
     for j in (0..g.dims[1]).step_by(7) {
         for i in (0..g.dims[0]).step_by(5) {
             let node = r.max_e_v_per_cm[g.index(i, j, g.dims[2] / 2)];
             assert!((plane[j * g.dims[0] + i] - node).abs() <= 1e-3 * node.max(1.0));
         }
     }
-    let zp = r.sample_zone_plane(
-        &origin,
-        &Vector3::x(),
-        &Vector3::y(),
-        g.spacing_mm,
-        g.dims[0],
-        g.dims[1],
-    );
+    let zp = sample_lattice_with(&origin, &du, &dv, plane_px, |p| r.in_zone(&p));
     assert_eq!(zp.iter().filter(|z| **z).count(), {
         let k = g.dims[2] / 2;
         (0..g.dims[1])
@@ -690,8 +690,8 @@ fn v3_series_release() {
             rl.pairs[0].current_a
         );
     }
-    let probes = pair_probes(PatientPos::origin(), Vector3::z(), Vector3::x(), 15.0, 20.0);
-    let tissue = block("liver", PatientPos::origin(), [300.0; 3]);
+    let probes = v3_probes();
+    let tissue = liver(300.0);
     for zone in [
         ZoneCriterion::Fixed {
             threshold_v_per_cm: 637.0,

@@ -2,7 +2,7 @@
 //! cancellation, determinism (runs and thread counts), high-contrast conductivity with strong
 //! electrode links, odd and even grid sizes (checked against an independent residual).
 
-use ablaplan::physics::linalg::{Cycle, Hierarchy, Operator, SolveError, SolveOptions, solve};
+use ablaplan::physics::linalg::{Cycle, Hierarchy, Operator, SolveError, SolveOptions, SolveReport, solve};
 
 fn plates(n: usize, sigma_of_i: impl Fn(usize) -> f64, u: f64) -> (Operator, Vec<f64>, Vec<f64>) {
     let dims = [n, n, n];
@@ -21,6 +21,15 @@ fn plates(n: usize, sigma_of_i: impl Fn(usize) -> f64, u: f64) -> (Operator, Vec
         }
     }
     (Operator::from_sigma(dims, &sigma, fixed, 1.0), sigma, phi)
+}
+
+/// Solves to relative residual `rel_tol` with the default cycle, from `phi`'s start.
+fn solve_to(h: &mut Hierarchy, phi: &mut [f64], rel_tol: f64) -> SolveReport {
+    let opts = SolveOptions {
+        rel_tol,
+        ..Default::default()
+    };
+    solve(h, phi, &opts, &|| false).expect("solve")
 }
 
 /// ‖b − A φ‖ / ‖b‖ over the free nodes, computed directly from the public link coefficients
@@ -67,11 +76,7 @@ fn homogeneous_cube_between_plates_is_linear() {
     let (op, sigma, mut phi) = plates(n, |_| 0.3, u);
     let mut h = Hierarchy::new(op, &sigma);
     assert!(h.levels() >= 2, "multigrid levels: {:?}", h.level_dims());
-    let opts = SolveOptions {
-        rel_tol: 1e-10,
-        ..Default::default()
-    };
-    let rep = solve(&mut h, &mut phi, &opts, &|| false).expect("solve");
+    let rep = solve_to(&mut h, &mut phi, 1e-10);
     assert!(rep.converged, "{rep:?}");
     println!(
         "plates: {} iterations, history {:?}",
@@ -99,11 +104,7 @@ fn layered_conductivity_matches_series_resistance() {
     }
     let c: Vec<f64> = (0..n - 1).map(|i| op.link(0, i + n * (4 + n * 9))).collect();
     let mut h = Hierarchy::new(op, &sigma);
-    let opts = SolveOptions {
-        rel_tol: 1e-11,
-        ..Default::default()
-    };
-    let rep = solve(&mut h, &mut phi, &opts, &|| false).expect("solve");
+    let rep = solve_to(&mut h, &mut phi, 1e-11);
     assert!(rep.converged);
     // Series resistors: constant flux J through faces c[0..n−1].
     let j = u / c.iter().map(|c| 1.0 / c).sum::<f64>();
@@ -219,11 +220,7 @@ fn high_contrast_with_strong_cut_links_converges() {
         let check = op.clone();
         let mut h = Hierarchy::new(op, &sigma);
         assert!(h.levels() >= 3, "{:?}", h.level_dims());
-        let opts = SolveOptions {
-            rel_tol: 1e-9,
-            ..Default::default()
-        };
-        let rep = solve(&mut h, &mut phi, &opts, &|| false).expect("solve");
+        let rep = solve_to(&mut h, &mut phi, 1e-9);
         println!(
             "{dims:?}: levels {:?}, {} iterations, history {:?}",
             h.level_dims(),
@@ -294,11 +291,7 @@ fn small_and_flat_grids_solve() {
         let op = Operator::from_sigma(dims, &sigma, fixed, 1.0);
         let check = op.clone();
         let mut h = Hierarchy::new(op, &sigma);
-        let opts = SolveOptions {
-            rel_tol: 1e-10,
-            ..Default::default()
-        };
-        let rep = solve(&mut h, &mut phi, &opts, &|| false).expect("solve");
+        let rep = solve_to(&mut h, &mut phi, 1e-10);
         assert!(rep.converged, "{dims:?}: {rep:?}");
         let r = true_relative_residual(&check, &phi);
         assert!(r < 1e-9, "{dims:?}: true residual {r:e}");
@@ -346,11 +339,7 @@ fn insulating_plane_and_stranded_nodes_are_handled() {
     phi[stranded] = 55.0;
     let op = Operator::from_sigma([n; 3], &sigma, fixed, 1.0);
     let mut h = Hierarchy::new(op, &sigma);
-    let opts = SolveOptions {
-        rel_tol: 1e-10,
-        ..Default::default()
-    };
-    let rep = solve(&mut h, &mut phi, &opts, &|| false).expect("solve");
+    let rep = solve_to(&mut h, &mut phi, 1e-10);
     assert!(rep.converged, "{rep:?}");
     for (idx, v) in phi.iter().enumerate() {
         let i = idx % n;
@@ -392,11 +381,7 @@ fn floating_island_stays_finite_and_flat() {
     }
     let op = Operator::from_sigma([n; 3], &sigma, op.fixed.clone(), 1.0);
     let mut h = Hierarchy::new(op, &sigma);
-    let opts = SolveOptions {
-        rel_tol: 1e-10,
-        ..Default::default()
-    };
-    let rep = solve(&mut h, &mut phi, &opts, &|| false).expect("solve");
+    let rep = solve_to(&mut h, &mut phi, 1e-10);
     assert!(rep.converged, "{rep:?}");
     let values: Vec<f64> = (0..n * n * n)
         .filter(|&idx| island(idx % n, (idx / n) % n, idx / (n * n)))

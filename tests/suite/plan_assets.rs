@@ -13,9 +13,13 @@ fn builtin_catalog_has_the_five_models() -> Result<(), AssetError> {
     for id in ["nanoknife_19g", "iceseed", "icesphere", "icerod", "iceforce"] {
         assert!(cat.get(id).is_some(), "missing {id}");
     }
-    assert_eq!(cat.probes.len(), 5);
-    assert_eq!(cat.of_modality(Modality::Cryo).count(), 4);
-    for m in cat.of_modality(Modality::Cryo) {
+    // Plus the 2.4 mm probe of the Littrup 2009 phantom validation (issue 5, C2).
+    assert_eq!(cat.probes.len(), 6);
+    assert_eq!(cat.of_modality(Modality::Cryo).count(), 5);
+    for m in cat
+        .of_modality(Modality::Cryo)
+        .filter(|m| m.id != "littrup2009_2p4mm")
+    {
         assert!((m.outer_diameter_mm.value - 1.47).abs() < 1e-9, "{}", m.id);
         assert_eq!(m.gauge, "17G");
     }

@@ -14,11 +14,12 @@ use ablaplan::physics::grid::ComputeGrid;
 use ablaplan::physics::ire::model::IreResult;
 use ablaplan::plan::probe::Probe;
 use ablaplan::render::reslice::{
-    OUTSIDE_HU, ObliquePlane, ProbePlaneOptions, in_plane_for_probe, plane_voxels, probe_side_direction,
-    probes_eye_for_probe, render_reslice, reslice_volume, sample_hu, sample_mask, sample_plane_with,
+    OUTSIDE_HU, ObliquePlane, ProbePlaneOptions, Reslice, in_plane_for_probe, plane_voxels,
+    probe_side_direction, probes_eye_for_probe, render_reslice, reslice_volume, sample_hu, sample_mask,
+    sample_plane_with,
 };
 use ablaplan::render::{WindowLevel, WlLut};
-use ablaplan::volume::{SliceMapping, ViewKind, Volume, VolumeMeta, extract_slice};
+use ablaplan::volume::{SliceImage, SliceMapping, ViewKind, Volume, VolumeMeta, extract_slice};
 use eframe::egui;
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -76,6 +77,21 @@ fn plane_for_view(g: &VolumeGeometry, m: &SliceMapping, slice: usize) -> Oblique
     .expect("a view's plane is valid")
 }
 
+/// The voxels of `g` whose centres lie within `radius_mm` of `centre`.
+fn sphere_mask(g: &VolumeGeometry, centre: PatientPos, radius_mm: f64) -> Mask {
+    let [nx, ny, nz] = g.dims;
+    let mut dense = vec![false; nx * ny * nz];
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                let p = g.to_patient(&Vector3::new(i as f64, j as f64, k as f64));
+                dense[i + nx * (j + ny * k)] = (p - centre).norm() <= radius_mm;
+            }
+        }
+    }
+    Mask::from_dense(g.dims, &dense)
+}
+
 /// A deterministic stream of numbers in [0, 1) (xorshift), so failures reproduce.
 struct Rng(u64);
 impl Rng {
@@ -105,48 +121,53 @@ fn probe(tip: [f64; 3], entry: [f64; 3], exposure_mm: f64, label: &str) -> Probe
     }
 }
 
-#[test]
-fn axis_aligned_planes_reproduce_extract_slice_on_the_demo() {
-    let vol = demo();
+/// For each view and three of its slices (`slices(slice_count)`): the view, the slice, the volume
+/// resliced on the plane of the slice's voxel centres, and the slice itself (`extract_slice`).
+fn view_plane_reslices(
+    vol: &Volume,
+    slices: impl Fn(usize) -> [usize; 3],
+) -> Vec<(ViewKind, usize, Reslice, SliceImage)> {
+    let mut out = Vec::new();
     for view in ViewKind::ALL {
         let m = vol.view_mapping(view);
-        for slice in [0, m.slice_count / 3, m.slice_count - 1] {
+        for slice in slices(m.slice_count) {
             let plane = plane_for_view(&vol.geometry, &m, slice);
-            let r = reslice_volume(vol, &plane);
-            let expected = extract_slice(vol, &m, slice);
-            assert!(
-                r.inside.iter().all(|b| *b),
-                "{view:?} {slice}: every voxel centre is inside"
-            );
-            assert_eq!(r.image.width, expected.width);
-            assert_eq!(r.image.height, expected.height);
-            let diff = r
-                .image
-                .hu
-                .iter()
-                .zip(&expected.hu)
-                .filter(|(a, b)| a != b)
-                .count();
-            assert_eq!(diff, 0, "{view:?} slice {slice}: {diff} pixels differ");
+            out.push((
+                view,
+                slice,
+                reslice_volume(vol, &plane),
+                extract_slice(vol, &m, slice),
+            ));
         }
+    }
+    out
+}
+
+#[test]
+fn axis_aligned_planes_reproduce_extract_slice_on_the_demo() {
+    for (view, slice, r, expected) in view_plane_reslices(demo(), |n| [0, n / 3, n - 1]) {
+        assert!(
+            r.inside.iter().all(|b| *b),
+            "{view:?} {slice}: every voxel centre is inside"
+        );
+        assert_eq!(r.image.width, expected.width);
+        assert_eq!(r.image.height, expected.height);
+        let diff = r
+            .image
+            .hu
+            .iter()
+            .zip(&expected.hu)
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(diff, 0, "{view:?} slice {slice}: {diff} pixels differ");
     }
 }
 
 #[test]
 fn voxel_centres_are_exact_with_oblique_direction_cosines() {
-    let vol = ramp_volume();
-    for view in ViewKind::ALL {
-        let m = vol.view_mapping(view);
-        for slice in [0, m.slice_count / 2, m.slice_count - 1] {
-            let plane = plane_for_view(&vol.geometry, &m, slice);
-            let r = reslice_volume(&vol, &plane);
-            assert!(r.inside.iter().all(|b| *b));
-            assert_eq!(
-                r.image.hu,
-                extract_slice(&vol, &m, slice).hu,
-                "{view:?} slice {slice}"
-            );
-        }
+    for (view, slice, r, expected) in view_plane_reslices(&ramp_volume(), |n| [0, n / 2, n - 1]) {
+        assert!(r.inside.iter().all(|b| *b));
+        assert_eq!(r.image.hu, expected.hu, "{view:?} slice {slice}");
     }
 }
 
@@ -262,17 +283,7 @@ fn a_sphere_cut_by_an_oblique_plane_is_a_disc_of_the_right_radius() {
     };
     let centre = g.to_patient(&Vector3::new(34.5, 35.0, 21.5));
     let radius_mm = 12.0;
-    let [nx, ny, nz] = g.dims;
-    let mut dense = vec![false; nx * ny * nz];
-    for k in 0..nz {
-        for j in 0..ny {
-            for i in 0..nx {
-                let p = g.to_patient(&Vector3::new(i as f64, j as f64, k as f64));
-                dense[i + nx * (j + ny * k)] = (p - centre).norm() <= radius_mm;
-            }
-        }
-    }
-    let mask = Mask::from_dense(g.dims, &dense);
+    let mask = sphere_mask(&g, centre, radius_mm);
     let voxel_mm = g.spacing_mm.iter().cloned().fold(0.0, f64::max);
     let half_diag = 0.5 * g.spacing_mm.iter().map(|s| s * s).sum::<f64>().sqrt();
     let mut rng = Rng(12345);
@@ -456,21 +467,11 @@ fn probe_view_of_the_demo_shows_the_target_under_the_tip() {
 }
 
 fn sphere_structure(g: &VolumeGeometry, centre: PatientPos, radius_mm: f64) -> Structure {
-    let [nx, ny, nz] = g.dims;
-    let mut dense = vec![false; nx * ny * nz];
-    for k in 0..nz {
-        for j in 0..ny {
-            for i in 0..nx {
-                let p = g.to_patient(&Vector3::new(i as f64, j as f64, k as f64));
-                dense[i + nx * (j + ny * k)] = (p - centre).norm() <= radius_mm;
-            }
-        }
-    }
     Structure::new(
         "Target",
         StructureKind::Target,
         Provenance::Drawn,
-        Mask::from_dense(g.dims, &dense),
+        sphere_mask(g, centre, radius_mm),
     )
 }
 
@@ -486,7 +487,7 @@ fn view_harness(probes: Vec<Probe>) -> Harness<'static, ViewState> {
         .with_size(egui::Vec2::new(1000.0, 600.0))
         .build_ui_state(
             move |ui, (view, zone): &mut ViewState| {
-                view.ui(ui, &vol, &structures, &probes, 0, zone.as_ref(), wl);
+                view.ui(ui, &vol, 1, &structures, &probes, 0, zone.as_ref(), wl);
             },
             (ProbeView::default(), None),
         )

@@ -1,9 +1,7 @@
 //! UI flows driven through egui_kittest: widgets are found by their labels, input goes in as
 //! real key and pointer events. These need no GPU (no rendering, only the UI pass).
 
-use crate::common;
-
-use std::time::{Duration, Instant};
+use crate::common::{self, click_at, settle};
 
 use ablaplan::app::settings::{Layout, Settings};
 use ablaplan::app::{AblaApp, StartupOptions, Tool};
@@ -22,21 +20,15 @@ fn harness(opts: StartupOptions) -> Harness<'static, AblaApp> {
     b.build_eframe(move |cc| AblaApp::with_settings(cc.egui_ctx.clone(), Settings::default(), opts))
 }
 
-/// Step frames until background jobs are done (the UI keeps running meanwhile).
-fn settle(h: &mut Harness<'static, AblaApp>) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if !h.state().is_busy() {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(180),
-            "background job did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run_steps(3);
+/// The app started on `../shared/data/dicom/<rel>`, loaded; `None` (test skipped) without the data.
+fn opened(rel: &str) -> Option<Harness<'static, AblaApp>> {
+    let dir = common::dicom_data(rel)?;
+    let mut h = harness(StartupOptions {
+        open: Some(dir),
+        ..StartupOptions::default()
+    });
+    settle(&mut h);
+    Some(h)
 }
 
 fn demo() -> Harness<'static, AblaApp> {
@@ -159,44 +151,9 @@ fn layout_buttons_toggle_the_layout() {
     h.get_by_label("Sagittal view");
 }
 
-/// A left click (press and release without moving) at `p`.
-fn click_at(h: &mut Harness<'static, AblaApp>, p: Pos2) {
-    h.event(Event::PointerMoved(p));
-    h.step();
-    for pressed in [true, false] {
-        h.event(Event::PointerButton {
-            pos: p,
-            button: PointerButton::Primary,
-            pressed,
-            modifiers: Modifiers::NONE,
-        });
-        h.step();
-    }
-    h.run_steps(2);
-}
-
+/// The drags of these flows: five pointer moves.
 fn drag(h: &mut Harness<'static, AblaApp>, from: Pos2, to: Pos2, button: PointerButton) {
-    h.event(Event::PointerMoved(from));
-    h.event(Event::PointerButton {
-        pos: from,
-        button,
-        pressed: true,
-        modifiers: Modifiers::NONE,
-    });
-    h.step();
-    let steps = 5;
-    for s in 1..=steps {
-        let t = s as f32 / steps as f32;
-        h.event(Event::PointerMoved(from + (to - from) * t));
-        h.step();
-    }
-    h.event(Event::PointerButton {
-        pos: to,
-        button,
-        pressed: false,
-        modifiers: Modifiers::NONE,
-    });
-    h.run_steps(2);
+    common::drag(h, from, to, button, 5);
 }
 
 #[test]
@@ -251,14 +208,9 @@ fn opening_a_missing_path_says_so() {
 
 #[test]
 fn opening_a_real_ct_folder_loads_it() {
-    let Some(dir) = common::dicom_data("pancreas-ct-rtstruct/CT") else {
+    let Some(h) = opened("pancreas-ct-rtstruct/CT") else {
         return;
     };
-    let mut h = harness(StartupOptions {
-        open: Some(dir),
-        ..StartupOptions::default()
-    });
-    settle(&mut h);
     let vol = h.state().volume().expect("CT loaded");
     assert_eq!(vol.geometry.dims, [512, 512, 134]);
     assert!(!h.state().picker_open());
@@ -266,14 +218,9 @@ fn opening_a_real_ct_folder_loads_it() {
 
 #[test]
 fn a_folder_with_several_series_offers_a_choice() {
-    let Some(dir) = common::dicom_data("derived-pancreas-edge-cases/mixed-folder") else {
+    let Some(mut h) = opened("derived-pancreas-edge-cases/mixed-folder") else {
         return;
     };
-    let mut h = harness(StartupOptions {
-        open: Some(dir),
-        ..StartupOptions::default()
-    });
-    settle(&mut h);
     assert!(h.state().picker_open(), "several series → picker");
     let scan = h.state().last_scan().expect("scan");
     let n = scan
@@ -436,14 +383,9 @@ fn region_grow_previews_then_accepts_bowel_gas() {
 
 #[test]
 fn opening_a_ct_with_its_rtstruct_offers_the_import() {
-    let Some(dir) = common::dicom_data("pancreas-ct-rtstruct") else {
+    let Some(mut h) = opened("pancreas-ct-rtstruct") else {
         return;
     };
-    let mut h = harness(StartupOptions {
-        open: Some(dir),
-        ..StartupOptions::default()
-    });
-    settle(&mut h);
     assert_eq!(h.state().volume().expect("CT").geometry.dims, [512, 512, 134]);
     assert!(
         matches!(h.state().prompt(), Some(ablaplan::app::Prompt::OfferImport(found)) if !found.is_empty()),

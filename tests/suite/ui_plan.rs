@@ -3,7 +3,9 @@
 //! and the model's status. Expected values come from the geometry and the `plan` functions, not
 //! from the UI under test.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::common;
 
 use ablaplan::app::plan::{ArrayCentre, ArrayOptions, array_direction, array_in_plane};
 use ablaplan::app::settings::Settings;
@@ -19,19 +21,6 @@ use eframe::egui::{self, Event, Key, Modifiers, PointerButton, Pos2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-fn settle(h: &mut Harness<'static, AblaApp>) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if !h.state().is_busy() {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(180), "load did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run_steps(3);
-}
-
 /// The demo case with a coarse model grid, so that the background IRE jobs the flows start stay
 /// light (the model's accuracy is tested elsewhere).
 fn demo() -> Harness<'static, AblaApp> {
@@ -42,7 +31,7 @@ fn demo() -> Harness<'static, AblaApp> {
             StartupOptions::default(),
         )
     });
-    settle(&mut h);
+    common::settle(&mut h);
     let opts = IreModelOptions {
         spacing_mm: 1.0,
         ..IreModelOptions::default()
@@ -54,16 +43,7 @@ fn demo() -> Harness<'static, AblaApp> {
 
 /// Steps frames until the background IRE job (if any) is done.
 fn settle_ire(h: &mut Harness<'static, AblaApp>, limit: Duration) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if !h.state().ire_running() {
-            break;
-        }
-        assert!(start.elapsed() < limit, "IRE job did not finish in {limit:?}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    h.run_steps(3);
+    common::step_until(h, limit, "IRE job", |app| !app.ire_running());
 }
 
 const WINDOW: egui::Vec2 = egui::Vec2::new(1400.0, 900.0);
@@ -87,28 +67,9 @@ fn click_label(h: &mut Harness<'static, AblaApp>, label: &str) {
     h.run_steps(2);
 }
 
+/// A left drag in six pointer moves.
 fn drag(h: &mut Harness<'static, AblaApp>, from: Pos2, to: Pos2) {
-    h.event(Event::PointerMoved(from));
-    h.event(Event::PointerButton {
-        pos: from,
-        button: PointerButton::Primary,
-        pressed: true,
-        modifiers: Modifiers::NONE,
-    });
-    h.step();
-    let steps = 6;
-    for s in 1..=steps {
-        let t = s as f32 / steps as f32;
-        h.event(Event::PointerMoved(from + (to - from) * t));
-        h.step();
-    }
-    h.event(Event::PointerButton {
-        pos: to,
-        button: PointerButton::Primary,
-        pressed: false,
-        modifiers: Modifiers::NONE,
-    });
-    h.run_steps(2);
+    common::drag(h, from, to, PointerButton::Primary, 6);
 }
 
 /// The transform of a view as the app builds it (rect from the accessibility tree).
@@ -167,6 +128,16 @@ fn target_centroid(h: &Harness<'static, AblaApp>) -> PatientPos {
         .expect("the demo has a target");
     let c = ablaplan::app::structures::mask_centroid(t.mask()).expect("non-empty");
     vol.geometry.to_patient(&nalgebra::Vector3::new(c[0], c[1], c[2]))
+}
+
+/// Asks for the array template with two electrodes (the frames that apply it are the caller's).
+fn place_two_electrode_array(h: &mut Harness<'static, AblaApp>) {
+    let o = ArrayOptions {
+        n: 2,
+        ..h.state().array_options()
+    };
+    h.state_mut().push(Command::SetArrayOptions(o));
+    h.state_mut().push(Command::PlaceArray);
 }
 
 fn close(a: &PatientPos, b: &PatientPos, tol_mm: f64) -> bool {
@@ -237,18 +208,7 @@ fn a_short_twitch_places_nothing_and_a_click_selects() {
     assert_eq!(h.state().plan().selected, None);
     let p = h.state().plan().probes[0].clone();
     let mid = screen_of_lps(&h, ViewKind::Axial, &nalgebra::center(&p.tip_lps, &p.entry_lps));
-    h.event(Event::PointerMoved(mid));
-    h.step();
-    for pressed in [true, false] {
-        h.event(Event::PointerButton {
-            pos: mid,
-            button: PointerButton::Primary,
-            pressed,
-            modifiers: Modifiers::NONE,
-        });
-        h.step();
-    }
-    h.run_steps(2);
+    common::click_at(&mut h, mid);
     assert_eq!(h.state().plan().selected, Some(0));
     assert_eq!(h.state().plan().probes.len(), 1, "a click places nothing");
 }
@@ -359,12 +319,7 @@ fn spacing_above_the_limit_is_a_warning() {
 #[test]
 fn exposure_edit_delete_and_undo() {
     let mut h = demo();
-    let o = ArrayOptions {
-        n: 2,
-        ..h.state().array_options()
-    };
-    h.state_mut().push(Command::SetArrayOptions(o));
-    h.state_mut().push(Command::PlaceArray);
+    place_two_electrode_array(&mut h);
     h.run_steps(3);
     assert_eq!(h.state().plan().probes.len(), 2);
     h.get_by_label_contains("Electrode 2 ·").click();
@@ -476,12 +431,7 @@ fn dragging_the_tip_handle_moves_only_the_tip_and_is_one_undo_step() {
 #[test]
 fn the_model_runs_or_says_why_not() {
     let mut h = demo();
-    let o = ArrayOptions {
-        n: 2,
-        ..h.state().array_options()
-    };
-    h.state_mut().push(Command::SetArrayOptions(o));
-    h.state_mut().push(Command::PlaceArray);
+    place_two_electrode_array(&mut h);
     h.run_steps(2);
     settle_ire(&mut h, Duration::from_secs(600));
     eprintln!(

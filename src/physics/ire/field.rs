@@ -16,6 +16,7 @@
 use crate::geometry::PatientPos;
 use crate::physics::grid::ComputeGrid;
 use crate::physics::linalg::{Hierarchy, Operator, SolveError, SolveOptions, SolveReport, solve};
+use crate::plan::checks::closest_point_on_segment;
 use rayon::prelude::*;
 
 /// 19G NanoKnife-type electrode radius (outer diameter 1.07 mm / 2), mm.
@@ -36,14 +37,7 @@ pub struct Electrode {
 impl Electrode {
     /// Distance from `p` to the exposed axis segment minus the radius (< 0 inside the metal).
     pub fn signed_distance(&self, p: &PatientPos) -> f64 {
-        let ab = self.end_lps - self.start_lps;
-        let len2 = ab.norm_squared();
-        let t = if len2 > 0.0 {
-            ((p - self.start_lps).dot(&ab) / len2).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        (p - (self.start_lps + ab * t)).norm() - self.radius_mm
+        (p - closest_point_on_segment(p, &self.start_lps, &self.end_lps)).norm() - self.radius_mm
     }
 }
 

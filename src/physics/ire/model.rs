@@ -924,52 +924,6 @@ impl IreResult {
             .collect()
     }
 
-    /// |E| (V/cm) resampled (trilinear) on a plane of `w × h` pixels: pixel (x, y), row-major
-    /// (`y * w + x`), sits at `origin_lps + u_dir·x·spacing_mm + v_dir·y·spacing_mm`; 0 outside the
-    /// grid (the field there is below every threshold of interest when the margin is the default).
-    /// `u_dir`, `v_dir` are used as given (pass unit vectors).
-    pub fn sample_plane(
-        &self,
-        origin_lps: &PatientPos,
-        u_dir: &Vector3<f64>,
-        v_dir: &Vector3<f64>,
-        spacing_mm: f64,
-        w: usize,
-        h: usize,
-    ) -> Vec<f32> {
-        zone::sample_plane_values(
-            &self.grid,
-            &self.max_e_v_per_cm,
-            origin_lps,
-            u_dir,
-            v_dir,
-            spacing_mm,
-            [w, h],
-            0.0,
-        )
-    }
-
-    /// The zone on the same plane as [`Self::sample_plane`] (nearest node); `false` outside.
-    pub fn sample_zone_plane(
-        &self,
-        origin_lps: &PatientPos,
-        u_dir: &Vector3<f64>,
-        v_dir: &Vector3<f64>,
-        spacing_mm: f64,
-        w: usize,
-        h: usize,
-    ) -> Vec<bool> {
-        zone::sample_plane_flags(
-            &self.grid,
-            &self.zone,
-            origin_lps,
-            u_dir,
-            v_dir,
-            spacing_mm,
-            [w, h],
-        )
-    }
-
     /// Whether an LPS point lies inside the compute grid.
     pub fn contains(&self, p: &PatientPos) -> bool {
         self.grid.nearest(p).is_some()

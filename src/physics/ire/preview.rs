@@ -18,6 +18,7 @@
 use super::field::Electrode;
 use crate::geometry::PatientPos;
 use crate::physics::grid::ComputeGrid;
+use crate::plan::checks::closest_point_on_segment;
 use nalgebra::Vector3;
 use rayon::prelude::*;
 
@@ -48,14 +49,7 @@ impl Seg {
 
     /// Closest point on the axis.
     fn closest(&self, p: &PatientPos) -> PatientPos {
-        let ab = self.b - self.a;
-        let l2 = ab.norm_squared();
-        let t = if l2 > 0.0 {
-            ((p - self.a).dot(&ab) / l2).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        self.a + ab * t
+        closest_point_on_segment(p, &self.a, &self.b)
     }
 
     /// `p` moved radially onto the surface when inside the metal.

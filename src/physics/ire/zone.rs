@@ -1,5 +1,6 @@
-//! The lethal zone from the running maximum |E|, and sampling of grid fields (trilinear,
-//! nearest, along a line, on an arbitrary plane) for displays and reports.
+//! The lethal zone from the running maximum |E|, its volume and extents, and trilinear
+//! interpolation of node fields. (Display planes are sampled by `render::reslice`, through the
+//! point queries of `IreResult`.)
 
 use super::model::{IreError, ZoneCriterion};
 use super::tissue::OUTSIDE;
@@ -136,61 +137,4 @@ pub fn extents_mm(grid: &ComputeGrid, zone: &[bool], axes: [Vector3<f64>; 3]) ->
             0.0
         }
     })
-}
-
-/// Pixel centres of a plane: pixel (x, y) sits at `origin + u·x·s + v·y·s` (row-major, `w` per row).
-fn plane_point(
-    origin: &PatientPos,
-    u: &Vector3<f64>,
-    v: &Vector3<f64>,
-    s: f64,
-    w: usize,
-    idx: usize,
-) -> PatientPos {
-    let (x, y) = ((idx % w) as f64, (idx / w) as f64);
-    origin + u * (x * s) + v * (y * s)
-}
-
-/// A node field resampled (trilinear) onto a plane of `w × h` pixels (see [`plane_point`]);
-/// `outside` where the pixel lies outside the grid.
-// The plane is spelled out (origin, two directions, pixel size, width, height) like
-// `IreResult::sample_plane`, which callers use; a struct would only wrap these for one call.
-#[allow(clippy::too_many_arguments)]
-pub fn sample_plane_values(
-    grid: &ComputeGrid,
-    values: &[f32],
-    origin: &PatientPos,
-    u: &Vector3<f64>,
-    v: &Vector3<f64>,
-    spacing_mm: f64,
-    [w, h]: [usize; 2],
-    outside: f32,
-) -> Vec<f32> {
-    (0..w * h)
-        .into_par_iter()
-        .map(|idx| {
-            let p = plane_point(origin, u, v, spacing_mm, w.max(1), idx);
-            trilinear(grid, values, &p).unwrap_or(outside)
-        })
-        .collect()
-}
-
-/// Zone flags resampled (nearest node) onto a plane of `w × h` pixels; `false` outside the grid.
-pub fn sample_plane_flags(
-    grid: &ComputeGrid,
-    flags: &[bool],
-    origin: &PatientPos,
-    u: &Vector3<f64>,
-    v: &Vector3<f64>,
-    spacing_mm: f64,
-    [w, h]: [usize; 2],
-) -> Vec<bool> {
-    (0..w * h)
-        .into_par_iter()
-        .map(|idx| {
-            let p = plane_point(origin, u, v, spacing_mm, w.max(1), idx);
-            grid.nearest(&p)
-                .is_some_and(|[i, j, k]| flags[grid.index(i, j, k)])
-        })
-        .collect()
 }

@@ -56,22 +56,8 @@ fn sum_lanes(v: &[f64]) -> f64 {
 fn apply_row<T: Copy + Into<f64>>(out: &mut [f64], own: &[T], a: &RowCoefs<f32>, v: &Nb<T>) {
     let n = out.len();
     let own = &own[..n];
-    let (axm, axp, aym, ayp, azm, azp) = (
-        &a.xm[..n],
-        &a.xp[..n],
-        &a.ym[..n],
-        &a.yp[..n],
-        &a.zm[..n],
-        &a.zp[..n],
-    );
-    let (vxm, vxp, vym, vyp, vzm, vzp) = (
-        &v.xm[..n],
-        &v.xp[..n],
-        &v.ym[..n],
-        &v.yp[..n],
-        &v.zm[..n],
-        &v.zp[..n],
-    );
+    let [axm, axp, aym, ayp, azm, azp] = a.links.cut(n);
+    let [vxm, vxp, vym, vyp, vzm, vzp] = v.cut(n);
     for s in 0..n {
         let c = [axm[s], axp[s], aym[s], ayp[s], azm[s], azp[s]].map(f64::from);
         let d = (c[0] + c[1]) + (c[2] + c[3]) + (c[4] + c[5]);
@@ -168,16 +154,8 @@ pub(super) fn start(h: &mut Hierarchy, phi: &[f64]) -> (f64, f64) {
 #[inline(never)]
 fn dirichlet_row(out: &mut [f64], a: &RowCoefs<f32>, v: &Nb<f64>, m: &Nb<f32>) {
     let n = out.len();
-    let pairs = [
-        (a.xm, v.xm, m.xm),
-        (a.xp, v.xp, m.xp),
-        (a.ym, v.ym, m.ym),
-        (a.yp, v.yp, m.yp),
-        (a.zm, v.zm, m.zm),
-        (a.zp, v.zp, m.zp),
-    ];
     out.fill(0.0);
-    for (c, v, m) in pairs {
+    for ((c, v), m) in a.links.cut(n).into_iter().zip(v.cut(n)).zip(m.cut(n)) {
         let (c, v, m) = (&c[..n], &v[..n], &m[..n]);
         for s in 0..n {
             if m[s] == 0.0 {
@@ -220,7 +198,7 @@ pub(super) fn p_ap(h: &Hierarchy) -> f64 {
 #[inline(never)]
 fn energy_row(out: &mut [f64], own: &[f32], a: &RowCoefs<f32>, v: &Nb<f32>) {
     let n = out.len();
-    let (own, ax, ay, az) = (&own[..n], &a.xp[..n], &a.yp[..n], &a.zp[..n]);
+    let (own, ax, ay, az) = (&own[..n], &a.links.xp[..n], &a.links.yp[..n], &a.links.zp[..n]);
     let (vx, vy, vz) = (&v.xp[..n], &v.yp[..n], &v.zp[..n]);
     for s in 0..n {
         let (dx, dy, dz) = (own[s] - vx[s], own[s] - vy[s], own[s] - vz[s]);

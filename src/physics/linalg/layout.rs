@@ -191,7 +191,8 @@ impl Layout {
     }
 }
 
-/// Other-colour neighbour slices of a block (see [`Layout::nb_block`]).
+/// One slice per neighbour direction of a block: the other colour's values at the neighbours (see
+/// [`Layout::nb_block`]) or the links to them ([`RowCoefs::links`]).
 #[derive(Clone, Copy)]
 pub(super) struct Nb<'a, T> {
     pub xm: &'a [T],
@@ -200,6 +201,22 @@ pub(super) struct Nb<'a, T> {
     pub yp: &'a [T],
     pub zm: &'a [T],
     pub zp: &'a [T],
+}
+
+impl<'a, T> Nb<'a, T> {
+    /// The six slices (`−x, +x, −y, +y, −z, +z`) cut to `n`: a row loop over `0..n` then indexes
+    /// them without bounds checks (and vectorises).
+    #[inline(always)]
+    pub fn cut(&self, n: usize) -> [&'a [T]; 6] {
+        [
+            &self.xm[..n],
+            &self.xp[..n],
+            &self.ym[..n],
+            &self.yp[..n],
+            &self.zm[..n],
+            &self.zp[..n],
+        ]
+    }
 }
 
 /// Storage type of link coefficients.
@@ -251,12 +268,7 @@ pub(super) struct Coefs<C> {
 /// The six link coefficients and the inverse diagonal of the nodes of one row of one colour.
 #[derive(Clone, Copy)]
 pub(super) struct RowCoefs<'a, C> {
-    pub xm: &'a [C],
-    pub xp: &'a [C],
-    pub ym: &'a [C],
-    pub yp: &'a [C],
-    pub zm: &'a [C],
-    pub zp: &'a [C],
+    pub links: Nb<'a, C>,
     /// `1 / diagonal` on unknowns; 0 on Dirichlet nodes, padding and nodes without any link.
     pub invd: &'a [f32],
 }
@@ -285,12 +297,14 @@ impl<C: Coef> Coefs<C> {
         let [xm, xp, ym, yp, zm, zp] = self.links(lay, c, bl, k);
         let s = k * lay.plane() + bl.start;
         RowCoefs {
-            xm,
-            xp,
-            ym,
-            yp,
-            zm,
-            zp,
+            links: Nb {
+                xm,
+                xp,
+                ym,
+                yp,
+                zm,
+                zp,
+            },
             invd: &invd[c][s..s + bl.len],
         }
     }

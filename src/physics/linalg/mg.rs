@@ -111,45 +111,44 @@ where
     }
 }
 
+/// `r + Σ c · e_nb` at slot `s` of a row (`a`, `e`: [`Nb::cut`] to the row's length).
+#[inline(always)]
+fn gather<C: Coef>(r: f32, a: &[&[C]; 6], e: &[&[f32]; 6], s: usize) -> f32 {
+    r + a[0][s].get() * e[0][s]
+        + a[1][s].get() * e[1][s]
+        + a[2][s].get() * e[2][s]
+        + a[3][s].get() * e[3][s]
+        + a[4][s].get() * e[4][s]
+        + a[5][s].get() * e[5][s]
+}
+
 /// `out = invd · (r + Σ c · e_nb)`: one Gauss–Seidel update of a row of one colour.
 #[inline(never)]
 fn relax_row<C: Coef>(out: &mut [f32], r: &[f32], a: &RowCoefs<C>, e: &Nb<f32>) {
     let n = out.len();
     let (r, invd) = (&r[..n], &a.invd[..n]);
-    let (axm, axp, aym, ayp, azm, azp) = (
-        &a.xm[..n],
-        &a.xp[..n],
-        &a.ym[..n],
-        &a.yp[..n],
-        &a.zm[..n],
-        &a.zp[..n],
-    );
-    let (exm, exp, eym, eyp, ezm, ezp) = (
-        &e.xm[..n],
-        &e.xp[..n],
-        &e.ym[..n],
-        &e.yp[..n],
-        &e.zm[..n],
-        &e.zp[..n],
-    );
+    let (a, e) = (a.links.cut(n), e.cut(n));
     for s in 0..n {
-        let acc = r[s]
-            + axm[s].get() * exm[s]
-            + axp[s].get() * exp[s]
-            + aym[s].get() * eym[s]
-            + ayp[s].get() * eyp[s]
-            + azm[s].get() * ezm[s]
-            + azp[s].get() * ezp[s];
-        out[s] = invd[s] * acc;
+        out[s] = invd[s] * gather(r[s], &a, &e, s);
     }
 }
 
+/// A vector on a level: one array per colour.
+type Colours = [Vec<f32>; 2];
+
+/// What a pass over a level reads besides its vectors: layout, smoother links, inverse diagonal
+/// and the zero plane.
+#[derive(Clone, Copy)]
+struct Stencil<'a> {
+    lay: &'a Layout,
+    co: &'a Coefs<Bf16>,
+    invd: &'a [Vec<f32>; 2],
+    zeros: &'a [f32],
+}
+
 /// Relaxes colour `c` on plane `k` (`out`), from the other colour's planes `k ∓ 1` and `k`.
-#[allow(clippy::too_many_arguments)]
-fn relax_plane<C: Coef>(
-    lay: &Layout,
-    (co, invd): (&Coefs<C>, &[Vec<f32>; 2]),
-    zeros: &[f32],
+fn relax_plane(
+    Stencil { lay, co, invd, zeros }: Stencil<'_>,
     r: &[f32],
     c: usize,
     k: usize,
@@ -185,30 +184,9 @@ fn slab_bounds(nz: usize) -> Vec<(usize, usize)> {
 fn residual_row<C: Coef>(out: &mut [f32], r: &[f32], own: &[f32], a: &RowCoefs<C>, e: &Nb<f32>) {
     let n = out.len();
     let (r, own, invd) = (&r[..n], &own[..n], &a.invd[..n]);
-    let (axm, axp, aym, ayp, azm, azp) = (
-        &a.xm[..n],
-        &a.xp[..n],
-        &a.ym[..n],
-        &a.yp[..n],
-        &a.zm[..n],
-        &a.zp[..n],
-    );
-    let (exm, exp, eym, eyp, ezm, ezp) = (
-        &e.xm[..n],
-        &e.xp[..n],
-        &e.ym[..n],
-        &e.yp[..n],
-        &e.zm[..n],
-        &e.zp[..n],
-    );
+    let (a, e) = (a.links.cut(n), e.cut(n));
     for s in 0..n {
-        let acc = r[s]
-            + axm[s].get() * exm[s]
-            + axp[s].get() * exp[s]
-            + aym[s].get() * eym[s]
-            + ayp[s].get() * eyp[s]
-            + azm[s].get() * ezm[s]
-            + azp[s].get() * ezp[s];
+        let acc = gather(r[s], &a, &e, s);
         // Unconditional division (inf/NaN where invd = 0 is discarded by the select): keeps the
         // loop branch-free so that it vectorises.
         let res = acc - own[s] / invd[s];
@@ -217,8 +195,8 @@ fn residual_row<C: Coef>(out: &mut [f32], r: &[f32], own: &[f32], a: &RowCoefs<C
 }
 
 impl Level {
-    /// Red–black Gauss–Seidel pass over colour `c` (reads the other colour, updates `c` in place).
-    fn relax(&mut self, c: usize) {
+    /// The level's stencil, correction `e`, right-hand side `r` and red residual, borrowed apart.
+    fn split(&mut self) -> (Stencil<'_>, &mut Colours, &Colours, &mut [f32]) {
         let Self {
             lay,
             co,
@@ -226,18 +204,25 @@ impl Level {
             zeros,
             e,
             r,
+            res,
             ..
         } = self;
-        let [e0, e1] = e;
+        (Stencil { lay, co, invd, zeros }, e, r, res)
+    }
+
+    /// Red–black Gauss–Seidel pass over colour `c` (reads the other colour, updates `c` in place).
+    fn relax(&mut self, c: usize) {
+        let par = self.par;
+        let (st, [e0, e1], r, _) = self.split();
         let (own, oth) = if c == 0 { (e0, &*e1) } else { (e1, &*e0) };
-        let (lay, co, invd, zeros, r) = (&*lay, &*co, &*invd, &zeros[..], &r[c][..]);
+        let (lay, r) = (st.lay, &r[c][..]);
         let p = lay.plane();
         let nz = lay.dims[2];
         let plane = |q: usize| &oth[q * p..(q + 1) * p];
-        planes_mut(self.par, lay, own, |k, pl| {
+        planes_mut(par, lay, own, |k, pl| {
             let below = (k > 0).then(|| plane(k - 1));
             let above = (k + 1 < nz).then(|| plane(k + 1));
-            relax_plane(lay, (co, invd), zeros, r, c, k, pl, [below, above], plane(k));
+            relax_plane(st, r, c, k, pl, [below, above], plane(k));
         });
     }
 
@@ -256,18 +241,9 @@ impl Level {
             self.relax(b);
             return;
         }
-        let Self {
-            lay,
-            co,
-            invd,
-            zeros,
-            e,
-            r,
-            ..
-        } = self;
-        let (lay, co, invd, zeros) = (&*lay, &*co, &*invd, &zeros[..]);
+        let (st, [e0, e1], r, _) = self.split();
+        let lay = st.lay;
         let p = lay.plane();
-        let [e0, e1] = e;
         let (ea, eb) = if a == 0 { (e0, e1) } else { (e1, e0) };
         let (ra, rb) = (&r[a][..], &r[b][..]);
         // Colour b per slab: first plane, inner planes, last plane.
@@ -330,24 +306,14 @@ impl Level {
                             let below = (k > 0).then(|| pb(k - 1));
                             let above = (k + 1 < nz).then(|| pb(k + 1));
                             let out = &mut ea_s[(k - k0) * p..(k - k0 + 1) * p];
-                            relax_plane(lay, (co, invd), zeros, ra, a, k, out, [below, above], pb(k));
+                            relax_plane(st, ra, a, k, out, [below, above], pb(k));
                         }
                         if k >= k0 + 2 {
                             let q = k - 1;
                             let ea_s: &[f32] = ea_s;
                             let pa = |t: usize| &ea_s[(t - k0) * p..(t - k0 + 1) * p];
                             let out = &mut inner[(q - k0 - 1) * p..(q - k0) * p];
-                            relax_plane(
-                                lay,
-                                (co, invd),
-                                zeros,
-                                rb,
-                                b,
-                                q,
-                                out,
-                                [Some(pa(q - 1)), Some(pa(k))],
-                                pa(q),
-                            );
+                            relax_plane(st, rb, b, q, out, [Some(pa(q - 1)), Some(pa(k))], pa(q));
                         }
                     }
                 });
@@ -363,7 +329,7 @@ impl Level {
                 for (q, out) in [(k0, head), (k1 - 1, tail)] {
                     let below = (q > 0).then(|| pa(q - 1));
                     let above = (q + 1 < nz).then(|| pa(q + 1));
-                    relax_plane(lay, (co, invd), zeros, rb, b, q, out, [below, above], pa(q));
+                    relax_plane(st, rb, b, q, out, [below, above], pa(q));
                 }
             });
     }
@@ -383,19 +349,11 @@ impl Level {
 
     /// Residual of the red nodes into `res` (black residuals are zero right after a black pass).
     fn residual_red(&mut self) {
-        let Self {
-            lay,
-            co,
-            invd,
-            zeros,
-            e,
-            r,
-            res,
-            ..
-        } = self;
-        let (lay, co, invd, zeros, r) = (&*lay, &*co, &*invd, &zeros[..], &r[0][..]);
+        let par = self.par;
+        let (Stencil { lay, co, invd, zeros }, e, r, res) = self.split();
+        let r = &r[0][..];
         let (own, oth) = (&e[0][..], &e[1][..]);
-        planes_mut(self.par, lay, res, |k, pl| {
+        planes_mut(par, lay, res, |k, pl| {
             let p = k * lay.plane();
             for b in 0..2 {
                 let bl = lay.block(0, b, k);

@@ -1,0 +1,417 @@
+//! The one-image tumour-board slide (1920 × 1080): up to three views (axial, coronal, along the
+//! probe), the plan table(s), the findings with their severities, the margin, and the model's
+//! provenance. Plain data in ([`BoardSlide`]); the safety findings arrive as `(severity, text)`
+//! so this module does not depend on how they were computed.
+
+use crate::render::RgbaImage;
+use crate::render::paint::{Anchor, Canvas, DrawnText, line_height, text_size};
+use crate::render::{Rgba, save_png};
+use crate::volume::VolumeMeta;
+
+use super::ExportError;
+use super::view::{ViewExport, identifying_strings, render_view_fit};
+
+pub const SLIDE_WIDTH: usize = 1920;
+pub const SLIDE_HEIGHT: usize = 1080;
+
+/// How a finding is shown: grey, amber or red. Callers map their own levels (e.g. the safety
+/// rules' info → `Info`; caution / dissection advised / warning → `Caution`; high risk / stop →
+/// `HighRisk`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Info,
+    Caution,
+    HighRisk,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Caution => "caution",
+            Severity::HighRisk => "high risk",
+        }
+    }
+
+    fn colour(self) -> Rgba {
+        match self {
+            Severity::Info => [170, 185, 200, 255],
+            Severity::Caution => [255, 190, 60, 255],
+            Severity::HighRisk => [255, 85, 70, 255],
+        }
+    }
+}
+
+/// One row of a table; `flagged` rows are drawn in red (e.g. a pair over the current limit).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableRow {
+    pub cells: Vec<String>,
+    pub flagged: bool,
+}
+
+/// A titled table of text cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlideTable {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<TableRow>,
+}
+
+/// Where the numbers come from.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Provenance {
+    /// One line describing the model (e.g. the result's `description`).
+    pub model: String,
+    pub model_version: String,
+    /// Hash of every parameter the result depends on ([`parameter_hash`]).
+    pub parameter_hash: String,
+    /// Further lines (e.g. case file, warnings).
+    pub notes: Vec<String>,
+}
+
+/// Everything on a board slide.
+pub struct BoardSlide<'a> {
+    pub title: String,
+    pub subtitle: String,
+    /// Up to three views with their panel titles, left to right.
+    pub views: Vec<(String, ViewExport<'a>)>,
+    pub plan: Vec<SlideTable>,
+    /// `None`: no safety analysis was run (the slide says so). Each text is shown as given
+    /// (include the rule's own severity name if wanted) next to a dot of the severity's colour.
+    pub findings: Option<Vec<(Severity, String)>>,
+    /// Margin lines (e.g. "Minimal margin 6.2 mm (target: > 5 mm) — met"); empty = not available.
+    pub margin: Vec<String>,
+    /// Whether the margin goal is met (colours the margin block); `None` = unknown.
+    pub margin_ok: Option<bool>,
+    pub provenance: Provenance,
+    /// Forces every view anonymised and redacts the patient's identifiers from all text.
+    pub anonymise: bool,
+    /// Patient header data (shown only when not anonymised).
+    pub patient: Option<&'a VolumeMeta>,
+}
+
+/// A rendered slide and every string drawn on it (views included).
+#[derive(Clone, Debug)]
+pub struct SlideImage {
+    pub image: RgbaImage,
+    pub texts: Vec<DrawnText>,
+    /// Requested strings replaced because they contained an identifier (views included).
+    pub redacted: usize,
+}
+
+impl SlideImage {
+    pub fn save_png(&self, path: &std::path::Path) -> Result<(), ExportError> {
+        save_png(path, &self.image).map_err(ExportError::from)
+    }
+}
+
+/// FNV-1a (64-bit) over the parts, each followed by a 0xff separator, as 16 hex digits: a stable
+/// fingerprint of the parameters a result depends on (not a security hash).
+pub fn parameter_hash(parts: &[&[u8]]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.iter().chain(std::iter::once(&0xffu8)) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+const BACKGROUND: Rgba = [18, 20, 24, 255];
+const PANEL: Rgba = [30, 33, 39, 255];
+const RULE: Rgba = [70, 75, 85, 255];
+const TEXT: Rgba = [230, 232, 236, 255];
+const DIM: Rgba = [160, 166, 176, 255];
+const HEAD: Rgba = [140, 200, 255, 255];
+const OK: Rgba = [110, 220, 120, 255];
+const BAD: Rgba = [255, 85, 70, 255];
+
+/// Greedy word wrap to `max_w` pixels at `size` (a single over-long word stays on its line).
+fn wrap(text: &str, size: f64, max_w: f64) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let candidate = if cur.is_empty() {
+            word.to_string()
+        } else {
+            format!("{cur} {word}")
+        };
+        if !cur.is_empty() && text_size(&candidate, size)[0] > max_w {
+            lines.push(std::mem::take(&mut cur));
+            cur = word.to_string();
+        } else {
+            cur = candidate;
+        }
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+/// A block of the lower band: its box, and the next free y.
+struct Block {
+    x0: f64,
+    x1: f64,
+    y: f64,
+    y1: f64,
+}
+
+impl Block {
+    fn heading(&mut self, c: &mut Canvas, text: &str) {
+        c.text([self.x0, self.y], Anchor::LEFT_TOP, text, 19.0, HEAD);
+        self.y += 28.0;
+    }
+
+    /// Wrapped lines; returns false (and writes "…") when out of room.
+    fn para(&mut self, c: &mut Canvas, text: &str, size: f64, col: Rgba, indent: f64) -> bool {
+        for line in wrap(text, size, self.x1 - self.x0 - indent) {
+            if self.y + line_height(size) > self.y1 {
+                c.text([self.x0 + indent, self.y - 4.0], Anchor::LEFT_TOP, "…", size, DIM);
+                return false;
+            }
+            c.text([self.x0 + indent, self.y], Anchor::LEFT_TOP, &line, size, col);
+            self.y += line_height(size);
+        }
+        true
+    }
+}
+
+fn draw_table(c: &mut Canvas, b: &mut Block, t: &SlideTable) {
+    b.heading(c, &t.title);
+    let ncol = t
+        .header
+        .len()
+        .max(t.rows.iter().map(|r| r.cells.len()).max().unwrap_or(0));
+    if ncol == 0 {
+        return;
+    }
+    let widths_at = |size: f64| -> Vec<f64> {
+        (0..ncol)
+            .map(|i| {
+                std::iter::once(t.header.get(i))
+                    .chain(t.rows.iter().map(|r| r.cells.get(i)))
+                    .flatten()
+                    .map(|s| text_size(s, size)[0])
+                    .fold(0.0, f64::max)
+                    + 18.0
+            })
+            .collect()
+    };
+    let avail = b.x1 - b.x0;
+    let mut size = 15.0;
+    let total: f64 = widths_at(size).iter().sum();
+    if total > avail {
+        size = (size * avail / total).max(10.0);
+    }
+    let widths = widths_at(size);
+    let row_h = line_height(size) + 4.0;
+    let xs: Vec<f64> = widths
+        .iter()
+        .scan(b.x0, |x, w| {
+            let at = *x;
+            *x += w;
+            Some(at)
+        })
+        .collect();
+    for (i, h) in t.header.iter().enumerate() {
+        c.text([xs[i], b.y], Anchor::LEFT_TOP, h, size, DIM);
+    }
+    b.y += row_h;
+    c.line([b.x0, b.y - 3.0], [b.x1, b.y - 3.0], 1.0, RULE);
+    for (n, r) in t.rows.iter().enumerate() {
+        if b.y + row_h > b.y1 {
+            let more = format!("… {} more row(s)", t.rows.len() - n);
+            c.text([b.x0, b.y], Anchor::LEFT_TOP, &more, size, DIM);
+            b.y += row_h;
+            return;
+        }
+        let col = if r.flagged { BAD } else { TEXT };
+        for (i, cell) in r.cells.iter().enumerate().take(ncol) {
+            c.text([xs[i], b.y], Anchor::LEFT_TOP, cell, size, col);
+        }
+        b.y += row_h;
+    }
+    b.y += 10.0;
+}
+
+/// Renders the slide (1920 × 1080).
+pub fn render_slide(slide: &BoardSlide<'_>) -> Result<SlideImage, ExportError> {
+    let mut c = Canvas::new(SLIDE_WIDTH, SLIDE_HEIGHT, BACKGROUND)?;
+    if slide.anonymise {
+        let mut tokens: Vec<String> = slide.patient.map(identifying_strings).unwrap_or_default();
+        for (_, v) in &slide.views {
+            tokens.extend(identifying_strings(&v.volume.meta));
+        }
+        c.set_redactions(tokens);
+    }
+    let w = SLIDE_WIDTH as f64;
+    // Header.
+    c.fill_rect(0.0, 0.0, w, 64.0, PANEL);
+    c.text([24.0, 8.0], Anchor::LEFT_TOP, &slide.title, 26.0, TEXT);
+    c.text([24.0, 40.0], Anchor::LEFT_TOP, &slide.subtitle, 15.0, DIM);
+    let who = match (slide.anonymise, slide.patient) {
+        (true, _) => "Anonymised".to_string(),
+        (false, Some(m)) => {
+            let mut s = m.patient_name.replace('^', " ").trim().to_string();
+            if !m.patient_id.is_empty() {
+                s.push_str(&format!("  ID {}", m.patient_id));
+            }
+            s
+        }
+        (false, None) => String::new(),
+    };
+    if !who.is_empty() {
+        c.text([w - 24.0, 22.0], Anchor::RIGHT_TOP, &who, 17.0, TEXT);
+    }
+
+    let mut redacted = 0;
+    // Views: three 600 × 600 panels.
+    let (side, top, gap) = (600usize, 84.0, 36.0);
+    for (i, (title, view)) in slide.views.iter().take(3).enumerate() {
+        let x = 24.0 + i as f64 * (side as f64 + gap);
+        let img = render_view_fit(view, side, side, 1.0, slide.anonymise)?;
+        c.blit(&img.image, x as i64, top as i64);
+        c.extend_texts(&img.texts, x, top);
+        redacted += img.redacted;
+        c.stroke_rect(
+            x - 0.5,
+            top - 0.5,
+            x + side as f64 + 0.5,
+            top + side as f64 + 0.5,
+            1.0,
+            RULE,
+        );
+        // The panel title under the header, left-aligned with the panel (the view's own corner
+        // text names the plane too).
+        c.text([x, top - 12.0], Anchor::LEFT_BOTTOM, title, 13.0, DIM);
+    }
+
+    // Lower band: plan | findings | margin and provenance.
+    let (y0, y1) = (top + side as f64 + 18.0, SLIDE_HEIGHT as f64 - 30.0);
+    let mut plan = Block {
+        x0: 24.0,
+        x1: 930.0,
+        y: y0,
+        y1,
+    };
+    for t in &slide.plan {
+        draw_table(&mut c, &mut plan, t);
+    }
+    if slide.plan.is_empty() {
+        plan.heading(&mut c, "Plan");
+        plan.para(&mut c, "No plan.", 15.0, DIM, 0.0);
+    }
+
+    let mut find = Block {
+        x0: 960.0,
+        x1: 1440.0,
+        y: y0,
+        y1,
+    };
+    find.heading(&mut c, "Findings");
+    match &slide.findings {
+        None => {
+            find.para(&mut c, "Safety analysis not available.", 15.0, DIM, 0.0);
+        }
+        Some(f) if f.is_empty() => {
+            find.para(&mut c, "No findings.", 15.0, OK, 0.0);
+        }
+        Some(f) => {
+            let mut sorted: Vec<&(Severity, String)> = f.iter().collect();
+            // Worst first; the sort is stable, so equal severities keep their order.
+            sorted.sort_by_key(|f| std::cmp::Reverse(f.0));
+            for (sev, text) in sorted {
+                if find.y + line_height(15.0) > find.y1 {
+                    break;
+                }
+                c.circle_filled([find.x0 + 6.0, find.y + 10.0], 5.0, sev.colour());
+                if !find.para(&mut c, text, 15.0, sev.colour(), 18.0) {
+                    break;
+                }
+                find.y += 4.0;
+            }
+        }
+    }
+
+    let mut side_block = Block {
+        x0: 1470.0,
+        x1: w - 24.0,
+        y: y0,
+        y1,
+    };
+    side_block.heading(&mut c, "Margin");
+    if slide.margin.is_empty() {
+        side_block.para(&mut c, "Not available (no target structure).", 15.0, DIM, 0.0);
+    } else {
+        let col = match slide.margin_ok {
+            Some(true) => OK,
+            Some(false) => BAD,
+            None => TEXT,
+        };
+        for m in &slide.margin {
+            side_block.para(&mut c, m, 15.0, col, 0.0);
+        }
+    }
+    side_block.y += 12.0;
+    side_block.heading(&mut c, "Model provenance");
+    let p = &slide.provenance;
+    let mut lines = vec![
+        format!("Model: {}", p.model),
+        format!("Version: {}", p.model_version),
+        format!("Parameter hash: {}", p.parameter_hash),
+    ];
+    lines.extend(p.notes.iter().cloned());
+    for l in &lines {
+        if !side_block.para(&mut c, l, 13.0, DIM, 0.0) {
+            break;
+        }
+    }
+
+    c.text(
+        [24.0, SLIDE_HEIGHT as f64 - 22.0],
+        Anchor::LEFT_TOP,
+        "Planning aid for discussion — model predictions, not a substitute for clinical judgement.",
+        13.0,
+        DIM,
+    );
+    let redacted = redacted + c.redacted_count();
+    let (image, texts) = c.into_parts();
+    Ok(SlideImage {
+        image,
+        texts,
+        redacted,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_stable_and_sensitive() {
+        // FNV-1a 64 of the empty input is the offset basis; one separator byte changes it.
+        assert_eq!(parameter_hash(&[]), "cbf29ce484222325");
+        let a = parameter_hash(&[b"spacing 0.5", b"sigma 0.2"]);
+        assert_eq!(a, parameter_hash(&[b"spacing 0.5", b"sigma 0.2"]));
+        assert_ne!(a, parameter_hash(&[b"spacing 0.5", b"sigma 0.21"]));
+        assert_ne!(
+            a,
+            parameter_hash(&[b"spacing 0.5sigma 0.2"]),
+            "parts are separated"
+        );
+        assert_eq!(a.len(), 16);
+    }
+
+    #[test]
+    fn wrap_keeps_lines_within_width() {
+        let text = "the quick brown fox jumps over the lazy dog near the sacral nerve root";
+        let lines = wrap(text, 15.0, 150.0);
+        assert!(lines.len() > 2);
+        for l in &lines {
+            assert!(text_size(l, 15.0)[0] <= 150.0 || !l.contains(' '), "{l}");
+        }
+        assert_eq!(lines.join(" "), text);
+    }
+}

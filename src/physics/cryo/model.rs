@@ -1,0 +1,915 @@
+//! The cryo plan model: probes + protocol + tissue → temperatures over time on a `ComputeGrid`,
+//! kept as snapshots for a time slider, with isotherms, the lethal zone, iceball dimensions and
+//! sensor curves. The contract shared by the GUI, the CLI and the tests.
+//!
+//! - Grid: the probes' active segments plus `margin_mm` (a phantom: the part inside the block),
+//!   isotropic `spacing_mm` (1 mm default). Faces that are phantom faces are adiabatic; faces that
+//!   crop a larger block or a body are held at the initial temperature (the far field).
+//! - Tissue per node: the phantom's class, or the IRE model's HU / structure classification mapped
+//!   to the cryo class of the same id ([`super::tissue::node_classes`]).
+//! - Vessels: blood nodes that fit a ball of `vessel_min_diameter_mm` (morphological opening) are
+//!   held at the arterial temperature: the "cold sink" (REFERENCE.md §3: vessels > ~3 mm).
+//! - Probes: the active length (`Probe::exposure_mm` from the tip) with the catalog radius and the
+//!   catalog boundary model ([`ProbeThermal`]); duty cycles switch a probe on for
+//!   `duty × duty_period_s` at the start of every period.
+//! - Solver: [`super::solver`].
+
+use super::solver::{
+    self, Face, NOT_MODELLED, ProbeBoundary, ProbeCoupling, SolverError, THETA_MIN, ThermalProblem,
+    TimeScheme, TimelinePiece,
+};
+use super::tissue::{CryoTissueSource, CryoTissues, builtin_cryo_tissues, node_classes};
+use crate::geometry::PatientPos;
+use crate::jobs::JobCtx;
+use crate::physics::grid::ComputeGrid;
+use crate::physics::ire::field::{Electrode, electrode_mask};
+use crate::physics::ire::model::TissueSource;
+use crate::physics::ire::tissue::plan_grid;
+use crate::physics::ire::zone;
+use crate::plan::catalog::{Catalog, builtin_catalog};
+use crate::plan::probe::Probe;
+use crate::plan::protocol::{CryoProtocol, PhaseKind};
+use crate::plan::tissue_params::{TissueParams, builtin_tissue_params};
+use nalgebra::Vector3;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Default freeze surface temperature (°C) when the catalog has no boundary model: the warm end
+/// of the −140 to −150 °C argon probes reach (REFERENCE.md §3).
+pub const DEFAULT_FREEZE_SURFACE_C: f64 = -140.0;
+/// Default active-thaw surface temperature (°C): ≈ +15–20 °C (REFERENCE.md §3).
+pub const DEFAULT_ACTIVE_THAW_C: f64 = 20.0;
+/// Accepted grid spacing (mm); the UI offers 0.5–2 mm.
+pub const CRYO_SPACING_RANGE_MM: (f64, f64) = (0.25, 4.0);
+/// Largest grid accepted (nodes).
+pub const MAX_CRYO_NODES: usize = 12_000_000;
+/// The isotherms reported by default (°C): the visible iceball edge and two lethal candidates
+/// (REFERENCE.md §3).
+pub const REPORTED_ISOTHERMS_C: [f64; 3] = [0.0, -20.0, -40.0];
+
+/// Model settings (saved with cases; defaults are the issue's defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CryoModelOptions {
+    /// Isotropic grid spacing (mm), 0.5–2 mm in the UI.
+    pub spacing_mm: f64,
+    /// Tissue kept around the active segments (mm). The iceball of a 10-min freeze reaches about
+    /// 15–20 mm from a probe; the far field beyond is held at the initial temperature.
+    pub margin_mm: f64,
+    /// Interval between kept snapshots (s).
+    pub snapshot_interval_s: f64,
+    /// Period of the on/off cycle of a probe run at a duty below 1 (s).
+    pub duty_period_s: f64,
+    /// Hold blood nodes of vessels at least this wide at the arterial temperature; 0 = off.
+    pub vessel_min_diameter_mm: f64,
+    /// RKL2 super-step (s, see `solver`); 0 = forward Euler at the stable step.
+    pub super_step_s: f64,
+}
+
+impl Default for CryoModelOptions {
+    fn default() -> Self {
+        Self {
+            spacing_mm: 1.0,
+            margin_mm: 25.0,
+            snapshot_interval_s: 30.0,
+            duty_period_s: 20.0,
+            vessel_min_diameter_mm: 3.0,
+            super_step_s: solver::DEFAULT_SUPER_STEP_S,
+        }
+    }
+}
+
+impl CryoModelOptions {
+    /// Checks the numbers; the error is (field, message).
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let (lo, hi) = CRYO_SPACING_RANGE_MM;
+        let bad = |f: &str, m: String| Err((f.to_string(), m));
+        if !(self.spacing_mm.is_finite() && (lo..=hi).contains(&self.spacing_mm)) {
+            return bad(
+                "spacing_mm",
+                format!("{} — choose {lo}–{hi} mm (1 mm by default)", self.spacing_mm),
+            );
+        }
+        if !(self.margin_mm.is_finite() && self.margin_mm >= 0.0) {
+            return bad("margin_mm", format!("{} — must be ≥ 0 mm", self.margin_mm));
+        }
+        if !(self.snapshot_interval_s.is_finite() && self.snapshot_interval_s >= 1.0) {
+            return bad(
+                "snapshot_interval_s",
+                format!("{} — must be at least 1 s", self.snapshot_interval_s),
+            );
+        }
+        if !(self.duty_period_s.is_finite() && self.duty_period_s > 0.0) {
+            return bad(
+                "duty_period_s",
+                format!("{} — must be positive (s)", self.duty_period_s),
+            );
+        }
+        if !(self.vessel_min_diameter_mm.is_finite() && self.vessel_min_diameter_mm >= 0.0) {
+            return bad(
+                "vessel_min_diameter_mm",
+                format!("{} — must be ≥ 0 mm (0 = off)", self.vessel_min_diameter_mm),
+            );
+        }
+        if !(self.super_step_s.is_finite() && (0.0..=60.0).contains(&self.super_step_s)) {
+            return bad(
+                "super_step_s",
+                format!(
+                    "{} — choose 0 (forward Euler) to 60 s (10 s by default)",
+                    self.super_step_s
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn description(&self) -> String {
+        format!(
+            "cryo Pennes bioheat with phase change, {} mm, explicit enthalpy scheme",
+            self.spacing_mm
+        )
+    }
+}
+
+/// The cryo settings of a plan or case: protocol, lethal isotherm, user isotherm, model options.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CryoSettings {
+    pub protocol: CryoProtocol,
+    /// Lethal isotherm (°C): −40 by default; −30 (Littrup) and −20 are the cited alternatives
+    /// (`assets/tissues_cryo.json` `lethal_isotherms`).
+    pub lethal_isotherm_c: f64,
+    /// An extra isotherm to report and draw (°C).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_isotherm_c: Option<f64>,
+    pub model: CryoModelOptions,
+}
+
+impl Default for CryoSettings {
+    fn default() -> Self {
+        Self {
+            protocol: CryoProtocol::default(),
+            lethal_isotherm_c: -40.0,
+            user_isotherm_c: None,
+            model: CryoModelOptions::default(),
+        }
+    }
+}
+
+impl CryoSettings {
+    /// Checks protocol, isotherms and options for `n_probes` probes; the error is (field relative
+    /// to the settings, e.g. `protocol.phases[1].duration_s`, message).
+    pub fn check(&self, n_probes: usize) -> Result<(), (String, String)> {
+        self.protocol
+            .validate(n_probes)
+            .map_err(|e| (format!("protocol.{}", e.field), e.message))?;
+        let iso_ok = |t: f64| t.is_finite() && (-200.0..=30.0).contains(&t);
+        if !iso_ok(self.lethal_isotherm_c) {
+            return Err((
+                "lethal_isotherm_c".into(),
+                format!(
+                    "{} — choose a temperature in −200…30 °C (−40 by default)",
+                    self.lethal_isotherm_c
+                ),
+            ));
+        }
+        if let Some(t) = self.user_isotherm_c
+            && !iso_ok(t)
+        {
+            return Err((
+                "user_isotherm_c".into(),
+                format!("{t} — choose a temperature in −200…30 °C"),
+            ));
+        }
+        self.model.check().map_err(|(f, m)| (format!("model.{f}"), m))
+    }
+
+    /// The isotherms reported: 0, −20, −40 °C, the lethal one and the user's, without repeats.
+    pub fn reported_isotherms_c(&self) -> Vec<f64> {
+        let mut out: Vec<f64> = REPORTED_ISOTHERMS_C.to_vec();
+        for t in [Some(self.lethal_isotherm_c), self.user_isotherm_c]
+            .into_iter()
+            .flatten()
+        {
+            if !out.iter().any(|o| (o - t).abs() < 1e-9) {
+                out.push(t);
+            }
+        }
+        out
+    }
+}
+
+/// The built-in assets the model reads.
+#[derive(Clone, Debug)]
+pub struct CryoAssets {
+    pub tissues: CryoTissues,
+    /// For the CT classification shared with the IRE model (HU bins, structure overrides).
+    pub ire_params: TissueParams,
+    pub catalog: Catalog,
+}
+
+impl CryoAssets {
+    pub fn builtin() -> Result<Self, CryoError> {
+        let e = |e: crate::plan::AssetError| CryoError::Invalid(e.to_string());
+        Ok(Self {
+            tissues: builtin_cryo_tissues().map_err(e)?,
+            ire_params: builtin_tissue_params().map_err(e)?,
+            catalog: builtin_catalog().map_err(e)?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CryoError {
+    #[error("cryo model: no probe — place at least one cryoprobe")]
+    NoProbes,
+    #[error("cryo model: {0}")]
+    Invalid(String),
+    #[error("cryo model: cancelled")]
+    Cancelled,
+}
+
+impl From<SolverError> for CryoError {
+    fn from(e: SolverError) -> Self {
+        match e {
+            SolverError::Cancelled => CryoError::Cancelled,
+            SolverError::Invalid(m) => CryoError::Invalid(m),
+        }
+    }
+}
+
+/// A probe's thermal model: active segment, radius, surface temperatures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeThermal {
+    pub electrode: Electrode,
+    pub freeze_surface_c: f64,
+    pub active_thaw_c: f64,
+    /// The freeze temperature was fitted to catalog isotherms (else the uncalibrated default).
+    pub calibrated: bool,
+}
+
+/// The thermal model of `probe` from the catalog (defaults when the model or its boundary is
+/// missing).
+pub fn probe_thermal(probe: &Probe, catalog: &Catalog) -> Result<ProbeThermal, CryoError> {
+    let seg = probe
+        .exposed_segment()
+        .map_err(|e| CryoError::Invalid(e.to_string()))?;
+    let model = catalog.get(&probe.model_id);
+    let radius_mm = model
+        .map(|m| m.radius_mm())
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .ok_or_else(|| {
+            CryoError::Invalid(format!(
+                "probe \"{}\": unknown probe model \"{}\" — see assets/probes.json",
+                probe.label, probe.model_id
+            ))
+        })?;
+    let b = model.and_then(|m| m.cryo_boundary.as_ref());
+    Ok(ProbeThermal {
+        electrode: Electrode {
+            start_lps: seg.start,
+            end_lps: seg.end,
+            radius_mm,
+        },
+        freeze_surface_c: b.map_or(DEFAULT_FREEZE_SURFACE_C, |b| b.freeze_surface_temperature_c.value),
+        active_thaw_c: b.map_or(DEFAULT_ACTIVE_THAW_C, |b| b.active_thaw_temperature_c.value),
+        calibrated: b.is_some_and(|b| b.calibration.is_some()),
+    })
+}
+
+/// The piecewise-constant probe boundaries of a protocol (duty cycles expanded).
+pub fn timeline(protocol: &CryoProtocol, probes: &[ProbeThermal], duty_period_s: f64) -> Vec<TimelinePiece> {
+    let bounds = protocol.boundaries_s();
+    let mut out = Vec::new();
+    for (pi, phase) in protocol.phases.iter().enumerate() {
+        let (start, end) = (bounds[pi], bounds[pi + 1]);
+        // Switch times inside the phase: every period start and every probe's off time.
+        let mut cuts = vec![start, end];
+        let cycling = (0..probes.len()).any(|i| {
+            let d = phase.duty(i);
+            d > 0.0 && d < 1.0
+        });
+        if cycling {
+            let mut t = start;
+            while t < end {
+                cuts.push(t);
+                for i in 0..probes.len() {
+                    let d = phase.duty(i);
+                    if d > 0.0 && d < 1.0 {
+                        cuts.push((t + d * duty_period_s).min(end));
+                    }
+                }
+                t += duty_period_s;
+            }
+        }
+        cuts.sort_by(f64::total_cmp);
+        cuts.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+        for w in cuts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let mid = 0.5 * (a + b);
+            let boundary = probes
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let d = phase.duty(i);
+                    let on = d >= 1.0 || (d > 0.0 && ((mid - start) % duty_period_s) < d * duty_period_s);
+                    match (phase.kind, on) {
+                        (_, false) | (PhaseKind::PassiveThaw, _) => ProbeBoundary::Off,
+                        (PhaseKind::Freeze, true) => ProbeBoundary::Temperature(p.freeze_surface_c),
+                        (PhaseKind::ActiveThaw, true) => ProbeBoundary::Temperature(p.active_thaw_c),
+                    }
+                })
+                .collect();
+            out.push(TimelinePiece {
+                start_s: a,
+                end_s: b,
+                boundary,
+            });
+        }
+    }
+    out
+}
+
+/// Blood nodes of vessels at least `min_diameter_mm` wide: the morphological opening of the
+/// blood mask by a ball of radius `min_diameter/2 − h/2` (a node stands for a voxel).
+pub fn thick_vessel_nodes(grid: &ComputeGrid, blood: &[bool], min_diameter_mm: f64) -> Vec<bool> {
+    let n = grid.len();
+    if min_diameter_mm <= 0.0 || !blood.iter().any(|b| *b) {
+        return vec![false; n];
+    }
+    let r_nodes = ((0.5 * min_diameter_mm - 0.5 * grid.spacing_mm) / grid.spacing_mm).max(0.0);
+    let ri = r_nodes.floor() as i64;
+    let mut ball = Vec::new();
+    for dz in -ri..=ri {
+        for dy in -ri..=ri {
+            for dx in -ri..=ri {
+                if ((dx * dx + dy * dy + dz * dz) as f64) <= r_nodes * r_nodes + 1e-9 {
+                    ball.push([dx, dy, dz]);
+                }
+            }
+        }
+    }
+    let dims = grid.dims.map(|d| d as i64);
+    let at = |idx: usize, o: &[i64; 3]| -> Option<usize> {
+        let [i, j, k] = grid.ijk(idx);
+        let q = [i as i64 + o[0], j as i64 + o[1], k as i64 + o[2]];
+        (0..3)
+            .all(|a| q[a] >= 0 && q[a] < dims[a])
+            .then(|| grid.index(q[0] as usize, q[1] as usize, q[2] as usize))
+    };
+    // Erosion: the ball fits in blood (outside the grid counts as blood: vessels leave the grid).
+    let eroded: Vec<bool> = (0..n)
+        .into_par_iter()
+        .map(|idx| blood[idx] && ball.iter().all(|o| at(idx, o).is_none_or(|q| blood[q])))
+        .collect();
+    (0..n)
+        .into_par_iter()
+        .map(|idx| blood[idx] && ball.iter().any(|o| at(idx, o).is_some_and(|q| eroded[q])))
+        .collect()
+}
+
+/// One isotherm's size.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IsothermSize {
+    pub temperature_c: f64,
+    pub volume_ml: f64,
+    /// Along [`iceball_axes`]: probe axis, axis between the first two probes, perpendicular.
+    pub extents_mm: [f64; 3],
+}
+
+/// The full model's result.
+#[derive(Clone, Debug)]
+pub struct CryoResult {
+    pub grid: ComputeGrid,
+    /// Cryo class per node (`tissue::NO_TISSUE` outside).
+    pub classes: Vec<u8>,
+    /// Nodes held at the arterial temperature (vessel heat sources).
+    pub vessel_nodes: Vec<bool>,
+    pub snapshot_times_s: Vec<f64>,
+    /// Per snapshot, per node: centi-degrees (`solver::NOT_MODELLED` where no tissue is modelled).
+    pub snapshots: Vec<Vec<i16>>,
+    /// Running minimum temperature per node up to each snapshot is derived from `snapshots`;
+    /// this is the minimum at the end (centi-degrees).
+    pub min_final: Vec<i16>,
+    pub probes: Vec<ProbeThermal>,
+    pub protocol: CryoProtocol,
+    pub lethal_isotherm_c: f64,
+    /// Heat delivered by each probe (J, negative = extracted).
+    pub probe_heat_j: Vec<f64>,
+    pub initial_enthalpy_j: f64,
+    pub final_enthalpy_j: f64,
+    /// Flux evaluations (RKL2 stages or Euler steps) and the forward-Euler stable step (s).
+    pub stages: usize,
+    pub dt_euler_s: f64,
+    pub elapsed_s: f64,
+    pub description: String,
+    /// Notes for the user (e.g. a probe widened to the grid).
+    pub warnings: Vec<String>,
+}
+
+/// The three directions iceball extents are measured along: the first probe's axis, the
+/// direction between the first two probes' active-segment midpoints made perpendicular to it (any
+/// perpendicular with one probe), and their cross product.
+pub fn iceball_axes(probes: &[Probe]) -> Option<[Vector3<f64>; 3]> {
+    let axis = probes.first()?.axis().ok()?;
+    let in_plane = probes.get(1).and_then(|b| {
+        let d = b.exposed_segment().ok()?.midpoint() - probes[0].exposed_segment().ok()?.midpoint();
+        (d - axis * axis.dot(&d)).try_normalize(1e-9)
+    });
+    let second = in_plane.unwrap_or_else(|| {
+        let helper = [Vector3::x(), Vector3::y(), Vector3::z()]
+            .into_iter()
+            .min_by(|a, b| axis.dot(a).abs().total_cmp(&axis.dot(b).abs()))
+            .unwrap_or_else(Vector3::x);
+        (helper - axis * axis.dot(&helper)).normalize()
+    });
+    Some([axis, second, axis.cross(&second)])
+}
+
+/// Full model (background job: polls `ctx.cancel`, reports `ctx.progress` in simulated minutes).
+/// Deterministic.
+pub fn compute_cryo(
+    probes: &[Probe],
+    settings: &CryoSettings,
+    tissue: CryoTissueSource<'_>,
+    assets: &CryoAssets,
+    ctx: &JobCtx,
+) -> Result<CryoResult, CryoError> {
+    let started = Instant::now();
+    if probes.is_empty() {
+        return Err(CryoError::NoProbes);
+    }
+    settings
+        .check(probes.len())
+        .map_err(|(f, m)| CryoError::Invalid(format!("{f}: {m}")))?;
+    let opts = &settings.model;
+    let thermal: Vec<ProbeThermal> = probes
+        .iter()
+        .map(|p| probe_thermal(p, &assets.catalog))
+        .collect::<Result<_, _>>()?;
+    let problem = build_problem(&thermal, settings, &tissue, assets)?;
+    let total_min = settings.protocol.total_s() / 60.0;
+    ctx.progress.set(0.0);
+    let cancel = || ctx.cancel.is_cancelled();
+    let progress = |sim_s: f64| {
+        ctx.progress.set((sim_s / 60.0 / total_min) as f32);
+        ctx.progress
+            .set_message(format!("{:.1} / {:.1} simulated min", sim_s / 60.0, total_min));
+    };
+    let out = solver::run(&problem, &cancel, &progress)?;
+    let min_final = running_min(&out.snapshots);
+    let warnings = problem.warnings.clone();
+    Ok(CryoResult {
+        grid: problem.grid,
+        classes: problem.classes,
+        vessel_nodes: problem.held,
+        snapshot_times_s: out.snapshot_times_s,
+        snapshots: out.snapshots,
+        min_final,
+        probes: thermal,
+        protocol: settings.protocol.clone(),
+        lethal_isotherm_c: settings.lethal_isotherm_c,
+        probe_heat_j: out.probe_heat_j,
+        initial_enthalpy_j: out.initial_enthalpy_j,
+        final_enthalpy_j: out.final_enthalpy_j,
+        stages: out.stages,
+        dt_euler_s: out.dt_euler_s,
+        elapsed_s: started.elapsed().as_secs_f64(),
+        description: format!("{}; {}", opts.description(), settings.protocol.description()),
+        warnings,
+    })
+}
+
+fn running_min(snapshots: &[Vec<i16>]) -> Vec<i16> {
+    let Some(first) = snapshots.first() else {
+        return Vec::new();
+    };
+    let mut m = first.clone();
+    for s in &snapshots[1..] {
+        m.par_iter_mut()
+            .zip(s.par_iter())
+            .for_each(|(a, &b)| *a = (*a).min(b));
+    }
+    m
+}
+
+/// The solver problem of a plan (grid, classes, vessels, probes, faces, timeline, snapshots).
+pub fn build_problem(
+    thermal: &[ProbeThermal],
+    settings: &CryoSettings,
+    tissue: &CryoTissueSource<'_>,
+    assets: &CryoAssets,
+) -> Result<ThermalProblem, CryoError> {
+    let opts = &settings.model;
+    let segments: Vec<(PatientPos, PatientPos)> = thermal
+        .iter()
+        .map(|p| (p.electrode.start_lps, p.electrode.end_lps))
+        .collect();
+    // The grid rule of the IRE model (crop, never past a phantom face), without multigrid sizes.
+    let ire_source = match tissue {
+        CryoTissueSource::Phantom {
+            centre_lps, size_mm, ..
+        } => TissueSource::Phantom {
+            class_id: "",
+            centre_lps: *centre_lps,
+            size_mm: *size_mm,
+        },
+        CryoTissueSource::Ct { volume, structures } => TissueSource::Ct { volume, structures },
+    };
+    let grid = plan_grid(
+        &segments,
+        &ire_source,
+        opts.margin_mm,
+        opts.spacing_mm,
+        false,
+        None,
+    )
+    .map_err(|e| CryoError::Invalid(e.to_string().replace("IRE model: ", "")))?;
+    if grid.len() > MAX_CRYO_NODES {
+        return Err(CryoError::Invalid(format!(
+            "the compute grid would have {} nodes, above the {MAX_CRYO_NODES} limit — use a coarser spacing \
+             or a smaller margin",
+            grid.len()
+        )));
+    }
+    let classes =
+        node_classes(&grid, tissue, &assets.tissues, &assets.ire_params).map_err(CryoError::Invalid)?;
+    let t_a = assets.tissues.blood.arterial_temperature_c.value;
+    let (initial_c, faces) = match tissue {
+        CryoTissueSource::Phantom {
+            centre_lps,
+            size_mm,
+            temperature_c,
+            ..
+        } => {
+            let mut faces = [Face::Temperature(*temperature_c); 6];
+            let top = |ax: usize| grid.origin_lps[ax] + (grid.dims[ax] - 1) as f64 * grid.spacing_mm;
+            let tol = 1e-6 + grid.spacing_mm;
+            for ax in 0..3 {
+                let (blo, bhi) = (
+                    centre_lps[ax] - 0.5 * size_mm[ax],
+                    centre_lps[ax] + 0.5 * size_mm[ax],
+                );
+                // A face within one spacing of the block face is the block face (see plan_grid).
+                if grid.origin_lps[ax] - blo < tol {
+                    faces[2 * ax] = Face::Adiabatic;
+                }
+                if bhi - top(ax) < tol {
+                    faces[2 * ax + 1] = Face::Adiabatic;
+                }
+            }
+            (*temperature_c, faces)
+        }
+        CryoTissueSource::Ct { .. } => (t_a, [Face::Temperature(t_a); 6]),
+    };
+    let held = match assets.tissues.class_index("blood") {
+        Some(b) if opts.vessel_min_diameter_mm > 0.0 && matches!(tissue, CryoTissueSource::Ct { .. }) => {
+            let blood: Vec<bool> = classes.iter().map(|&c| usize::from(c) == b).collect();
+            thick_vessel_nodes(&grid, &blood, opts.vessel_min_diameter_mm)
+        }
+        _ => vec![false; grid.len()],
+    };
+    let mut warnings = Vec::new();
+    let probes: Vec<ProbeCoupling> = thermal
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut m = electrode_mask(&grid, &p.electrode);
+            if m.metal.is_empty() {
+                // A probe thinner than the grid can pass between the nodes: widen it to reach the
+                // nearest node line (half the cell diagonal), and say so.
+                let widened = Electrode {
+                    radius_mm: 0.87 * grid.spacing_mm,
+                    ..p.electrode.clone()
+                };
+                m = electrode_mask(&grid, &widened);
+                warnings.push(format!(
+                    "probe {}: {:.2} mm radius is below the {} mm grid — widened to {:.2} mm; use a finer grid",
+                    i + 1,
+                    p.electrode.radius_mm,
+                    grid.spacing_mm,
+                    widened.radius_mm
+                ));
+            }
+            let mut cuts: Vec<(usize, f64)> = m
+                .cuts
+                .iter()
+                .map(|c| (c.outside, 1.0 / c.theta.max(THETA_MIN)))
+                .collect();
+            cuts.sort_by_key(|c| c.0);
+            let mut merged: Vec<(usize, f64)> = Vec::with_capacity(cuts.len());
+            for (i, s) in cuts {
+                match merged.last_mut() {
+                    Some(l) if l.0 == i => l.1 += s,
+                    _ => merged.push((i, s)),
+                }
+            }
+            ProbeCoupling {
+                metal: m.metal,
+                cuts: merged,
+            }
+        })
+        .collect();
+    if let Some(i) = probes.iter().position(|p| p.metal.is_empty()) {
+        return Err(CryoError::Invalid(format!(
+            "probe {} covers no grid node — use a finer grid",
+            i + 1
+        )));
+    }
+    let timeline = timeline(&settings.protocol, thermal, opts.duty_period_s);
+    let total = settings.protocol.total_s();
+    let mut snaps: Vec<f64> = Vec::new();
+    let mut t = 0.0;
+    while t <= total + 1e-9 {
+        snaps.push(t);
+        t += opts.snapshot_interval_s;
+    }
+    snaps.extend(settings.protocol.boundaries_s());
+    Ok(ThermalProblem {
+        grid,
+        materials: assets.tissues.materials(),
+        classes,
+        initial_temperature_c: initial_c,
+        held,
+        held_temperature_c: t_a,
+        arterial_temperature_c: t_a,
+        faces,
+        probes,
+        timeline,
+        snapshot_times_s: snaps,
+        scheme: if opts.super_step_s > 0.0 {
+            TimeScheme::Rkl2 {
+                super_step_s: opts.super_step_s,
+            }
+        } else {
+            TimeScheme::Euler { dt_s: None }
+        },
+        warnings,
+    })
+}
+
+impl CryoResult {
+    pub fn snapshot_count(&self) -> usize {
+        self.snapshots.len()
+    }
+
+    /// The snapshot at or just before `time_s` (the slider's position).
+    pub fn snapshot_at(&self, time_s: f64) -> usize {
+        self.snapshot_times_s
+            .partition_point(|&t| t <= time_s + 1e-9)
+            .saturating_sub(1)
+    }
+
+    /// The last snapshot (end of the protocol).
+    pub fn last_snapshot(&self) -> usize {
+        self.snapshots.len().saturating_sub(1)
+    }
+
+    /// The snapshot at the end of the last freeze (largest iceball of the final freeze).
+    pub fn end_of_last_freeze_snapshot(&self) -> usize {
+        self.protocol
+            .end_of_last_freeze_s()
+            .map_or(self.last_snapshot(), |t| self.snapshot_at(t))
+    }
+
+    /// Temperature (°C) of every node at snapshot `s` (NaN where not modelled).
+    pub fn temperatures_c(&self, s: usize) -> Vec<f32> {
+        self.snapshots
+            .get(s)
+            .map(|v| v.par_iter().map(|&c| decode(c)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Trilinear temperature (°C) at an LPS point at snapshot `s` (only modelled corners count);
+    /// `None` outside the grid or where nothing is modelled.
+    pub fn temperature_at(&self, s: usize, p: &PatientPos) -> Option<f32> {
+        trilinear_i16(&self.grid, self.snapshots.get(s)?, p)
+    }
+
+    /// A sensor (thermocouple) at `p`: (time s, °C) at every snapshot; `None` outside the grid.
+    pub fn sensor_curve(&self, p: &PatientPos) -> Option<Vec<(f64, f32)>> {
+        self.snapshot_times_s
+            .iter()
+            .zip(&self.snapshots)
+            .map(|(t, s)| trilinear_i16(&self.grid, s, p).map(|v| (*t, v)))
+            .collect()
+    }
+
+    /// Nodes at or below `temperature_c` at snapshot `s`.
+    pub fn isotherm_mask(&self, s: usize, temperature_c: f64) -> Vec<bool> {
+        let lim = centi_limit(temperature_c);
+        self.snapshots
+            .get(s)
+            .map(|v| v.par_iter().map(|&c| c != NOT_MODELLED && c <= lim).collect())
+            .unwrap_or_else(|| vec![false; self.grid.len()])
+    }
+
+    /// Nodes whose lowest temperature up to snapshot `s` reached `temperature_c` (the lethal zone
+    /// with the lethal isotherm: tissue that was that cold has died even after it thaws).
+    pub fn reached_mask(&self, s: usize, temperature_c: f64) -> Vec<bool> {
+        let lim = centi_limit(temperature_c);
+        let last = s.min(self.last_snapshot());
+        if last == self.last_snapshot() {
+            return self
+                .min_final
+                .par_iter()
+                .map(|&c| c != NOT_MODELLED && c <= lim)
+                .collect();
+        }
+        let mut out = vec![false; self.grid.len()];
+        for snap in &self.snapshots[..=last] {
+            out.par_iter_mut()
+                .zip(snap.par_iter())
+                .for_each(|(o, &c)| *o |= c != NOT_MODELLED && c <= lim);
+        }
+        out
+    }
+
+    /// The lethal zone up to snapshot `s` (lowest temperature ≤ the lethal isotherm).
+    pub fn lethal_mask(&self, s: usize) -> Vec<bool> {
+        self.reached_mask(s, self.lethal_isotherm_c)
+    }
+
+    pub fn volume_ml(&self, mask: &[bool]) -> f64 {
+        zone::zone_volume_ml(&self.grid, mask)
+    }
+
+    /// Extents (mm) of a mask along three directions (see `physics::ire::zone::extents_mm`).
+    pub fn extents_mm(&self, mask: &[bool], axes: [Vector3<f64>; 3]) -> [f64; 3] {
+        zone::extents_mm(&self.grid, mask, axes)
+    }
+
+    /// Volume and extents of the `temperature_c` isotherm at snapshot `s`.
+    pub fn isotherm_size(&self, s: usize, temperature_c: f64, axes: [Vector3<f64>; 3]) -> IsothermSize {
+        let m = self.isotherm_mask(s, temperature_c);
+        IsothermSize {
+            temperature_c,
+            volume_ml: self.volume_ml(&m),
+            extents_mm: self.extents_mm(&m, axes),
+        }
+    }
+
+    /// Temperatures (°C) on a plane of `w × h` pixels (pixel (x, y) at `origin + u·x·s + v·y·s`,
+    /// row-major); NaN outside the grid or where nothing is modelled.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sample_plane(
+        &self,
+        s: usize,
+        origin_lps: &PatientPos,
+        u_dir: &Vector3<f64>,
+        v_dir: &Vector3<f64>,
+        spacing_mm: f64,
+        w: usize,
+        h: usize,
+    ) -> Vec<f32> {
+        let Some(snap) = self.snapshots.get(s) else {
+            return vec![f32::NAN; w * h];
+        };
+        (0..w * h)
+            .into_par_iter()
+            .map(|idx| {
+                let (x, y) = ((idx % w.max(1)) as f64, (idx / w.max(1)) as f64);
+                let p = origin_lps + u_dir * (x * spacing_mm) + v_dir * (y * spacing_mm);
+                trilinear_i16(&self.grid, snap, &p).unwrap_or(f32::NAN)
+            })
+            .collect()
+    }
+
+    /// An isotherm mask on the same plane as [`Self::sample_plane`] (trilinear temperature ≤
+    /// `temperature_c`), for fills; draw outlines with marching squares on `sample_plane`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sample_isotherm_plane(
+        &self,
+        s: usize,
+        temperature_c: f64,
+        origin_lps: &PatientPos,
+        u_dir: &Vector3<f64>,
+        v_dir: &Vector3<f64>,
+        spacing_mm: f64,
+        w: usize,
+        h: usize,
+    ) -> Vec<bool> {
+        self.sample_plane(s, origin_lps, u_dir, v_dir, spacing_mm, w, h)
+            .into_iter()
+            .map(|t| t.is_finite() && f64::from(t) <= temperature_c)
+            .collect()
+    }
+
+    /// Heat removed by all probes (J, positive).
+    pub fn heat_extracted_j(&self) -> f64 {
+        -self.probe_heat_j.iter().sum::<f64>()
+    }
+}
+
+fn decode(c: i16) -> f32 {
+    if c == NOT_MODELLED {
+        f32::NAN
+    } else {
+        f32::from(c) / 100.0
+    }
+}
+
+/// The largest centi-degree value at or below `t_c`.
+fn centi_limit(t_c: f64) -> i16 {
+    (t_c * 100.0 + 1e-6).floor().clamp(-32767.0, 32767.0) as i16
+}
+
+/// Trilinear interpolation of a centi-degree node field; corners not modelled are left out (the
+/// weights of the others renormalised).
+pub fn trilinear_i16(grid: &ComputeGrid, values: &[i16], p: &PatientPos) -> Option<f32> {
+    let g = grid.to_grid(p);
+    let mut base = [0usize; 3];
+    let mut frac = [0.0f64; 3];
+    for ax in 0..3 {
+        let top = grid.dims[ax] as f64 - 1.0;
+        let x = g[ax];
+        if !x.is_finite() || x < -1e-9 || x > top + 1e-9 {
+            return None;
+        }
+        let x = x.clamp(0.0, top);
+        let f = x.floor().min((top - 1.0).max(0.0));
+        base[ax] = f as usize;
+        frac[ax] = if grid.dims[ax] > 1 { x - f } else { 0.0 };
+    }
+    let (mut v, mut wsum) = (0.0f64, 0.0f64);
+    for (dk, wk) in [(0, 1.0 - frac[2]), (1, frac[2])] {
+        for (dj, wj) in [(0, 1.0 - frac[1]), (1, frac[1])] {
+            for (di, wi) in [(0, 1.0 - frac[0]), (1, frac[0])] {
+                let w = wi * wj * wk;
+                if w <= 0.0 {
+                    continue;
+                }
+                let i = (base[0] + di).min(grid.dims[0] - 1);
+                let j = (base[1] + dj).min(grid.dims[1] - 1);
+                let k = (base[2] + dk).min(grid.dims[2] - 1);
+                let c = *values.get(grid.index(i, j, k))?;
+                if c != NOT_MODELLED {
+                    v += w * f64::from(c) / 100.0;
+                    wsum += w;
+                }
+            }
+        }
+    }
+    (wsum > 1e-12).then(|| (v / wsum) as f32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duty_cycle_timeline_switches_probes() {
+        let mut protocol = CryoProtocol::freeze_only(60.0);
+        protocol.phases[0]
+            .probe_duty
+            .push(crate::plan::protocol::ProbeDuty { probe: 1, duty: 0.5 });
+        protocol.phases[0]
+            .probe_duty
+            .push(crate::plan::protocol::ProbeDuty { probe: 2, duty: 0.0 });
+        let p = ProbeThermal {
+            electrode: Electrode {
+                start_lps: PatientPos::origin(),
+                end_lps: PatientPos::new(0.0, 0.0, 10.0),
+                radius_mm: 0.7,
+            },
+            freeze_surface_c: -140.0,
+            active_thaw_c: 20.0,
+            calibrated: false,
+        };
+        let tl = timeline(&protocol, &[p.clone(), p.clone(), p], 20.0);
+        // Switches at 10, 20, 30, … s: six pieces of 10 s.
+        assert_eq!(tl.len(), 6, "{tl:?}");
+        let on: f64 = tl
+            .iter()
+            .filter(|x| x.boundary[1] != ProbeBoundary::Off)
+            .map(|x| x.end_s - x.start_s)
+            .sum();
+        assert!((on - 30.0).abs() < 1e-9);
+        assert!(
+            tl.iter()
+                .all(|x| x.boundary[0] == ProbeBoundary::Temperature(-140.0))
+        );
+        assert!(tl.iter().all(|x| x.boundary[2] == ProbeBoundary::Off));
+    }
+
+    #[test]
+    fn opening_keeps_thick_vessels_only() {
+        let grid = ComputeGrid {
+            origin_lps: PatientPos::origin(),
+            spacing_mm: 1.0,
+            dims: [21, 21, 5],
+        };
+        // A 1-node-wide line (1 mm) and a 5-node-wide bar (5 mm), both along z.
+        let blood: Vec<bool> = (0..grid.len())
+            .map(|idx| {
+                let [i, j, _] = grid.ijk(idx);
+                (i == 3 && j == 3) || ((10..15).contains(&i) && (10..15).contains(&j))
+            })
+            .collect();
+        let held = thick_vessel_nodes(&grid, &blood, 3.0);
+        assert!(!held[grid.index(3, 3, 2)]);
+        assert!(held[grid.index(12, 12, 2)]);
+        assert!(held[grid.index(10, 12, 2)]);
+    }
+}

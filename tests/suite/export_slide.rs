@@ -1,0 +1,189 @@
+//! The 1920 × 1080 board slide: size, content at the text level (findings, "not available",
+//! anonymisation), text that renders, and the `compute CASE --png` path end to end.
+
+use ablaplan::demo::demo_volume;
+use ablaplan::export::view::identifying_strings;
+use ablaplan::export::{
+    BoardSlide, Overlay, ProbeOverlay, Provenance, SLIDE_HEIGHT, SLIDE_WIDTH, Severity, SlideTable, TableRow,
+    ViewExport, ViewPlane, render_slide,
+};
+use ablaplan::plan::probe::Probe;
+use ablaplan::render::reslice::{ProbePlaneOptions, in_plane_for_probe};
+use ablaplan::volume::{ViewKind, Volume};
+use nalgebra::Point3;
+
+fn probe() -> Probe {
+    Probe {
+        model_id: "nanoknife_19g".into(),
+        tip_lps: Point3::new(60.0, 10.0, -200.0),
+        entry_lps: Point3::new(60.0, -120.0, -200.0),
+        exposure_mm: 20.0,
+        label: "A".into(),
+    }
+}
+
+fn slide<'a>(v: &'a Volume, anonymise: bool, findings: Option<Vec<(Severity, String)>>) -> BoardSlide<'a> {
+    let p = probe();
+    let mut views = Vec::new();
+    for (view, slice) in [(ViewKind::Axial, 64), (ViewKind::Coronal, 200)] {
+        let mut e = ViewExport::new(v, ViewPlane::Mpr { view, slice });
+        e.overlays
+            .push(Overlay::Probes(ProbeOverlay::numbered(std::slice::from_ref(&p))));
+        e.anonymise = false; // the slide's flag must win
+        views.push((view.name().to_string(), e));
+    }
+    let plane = in_plane_for_probe(&p, &v.geometry, &ProbePlaneOptions::default()).unwrap();
+    views.push((
+        "Along probe 1".to_string(),
+        ViewExport::new(
+            v,
+            ViewPlane::Oblique {
+                plane,
+                name: "Along probe 1".into(),
+                slab_mm: 0.4,
+            },
+        ),
+    ));
+    BoardSlide {
+        title: "Case 7: pelvic node".into(),
+        subtitle: "IRE — 1 electrode".into(),
+        views,
+        plan: vec![SlideTable {
+            title: "Pairs".into(),
+            header: vec!["pair".into(), "voltage".into(), "current".into()],
+            rows: vec![
+                TableRow {
+                    cells: vec!["1–2".into(), "2250 V".into(), "31.0 A".into()],
+                    flagged: false,
+                },
+                TableRow {
+                    cells: vec!["1–3".into(), "3000 V".into(), "52.4 A".into()],
+                    flagged: true,
+                },
+            ],
+        }],
+        findings,
+        margin: vec!["Minimal margin 6.2 mm (goal > 5 mm)".into()],
+        margin_ok: Some(true),
+        provenance: Provenance {
+            model: "IRE nonlinear".into(),
+            model_version: "test".into(),
+            parameter_hash: "0123456789abcdef".into(),
+            notes: vec![],
+        },
+        anonymise,
+        patient: Some(&v.meta),
+    }
+}
+
+fn texts(s: &ablaplan::export::SlideImage) -> Vec<String> {
+    s.texts.iter().map(|t| t.text.clone()).collect()
+}
+
+#[test]
+fn slide_is_full_hd_and_decodes() {
+    let v = demo_volume();
+    let s = render_slide(&slide(&v, true, None)).unwrap();
+    assert_eq!((s.image.width, s.image.height), (SLIDE_WIDTH, SLIDE_HEIGHT));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slide.png");
+    s.save_png(&path).unwrap();
+    let back = image::open(&path).unwrap().to_rgba8();
+    assert_eq!(back.dimensions(), (1920, 1080));
+    let t = texts(&s);
+    assert!(t.contains(&"Safety analysis not available.".to_string()), "{t:?}");
+    for want in [
+        "Case 7: pelvic node",
+        "52.4 A",
+        "Parameter hash: 0123456789abcdef",
+        "1",
+    ] {
+        assert!(t.iter().any(|x| x == want), "{want} missing from {t:?}");
+    }
+    // Views were drawn into the slide: the CT of the axial panel is not the background.
+    let p = s.image.get(24 + 300, 84 + 300).unwrap();
+    assert_ne!(p, [18, 20, 24, 255]);
+}
+
+#[test]
+fn findings_are_listed_worst_first() {
+    let v = demo_volume();
+    let findings = vec![
+        (Severity::Info, "vessel inside the zone".to_string()),
+        (Severity::HighRisk, "nerve 0.0 mm from the zone".to_string()),
+        (Severity::Caution, "bowel 8 mm".to_string()),
+    ];
+    let t = texts(&render_slide(&slide(&v, true, Some(findings))).unwrap());
+    let pos = |s: &str| t.iter().position(|x| x == s).unwrap();
+    assert!(pos("nerve 0.0 mm from the zone") < pos("bowel 8 mm"));
+    assert!(pos("bowel 8 mm") < pos("vessel inside the zone"));
+    assert!(!t.iter().any(|x| x.contains("not available")));
+    let none = texts(&render_slide(&slide(&v, true, Some(vec![]))).unwrap());
+    assert!(none.contains(&"No findings.".to_string()));
+}
+
+#[test]
+fn anonymised_slide_contains_no_identifiers() {
+    let v = demo_volume();
+    let needles: Vec<String> = identifying_strings(&v.meta)
+        .into_iter()
+        .map(|s| s.to_lowercase())
+        .collect();
+    assert!(needles.contains(&"demo-000000-fake".to_string()));
+    let hits = |s: &ablaplan::export::SlideImage| -> Vec<String> {
+        texts(s)
+            .into_iter()
+            .filter(|t| needles.iter().any(|n| t.to_lowercase().contains(n.as_str())))
+            .collect()
+    };
+    let anon = render_slide(&slide(&v, true, None)).unwrap();
+    assert_eq!(hits(&anon), Vec::<String>::new());
+    // Only free text was replaced: the demo's study and series descriptions contain parts of its
+    // synthetic patient name ("DEMO", "Synthetic", "Abdomen"), two per view, three views.
+    assert_eq!(anon.redacted, 6);
+    assert!(texts(&anon).contains(&"Anonymised".to_string()));
+    // Not anonymised: the header and the views name the patient (so the check can fail).
+    let named = render_slide(&slide(&v, false, None)).unwrap();
+    let h = hits(&named);
+    assert!(h.iter().any(|t| t.contains("DEMO-000000-FAKE")), "{h:?}");
+}
+
+#[test]
+fn slide_text_renders() {
+    let v = demo_volume();
+    let s = render_slide(&slide(&v, true, None)).unwrap();
+    let t = s.texts.iter().find(|t| t.text == "Case 7: pelvic node").unwrap();
+    let header: [u8; 4] = [30, 33, 39, 255];
+    let mut lit = 0;
+    for y in t.rect[1] as i64..t.rect[3] as i64 {
+        for x in t.rect[0] as i64..t.rect[2] as i64 {
+            lit += usize::from(s.image.get(x, y).unwrap() != header);
+        }
+    }
+    assert!(lit > 200, "{lit} drawn pixels in the title box");
+}
+
+#[test]
+fn compute_writes_the_board_slide() {
+    let case =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/cases/safety_nerve_near_zone.json");
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("slide.png");
+    let ctx = ablaplan::jobs::JobCtx::default();
+    let overrides = ablaplan::cli::ComputeOverrides::default();
+    let report = ablaplan::cli::compute_case_png(&case, &overrides, Some(&png), &ctx).unwrap();
+    assert!(report.zone.volume_ml > 0.0);
+    let back = image::open(&png).unwrap().to_rgba8();
+    assert_eq!(back.dimensions(), (1920, 1080));
+    // The zone's orange is somewhere in the axial panel.
+    let orange = back
+        .pixels()
+        .filter(|p| p.0[0] > 200 && (100..180).contains(&p.0[1]) && p.0[2] < 80)
+        .count();
+    assert!(orange > 100, "{orange} orange pixels");
+    // An unwritable path is an export error (exit code 1), after the computation.
+    let bad = dir.path().join("missing/dir/slide.png");
+    let e = ablaplan::cli::compute_case_png(&case, &overrides, Some(&bad), &ctx).unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+    assert!(e.to_string().contains("board slide"), "{e}");
+}
