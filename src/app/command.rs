@@ -54,6 +54,8 @@ pub enum OpenDialog {
     ExportView,
     /// Where to write the tumour-board slide.
     ExportSlide,
+    /// Where to write the whole layout.
+    ExportLayout,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -101,6 +103,8 @@ pub enum Command {
     ExportViewTo(PathBuf),
     /// Render the 1920 × 1080 tumour-board slide into a PNG.
     ExportSlideTo(PathBuf),
+    /// Render the whole layout (as on screen) into a PNG.
+    ExportLayoutTo(PathBuf),
     /// Move the views to finding `n` of the safety report and show its caliper.
     FocusFinding(usize),
     ClearCaliper,

@@ -9,7 +9,8 @@ use super::{AblaApp, NoticeLevel};
 use crate::export::board::{IreBoard, ire_board_slide};
 use crate::export::slide::{Provenance, Severity as SlideSeverity};
 use crate::export::view::{
-    CaliperOverlay, Overlay, ProbeOverlay, StructureOverlay, ViewExport, ViewPlane, ZoneOverlay, render_view,
+    CaliperOverlay, LayoutPanel, Overlay, ProbeOverlay, StructureOverlay, ViewExport, ViewPlane, ZoneOverlay,
+    render_layout, render_view,
 };
 use crate::jobs::Job;
 use crate::physics::ire::model::IreResult;
@@ -51,6 +52,9 @@ impl ExportRun {
 struct Snapshot {
     volume: Arc<Volume>,
     view: ViewKind,
+    layout: super::settings::Layout,
+    /// Slice shown in each view (axial, coronal, sagittal).
+    slices: [(ViewKind, usize); 3],
     slice: usize,
     window: WindowLevel,
     structures: Vec<crate::anatomy::Structure>,
@@ -102,9 +106,16 @@ impl AblaApp {
                 )]
             })
             .unwrap_or_default();
+        let slice_of = |v: ViewKind| (v, viewer.slice_index(&loaded.volume.view_mapping(v)));
         Some(Snapshot {
             volume: loaded.volume.clone(),
             view,
+            layout: self.settings.layout,
+            slices: [
+                slice_of(ViewKind::Axial),
+                slice_of(ViewKind::Coronal),
+                slice_of(ViewKind::Sagittal),
+            ],
             slice,
             window: WindowLevel::new(viewer.window.center_hu, viewer.window.width_hu),
             structures: self
@@ -150,6 +161,53 @@ impl AblaApp {
             e.overlays = overlays(&s);
             let img = render_view(&e).map_err(|e| e.to_string())?;
             crate::render::save_png(&path, &img.image).map_err(|e| e.to_string())?;
+            Ok(path)
+        });
+    }
+
+    /// Renders the whole layout as on screen (1×1, 1+2 or 1×3) at 960 × 540 times the export
+    /// scale into `path`.
+    pub(super) fn export_layout(&mut self, path: PathBuf) {
+        self.start_export(path, |s, path| {
+            let k = s.options.scale.max(1) as usize;
+            let (w, h) = (960 * k, 540 * k);
+            let others: Vec<(ViewKind, usize)> =
+                s.slices.iter().copied().filter(|(v, _)| *v != s.view).collect();
+            let active = s
+                .slices
+                .iter()
+                .copied()
+                .find(|(v, _)| *v == s.view)
+                .unwrap_or(s.slices[0]);
+            let rects: Vec<((ViewKind, usize), [usize; 4])> = match s.layout {
+                super::settings::Layout::Single => vec![(active, [0, 0, w, h])],
+                super::settings::Layout::OnePlusTwo => {
+                    let big = w * 2 / 3;
+                    let mut v = vec![(active, [0, 0, big, h])];
+                    for (n, o) in others.iter().enumerate() {
+                        v.push((*o, [big, n * h / 2, w - big, h / 2]));
+                    }
+                    v
+                }
+                super::settings::Layout::OneByThree => s
+                    .slices
+                    .iter()
+                    .enumerate()
+                    .map(|(n, o)| (*o, [n * w / 3, 0, w / 3, h]))
+                    .collect(),
+            };
+            let panels: Vec<LayoutPanel<'_>> = rects
+                .into_iter()
+                .map(|((view, slice), rect)| {
+                    let mut e = ViewExport::new(&s.volume, ViewPlane::Mpr { view, slice });
+                    e.window = s.window;
+                    e.anonymise = s.options.anonymise;
+                    e.overlays = overlays(&s);
+                    LayoutPanel { view: e, rect }
+                })
+                .collect();
+            let (image, _) = render_layout(w, h, &panels, k as f64).map_err(|e| e.to_string())?;
+            crate::render::save_png(&path, &image).map_err(|e| e.to_string())?;
             Ok(path)
         });
     }

@@ -436,6 +436,7 @@ impl AblaApp {
             }
             Command::ExportViewTo(p) => self.export_view(p),
             Command::ExportSlideTo(p) => self.export_slide(p),
+            Command::ExportLayoutTo(p) => self.export_layout(p),
             Command::FocusFinding(i) => self.focus_finding(i),
             Command::ClearCaliper => {
                 self.safety.caliper = None;
@@ -1407,6 +1408,12 @@ impl AblaApp {
                         .set_file_name("view.png")
                         .save_file()
                         .map(|p| vec![p]),
+                    OpenDialog::ExportLayout => rfd::FileDialog::new()
+                        .set_title("Export the whole layout as PNG")
+                        .add_filter("PNG image", &["png"])
+                        .set_file_name("layout.png")
+                        .save_file()
+                        .map(|p| vec![p]),
                     OpenDialog::ExportSlide => rfd::FileDialog::new()
                         .set_title("Export the tumour-board slide as PNG")
                         .add_filter("PNG image", &["png"])
@@ -1461,6 +1468,10 @@ impl AblaApp {
                         .into_iter()
                         .take(1)
                         .for_each(|p| self.apply(Command::ExportViewTo(p))),
+                    OpenDialog::ExportLayout => paths
+                        .into_iter()
+                        .take(1)
+                        .for_each(|p| self.apply(Command::ExportLayoutTo(p))),
                     OpenDialog::ExportSlide => paths
                         .into_iter()
                         .take(1)

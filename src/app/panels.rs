@@ -94,6 +94,13 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     ui.close();
                 }
                 if ui
+                    .add_enabled(can_save, egui::Button::new("Export layout as PNG…"))
+                    .clicked()
+                {
+                    cmds.push(Command::OpenDialog(OpenDialog::ExportLayout));
+                    ui.close();
+                }
+                if ui
                     .add_enabled(can_save, egui::Button::new("Export board slide…"))
                     .clicked()
                 {
@@ -222,6 +229,10 @@ fn plan_menu(app: &AblaApp, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         }
         if ui.button("Duplicate this plan").clicked() {
             cmds.push(Command::NewPlan { copy: true });
+            ui.close();
+        }
+        if ui.button("Compare plans…").clicked() {
+            cmds.push(Command::ShowReview(true));
             ui.close();
         }
         ui.horizontal(|ui| {

@@ -594,24 +594,34 @@ fn review_window(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>
 /// One line of the comparison table from a plan's result summary.
 type Describe = dyn Fn(&ResultSummary) -> String;
 
+/// Every plan of the case side by side (the plan shown first, the reference marked), from the
+/// last full result of each plan.
 fn compare_with_reference(ui: &mut egui::Ui, app: &AblaApp) {
-    let Some(reference) = app.case.review.reference_plan else {
-        return;
-    };
-    let active = app.case.active_plan();
     let names = app.case.plan_names();
+    let reference = app.case.review.reference_plan;
+    if names.len() < 2 && reference.is_none() {
+        return;
+    }
+    let active = app.case.active_plan();
+    let mut order: Vec<usize> = vec![active];
+    order.extend((0..names.len()).filter(|&i| i != active));
     ui.separator();
-    ui.strong("Compared with the reference plan");
-    let cell =
-        |r: Option<&ResultSummary>, f: &dyn Fn(&ResultSummary) -> String| r.map_or("not computed".into(), f);
-    let (a, b) = (app.case.results_of(active), app.case.results_of(reference));
+    ui.strong(if reference.is_some() {
+        "Compared with the reference plan"
+    } else {
+        "Plans compared"
+    });
+    let cell = |r: Option<&ResultSummary>, f: &Describe| r.map_or("not computed".into(), f);
     egui::Grid::new("compare").striped(true).show(ui, |ui| {
         ui.label("");
-        ui.label(names.get(active).cloned().unwrap_or_default());
-        ui.label(format!(
-            "{} (reference)",
-            names.get(reference).cloned().unwrap_or_default()
-        ));
+        for &i in &order {
+            let name = names.get(i).cloned().unwrap_or_default();
+            ui.label(if Some(i) == reference {
+                format!("{name} (reference)")
+            } else {
+                name
+            });
+        }
         ui.end_row();
         let rows: [(&str, &Describe); 5] = [
             ("Zone", &|r| format!("{:.2} mL", r.zone_volume_ml)),
@@ -631,8 +641,9 @@ fn compare_with_reference(ui: &mut egui::Ui, app: &AblaApp) {
         ];
         for (title, f) in rows {
             ui.label(title);
-            ui.label(cell(a, f));
-            ui.label(cell(b, f));
+            for &i in &order {
+                ui.label(cell(app.case.results_of(i), f));
+            }
             ui.end_row();
         }
     });

@@ -146,6 +146,10 @@ fn demo_case_saves_reopens_and_keeps_every_plan() {
     assert!(!h2.state().has_unsaved_changes());
     run(&mut h2, Command::SelectPlan(1));
     assert_eq!(h2.state().plan().probes.len(), 3);
+    // Both plans side by side, each from its own saved result.
+    run(&mut h2, Command::ShowReview(true));
+    h2.get_by_label("Plans compared");
+    assert!(h2.state().case().results_of(0).is_some() && h2.state().case().results_of(1).is_some());
 
     // Ctrl+S saves to the case's own file.
     run(&mut h2, Command::DeleteProbe(2));

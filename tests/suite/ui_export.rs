@@ -1,4 +1,4 @@
-//! Exports from the GUI: the active view at 2× and the tumour-board slide, written by the
+//! Exports from the GUI: the active view and the whole layout at 2×, and the tumour-board slide, written by the
 //! background export job as PNG files of the expected size.
 
 use std::time::{Duration, Instant};
@@ -76,6 +76,14 @@ fn view_and_board_slide_export_to_png() {
     assert_eq!(
         (v.width() as usize, v.height() as usize),
         (2 * m.width, 2 * m.height)
+    );
+    let layout = dir.path().join("layout.png");
+    run(&mut h, Command::ExportLayoutTo(layout.clone()));
+    let l = image::open(&layout).unwrap();
+    assert_eq!(
+        (l.width(), l.height()),
+        (1920, 1080),
+        "960 × 540 at the default 2×"
     );
     let s = image::open(&slide).unwrap();
     assert_eq!((s.width(), s.height()), (1920, 1080));
