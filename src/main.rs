@@ -139,6 +139,15 @@ fn compute(
     overrides: &ablaplan::cli::ComputeOverrides,
 ) -> ExitCode {
     if ablaplan::cli::is_cryo_case(case) {
+        if let Some(p) = png {
+            // Refused rather than silently skipped: the board slide draws IRE results only.
+            eprintln!(
+                "ablaplan compute: --png {}: the board slide is not available for cryo cases yet \
+                 (run without --png for the cryo report)",
+                p.display()
+            );
+            return ExitCode::from(2);
+        }
         return compute_cryo(case, json, overrides);
     }
     let ctx = ablaplan::jobs::JobCtx::default();
@@ -179,8 +188,6 @@ fn compute(
     }
 }
 
-/// Prints the worker's progress to stderr (a line when the message changes, at most every
-/// 0.2 s) until it finishes.
 /// `compute` on a cryo case (issue 5): the cryo report, same exit codes.
 fn compute_cryo(case: &std::path::Path, json: bool, overrides: &ablaplan::cli::ComputeOverrides) -> ExitCode {
     let ctx = ablaplan::jobs::JobCtx::default();
@@ -217,6 +224,8 @@ fn compute_cryo(case: &std::path::Path, json: bool, overrides: &ablaplan::cli::C
     }
 }
 
+/// Prints the worker's progress to stderr (a line when the message changes, at most every
+/// 0.2 s) until it finishes.
 fn report_progress<T>(worker: &std::thread::ScopedJoinHandle<'_, T>, progress: &ablaplan::jobs::Progress) {
     let mut last = String::new();
     let mut print_if_new = || {

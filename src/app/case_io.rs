@@ -420,12 +420,14 @@ impl AblaApp {
                     self.notify(
                         NoticeLevel::Warning,
                         format!(
-                            "The case's series ({}) is no longer at {} — open the folder that holds it \
-                             (File > Open folder); it is recognised by its UID",
+                            "The case's series ({}) is no longer at {} — choose the folder that holds it; \
+                             it is recognised by its UID",
                             uid_or_unknown(&series),
                             resolved.display()
                         ),
                     );
+                    // Ask at once: the folder the user picks is scanned and the series found by UID.
+                    self.open_dialog(super::OpenDialog::Folder);
                 }
             }
             DocumentSource::Phantom { .. } => {
