@@ -150,30 +150,55 @@ fn compute(
         }
         return compute_cryo(case, json, overrides);
     }
+    let code = run_compute(
+        json,
+        |ctx| ablaplan::cli::compute_case_png(case, overrides, png, ctx),
+        ablaplan::cli::format_compute,
+    );
+    if let (Some(p), true) = (png, code == ExitCode::SUCCESS) {
+        eprintln!("wrote the board slide to {}", p.display());
+    }
+    code
+}
+
+/// `compute` on a cryo case (issue 5): the cryo report, same exit codes.
+fn compute_cryo(case: &std::path::Path, json: bool, overrides: &ablaplan::cli::ComputeOverrides) -> ExitCode {
+    run_compute(
+        json,
+        |ctx| ablaplan::cli::compute_cryo_case(case, overrides, ctx),
+        ablaplan::cli::format_cryo_compute,
+    )
+}
+
+/// Runs a model on a worker thread (its progress on stderr unless `json`) and prints the report
+/// as JSON or as text. Exit 0; the error's own code for bad input or a model failure; 1 when the
+/// worker crashed.
+fn run_compute<R: serde::Serialize + Send>(
+    json: bool,
+    work: impl FnOnce(&ablaplan::jobs::JobCtx) -> Result<R, ablaplan::cli::ComputeError> + Send,
+    text: impl FnOnce(&R) -> String,
+) -> ExitCode {
     let ctx = ablaplan::jobs::JobCtx::default();
     let outcome = std::thread::scope(|s| {
-        let worker = s.spawn(|| ablaplan::cli::compute_case_png(case, overrides, png, &ctx));
+        let worker = s.spawn(|| work(&ctx));
         if !json {
             report_progress(&worker, &ctx.progress);
         }
         worker.join()
     });
     match outcome {
+        Ok(Ok(report)) if json => match serde_json::to_string_pretty(&report) {
+            Ok(s) => {
+                println!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ablaplan compute: cannot write JSON: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Ok(Ok(report)) => {
-            if json {
-                match serde_json::to_string_pretty(&report) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => {
-                        eprintln!("ablaplan compute: cannot write JSON: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                print!("{}", ablaplan::cli::format_compute(&report));
-            }
-            if let Some(p) = png {
-                eprintln!("wrote the board slide to {}", p.display());
-            }
+            print!("{}", text(&report));
             ExitCode::SUCCESS
         }
         Ok(Err(e)) => {
@@ -181,42 +206,6 @@ fn compute(
             ExitCode::from(e.exit_code())
         }
         // The panic message itself was printed by the panic hook.
-        Err(_) => {
-            eprintln!("ablaplan compute: the model crashed (see the message above)");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// `compute` on a cryo case (issue 5): the cryo report, same exit codes.
-fn compute_cryo(case: &std::path::Path, json: bool, overrides: &ablaplan::cli::ComputeOverrides) -> ExitCode {
-    let ctx = ablaplan::jobs::JobCtx::default();
-    let outcome = std::thread::scope(|s| {
-        let worker = s.spawn(|| ablaplan::cli::compute_cryo_case(case, overrides, &ctx));
-        if !json {
-            report_progress(&worker, &ctx.progress);
-        }
-        worker.join()
-    });
-    match outcome {
-        Ok(Ok(report)) => {
-            if json {
-                match serde_json::to_string_pretty(&report) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => {
-                        eprintln!("ablaplan compute: cannot write JSON: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                print!("{}", ablaplan::cli::format_cryo_compute(&report));
-            }
-            ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            eprintln!("ablaplan compute: {e}");
-            ExitCode::from(e.exit_code())
-        }
         Err(_) => {
             eprintln!("ablaplan compute: the model crashed (see the message above)");
             ExitCode::FAILURE

@@ -3,64 +3,19 @@
 //! left unsaved by a session that did not end cleanly.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
-use ablaplan::app::settings::Settings;
 use ablaplan::app::{AblaApp, Command, NoticeLevel, StartupOptions};
 use ablaplan::geometry::PatientPos;
 use ablaplan::plan::document::{CaseDocument, RecoveryStore, load_document};
 use ablaplan::plan::{catalog::builtin_catalog, tissue_params::builtin_tissue_params};
-use eframe::egui::{self, Key, Modifiers};
+use eframe::egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-use crate::common::dicom_data;
-
-fn app(opts: StartupOptions) -> Harness<'static, AblaApp> {
-    let real_data = opts.open.is_some();
-    let mut b = Harness::builder().with_size(egui::Vec2::new(1400.0, 900.0));
-    if real_data {
-        b = b.allow_missing_glyphs();
-    }
-    let mut h =
-        b.build_eframe(move |cc| AblaApp::with_settings(cc.egui_ctx.clone(), Settings::default(), opts));
-    settle(&mut h);
-    h
-}
-
-/// Steps frames until loads and model runs are done.
-fn settle(h: &mut Harness<'static, AblaApp>) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if !h.state().is_busy() && !h.state().ire_running() {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(240), "jobs did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run_steps(3);
-}
-
-fn run(h: &mut Harness<'static, AblaApp>, cmd: Command) {
-    h.state_mut().push(cmd);
-    h.run_steps(2);
-    settle(h);
-}
-
-/// Two probes 15 mm apart around `centre`, along S.
-fn add_pair(h: &mut Harness<'static, AblaApp>, centre: PatientPos) {
-    for dx in [-7.5, 7.5] {
-        let tip = centre + nalgebra::Vector3::new(dx, 0.0, -10.0);
-        run(
-            h,
-            Command::AddProbe {
-                tip_lps: tip,
-                entry_lps: tip + nalgebra::Vector3::new(0.0, 0.0, 120.0),
-            },
-        );
-    }
-}
+use crate::common::{
+    add_electrode_pair as add_pair, app_with as app, coarse_ire_model as coarse_model, dicom_data, run,
+    settle_jobs as settle,
+};
 
 fn errors(h: &Harness<'static, AblaApp>) -> Vec<String> {
     h.state()
@@ -69,14 +24,6 @@ fn errors(h: &Harness<'static, AblaApp>) -> Vec<String> {
         .filter(|n| n.level == NoticeLevel::Error)
         .map(|n| n.text.clone())
         .collect()
-}
-
-fn coarse_model(h: &mut Harness<'static, AblaApp>) {
-    let opts = ablaplan::physics::ire::model::IreModelOptions {
-        spacing_mm: 1.0,
-        ..Default::default()
-    };
-    run(h, Command::SetModelOptions(opts));
 }
 
 fn read(path: &Path) -> CaseDocument {

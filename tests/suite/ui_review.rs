@@ -2,68 +2,14 @@
 //! listing a folder with its cohort curve, a case opened read-only from the library (edits
 //! refused), the review steps, and the anonymised teaching export.
 
-use std::time::{Duration, Instant};
-
 use ablaplan::app::review::ReviewStep;
-use ablaplan::app::settings::Settings;
-use ablaplan::app::{AblaApp, Command, StartupOptions};
+use ablaplan::app::{Command, StartupOptions};
 use ablaplan::geometry::PatientPos;
 use ablaplan::plan::document::CaseReview;
 use ablaplan::review::outcome::{CaseOutcome, CivilDate};
-use eframe::egui;
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-fn app() -> Harness<'static, AblaApp> {
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| {
-            AblaApp::with_settings(
-                cc.egui_ctx.clone(),
-                Settings::default(),
-                StartupOptions::default(),
-            )
-        });
-    settle(&mut h);
-    let opts = ablaplan::physics::ire::model::IreModelOptions {
-        spacing_mm: 1.0,
-        ..Default::default()
-    };
-    run(&mut h, Command::SetModelOptions(opts));
-    h
-}
-
-fn settle(h: &mut Harness<'static, AblaApp>) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if !h.state().is_busy() && !h.state().ire_running() {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(240), "jobs did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run_steps(3);
-}
-
-fn run(h: &mut Harness<'static, AblaApp>, cmd: Command) {
-    h.state_mut().push(cmd);
-    h.run_steps(2);
-    settle(h);
-}
-
-fn add_pair(h: &mut Harness<'static, AblaApp>) {
-    for dx in [-7.5, 7.5] {
-        let tip = PatientPos::new(30.0 + dx, 10.0, -10.0);
-        run(
-            h,
-            Command::AddProbe {
-                tip_lps: tip,
-                entry_lps: tip + nalgebra::Vector3::new(0.0, 0.0, 120.0),
-            },
-        );
-    }
-}
+use crate::common::{add_electrode_pair, app_with, coarse_ire_model, run, settle_jobs as settle};
 
 fn outcome(procedure: &str, follow_up: &[&str], progression: Option<&str>) -> CaseOutcome {
     let d = |s: &str| CivilDate::parse(s).unwrap();
@@ -77,8 +23,9 @@ fn outcome(procedure: &str, follow_up: &[&str], progression: Option<&str>) -> Ca
 #[test]
 fn details_form_library_read_only_review_and_teaching_export() {
     let dir = tempfile::tempdir().unwrap();
-    let mut h = app();
-    add_pair(&mut h);
+    let mut h = app_with(StartupOptions::default());
+    coarse_ire_model(&mut h);
+    add_electrode_pair(&mut h, PatientPos::new(30.0, 10.0, 0.0));
 
     // The target site typed into the details form lands in the case.
     run(&mut h, Command::ShowCaseDetails(true));

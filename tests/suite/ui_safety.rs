@@ -3,36 +3,14 @@
 //! caliper; moving the electrodes away clears it. Expected positions come from the demo's own
 //! structures, not from the UI under test.
 
-use std::time::{Duration, Instant};
-
 use ablaplan::anatomy::StructureKind;
-use ablaplan::app::settings::Settings;
 use ablaplan::app::{AblaApp, Command, StartupOptions};
 use ablaplan::geometry::PatientPos;
 use ablaplan::safety::Light;
-use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-fn settle(h: &mut Harness<'static, AblaApp>) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        let app = h.state();
-        if !app.is_busy() && !app.ire_running() && app.safety_current() {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(240), "jobs did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run_steps(3);
-}
-
-fn run(h: &mut Harness<'static, AblaApp>, cmd: Command) {
-    h.state_mut().push(cmd);
-    h.run_steps(2);
-    settle(h);
-}
+use crate::common::{app_with, coarse_ire_model, run, settle_jobs as settle};
 
 /// The nerve's centre of mass in LPS (mm).
 fn nerve_centre(app: &AblaApp) -> PatientPos {
@@ -87,21 +65,8 @@ fn nerve_findings(app: &AblaApp) -> Vec<(Light, String)> {
 
 #[test]
 fn nerve_finding_fires_focuses_the_views_and_clears_when_moved_away() {
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| {
-            AblaApp::with_settings(
-                cc.egui_ctx.clone(),
-                Settings::default(),
-                StartupOptions::default(),
-            )
-        });
-    settle(&mut h);
-    let opts = ablaplan::physics::ire::model::IreModelOptions {
-        spacing_mm: 1.0,
-        ..Default::default()
-    };
-    run(&mut h, Command::SetModelOptions(opts));
+    let mut h = app_with(StartupOptions::default());
+    coarse_ire_model(&mut h);
     let nerve = nerve_centre(h.state());
     place_pair(&mut h, nerve);
     assert!(h.state().ire_result().is_some_and(|r| !r.preview));

@@ -89,3 +89,62 @@ pub fn drag(h: &mut Harness<'static, AblaApp>, from: Pos2, to: Pos2, button: Poi
     });
     h.run_steps(2);
 }
+
+/// Steps frames until loads, exports, model runs and the safety pass are all done.
+pub fn settle_jobs(h: &mut Harness<'static, AblaApp>) {
+    step_until(h, Duration::from_secs(240), "background jobs", |app| {
+        !app.is_busy()
+            && !app.ire_running()
+            && !app.cryo_running()
+            && (app.volume().is_none() || app.safety_current())
+    });
+}
+
+/// Applies `cmd` as the UI would and waits for the work it starts.
+pub fn run(h: &mut Harness<'static, AblaApp>, cmd: ablaplan::app::Command) {
+    h.state_mut().push(cmd);
+    h.run_steps(2);
+    settle_jobs(h);
+}
+
+/// The app on `opts` in a 1400 × 900 window, settled (real data may show missing glyphs).
+pub fn app_with(opts: ablaplan::app::StartupOptions) -> Harness<'static, AblaApp> {
+    let real_data = opts.open.is_some();
+    let mut b = Harness::builder().with_size(eframe::egui::Vec2::new(1400.0, 900.0));
+    if real_data {
+        b = b.allow_missing_glyphs();
+    }
+    let mut h = b.build_eframe(move |cc| {
+        AblaApp::with_settings(
+            cc.egui_ctx.clone(),
+            ablaplan::app::settings::Settings::default(),
+            opts,
+        )
+    });
+    settle_jobs(&mut h);
+    h
+}
+
+/// IRE model options with a coarse grid, so the background jobs flows start stay light (the
+/// model's accuracy is tested elsewhere).
+pub fn coarse_ire_model(h: &mut Harness<'static, AblaApp>) {
+    let opts = ablaplan::physics::ire::model::IreModelOptions {
+        spacing_mm: 1.0,
+        ..Default::default()
+    };
+    run(h, ablaplan::app::Command::SetModelOptions(opts));
+}
+
+/// Two 19G electrodes 15 mm apart along L around `centre`, tips 10 mm below it, inserted along S.
+pub fn add_electrode_pair(h: &mut Harness<'static, AblaApp>, centre: ablaplan::geometry::PatientPos) {
+    for dx in [-7.5, 7.5] {
+        let tip = centre + nalgebra::Vector3::new(dx, 0.0, -10.0);
+        run(
+            h,
+            ablaplan::app::Command::AddProbe {
+                tip_lps: tip,
+                entry_lps: tip + nalgebra::Vector3::new(0.0, 0.0, 120.0),
+            },
+        );
+    }
+}
