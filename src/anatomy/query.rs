@@ -27,8 +27,16 @@ pub struct DistanceMap {
     pub margin_mm: Option<f64>,
     /// Negative inside the structure (signed maps only).
     pub signed: bool,
+    /// The CT voxels (inclusive box) where the map answers; `None` = the whole grid. A map made
+    /// for a region holds only the part of the structure within `margin_mm` of it, so beyond the
+    /// margin it cannot tell a distance from an overestimate: [`DistanceMap::at`] answers `None`
+    /// ("farther than the margin") there.
+    pub region: Option<VoxelBox>,
     data: Vec<f32>,
 }
+
+/// An inclusive box of CT voxel indices `(lo, hi)`.
+pub type VoxelBox = ([usize; 3], [usize; 3]);
 
 /// The closest pair between a query and a structure.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,7 +53,24 @@ impl DistanceMap {
     /// Map of `mask` on a crop of its bounding box grown by `margin_mm` (whole grid if None).
     /// An empty mask gives an empty map (every query is "farther than the margin").
     pub fn new(mask: &Mask, spacing_mm: [f64; 3], margin_mm: Option<f64>, signed: bool) -> Self {
+        Self::new_within(mask, spacing_mm, margin_mm, None, signed)
+    }
+
+    /// Map of `mask` answering queries in `region` only: the crop is the structure's bounding
+    /// box grown by `margin_mm`, cut to `region` grown by `margin_mm`. Every structure voxel
+    /// within the margin of a voxel of `region` lies in that crop, so distances up to the margin
+    /// are exact there, and a long structure (the aorta) costs only the stretch near the plan.
+    /// `region` is ignored for signed maps and without a margin (inside depths need the whole
+    /// structure).
+    pub fn new_within(
+        mask: &Mask,
+        spacing_mm: [f64; 3],
+        margin_mm: Option<f64>,
+        region: Option<VoxelBox>,
+        signed: bool,
+    ) -> Self {
         let full = mask.dims();
+        let region = region.filter(|_| !signed && margin_mm.is_some());
         let (origin, dims) = match (margin_mm, mask.bounding_box()) {
             (_, None) => ([0; 3], [0; 3]),
             (None, Some(_)) => ([0; 3], full),
@@ -54,11 +79,15 @@ impl DistanceMap {
                 let mut d = [0; 3];
                 for a in 0..3 {
                     let grow = (m.max(0.0) / spacing_mm[a]).ceil() as usize + 1;
-                    o[a] = lo[a].saturating_sub(grow);
-                    let end = (hi[a] + grow + 1).min(full[a]);
-                    d[a] = end - o[a];
+                    let (mut a0, mut a1) = (lo[a].saturating_sub(grow), (hi[a] + grow + 1).min(full[a]));
+                    if let Some((rlo, rhi)) = region {
+                        a0 = a0.max(rlo[a].saturating_sub(grow));
+                        a1 = a1.min(rhi[a] + grow + 1);
+                    }
+                    o[a] = a0;
+                    d[a] = a1.saturating_sub(a0);
                 }
-                (o, d)
+                if d.contains(&0) { ([0; 3], [0; 3]) } else { (o, d) }
             }
         };
         let n = dims[0] * dims[1] * dims[2];
@@ -90,11 +119,25 @@ impl DistanceMap {
             spacing_mm,
             margin_mm,
             signed,
+            region,
             data,
         }
     }
 
-    /// Distance at a CT voxel; `None` outside the crop (then it is > `margin_mm`).
+    /// Whether this map answers every query in `region` up to `margin_mm` (a cached map made
+    /// for a larger region or margin serves a smaller one).
+    pub fn covers(&self, region: Option<VoxelBox>, margin_mm: Option<f64>) -> bool {
+        let margin_ok = self.margin_mm.unwrap_or(f64::INFINITY) >= margin_mm.unwrap_or(f64::INFINITY);
+        let region_ok = match (self.region, region) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some((lo, hi)), Some((qlo, qhi))) => (0..3).all(|a| lo[a] <= qlo[a] && qhi[a] <= hi[a]),
+        };
+        margin_ok && region_ok
+    }
+
+    /// Distance at a CT voxel; `None` outside the crop, or beyond the margin for a map made for
+    /// a region (either way it is > `margin_mm`).
     pub fn at(&self, v: [usize; 3]) -> Option<f32> {
         let mut l = [0usize; 3];
         for a in 0..3 {
@@ -103,9 +146,13 @@ impl DistanceMap {
             }
             l[a] = v[a] - self.origin[a];
         }
-        self.data
-            .get(l[0] + self.dims[0] * (l[1] + self.dims[1] * l[2]))
-            .copied()
+        let d = *self
+            .data
+            .get(l[0] + self.dims[0] * (l[1] + self.dims[1] * l[2]))?;
+        match (self.region, self.margin_mm) {
+            (Some(_), Some(m)) if f64::from(d) > m => None,
+            _ => Some(d),
+        }
     }
 
     /// Distance at the CT voxel nearest to an LPS point.
@@ -220,15 +267,33 @@ impl DistanceCache {
         margin_mm: Option<f64>,
         signed: bool,
     ) -> Arc<DistanceMap> {
-        if let Some((rev, map)) = self.maps.get(&(uid, signed))
-            && *rev == revision
-            && map.margin_mm.unwrap_or(f64::INFINITY) >= margin_mm.unwrap_or(f64::INFINITY)
-        {
-            return map.clone();
+        if let Some(map) = self.lookup(uid, revision, margin_mm, None, signed) {
+            return map;
         }
         let map = Arc::new(DistanceMap::new(mask, spacing_mm, margin_mm, signed));
-        self.maps.insert((uid, signed), (revision, map.clone()));
+        self.insert(uid, revision, map.clone());
         map
+    }
+
+    /// A cached map of structure `uid` at `revision` that [`DistanceMap::covers`] `region` and
+    /// `margin_mm`, if any (callers compute the missing ones, in parallel, and [`Self::insert`]).
+    pub fn lookup(
+        &self,
+        uid: u64,
+        revision: u64,
+        margin_mm: Option<f64>,
+        region: Option<VoxelBox>,
+        signed: bool,
+    ) -> Option<Arc<DistanceMap>> {
+        self.maps
+            .get(&(uid, signed))
+            .filter(|(rev, map)| *rev == revision && map.covers(region, margin_mm))
+            .map(|(_, map)| map.clone())
+    }
+
+    /// Keeps `map` as structure `uid`'s map at `revision` (replacing any older one).
+    pub fn insert(&mut self, uid: u64, revision: u64, map: Arc<DistanceMap>) {
+        self.maps.insert((uid, map.signed), (revision, map));
     }
 
     pub fn len(&self) -> usize {
@@ -300,6 +365,97 @@ mod tests {
         let p = Point3::new(15.0, 15.0, 10.0);
         let (d, q) = closest_to_point(&b, &g, &p).expect("some");
         assert!((q.z - 35.0).abs() < 1e-9 && (d - 25.0).abs() < 1e-9, "{d} {q:?}");
+    }
+
+    #[test]
+    fn a_map_for_a_region_is_exact_up_to_its_margin_there() {
+        // A long tube along k (an aorta): the region map holds only the stretch near the
+        // region, yet answers every query in the region exactly up to the margin.
+        let dims = [40, 36, 90];
+        let g = VolumeGeometry::axis_aligned(dims, [0.8, 0.8, 2.0], Point3::origin());
+        let mut data = vec![false; dims[0] * dims[1] * dims[2]];
+        for k in 0..dims[2] {
+            for j in 0..dims[1] {
+                for i in 0..dims[0] {
+                    let (x, y) = (i as f64 * 0.8 - 16.0, j as f64 * 0.8 - 14.0);
+                    data[i + dims[0] * (j + dims[1] * k)] = x * x + y * y <= 25.0;
+                }
+            }
+        }
+        let tube = Mask::from_dense(dims, &data);
+        let margin = 12.0;
+        let full = DistanceMap::new(&tube, g.spacing_mm, Some(margin), false);
+        let region = ([0, 0, 40], [39, 12, 49]);
+        let part = DistanceMap::new_within(&tube, g.spacing_mm, Some(margin), Some(region), false);
+        assert!(
+            part.dims[2] < full.dims[2] / 3,
+            "{:?} vs {:?}",
+            part.dims,
+            full.dims
+        );
+        let (mut exact, mut beyond) = (0, 0);
+        for k in region.0[2]..=region.1[2] {
+            for j in region.0[1]..=region.1[1] {
+                for i in region.0[0]..=region.1[0] {
+                    let want = full.at([i, j, k]).filter(|d| f64::from(*d) <= margin);
+                    assert_eq!(part.at([i, j, k]), want, "voxel {i} {j} {k}");
+                    if want.is_some() { exact += 1 } else { beyond += 1 }
+                }
+            }
+        }
+        assert!(exact > 1000 && beyond > 100, "both cases seen: {exact} {beyond}");
+        assert!(part.covers(Some(([2, 2, 42], [30, 10, 48])), Some(margin)));
+        assert!(
+            !part.covers(Some(([2, 2, 30], [30, 10, 48])), Some(margin)),
+            "reaches beyond"
+        );
+        assert!(!part.covers(None, Some(margin)), "not the whole grid");
+        assert!(!part.covers(Some(region), Some(margin + 1.0)), "a larger margin");
+        assert!(full.covers(Some(region), Some(margin)));
+        // A region farther than the margin from the structure holds nothing of it.
+        let far = DistanceMap::new_within(
+            &tube,
+            g.spacing_mm,
+            Some(2.0),
+            Some(([0, 0, 0], [3, 3, 5])),
+            false,
+        );
+        assert_eq!(far.at([1, 1, 1]), None);
+    }
+
+    #[test]
+    fn cache_serves_a_region_only_from_a_map_that_covers_it() {
+        let dims = [20, 20, 40];
+        let g = VolumeGeometry::axis_aligned(dims, [1.0; 3], Point3::origin());
+        let m = sphere(dims, &g, Point3::new(10.0, 10.0, 20.0), 4.0);
+        let mut cache = DistanceCache::default();
+        let small = ([5, 5, 15], [15, 15, 25]);
+        assert!(cache.lookup(7, 1, Some(5.0), Some(small), false).is_none());
+        cache.insert(
+            7,
+            1,
+            Arc::new(DistanceMap::new_within(
+                &m,
+                g.spacing_mm,
+                Some(5.0),
+                Some(small),
+                false,
+            )),
+        );
+        assert!(
+            cache
+                .lookup(7, 1, Some(5.0), Some(([6, 6, 16], [14, 14, 24])), false)
+                .is_some()
+        );
+        assert!(
+            cache
+                .lookup(7, 1, Some(5.0), Some(([5, 5, 0], [15, 15, 25])), false)
+                .is_none()
+        );
+        assert!(
+            cache.lookup(7, 2, Some(5.0), Some(small), false).is_none(),
+            "stale revision"
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@
 //! zone's cell faces (from the zone's EDT), and `lower_mm = distance_mm − 2a` as above.
 
 use crate::anatomy::mask::Mask;
-use crate::anatomy::query::{DistanceMap, closest_between, closest_to_point};
+use crate::anatomy::query::{DistanceMap, VoxelBox, closest_between, closest_to_point};
 use crate::geometry::{PatientPos, VolumeGeometry};
 use nalgebra::{Matrix4, Vector3};
 use serde::{Deserialize, Serialize};
@@ -89,6 +89,34 @@ impl<'a> CtFrame<'a> {
                 0
             }
         })
+    }
+
+    /// The smallest voxel box holding [`Self::nearest_clamped`] of every point in the LPS
+    /// bounding box of `points` (`None` without points or on an empty grid).
+    pub fn clamped_box(&self, points: &[PatientPos]) -> Option<VoxelBox> {
+        if points.is_empty() || self.g.dims.contains(&0) {
+            return None;
+        }
+        let (mut lo, mut hi) = (points[0], points[0]);
+        for p in points {
+            lo = lo.inf(p);
+            hi = hi.sup(p);
+        }
+        let (mut vlo, mut vhi) = ([usize::MAX; 3], [0usize; 3]);
+        for c in 0..8 {
+            let corner = PatientPos::new(
+                if c & 1 == 0 { lo.x } else { hi.x },
+                if c & 2 == 0 { lo.y } else { hi.y },
+                if c & 4 == 0 { lo.z } else { hi.z },
+            );
+            // Rounding is monotone, so the corners' nearest voxels bound every point's.
+            let v = self.nearest_clamped(&corner);
+            for a in 0..3 {
+                vlo[a] = vlo[a].min(v[a]);
+                vhi[a] = vhi[a].max(v[a]);
+            }
+        }
+        Some((vlo, vhi))
     }
 
     pub fn centre(&self, v: [usize; 3]) -> PatientPos {

@@ -25,7 +25,7 @@ pub use rules::{
 };
 pub use zone::{PreparedZone, Zone, ZoneKind};
 
-use crate::anatomy::query::{DistanceCache, DistanceMap};
+use crate::anatomy::query::{DistanceCache, DistanceMap, VoxelBox};
 use crate::anatomy::structure::{Structure, StructureKind};
 use crate::geometry::{PatientPos, VolumeGeometry};
 use crate::physics::ire::model::{IreResult, electrode_radius_mm};
@@ -226,19 +226,6 @@ pub fn run_safety(input: &SafetyInput<'_>, cache: &mut SafetyCache) -> SafetyRep
         .enumerate()
         .filter(|(_, s)| s.mask().dims() == g.dims && !s.mask().is_empty())
         .collect();
-    let maps: Vec<Arc<DistanceMap>> = structures
-        .iter()
-        .map(|(_, s)| {
-            cache.maps.get(
-                s.uid(),
-                s.revision(),
-                s.mask(),
-                g.spacing_mm,
-                Some(margin_mm),
-                false,
-            )
-        })
-        .collect();
     let targets: Vec<usize> = (0..structures.len())
         .filter(|&n| structures[n].1.kind == StructureKind::Target)
         .collect();
@@ -256,6 +243,9 @@ pub fn run_safety(input: &SafetyInput<'_>, cache: &mut SafetyCache) -> SafetyRep
         .par_iter()
         .map(|z| PreparedZone::new(z, &target_boxes))
         .collect();
+    let targets_masks: Vec<&Structure> = targets.iter().map(|&n| structures[n].1).collect();
+    let region = query_region(g, &prepared, &targets_masks, input.probes);
+    let maps = structure_maps(cache, &structures, &others, g, margin_mm, region);
 
     let pairs: Vec<(usize, usize)> = (0..prepared.len())
         .flat_map(|z| others.iter().map(move |&s| (z, s)))
@@ -368,6 +358,110 @@ pub fn run_safety(input: &SafetyInput<'_>, cache: &mut SafetyCache) -> SafetyRep
         beyond_mm: beyond,
         preview: input.zones.iter().any(|z| z.preview),
     }
+}
+
+/// Extra room (mm) around the query region when a structure's map is computed, so that small
+/// moves of the probes or the zone reuse the cached map instead of recomputing it.
+const REGION_SLACK_MM: f64 = 10.0;
+
+/// The CT voxels where the pass queries the structures' distance maps: the zones' crops (their
+/// boundary nodes), the targets (target–structure distances) and the probes' paths, each as the
+/// voxels [`distance::CtFrame::nearest_clamped`] picks. `None` when there is nothing to query.
+fn query_region(
+    g: &VolumeGeometry,
+    zones: &[PreparedZone],
+    targets: &[&Structure],
+    probes: &[Probe],
+) -> Option<VoxelBox> {
+    let ct = distance::CtFrame::new(g);
+    let zone_boxes = zones.iter().filter(|z| !z.is_empty()).filter_map(|z| {
+        let c = &z.crop;
+        let far = c.lps(
+            c.dims[0].saturating_sub(1),
+            c.dims[1].saturating_sub(1),
+            c.dims[2].saturating_sub(1),
+        );
+        ct.clamped_box(&[c.origin_lps, far])
+    });
+    let target_boxes = targets.iter().filter_map(|t| t.mask().bounding_box());
+    let probe_boxes = probes
+        .iter()
+        .filter_map(|p| ct.clamped_box(&[p.entry_lps, p.tip_lps]));
+    zone_boxes
+        .chain(target_boxes)
+        .chain(probe_boxes)
+        .reduce(|(alo, ahi), (blo, bhi)| {
+            (
+                [0, 1, 2].map(|a| alo[a].min(blo[a])),
+                [0, 1, 2].map(|a| ahi[a].max(bhi[a])),
+            )
+        })
+}
+
+/// The distance map of every structure in `wanted` (the others get an empty map, which nothing
+/// queries): cached ones that cover `region`, the rest computed in parallel for `region` grown by
+/// [`REGION_SLACK_MM`] and kept in the cache.
+fn structure_maps(
+    cache: &mut SafetyCache,
+    structures: &[(usize, &Structure)],
+    wanted: &[usize],
+    g: &VolumeGeometry,
+    margin_mm: f64,
+    region: Option<VoxelBox>,
+) -> Vec<Arc<DistanceMap>> {
+    let empty = Arc::new(DistanceMap::new_within(
+        &crate::anatomy::mask::Mask::empty(g.dims),
+        g.spacing_mm,
+        Some(margin_mm),
+        None,
+        false,
+    ));
+    let Some(region) = region else {
+        return vec![empty; structures.len()];
+    };
+    let slack = region_with_slack(region, g);
+    let found: Vec<Option<Arc<DistanceMap>>> = structures
+        .iter()
+        .enumerate()
+        .map(|(n, (_, s))| {
+            if !wanted.contains(&n) {
+                return Some(empty.clone());
+            }
+            cache
+                .maps
+                .lookup(s.uid(), s.revision(), Some(margin_mm), Some(region), false)
+        })
+        .collect();
+    let maps: Vec<Arc<DistanceMap>> = structures
+        .par_iter()
+        .zip(found)
+        .map(|((_, s), hit)| {
+            hit.unwrap_or_else(|| {
+                Arc::new(DistanceMap::new_within(
+                    s.mask(),
+                    g.spacing_mm,
+                    Some(margin_mm),
+                    Some(slack),
+                    false,
+                ))
+            })
+        })
+        .collect();
+    for (n, (_, s)) in structures.iter().enumerate() {
+        if wanted.contains(&n) {
+            cache.maps.insert(s.uid(), s.revision(), maps[n].clone());
+        }
+    }
+    maps
+}
+
+/// `region` grown by [`REGION_SLACK_MM`] on every side, clipped to the grid.
+fn region_with_slack((lo, hi): VoxelBox, g: &VolumeGeometry) -> VoxelBox {
+    let grow = |a: usize| (REGION_SLACK_MM / g.spacing_mm[a]).ceil() as usize;
+    (
+        [0, 1, 2].map(|a| lo[a].saturating_sub(grow(a))),
+        [0, 1, 2].map(|a| (hi[a] + grow(a)).min(g.dims[a].saturating_sub(1))),
+    )
 }
 
 /// Worst first; then nearest; then by rule, structure and zone (deterministic).
