@@ -403,3 +403,43 @@ fn floating_island_stays_finite_and_flat() {
         phi[corner]
     );
 }
+
+#[test]
+fn a_kept_hierarchy_solves_the_new_operator_exactly() {
+    // The nonlinear IRE iteration raises σ and swaps the new operator into the hierarchy built
+    // for the old one: the solution must be that of the new operator (CG applies it exactly),
+    // only the preconditioner is the old one's.
+    let n = 33;
+    let u = 100.0;
+    let (op_old, sigma_old, _) = plates(n, |_| 0.3, u);
+    // σ up to 4× higher in a slab (the needles' neighbourhood in the IRE model).
+    let grow = |i: usize| if (10..20).contains(&i) { 1.2 } else { 0.3 };
+    let (op_new, sigma_new, phi0) = plates(n, grow, u);
+    let mut fresh = Hierarchy::new(op_new.clone(), &sigma_new);
+    let mut want = phi0.clone();
+    let rep_fresh = solve_to(&mut fresh, &mut want, 1e-10);
+    let mut kept = Hierarchy::new(op_old, &sigma_old);
+    assert!(kept.set_outer(op_new.clone()).is_ok());
+    let mut got = phi0.clone();
+    let rep_kept = solve_to(&mut kept, &mut got, 1e-10);
+    assert!(rep_kept.converged, "{rep_kept:?}");
+    assert!(true_relative_residual(&op_new, &got) < 1e-9);
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-6 * u, "kept vs fresh: {worst} V");
+    println!(
+        "iterations: fresh {}, kept {}",
+        rep_fresh.iterations, rep_kept.iterations
+    );
+    assert!(
+        rep_kept.iterations <= 2 * rep_fresh.iterations + 2,
+        "{rep_kept:?}"
+    );
+    // Another Dirichlet set is another problem: refused, the operator handed back.
+    let (mut other, _, _) = plates(n, grow, u);
+    other.fixed[n / 2 + n * (n / 2 + n * (n / 2))] = true;
+    assert!(kept.set_outer(other).is_err());
+}

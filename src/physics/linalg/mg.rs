@@ -557,6 +557,22 @@ impl Hierarchy {
         &self.op
     }
 
+    /// Swaps in a finest operator on the same grid with the same Dirichlet nodes but new links
+    /// (the next σ of a nonlinear iteration), keeping every smoother and coarse level: CG then
+    /// solves the new operator exactly, preconditioned by the cycle built for the old one. That
+    /// preconditioner is still SPD, and when the links only grew, by at most a factor `r`, since
+    /// the build (`A_old ≤ A_new ≤ r A_old`), the condition number grows by at most `r` — far
+    /// cheaper than re-coarsening when σ moved little. Gives the operator back when the grid or
+    /// the Dirichlet set differ.
+    pub fn set_outer(&mut self, fine: Operator) -> Result<(), Operator> {
+        if fine.dims != self.op.dims || fine.fixed != self.op.fixed {
+            return Err(fine);
+        }
+        self.outer = Coefs::<f32>::new(&self.levels[0].lay, &fine.cx, &fine.cy, &fine.cz);
+        self.op = fine;
+        Ok(())
+    }
+
     pub fn levels(&self) -> usize {
         self.levels.len()
     }
