@@ -1,8 +1,9 @@
 //! Headless commands (also the test and benchmark surface). `inspect` scans a path, loads every
 //! image series and reports geometry, HU range, warnings and skipped files, the structure sets
 //! (RTSTRUCT / SEG) found for each series and, with `--structures`, imports them onto the CT grid.
-//! `compute` runs the IRE model on a case file (`plan::case`) and reports the zone, the pairs and
-//! the solver. The JSON keys are stable and documented in the README.
+//! `compute` runs the IRE or the cryo model on a case file (`plan::case`) and reports the zone
+//! (or isotherms), the pairs (or probes), the solver, and the safety findings and margins; with
+//! `--png` it also writes the tumour-board slide. The JSON keys are stable and documented in the README.
 
 use std::path::{Path, PathBuf};
 
@@ -979,27 +980,9 @@ pub fn compute_case_png(
             }
         })?;
     ctx.progress.set_message("safety analysis");
-    let (rules, rules_origin) = match &case.rules {
-        Some(r) => (r.clone(), "case"),
-        None => (
-            crate::safety::builtin_rules().map_err(CaseError::from)?,
-            "built-in",
-        ),
-    };
+    let (rules, rules_origin) = case_rules(&case)?;
     let safety = safety_pass(&case.probes, &result, &structures, &structure_geometry, &rules);
-    let safety_info = ComputeSafety {
-        status: safety.status,
-        rules: rules_origin.to_string(),
-        structures: structures
-            .iter()
-            .map(|s| ComputeStructure {
-                name: s.name.clone(),
-                kind: s.kind,
-                volume_ml: s.volume_ml(structure_geometry.spacing_mm),
-            })
-            .collect(),
-        beyond_mm: safety.beyond_mm,
-    };
+    let safety_info = safety_summary(&safety, rules_origin, &structures, &structure_geometry);
     let mut report = build_report(
         path,
         &case,
@@ -1009,20 +992,7 @@ pub fn compute_case_png(
         warnings,
         started.elapsed().as_secs_f64(),
     );
-    report.margins = safety
-        .margins
-        .iter()
-        .map(|m| ComputeMargin {
-            zone: m.zone.clone(),
-            target: m.target.clone(),
-            coverage: m.coverage,
-            min_margin_mm: m.min_margin_mm,
-            min_margin_lower_mm: m.min_margin_lower_mm,
-            error_bound_mm: m.error_bound_mm,
-            surface_below_5mm: m.surface_fraction_below(5.0),
-            surface_voxels: m.surface.len(),
-        })
-        .collect();
+    report.margins = compute_margins(&safety);
     report.findings = safety.findings;
     report.safety = safety_info;
     report.solver.total_s = started.elapsed().as_secs_f64();
@@ -1066,87 +1036,23 @@ pub fn write_board_png(
     report: &ComputeReport,
     file: &str,
 ) -> Result<(), ComputeError> {
-    use crate::export::{CaliperOverlay, IreBoard, Severity, board};
+    use crate::export::{IreBoard, board};
     let export_err = |source| ComputeError::Export {
         file: file.to_string(),
         source,
     };
     let display;
-    let (volume, structures) = match (src.volume, &src.case.source) {
-        (Some(v), _) => (v, src.structures),
-        (
-            None,
-            CaseSource::Phantom {
-                tissue,
-                size_mm,
-                centre_lps,
-            },
-        ) => {
-            let on_structure_grid = !src.structures.is_empty()
-                && src.structure_geometry.voxel_count() <= PHANTOM_DISPLAY_MAX_VOXELS;
-            let g = if on_structure_grid {
-                src.structure_geometry.clone()
-            } else {
-                board::phantom_display_geometry(&src.result.grid).map_err(export_err)?
-            };
-            display = board::phantom_display_volume(&g, PatientPos::from(*centre_lps), *size_mm, tissue)
-                .map_err(export_err)?;
-            (
-                &display,
-                if on_structure_grid {
-                    src.structures
-                } else {
-                    &[][..]
-                },
-            )
-        }
-        (None, CaseSource::Dicom { .. }) => {
-            return Err(ComputeError::input(file, "source", "the CT series was not kept"));
+    let (volume, structures) = match src.volume {
+        Some(v) => (v, src.structures),
+        None => {
+            display = phantom_display(&src.case.source, src.structures, src.structure_geometry, || {
+                board::phantom_display_geometry(&src.result.grid)
+            })
+            .map_err(export_err)?;
+            (&display.0, if display.1 { src.structures } else { &[][..] })
         }
     };
-    let light = |l: Light| match l {
-        Light::Red => Severity::HighRisk,
-        Light::Amber => Severity::Caution,
-        Light::Green => Severity::Info,
-    };
-    let findings = report
-        .findings
-        .iter()
-        .map(|f| (light(f.light), format!("{}: {}", f.severity.label(), f.message)))
-        .collect();
-    // The closest points of the worst few red / amber findings, as on screen.
-    let calipers = report
-        .findings
-        .iter()
-        .filter(|f| f.light != Light::Green)
-        .filter_map(|f| f.caliper_lps)
-        .take(3)
-        .map(|[a, b]| CaliperOverlay {
-            a_lps: a,
-            b_lps: b,
-            label: None,
-        })
-        .collect();
-    let margin = report
-        .margins
-        .iter()
-        .map(|m| match m.min_margin_mm {
-            Some(mm) => format!(
-                "{} in {}: minimal margin {mm:.1} mm (lower bound {:.1} mm), coverage {:.0} %",
-                m.target,
-                m.zone,
-                m.min_margin_lower_mm.unwrap_or(mm),
-                100.0 * m.coverage
-            ),
-            None => format!("{} in {}: no zone", m.target, m.zone),
-        })
-        .collect();
-    let margin_ok = (!report.margins.is_empty()).then(|| {
-        report.margins.iter().all(|m| {
-            m.min_margin_mm
-                .is_some_and(|mm| mm > crate::review::TECHNICAL_SUCCESS_MARGIN_MM)
-        })
-    });
+    let shown = SlideSafety::of(&report.findings, &report.margins);
     let mut provenance = board::ire_provenance(
         src.result,
         &src.case.model,
@@ -1167,16 +1073,158 @@ pub fn write_board_png(
         result: src.result,
         isolines_v_per_cm: &src.case.model.isolines_v_per_cm,
         structures,
-        calipers,
-        findings: Some(findings),
-        margin,
-        margin_ok,
+        calipers: shown.calipers,
+        findings: Some(shown.findings),
+        margin: shown.margin,
+        margin_ok: shown.margin_ok,
         provenance,
         window: crate::render::WindowLevel::new(c, w),
         anonymise: true,
     })
     .map_err(export_err)?;
     slide.save_png(png).map_err(export_err)
+}
+
+/// The display volume of a phantom case (it has no CT): the block on the structure grid when
+/// there are structures and that grid is not too large (the structures are then drawn: `true`),
+/// else on `fallback` (the model grid plus a border; structures not drawn).
+fn phantom_display(
+    source: &CaseSource,
+    structures: &[Structure],
+    structure_geometry: &crate::geometry::VolumeGeometry,
+    fallback: impl FnOnce() -> Result<crate::geometry::VolumeGeometry, crate::export::ExportError>,
+) -> Result<(crate::volume::Volume, bool), crate::export::ExportError> {
+    let CaseSource::Phantom {
+        tissue,
+        size_mm,
+        centre_lps,
+    } = source
+    else {
+        return Err(crate::export::ExportError::BadView(
+            "the CT series was not kept".into(),
+        ));
+    };
+    let on_structure_grid =
+        !structures.is_empty() && structure_geometry.voxel_count() <= PHANTOM_DISPLAY_MAX_VOXELS;
+    let g = if on_structure_grid {
+        structure_geometry.clone()
+    } else {
+        fallback()?
+    };
+    let v =
+        crate::export::board::phantom_display_volume(&g, PatientPos::from(*centre_lps), *size_mm, tissue)?;
+    Ok((v, on_structure_grid))
+}
+
+/// The safety part of a board slide from a compute report: findings as (slide severity, text),
+/// the closest points of the worst few red / amber findings as calipers (as on screen), the
+/// margin lines and whether every margin meets the technical-success goal.
+struct SlideSafety {
+    findings: Vec<(crate::export::Severity, String)>,
+    calipers: Vec<crate::export::CaliperOverlay>,
+    margin: Vec<String>,
+    margin_ok: Option<bool>,
+}
+
+impl SlideSafety {
+    fn of(findings: &[Finding], margins: &[ComputeMargin]) -> SlideSafety {
+        use crate::export::{CaliperOverlay, Severity};
+        let light = |l: Light| match l {
+            Light::Red => Severity::HighRisk,
+            Light::Amber => Severity::Caution,
+            Light::Green => Severity::Info,
+        };
+        let calipers = findings
+            .iter()
+            .filter(|f| f.light != Light::Green)
+            .filter_map(|f| f.caliper_lps)
+            .take(3)
+            .map(|[a, b]| CaliperOverlay {
+                a_lps: a,
+                b_lps: b,
+                label: None,
+            })
+            .collect();
+        let margin = margins
+            .iter()
+            .map(|m| match m.min_margin_mm {
+                Some(mm) => format!(
+                    "{} in {}: minimal margin {mm:.1} mm (lower bound {:.1} mm), coverage {:.0} %",
+                    m.target,
+                    m.zone,
+                    m.min_margin_lower_mm.unwrap_or(mm),
+                    100.0 * m.coverage
+                ),
+                None => format!("{} in {}: no zone", m.target, m.zone),
+            })
+            .collect();
+        let margin_ok = (!margins.is_empty()).then(|| {
+            margins.iter().all(|m| {
+                m.min_margin_mm
+                    .is_some_and(|mm| mm > crate::review::TECHNICAL_SUCCESS_MARGIN_MM)
+            })
+        });
+        SlideSafety {
+            findings: findings
+                .iter()
+                .map(|f| (light(f.light), format!("{}: {}", f.severity.label(), f.message)))
+                .collect(),
+            calipers,
+            margin,
+            margin_ok,
+        }
+    }
+}
+
+/// The case's own rules, or the built-in ones; with "case" / "built-in".
+fn case_rules(case: &CaseFile) -> Result<(RuleSet, &'static str), ComputeError> {
+    Ok(match &case.rules {
+        Some(r) => (r.clone(), "case"),
+        None => (
+            crate::safety::builtin_rules().map_err(CaseError::from)?,
+            "built-in",
+        ),
+    })
+}
+
+/// The `safety` block of a compute report.
+fn safety_summary(
+    safety: &SafetyReport,
+    rules_origin: &str,
+    structures: &[Structure],
+    geometry: &crate::geometry::VolumeGeometry,
+) -> ComputeSafety {
+    ComputeSafety {
+        status: safety.status,
+        rules: rules_origin.to_string(),
+        structures: structures
+            .iter()
+            .map(|s| ComputeStructure {
+                name: s.name.clone(),
+                kind: s.kind,
+                volume_ml: s.volume_ml(geometry.spacing_mm),
+            })
+            .collect(),
+        beyond_mm: safety.beyond_mm,
+    }
+}
+
+/// Coverage and margin of every target, as reported.
+fn compute_margins(safety: &SafetyReport) -> Vec<ComputeMargin> {
+    safety
+        .margins
+        .iter()
+        .map(|m| ComputeMargin {
+            zone: m.zone.clone(),
+            target: m.target.clone(),
+            coverage: m.coverage,
+            min_margin_mm: m.min_margin_mm,
+            min_margin_lower_mm: m.min_margin_lower_mm,
+            error_bound_mm: m.error_bound_mm,
+            surface_below_5mm: m.surface_fraction_below(5.0),
+            surface_voxels: m.surface.len(),
+        })
+        .collect()
 }
 
 /// The case's structures on `geometry` (shapes rasterised, files imported).
@@ -1372,7 +1420,17 @@ pub fn format_compute(r: &ComputeReport) -> String {
         "Solver: {} linear iterations, {} nonlinear iterations, {:.2} s (total {:.2} s)",
         s.linear_iterations, s.nonlinear_iterations, s.elapsed_s, s.total_s
     );
-    for m in &r.margins {
+    format_safety(&mut out, &r.margins, &r.findings, &r.safety);
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}
+
+/// The margins, the safety status and the findings, one line each (both modalities).
+fn format_safety(out: &mut String, margins: &[ComputeMargin], findings: &[Finding], safety: &ComputeSafety) {
+    use std::fmt::Write;
+    for m in margins {
         let margin = m.min_margin_mm.map_or_else(
             || "none (empty zone)".to_string(),
             |v| format!("{v:.1} mm (± {:.1})", m.error_bound_mm),
@@ -1386,23 +1444,19 @@ pub fn format_compute(r: &ComputeReport) -> String {
             100.0 * m.surface_below_5mm
         );
     }
-    if !r.safety.structures.is_empty() || !r.findings.is_empty() {
+    if !safety.structures.is_empty() || !findings.is_empty() {
         let _ = writeln!(
             out,
             "Safety ({} rules, {} structures): {:?}, {} finding(s)",
-            r.safety.rules,
-            r.safety.structures.len(),
-            r.safety.status,
-            r.findings.len()
+            safety.rules,
+            safety.structures.len(),
+            safety.status,
+            findings.len()
         );
     }
-    for f in &r.findings {
+    for f in findings {
         let _ = writeln!(out, "  [{}] {} ({})", f.severity.label(), f.message, f.rule);
     }
-    for w in &r.warnings {
-        let _ = writeln!(out, "warning: {w}");
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1434,6 +1488,12 @@ pub struct CryoComputeReport {
     pub probes: Vec<CryoComputeProbe>,
     pub energy: CryoComputeEnergy,
     pub solver: CryoComputeSolver,
+    /// Safety findings of the 0 °C iceball, the −20 °C and the lethal isotherm at their largest
+    /// extent over the protocol, worst first (same keys as the IRE report's `findings`).
+    pub findings: Vec<Finding>,
+    /// Coverage and signed minimal ablative margin of every Target by the lethal zone.
+    pub margins: Vec<ComputeMargin>,
+    pub safety: ComputeSafety,
     pub warnings: Vec<String>,
 }
 
@@ -1500,10 +1560,22 @@ pub fn is_cryo_case(path: &Path) -> bool {
 }
 
 /// Loads a cryo case, applies the overrides (`--spacing-mm`, `--margin-mm`; the IRE ones are
-/// ignored with a warning) and runs the cryo model (polls `ctx.cancel`, reports `ctx.progress`).
+/// ignored with a warning), runs the cryo model and the safety pass (polls `ctx.cancel`, reports
+/// `ctx.progress`).
 pub fn compute_cryo_case(
     path: &Path,
     overrides: &ComputeOverrides,
+    ctx: &JobCtx,
+) -> Result<CryoComputeReport, ComputeError> {
+    compute_cryo_case_png(path, overrides, None, ctx)
+}
+
+/// [`compute_cryo_case`]; with `png`, also writes the cryo tumour-board slide there
+/// ([`write_cryo_board_png`]).
+pub fn compute_cryo_case_png(
+    path: &Path,
+    overrides: &ComputeOverrides,
+    png: Option<&Path>,
     ctx: &JobCtx,
 ) -> Result<CryoComputeReport, ComputeError> {
     use crate::physics::cryo::model::{CryoAssets, compute_cryo, iceball_axes};
@@ -1546,7 +1618,11 @@ pub fn compute_cryo_case(
         })?;
     let axes = iceball_axes(&case.probes)
         .ok_or_else(|| ComputeError::input(&file, "probes", "the first probe is not valid"))?;
-    let volume;
+    // The CT of a DICOM case, kept for the safety pass and the board slide.
+    let volume: Option<crate::volume::Volume>;
+    let structures: Vec<Structure>;
+    let structure_geometry;
+    let case_dir = path.parent().unwrap_or_else(|| Path::new(""));
     let t_a = assets.tissues.blood.arterial_temperature_c.value;
     let (tissue, initial_c) = match &case.source {
         CaseSource::Phantom {
@@ -1554,27 +1630,48 @@ pub fn compute_cryo_case(
             size_mm,
             centre_lps,
             ..
-        } => (
-            CryoTissueSource::Phantom {
-                class_id: tissue,
-                centre_lps: PatientPos::from(*centre_lps),
-                size_mm: *size_mm,
-                temperature_c: cryo.phantom_temperature_c,
-            },
-            cryo.phantom_temperature_c,
-        ),
+        } => {
+            // As for IRE: the phantom's structures go on a grid of the block at the model's
+            // spacing; they do not change the phantom's tissue.
+            structure_geometry =
+                crate::safety::shapes::phantom_geometry(*centre_lps, *size_mm, cryo.model.spacing_mm);
+            structures = case_structures(&case, case_dir, &structure_geometry, None, &file, &mut warnings)?;
+            volume = None;
+            (
+                CryoTissueSource::Phantom {
+                    class_id: tissue,
+                    centre_lps: PatientPos::from(*centre_lps),
+                    size_mm: *size_mm,
+                    temperature_c: cryo.phantom_temperature_c,
+                },
+                cryo.phantom_temperature_c,
+            )
+        }
         CaseSource::Dicom {
             path: dicom_path,
             series_uid,
         } => {
             let resolved = case::resolve_source_path(path, dicom_path);
-            // (The structure sets of the series are not imported yet: vessels come from HU.)
-            volume = load_dicom_source(&resolved, series_uid.as_deref(), &file, ctx, &mut warnings)?.0;
-            check_probes_in_volume(&case.probes, &volume, &file)?;
+            let (ct, ids) = load_dicom_source(&resolved, series_uid.as_deref(), &file, ctx, &mut warnings)?;
+            check_probes_in_volume(&case.probes, &ct, &file)?;
+            structure_geometry = ct.geometry.clone();
+            structures = case_structures(
+                &case,
+                case_dir,
+                &structure_geometry,
+                Some(&ids),
+                &file,
+                &mut warnings,
+            )?;
+            volume = Some(ct);
+            let Some(ct) = volume.as_ref() else {
+                return Err(ComputeError::input(&file, "source", "the CT series was not kept"));
+            };
+            // Structure kinds override the HU classes (Vessel → blood held at 37 °C), as for IRE.
             (
                 CryoTissueSource::Ct {
-                    volume: &volume,
-                    structures: &[],
+                    volume: ct,
+                    structures: &structures,
                 },
                 t_a,
             )
@@ -1588,6 +1685,17 @@ pub fn compute_cryo_case(
         }
     })?;
     warnings.extend(r.warnings.iter().cloned());
+    ctx.progress.set_message("safety analysis");
+    let (rules, rules_origin) = case_rules(&case)?;
+    let safety = cryo_safety_pass(
+        &case.probes,
+        &r,
+        cryo.lethal_isotherm_c,
+        &structures,
+        &structure_geometry,
+        &rules,
+    );
+    let safety_info = safety_summary(&safety, rules_origin, &structures, &structure_geometry);
     let s = r.end_of_last_freeze_snapshot();
     let extents = |e: [f64; 3]| ZoneExtents {
         probe_axis: e[0],
@@ -1636,7 +1744,7 @@ pub fn compute_cryo_case(
     }
     let (source_kind, source) = source_line(&case);
     let g = &r.grid;
-    Ok(CryoComputeReport {
+    let mut report = CryoComputeReport {
         schema_version: CRYO_COMPUTE_SCHEMA_VERSION,
         modality: "cryo".into(),
         case: ComputeCaseInfo {
@@ -1681,8 +1789,111 @@ pub fn compute_cryo_case(
             elapsed_s: r.elapsed_s,
             total_s: started.elapsed().as_secs_f64(),
         },
+        margins: compute_margins(&safety),
+        findings: safety.findings,
+        safety: safety_info,
         warnings,
+    };
+    if let Some(png) = png {
+        ctx.progress.set_message("rendering the board slide");
+        let shown = CryoBoardSource {
+            case: &case,
+            settings: &cryo.settings(),
+            tissues: &assets.tissues,
+            result: &r,
+            volume: volume.as_ref(),
+            structures: &structures,
+            structure_geometry: &structure_geometry,
+        };
+        write_cryo_board_png(png, &shown, &report, &file)?;
+    }
+    report.solver.total_s = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The safety pass of a cryo result: the 0 °C iceball, the −20 °C and the lethal isotherm at
+/// their largest extent over the protocol ([`Zone::cryo_zones`], as in the GUI).
+pub fn cryo_safety_pass(
+    probes: &[Probe],
+    result: &crate::physics::cryo::model::CryoResult,
+    lethal_c: f64,
+    structures: &[Structure],
+    geometry: &crate::geometry::VolumeGeometry,
+    rules: &RuleSet,
+) -> SafetyReport {
+    let zones = Zone::cryo_zones(result, lethal_c);
+    let input = SafetyInput {
+        geometry,
+        structures,
+        zones: &zones,
+        probes,
+        currents: &[],
+        rules,
+    };
+    run_safety(&input, &mut SafetyCache::default())
+}
+
+/// What the cryo board slide of a computed case is drawn from.
+pub struct CryoBoardSource<'a> {
+    pub case: &'a CaseFile,
+    pub settings: &'a crate::physics::cryo::model::CryoSettings,
+    pub tissues: &'a crate::physics::cryo::tissue::CryoTissues,
+    pub result: &'a crate::physics::cryo::model::CryoResult,
+    /// The CT (`None` for a phantom: a display volume of the block is made).
+    pub volume: Option<&'a crate::volume::Volume>,
+    pub structures: &'a [Structure],
+    pub structure_geometry: &'a crate::geometry::VolumeGeometry,
+}
+
+/// Renders the cryo tumour-board slide of a computed case (anonymised; findings, margins and
+/// the closest points of red / amber findings from the report) and writes it as PNG.
+pub fn write_cryo_board_png(
+    png: &Path,
+    src: &CryoBoardSource<'_>,
+    report: &CryoComputeReport,
+    file: &str,
+) -> Result<(), ComputeError> {
+    use crate::export::{CryoBoard, board};
+    let export_err = |source| ComputeError::Export {
+        file: file.to_string(),
+        source,
+    };
+    let display;
+    let (volume, structures) = match src.volume {
+        Some(v) => (v, src.structures),
+        None => {
+            display = phantom_display(&src.case.source, src.structures, src.structure_geometry, || {
+                board::phantom_display_geometry(&src.result.grid)
+            })
+            .map_err(export_err)?;
+            (&display.0, if display.1 { src.structures } else { &[][..] })
+        }
+    };
+    let shown = SlideSafety::of(&report.findings, &report.margins);
+    let mut provenance = board::cryo_provenance(src.result, src.settings, src.tissues, &src.case.probes);
+    if let Some(name) = Path::new(file).file_name() {
+        provenance
+            .notes
+            .push(format!("Case file: {}", name.to_string_lossy()));
+    }
+    let (c, w) = volume.meta.default_window.unwrap_or((40.0, 400.0));
+    let slide = crate::export::cryo_board_slide(&CryoBoard {
+        title: src.case.name.clone(),
+        volume,
+        probes: &src.case.probes,
+        result: src.result,
+        lethal_c: src.settings.lethal_isotherm_c,
+        structures,
+        calipers: shown.calipers,
+        findings: Some(shown.findings),
+        margin: shown.margin,
+        margin_ok: shown.margin_ok,
+        provenance,
+        window: crate::render::WindowLevel::new(c, w),
+        anonymise: true,
     })
+    .map_err(export_err)?;
+    slide.save_png(png).map_err(export_err)
 }
 
 /// Human-readable form of a cryo compute report.
@@ -1752,6 +1963,14 @@ pub fn format_cryo_compute(r: &CryoComputeReport) -> String {
         "Solver: {} stages (Euler step {:.3} s), {} snapshots, {:.2} s (total {:.2} s)",
         s.stages, s.dt_euler_s, s.snapshots, s.elapsed_s, s.total_s
     );
+    if !r.safety.structures.is_empty() || !r.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "Safety zones: 0 °C iceball, −20 °C and lethal {:.0} °C at their largest extent over the protocol",
+            r.model.lethal_isotherm_c
+        );
+    }
+    format_safety(&mut out, &r.margins, &r.findings, &r.safety);
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {w}");
     }

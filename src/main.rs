@@ -31,10 +31,11 @@ enum Cmd {
         #[arg(long)]
         structures: bool,
     },
-    /// Run the IRE model on a case file (assets/cases/*.json) and print the zone volume and
-    /// extents, the per-pair voltage, spacing and current, and the solver's iterations and time.
+    /// Run the IRE or cryo model on a case file (assets/cases/*.json) and print the zone volume
+    /// and extents (cryo: per isotherm), the per-pair voltage, spacing and current (cryo: the
+    /// probes), the safety findings and margins, and the solver's iterations and time.
     /// Exit code 0 = done, 2 = bad input (the message names the file and field), 1 = the model
-    /// failed.
+    /// failed, 130 = cancelled by Ctrl-C (a second Ctrl-C quits at once).
     Compute {
         case: PathBuf,
         /// Print one JSON object (keys documented in the README) instead of text.
@@ -138,34 +139,31 @@ fn compute(
     png: Option<&std::path::Path>,
     overrides: &ablaplan::cli::ComputeOverrides,
 ) -> ExitCode {
-    if ablaplan::cli::is_cryo_case(case) {
-        if let Some(p) = png {
-            // Refused rather than silently skipped: the board slide draws IRE results only.
-            eprintln!(
-                "ablaplan compute: --png {}: the board slide is not available for cryo cases yet \
-                 (run without --png for the cryo report)",
-                p.display()
-            );
-            return ExitCode::from(2);
-        }
-        return compute_cryo(case, json, overrides);
-    }
-    let code = run_compute(
-        json,
-        |ctx| ablaplan::cli::compute_case_png(case, overrides, png, ctx),
-        ablaplan::cli::format_compute,
-    );
+    let code = if ablaplan::cli::is_cryo_case(case) {
+        compute_cryo(case, json, png, overrides)
+    } else {
+        run_compute(
+            json,
+            |ctx| ablaplan::cli::compute_case_png(case, overrides, png, ctx),
+            ablaplan::cli::format_compute,
+        )
+    };
     if let (Some(p), true) = (png, code == ExitCode::SUCCESS) {
         eprintln!("wrote the board slide to {}", p.display());
     }
     code
 }
 
-/// `compute` on a cryo case (issue 5): the cryo report, same exit codes.
-fn compute_cryo(case: &std::path::Path, json: bool, overrides: &ablaplan::cli::ComputeOverrides) -> ExitCode {
+/// `compute` on a cryo case (issue 5): the cryo report (and slide), same exit codes.
+fn compute_cryo(
+    case: &std::path::Path,
+    json: bool,
+    png: Option<&std::path::Path>,
+    overrides: &ablaplan::cli::ComputeOverrides,
+) -> ExitCode {
     run_compute(
         json,
-        |ctx| ablaplan::cli::compute_cryo_case(case, overrides, ctx),
+        |ctx| ablaplan::cli::compute_cryo_case_png(case, overrides, png, ctx),
         ablaplan::cli::format_cryo_compute,
     )
 }
@@ -179,6 +177,7 @@ fn run_compute<R: serde::Serialize + Send>(
     text: impl FnOnce(&R) -> String,
 ) -> ExitCode {
     let ctx = ablaplan::jobs::JobCtx::default();
+    let interrupted = cancel_on_ctrl_c(&ctx);
     let outcome = std::thread::scope(|s| {
         let worker = s.spawn(|| work(&ctx));
         if !json {
@@ -186,6 +185,11 @@ fn run_compute<R: serde::Serialize + Send>(
         }
         worker.join()
     });
+    // Whatever the worker returned after a Ctrl-C (usually "cancelled") is not the answer asked for.
+    if let Some(what) = interrupted.get() {
+        eprintln!("ablaplan compute: cancelled by Ctrl-C {what}");
+        return ExitCode::from(EXIT_INTERRUPTED);
+    }
     match outcome {
         Ok(Ok(report)) if json => match serde_json::to_string_pretty(&report) {
             Ok(s) => {
@@ -211,6 +215,37 @@ fn run_compute<R: serde::Serialize + Send>(
             ExitCode::FAILURE
         }
     }
+}
+
+/// Exit code of a run stopped by Ctrl-C: 128 + SIGINT, the shells' convention.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Installs the Ctrl-C handler of `compute`: the first Ctrl-C cancels `ctx` (the model stops at
+/// its next check, so the worker thread ends cleanly) and records what was running; a second one
+/// exits at once, for a step that does not check. Returns the record, empty until a Ctrl-C.
+fn cancel_on_ctrl_c(ctx: &ablaplan::jobs::JobCtx) -> std::sync::Arc<std::sync::OnceLock<String>> {
+    let interrupted = std::sync::Arc::new(std::sync::OnceLock::new());
+    let (cancel, progress, seen) = (ctx.cancel.clone(), ctx.progress.clone(), interrupted.clone());
+    let installed = ctrlc::set_handler(move || {
+        let mut message = progress.message();
+        if message.is_empty() {
+            message = "starting".to_string();
+        }
+        let what = format!("at {:.0} % ({message})", 100.0 * progress.fraction());
+        if seen.set(what.clone()).is_ok() {
+            cancel.cancel();
+            eprintln!("ablaplan compute: Ctrl-C: cancelling {what}; press Ctrl-C again to quit at once");
+        } else {
+            let first = seen.get().map_or(what.as_str(), String::as_str);
+            eprintln!("ablaplan compute: cancelled by a second Ctrl-C {first}; quitting at once");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    });
+    if let Err(e) = installed {
+        // Without the handler Ctrl-C still ends the process, only without the message.
+        log::warn!("cannot install the Ctrl-C handler: {e}");
+    }
+    interrupted
 }
 
 /// Prints the worker's progress to stderr (a line when the message changes, at most every

@@ -228,6 +228,10 @@ impl AblaApp {
     /// Keeps the summary of the active plan's full result when one arrives (once per result:
     /// measuring the extents visits every node).
     pub(super) fn record_result_summary(&mut self) {
+        if self.is_cryo_plan() {
+            self.record_cryo_summary();
+            return;
+        }
         let Some(r) = self.ire_result() else { return };
         let key = (self.generation, self.case.active, self.plan.revision());
         if r.preview || self.ire.outdated(self.plan.revision()) || self.case.summarised == Some(key) {
@@ -248,6 +252,36 @@ impl AblaApp {
             zone_volume_ml: r.zone_volume_ml,
             extents_mm: axes.map_or([0.0; 3], |a| r.zone_extents_mm(a)),
             max_current_a: Some(r.max_current_a()),
+            min_margin_mm: None,
+            findings: Vec::new(),
+        };
+        self.case.summarised = Some(key);
+        self.case.results.retain(|s| s.plan != summary.plan);
+        self.case.results.push(summary);
+        self.case.results.sort_by_key(|s| s.plan);
+    }
+
+    /// The cryo plan's summary: the lethal zone at its largest extent over the protocol (as the
+    /// safety analysis and the board slide), once per result.
+    fn record_cryo_summary(&mut self) {
+        let Some(r) = self.cryo.result.clone() else { return };
+        let key = (self.generation, self.case.active, self.plan.revision());
+        if self.cryo.result_revision != self.plan.revision() || self.case.summarised == Some(key) {
+            return;
+        }
+        let lethal = r.lethal_mask(r.last_snapshot());
+        let axes = crate::physics::cryo::model::iceball_axes(&self.plan.probes);
+        let settings = self.plan.cryo_settings();
+        let hashed = serde_json::to_vec(&(&self.plan.probes, &settings)).unwrap_or_default();
+        let summary = document::ResultSummary {
+            plan: self.case.active,
+            modality: "cryo".into(),
+            model: r.description.clone(),
+            model_version: env!("CARGO_PKG_VERSION").into(),
+            parameter_hash: document::parameter_hash(&hashed),
+            zone_volume_ml: r.volume_ml(&lethal),
+            extents_mm: axes.map_or([0.0; 3], |a| r.extents_mm(&lethal, a)),
+            max_current_a: None,
             min_margin_mm: None,
             findings: Vec::new(),
         };
@@ -282,6 +316,7 @@ impl AblaApp {
     pub(super) fn review_step(&mut self, step: super::review::ReviewStep) {
         use super::review::ReviewStep;
         self.review.step = step;
+        self.review.stepping = true;
         match step {
             ReviewStep::Structures => {
                 if let Some(t) = self
@@ -359,6 +394,9 @@ impl AblaApp {
     /// Opens a case for review: it can be looked at, stepped through and compared, not changed.
     pub(super) fn open_case_read_only(&mut self, path: PathBuf) {
         self.review.show_review = true;
+        // The review starts at the first step: structures only.
+        self.review.step = super::review::ReviewStep::Structures;
+        self.review.stepping = true;
         self.open_case_as(path, true);
     }
 

@@ -1,19 +1,24 @@
-//! Tumour-board output from the GUI: the active view at 1×/2×/4× and the 1920 × 1080 board slide,
-//! rendered on the CPU by `export/` (the same code as `ablaplan compute --png`), in a background
-//! job, anonymised unless the user turns that off in the export menu.
+//! Tumour-board output from the GUI: the active view at 1×/2×/4× and the 1920 × 1080 board slide
+//! (IRE or cryo), rendered on the CPU by `export/` (the same code as `ablaplan compute --png`), in
+//! a background job, anonymised unless the user turns that off in the export menu.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{AblaApp, NoticeLevel};
-use crate::export::board::{IreBoard, ire_board_slide};
-use crate::export::slide::{Provenance, Severity as SlideSeverity};
+use crate::export::board::{
+    CryoBoard, IreBoard, cryo_board_slide, cryo_provenance, ire_board_slide, ire_provenance,
+};
+use crate::export::slide::Severity as SlideSeverity;
 use crate::export::view::{
     CaliperOverlay, LayoutPanel, Overlay, ProbeOverlay, StructureOverlay, ViewExport, ViewPlane, ZoneOverlay,
     render_layout, render_view,
 };
 use crate::jobs::Job;
-use crate::physics::ire::model::IreResult;
+use crate::physics::cryo::model::{CryoResult, CryoSettings};
+use crate::physics::ire::model::{IreModelOptions, IreResult};
+use crate::plan::ire::IreSettings;
+use crate::plan::tissue_params::TissueParams;
 use crate::render::WindowLevel;
 use crate::volume::{ViewKind, Volume};
 
@@ -60,6 +65,11 @@ struct Snapshot {
     structures: Vec<crate::anatomy::Structure>,
     probes: Vec<crate::plan::probe::Probe>,
     result: Option<Arc<IreResult>>,
+    /// What the IRE result was computed from (provenance).
+    ire_inputs: (IreModelOptions, IreSettings, Option<Arc<TissueParams>>),
+    /// The cryo result of a cryo plan, when it is for the plan as it is now.
+    cryo: Option<Arc<CryoResult>>,
+    cryo_settings: CryoSettings,
     isolines: Vec<f64>,
     caliper: Option<CaliperOverlay>,
     findings: Option<Vec<(SlideSeverity, String)>>,
@@ -131,6 +141,17 @@ impl AblaApp {
                 .result
                 .clone()
                 .filter(|_| !self.ire.outdated(self.plan.revision())),
+            ire_inputs: (
+                self.plan.model.clone(),
+                self.plan.settings.clone(),
+                self.tissue.as_ref().ok().cloned(),
+            ),
+            cryo: self
+                .cryo
+                .result
+                .clone()
+                .filter(|_| self.is_cryo_plan() && self.cryo.result_revision == self.plan.revision()),
+            cryo_settings: self.plan.cryo_settings(),
             isolines: self.plan.model.isolines_v_per_cm.clone(),
             caliper: self.safety.caliper.as_ref().map(|c| CaliperOverlay {
                 a_lps: c.a_lps,
@@ -212,8 +233,12 @@ impl AblaApp {
         });
     }
 
-    /// Renders the board slide of the current plan into `path`.
+    /// Renders the board slide of the current plan (IRE or cryo) into `path`.
     pub(super) fn export_slide(&mut self, path: PathBuf) {
+        if self.is_cryo_plan() {
+            self.export_cryo_slide(path);
+            return;
+        }
         if self.ire.result.is_none() {
             self.notify(
                 NoticeLevel::Warning,
@@ -226,6 +251,15 @@ impl AblaApp {
                 .result
                 .as_deref()
                 .ok_or("the zone is out of date: wait for the model")?;
+            let (options, settings, tissues) = &s.ire_inputs;
+            let provenance = match tissues {
+                Some(t) => ire_provenance(result, options, settings, t, &s.probes),
+                None => crate::export::Provenance {
+                    model: result.description.clone(),
+                    model_version: format!("ablaplan {} IRE model", env!("CARGO_PKG_VERSION")),
+                    ..Default::default()
+                },
+            };
             let board = IreBoard {
                 title: s.title.clone(),
                 volume: &s.volume,
@@ -237,16 +271,48 @@ impl AblaApp {
                 findings: s.findings.clone(),
                 margin: s.margin.clone(),
                 margin_ok: s.margin_ok,
-                provenance: Provenance {
-                    model: result.description.clone(),
-                    model_version: env!("CARGO_PKG_VERSION").into(),
-                    parameter_hash: String::new(),
-                    notes: Vec::new(),
-                },
+                provenance,
                 window: s.window,
                 anonymise: s.options.anonymise,
             };
             let slide = ire_board_slide(&board).map_err(|e| e.to_string())?;
+            slide.save_png(&path).map_err(|e| e.to_string())?;
+            Ok(path)
+        });
+    }
+
+    /// The cryo board slide: the full cryo result of the plan as it is now.
+    fn export_cryo_slide(&mut self, path: PathBuf) {
+        if self.cryo.result.is_none() || self.cryo.result_revision != self.plan.revision() {
+            self.notify(
+                NoticeLevel::Warning,
+                "The board slide shows the plan's iceball: place the cryoprobes and let the cryo model finish \
+                 first",
+            );
+            return;
+        }
+        self.start_export(path, |s, path| {
+            let result = s
+                .cryo
+                .as_deref()
+                .ok_or("the iceball is out of date: wait for the cryo model")?;
+            let tissues = crate::physics::cryo::tissue::builtin_cryo_tissues().map_err(|e| e.to_string())?;
+            let board = CryoBoard {
+                title: s.title.clone(),
+                volume: &s.volume,
+                probes: &s.probes,
+                result,
+                lethal_c: s.cryo_settings.lethal_isotherm_c,
+                structures: &s.structures,
+                calipers: s.caliper.clone().into_iter().collect(),
+                findings: s.findings.clone(),
+                margin: s.margin.clone(),
+                margin_ok: s.margin_ok,
+                provenance: cryo_provenance(result, &s.cryo_settings, &tissues, &s.probes),
+                window: s.window,
+                anonymise: s.options.anonymise,
+            };
+            let slide = cryo_board_slide(&board).map_err(|e| e.to_string())?;
             slide.save_png(&path).map_err(|e| e.to_string())?;
             Ok(path)
         });
@@ -296,7 +362,12 @@ fn overlays(s: &Snapshot) -> Vec<Overlay<'_>> {
             })
         })
         .collect();
-    if let Some(r) = &s.result {
+    if let Some(r) = &s.cryo {
+        out.push(Overlay::Zone(ZoneOverlay::cryo(
+            r,
+            s.cryo_settings.lethal_isotherm_c,
+        )));
+    } else if let Some(r) = &s.result {
         out.push(Overlay::Zone(ZoneOverlay::ire(r, &s.isolines)));
     }
     if !s.probes.is_empty() {

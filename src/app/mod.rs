@@ -316,6 +316,10 @@ impl AblaApp {
     pub fn plan(&self) -> &plan::PlanState {
         &self.plan
     }
+    /// The along-probe view's state (angle, depth, zoom, what it drew).
+    pub fn probe_view(&self) -> &probe_view::ProbeView {
+        &self.probe_view
+    }
     /// What the IRE panel says about the model.
     pub fn ire_status(&self) -> &IreStatus {
         &self.ire.status
@@ -423,7 +427,11 @@ impl AblaApp {
             Command::ReviewStep(s) => self.review_step(s),
             Command::ShowLibrary(v) => self.review.show_library = v,
             Command::ShowCaseDetails(v) => self.review.show_details = v,
-            Command::ShowReview(v) => self.review.show_review = v,
+            Command::ShowReview(v) => {
+                self.review.show_review = v;
+                // Leaving review mode gives the views every layer back.
+                self.review.stepping &= v;
+            }
             Command::ExportAnonymisedTo(p) => self.export_anonymised(p),
             Command::ShowSafetyPanel(v) => self.safety.show_panel = v,
             Command::ShowRules(v) => self.safety.show_rules = v,
@@ -849,6 +857,10 @@ impl AblaApp {
                 return;
             }
         };
+        if let Some(why) = self.modality_clash(&model_id) {
+            self.notify(NoticeLevel::Warning, why);
+            return;
+        }
         let p = crate::plan::probe::Probe {
             model_id,
             tip_lps,
@@ -858,6 +870,30 @@ impl AblaApp {
         };
         self.plan.add_probe(p);
         self.want_ire(IreDue::Full);
+    }
+
+    /// Why a probe of `model_id` cannot join the plan: one plan is one modality (the IRE model
+    /// would pulse a cryoprobe as an electrode, the cryo model ignores electrodes), as in the case
+    /// files. `None` when it can.
+    fn modality_clash(&self, model_id: &str) -> Option<String> {
+        let cat = self.catalog()?;
+        let new = cat.get(model_id)?;
+        let other = self
+            .plan
+            .probes
+            .iter()
+            .find(|p| cat.get(&p.model_id).is_some_and(|m| m.modality != new.modality))?;
+        Some(format!(
+            "{} is {} but probe {} of this plan is {}: one plan holds one modality. Start a new plan \
+             (Plans > New plan) for it, or choose a {} probe model.",
+            new.name,
+            modality_phrase(new.modality),
+            other.label,
+            cat.get(&other.model_id)
+                .map_or("another modality", |m| modality_phrase(m.modality)),
+            cat.get(&other.model_id)
+                .map_or("matching", |m| modality_name(m.modality)),
+        ))
     }
 
     /// Where the array template is centred now (crosshair or the Target's centroid).
@@ -933,6 +969,20 @@ impl AblaApp {
         }
         if self.is_cryo_plan() {
             return Some("Cryo plan: the IRE model does not apply".into());
+        }
+        if let Some(cat) = self.catalog()
+            && let Some(p) = self
+                .plan
+                .probes
+                .iter()
+                .find(|p| cat.get(&p.model_id).is_some_and(|m| m.modality != Modality::Ire))
+        {
+            // A plan from elsewhere that mixes modalities: never pulse a cryoprobe.
+            return Some(format!(
+                "Probe {} is a cryoprobe in a plan of IRE electrodes: delete it or move it to a plan of \
+                 its own (Plans > New plan) to compute the IRE zone",
+                p.label
+            ));
         }
         if self.plan.probes.len() < 2 {
             return Some(IreError::NoPairs.to_string());
@@ -1767,6 +1817,7 @@ impl eframe::App for AblaApp {
         self.poll_ire();
         self.poll_cryo();
         self.record_result_summary();
+        self.remember_plan_zone();
         self.safety_tick(std::time::Instant::now());
         self.poll_export();
         // Imports finish outside `apply`: enter their edits into the undo history.
@@ -1818,4 +1869,20 @@ pub fn run(opts: StartupOptions) -> Result<(), eframe::Error> {
         native,
         Box::new(move |cc| Ok(Box::new(AblaApp::new(cc, opts)))),
     )
+}
+
+/// "an IRE electrode" / "a cryoprobe", for messages.
+fn modality_phrase(m: Modality) -> &'static str {
+    match m {
+        Modality::Ire => "an IRE electrode",
+        Modality::Cryo => "a cryoprobe",
+    }
+}
+
+/// "IRE" / "cryo", for messages.
+fn modality_name(m: Modality) -> &'static str {
+    match m {
+        Modality::Ire => "IRE",
+        Modality::Cryo => "cryo",
+    }
 }

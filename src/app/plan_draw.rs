@@ -142,12 +142,9 @@ fn build_layer(
             .map(|s| s.map(|p| [p[0] + u0 as f32 + 0.5, p[1] + v0 as f32 + 0.5]))
             .collect()
     };
-    let isolines = zone
-        .isolines_v_per_cm
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.is_finite() && **l > 0.0)
-        .map(|(n, l)| (n, to_image(marching_squares(&values, w, h, *l as f32))))
+    let isolines = isoline_segments(&values, w, h, zone.isolines_v_per_cm)
+        .into_iter()
+        .map(|(n, segs)| (n, to_image(segs)))
         .collect();
     let texture = if flags.iter().any(|f| *f) {
         let alpha = if zone.outdated {
@@ -226,12 +223,7 @@ pub fn draw_zone(
             to_pos(to_screen(f64::from(s[1][0]), f64::from(s[1][1]))),
         ]
     };
-    for (n, segs) in &layer.isolines {
-        let stroke = Stroke::new(1.0, fade(isoline_colour(*n)));
-        for s in segs {
-            painter.line_segment(seg(s), stroke);
-        }
-    }
+    draw_isolines(painter, &layer.isolines, zone.outdated, to_screen);
     let stroke = Stroke::new(
         2.0,
         fade(Color32::from_rgb(ZONE_RGB[0], ZONE_RGB[1], ZONE_RGB[2])),
@@ -240,6 +232,42 @@ pub fn draw_zone(
         painter.line_segment(seg(s), stroke);
     }
     true
+}
+
+/// The |E| isolines of `values` (a `w × h` lattice, row-major) at each positive level: (index of
+/// the level in `levels_v_per_cm`, which picks its colour, segments in lattice coordinates).
+/// Shared by the slice views and the along-probe view.
+pub fn isoline_segments(
+    values: &[f32],
+    w: usize,
+    h: usize,
+    levels_v_per_cm: &[f64],
+) -> Vec<(usize, Vec<IsoSegment>)> {
+    levels_v_per_cm
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.is_finite() && **l > 0.0)
+        .map(|(n, l)| (n, marching_squares(values, w, h, *l as f32)))
+        .collect()
+}
+
+/// Draws isolines from [`isoline_segments`] (in image coordinates that `to_screen` maps), each
+/// in its level's colour, fainter when the result is `outdated`.
+pub fn draw_isolines(
+    painter: &egui::Painter,
+    isolines: &[(usize, Vec<IsoSegment>)],
+    outdated: bool,
+    to_screen: &dyn Fn(f64, f64) -> [f64; 2],
+) {
+    for (n, segs) in isolines {
+        let alpha = if outdated { 0.5 } else { 1.0 };
+        let stroke = Stroke::new(1.0, isoline_colour(*n).gamma_multiply(alpha));
+        for s in segs {
+            let a = to_pos(to_screen(f64::from(s[0][0]), f64::from(s[0][1])));
+            let b = to_pos(to_screen(f64::from(s[1][0]), f64::from(s[1][1])));
+            painter.line_segment([a, b], stroke);
+        }
+    }
 }
 
 /// The isoline legend at the right edge of a view.

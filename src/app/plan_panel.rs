@@ -909,6 +909,14 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
     let Some(window) = window else { return };
     let mut open = true;
     let ctx = ui.ctx().clone();
+    // The cryo overlay the slice views show (measured before the window borrows the app).
+    let cryo = if app.is_cryo_plan() {
+        let s = app.plan.cryo_settings();
+        app.cryo.view(&s, app.plan.revision())
+    } else {
+        None
+    };
+    let mut cmds = Vec::new();
     let AblaApp {
         probe_view,
         structures,
@@ -921,17 +929,24 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
         .default_size([760.0, 460.0])
         .resizable(true)
         .show(&ctx, |ui| {
-            probe_view.ui(
-                ui,
-                &vol,
-                generation,
-                &structures.items,
-                &plan.probes,
-                plan.selected.unwrap_or(0),
-                ire.result.as_deref(),
+            let input = super::probe_view::ProbeViewInput {
+                volume: &vol,
+                volume_generation: generation,
+                structures: &structures.items,
+                probes: &plan.probes,
+                selected: plan.selected.unwrap_or(0),
+                zone: ire.result.as_deref().map(|result| super::plan_draw::ZoneRef {
+                    result,
+                    id: ire.result_id,
+                    outdated: ire.outdated(plan.revision()),
+                    isolines_v_per_cm: &plan.model.isolines_v_per_cm,
+                }),
+                cryo: cryo.as_ref(),
                 window,
-            );
+            };
+            probe_view.show(ui, &input, Some(&mut cmds));
         });
+    app.commands.extend(cmds);
     if !open {
         app.commands.push(Command::ShowProbeView(false));
     }

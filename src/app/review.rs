@@ -5,15 +5,21 @@
 //! with the case's reference plan.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use eframe::egui;
+use eframe::egui::{self, Color32};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::{AblaApp, Command, OpenDialog};
+use crate::geometry::VolumeGeometry;
 use crate::plan::document::{CaseReview, ResultSummary};
+use crate::render::isolines::mask_outline;
+use crate::render::reslice::sample_lattice_with;
 use crate::review::km::{Endpoint, GroupBy, cohort_curves};
 use crate::review::library::{LibraryRow, SortKey, Unreadable, cohort, filter_and_sort, scan_library};
 use crate::review::outcome::{CaseOutcome, CivilDate, ClavienDindo, Complication, SirGrade};
+use crate::safety::Zone;
+use crate::volume::SliceMapping;
 
 /// Months at which the cohort view lists the numbers at risk.
 const AT_RISK_MONTHS: [f64; 5] = [0.0, 6.0, 12.0, 24.0, 60.0];
@@ -44,6 +50,68 @@ impl ReviewStep {
     }
 }
 
+/// Which layers the slice views draw. Everything outside review stepping; while the review
+/// window steps through a plan, only what the step has reached (structures → probes → zone →
+/// findings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerVisibility {
+    pub structures: bool,
+    pub probes: bool,
+    /// The IRE zone or the cryo isotherms with their legends, and a compared plan's zone.
+    pub zone: bool,
+    /// The safety overlays: caliper, target outline coloured by margin, probe-path findings.
+    pub findings: bool,
+}
+
+impl LayerVisibility {
+    pub const ALL: LayerVisibility = LayerVisibility {
+        structures: true,
+        probes: true,
+        zone: true,
+        findings: true,
+    };
+
+    /// Every layer up to and including `step`.
+    pub fn up_to(step: ReviewStep) -> LayerVisibility {
+        let n = ReviewStep::ALL.iter().position(|s| *s == step).unwrap_or(3);
+        LayerVisibility {
+            structures: true,
+            probes: n >= 1,
+            zone: n >= 2,
+            findings: n >= 3,
+        }
+    }
+}
+
+/// What the slice views drew in the last frame (any view), for tests and the review window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DrawnLayers {
+    pub structures: bool,
+    pub probes: bool,
+    pub zone: bool,
+    pub findings: bool,
+    /// The outline of the compared plan's zone.
+    pub compared_zone: bool,
+}
+
+/// The last full zone of a plan of the case (IRE zone, or the cryo lethal zone at its largest
+/// extent), kept so that another plan can draw it over its own.
+struct PlanZone {
+    plan: usize,
+    /// The volume generation it was computed on (another case or CT drops it).
+    generation: u64,
+    zone: Arc<Zone>,
+}
+
+/// The compared plan's zone, as the slice views draw it.
+pub struct CompareOverlay {
+    pub plan_name: String,
+    pub zone: Arc<Zone>,
+}
+
+/// Colour of the compared plan's zone outline (distinct from the IRE orange and the cryo blues).
+const COMPARE_RGB: Color32 = Color32::from_rgb(255, 80, 220);
+
 /// State of the review windows (UI only; the case data lives in `CaseState`).
 pub struct ReviewUi {
     pub show_library: bool,
@@ -58,6 +126,17 @@ pub struct ReviewUi {
     pub group_by: GroupBy,
     pub endpoint: Endpoint,
     pub step: ReviewStep,
+    /// The review window steps through the plan: the views show only what the step has reached.
+    /// Off when the window closes or the user asks for every layer.
+    pub stepping: bool,
+    /// Draw the compared plan's zone over the current one.
+    pub compare_overlay: bool,
+    /// The plan compared with (`None`: the reference plan, else the first other plan).
+    pub compare_with: Option<usize>,
+    /// The last full zone of each plan seen in this session.
+    plan_zones: Vec<PlanZone>,
+    /// (generation, plan, IRE result id, cryo result id, plan revision) last looked at.
+    zone_seen: Option<(u64, usize, u64, u64, u64)>,
     /// Text being typed into date fields (applied when it parses).
     drafts: std::collections::BTreeMap<String, String>,
 }
@@ -77,6 +156,11 @@ impl Default for ReviewUi {
             group_by: GroupBy::Modality,
             endpoint: Endpoint::LocalProgression,
             step: ReviewStep::Structures,
+            stepping: false,
+            compare_overlay: false,
+            compare_with: None,
+            plan_zones: Vec::new(),
+            zone_seen: None,
             drafts: Default::default(),
         }
     }
@@ -103,6 +187,161 @@ impl AblaApp {
     pub fn review_ui(&self) -> &ReviewUi {
         &self.review
     }
+
+    /// The layers the slice views draw now.
+    pub fn layers(&self) -> LayerVisibility {
+        if self.review.show_review && self.review.stepping {
+            LayerVisibility::up_to(self.review.step)
+        } else {
+            LayerVisibility::ALL
+        }
+    }
+
+    /// What the slice views drew in the last frame.
+    pub fn drawn_layers(&self) -> DrawnLayers {
+        self.views.drawn
+    }
+
+    /// Keeps the active plan's zone when a full, current result of it arrives (once per result),
+    /// for the comparison overlay of the other plans.
+    pub(super) fn remember_plan_zone(&mut self) {
+        let plan = self.case.active_plan();
+        let key = (
+            self.generation,
+            plan,
+            self.ire.result_id,
+            self.cryo.result_id,
+            self.plan.revision(),
+        );
+        if self.review.zone_seen == Some(key) {
+            return;
+        }
+        let zone = if self.is_cryo_plan() {
+            self.cryo
+                .result
+                .as_deref()
+                .filter(|_| self.cryo.result_revision == self.plan.revision())
+                .map(|r| {
+                    let lethal = self.plan.cryo_settings().lethal_isotherm_c;
+                    Zone {
+                        label: format!("Lethal {lethal:.0} °C"),
+                        kind: crate::safety::ZoneKind::CryoLethal { temp_c: lethal },
+                        grid: r.grid.clone(),
+                        inside: r.reached_mask(r.last_snapshot(), lethal),
+                        preview: false,
+                    }
+                })
+        } else {
+            self.ire
+                .result
+                .as_deref()
+                .filter(|r| !r.preview && !self.ire.outdated(self.plan.revision()))
+                .map(|r| Zone::from_ire(r, "IRE zone"))
+        };
+        // Wait (without marking the key seen) while the result is missing or out of date.
+        let Some(zone) = zone else { return };
+        self.review.zone_seen = Some(key);
+        let generation = self.generation;
+        self.review
+            .plan_zones
+            .retain(|z| z.plan != plan && z.generation == generation);
+        self.review.plan_zones.push(PlanZone {
+            plan,
+            generation,
+            zone: Arc::new(zone),
+        });
+    }
+
+    /// The plan the comparison overlay shows: the chosen one, else the reference plan, else the
+    /// first other plan (never the plan shown).
+    pub fn compared_plan(&self) -> Option<usize> {
+        let active = self.case.active_plan();
+        let n = self.case.plan_names().len();
+        self.review
+            .compare_with
+            .or(self.case.review.reference_plan)
+            .filter(|&i| i != active && i < n)
+            .or_else(|| (0..n).find(|&i| i != active))
+    }
+
+    /// The zone the slice views draw for the comparison, when the overlay is on (from the
+    /// comparison window) and the compared plan has a zone computed in this session.
+    pub fn compare_overlay(&self) -> Option<CompareOverlay> {
+        if !(self.review.show_review && self.review.compare_overlay && self.layers().zone) {
+            return None;
+        }
+        let plan = self.compared_plan()?;
+        let z = self
+            .review
+            .plan_zones
+            .iter()
+            .find(|z| z.plan == plan && z.generation == self.generation)?;
+        Some(CompareOverlay {
+            plan_name: self.case.plan_names().get(plan).cloned().unwrap_or_default(),
+            zone: z.zone.clone(),
+        })
+    }
+
+    fn has_plan_zone(&self, plan: usize) -> bool {
+        self.review
+            .plan_zones
+            .iter()
+            .any(|z| z.plan == plan && z.generation == self.generation)
+    }
+}
+
+/// Draws the compared plan's zone outline in one slice view (sampled at the view's pixel centres
+/// over the pixels its grid covers, nearest node) with a legend line at the top; whether any of
+/// it crosses this slice.
+pub fn draw_compare(
+    painter: &egui::Painter,
+    overlay: &CompareOverlay,
+    g: &VolumeGeometry,
+    m: &SliceMapping,
+    slice: usize,
+    to_screen: &dyn Fn(f64, f64) -> [f64; 2],
+    rect: egui::Rect,
+) -> bool {
+    let zone = &overlay.zone;
+    if !zone.is_consistent() {
+        return false;
+    }
+    let Some([u0, v0, u1, v1]) = super::plan_draw::covered_pixels(&zone.grid, g, m, slice) else {
+        return false;
+    };
+    let (w, h) = (u1 - u0, v1 - v0);
+    let lps = |u: f64, v: f64| g.to_patient(&m.voxel_of_pixel(u, v, slice as f64));
+    let origin = lps(u0 as f64 + 0.5, v0 as f64 + 0.5);
+    let du = lps(u0 as f64 + 1.5, v0 as f64 + 0.5) - origin;
+    let dv = lps(u0 as f64 + 0.5, v0 as f64 + 1.5) - origin;
+    let flags = sample_lattice_with(&origin, &du, &dv, [w, h], |p| {
+        zone.grid
+            .nearest(&p)
+            .is_some_and(|[i, j, k]| zone.inside[zone.grid.index(i, j, k)])
+    });
+    if !flags.iter().any(|f| *f) {
+        return false;
+    }
+    let stroke = egui::Stroke::new(2.0, COMPARE_RGB);
+    for [a, b] in mask_outline(&flags, w, h) {
+        let p = |q: [f32; 2]| {
+            let s = to_screen(
+                f64::from(q[0]) + u0 as f64 + 0.5,
+                f64::from(q[1]) + v0 as f64 + 0.5,
+            );
+            egui::Pos2::new(s[0] as f32, s[1] as f32)
+        };
+        painter.line_segment([p(a), p(b)], stroke);
+    }
+    super::views::shadow_text(
+        painter,
+        egui::Pos2::new(rect.center().x, rect.min.y + 26.0),
+        egui::Align2::CENTER_TOP,
+        &format!("— {} zone (compared)", overlay.plan_name),
+        12.0,
+        COMPARE_RGB,
+    );
+    true
 }
 
 /// The review windows.
@@ -518,11 +757,17 @@ fn review_window(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>
             }
             ui.horizontal(|ui| {
                 for s in ReviewStep::ALL {
-                    if ui.selectable_label(app.review.step == s, s.label()).clicked() {
+                    let on = app.review.stepping && app.review.step == s;
+                    if ui.selectable_label(on, s.label()).clicked() {
                         cmds.push(Command::ReviewStep(s));
                     }
                 }
             });
+            // Stepping hides the layers of later steps; this gives them all back.
+            ui.checkbox(
+                &mut app.review.stepping,
+                "Step through: show only what the step has reached",
+            );
             ui.separator();
             match app.review.step {
                 ReviewStep::Structures => {
@@ -553,6 +798,24 @@ fn review_window(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>
                         ));
                     }
                 }
+                ReviewStep::Zone if app.is_cryo_plan() => match app.cryo_result() {
+                    Some(r) => {
+                        let last = r.last_snapshot();
+                        let size = |t: f64| r.volume_ml(&r.reached_mask(last, t));
+                        ui.label(&r.description);
+                        ui.label(format!(
+                            "Largest extent over the protocol: iceball (0 °C) {:.1} mL, −20 °C {:.1} mL, \
+                             lethal (≤ {:.0} °C) {:.1} mL",
+                            size(0.0),
+                            size(-20.0),
+                            r.lethal_isotherm_c,
+                            size(r.lethal_isotherm_c)
+                        ));
+                    }
+                    None => {
+                        ui.label("No iceball computed yet for this plan.");
+                    }
+                },
                 ReviewStep::Zone => match app.ire_result() {
                     Some(r) => {
                         ui.label(format!("{}: zone {:.2} mL", r.description, r.zone_volume_ml));
@@ -589,14 +852,19 @@ fn review_window(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>
             compare_with_reference(ui, app);
         });
     app.review.show_review = open;
+    if !open {
+        // Leaving review mode gives the views every layer back.
+        app.review.stepping = false;
+    }
 }
 
 /// One line of the comparison table from a plan's result summary.
 type Describe = dyn Fn(&ResultSummary) -> String;
 
 /// Every plan of the case side by side (the plan shown first, the reference marked), from the
-/// last full result of each plan.
-fn compare_with_reference(ui: &mut egui::Ui, app: &AblaApp) {
+/// last full result of each plan: zone, extents, current, margin and findings; and the overlay of
+/// the compared plan's zone in the slice views.
+fn compare_with_reference(ui: &mut egui::Ui, app: &mut AblaApp) {
     let names = app.case.plan_names();
     let reference = app.case.review.reference_plan;
     if names.len() < 2 && reference.is_none() {
@@ -611,6 +879,32 @@ fn compare_with_reference(ui: &mut egui::Ui, app: &AblaApp) {
     } else {
         "Plans compared"
     });
+    // The compared plan's zone drawn over the current one in the slice views.
+    if let Some(other) = app.compared_plan() {
+        ui.horizontal(|ui| {
+            let other_name = names.get(other).cloned().unwrap_or_default();
+            ui.checkbox(
+                &mut app.review.compare_overlay,
+                "Overlay the compared plan's zone",
+            );
+            egui::ComboBox::from_id_salt("compare_with")
+                .selected_text(other_name)
+                .show_ui(ui, |ui| {
+                    for (i, n) in names.iter().enumerate().filter(|(i, _)| *i != active) {
+                        if ui.selectable_label(i == other, n).clicked() {
+                            app.review.compare_with = Some(i);
+                        }
+                    }
+                });
+            if app.review.compare_overlay {
+                if app.has_plan_zone(other) {
+                    ui.colored_label(COMPARE_RGB, "— outline in the views");
+                } else {
+                    ui.label("no zone yet: show that plan once to compute it");
+                }
+            }
+        });
+    }
     let cell = |r: Option<&ResultSummary>, f: &Describe| r.map_or("not computed".into(), f);
     egui::Grid::new("compare").striped(true).show(ui, |ui| {
         ui.label("");
@@ -623,7 +917,8 @@ fn compare_with_reference(ui: &mut egui::Ui, app: &AblaApp) {
             });
         }
         ui.end_row();
-        let rows: [(&str, &Describe); 5] = [
+        let rows: [(&str, &Describe); 7] = [
+            ("Modality", &|r| r.modality.to_uppercase()),
             ("Zone", &|r| format!("{:.2} mL", r.zone_volume_ml)),
             ("Extents", &|r| {
                 format!(
@@ -638,6 +933,26 @@ fn compare_with_reference(ui: &mut egui::Ui, app: &AblaApp) {
                 r.min_margin_mm.map_or("—".into(), |m| format!("{m:.1} mm"))
             }),
             ("Findings", &|r| r.findings.len().to_string()),
+            ("Worst findings", &|r| {
+                if r.findings.is_empty() {
+                    return "none".into();
+                }
+                let mut lines: Vec<String> = r
+                    .findings
+                    .iter()
+                    .take(3)
+                    .map(|(sev, text)| {
+                        // Long findings are cut so that the table keeps its width.
+                        let short: String = text.chars().take(70).collect();
+                        let cut = if text.chars().count() > 70 { "…" } else { "" };
+                        format!("{sev}: {short}{cut}")
+                    })
+                    .collect();
+                if r.findings.len() > 3 {
+                    lines.push(format!("… {} more", r.findings.len() - 3));
+                }
+                lines.join("\n")
+            }),
         ];
         for (title, f) in rows {
             ui.label(title);
@@ -647,4 +962,32 @@ fn compare_with_reference(ui: &mut egui::Ui, app: &AblaApp) {
             ui.end_row();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_step_shows_what_it_has_reached() {
+        let l = |s| LayerVisibility::up_to(s);
+        assert_eq!(
+            l(ReviewStep::Structures),
+            LayerVisibility {
+                structures: true,
+                probes: false,
+                zone: false,
+                findings: false
+            }
+        );
+        assert!(l(ReviewStep::Probes).probes && !l(ReviewStep::Probes).zone);
+        assert!(l(ReviewStep::Zone).zone && !l(ReviewStep::Zone).findings);
+        assert_eq!(l(ReviewStep::Findings), LayerVisibility::ALL);
+        // Each step shows everything the previous one did.
+        for w in ReviewStep::ALL.windows(2) {
+            let (a, b) = (l(w[0]), l(w[1]));
+            assert!(b.structures >= a.structures && b.probes >= a.probes);
+            assert!(b.zone >= a.zone && b.findings >= a.findings);
+        }
+    }
 }

@@ -19,7 +19,7 @@ use super::{AblaApp, Command, NoticeLevel};
 use crate::geometry::PatientPos;
 use crate::jobs::{Job, Progress};
 use crate::plan::Sourced;
-use crate::safety::{Check, ZoneKind};
+use crate::safety::Check;
 use crate::safety::{
     Finding, Light, PairCurrent, RuleSet, SafetyCache, SafetyInput, SafetyReport, Zone, builtin_rules,
     run_safety,
@@ -156,30 +156,7 @@ impl AblaApp {
             })
             .unwrap_or_default();
         if let (Some(r), Some(settings)) = (self.cryo.result.as_deref(), self.plan.cryo.as_ref()) {
-            let last = r.last_snapshot();
-            let lethal = settings.lethal_isotherm_c;
-            let cryo_zone = |label: String, kind: ZoneKind, temp_c: f64| Zone {
-                label,
-                kind,
-                grid: r.grid.clone(),
-                inside: r.reached_mask(last, temp_c),
-                preview: false,
-            };
-            zones.push(cryo_zone(
-                "Iceball 0 °C".into(),
-                ZoneKind::CryoIsotherm { temp_c: 0.0 },
-                0.0,
-            ));
-            zones.push(cryo_zone(
-                "Isotherm −20 °C".into(),
-                ZoneKind::CryoIsotherm { temp_c: -20.0 },
-                -20.0,
-            ));
-            zones.push(cryo_zone(
-                format!("Lethal {lethal:.0} °C"),
-                ZoneKind::CryoLethal { temp_c: lethal },
-                lethal,
-            ));
+            zones.extend(Zone::cryo_zones(r, settings.lethal_isotherm_c));
         }
         zones
     }

@@ -31,6 +31,8 @@ pub struct ViewCache {
     probe_drag: Option<ProbeDrag>,
     /// A probe being placed: the view and the tip (where the button went down).
     probe_place: Option<(ViewKind, PatientPos)>,
+    /// The layers drawn in the last frame (review steps hide some).
+    pub drawn: super::review::DrawnLayers,
 }
 
 /// A drag of a probe's tip, entry or shaft, from where it started.
@@ -130,8 +132,12 @@ fn forward_step(g: &VolumeGeometry, m: &SliceMapping) -> i64 {
 pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
     let full = ui.max_rect();
     ui.painter().rect_filled(full, 0.0, Color32::BLACK);
+    // What the review step shows (every layer outside review stepping).
+    let layers = app.layers();
+    let compare = app.compare_overlay();
+    app.views.drawn = Default::default();
     // The cryo overlay (measured before the views borrow the app).
-    let cryo = if app.is_cryo_plan() {
+    let cryo = if app.is_cryo_plan() && layers.zone {
         let s = app.plan.cryo_settings();
         app.cryo.view(&s, app.plan.revision())
     } else {
@@ -142,6 +148,7 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
         drop_hint(ui, full);
         return;
     };
+    let ire_shown = app.ire.result.as_deref().filter(|_| layers.zone);
     let rects = layout_rects(full, app.settings.layout, viewer.active);
     app.views.hover = None;
     app.views.hovered_view = None;
@@ -165,15 +172,17 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
                 .map(|p| (&p.mask, app.click_tools.grow.preview_revision)),
             markers: super::tools::markers(app.tool, &app.click_tools),
             plan: &app.plan,
-            zone: app.ire.result.as_deref().map(|result| super::plan_draw::ZoneRef {
+            layers,
+            compare: compare.as_ref(),
+            zone: ire_shown.map(|result| super::plan_draw::ZoneRef {
                 result,
                 id: app.ire.result_id,
                 outdated: app.ire.outdated(app.plan.revision()),
                 isolines_v_per_cm: &app.plan.model.isolines_v_per_cm,
             }),
             safety: super::safety_ui::SafetyOverlay {
-                report: app.safety.report(),
-                caliper: app.safety.caliper.as_ref(),
+                report: app.safety.report().filter(|_| layers.findings),
+                caliper: app.safety.caliper.as_ref().filter(|_| layers.findings),
                 probes: &app.plan.probes,
             },
         };
@@ -280,6 +289,10 @@ struct ViewCtx<'a> {
     cryo: Option<&'a super::cryo_ui::CryoView>,
     /// Caliper, margin colours and path findings of the safety analysis.
     safety: super::safety_ui::SafetyOverlay<'a>,
+    /// The layers to draw (review steps hide the later ones).
+    layers: super::review::LayerVisibility,
+    /// Another plan's zone outline (plan comparison).
+    compare: Option<&'a super::review::CompareOverlay>,
 }
 
 fn to_pos(p: [f64; 2]) -> Pos2 {
@@ -335,7 +348,10 @@ impl ViewCtx<'_> {
             Color32::WHITE,
         );
 
-        self.draw_structures(ui.ctx(), &painter, &pane, img_rect);
+        if self.layers.structures {
+            self.draw_structures(ui.ctx(), &painter, &pane, img_rect);
+            self.cache.drawn.structures |= !self.structures.items.is_empty();
+        }
         let zone_shown = self.draw_zone(ui.ctx(), &painter, &pane);
         let cryo_shown = match self.cryo {
             Some(c) => super::cryo_ui::draw_cryo(
@@ -355,10 +371,26 @@ impl ViewCtx<'_> {
                 false
             }
         };
+        self.cache.drawn.zone |= zone_shown || cryo_shown;
+        if let Some(c) = self.compare {
+            self.cache.drawn.compared_zone |= super::review::draw_compare(
+                &painter,
+                c,
+                &vol.geometry,
+                &pane.m,
+                pane.slice,
+                &|u, v| pane.xf.to_screen(u, v),
+                rect,
+            );
+        }
         self.handle_input(ui, &response, rect, &pane, cmds);
         self.draw_reference_lines(&painter, &pane, img_rect);
         self.draw_rulers(&painter, &response, &pane);
-        self.draw_probes(&painter, &response, &pane);
+        if self.layers.probes {
+            self.draw_probes(&painter, &response, &pane);
+            self.cache.drawn.probes |= !self.plan.probes.is_empty();
+        }
+        self.cache.drawn.findings |= self.safety.report.is_some() || self.safety.caliper.is_some();
         super::safety_ui::draw_in_view(
             &painter,
             &self.safety,

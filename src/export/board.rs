@@ -1,13 +1,17 @@
-//! The board slide of an IRE plan, assembled from the model result: axial and coronal views
-//! through the zone's centre and the along-probe view of the first probe (each with structures,
-//! the zone and |E| isolines, numbered probes), the probes and pairs tables (voltage, spacing,
-//! V/cm, predicted current against the generator limit), findings, margin and provenance. Used by
+//! The board slides of an IRE and of a cryo plan, assembled from the model result: axial and
+//! coronal views through the zone's centre and the along-probe view of the first probe (each with
+//! structures, the zone with its isolines — |E| for IRE; 0 °C, −20 °C and the lethal isotherm for
+//! cryo — and numbered probes), the plan tables (IRE: probes and pairs with voltage, spacing,
+//! V/cm, predicted current against the generator limit; cryo: probes, protocol phases with each
+//! probe's duty, iceball size per isotherm), findings, margin and provenance. Used by
 //! `ablaplan compute CASE --png` and by the GUI's export.
 
 use nalgebra::{Matrix3, Vector3};
 
 use crate::anatomy::Structure;
 use crate::geometry::{PatientPos, VolumeGeometry};
+use crate::physics::cryo::model::{CryoResult, CryoSettings, iceball_axes};
+use crate::physics::cryo::tissue::CryoTissues;
 use crate::physics::grid::ComputeGrid;
 use crate::physics::ire::model::{IreModelOptions, IreResult};
 use crate::plan::ire::{CURRENT_LIMIT_A, IreSettings};
@@ -249,6 +253,300 @@ pub fn ire_board_slide(b: &IreBoard<'_>) -> Result<SlideImage, ExportError> {
         subtitle,
         views,
         plan,
+        findings: b.findings.clone(),
+        margin: b.margin.clone(),
+        margin_ok: b.margin_ok,
+        provenance: b.provenance.clone(),
+        anonymise: b.anonymise,
+        patient: Some(&b.volume.meta),
+    };
+    render_slide(&slide)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cryo board slide
+// ---------------------------------------------------------------------------------------------
+
+/// What the cryo board slide shows. The isotherms are drawn and measured at their largest
+/// extent over the whole protocol (the lowest temperature each point reached), the zones the
+/// safety analysis judges; the slide says so.
+pub struct CryoBoard<'a> {
+    pub title: String,
+    pub volume: &'a Volume,
+    pub probes: &'a [Probe],
+    pub result: &'a CryoResult,
+    /// The lethal isotherm (°C) of the plan.
+    pub lethal_c: f64,
+    /// Drawn in every view (fill + outline).
+    pub structures: &'a [Structure],
+    /// Distance measurements drawn in every view (e.g. the closest points of a finding).
+    pub calipers: Vec<CaliperOverlay>,
+    /// `None`: no safety analysis (the slide says "not available").
+    pub findings: Option<Vec<(Severity, String)>>,
+    pub margin: Vec<String>,
+    pub margin_ok: Option<bool>,
+    pub provenance: Provenance,
+    pub window: WindowLevel,
+    pub anonymise: bool,
+}
+
+/// Where the cryo views are centred: the middle of the 0 °C iceball at its largest extent, or
+/// of the probes' active parts when nothing froze.
+pub fn iceball_centre(result: &CryoResult, probes: &[Probe]) -> Option<PatientPos> {
+    let mask = result.reached_mask(result.last_snapshot(), 0.0);
+    let mut sum = Vector3::zeros();
+    let mut n = 0usize;
+    for (idx, inside) in mask.iter().enumerate() {
+        if *inside {
+            let [i, j, k] = result.grid.ijk(idx);
+            sum += result.grid.lps(i, j, k).coords;
+            n += 1;
+        }
+    }
+    if n > 0 {
+        return Some(PatientPos::from(sum / n as f64));
+    }
+    let mids: Vec<PatientPos> = probes
+        .iter()
+        .filter_map(|p| p.exposed_segment().ok().map(|s| s.midpoint()))
+        .collect();
+    (!mids.is_empty()).then(|| {
+        PatientPos::from(mids.iter().fold(Vector3::zeros(), |a, p| a + p.coords) / mids.len() as f64)
+    })
+}
+
+/// The isotherms listed on the slide: 0 °C, −20 °C, −40 °C and the lethal one, without repeats.
+fn slide_isotherms_c(lethal_c: f64) -> Vec<f64> {
+    let mut v = vec![0.0, -20.0, -40.0];
+    if !v.iter().any(|t| (t - lethal_c).abs() < 1e-9) {
+        v.push(lethal_c);
+    }
+    v
+}
+
+/// "on", "off" or a percentage.
+fn duty_text(d: f64) -> String {
+    if d >= 1.0 - 1e-9 {
+        "on".into()
+    } else if d <= 1e-9 {
+        "off".into()
+    } else {
+        format!("{:.0} %", 100.0 * d)
+    }
+}
+
+fn minutes(s: f64) -> String {
+    let m = s / 60.0;
+    if (m - m.round()).abs() < 1e-9 {
+        format!("{m:.0} min")
+    } else {
+        format!("{m:.1} min")
+    }
+}
+
+/// The cryo plan tables: probes (model, active length, freeze surface temperature), the
+/// protocol (phases, durations, each probe's duty), and the iceball per isotherm at its largest
+/// extent (volume and extents along the first probe's axis, across the probes, perpendicular).
+pub fn cryo_plan_tables(probes: &[Probe], result: &CryoResult, lethal_c: f64) -> Vec<SlideTable> {
+    let probes_table = SlideTable {
+        title: "Cryoprobes".into(),
+        header: ["#", "label", "model", "active", "freeze surface", "tip LPS (mm)"]
+            .map(String::from)
+            .to_vec(),
+        rows: probes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let surface = result.probes.get(i).map_or_else(
+                    || "—".to_string(),
+                    |t| {
+                        format!(
+                            "{:.0} °C{}",
+                            t.freeze_surface_c,
+                            if t.calibrated { "" } else { " (default)" }
+                        )
+                    },
+                );
+                TableRow {
+                    cells: vec![
+                        format!("{}", i + 1),
+                        p.label.clone(),
+                        p.model_id.clone(),
+                        format!("{:.0} mm", p.exposure_mm),
+                        surface,
+                        fmt_lps(&p.tip_lps),
+                    ],
+                    flagged: result.probes.get(i).is_some_and(|t| !t.calibrated),
+                }
+            })
+            .collect(),
+    };
+    let protocol = &result.protocol;
+    let mut header: Vec<String> = ["phase", "kind", "duration", "from – to"]
+        .map(String::from)
+        .to_vec();
+    header.extend((1..=probes.len()).map(|i| format!("duty {i}")));
+    let bounds = protocol.boundaries_s();
+    let protocol_table = SlideTable {
+        title: format!("Protocol ({} in all)", minutes(protocol.total_s())),
+        header,
+        rows: protocol
+            .phases
+            .iter()
+            .enumerate()
+            .map(|(n, ph)| {
+                let from = bounds.get(n).copied().unwrap_or(0.0);
+                let mut cells = vec![
+                    format!("{}", n + 1),
+                    ph.kind.label().to_string(),
+                    minutes(ph.duration_s),
+                    format!("{:.1} – {:.1} min", from / 60.0, (from + ph.duration_s) / 60.0),
+                ];
+                cells.extend((0..probes.len()).map(|i| duty_text(ph.duty(i))));
+                TableRow {
+                    cells,
+                    flagged: false,
+                }
+            })
+            .collect(),
+    };
+    let last = result.last_snapshot();
+    let axes = iceball_axes(probes).unwrap_or([Vector3::x(), Vector3::y(), Vector3::z()]);
+    let iceball_table = SlideTable {
+        title: "Iceball at its largest extent over the protocol".into(),
+        header: ["isotherm", "volume", "along probe", "across", "perpendicular"]
+            .map(String::from)
+            .to_vec(),
+        rows: slide_isotherms_c(lethal_c)
+            .into_iter()
+            .map(|t| {
+                let mask = result.reached_mask(last, t);
+                let e = result.extents_mm(&mask, axes);
+                let name = if t.abs() < 1e-9 {
+                    "0 °C (iceball)".to_string()
+                } else if (t - lethal_c).abs() < 1e-9 {
+                    format!("{t:.0} °C (lethal)")
+                } else {
+                    format!("{t:.0} °C")
+                };
+                TableRow {
+                    cells: vec![
+                        name,
+                        format!("{:.1} mL", result.volume_ml(&mask)),
+                        format!("{:.0} mm", e[0]),
+                        format!("{:.0} mm", e[1]),
+                        format!("{:.0} mm", e[2]),
+                    ],
+                    flagged: false,
+                }
+            })
+            .collect(),
+    };
+    vec![probes_table, protocol_table, iceball_table]
+}
+
+/// Provenance of a cryo result: its description, the software version, and a hash of the cryo
+/// settings (protocol, isotherms, model options), the cryo tissue parameters, the probes and each
+/// probe's surface temperatures (from the catalog calibration).
+pub fn cryo_provenance(
+    result: &CryoResult,
+    settings: &CryoSettings,
+    tissues: &CryoTissues,
+    probes: &[Probe],
+) -> Provenance {
+    let json = |v: Result<Vec<u8>, serde_json::Error>| v.unwrap_or_default();
+    let surfaces: Vec<u8> = result
+        .probes
+        .iter()
+        .map(|t| format!("{}/{}/{};", t.freeze_surface_c, t.active_thaw_c, t.calibrated))
+        .collect::<String>()
+        .into_bytes();
+    let parts = [
+        json(serde_json::to_vec(settings)),
+        json(serde_json::to_vec(tissues)),
+        json(serde_json::to_vec(probes)),
+        surfaces,
+    ];
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    Provenance {
+        model: result.description.clone(),
+        model_version: format!("ablaplan {} cryo model", env!("CARGO_PKG_VERSION")),
+        parameter_hash: parameter_hash(&refs),
+        notes: Vec::new(),
+    }
+}
+
+fn cryo_overlays<'a>(b: &CryoBoard<'a>) -> Vec<Overlay<'a>> {
+    let mut out: Vec<Overlay<'a>> = b
+        .structures
+        .iter()
+        .filter(|s| s.visible)
+        .map(|s| {
+            Overlay::Structure(StructureOverlay {
+                name: s.name.clone(),
+                mask: s.mask(),
+                colour: s.colour,
+                fill_opacity: s.opacity,
+            })
+        })
+        .collect();
+    out.push(Overlay::Zone(ZoneOverlay::cryo(b.result, b.lethal_c)));
+    out.extend(b.calipers.iter().cloned().map(Overlay::Caliper));
+    out.push(Overlay::Probes(ProbeOverlay::numbered(b.probes)));
+    out
+}
+
+/// Renders the cryo board slide: axial and coronal views through the iceball's centre and the
+/// along-probe view of the first probe, with the lethal zone, the 0 °C and −20 °C isotherms at
+/// their largest extent (legend in each view), numbered probes and structures; the probes,
+/// protocol and iceball tables; findings, margin and provenance.
+pub fn cryo_board_slide(b: &CryoBoard<'_>) -> Result<SlideImage, ExportError> {
+    let centre = iceball_centre(b.result, b.probes)
+        .ok_or_else(|| ExportError::BadView("the plan has neither an iceball nor a usable probe".into()))?;
+    let mut views = Vec::new();
+    for view in [ViewKind::Axial, ViewKind::Coronal] {
+        let (plane, crop) = mpr_through(b.volume, view, &centre, BOARD_FIELD_OF_VIEW_MM);
+        let mut e = ViewExport::new(b.volume, plane);
+        e.window = b.window;
+        e.crop = Some(crop);
+        e.anonymise = b.anonymise;
+        e.overlays = cryo_overlays(b);
+        views.push((view.name().to_string(), e));
+    }
+    if let Some(first) = b.probes.first() {
+        let opts = ProbePlaneOptions {
+            field_of_view_mm: BOARD_FIELD_OF_VIEW_MM * 2.0 / 3.0,
+            ..ProbePlaneOptions::default()
+        };
+        let plane = in_plane_for_probe(first, &b.volume.geometry, &opts)?;
+        let mut e = ViewExport::new(
+            b.volume,
+            ViewPlane::Oblique {
+                plane,
+                name: "Along probe 1".into(),
+                slab_mm: plane.pixel_mm[0] / 2.0,
+            },
+        );
+        e.window = b.window;
+        e.anonymise = b.anonymise;
+        e.overlays = cryo_overlays(b);
+        views.push(("Along probe 1".to_string(), e));
+    }
+    let r = b.result;
+    let lethal = r.reached_mask(r.last_snapshot(), b.lethal_c);
+    let subtitle = format!(
+        "Cryo — {} probe(s); {}; lethal zone (≤ {:.0} °C) {:.1} mL. Isotherms drawn and measured at \
+         their largest extent over the protocol (lowest temperature reached).",
+        b.probes.len(),
+        r.protocol.description(),
+        b.lethal_c,
+        r.volume_ml(&lethal),
+    );
+    let slide = BoardSlide {
+        title: b.title.clone(),
+        subtitle,
+        views,
+        plan: cryo_plan_tables(b.probes, r, b.lethal_c),
         findings: b.findings.clone(),
         margin: b.margin.clone(),
         margin_ok: b.margin_ok,

@@ -1,13 +1,16 @@
 //! Exports for the tumour board and for teaching, rendered on the CPU (no GPU, so the CLI makes
 //! the same images as the GUI): one view at a chosen scale with burned-in overlays (`view`), the
-//! 1920 × 1080 board slide (`slide`), and the IRE slide assembled from a model result (`board`).
+//! 1920 × 1080 board slide (`slide`), and the IRE and cryo slides assembled from a model result
+//! (`board`).
 //! Inputs are plain data; images are `render::RgbaImage` written with `render::save_png`.
 
 pub mod board;
 pub mod slide;
 pub mod view;
 
-pub use board::{IreBoard, ire_board_slide, phantom_display_geometry, phantom_display_volume};
+pub use board::{
+    CryoBoard, IreBoard, cryo_board_slide, ire_board_slide, phantom_display_geometry, phantom_display_volume,
+};
 pub use slide::{
     BoardSlide, Provenance, SLIDE_HEIGHT, SLIDE_WIDTH, Severity, SlideImage, SlideTable, TableRow,
     parameter_hash, render_slide,

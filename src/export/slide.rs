@@ -178,6 +178,12 @@ impl Block {
     }
 }
 
+/// Height of a table at the full text size (heading, header, rows, gap), as `draw_table`
+/// lays it out; a table shrunk to fit its width is never taller.
+fn table_height(t: &SlideTable) -> f64 {
+    28.0 + (1 + t.rows.len()) as f64 * (line_height(15.0) + 4.0) + 10.0
+}
+
 fn draw_table(c: &mut Canvas, b: &mut Block, t: &SlideTable) {
     b.heading(c, &t.title);
     let ncol = t
@@ -296,8 +302,33 @@ pub fn render_slide(slide: &BoardSlide<'_>) -> Result<SlideImage, ExportError> {
         y: y0,
         y1,
     };
-    for t in &slide.plan {
-        draw_table(&mut c, &mut plan, t);
+    // Tables that do not fit under each other flow into a second column.
+    let needed: f64 = slide.plan.iter().map(table_height).sum();
+    if needed > plan.y1 - plan.y && slide.plan.len() > 1 {
+        let mid = (plan.x0 + plan.x1) / 2.0;
+        let mut col = Block {
+            x0: plan.x0,
+            x1: mid - 12.0,
+            y: y0,
+            y1,
+        };
+        let mut second = false;
+        for t in &slide.plan {
+            if !second && col.y > y0 && col.y + table_height(t) > col.y1 {
+                second = true;
+                col = Block {
+                    x0: mid + 12.0,
+                    x1: plan.x1,
+                    y: y0,
+                    y1,
+                };
+            }
+            draw_table(&mut c, &mut col, t);
+        }
+    } else {
+        for t in &slide.plan {
+            draw_table(&mut c, &mut plan, t);
+        }
     }
     if slide.plan.is_empty() {
         plan.heading(&mut c, "Plan");

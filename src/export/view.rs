@@ -16,6 +16,7 @@ use nalgebra::Vector3;
 
 use crate::anatomy::mask::Mask;
 use crate::geometry::{PatientPos, orientation_label};
+use crate::physics::cryo::model::{CryoResult, trilinear_i16};
 use crate::physics::ire::model::{IreResult, electrode_radius_mm};
 use crate::plan::probe::Probe;
 use crate::render::isolines::{IsoSegment, marching_squares, mask_outline};
@@ -123,6 +124,56 @@ impl<'a> ZoneOverlay<'a> {
                     value: *v as f32,
                     label: format!("{v:.0} V/cm"),
                     colour: ISOLINE_RGB[n % ISOLINE_RGB.len()],
+                })
+                .collect(),
+            bounds_lps: Some([g.origin_lps, far]),
+        }
+    }
+}
+
+/// Fill colour of the cryo lethal zone (as `app::cryo_ui`).
+pub const CRYO_LETHAL_RGB: [u8; 3] = [40, 90, 255];
+
+/// Colour of a cryo isotherm line (as `app::cryo_ui::isotherm_colour`: 0 °C white-blue, −20 °C
+/// cyan, −40 °C blue, others magenta).
+pub fn cryo_isotherm_rgb(t_c: f64) -> [u8; 3] {
+    match t_c {
+        t if t.abs() < 1e-9 => [210, 235, 255],
+        t if (t + 20.0).abs() < 1e-9 => [60, 220, 230],
+        t if (t + 40.0).abs() < 1e-9 => [80, 120, 255],
+        _ => [240, 90, 200],
+    }
+}
+
+/// Temperature used outside the cryo grid when sampling (°C): warm, so no isotherm crosses there.
+const CRYO_OUTSIDE_C: f32 = 37.0;
+
+impl<'a> ZoneOverlay<'a> {
+    /// The zones of a cryo result at their **largest extent over the protocol** (the lowest
+    /// temperature each point reached, as the safety analysis sees them): the lethal zone
+    /// (≤ `lethal_c`) filled and outlined, the 0 °C iceball and the −20 °C isotherm as lines.
+    pub fn cryo(result: &'a CryoResult, lethal_c: f64) -> Self {
+        let g = &result.grid;
+        let far = g.origin_lps
+            + Vector3::new(
+                g.dims[0].saturating_sub(1) as f64,
+                g.dims[1].saturating_sub(1) as f64,
+                g.dims[2].saturating_sub(1) as f64,
+            ) * g.spacing_mm;
+        let lowest = move |p: &PatientPos| trilinear_i16(&result.grid, &result.min_final, p);
+        Self {
+            name: format!("Lethal ≤ {lethal_c:.0} °C (largest extent)"),
+            colour: CRYO_LETHAL_RGB,
+            fill_opacity: 0.32,
+            inside: Box::new(move |p| lowest(p).is_some_and(|t| f64::from(t) <= lethal_c)),
+            field: Some(Box::new(move |p| lowest(p).unwrap_or(CRYO_OUTSIDE_C))),
+            isolines: [(0.0, "0 °C iceball"), (-20.0, "−20 °C")]
+                .into_iter()
+                .filter(|(t, _)| (t - lethal_c).abs() > 1e-9)
+                .map(|(t, label)| Isoline {
+                    value: t as f32,
+                    label: label.to_string(),
+                    colour: cryo_isotherm_rgb(t),
                 })
                 .collect(),
             bounds_lps: Some([g.origin_lps, far]),

@@ -12,7 +12,7 @@
 //! old file intact.
 
 use super::catalog::{Catalog, Modality};
-use super::ire::{ElectrodePair, IreSettings, default_pairs};
+use super::ire::{ElectrodePair, IreSettings, IreSettingsError, default_pairs};
 use super::probe::Probe;
 use super::tissue_params::TissueParams;
 use super::{AssetError, catalog, tissue_params};
@@ -432,6 +432,32 @@ impl CaseFile {
                     format!("{} — set a positive voltage (V)", pair.voltage_v),
                 ));
             }
+            // The generator's maximum, by the probes' labels (the indices are checked later).
+            let name = |idx: usize| match self.probes.get(idx) {
+                Some(p) if !p.label.trim().is_empty() => format!("\"{}\"", p.label),
+                _ => format!("{}", idx + 1),
+            };
+            let what = || format!("pair of probes {} and {}", name(pair.a), name(pair.b));
+            match self.ire.check_cap(pair.voltage_v, what) {
+                Ok(()) => {}
+                Err(IreSettingsError::AboveGeneratorCap {
+                    what,
+                    voltage_v,
+                    cap_v,
+                    cap_source,
+                }) => {
+                    return Err(CaseError::invalid(
+                        file,
+                        format!("ire.pairs[{i}].voltage_v"),
+                        format!(
+                            "{voltage_v} V on the {what} is above the generator's maximum of {cap_v} V \
+                             ({cap_source}) — lower it (only a non-clinical numerical check may exceed it, \
+                             with the reason in ire.above_generator_cap)"
+                        ),
+                    ));
+                }
+                Err(e) => return Err(CaseError::invalid(file, "ire.above_generator_cap", e.to_string())),
+            }
         }
         // Pairs are checked with their index in `check_pairs`; here only the scalar settings.
         IreSettings {
@@ -825,7 +851,12 @@ fn check_keys(value: &Value, file: &str) -> Result<(), CaseError> {
         }
     }
     if let Some(ire) = value.get("ire") {
-        refuse_unknown(ire, "ire", &keys_of(&IreSettings::default()), file)?;
+        // With the optional reason set, so that its key (skipped when unset) is known.
+        let full = IreSettings {
+            above_generator_cap: Some(String::new()),
+            ..IreSettings::default()
+        };
+        refuse_unknown(ire, "ire", &keys_of(&full), file)?;
         if let Some(pairs) = ire.get("pairs").and_then(Value::as_array) {
             let known = keys_of(&ElectrodePair {
                 a: 0,

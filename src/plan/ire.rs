@@ -2,7 +2,10 @@
 //! Pure functions over probes; the field model lives in `physics/`.
 
 use super::probe::Probe;
+use super::{AssetError, Sourced, read_asset};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::OnceLock;
 
 /// Default voltage-to-spacing ratio (V/cm): the top of the IRE study's 1,000–1,500 V/cm
 /// (Narayanan 2024, REFERENCE.md §1, §4).
@@ -11,7 +14,9 @@ pub const DEFAULT_RATIO_V_PER_CM: f64 = 1500.0;
 pub const STUDY_RATIO_RANGE_V_PER_CM: (f64, f64) = (1000.0, 1500.0);
 /// Liver practice goes up to 1,700 V/cm (Kos 2015, REFERENCE.md §4).
 pub const LIVER_MAX_RATIO_V_PER_CM: f64 = 1700.0;
-/// Generator maximum per pair (V): IRE study 1,500–3,000 V (REFERENCE.md §1, §4).
+/// Generator maximum per pair (V): IRE study 1,500–3,000 V (REFERENCE.md §1, §4). The sourced
+/// value validation uses is [`generator_limits`] (`assets/ire_generator.json`); this constant
+/// (slider ranges, defaults) is tested to agree with it.
 pub const VOLTAGE_CAP_V: f64 = 3000.0;
 /// Voltages are rounded to this step (V).
 pub const VOLTAGE_STEP_V: f64 = 10.0;
@@ -22,7 +27,93 @@ pub const DEFAULT_PULSE_WIDTH_US: f64 = 70.0;
 /// (REFERENCE.md §4).
 pub const DEFAULT_MAX_PAIR_SPACING_MM: f64 = 25.0;
 /// Generator current limit (A): it stops and recharges above (IRE study, REFERENCE.md §1).
+/// Tested to agree with [`generator_limits`] and the `ire.current_limit` safety rule.
 pub const CURRENT_LIMIT_A: f64 = 48.0;
+
+/// The built-in generator limits file.
+pub const BUILTIN_GENERATOR_JSON: &str = include_str!("../../assets/ire_generator.json");
+const BUILTIN_GENERATOR_NAME: &str = "built-in assets/ire_generator.json";
+pub const GENERATOR_SCHEMA_VERSION: u32 = 1;
+
+/// Limits of the IRE generator a plan must respect (`assets/ire_generator.json`), each with its
+/// source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorLimits {
+    pub schema_version: u32,
+    #[serde(default)]
+    pub description: String,
+    /// Maximum voltage of one pulsed pair (V).
+    pub voltage_cap_v: Sourced,
+    /// Current above which the generator stops and recharges (A).
+    pub current_limit_a: Sourced,
+}
+
+impl GeneratorLimits {
+    /// Parses and checks a generator file; `file` names it in errors.
+    pub fn from_json(text: &str, file: &str) -> Result<Self, AssetError> {
+        let limits: GeneratorLimits = serde_json::from_str(text).map_err(|e| AssetError::parse(file, &e))?;
+        if limits.schema_version != GENERATOR_SCHEMA_VERSION {
+            return Err(AssetError::invalid(
+                file,
+                format!(
+                    "schema_version {} — this ablaplan reads version {GENERATOR_SCHEMA_VERSION}",
+                    limits.schema_version
+                ),
+            ));
+        }
+        for (what, q) in [
+            ("voltage_cap_v", &limits.voltage_cap_v),
+            ("current_limit_a", &limits.current_limit_a),
+        ] {
+            q.check(file, what)?;
+            if q.value <= 0.0 {
+                return Err(AssetError::invalid(file, format!("{what}: must be positive")));
+            }
+        }
+        Ok(limits)
+    }
+
+    /// The constants of this file, for the (tested never to happen) case that the built-in file
+    /// does not load.
+    fn fallback(why: &str) -> Self {
+        let source = format!("ablaplan's built-in constant ({BUILTIN_GENERATOR_NAME} did not load: {why})");
+        let sourced = |value| Sourced {
+            value,
+            uncertainty: None,
+            source: source.clone(),
+            confirmed: true,
+            note: None,
+        };
+        GeneratorLimits {
+            schema_version: GENERATOR_SCHEMA_VERSION,
+            description: String::new(),
+            voltage_cap_v: sourced(VOLTAGE_CAP_V),
+            current_limit_a: sourced(CURRENT_LIMIT_A),
+        }
+    }
+}
+
+/// The built-in generator limits.
+pub fn builtin_generator_limits() -> Result<GeneratorLimits, AssetError> {
+    GeneratorLimits::from_json(BUILTIN_GENERATOR_JSON, BUILTIN_GENERATOR_NAME)
+}
+
+/// A generator limits file from disk (an edited copy).
+pub fn load_generator_limits(path: &Path) -> Result<GeneratorLimits, AssetError> {
+    GeneratorLimits::from_json(&read_asset(path)?, &path.display().to_string())
+}
+
+/// The built-in generator limits, parsed once (validation runs on every drag of the GUI).
+pub fn generator_limits() -> &'static GeneratorLimits {
+    static LIMITS: OnceLock<GeneratorLimits> = OnceLock::new();
+    LIMITS.get_or_init(|| {
+        builtin_generator_limits().unwrap_or_else(|e| {
+            log::error!("{e}");
+            GeneratorLimits::fallback(&e.to_string())
+        })
+    })
+}
 
 /// One pulsed pair: indices into the plan's probe list; `a` is the anode.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,6 +131,11 @@ pub struct IreSettings {
     pub pulses: u32,
     pub pulse_width_us: f64,
     pub pairs: Vec<ElectrodePair>,
+    /// Why voltages above the generator's maximum ([`generator_limits`]) are accepted: for
+    /// non-clinical numerical checks only (REFERENCE.md §2 V2 at 25 mm needs 3,750 V). `None`,
+    /// the default, refuses them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub above_generator_cap: Option<String>,
 }
 
 impl Default for IreSettings {
@@ -51,6 +147,7 @@ impl Default for IreSettings {
             pulses: DEFAULT_PULSES,
             pulse_width_us: DEFAULT_PULSE_WIDTH_US,
             pairs: Vec::new(),
+            above_generator_cap: None,
         }
     }
 }
@@ -67,6 +164,21 @@ pub enum IreSettingsError {
     PairIndex { a: usize, b: usize, n: usize },
     #[error("IRE settings: pair {a}–{b} pairs a probe with itself")]
     PairSelf { a: usize, b: usize },
+    /// A voltage above the generator's maximum. `what` names it ("pair of probes 1 and 2",
+    /// "voltage_cap_v").
+    #[error(
+        "IRE settings: {what}: {voltage_v} V is above the generator's maximum of {cap_v} V ({cap_source}) — \
+         lower it (a non-clinical numerical check may set above_generator_cap to the reason)"
+    )]
+    AboveGeneratorCap {
+        what: String,
+        voltage_v: f64,
+        cap_v: f64,
+        /// Where the cap comes from (`assets/ire_generator.json`).
+        cap_source: String,
+    },
+    #[error("IRE settings: above_generator_cap is empty — give the reason, or remove it")]
+    EmptyCapReason,
 }
 
 impl IreSettings {
@@ -108,6 +220,30 @@ impl IreSettings {
                 return Err(IreSettingsError::PairSelf { a: p.a, b: p.b });
             }
             positive("pair voltage_v", p.voltage_v, "set a positive voltage")?;
+            // Numbered from 1, as the probes are listed.
+            self.check_cap(p.voltage_v, || {
+                format!("pair of probes {} and {}", p.a + 1, p.b + 1)
+            })?;
+        }
+        self.check_cap(self.voltage_cap_v, || "voltage_cap_v".to_string())
+    }
+
+    /// Whether `voltage_v` respects the generator's maximum (always, with a non-clinical
+    /// `above_generator_cap` reason); `what` names the voltage in the error.
+    pub fn check_cap(&self, voltage_v: f64, what: impl FnOnce() -> String) -> Result<(), IreSettingsError> {
+        match self.above_generator_cap.as_deref() {
+            Some(reason) if reason.trim().is_empty() => return Err(IreSettingsError::EmptyCapReason),
+            Some(_) => return Ok(()),
+            None => {}
+        }
+        let cap = &generator_limits().voltage_cap_v;
+        if voltage_v > cap.value {
+            return Err(IreSettingsError::AboveGeneratorCap {
+                what: what(),
+                voltage_v,
+                cap_v: cap.value,
+                cap_source: cap.source.clone(),
+            });
         }
         Ok(())
     }

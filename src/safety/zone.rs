@@ -5,6 +5,7 @@
 
 use crate::anatomy::distance::edt_mm;
 use crate::geometry::PatientPos;
+use crate::physics::cryo::model::CryoResult;
 use crate::physics::grid::ComputeGrid;
 use crate::physics::ire::model::IreResult;
 use nalgebra::Vector3;
@@ -63,6 +64,34 @@ impl Zone {
             inside: result.zone.clone(),
             preview: result.preview,
         }
+    }
+
+    /// The zones of a cryo result the safety rules look at: the 0 °C iceball, the −20 °C
+    /// isotherm and the lethal isotherm (`lethal_c`), each at its largest extent over the whole
+    /// protocol (tissue that was that cold once counts, even after it thawed). The GUI, the CLI
+    /// and the board slide use the same three.
+    pub fn cryo_zones(result: &CryoResult, lethal_c: f64) -> Vec<Zone> {
+        let last = result.last_snapshot();
+        let zone = |label: String, kind: ZoneKind, temp_c: f64| Zone {
+            label,
+            kind,
+            grid: result.grid.clone(),
+            inside: result.reached_mask(last, temp_c),
+            preview: false,
+        };
+        vec![
+            zone("Iceball 0 °C".into(), ZoneKind::CryoIsotherm { temp_c: 0.0 }, 0.0),
+            zone(
+                "Isotherm −20 °C".into(),
+                ZoneKind::CryoIsotherm { temp_c: -20.0 },
+                -20.0,
+            ),
+            zone(
+                format!("Lethal {lethal_c:.0} °C"),
+                ZoneKind::CryoLethal { temp_c: lethal_c },
+                lethal_c,
+            ),
+        ]
     }
 
     /// A zone from a predicate on node positions (analytic zones for tests and benches, or a

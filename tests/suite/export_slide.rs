@@ -1,5 +1,6 @@
 //! The 1920 × 1080 board slide: size, content at the text level (findings, "not available",
-//! anonymisation), text that renders, and the `compute CASE --png` path end to end.
+//! anonymisation), text that renders, the `compute CASE --png` path end to end, and the cryo
+//! slide (protocol, iceball per isotherm, legend, provenance, anonymisation).
 
 use ablaplan::demo::demo_volume;
 use ablaplan::export::view::identifying_strings;
@@ -186,4 +187,173 @@ fn compute_writes_the_board_slide() {
     let e = ablaplan::cli::compute_case_png(&case, &overrides, Some(&bad), &ctx).unwrap_err();
     assert_eq!(e.exit_code(), 1);
     assert!(e.to_string().contains("board slide"), "{e}");
+}
+
+/// Two IceSphere probes 15 mm apart along L around the demo's target on its CT, inserted along
+/// S, and a short four-phase protocol in which probe 2 runs at half duty in the first freeze.
+fn cryo_on_demo() -> (
+    Volume,
+    Vec<Probe>,
+    ablaplan::physics::cryo::model::CryoSettings,
+    ablaplan::physics::cryo::model::CryoResult,
+) {
+    use ablaplan::physics::cryo::model::{CryoAssets, CryoSettings, compute_cryo};
+    use ablaplan::physics::cryo::tissue::CryoTissueSource;
+    use ablaplan::plan::protocol::{CryoProtocol, Phase, PhaseKind, ProbeDuty};
+    let v = demo_volume();
+    let [x, y, z] = ablaplan::demo::demo_anatomy().node.center_lps;
+    let probes: Vec<Probe> = [-7.5, 7.5]
+        .iter()
+        .enumerate()
+        .map(|(i, dx)| Probe {
+            model_id: "icesphere".into(),
+            tip_lps: Point3::new(x + dx, y, z - 12.5),
+            entry_lps: Point3::new(x + dx, y, z + 100.0),
+            exposure_mm: 25.0,
+            label: format!("C{}", i + 1),
+        })
+        .collect();
+    let mut first = Phase::new(PhaseKind::Freeze, 120.0);
+    first.probe_duty.push(ProbeDuty { probe: 1, duty: 0.5 });
+    let mut s = CryoSettings {
+        protocol: CryoProtocol {
+            phases: vec![
+                first,
+                Phase::new(PhaseKind::PassiveThaw, 60.0),
+                Phase::new(PhaseKind::ActiveThaw, 30.0),
+                Phase::new(PhaseKind::Freeze, 120.0),
+            ],
+        },
+        ..CryoSettings::default()
+    };
+    s.model.spacing_mm = 2.0;
+    let assets = CryoAssets::builtin().unwrap();
+    let r = compute_cryo(
+        &probes,
+        &s,
+        CryoTissueSource::Ct {
+            volume: &v,
+            structures: &[],
+        },
+        &assets,
+        &ablaplan::jobs::JobCtx::default(),
+    )
+    .unwrap();
+    (v, probes, s, r)
+}
+
+#[test]
+fn cryo_slide_lists_the_protocol_and_iceball_and_hides_the_patient() {
+    use ablaplan::export::{CryoBoard, cryo_board_slide};
+    let (v, probes, settings, r) = cryo_on_demo();
+    let tissues = ablaplan::physics::cryo::tissue::builtin_cryo_tissues().unwrap();
+    let provenance = ablaplan::export::board::cryo_provenance(&r, &settings, &tissues, &probes);
+    let board = |anonymise: bool| CryoBoard {
+        title: "Case 9: cryo".into(),
+        volume: &v,
+        probes: &probes,
+        result: &r,
+        lethal_c: settings.lethal_isotherm_c,
+        structures: &[],
+        calipers: Vec::new(),
+        findings: Some(vec![(Severity::HighRisk, "Stop: nerve in the iceball".into())]),
+        margin: Vec::new(),
+        margin_ok: None,
+        provenance: provenance.clone(),
+        window: ablaplan::render::WindowLevel::new(40.0, 400.0),
+        anonymise,
+    };
+    let s = cryo_board_slide(&board(true)).unwrap();
+    assert_eq!((s.image.width, s.image.height), (SLIDE_WIDTH, SLIDE_HEIGHT));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cryo.png");
+    s.save_png(&path).unwrap();
+    assert_eq!(image::open(&path).unwrap().to_rgba8().dimensions(), (1920, 1080));
+    let t = texts(&s);
+    let has = |want: &str| t.iter().any(|x| x == want);
+    // The protocol table: one row per phase with its kind and duration, each probe's duty.
+    assert!(has("duty 1") && has("duty 2"), "{t:?}");
+    for ph in &settings.protocol.phases {
+        assert!(has(ph.kind.label()), "{} missing from {t:?}", ph.kind.label());
+    }
+    for d in ["2 min", "1 min", "0.5 min", "50 %", "off", "on"] {
+        assert!(has(d), "{d} missing from {t:?}");
+    }
+    assert!(has(&format!(
+        "Protocol ({:.1} min in all)",
+        settings.protocol.total_s() / 60.0
+    )));
+    // The probes table names the models; the iceball table measures each isotherm at its largest
+    // extent (the numbers recomputed here from the result).
+    assert!(has("icesphere") && has("C1") && has("C2"), "{t:?}");
+    let last = r.last_snapshot();
+    for (row, temp_c) in [
+        ("0 °C (iceball)", 0.0),
+        ("-20 °C", -20.0),
+        ("-40 °C (lethal)", -40.0),
+    ] {
+        assert!(has(row), "{row} missing from {t:?}");
+        let ml = format!("{:.1} mL", r.volume_ml(&r.reached_mask(last, temp_c)));
+        assert!(has(&ml), "{ml} missing from {t:?}");
+    }
+    // Which extent is shown is said: in the legend of each view and in the subtitle.
+    assert_eq!(
+        t.iter()
+            .filter(|x| *x == "Lethal ≤ -40 °C (largest extent)")
+            .count(),
+        3,
+        "{t:?}"
+    );
+    assert!(t.iter().any(|x| x.contains("largest extent over the protocol")));
+    assert!(has("— 0 °C iceball") && has("— −20 °C"), "{t:?}");
+    assert!(has("Stop: nerve in the iceball"));
+    // Three tables do not fit under each other: the third flows into a second column, and no
+    // row is cut ("… more row(s)").
+    let iceball = s
+        .texts
+        .iter()
+        .find(|x| x.text == "Iceball at its largest extent over the protocol")
+        .unwrap();
+    let probes_title = s.texts.iter().find(|x| x.text == "Cryoprobes").unwrap();
+    assert!(
+        iceball.rect[0] > probes_title.rect[0] + 300.0,
+        "{:?}",
+        iceball.rect
+    );
+    assert!(
+        (iceball.rect[1] - probes_title.rect[1]).abs() < 1.0,
+        "both columns start at the top"
+    );
+    assert!(!t.iter().any(|x| x.contains("more row")), "{t:?}");
+    assert!(has(&format!("Parameter hash: {}", provenance.parameter_hash)));
+    assert!(provenance.model_version.contains("cryo model"));
+    // Anonymised at the render-input level: no name, ID or birth date in any string drawn.
+    let needles: Vec<String> = identifying_strings(&v.meta)
+        .into_iter()
+        .map(|s| s.to_lowercase())
+        .collect();
+    let hits = |s: &ablaplan::export::SlideImage| -> Vec<String> {
+        texts(s)
+            .into_iter()
+            .filter(|t| needles.iter().any(|n| t.to_lowercase().contains(n.as_str())))
+            .collect()
+    };
+    assert_eq!(hits(&s), Vec::<String>::new());
+    let named = cryo_board_slide(&board(false)).unwrap();
+    assert!(!hits(&named).is_empty(), "the check can fail");
+    // The lethal zone's blue is drawn in the axial panel.
+    let blue = (84..684)
+        .flat_map(|y| (24..624).map(move |x| (x, y)))
+        .filter(|&(x, y)| {
+            let p = s.image.get(x, y).unwrap();
+            i32::from(p[2]) > i32::from(p[0]) + 50 && p[2] > p[1]
+        })
+        .count();
+    assert!(blue > 50, "{blue} blue pixels in the axial panel");
+    // The parameter hash follows the protocol.
+    let mut other = settings.clone();
+    other.protocol.phases[0].duration_s += 60.0;
+    let changed = ablaplan::export::board::cryo_provenance(&r, &other, &tissues, &probes);
+    assert_eq!(provenance.parameter_hash.len(), 16);
+    assert_ne!(provenance.parameter_hash, changed.parameter_hash);
 }

@@ -68,11 +68,16 @@ fn settings_with(pairs: Vec<ElectrodePair>) -> IreSettings {
 }
 
 fn one_pair(voltage_v: f64) -> IreSettings {
-    settings_with(vec![ElectrodePair {
-        a: 1,
-        b: 0,
-        voltage_v,
-    }])
+    IreSettings {
+        // V2 at 25 mm (3750 V) is a numerical check above the generator's 3000 V, which the
+        // settings otherwise refuse.
+        above_generator_cap: (voltage_v > 3000.0).then(|| "REFERENCE.md §2 V2 numerical check".into()),
+        ..settings_with(vec![ElectrodePair {
+            a: 1,
+            b: 0,
+            voltage_v,
+        }])
+    }
 }
 
 fn block<'a>(class_id: &'a str, centre: PatientPos, size_mm: [f64; 3]) -> TissueSource<'a> {

@@ -1,5 +1,5 @@
-//! Exports from the GUI: the active view and the whole layout at 2×, and the tumour-board slide, written by the
-//! background export job as PNG files of the expected size.
+//! Exports from the GUI: the active view and the whole layout at 2×, and the tumour-board slide
+//! (IRE and cryo), written by the background export job as PNG files of the expected size.
 
 use ablaplan::app::{Command, NoticeLevel, StartupOptions};
 use ablaplan::geometry::PatientPos;
@@ -43,4 +43,72 @@ fn view_and_board_slide_export_to_png() {
     );
     let s = image::open(&slide).unwrap();
     assert_eq!((s.width(), s.height()), (1920, 1080));
+}
+
+#[test]
+fn cryo_board_slide_exports_from_the_gui() {
+    use ablaplan::physics::cryo::model::CryoSettings;
+    use ablaplan::plan::protocol::CryoProtocol;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app_with(StartupOptions::default());
+    // A cryo plan: the IceSphere on the probe tool, a short single freeze on a 2 mm grid (the
+    // model's accuracy is tested elsewhere; this keeps the job light), two probes.
+    run(&mut h, Command::SetProbeModel("icesphere".into()));
+    let mut s = CryoSettings {
+        protocol: CryoProtocol::freeze_only(180.0),
+        ..CryoSettings::default()
+    };
+    s.model.spacing_mm = 2.0;
+    run(
+        &mut h,
+        Command::SetCryoSettings {
+            settings: s,
+            live: false,
+        },
+    );
+    // Before the iceball exists the export says why instead of writing a slide.
+    let early = dir.path().join("early.png");
+    run(&mut h, Command::ExportSlideTo(early.clone()));
+    assert!(!early.exists());
+    assert!(
+        h.state()
+            .notices()
+            .iter()
+            .any(|n| n.level == NoticeLevel::Warning && n.text.contains("iceball"))
+    );
+    // Around the demo's target.
+    let centre = PatientPos::from(ablaplan::demo::demo_anatomy().node.center_lps);
+    for dx in [-7.5, 7.5] {
+        let tip = centre + nalgebra::Vector3::new(dx, 0.0, -12.5);
+        run(
+            &mut h,
+            Command::AddProbe {
+                tip_lps: tip,
+                entry_lps: tip + nalgebra::Vector3::new(0.0, 0.0, 110.0),
+            },
+        );
+    }
+    assert!(h.state().is_cryo_plan());
+    assert!(h.state().cryo_result().is_some(), "the cryo model finished");
+    let slide = dir.path().join("cryo_slide.png");
+    let view = dir.path().join("cryo_view.png");
+    run(&mut h, Command::ExportSlideTo(slide.clone()));
+    run(&mut h, Command::ExportViewTo(view.clone()));
+    let errors: Vec<_> = h
+        .state()
+        .notices()
+        .iter()
+        .filter(|n| n.level == NoticeLevel::Error)
+        .map(|n| n.text.clone())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let img = image::open(&slide).unwrap().to_rgba8();
+    assert_eq!(img.dimensions(), (1920, 1080));
+    // The lethal zone's blue fill is in the views of the slide.
+    let blue = img
+        .pixels()
+        .filter(|p| i32::from(p.0[2]) > i32::from(p.0[0]) + 50 && p.0[2] > p.0[1])
+        .count();
+    assert!(blue > 100, "{blue} blue pixels");
+    assert!(image::open(&view).is_ok());
 }

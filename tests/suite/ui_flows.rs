@@ -277,6 +277,9 @@ fn paint_a_stroke_then_undo_and_redo_it() {
     let idx = set.selected.expect("the new structure is selected");
     assert_eq!(set.items[idx].mask().voxel_count(), 0);
 
+    // The safety pass the new structure starts changes the panels when it ends: let it end
+    // before clicking, or the click can land on a widget that moved.
+    common::settle_jobs(&mut h);
     h.get_by_label("Brush").click();
     h.run_steps(2);
     assert_eq!(h.state().tool(), Tool::Brush);

@@ -50,7 +50,16 @@ const WINDOW: egui::Vec2 = egui::Vec2::new(1400.0, 900.0);
 
 /// Scrolls a panel widget into view (scrolling animates over several frames), waits until it
 /// has stood still inside the window for a few frames, then clicks it.
+/// A job finishing between finding the widget and the click changes the panel's layout (the
+/// click would land on a neighbour), so the work started by earlier commands ends first.
 fn click_label(h: &mut Harness<'static, AblaApp>, label: &str) {
+    common::settle_jobs(h);
+    click_label_now(h, label);
+}
+
+/// [`click_label`] without waiting for the running jobs (a control that exists only while one
+/// runs).
+fn click_label_now(h: &mut Harness<'static, AblaApp>, label: &str) {
     h.get_by_label(label).scroll_to_me();
     let (mut last, mut still) = (None, 0);
     for _ in 0..300 {
@@ -472,11 +481,48 @@ fn a_running_model_can_be_cancelled() {
     h.run_steps(2);
     assert!(h.state().ire_running(), "{:?}", h.state().ire_status());
     assert_eq!(*h.state().ire_status(), IreStatus::Computing);
-    click_label(&mut h, "Cancel IRE computation");
+    click_label_now(&mut h, "Cancel IRE computation");
     assert!(!h.state().ire_running());
     assert_eq!(*h.state().ire_status(), IreStatus::Cancelled);
     assert!(h.query_by_label("Computation cancelled.").is_some());
     // Recompute starts it again.
     click_label(&mut h, "Recompute zone");
     assert!(h.state().ire_running());
+}
+
+#[test]
+fn a_cryoprobe_cannot_join_a_plan_of_ire_electrodes() {
+    let mut h = demo();
+    place_two_electrode_array(&mut h);
+    h.run_steps(2);
+    assert_eq!(h.state().plan().probes.len(), 2);
+    let cat = builtin_catalog().expect("catalog");
+    let cryo = cat.of_modality(Modality::Cryo).next().expect("a cryoprobe");
+    h.state_mut().push(Command::SetProbeModel(cryo.id.clone()));
+    let c = target_centroid(&h);
+    h.state_mut().push(Command::AddProbe {
+        tip_lps: c,
+        entry_lps: PatientPos::new(c.x, c.y - 80.0, c.z),
+    });
+    h.run_steps(2);
+    assert_eq!(
+        h.state().plan().probes.len(),
+        2,
+        "refused: one plan, one modality"
+    );
+    let said = h
+        .state()
+        .notices()
+        .iter()
+        .any(|n| n.text.contains("one plan holds one modality") && n.text.contains("Plans > New plan"));
+    assert!(said, "{:?}", h.state().notices());
+    // An IRE electrode still joins.
+    let (ire, _) = default_electrode();
+    h.state_mut().push(Command::SetProbeModel(ire));
+    h.state_mut().push(Command::AddProbe {
+        tip_lps: c,
+        entry_lps: PatientPos::new(c.x, c.y - 80.0, c.z),
+    });
+    h.run_steps(2);
+    assert_eq!(h.state().plan().probes.len(), 3);
 }
