@@ -1041,17 +1041,14 @@ pub fn write_board_png(
         file: file.to_string(),
         source,
     };
-    let display;
-    let (volume, structures) = match src.volume {
-        Some(v) => (v, src.structures),
-        None => {
-            display = phantom_display(&src.case.source, src.structures, src.structure_geometry, || {
-                board::phantom_display_geometry(&src.result.grid)
-            })
-            .map_err(export_err)?;
-            (&display.0, if display.1 { src.structures } else { &[][..] })
-        }
-    };
+    let (volume, structures) = slide_display(
+        src.case,
+        src.volume,
+        src.structures,
+        src.structure_geometry,
+        &src.result.grid,
+    )
+    .map_err(export_err)?;
     let shown = SlideSafety::of(&report.findings, &report.margins);
     let mut provenance = board::ire_provenance(
         src.result,
@@ -1060,15 +1057,11 @@ pub fn write_board_png(
         src.tissues,
         &src.case.probes,
     );
-    if let Some(name) = Path::new(file).file_name() {
-        provenance
-            .notes
-            .push(format!("Case file: {}", name.to_string_lossy()));
-    }
+    note_case_file(&mut provenance, file);
     let (c, w) = volume.meta.default_window.unwrap_or((40.0, 400.0));
     let slide = crate::export::ire_board_slide(&IreBoard {
         title: src.case.name.clone(),
-        volume,
+        volume: &volume,
         probes: &src.case.probes,
         result: src.result,
         isolines_v_per_cm: &src.case.model.isolines_v_per_cm,
@@ -1083,6 +1076,36 @@ pub fn write_board_png(
     })
     .map_err(export_err)?;
     slide.save_png(png).map_err(export_err)
+}
+
+/// What a case's slide shows: its CT and structures, or for a phantom a display volume of the
+/// block (see [`phantom_display`]) with the structures when they fit on it.
+fn slide_display<'s>(
+    case: &CaseFile,
+    volume: Option<&'s crate::volume::Volume>,
+    structures: &'s [Structure],
+    structure_geometry: &crate::geometry::VolumeGeometry,
+    model_grid: &crate::physics::grid::ComputeGrid,
+) -> Result<(std::borrow::Cow<'s, crate::volume::Volume>, &'s [Structure]), crate::export::ExportError> {
+    use std::borrow::Cow;
+    match volume {
+        Some(v) => Ok((Cow::Borrowed(v), structures)),
+        None => {
+            let (display, drawn) = phantom_display(&case.source, structures, structure_geometry, || {
+                crate::export::board::phantom_display_geometry(model_grid)
+            })?;
+            Ok((Cow::Owned(display), if drawn { structures } else { &[][..] }))
+        }
+    }
+}
+
+/// Names the case file (not its folder: the path may name the patient) in the slide's provenance.
+fn note_case_file(provenance: &mut crate::export::slide::Provenance, file: &str) {
+    if let Some(name) = Path::new(file).file_name() {
+        provenance
+            .notes
+            .push(format!("Case file: {}", name.to_string_lossy()));
+    }
 }
 
 /// The display volume of a phantom case (it has no CT): the block on the structure grid when
@@ -1858,28 +1881,21 @@ pub fn write_cryo_board_png(
         file: file.to_string(),
         source,
     };
-    let display;
-    let (volume, structures) = match src.volume {
-        Some(v) => (v, src.structures),
-        None => {
-            display = phantom_display(&src.case.source, src.structures, src.structure_geometry, || {
-                board::phantom_display_geometry(&src.result.grid)
-            })
-            .map_err(export_err)?;
-            (&display.0, if display.1 { src.structures } else { &[][..] })
-        }
-    };
+    let (volume, structures) = slide_display(
+        src.case,
+        src.volume,
+        src.structures,
+        src.structure_geometry,
+        &src.result.grid,
+    )
+    .map_err(export_err)?;
     let shown = SlideSafety::of(&report.findings, &report.margins);
     let mut provenance = board::cryo_provenance(src.result, src.settings, src.tissues, &src.case.probes);
-    if let Some(name) = Path::new(file).file_name() {
-        provenance
-            .notes
-            .push(format!("Case file: {}", name.to_string_lossy()));
-    }
+    note_case_file(&mut provenance, file);
     let (c, w) = volume.meta.default_window.unwrap_or((40.0, 400.0));
     let slide = crate::export::cryo_board_slide(&CryoBoard {
         title: src.case.name.clone(),
-        volume,
+        volume: &volume,
         probes: &src.case.probes,
         result: src.result,
         lethal_c: src.settings.lethal_isotherm_c,

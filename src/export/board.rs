@@ -201,39 +201,53 @@ pub fn ire_provenance(
     }
 }
 
-/// Renders the IRE board slide.
-pub fn ire_board_slide(b: &IreBoard<'_>) -> Result<SlideImage, ExportError> {
-    let centre = zone_centre(b.result, b.probes)
-        .ok_or_else(|| ExportError::BadView("the plan has neither a zone nor a usable probe".into()))?;
+/// The views of a board slide: axial and coronal through `centre` and the in-plane view along
+/// the first probe, each with `overlays`.
+fn board_views<'v>(
+    volume: &'v Volume,
+    window: WindowLevel,
+    anonymise: bool,
+    probes: &[Probe],
+    centre: &PatientPos,
+    overlays: impl Fn() -> Vec<Overlay<'v>>,
+) -> Result<Vec<(String, ViewExport<'v>)>, ExportError> {
     let mut views = Vec::new();
     for view in [ViewKind::Axial, ViewKind::Coronal] {
-        let (plane, crop) = mpr_through(b.volume, view, &centre, BOARD_FIELD_OF_VIEW_MM);
-        let mut e = ViewExport::new(b.volume, plane);
-        e.window = b.window;
+        let (plane, crop) = mpr_through(volume, view, centre, BOARD_FIELD_OF_VIEW_MM);
+        let mut e = ViewExport::new(volume, plane);
+        e.window = window;
         e.crop = Some(crop);
-        e.anonymise = b.anonymise;
-        e.overlays = overlays(b);
+        e.anonymise = anonymise;
+        e.overlays = overlays();
         views.push((view.name().to_string(), e));
     }
-    if let Some(first) = b.probes.first() {
+    if let Some(first) = probes.first() {
         let opts = ProbePlaneOptions {
             field_of_view_mm: BOARD_FIELD_OF_VIEW_MM * 2.0 / 3.0,
             ..ProbePlaneOptions::default()
         };
-        let plane = in_plane_for_probe(first, &b.volume.geometry, &opts)?;
+        let plane = in_plane_for_probe(first, &volume.geometry, &opts)?;
         let mut e = ViewExport::new(
-            b.volume,
+            volume,
             ViewPlane::Oblique {
                 plane,
-                name: "Along probe 1".into(),
+                name: format!("Along probe {}", first.label),
                 slab_mm: plane.pixel_mm[0] / 2.0,
             },
         );
-        e.window = b.window;
-        e.anonymise = b.anonymise;
-        e.overlays = overlays(b);
-        views.push(("Along probe 1".to_string(), e));
+        e.window = window;
+        e.anonymise = anonymise;
+        e.overlays = overlays();
+        views.push((format!("Along probe {}", first.label), e));
     }
+    Ok(views)
+}
+
+/// Renders the IRE board slide.
+pub fn ire_board_slide(b: &IreBoard<'_>) -> Result<SlideImage, ExportError> {
+    let centre = zone_centre(b.result, b.probes)
+        .ok_or_else(|| ExportError::BadView("the plan has neither a zone nor a usable probe".into()))?;
+    let views = board_views(b.volume, b.window, b.anonymise, b.probes, &centre, || overlays(b))?;
     let r = b.result;
     let subtitle = format!(
         "IRE — {} electrodes, {} pairs; zone {:.1} mL; highest predicted current {:.1} A{}",
@@ -503,35 +517,9 @@ fn cryo_overlays<'a>(b: &CryoBoard<'a>) -> Vec<Overlay<'a>> {
 pub fn cryo_board_slide(b: &CryoBoard<'_>) -> Result<SlideImage, ExportError> {
     let centre = iceball_centre(b.result, b.probes)
         .ok_or_else(|| ExportError::BadView("the plan has neither an iceball nor a usable probe".into()))?;
-    let mut views = Vec::new();
-    for view in [ViewKind::Axial, ViewKind::Coronal] {
-        let (plane, crop) = mpr_through(b.volume, view, &centre, BOARD_FIELD_OF_VIEW_MM);
-        let mut e = ViewExport::new(b.volume, plane);
-        e.window = b.window;
-        e.crop = Some(crop);
-        e.anonymise = b.anonymise;
-        e.overlays = cryo_overlays(b);
-        views.push((view.name().to_string(), e));
-    }
-    if let Some(first) = b.probes.first() {
-        let opts = ProbePlaneOptions {
-            field_of_view_mm: BOARD_FIELD_OF_VIEW_MM * 2.0 / 3.0,
-            ..ProbePlaneOptions::default()
-        };
-        let plane = in_plane_for_probe(first, &b.volume.geometry, &opts)?;
-        let mut e = ViewExport::new(
-            b.volume,
-            ViewPlane::Oblique {
-                plane,
-                name: "Along probe 1".into(),
-                slab_mm: plane.pixel_mm[0] / 2.0,
-            },
-        );
-        e.window = b.window;
-        e.anonymise = b.anonymise;
-        e.overlays = cryo_overlays(b);
-        views.push(("Along probe 1".to_string(), e));
-    }
+    let views = board_views(b.volume, b.window, b.anonymise, b.probes, &centre, || {
+        cryo_overlays(b)
+    })?;
     let r = b.result;
     let lethal = r.reached_mask(r.last_snapshot(), b.lethal_c);
     let subtitle = format!(
