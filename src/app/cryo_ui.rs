@@ -7,7 +7,7 @@
 //! A plan is a cryo plan when every probe is a cryoprobe of the catalog (or, with no probe yet,
 //! when the probe tool places a cryoprobe); the IRE sections hide then.
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 use eframe::egui::{self, Align2, Color32, Pos2, Rect, RichText, Stroke};
 
@@ -16,9 +16,10 @@ use super::command::Command;
 use super::ire_run::{Finished, PREVIEW_BUDGET_MS, SLOW_PREVIEWS_TOLERATED};
 use super::views::shadow_text;
 use crate::geometry::{PatientPos, VolumeGeometry};
-use crate::jobs::{Job, JobError, Progress};
+use crate::jobs::{CancelToken, Job, JobError, Progress};
 use crate::physics::cryo::model::{
-    CryoAssets, CryoError, CryoResult, CryoSettings, IsothermSize, compute_cryo, iceball_axes, trilinear_i16,
+    CryoAssets, CryoError, CryoResult, CryoSettings, CryoStream, IsothermSize, compute_cryo_streaming,
+    iceball_axes, trilinear_i16,
 };
 use crate::physics::cryo::preview::{CryoPreview, preview_cryo, warm_preview};
 use crate::physics::cryo::tissue::CryoTissueSource;
@@ -68,10 +69,65 @@ pub enum CryoStatus {
     Cancelled,
 }
 
+/// What the cryo job streams to the UI while it runs (owned copies of [`CryoStream`]).
+enum StreamMsg {
+    Started(Box<CryoResult>),
+    Snapshot(f64, Vec<i16>),
+}
+
+/// A test hook: the cryo job waits after streaming snapshot `after` (0 = the start) until
+/// [`SnapshotGate::release`] or a cancel, so that a test sees a partial result deterministically.
+#[derive(Clone, Debug)]
+pub struct SnapshotGate {
+    after: usize,
+    released: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl SnapshotGate {
+    pub fn hold_after(after: usize) -> Self {
+        Self {
+            after,
+            released: Arc::new((Mutex::new(false), Condvar::new())),
+        }
+    }
+
+    pub fn release(&self) {
+        let (m, c) = &*self.released;
+        if let Ok(mut r) = m.lock() {
+            *r = true;
+        }
+        c.notify_all();
+    }
+
+    /// On the job thread, after snapshot `index` was sent.
+    fn pass(&self, index: usize, cancel: &CancelToken) {
+        if index != self.after {
+            return;
+        }
+        let (m, c) = &*self.released;
+        let Ok(mut released) = m.lock() else { return };
+        while !*released && !cancel.is_cancelled() {
+            match c.wait_timeout(released, std::time::Duration::from_millis(20)) {
+                Ok((g, _)) => released = g,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
 /// The cryo model run state (mirrors `ire_run::IreRun`).
 pub struct CryoRun {
     job: Option<Job<Result<CryoResult, CryoError>>>,
+    /// The full result of a finished job (what case summaries, exports and safety read).
     pub result: Option<Arc<CryoResult>>,
+    /// The snapshots the running job has produced so far (drawn and scrubbed while it runs;
+    /// never read as a finished result).
+    pub partial: Option<Arc<CryoResult>>,
+    stream: Option<mpsc::Receiver<StreamMsg>>,
+    /// Bumped for every change of `partial` (with `result_id`: the overlay cache key).
+    partial_gen: u64,
+    /// Test hook handed to the next job (see [`SnapshotGate`]).
+    pub gate: Option<SnapshotGate>,
     pub result_revision: u64,
     /// The preview shown while dragging (dropped when a full result arrives).
     pub preview: Option<Arc<CryoPreview>>,
@@ -95,6 +151,10 @@ impl Default for CryoRun {
         Self {
             job: None,
             result: None,
+            partial: None,
+            stream: None,
+            partial_gen: 0,
+            gate: None,
             result_revision: 0,
             preview: None,
             result_id: 0,
@@ -127,6 +187,7 @@ impl CryoRun {
     }
 
     pub fn cancel(&mut self) -> bool {
+        self.drop_partial();
         match self.job.take() {
             Some(j) => {
                 j.cancel();
@@ -143,7 +204,64 @@ impl CryoRun {
             .clone()
     }
 
+    /// Forgets the running job's stream and partial result.
+    fn drop_partial(&mut self) {
+        self.stream = None;
+        if self.partial.take().is_some() {
+            self.partial_gen += 1;
+        }
+    }
+
+    /// Takes what the running job has streamed: the frame, then the snapshots as they come. The
+    /// partial result replaces the preview once it has a snapshot after the start.
+    fn drain_stream(&mut self) {
+        let Some(rx) = &self.stream else { return };
+        let mut changed = false;
+        while let Ok(msg) = rx.try_recv() {
+            match msg {
+                StreamMsg::Started(frame) => self.partial = Some(Arc::from(frame)),
+                StreamMsg::Snapshot(t, values) => {
+                    if let Some(p) = self.partial.as_mut() {
+                        Arc::make_mut(p).push_snapshot(t, values);
+                    }
+                }
+            }
+            changed = true;
+        }
+        if changed {
+            self.partial_gen += 1;
+            if self.partial.as_ref().is_some_and(|p| p.snapshot_count() > 1) && self.preview.take().is_some()
+            {
+                self.result_id += 1;
+            }
+        }
+    }
+
+    /// The result the slider, the views and the sensor curves show: the running job's partial
+    /// result when it has one, else the last full result.
+    pub fn shown(&self) -> Option<&Arc<CryoResult>> {
+        self.partial
+            .as_ref()
+            .filter(|p| p.snapshot_count() > 0)
+            .or(self.result.as_ref())
+    }
+
+    /// (computed s, total s) of the partial result being shown.
+    pub fn computing_progress_s(&self) -> Option<(f64, f64)> {
+        let p = self.partial.as_ref().filter(|p| p.snapshot_count() > 0)?;
+        Some((
+            p.snapshot_times_s.last().copied().unwrap_or(0.0),
+            p.protocol.total_s(),
+        ))
+    }
+
+    /// Key of what is shown (overlay and size caches).
+    fn shown_id(&self) -> u64 {
+        self.result_id ^ self.partial_gen.rotate_left(40)
+    }
+
     fn show(&mut self, r: CryoResult, revision: u64) {
+        self.drop_partial();
         self.result = Some(Arc::new(r));
         self.preview = None;
         self.result_revision = revision;
@@ -153,6 +271,7 @@ impl CryoRun {
 
     fn fail(&mut self, msg: String) {
         self.cancel();
+        self.drop_partial();
         if self.result.take().is_some() || self.preview.take().is_some() {
             self.result_id += 1;
         }
@@ -175,6 +294,7 @@ impl CryoRun {
                 Finished::Accepted
             }
             Ok(Err(CryoError::Cancelled)) => {
+                self.drop_partial();
                 self.status = CryoStatus::Cancelled;
                 Finished::Cancelled
             }
@@ -193,7 +313,7 @@ impl CryoRun {
 
     /// The slider's time (s) for the shown result.
     pub fn shown_time_s(&self) -> Option<f64> {
-        let r = self.result.as_ref()?;
+        let r = self.shown()?;
         let last = r.snapshot_times_s.last().copied().unwrap_or(0.0);
         Some(match self.time_s {
             Some(t) => t.clamp(0.0, last),
@@ -203,16 +323,16 @@ impl CryoRun {
 
     /// The snapshot the slider shows.
     pub fn shown_snapshot(&self) -> Option<usize> {
-        let r = self.result.as_ref()?;
+        let r = self.shown()?;
         Some(r.snapshot_at(self.shown_time_s()?))
     }
 
     /// The lethal zone up to the shown snapshot as a 0 / 100 node field (for trilinear sampling),
     /// cached per result and snapshot: it visits every node of every earlier snapshot.
     fn lethal_field(&mut self) -> Option<Arc<Vec<i16>>> {
-        let r = self.result.clone()?;
+        let r = self.shown()?.clone();
         let s = self.shown_snapshot()?;
-        let key = (self.result_id, s);
+        let key = (self.shown_id(), s);
         if let Some((k, f)) = &self.lethal
             && *k == key
         {
@@ -232,11 +352,11 @@ impl CryoRun {
     /// result, snapshot and isotherm list.
     pub fn sizes(&mut self, probes: &[crate::plan::probe::Probe], isotherms_c: &[f64]) -> Option<SizeTable> {
         use std::hash::{Hash, Hasher};
-        let r = self.result.clone()?;
+        let r = self.shown()?.clone();
         let s = self.shown_snapshot()?;
         let axes = iceball_axes(probes)?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (self.result_id, s).hash(&mut h);
+        (self.shown_id(), s).hash(&mut h);
         for t in isotherms_c {
             t.to_bits().hash(&mut h);
         }
@@ -281,7 +401,13 @@ impl CryoRun {
             });
         }
         let lethal = self.lethal_field();
-        let r = self.result.clone()?;
+        let partial = self.partial.as_ref().is_some_and(|p| p.snapshot_count() > 0);
+        let r = self.shown()?.clone();
+        let revision = if partial {
+            self.full_for
+        } else {
+            Some(self.result_revision)
+        };
         Some(CryoView {
             snapshot: self.shown_snapshot()?,
             time_s: self.shown_time_s()?,
@@ -290,8 +416,8 @@ impl CryoRun {
             lethal_c: r.lethal_isotherm_c,
             result: Some(r),
             preview: None,
-            id: self.result_id,
-            outdated: self.result_revision != plan_revision,
+            id: self.shown_id(),
+            outdated: revision != Some(plan_revision),
         })
     }
 }
@@ -582,6 +708,15 @@ impl AblaApp {
     pub fn cryo_running(&self) -> bool {
         self.cryo.running()
     }
+    /// The running job's partial result (the snapshots streamed so far), if any.
+    pub fn cryo_partial(&self) -> Option<&CryoResult> {
+        self.cryo.partial.as_deref()
+    }
+    /// Test hook: the next cryo jobs hold after streaming snapshot `gate.after` (see
+    /// [`SnapshotGate`]); `None` lets them run through.
+    pub fn set_cryo_snapshot_gate(&mut self, gate: Option<SnapshotGate>) {
+        self.cryo.gate = gate;
+    }
     /// The time the slider shows (s).
     pub fn cryo_time_s(&self) -> Option<f64> {
         self.cryo.shown_time_s()
@@ -602,7 +737,7 @@ impl AblaApp {
     /// Sensor curves (name, (time s, °C)) of the shown result: the user's sensors, then a point
     /// on the target's margin when a Target structure exists.
     pub fn cryo_sensor_curves(&self) -> Vec<(String, Vec<(f64, f32)>)> {
-        let Some(r) = self.cryo.result.as_ref() else {
+        let Some(r) = self.cryo.shown() else {
             return Vec::new();
         };
         let mut out: Vec<(String, Vec<(f64, f32)>)> = self
@@ -677,15 +812,19 @@ impl AblaApp {
             Command::RunCryo => self.cryo.full_for = None,
             Command::CancelCryo if self.cryo.cancel() => self.cryo.status = CryoStatus::Cancelled,
             Command::SetCryoTime(t) if t.is_finite() => self.cryo.time_s = Some(t.max(0.0)),
-            Command::AddCryoSensor(p) => self.plan.cryo_sensors_lps.push(p),
+            Command::AddCryoSensor(p) => {
+                self.plan.edit_sensors(|v| v.push(p));
+            }
             Command::AddCryoSensorAtCrosshair => {
                 if let (Some(vol), Some(v)) = (self.volume(), self.viewer.as_ref()) {
                     let p = vol.geometry.to_patient(&v.crosshair);
-                    self.plan.cryo_sensors_lps.push(p);
+                    self.plan.edit_sensors(|v| v.push(p));
                 }
             }
             Command::RemoveCryoSensor(i) if i < self.plan.cryo_sensors_lps.len() => {
-                self.plan.cryo_sensors_lps.remove(i);
+                self.plan.edit_sensors(|v| {
+                    v.remove(i);
+                });
             }
             _ => {}
         }
@@ -772,6 +911,8 @@ impl AblaApp {
         }
         let probes = self.plan.probes.clone();
         let structures = self.structures.items.clone();
+        let (tx, rx) = mpsc::channel();
+        let gate = self.cryo.gate.clone();
         let spawned = Job::spawn("cryo", revision, self.progress(), move |ctx| {
             let tissue = || CryoTissueSource::Ct {
                 volume: &vol,
@@ -780,12 +921,32 @@ impl AblaApp {
             // The next drag's preview needs the single-probe models of these probes: run them
             // here, off the UI thread (cached by the core).
             let _ = warm_preview(&probes, &settings, tissue(), &assets);
-            compute_cryo(&probes, &settings, tissue(), &assets, ctx)
+            // Every snapshot goes to the UI as soon as it exists (the slider scrubs them while
+            // the rest is computed); the UI may have dropped the receiver: ignore send errors.
+            compute_cryo_streaming(&probes, &settings, tissue(), &assets, ctx, &mut |e| match e {
+                CryoStream::Started(frame) => {
+                    let _ = tx.send(StreamMsg::Started(Box::new(frame.clone())));
+                }
+                CryoStream::Snapshot {
+                    index,
+                    time_s,
+                    values,
+                    ..
+                } => {
+                    let _ = tx.send(StreamMsg::Snapshot(time_s, values.to_vec()));
+                    // Wake the UI (the progress waker repaints).
+                    ctx.progress.set(ctx.progress.fraction());
+                    if let Some(g) = &gate {
+                        g.pass(index, &ctx.cancel);
+                    }
+                }
+            })
         });
         match spawned {
             Ok(j) => {
                 self.cryo.cancel();
                 self.cryo.job = Some(j);
+                self.cryo.stream = Some(rx);
                 self.cryo.status = CryoStatus::Computing;
             }
             Err(e) => self.cryo.fail(format!("Cannot start the cryo model: {e}")),
@@ -793,6 +954,7 @@ impl AblaApp {
     }
 
     pub(super) fn poll_cryo(&mut self) {
+        self.cryo.drain_stream();
         let Some(job) = self.cryo.job.as_mut() else { return };
         let Some(outcome) = job.poll() else { return };
         let job_revision = job.revision();
@@ -1194,10 +1356,20 @@ fn model_ui(
     {
         cmds.push(Command::RunCryo);
     }
-    let Some(r) = app.cryo.result.as_deref() else {
+    let Some(r) = app.cryo.shown().map(|r| r.as_ref()) else {
         return;
     };
-    if app.cryo.result_revision != app.plan.revision() {
+    let computing = app.cryo.computing_progress_s();
+    if let Some((done_s, total_s)) = computing {
+        ui.label(
+            RichText::new(format!(
+                "computing — {:.1} of {:.0} min (the slider scrubs what is computed)",
+                done_s / 60.0,
+                total_s / 60.0
+            ))
+            .color(CAUTION),
+        );
+    } else if app.cryo.result_revision != app.plan.revision() {
         ui.label(RichText::new("The plan changed: the iceball shown is outdated").color(CAUTION));
     }
     ui.label(RichText::new(&r.description).small().weak());
@@ -1218,7 +1390,11 @@ fn model_ui(
     if resp.changed() {
         cmds.push(Command::SetCryoTime(min * 60.0));
     }
-    ui.label(format!("{phase} · computed in {:.1} s", r.elapsed_s));
+    if computing.is_some() {
+        ui.label(phase);
+    } else {
+        ui.label(format!("{phase} · computed in {:.1} s", r.elapsed_s));
+    }
     if let Some(sizes) = sizes {
         egui::Grid::new("cryo-sizes")
             .striped(true)

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use eframe::egui;
 
 pub use command::{Command, OpenDialog, Tool};
-pub use cryo_ui::CryoStatus;
+pub use cryo_ui::{CryoStatus, SnapshotGate};
 pub use import::Prompt;
 pub use ire_run::IreStatus;
 use settings::{Settings, WlPreset};

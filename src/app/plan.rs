@@ -54,6 +54,7 @@ struct Snapshot {
     settings: IreSettings,
     overrides: BTreeMap<(usize, usize), PairOverride>,
     cryo: Option<CryoSettings>,
+    sensors: Vec<PatientPos>,
 }
 
 /// Bound on remembered plan edits.
@@ -73,7 +74,7 @@ pub struct PlanState {
     /// its cryo settings are edited; [`Self::cryo_settings`] gives the defaults then).
     pub cryo: Option<CryoSettings>,
     /// Sensor points (LPS mm) of the cryo temperature plot. Not a model input: editing them
-    /// neither bumps the revision nor enters the undo history.
+    /// ([`Self::edit_sensors`]) is undoable but does not bump the revision.
     pub cryo_sensors_lps: Vec<PatientPos>,
     pub selected: Option<usize>,
     revision: u64,
@@ -137,17 +138,42 @@ impl PlanState {
             settings: self.settings.clone(),
             overrides: self.overrides.clone(),
             cryo: self.cryo.clone(),
+            sensors: self.cryo_sensors_lps.clone(),
         }
     }
 
     fn restore(&mut self, s: Snapshot) {
+        // Sensors are not a model input: a step that only moves them keeps the revision.
+        let now = self.snapshot();
+        let model_changed = Snapshot {
+            sensors: Vec::new(),
+            ..now
+        } != Snapshot {
+            sensors: Vec::new(),
+            ..s.clone()
+        };
         self.probes = s.probes;
         self.settings = s.settings;
         self.overrides = s.overrides;
         self.cryo = s.cryo;
+        self.cryo_sensors_lps = s.sensors;
         self.sync_pairs();
         self.fix_selection();
-        self.revision += 1;
+        if model_changed {
+            self.revision += 1;
+        }
+    }
+
+    /// Edits the cryo sensor points as one undoable step (no revision bump); returns whether
+    /// anything changed.
+    pub fn edit_sensors(&mut self, f: impl FnOnce(&mut Vec<PatientPos>)) -> bool {
+        let before = self.snapshot();
+        f(&mut self.cryo_sensors_lps);
+        let changed = self.cryo_sensors_lps != before.sensors;
+        if changed {
+            self.record(before);
+        }
+        changed
     }
 
     fn fix_selection(&mut self) {

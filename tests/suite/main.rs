@@ -12,6 +12,7 @@ mod case_document;
 mod cli_cancel;
 mod cli_cryo;
 mod cryo_model;
+mod cryo_stream;
 mod cryo_validation;
 mod demo_volume;
 mod dicom_fuzz;

@@ -116,8 +116,9 @@ impl CryoModelOptions {
             return bad(
                 "super_step_s",
                 format!(
-                    "{} — choose 0 (forward Euler) to 60 s (10 s by default)",
-                    self.super_step_s
+                    "{} — choose 0 (forward Euler) to 60 s ({} s by default)",
+                    self.super_step_s,
+                    solver::DEFAULT_SUPER_STEP_S
                 ),
             );
         }
@@ -427,6 +428,22 @@ pub fn iceball_axes(probes: &[Probe]) -> Option<[Vector3<f64>; 3]> {
     Some([axis, second, axis.cross(&second)])
 }
 
+/// What [`compute_cryo_streaming`] hands out while it runs: `Started` once (before the solver
+/// starts), then one `Snapshot` per kept time, in time order.
+#[derive(Clone, Copy, Debug)]
+pub enum CryoStream<'a> {
+    /// The run's frame: grid, classes, vessels, probes, protocol, description and warnings, with
+    /// no snapshot yet (and no heat, enthalpy or timing figures: they come with the result).
+    Started(&'a CryoResult),
+    /// Snapshot `index` of `count` (centi-degrees per node, as in [`CryoResult::snapshots`]).
+    Snapshot {
+        index: usize,
+        count: usize,
+        time_s: f64,
+        values: &'a [i16],
+    },
+}
+
 /// Full model (background job: polls `ctx.cancel`, reports `ctx.progress` in simulated minutes).
 /// Deterministic.
 pub fn compute_cryo(
@@ -435,6 +452,20 @@ pub fn compute_cryo(
     tissue: CryoTissueSource<'_>,
     assets: &CryoAssets,
     ctx: &JobCtx,
+) -> Result<CryoResult, CryoError> {
+    compute_cryo_streaming(probes, settings, tissue, assets, ctx, &mut |_| {})
+}
+
+/// [`compute_cryo`], handing the run's frame and every snapshot to `on_stream` as soon as they
+/// exist (on the calling thread), so that the GUI can scrub the iceball's growth while the rest
+/// is computed. A streamed [`CryoResult`] is rebuilt with [`CryoResult::push_snapshot`].
+pub fn compute_cryo_streaming(
+    probes: &[Probe],
+    settings: &CryoSettings,
+    tissue: CryoTissueSource<'_>,
+    assets: &CryoAssets,
+    ctx: &JobCtx,
+    on_stream: &mut dyn FnMut(CryoStream<'_>),
 ) -> Result<CryoResult, CryoError> {
     let started = Instant::now();
     if probes.is_empty() {
@@ -457,28 +488,44 @@ pub fn compute_cryo(
         ctx.progress
             .set_message(format!("{:.1} / {:.1} simulated min", sim_s / 60.0, total_min));
     };
-    let out = solver::run(&problem, &cancel, &progress)?;
-    let min_final = running_min(&out.snapshots);
-    let warnings = problem.warnings.clone();
-    Ok(CryoResult {
-        grid: problem.grid,
-        classes: problem.classes,
-        vessel_nodes: problem.held,
-        snapshot_times_s: out.snapshot_times_s,
-        snapshots: out.snapshots,
-        min_final,
+    let mut result = CryoResult {
+        grid: problem.grid.clone(),
+        classes: problem.classes.clone(),
+        vessel_nodes: problem.held.clone(),
+        snapshot_times_s: Vec::new(),
+        snapshots: Vec::new(),
+        min_final: Vec::new(),
         probes: thermal,
         protocol: settings.protocol.clone(),
         lethal_isotherm_c: settings.lethal_isotherm_c,
-        probe_heat_j: out.probe_heat_j,
-        initial_enthalpy_j: out.initial_enthalpy_j,
-        final_enthalpy_j: out.final_enthalpy_j,
-        stages: out.stages,
-        dt_euler_s: out.dt_euler_s,
+        probe_heat_j: vec![0.0; probes.len()],
+        initial_enthalpy_j: 0.0,
+        final_enthalpy_j: 0.0,
+        stages: 0,
+        dt_euler_s: solver::stable_time_step_s(&problem),
         elapsed_s: started.elapsed().as_secs_f64(),
         description: format!("{}; {}", opts.description(), settings.protocol.description()),
-        warnings,
-    })
+        warnings: problem.warnings.clone(),
+    };
+    on_stream(CryoStream::Started(&result));
+    let out = solver::run_streaming(&problem, &cancel, &progress, &mut |e| {
+        on_stream(CryoStream::Snapshot {
+            index: e.index,
+            count: e.count,
+            time_s: e.time_s,
+            values: e.values,
+        })
+    })?;
+    result.min_final = running_min(&out.snapshots);
+    result.snapshot_times_s = out.snapshot_times_s;
+    result.snapshots = out.snapshots;
+    result.probe_heat_j = out.probe_heat_j;
+    result.initial_enthalpy_j = out.initial_enthalpy_j;
+    result.final_enthalpy_j = out.final_enthalpy_j;
+    result.stages = out.stages;
+    result.dt_euler_s = out.dt_euler_s;
+    result.elapsed_s = started.elapsed().as_secs_f64();
+    Ok(result)
 }
 
 fn running_min(snapshots: &[Vec<i16>]) -> Vec<i16> {
@@ -652,6 +699,21 @@ pub fn build_problem(
 impl CryoResult {
     pub fn snapshot_count(&self) -> usize {
         self.snapshots.len()
+    }
+
+    /// Appends a snapshot at `time_s` (a streamed result, see [`CryoStream`]), keeping
+    /// `min_final` the running minimum.
+    pub fn push_snapshot(&mut self, time_s: f64, values: Vec<i16>) {
+        if self.min_final.len() == values.len() {
+            self.min_final
+                .par_iter_mut()
+                .zip(values.par_iter())
+                .for_each(|(a, &b)| *a = (*a).min(b));
+        } else {
+            self.min_final = values.clone();
+        }
+        self.snapshot_times_s.push(time_s);
+        self.snapshots.push(values);
     }
 
     /// The snapshot at or just before `time_s` (the slider's position).

@@ -17,10 +17,29 @@
 //! f32 temperatures and √k, but forward Euler must step below `h² ρc_min / (6 k_max)` (0.15 s at
 //! 1 mm in frozen tissue: 12 000 steps for 30 min). RKL2 (Meyer, Balsara & Aslam, J. Comput. Phys.
 //! 2014) takes super-steps τ of `s` explicit stages, stable for τ ≤ Δt_FE·(s² + s − 2)/4, second
-//! order in time: a 10 s super-step costs about 21 stages instead of 110 Euler steps. Every stage is the
-//! same conservative flux evaluation, so energy is conserved to rounding (the probes' heat is
-//! carried through the same recursion, see `probe_heat_j`). Super-steps are clipped so that phase
-//! changes, duty-cycle switches and snapshots fall on their boundaries.
+//! order in time: a 15 s super-step costs 23 stages at 1 mm instead of ~130 Euler steps. Every
+//! stage is the same conservative flux evaluation, so energy is conserved to rounding (the probes'
+//! heat is carried through the same recursion, see `probe_heat_j`). Super-steps are clipped so
+//! that phase changes, duty-cycle switches and snapshots fall on their boundaries, and after each
+//! change of the probes' boundaries they ramp up from [`RAMP_FIRST_S`] (each at most the time
+//! since the change): the switch-on is a sharp transient that a full super-step smears (heat off
+//! by 3 % at 30 s without the ramp). [`DEFAULT_SUPER_STEP_S`] is where the isotherms stay within
+//! 0.2 mm of forward Euler's (`tests/suite/cryo_stream.rs`).
+//!
+//! Stability bound ([`stable_time_step_s`]): Gershgorin's bound on the eigenvalues of the
+//! conduction operator, with the largest k and the smallest ρc of any phase present (the enthalpy
+//! makes the problem nonlinear: an internal stage can push a node out of the phase-change band,
+//! where ρc is ~20× smaller), per node: a tissue node next to a probe counts its tissue links plus
+//! half its `Σ 1/θ` (a probe surface is a boundary value, not an unknown). With θ ≥ [`THETA_MIN`]
+//! the stiffest probe node is 7.5 link-units against 6 in the bulk at 1 mm (Δt_FE 0.117 s
+//! against 0.146 s); the bound used to count the cut links twice (10 units, 0.088 s).
+//!
+//! Stage pass: the free nodes are stored as runs along x of one material (classes with equal
+//! numbers merged), so the inner loop has no per-node branch or lookup and vectorises; one fused
+//! pass per run computes the flux, the stage combination in difference form `D_j = Y_j − Y_0`
+//! (far-field nodes keep D = 0 exactly, and the f32 increments are not rounded against the large
+//! enthalpy) and T, √k of the result, reading each array once. The probes' links (a few hundred
+//! nodes) are added afterwards in a serial pass.
 //!
 //! Probes: the metal nodes carry no conduction (k = 0); each tissue node next to the metal gets
 //! the probe's cut links (`physics::ire::field::electrode_mask`: the true surface crossing θ along
@@ -28,14 +47,20 @@
 //! converges with refinement). A link to a surface at `T_p` conducts `k_i / (θ h)`; θ is clamped
 //! at [`THETA_MIN`] (a node closer than 0.2 h to the surface sees it at 0.2 h, an O(h) shift that
 //! vanishes with refinement) so that the stiffest link is 5× a normal one, which the stability
-//! bound includes. A probe that is off (passive thaw, duty-cycle off time) has no cut links: its
+//! bound includes. The links stay explicit: a point-implicit probe term inside the RKL2 stages is
+//! stable but only first order in the stiff part (on a 1-D test its heat drifted by 1.7 % at
+//! 30 s super-steps where the explicit scheme stayed exact), and would gain only the 0.117 →
+//! 0.146 s of Δt_FE. A probe that is off (passive thaw, duty-cycle off time) has no cut links: its
 //! surface is adiabatic. The shaft is not modelled (insulated: tissue).
 //!
 //! Faces of the grid: adiabatic (phantom block faces) or held at a temperature (a crop inside a
 //! larger body or phantom: the far field), through a ghost layer.
 //!
+//! Snapshots are handed out as they are taken ([`run_streaming`]), so that the GUI can scrub the
+//! growth while the rest is computed.
+//!
 //! Deterministic: every stage reads only the previous stage's buffers; planes are updated in
-//! parallel into separate buffers; sums run in a fixed order.
+//! parallel into separate buffers; the probe links and all sums run serially in a fixed order.
 
 use super::tissue::{Material, NO_TISSUE};
 use crate::physics::grid::ComputeGrid;
@@ -62,9 +87,13 @@ pub const THETA_MIN: f64 = 0.2;
 /// Margin on the forward-Euler stability limit (monotone: `dt·Σg/(h²C) ≤ 0.9`).
 const SAFETY: f64 = 0.9;
 
-/// Default RKL2 super-step (s): 3 per 30-s snapshot; C1 and the single-probe isotherms stay within
-/// 0.3 % of forward Euler (see the tests).
-pub const DEFAULT_SUPER_STEP_S: f64 = 10.0;
+/// Default RKL2 super-step (s): 2 per 30-s snapshot. C1's front stays within 0.3 % of forward
+/// Euler, and a single probe's isotherm radii within 0.2 mm (`tests/suite/cryo_stream.rs`); 30 s
+/// moved them by up to 0.2 mm on average and a point temperature by 8 K.
+pub const DEFAULT_SUPER_STEP_S: f64 = 15.0;
+
+/// First super-step (s) after the probes' boundaries change (see the ramp in [`run_streaming`]).
+pub const RAMP_FIRST_S: f64 = 1.0;
 
 /// One probe on the grid.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -233,12 +262,12 @@ impl Coef {
         }
     }
 
-    /// (T, √k) from H; branch-free so that uniform rows vectorise.
+    /// (T, √k) from H; branch-free so that the stage loops vectorise.
     #[inline(always)]
     fn state(&self, h: Enth) -> (f32, f32) {
-        let band = h.clamp(0.0, self.hl);
+        let band = min(max(h, 0.0), self.hl);
         let t =
-            self.ts + h.min(0.0) * self.inv_cs + band * self.inv_cm + (h - self.hl).max(0.0) * self.inv_cl;
+            self.ts + min(h, 0.0) * self.inv_cs + band * self.inv_cm + max(h - self.hl, 0.0) * self.inv_cl;
         let k = self.ks + self.dk * (band * self.inv_hl);
         (t, k.sqrt())
     }
@@ -246,15 +275,30 @@ impl Coef {
     /// Perfusion and metabolism (W/m³) at temperature `t` (liquid fraction from T).
     #[inline(always)]
     fn source(&self, t: f32, ta: f32) -> f32 {
-        let fl = ((t - self.ts) * self.inv_band).clamp(0.0, 1.0);
+        let fl = min(max((t - self.ts) * self.inv_band, 0.0), 1.0);
         fl * (self.perf * (ta - t) + self.q)
     }
+}
+
+/// `a.min(b)` for numbers that are never NaN, as a plain compare-and-select (`f32::min` handles
+/// NaN, which costs extra instructions per lane in the vectorised loops).
+#[inline(always)]
+fn min(a: f32, b: f32) -> f32 {
+    if a < b { a } else { b }
+}
+
+/// `a.max(b)` for numbers that are never NaN (see [`min`]).
+#[inline(always)]
+fn max(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
 }
 
 /// A tissue node next to one or more probes.
 #[derive(Clone, Debug)]
 struct CutNode {
     pidx: usize,
+    /// Its material (index into the distinct materials).
+    mat: usize,
     /// (probe, Σ 1/θ).
     links: Vec<(usize, f32)>,
 }
@@ -325,9 +369,18 @@ fn stages_for(tau: f64, dt_fe: f64) -> usize {
 }
 
 /// The stable forward-Euler step (s) for the materials present and the probes' cut links.
+///
+/// Gershgorin's bound: row `i` of `C⁻¹A` (A = conduction + probe links, C = heat capacity) has the
+/// diagonal `(Σ_j g_ij + G_i)/(h² C_i)` and off-diagonal sum `Σ_j g_ij/(h² C_i)` (a probe surface
+/// is a boundary value, not an unknown), and `C⁻¹A` is similar to a symmetric matrix, so every
+/// eigenvalue is real and below `(2 Σ_j g_ij + G_i)/(h² C_i)`. With g ≤ k_max and C ≥ C_min,
+/// λ_max ≤ 2 · `links` · k_max/(h² C_min) with `links` = 2·axes in the bulk and, next to a probe,
+/// the node's tissue links plus half its `Σ 1/θ`. Forward Euler is stable below 2/λ_max (and
+/// perfusion adds `ω ρ_b c_b / C` to the diagonal).
 pub fn stable_time_step_s(problem: &ThermalProblem) -> f64 {
     let h_m = problem.grid.spacing_mm * 1e-3;
-    let axes = problem.grid.dims.iter().filter(|&&n| n > 1).count().max(1) as f64;
+    let dims = problem.grid.dims;
+    let axes = dims.iter().filter(|&&n| n > 1).count().max(1) as f64;
     let mut present = vec![false; problem.materials.len()];
     for &c in &problem.classes {
         if let Some(p) = present.get_mut(usize::from(c)) {
@@ -348,16 +401,47 @@ pub fn stable_time_step_s(problem: &ThermalProblem) -> f64 {
     if !c_min.is_finite() || k_max <= 0.0 {
         return 1.0;
     }
-    // Σ of link weights of the stiffest node: 2D normal links, or a node next to the metal (at
-    // least one normal link replaced by its cut links).
+    let n = problem.grid.len();
+    let mut metal = vec![false; n];
+    for p in &problem.probes {
+        for &i in &p.metal {
+            if let Some(m) = metal.get_mut(i) {
+                *m = true;
+            }
+        }
+    }
+    // Σ 1/θ per node over all probes (a node may touch two probes).
     let mut per_node: std::collections::BTreeMap<usize, f64> = std::collections::BTreeMap::new();
     for p in &problem.probes {
         for &(i, s) in &p.cuts {
             *per_node.entry(i).or_default() += s;
         }
     }
-    let cut_max = per_node.values().fold(0.0f64, |a, &b| a.max(b));
-    let links = (2.0 * axes).max(2.0 * axes - 1.0 + cut_max);
+    let mut links = 2.0 * axes;
+    for (&idx, &cut) in per_node.range(..n) {
+        let ijk = problem.grid.ijk(idx);
+        // Links that are not into metal (tissue, held or ghost nodes: counted even when they
+        // conduct nothing, which only lowers the step).
+        let mut tissue_links = 0usize;
+        for ax in (0..3).filter(|&ax| dims[ax] > 1) {
+            for up in [false, true] {
+                let mut nb = ijk;
+                let inside = if up {
+                    nb[ax] += 1;
+                    nb[ax] < dims[ax]
+                } else if nb[ax] > 0 {
+                    nb[ax] -= 1;
+                    true
+                } else {
+                    false
+                };
+                if !inside || !metal[problem.grid.index(nb[0], nb[1], nb[2])] {
+                    tissue_links += 1;
+                }
+            }
+        }
+        links = links.max(tissue_links as f64 + 0.5 * cut);
+    }
     SAFETY / (links * k_max / (h_m * h_m * c_min) + perf_max / c_min)
 }
 
@@ -365,32 +449,83 @@ pub fn stable_time_step_s(problem: &ThermalProblem) -> f64 {
 struct StageIn<'a> {
     temp: &'a [f32],
     sk: &'a [f32],
-    /// Y_{j−1} (Y_0 for the first stage).
-    y_prev: &'a [Enth],
+    /// D_{j−1} = Y_{j−1} − Y_0 (unused by the first stage).
+    d_prev: &'a [Enth],
     y0: &'a [Enth],
+    /// L(Y_0) (unused by the first stage, which writes it).
     l0: &'a [f32],
+}
+
+/// A run of free nodes of one material along x (padded start index, length, material).
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    start: usize,
+    len: usize,
+    mat: usize,
 }
 
 /// Everything constant over the run.
 struct Fixed<'a> {
     pad: Pad,
-    kind: &'a [u8],
-    class: &'a [u8],
-    act: &'a [f32],
+    /// Per distinct material.
     coefs: &'a [Coef],
-    /// Per padded row (j, k): the class of all its free nodes, or `None` (mixed / none).
-    row_class: &'a [Option<u8>],
+    /// The free nodes as runs, plane after plane.
+    runs: &'a [Run],
+    /// Per padded plane: its range in `runs`.
+    plane_runs: &'a [(usize, usize)],
     cut_nodes: &'a [CutNode],
-    cut_range: &'a [(usize, usize)],
     inv_h2: f32,
     ta: f32,
 }
+
+/// The stage coefficients in f32, with τ folded in.
+#[derive(Clone, Copy, Debug)]
+struct StageK {
+    mu: f32,
+    nu: f32,
+    /// μ̃ τ.
+    mt: f32,
+    /// γ̃ τ.
+    gt: f32,
+}
+
+/// Which terms a stage has: the first writes L(Y_0) and has no Y_{j−1}, Y_{j−2} terms; the second
+/// has Y_{j−2} = Y_0 (D = 0); later ones read D_{j−2} in place.
+const FIRST: u8 = 0;
+const SECOND: u8 = 1;
+const LATER: u8 = 2;
+
+/// Planes per parallel task (a 6 cm grid has ~60 planes; 2–8 cores).
+const PLANES_PER_TASK: usize = 4;
 
 /// Runs the problem (polls `cancel` every stage, reports `progress(simulated_s)`).
 pub fn run(
     problem: &ThermalProblem,
     cancel: &dyn Fn() -> bool,
     progress: &dyn Fn(f64),
+) -> Result<SolverOutput, SolverError> {
+    run_streaming(problem, cancel, progress, &mut |_| {})
+}
+
+/// One snapshot as it is produced (see [`run_streaming`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SnapshotEvent<'a> {
+    /// Index among the run's snapshots (0 = the start).
+    pub index: usize,
+    /// How many snapshots the run will produce.
+    pub count: usize,
+    pub time_s: f64,
+    /// Centi-degrees per grid node, as in [`SolverOutput::snapshots`].
+    pub values: &'a [i16],
+}
+
+/// [`run`], handing every snapshot to `on_snapshot` as soon as it is taken (in time order, on the
+/// calling thread), so that a caller can show the growth while the rest is computed.
+pub fn run_streaming(
+    problem: &ThermalProblem,
+    cancel: &dyn Fn() -> bool,
+    progress: &dyn Fn(f64),
+    on_snapshot: &mut dyn FnMut(SnapshotEvent<'_>),
 ) -> Result<SolverOutput, SolverError> {
     let g = &problem.grid;
     let n = g.len();
@@ -429,7 +564,21 @@ pub fn run(
     let rkl = matches!(problem.scheme, TimeScheme::Rkl2 { .. });
 
     let pad = Pad::new(g.dims);
-    let coefs: Vec<Coef> = problem.materials.iter().map(Coef::new).collect();
+    // Classes with equal numbers share one material, so that a row through liver, tumour and soft
+    // tissue (the same parameters) is one uniform run.
+    let mut mats: Vec<Material> = Vec::new();
+    let mat_of_class: Vec<usize> = problem
+        .materials
+        .iter()
+        .map(|m| match mats.iter().position(|x| x == m) {
+            Some(i) => i,
+            None => {
+                mats.push(*m);
+                mats.len() - 1
+            }
+        })
+        .collect();
+    let coefs: Vec<Coef> = mats.iter().map(Coef::new).collect();
     let h_m = g.spacing_mm * 1e-3;
     let inv_h2 = 1.0 / (h_m * h_m);
     let volume_m3 = h_m * h_m * h_m;
@@ -456,7 +605,7 @@ pub fn run(
             return None;
         }
         let h = m.enthalpy(t_c);
-        let (t, s) = coefs[usize::from(c)].state(h as Enth);
+        let (t, s) = coefs[mat_of_class[usize::from(c)]].state(h as Enth);
         Some((h, t, s))
     };
     for (idx, &is_metal) in metal.iter().enumerate() {
@@ -509,30 +658,42 @@ pub fn run(
             }
         }
     }
+    let mat_at = |p: usize| mat_of_class[usize::from(class[p])];
     for p in 0..plen {
         if kind[p] == FREE {
-            temp[p] = coefs[usize::from(class[p])].state(y0[p]).0;
+            temp[p] = coefs[mat_at(p)].state(y0[p]).0;
         }
     }
-    let act: Vec<f32> = kind.iter().map(|&k| if k == FREE { 1.0 } else { 0.0 }).collect();
-    let row_class: Vec<Option<u8>> = (0..pad.py * pad.pz)
-        .map(|row| {
-            let r = row * pad.px;
-            let mut c: Option<u8> = None;
-            for p in r..r + pad.px {
-                if kind[p] == FREE {
-                    match c {
-                        None => c = Some(class[p]),
-                        Some(x) if x == class[p] => {}
-                        Some(_) => return None,
-                    }
+    // The free nodes as runs of one material along x: the stage loops have no per-node branch
+    // or lookup, and held or inert nodes (constant) are never written.
+    let mut runs: Vec<Run> = Vec::new();
+    let mut plane_runs = vec![(0usize, 0usize); pad.pz];
+    for (kz, range) in plane_runs.iter_mut().enumerate().take(pad.pz - 1).skip(1) {
+        let first = runs.len();
+        for j in 1..=pad.ny {
+            let row = pad.of(0, j - 1, kz - 1);
+            let mut i = 0;
+            while i < pad.nx {
+                if kind[row + i] != FREE {
+                    i += 1;
+                    continue;
                 }
+                let m = mat_at(row + i);
+                let start = i;
+                while i < pad.nx && kind[row + i] == FREE && mat_at(row + i) == m {
+                    i += 1;
+                }
+                runs.push(Run {
+                    start: row + start,
+                    len: i - start,
+                    mat: m,
+                });
             }
-            c
-        })
-        .collect();
+        }
+        *range = (first, runs.len());
+    }
 
-    // Tissue nodes next to probes, sorted by padded index (planes in order).
+    // Tissue nodes next to probes, sorted by padded index.
     let mut cut_nodes: Vec<CutNode> = Vec::new();
     {
         let mut all: Vec<(usize, usize, f64)> = Vec::new();
@@ -555,19 +716,10 @@ pub fn run(
                 },
                 _ => cut_nodes.push(CutNode {
                     pidx: pp,
+                    mat: mat_at(pp),
                     links: vec![(pi, s as f32)],
                 }),
             }
-        }
-    }
-    let plane = pad.plane();
-    let mut cut_range = vec![(0usize, 0usize); pad.pz];
-    {
-        let mut start = 0;
-        for (kz, r) in cut_range.iter_mut().enumerate() {
-            let end = start + cut_nodes[start..].partition_point(|c| c.pidx / plane <= kz);
-            *r = (start, end);
-            start = end;
         }
     }
 
@@ -582,23 +734,27 @@ pub fn run(
     let initial_enthalpy_j = sum_enthalpy(&y0);
     let fixed = Fixed {
         pad,
-        kind: &kind,
-        class: &class,
-        act: &act,
         coefs: &coefs,
-        row_class: &row_class,
+        runs: &runs,
+        plane_runs: &plane_runs,
         cut_nodes: &cut_nodes,
-        cut_range: &cut_range,
         inv_h2: inv_h2 as f32,
         ta: problem.arterial_temperature_c as f32,
     };
 
     let mut temp_b = temp.clone();
     let mut sk_b = sk.clone();
-    let mut ya = y0.clone();
-    let mut yb = y0.clone();
+    // D_j = Y_j − Y_0 of the stages (two buffers; D_{j−2} is overwritten in place by D_j). Nodes
+    // that are not free stay 0.
+    let mut da: Vec<Enth> = vec![0.0; plen];
+    let mut db: Vec<Enth> = vec![0.0; plen];
     let mut l0 = vec![0.0f32; plen];
     let mut probe_heat_j = vec![0.0f64; n_probes];
+    // Probe heat through the stage recursion (see below) and the power at one stage's input.
+    let mut p_prev = vec![0.0f64; n_probes];
+    let mut p_prev2 = vec![0.0f64; n_probes];
+    let mut p0 = vec![0.0f64; n_probes];
+    let mut power = vec![0.0f64; n_probes];
 
     // Snapshot times: the requested ones plus 0 and the end, within [0, total].
     let mut snap_times: Vec<f64> = problem
@@ -610,7 +766,7 @@ pub fn run(
         .collect();
     snap_times.sort_by(f64::total_cmp);
     snap_times.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
-    let mut snapshots = Vec::with_capacity(snap_times.len());
+    let mut snapshots: Vec<Vec<i16>> = Vec::with_capacity(snap_times.len());
 
     let snapshot = |temp: &[f32], boundary: &[ProbeBoundary]| -> Vec<i16> {
         let mut out: Vec<i16> = (0..n)
@@ -651,13 +807,24 @@ pub fn run(
         }
         out
     };
+    let count = snap_times.len();
+    let mut keep = |values: Vec<i16>, snapshots: &mut Vec<Vec<i16>>| {
+        let index = snapshots.len();
+        on_snapshot(SnapshotEvent {
+            index,
+            count,
+            time_s: snap_times.get(index).copied().unwrap_or(total_s),
+            values: &values,
+        });
+        snapshots.push(values);
+    };
 
     let first_boundary: Vec<ProbeBoundary> = problem
         .timeline
         .first()
         .map(|p| p.boundary.clone())
         .unwrap_or_default();
-    snapshots.push(snapshot(&temp, &first_boundary));
+    keep(snapshot(&temp, &first_boundary), &mut snapshots);
     let mut next_snap = 1;
     let mut stages_done = 0usize;
     let mut last_progress = f64::NEG_INFINITY;
@@ -678,80 +845,105 @@ pub fn run(
                 .copied()
                 .filter(|&s| s < piece.end_s - 1e-9)
                 .unwrap_or(piece.end_s);
-            let n_steps = (((target - t_now) / step_max) - 1e-9).ceil().max(1.0) as usize;
+            // After the probes' boundaries change the field has a sharp transient that long
+            // super-steps would smear: they grow from `RAMP_FIRST_S`, each at most the time since
+            // the change (a geometric ramp; RKL2 only, Euler steps are short anyway).
+            let since = t_now - piece.start_s;
+            let cap = if rkl {
+                step_max.min(since.max(RAMP_FIRST_S))
+            } else {
+                step_max
+            };
+            let n_steps = (((target - t_now) / cap) - 1e-9).ceil().max(1.0) as usize;
             let tau = (target - t_now) / n_steps as f64;
+            let n_steps = if cap < step_max { 1 } else { n_steps };
             // RKL2 is stable for τ·λ ≤ (s² + s − 2)/2 on a linear problem, i.e. τ ≤ (s² + s − 2)/4
-            // · 2/λ. The enthalpy makes it nonlinear: an internal stage can push a node out of the
-            // phase-change band, where its heat capacity is ~20× smaller, and with the full 2/λ
-            // the single-probe run blew up; with `dt_fe` = 0.9/λ_bound it matches forward Euler
-            // (isotherm volumes within 0.3 %, `tests/suite/cryo_validation.rs`).
+            // · 2/λ_max, and `dt_fe` = 0.9 × the Gershgorin bound on 2/λ_max. The enthalpy makes
+            // the problem nonlinear (an internal stage can push a node out of the phase-change
+            // band, where its heat capacity is ~20× smaller): the bound uses the smallest heat
+            // capacity and the largest conductivity of any phase.
             let stages = rkl2_stages(if rkl { stages_for(tau, dt_fe) } else { 1 });
             for _ in 0..n_steps {
                 // Probe heat through the stage recursion: P_j = μ P_{j−1} + ν P_{j−2}
-                // + μ̃ τ p(Y_{j−1}) + γ̃ τ p(Y_0).
-                let mut p_prev = vec![0.0f64; n_probes];
-                let mut p_prev2 = vec![0.0f64; n_probes];
-                let mut p0 = vec![0.0f64; n_probes];
+                // + μ̃ τ p(Y_{j−1}) + γ̃ τ p(Y_0), P_0 = 0.
+                p_prev.fill(0.0);
+                p_prev2.fill(0.0);
                 for (j, st) in stages.iter().enumerate() {
                     if cancel() {
                         return Err(SolverError::Cancelled);
                     }
-                    // Buffers: Y_0 = y0; Y_j in ya (j odd) / yb (j even).
-                    let (y_out, y_prev): (&mut Vec<Enth>, &Vec<Enth>) = match j {
-                        0 => (&mut ya, &y0),
-                        _ if j % 2 == 1 => (&mut yb, &ya),
-                        _ => (&mut ya, &yb),
+                    // D_j goes to `da` (j even) or `db` (j odd); the other holds D_{j−1}.
+                    let (d_out, d_prev): (&mut Vec<Enth>, &Vec<Enth>) = if j % 2 == 0 {
+                        (&mut da, &db)
+                    } else {
+                        (&mut db, &da)
                     };
-                    let first = j == 0;
+                    let mode = match j {
+                        0 => FIRST,
+                        1 => SECOND,
+                        _ => LATER,
+                    };
                     // The first stage writes L(Y_0) (and reads none): split the borrows.
-                    let (l0_read, l0_write): (&[f32], Option<&mut Vec<f32>>) =
-                        if first { (&[], Some(&mut l0)) } else { (&l0, None) };
+                    let (l0_read, mut l0_write): (&[f32], Option<&mut Vec<f32>>) = if mode == FIRST {
+                        (&[], Some(&mut l0))
+                    } else {
+                        (&l0, None)
+                    };
                     let stage_in = StageIn {
                         temp: &temp,
                         sk: &sk,
-                        y_prev,
+                        d_prev,
                         y0: &y0,
                         l0: l0_read,
                     };
-                    // Probe power per probe at this stage's input (W), for the recursion.
-                    let pp = probe_power(&fixed, &stage_in, &surface, n_probes, volume_m3);
-                    if first {
-                        p0.clone_from(&pp);
-                    }
-                    let p_new: Vec<f64> = (0..n_probes)
-                        .map(|i| {
-                            let prev2 = if j == 1 { 0.0 } else { p_prev2[i] };
-                            st.mu * p_prev[i]
-                                + st.nu * prev2
-                                + st.mu_t * tau * pp[i]
-                                + st.gamma_t * tau * p0[i]
-                        })
-                        .collect();
-                    p_prev2 = std::mem::replace(&mut p_prev, p_new);
+                    let k = StageK {
+                        mu: st.mu as f32,
+                        nu: st.nu as f32,
+                        mt: (st.mu_t * tau) as f32,
+                        gt: (st.gamma_t * tau) as f32,
+                    };
                     run_stage(
                         &fixed,
                         &stage_in,
-                        y_out,
+                        d_out,
                         &mut temp_b,
                         &mut sk_b,
-                        l0_write,
-                        *st,
-                        tau,
-                        &surface,
-                        // Y_{j−2} is Y_0 for the second stage; later, what y_out holds.
-                        j == 1,
+                        l0_write.as_mut().map(|v| v.as_mut_slice()),
+                        k,
+                        mode,
                     );
+                    probe_pass(
+                        &fixed,
+                        &stage_in,
+                        &surface,
+                        d_out,
+                        &mut temp_b,
+                        &mut sk_b,
+                        l0_write.map(|v| v.as_mut_slice()),
+                        k.mt,
+                        &mut power,
+                    );
+                    if mode == FIRST {
+                        p0.clone_from(&power);
+                    }
+                    for i in 0..n_probes {
+                        let prev2 = if mode == SECOND { 0.0 } else { p_prev2[i] };
+                        let p_new = st.mu * p_prev[i]
+                            + st.nu * prev2
+                            + (st.mu_t * power[i] + st.gamma_t * p0[i]) * tau * volume_m3;
+                        p_prev2[i] = p_prev[i];
+                        p_prev[i] = p_new;
+                    }
                     std::mem::swap(&mut temp, &mut temp_b);
                     std::mem::swap(&mut sk, &mut sk_b);
                     stages_done += 1;
                 }
-                // Y_s becomes the new Y_0.
-                let last = stages.len();
-                if last % 2 == 1 {
-                    std::mem::swap(&mut y0, &mut ya);
-                } else {
-                    std::mem::swap(&mut y0, &mut yb);
-                }
+                // Y_s becomes the new Y_0 (the same f32 sum the last stage took T from).
+                let d_last = if stages.len() % 2 == 1 { &da } else { &db };
+                y0.par_chunks_mut(pad.plane())
+                    .zip(d_last.par_chunks(pad.plane()))
+                    .with_min_len(PLANES_PER_TASK)
+                    .for_each(|(y, d)| y.iter_mut().zip(d).for_each(|(y, d)| *y += *d));
                 for (acc, p) in probe_heat_j.iter_mut().zip(&p_prev) {
                     *acc += p;
                 }
@@ -761,12 +953,15 @@ pub fn run(
                     last_progress = t_now;
                 }
             }
+            if t_now < target - 1e-9 {
+                continue;
+            }
             t_now = target;
             if snap_times
                 .get(next_snap)
                 .is_some_and(|&s| (s - target).abs() < 1e-9)
             {
-                snapshots.push(snapshot(&temp, &piece.boundary));
+                keep(snapshot(&temp, &piece.boundary), &mut snapshots);
                 next_snap += 1;
             }
         }
@@ -777,7 +972,7 @@ pub fn run(
             .last()
             .map(|p| p.boundary.clone())
             .unwrap_or_default();
-        snapshots.push(snapshot(&temp, &b));
+        keep(snapshot(&temp, &b), &mut snapshots);
         next_snap += 1;
     }
     progress(total_s);
@@ -804,142 +999,93 @@ fn centi(t_c: f64) -> i16 {
     (t_c * 100.0).round().clamp(-32767.0, 32767.0) as i16
 }
 
-/// Power (W) each probe delivers into the tissue at a stage's temperatures.
-fn probe_power(
+/// The probes' links of one stage, after [`run_stage`] (a few hundred nodes, serial: a fixed
+/// order): adds `μ̃ τ` × the probe term at the stage's input to D (and to L(Y_0) on the first
+/// stage), recomputes T and √k of those nodes, and returns each probe's power density sum in
+/// `power` (W/m³; × h³ = W).
+#[allow(clippy::too_many_arguments)]
+fn probe_pass(
     fx: &Fixed<'_>,
     inp: &StageIn<'_>,
     surface: &[Option<f32>],
-    n_probes: usize,
-    volume_m3: f64,
-) -> Vec<f64> {
-    let mut out = vec![0.0f64; n_probes];
+    d_out: &mut [Enth],
+    t_out: &mut [f32],
+    s_out: &mut [f32],
+    mut l0_out: Option<&mut [f32]>,
+    mt: f32,
+    power: &mut [f64],
+) {
+    power.fill(0.0);
     for c in fx.cut_nodes {
         let p = c.pidx;
         let (ti, ki) = (inp.temp[p], inp.sk[p] * inp.sk[p]);
+        let mut rate = 0.0f32;
         for &(pi, s) in &c.links {
             if let Some(Some(tp)) = surface.get(pi) {
-                out[pi] += f64::from(ki * s * fx.inv_h2 * (tp - ti)) * volume_m3;
+                let r = ki * s * fx.inv_h2 * (tp - ti);
+                rate += r;
+                power[pi] += f64::from(r);
             }
         }
+        d_out[p] += mt * rate;
+        if let Some(l) = l0_out.as_deref_mut() {
+            l[p] += rate;
+        }
+        let (t, s) = fx.coefs[c.mat].state(inp.y0[p] + d_out[p]);
+        t_out[p] = t;
+        s_out[p] = s;
     }
-    out
 }
 
-/// One stage over all planes: `y_out` = the stage combination, then T and √k of the free nodes
-/// into `temp_out`, `sk_out`; the first stage also stores L(Y_0) in `l0`. `y_out` holds Y_{j−2}
-/// on entry (read in place) unless `no_prev2` (first and second stages: Y_{j−2} is Y_0 or none).
+/// One stage over all planes (in parallel, `PLANES_PER_TASK` planes per task): D_j of every free
+/// node into `d_out`, T and √k of Y_0 + D_j into `temp_out`, `sk_out`; the first stage also stores
+/// L(Y_0) in `l0_out`. The probes' links are added afterwards by [`probe_pass`].
 #[allow(clippy::too_many_arguments)]
 fn run_stage(
     fx: &Fixed<'_>,
     inp: &StageIn<'_>,
-    y_out: &mut [Enth],
+    d_out: &mut [Enth],
     temp_out: &mut [f32],
     sk_out: &mut [f32],
-    l0_out: Option<&mut Vec<f32>>,
-    st: Stage,
-    tau: f64,
-    surface: &[Option<f32>],
-    no_prev2: bool,
+    l0_out: Option<&mut [f32]>,
+    k: StageK,
+    mode: u8,
 ) {
-    let pad = fx.pad;
-    let plane = pad.plane();
-    let work =
-        |kz: usize, y_pl: &mut [Enth], t_pl: &mut [f32], s_pl: &mut [f32], l0_pl: Option<&mut [f32]>| {
-            if kz == 0 || kz == pad.pz - 1 {
-                return;
+    let plane = fx.pad.plane();
+    let work = |kz: usize, d_pl: &mut [Enth], t_pl: &mut [f32], s_pl: &mut [f32], l0_pl: &mut [f32]| {
+        let (r0, r1) = fx.plane_runs[kz];
+        let base = kz * plane;
+        for run in &fx.runs[r0..r1] {
+            let coef = &fx.coefs[run.mat];
+            let a = run.start - base;
+            let b = a + run.len;
+            let (d, t, s) = (&mut d_pl[a..b], &mut t_pl[a..b], &mut s_pl[a..b]);
+            match mode {
+                FIRST => stage_run::<FIRST>(fx, inp, run.start, coef, k, d, t, s, &mut l0_pl[a..b]),
+                SECOND => stage_run::<SECOND>(fx, inp, run.start, coef, k, d, t, s, &mut []),
+                _ => stage_run::<LATER>(fx, inp, run.start, coef, k, d, t, s, &mut []),
             }
-            let base = kz * plane;
-            let mut l0_pl = l0_pl;
-            for j in 1..=pad.ny {
-                let off = j * pad.px + 1;
-                let r = base + off;
-                let len = pad.nx;
-                let y_row = &mut y_pl[off..off + len];
-                let l0_row = l0_pl.as_deref_mut().map(|l| &mut l[off..off + len]);
-                match fx.row_class[kz * pad.py + j] {
-                    Some(c) => {
-                        let coef = fx.coefs[usize::from(c)];
-                        stage_row_uniform(fx, inp, r, len, y_row, &coef, st, tau, no_prev2, l0_row);
-                    }
-                    // Mixed classes, or no free node at all (nothing to do).
-                    None => {
-                        if fx.act[r..r + len].iter().any(|a| *a != 0.0) {
-                            stage_row_mixed(fx, inp, r, len, y_row, st, tau, no_prev2, l0_row);
-                        }
-                    }
-                }
-            }
-            // Probe links of this plane's cut nodes.
-            let (c0, c1) = fx.cut_range[kz];
-            for c in &fx.cut_nodes[c0..c1] {
-                let p = c.pidx;
-                let (ti, ki) = (inp.temp[p], inp.sk[p] * inp.sk[p]);
-                let mut rate = 0.0f32;
-                for &(pi, s) in &c.links {
-                    if let Some(Some(tp)) = surface.get(pi) {
-                        rate += ki * s * fx.inv_h2 * (tp - ti);
-                    }
-                }
-                let local = p - base;
-                y_pl[local] += (st.mu_t * tau) as Enth * rate;
-                if let Some(l) = l0_pl.as_deref_mut() {
-                    l[local] += rate;
-                }
-            }
-            // T and √k of the free nodes.
-            for j in 1..=pad.ny {
-                let off = j * pad.px + 1;
-                let r = base + off;
-                let len = pad.nx;
-                let kd = &fx.kind[r..r + len];
-                let cl = &fx.class[r..r + len];
-                let (yr, tr, sr) = (
-                    &y_pl[off..off + len],
-                    &mut t_pl[off..off + len],
-                    &mut s_pl[off..off + len],
-                );
-                match fx.row_class[kz * pad.py + j] {
-                    Some(c) => {
-                        let coef = fx.coefs[usize::from(c)];
-                        let ac = &fx.act[r..r + len];
-                        for i in 0..len {
-                            let (t, s) = coef.state(yr[i]);
-                            let a = ac[i];
-                            tr[i] = a * t + (1.0 - a) * tr[i];
-                            sr[i] = a * s + (1.0 - a) * sr[i];
-                        }
-                    }
-                    None => {
-                        for i in 0..len {
-                            if kd[i] == FREE {
-                                let (t, s) = fx.coefs[usize::from(cl[i])].state(yr[i]);
-                                tr[i] = t;
-                                sr[i] = s;
-                            }
-                        }
-                    }
-                }
-            }
-        };
+        }
+    };
+    let planes = d_out
+        .par_chunks_mut(plane)
+        .zip(temp_out.par_chunks_mut(plane))
+        .zip(sk_out.par_chunks_mut(plane));
     match l0_out {
-        Some(l0) => y_out
-            .par_chunks_mut(plane)
-            .zip(temp_out.par_chunks_mut(plane))
-            .zip(sk_out.par_chunks_mut(plane))
+        Some(l0) => planes
             .zip(l0.par_chunks_mut(plane))
             .enumerate()
-            .for_each(|(kz, (((y, t), s), l))| work(kz, y, t, s, Some(l))),
-        None => y_out
-            .par_chunks_mut(plane)
-            .zip(temp_out.par_chunks_mut(plane))
-            .zip(sk_out.par_chunks_mut(plane))
+            .with_min_len(PLANES_PER_TASK)
+            .for_each(|(kz, (((d, t), s), l))| work(kz, d, t, s, l)),
+        None => planes
             .enumerate()
-            .for_each(|(kz, ((y, t), s))| work(kz, y, t, s, None)),
+            .with_min_len(PLANES_PER_TASK)
+            .for_each(|(kz, ((d, t), s))| work(kz, d, t, s, &mut [])),
     }
 }
 
-/// The seven-point conduction sum `√k_i Σ √k_j (T_j − T_i)` of node `r + i`.
-macro_rules! conduction {
+/// The seven-point stencil of `temp` and `sk` around nodes `r..r + len`.
+macro_rules! stencil {
     ($inp:expr, $r:expr, $len:expr, $sy:expr, $sz:expr) => {{
         let t = $inp.temp;
         let s = $inp.sk;
@@ -962,100 +1108,38 @@ macro_rules! conduction {
     }};
 }
 
-/// A row whose free nodes share one class: no per-node lookups (vectorises).
+/// One run of free nodes of one material starting at padded index `r`: the conservative flux
+/// `√k_i Σ √k_j (T_j − T_i)/h²` plus perfusion and metabolism, the stage combination in D form,
+/// and T, √k of the result — one pass, every array read or written once, no branch (vectorises).
 #[allow(clippy::too_many_arguments)]
-#[inline]
-fn stage_row_uniform(
+#[inline(always)]
+fn stage_run<const MODE: u8>(
     fx: &Fixed<'_>,
     inp: &StageIn<'_>,
     r: usize,
-    len: usize,
-    y_row: &mut [Enth],
     coef: &Coef,
-    st: Stage,
-    tau: f64,
-    no_prev2: bool,
-    l0_row: Option<&mut [f32]>,
+    k: StageK,
+    d_out: &mut [Enth],
+    t_out: &mut [f32],
+    s_out: &mut [f32],
+    l0_out: &mut [f32],
 ) {
+    let len = d_out.len();
+    let t_out = &mut t_out[..len];
+    let s_out = &mut s_out[..len];
     let (sy, sz) = (fx.pad.px, fx.pad.plane());
-    let (tc, txm, txp, tym, typ, tzm, tzp, sc, sxm, sxp, sym, syp, szm, szp) =
-        conduction!(inp, r, len, sy, sz);
-    let ac = &fx.act[r..r + len];
-    let yp = &inp.y_prev[r..r + len];
+    let (tc, txm, txp, tym, typ, tzm, tzp, sc, sxm, sxp, sym, syp, szm, szp) = stencil!(inp, r, len, sy, sz);
     let y0 = &inp.y0[r..r + len];
-    let y_row = &mut y_row[..len];
-    let (ih2, ta) = (fx.inv_h2, fx.ta);
-    let rate_at = |i: usize| -> f32 {
-        let ti = tc[i];
-        let f = sxm[i] * (txm[i] - ti)
-            + sxp[i] * (txp[i] - ti)
-            + sym[i] * (tym[i] - ti)
-            + syp[i] * (typ[i] - ti)
-            + szm[i] * (tzm[i] - ti)
-            + szp[i] * (tzp[i] - ti);
-        ac[i] * (sc[i] * f * ih2 + coef.source(ti, ta))
+    // The first stage reads neither D_{j−1} nor L(Y_0) (placeholders of the right length).
+    let (dp, l0) = if MODE == FIRST {
+        (y0, y0)
+    } else {
+        (&inp.d_prev[r..r + len], &inp.l0[r..r + len])
     };
-    let (mu, nu, mt, gt) = (
-        st.mu as Enth,
-        st.nu as Enth,
-        (st.mu_t * tau) as Enth,
-        (st.gamma_t * tau) as Enth,
-    );
-    match l0_row {
-        Some(l0w) => {
-            let l0w = &mut l0w[..len];
-            for i in 0..len {
-                let rate = rate_at(i);
-                l0w[i] = rate;
-                y_row[i] = yp[i] + mt * rate;
-            }
-        }
-        None if no_prev2 => {
-            let l0 = &inp.l0[r..r + len];
-            for i in 0..len {
-                let rate = rate_at(i);
-                y_row[i] = mu * yp[i] + (1.0 - mu - nu) * y0[i] + nu * y0[i] + mt * rate + gt * l0[i];
-            }
-        }
-        None => {
-            let l0 = &inp.l0[r..r + len];
-            for i in 0..len {
-                let rate = rate_at(i);
-                y_row[i] = mu * yp[i] + nu * y_row[i] + (1.0 - mu - nu) * y0[i] + mt * rate + gt * l0[i];
-            }
-        }
-    }
-}
-
-/// A row with several classes: the same update with a lookup per node.
-#[allow(clippy::too_many_arguments)]
-fn stage_row_mixed(
-    fx: &Fixed<'_>,
-    inp: &StageIn<'_>,
-    r: usize,
-    len: usize,
-    y_row: &mut [Enth],
-    st: Stage,
-    tau: f64,
-    no_prev2: bool,
-    mut l0_row: Option<&mut [f32]>,
-) {
-    let (sy, sz) = (fx.pad.px, fx.pad.plane());
-    let (tc, txm, txp, tym, typ, tzm, tzp, sc, sxm, sxp, sym, syp, szm, szp) =
-        conduction!(inp, r, len, sy, sz);
+    let l0_out: &mut [f32] = if MODE == FIRST { &mut l0_out[..len] } else { l0_out };
+    let c = *coef;
     let (ih2, ta) = (fx.inv_h2, fx.ta);
-    let (mu, nu, mt, gt) = (
-        st.mu as Enth,
-        st.nu as Enth,
-        (st.mu_t * tau) as Enth,
-        (st.gamma_t * tau) as Enth,
-    );
     for i in 0..len {
-        let p = r + i;
-        if fx.kind[p] != FREE {
-            continue;
-        }
-        let coef = &fx.coefs[usize::from(fx.class[p])];
         let ti = tc[i];
         let f = sxm[i] * (txm[i] - ti)
             + sxp[i] * (txp[i] - ti)
@@ -1063,18 +1147,19 @@ fn stage_row_mixed(
             + syp[i] * (typ[i] - ti)
             + szm[i] * (tzm[i] - ti)
             + szp[i] * (tzp[i] - ti);
-        let rate = sc[i] * f * ih2 + coef.source(ti, ta);
-        let (yp, y0) = (inp.y_prev[p], inp.y0[p]);
-        y_row[i] = match l0_row.as_deref_mut() {
-            Some(l0w) => {
-                l0w[i] = rate;
-                yp + mt * rate
+        let rate = sc[i] * f * ih2 + c.source(ti, ta);
+        let d = match MODE {
+            FIRST => {
+                l0_out[i] = rate;
+                k.mt * rate
             }
-            None => {
-                let prev2 = if no_prev2 { y0 } else { y_row[i] };
-                mu * yp + nu * prev2 + (1.0 - mu - nu) * y0 + mt * rate + gt * inp.l0[p]
-            }
+            SECOND => k.mu * dp[i] + k.mt * rate + k.gt * l0[i],
+            _ => k.mu * dp[i] + k.nu * d_out[i] + k.mt * rate + k.gt * l0[i],
         };
+        d_out[i] = d;
+        let (tn, sn) = c.state(y0[i] + d);
+        t_out[i] = tn;
+        s_out[i] = sn;
     }
 }
 
@@ -1107,5 +1192,92 @@ mod tests {
         }
         assert_eq!(stages_for(0.1, 0.15), 1);
         assert_eq!(stages_for(4.0, 0.146), 11);
+    }
+
+    /// A 1-D slab of one material cooled from one face, snapshots every 20 s.
+    fn slab() -> ThermalProblem {
+        let m = Material {
+            cs: 2.0e6,
+            cl: 4.0e6,
+            latent: 3.0e8,
+            ts_c: -1.0,
+            tl_c: 0.0,
+            ks: 2.0,
+            kl: 0.6,
+            perfusion_w_per_m3_k: 0.0,
+            metabolism_w_per_m3: 0.0,
+            insulator: false,
+        };
+        ThermalProblem {
+            grid: ComputeGrid {
+                origin_lps: crate::geometry::PatientPos::origin(),
+                spacing_mm: 1.0,
+                dims: [30, 1, 1],
+            },
+            materials: vec![m],
+            classes: vec![0; 30],
+            initial_temperature_c: 20.0,
+            held: Vec::new(),
+            held_temperature_c: 20.0,
+            arterial_temperature_c: 37.0,
+            faces: [
+                Face::Temperature(-50.0),
+                Face::Adiabatic,
+                Face::Adiabatic,
+                Face::Adiabatic,
+                Face::Adiabatic,
+                Face::Adiabatic,
+            ],
+            probes: Vec::new(),
+            timeline: vec![TimelinePiece {
+                start_s: 0.0,
+                end_s: 100.0,
+                boundary: Vec::new(),
+            }],
+            snapshot_times_s: vec![20.0, 40.0, 60.0, 80.0],
+            scheme: TimeScheme::Rkl2 {
+                super_step_s: DEFAULT_SUPER_STEP_S,
+            },
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn run_streaming_hands_out_every_snapshot_in_order() {
+        let problem = slab();
+        let mut seen: Vec<(usize, usize, f64, Vec<i16>)> = Vec::new();
+        let out = run_streaming(&problem, &|| false, &|_| {}, &mut |e| {
+            seen.push((e.index, e.count, e.time_s, e.values.to_vec()));
+        })
+        .unwrap();
+        // 0, the four requested times and the end.
+        assert_eq!(out.snapshot_times_s, vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        assert_eq!(seen.len(), out.snapshots.len());
+        for (i, (index, count, t, v)) in seen.iter().enumerate() {
+            assert_eq!((*index, *count), (i, 6));
+            assert_eq!(*t, out.snapshot_times_s[i]);
+            assert_eq!(v, &out.snapshots[i]);
+        }
+        // The cold face froze the first node; `run` gives the same bits.
+        assert!(out.snapshots[5][0] < 0);
+        assert_eq!(
+            run(&problem, &|| false, &|_| {}).unwrap().snapshots,
+            out.snapshots
+        );
+    }
+
+    #[test]
+    fn cancel_is_seen_between_streamed_snapshots() {
+        let problem = slab();
+        let stop = std::cell::Cell::new(false);
+        let mut n = 0;
+        let r = run_streaming(&problem, &|| stop.get(), &|_| {}, &mut |e| {
+            n += 1;
+            if e.index == 1 {
+                stop.set(true);
+            }
+        });
+        assert_eq!(r.unwrap_err(), SolverError::Cancelled);
+        assert_eq!(n, 2);
     }
 }
