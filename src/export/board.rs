@@ -90,8 +90,23 @@ fn mpr_through(volume: &Volume, view: ViewKind, centre: &PatientPos, fov_mm: f64
 }
 
 fn overlays<'a>(b: &IreBoard<'a>) -> Vec<Overlay<'a>> {
-    let mut out: Vec<Overlay<'a>> = b
-        .structures
+    slide_overlays(
+        b.structures,
+        ZoneOverlay::ire(b.result, b.isolines_v_per_cm),
+        &b.calipers,
+        b.probes,
+    )
+}
+
+/// A board view's overlays, bottom to top: the visible structures, the zone, the calipers, the
+/// numbered probes.
+fn slide_overlays<'a>(
+    structures: &'a [Structure],
+    zone: ZoneOverlay<'a>,
+    calipers: &[CaliperOverlay],
+    probes: &'a [Probe],
+) -> Vec<Overlay<'a>> {
+    let mut out: Vec<Overlay<'a>> = structures
         .iter()
         .filter(|s| s.visible)
         .map(|s| {
@@ -103,9 +118,9 @@ fn overlays<'a>(b: &IreBoard<'a>) -> Vec<Overlay<'a>> {
             })
         })
         .collect();
-    out.push(Overlay::Zone(ZoneOverlay::ire(b.result, b.isolines_v_per_cm)));
-    out.extend(b.calipers.iter().cloned().map(Overlay::Caliper));
-    out.push(Overlay::Probes(ProbeOverlay::numbered(b.probes)));
+    out.push(Overlay::Zone(zone));
+    out.extend(calipers.iter().cloned().map(Overlay::Caliper));
+    out.push(Overlay::Probes(ProbeOverlay::numbered(probes)));
     out
 }
 
@@ -491,23 +506,12 @@ pub fn cryo_provenance(
 }
 
 fn cryo_overlays<'a>(b: &CryoBoard<'a>) -> Vec<Overlay<'a>> {
-    let mut out: Vec<Overlay<'a>> = b
-        .structures
-        .iter()
-        .filter(|s| s.visible)
-        .map(|s| {
-            Overlay::Structure(StructureOverlay {
-                name: s.name.clone(),
-                mask: s.mask(),
-                colour: s.colour,
-                fill_opacity: s.opacity,
-            })
-        })
-        .collect();
-    out.push(Overlay::Zone(ZoneOverlay::cryo(b.result, b.lethal_c)));
-    out.extend(b.calipers.iter().cloned().map(Overlay::Caliper));
-    out.push(Overlay::Probes(ProbeOverlay::numbered(b.probes)));
-    out
+    slide_overlays(
+        b.structures,
+        ZoneOverlay::cryo(b.result, b.lethal_c),
+        &b.calipers,
+        b.probes,
+    )
 }
 
 /// Renders the cryo board slide: axial and coronal views through the iceball's centre and the
@@ -557,13 +561,7 @@ const PHANTOM_MAX_SIDE: usize = 320;
 pub fn phantom_display_geometry(grid: &ComputeGrid) -> Result<VolumeGeometry, ExportError> {
     let pad = 10.0;
     let lo = grid.origin_lps.coords - Vector3::repeat(pad);
-    let hi = grid.origin_lps.coords
-        + Vector3::new(
-            grid.dims[0].saturating_sub(1) as f64,
-            grid.dims[1].saturating_sub(1) as f64,
-            grid.dims[2].saturating_sub(1) as f64,
-        ) * grid.spacing_mm
-        + Vector3::repeat(pad);
+    let hi = grid.last_node_lps().coords + Vector3::repeat(pad);
     let extent = hi - lo;
     let spacing = grid.spacing_mm.max(extent.max() / PHANTOM_MAX_SIDE as f64);
     if !(spacing.is_finite() && spacing > 0.0) {

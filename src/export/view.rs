@@ -100,12 +100,7 @@ impl<'a> ZoneOverlay<'a> {
     /// The IRE zone of a model result with |E| isolines at `isolines_v_per_cm`.
     pub fn ire(result: &'a IreResult, isolines_v_per_cm: &[f64]) -> Self {
         let g = &result.grid;
-        let far = g.origin_lps
-            + Vector3::new(
-                g.dims[0].saturating_sub(1) as f64,
-                g.dims[1].saturating_sub(1) as f64,
-                g.dims[2].saturating_sub(1) as f64,
-            ) * g.spacing_mm;
+        let far = g.last_node_lps();
         Self {
             name: if result.preview {
                 "IRE preview".into()
@@ -154,12 +149,7 @@ impl<'a> ZoneOverlay<'a> {
     /// (≤ `lethal_c`) filled and outlined, the 0 °C iceball and the −20 °C isotherm as lines.
     pub fn cryo(result: &'a CryoResult, lethal_c: f64) -> Self {
         let g = &result.grid;
-        let far = g.origin_lps
-            + Vector3::new(
-                g.dims[0].saturating_sub(1) as f64,
-                g.dims[1].saturating_sub(1) as f64,
-                g.dims[2].saturating_sub(1) as f64,
-            ) * g.spacing_mm;
+        let far = g.last_node_lps();
         let lowest = move |p: &PatientPos| trilinear_i16(&result.grid, &result.min_final, p);
         Self {
             name: format!("Lethal ≤ {lethal_c:.0} °C (largest extent)"),

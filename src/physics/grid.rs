@@ -76,6 +76,16 @@ impl ComputeGrid {
         self.origin_lps + Vector3::new(i as f64, j as f64, k as f64) * self.spacing_mm
     }
 
+    /// LPS position of the last node (the corner opposite `origin_lps`): with the origin, the
+    /// box the grid's nodes span.
+    pub fn last_node_lps(&self) -> PatientPos {
+        self.lps(
+            self.dims[0].saturating_sub(1),
+            self.dims[1].saturating_sub(1),
+            self.dims[2].saturating_sub(1),
+        )
+    }
+
     /// Continuous node coordinates of an LPS point.
     pub fn to_grid(&self, p: &PatientPos) -> Vector3<f64> {
         (p - self.origin_lps) / self.spacing_mm

@@ -374,15 +374,10 @@ fn query_region(
     probes: &[Probe],
 ) -> Option<VoxelBox> {
     let ct = distance::CtFrame::new(g);
-    let zone_boxes = zones.iter().filter(|z| !z.is_empty()).filter_map(|z| {
-        let c = &z.crop;
-        let far = c.lps(
-            c.dims[0].saturating_sub(1),
-            c.dims[1].saturating_sub(1),
-            c.dims[2].saturating_sub(1),
-        );
-        ct.clamped_box(&[c.origin_lps, far])
-    });
+    let zone_boxes = zones
+        .iter()
+        .filter(|z| !z.is_empty())
+        .filter_map(|z| ct.clamped_box(&[z.crop.origin_lps, z.crop.last_node_lps()]));
     let target_boxes = targets.iter().filter_map(|t| t.mask().bounding_box());
     let probe_boxes = probes
         .iter()
