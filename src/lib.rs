@@ -10,6 +10,7 @@ pub mod export;
 pub mod geometry;
 pub mod jobs;
 pub mod physics;
+pub mod pipeline;
 pub mod plan;
 pub mod render;
 pub mod review;

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{AblaApp, DEMO_SOURCE, IreDue, NoticeLevel, Prompt, plan, structures};
+use super::{AblaApp, DEMO_SOURCE, NoticeLevel, Prompt, plan, structures};
+use crate::physics::model::ModelResult;
 use crate::plan::case::resolve_source_path;
 use crate::plan::document::{
     self, CaseDocument, DocumentSource, GeometryFingerprint, NamedPlan, RecoveryOffer, RecoveryStore,
@@ -52,8 +53,8 @@ pub struct CaseState {
     summarised: Option<(u64, usize, u64)>,
     /// Every plan; the active one is edited in `AblaApp::plan` and written back here when the
     /// user switches plans or saves.
-    plans: Vec<NamedPlan>,
-    active: usize,
+    pub(super) plans: Vec<NamedPlan>,
+    pub(super) active: usize,
     /// Bumped when plans are added, renamed or switched.
     plans_revision: u64,
     /// The folder or file the loaded series was scanned from.
@@ -226,62 +227,54 @@ impl AblaApp {
     }
 
     /// Keeps the summary of the active plan's full result when one arrives (once per result:
-    /// measuring the extents visits every node).
+    /// measuring the extents visits every node). A cryo plan's zone is the lethal zone at its
+    /// largest extent over the protocol (as the safety analysis and the board slide).
     pub(super) fn record_result_summary(&mut self) {
-        if self.is_cryo_plan() {
-            self.record_cryo_summary();
+        let revision = self.plan.revision();
+        let key = (self.generation, self.case.active, revision);
+        if self.case.summarised == Some(key) {
             return;
         }
-        let Some(r) = self.ire_result() else { return };
-        let key = (self.generation, self.case.active, self.plan.revision());
-        if r.preview || self.ire.outdated(self.plan.revision()) || self.case.summarised == Some(key) {
+        let Some(result) = self.run.current(revision).cloned() else {
             return;
-        }
-        let axes = r
-            .pairs
-            .first()
-            .and_then(|p| plan::extent_axes(&self.plan.probes, (p.a, p.b)));
-        let hashed = serde_json::to_vec(&(&self.plan.probes, &self.plan.settings, &self.plan.model))
-            .unwrap_or_default();
-        let summary = document::ResultSummary {
-            plan: self.case.active,
-            modality: "ire".into(),
-            model: r.description.clone(),
-            model_version: env!("CARGO_PKG_VERSION").into(),
-            parameter_hash: document::parameter_hash(&hashed),
-            zone_volume_ml: r.zone_volume_ml,
-            extents_mm: axes.map_or([0.0; 3], |a| r.zone_extents_mm(a)),
-            max_current_a: Some(r.max_current_a()),
-            min_margin_mm: None,
-            findings: Vec::new(),
         };
-        self.case.summarised = Some(key);
-        self.case.results.retain(|s| s.plan != summary.plan);
-        self.case.results.push(summary);
-        self.case.results.sort_by_key(|s| s.plan);
-    }
-
-    /// The cryo plan's summary: the lethal zone at its largest extent over the protocol (as the
-    /// safety analysis and the board slide), once per result.
-    fn record_cryo_summary(&mut self) {
-        let Some(r) = self.cryo.result.clone() else { return };
-        let key = (self.generation, self.case.active, self.plan.revision());
-        if self.cryo.result_revision != self.plan.revision() || self.case.summarised == Some(key) {
-            return;
-        }
-        let lethal = r.lethal_mask(r.last_snapshot());
-        let axes = crate::physics::cryo::model::iceball_axes(&self.plan.probes);
-        let settings = self.plan.cryo_settings();
-        let hashed = serde_json::to_vec(&(&self.plan.probes, &settings)).unwrap_or_default();
+        let probes = &self.plan.probes;
+        let (modality, hashed, volume_ml, extents_mm, max_current_a) = match (&result, self.plan.model()) {
+            (ModelResult::Ire(r), plan::PlanModel::Ire(p)) => {
+                let axes = r
+                    .pairs
+                    .first()
+                    .and_then(|q| plan::extent_axes(probes, (q.a, q.b)));
+                (
+                    "ire",
+                    serde_json::to_vec(&(probes, &p.settings, &p.model)),
+                    r.zone_volume_ml,
+                    axes.map_or([0.0; 3], |a| r.zone_extents_mm(a)),
+                    Some(r.max_current_a()),
+                )
+            }
+            (ModelResult::Cryo(r), plan::PlanModel::Cryo(c)) => {
+                let lethal = r.lethal_mask(r.last_snapshot());
+                let axes = crate::physics::cryo::model::iceball_axes(probes);
+                (
+                    "cryo",
+                    serde_json::to_vec(&(probes, &c.settings)),
+                    r.volume_ml(&lethal),
+                    axes.map_or([0.0; 3], |a| r.extents_mm(&lethal, a)),
+                    None,
+                )
+            }
+            _ => return,
+        };
         let summary = document::ResultSummary {
             plan: self.case.active,
-            modality: "cryo".into(),
-            model: r.description.clone(),
+            modality: modality.into(),
+            model: result.description().to_string(),
             model_version: env!("CARGO_PKG_VERSION").into(),
-            parameter_hash: document::parameter_hash(&hashed),
-            zone_volume_ml: r.volume_ml(&lethal),
-            extents_mm: axes.map_or([0.0; 3], |a| r.extents_mm(&lethal, a)),
-            max_current_a: None,
+            parameter_hash: document::parameter_hash(&hashed.unwrap_or_default()),
+            zone_volume_ml: volume_ml,
+            extents_mm,
+            max_current_a,
             min_margin_mm: None,
             findings: Vec::new(),
         };
@@ -330,8 +323,8 @@ impl AblaApp {
             }
             ReviewStep::Probes => self.show_plan_panel = true,
             ReviewStep::Zone => {
-                if self.ire_result().is_none() && self.plan.probes.len() >= 2 {
-                    self.want_ire(IreDue::Full);
+                if self.run.result.is_none() {
+                    self.run.rerun();
                 }
             }
             ReviewStep::Findings => {}
@@ -552,7 +545,7 @@ impl AblaApp {
         self.structures = structures::StructureSet::new(doc.structures);
         let active = doc.active_plan.min(doc.plans.len().saturating_sub(1));
         if let Some(p) = doc.plans.get(active) {
-            self.plan = plan::PlanState::from_saved(p);
+            self.plan = plan::PlanState::from_saved(p, self.catalog.as_deref().ok());
         }
         self.case = CaseState {
             path: case_path,
@@ -575,9 +568,7 @@ impl AblaApp {
         self.future.clear();
         self.seen_edits = (self.structures.edit_count(), self.plan.edit_count());
         self.views = super::views::ViewCache::default();
-        if self.plan.probes.len() >= 2 {
-            self.want_ire(IreDue::Full);
-        }
+        self.after_plan_switch();
         self.mark_case_saved();
         if self.case.path.is_none() {
             // Recovered work that was never saved stays "unsaved" until the user saves it.
@@ -600,7 +591,7 @@ impl AblaApp {
         }
         self.store_active_plan();
         self.case.active = index;
-        self.plan = plan::PlanState::from_saved(&self.case.plans[index]);
+        self.plan = plan::PlanState::from_saved(&self.case.plans[index], self.catalog.as_deref().ok());
         self.after_plan_switch();
     }
 
@@ -616,7 +607,8 @@ impl AblaApp {
         p.name = unique_name(&self.case.plan_names(), &p.name);
         self.case.plans.push(p);
         self.case.active = self.case.plans.len() - 1;
-        self.plan = plan::PlanState::from_saved(&self.case.plans[self.case.active]);
+        self.plan =
+            plan::PlanState::from_saved(&self.case.plans[self.case.active], self.catalog.as_deref().ok());
         self.after_plan_switch();
     }
 
@@ -645,18 +637,15 @@ impl AblaApp {
         }
     }
 
-    /// A switched plan is a different plan: its own history and its own model run.
+    /// A switched plan is a different plan: its own history, its own model run, and nothing
+    /// shown of the previous plan (zone, findings, caliper, selected finding).
     fn after_plan_switch(&mut self) {
         self.case.plans_revision += 1;
-        self.ire.cancel();
-        self.ire = super::ire_run::IreRun::default();
-        self.ire_due = None;
+        self.run = super::run::ModelRun::default();
+        self.safety_forget_plan();
         self.history.retain(|d| *d == super::Domain::Structures);
         self.future.clear();
         self.seen_edits = (self.structures.edit_count(), self.plan.edit_count());
-        if self.plan.probes.len() >= 2 {
-            self.want_ire(IreDue::Full);
-        }
     }
 
     /// Writes the recovery file when the content changed and the interval has passed (on a

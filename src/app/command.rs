@@ -248,9 +248,10 @@ pub enum Command {
     },
     ResetPairs,
     SetModelOptions(IreModelOptions),
-    /// Run the full model again for the current plan.
-    RunIre,
-    CancelIre,
+    /// Run the full model (IRE or cryo) again for the current plan.
+    RunModel,
+    /// Cancel the running model.
+    CancelModel,
     ShowProbeView(bool),
     ShowPlanPanel(bool),
     /// Which pulsed pair the |E| profile plot shows (index into the result's pairs).
@@ -263,9 +264,6 @@ pub enum Command {
         settings: crate::physics::cryo::model::CryoSettings,
         live: bool,
     },
-    /// Run the full cryo model again for the current plan.
-    RunCryo,
-    CancelCryo,
     /// Where the time slider is (s from the start of the protocol).
     SetCryoTime(f64),
     /// A temperature sensor (thermocouple) at this point.

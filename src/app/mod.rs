@@ -9,13 +9,13 @@ mod command;
 mod cryo_ui;
 mod export_ui;
 mod import;
-mod ire_run;
 mod panels;
 pub mod plan;
 mod plan_draw;
 mod plan_panel;
 pub mod probe_view;
 pub mod review;
+mod run;
 mod safety_ui;
 pub mod settings;
 pub mod structures;
@@ -29,16 +29,15 @@ use std::sync::Arc;
 use eframe::egui;
 
 pub use command::{Command, OpenDialog, Tool};
-pub use cryo_ui::{CryoStatus, SnapshotGate};
 pub use import::Prompt;
-pub use ire_run::IreStatus;
+pub use run::{RunStatus, SnapshotGate};
 use settings::{Settings, WlPreset};
 use viewer::{Viewer, Window};
 
 use crate::anatomy::Structure;
 use crate::dicom::{self, DicomError, LoadedSeries, ScanReport, SeriesReport};
 use crate::jobs::{Job, Progress};
-use crate::physics::ire::model::{IreError, IreResult, TissueSource, compute_ire, preview_ire};
+use crate::physics::ire::model::IreResult;
 use crate::plan::catalog::{Catalog, Modality};
 use crate::plan::tissue_params::TissueParams;
 use crate::volume::{SliceImage, ViewKind, Volume};
@@ -113,13 +112,6 @@ enum Domain {
 /// Bound on the unified history (each domain bounds its own stack too).
 const MAX_HISTORY: usize = 400;
 
-/// Which model run the last commands asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum IreDue {
-    Preview,
-    Full,
-}
-
 struct LoadJob {
     job: Job<LoadResult>,
     source: String,
@@ -163,10 +155,8 @@ pub struct AblaApp {
     dialog: Option<(std::sync::mpsc::Receiver<Vec<PathBuf>>, OpenDialog)>,
     // ----- plan (probes, IRE) -----
     plan: plan::PlanState,
-    ire: ire_run::IreRun,
-    ire_due: Option<IreDue>,
-    /// The cryo model run, time slider and caches (issue 5).
-    cryo: cryo_ui::CryoRun,
+    /// The one model run (IRE or cryo), its time slider and caches.
+    run: run::ModelRun,
     /// The catalog model the probe tool and the array template place; `None` = the first IRE
     /// electrode.
     probe_model: Option<String>,
@@ -227,9 +217,7 @@ impl AblaApp {
             import_log: Vec::new(),
             dialog: None,
             plan: plan::PlanState::default(),
-            ire: ire_run::IreRun::default(),
-            ire_due: None,
-            cryo: cryo_ui::CryoRun::default(),
+            run: run::ModelRun::default(),
             probe_model: None,
             array: plan::ArrayOptions::default(),
             catalog: crate::plan::catalog::builtin_catalog()
@@ -321,16 +309,17 @@ impl AblaApp {
         &self.probe_view
     }
     /// What the IRE panel says about the model.
-    pub fn ire_status(&self) -> &IreStatus {
-        &self.ire.status
+    /// What the model run says (either modality).
+    pub fn model_status(&self) -> &RunStatus {
+        &self.run.status
     }
-    /// The shown model result (full or preview), if any.
+    /// The IRE zone shown (the drag preview, else the full result), if any.
     pub fn ire_result(&self) -> Option<&IreResult> {
-        self.ire.result.as_deref()
+        self.run.ire_shown()
     }
     /// Whether the full model is running in the background.
-    pub fn ire_running(&self) -> bool {
-        self.ire.running()
+    pub fn model_running(&self) -> bool {
+        self.run.running()
     }
     pub fn array_options(&self) -> plan::ArrayOptions {
         self.array
@@ -637,6 +626,7 @@ impl AblaApp {
             Command::Undo => self.undo_redo(true),
             Command::Redo => self.undo_redo(false),
             Command::AddProbe { tip_lps, entry_lps } => self.add_probe(tip_lps, entry_lps),
+            // Plan edits bump the plan revision; the model run follows it (`run::update_model`).
             Command::MoveProbe {
                 index,
                 tip_lps,
@@ -646,23 +636,16 @@ impl AblaApp {
                     self.start_live_edit();
                     self.plan.drag_probe(index, tip_lps, entry_lps);
                     self.plan.selected = Some(index);
-                    self.want_ire(IreDue::Preview);
                 }
             }
             Command::EndDrag => {
-                if self.plan.end_drag() {
-                    self.want_ire(IreDue::Full);
-                }
+                self.plan.end_drag();
             }
             Command::SetProbe { index, probe } => {
-                if self.plan.set_probe(index, probe) {
-                    self.want_ire(IreDue::Full);
-                }
+                self.plan.set_probe(index, probe);
             }
             Command::DeleteProbe(i) => {
-                if self.plan.delete_probe(i) {
-                    self.want_ire(IreDue::Full);
-                }
+                self.plan.delete_probe(i);
             }
             Command::SelectProbe(i) => self.plan.selected = i.filter(|i| *i < self.plan.probes.len()),
             Command::SetArrayOptions(o) => self.array = self.checked_array_options(o),
@@ -670,17 +653,13 @@ impl AblaApp {
             Command::SetIreSettings { settings, live } => {
                 if live {
                     self.start_live_edit();
-                    if self.plan.set_settings_live(settings) {
-                        self.want_ire(IreDue::Preview);
-                    }
-                } else if self.plan.set_settings(settings) {
-                    self.want_ire(IreDue::Full);
+                    self.plan.set_settings_live(settings);
+                } else {
+                    self.plan.set_settings(settings);
                 }
             }
             Command::SetPairIncluded { a, b, included } => {
-                if self.plan.set_pair_included(a, b, included) {
-                    self.want_ire(IreDue::Full);
-                }
+                self.plan.set_pair_included(a, b, included);
             }
             Command::SetPairVoltage {
                 a,
@@ -690,35 +669,21 @@ impl AblaApp {
             } => {
                 if live {
                     self.start_live_edit();
-                    if self.plan.set_pair_voltage_live(a, b, voltage_v) {
-                        self.want_ire(IreDue::Preview);
-                    }
-                } else if self.plan.set_pair_voltage(a, b, voltage_v) {
-                    self.want_ire(IreDue::Full);
+                    self.plan.set_pair_voltage_live(a, b, voltage_v);
+                } else {
+                    self.plan.set_pair_voltage(a, b, voltage_v);
                 }
             }
             Command::ResetPairs => {
-                if self.plan.reset_pairs() {
-                    self.want_ire(IreDue::Full);
-                }
+                self.plan.reset_pairs();
             }
             Command::SetModelOptions(o) => {
-                if o != self.plan.model {
-                    self.plan.model = o;
-                    self.plan.touch();
-                    self.want_ire(IreDue::Full);
-                }
+                self.plan.set_ire_model(o);
             }
-            Command::RunIre => self.want_ire(IreDue::Full),
-            Command::CancelIre => {
-                if self.ire.cancel() {
-                    self.ire.status = IreStatus::Cancelled;
-                }
-            }
+            Command::RunModel => self.run.rerun(),
+            Command::CancelModel => self.run.cancel_by_user(),
             c @ (Command::SetProbeModel(_)
             | Command::SetCryoSettings { .. }
-            | Command::RunCryo
-            | Command::CancelCryo
             | Command::SetCryoTime(_)
             | Command::AddCryoSensor(_)
             | Command::AddCryoSensorAtCrosshair
@@ -743,9 +708,8 @@ impl AblaApp {
                 .extend(std::iter::repeat_n(Domain::Structures, new_s));
             self.plan.clear_redo();
             // Structures are the model's tissue input (Target → tumour, Vessel → blood …).
-            if self.plan.probes.len() >= 2 {
+            if !self.plan.probes.is_empty() {
                 self.plan.touch();
-                self.want_ire(IreDue::Full);
             }
         }
         if new_p > 0 {
@@ -801,11 +765,10 @@ impl AblaApp {
                     "Nothing to redo"
                 },
             ),
-            Some(Domain::Plan) => self.want_ire(IreDue::Full),
+            Some(Domain::Plan) => {}
             Some(Domain::Structures) => {
-                if self.plan.probes.len() >= 2 {
+                if !self.plan.probes.is_empty() {
                     self.plan.touch();
-                    self.want_ire(IreDue::Full);
                 }
             }
         }
@@ -869,7 +832,6 @@ impl AblaApp {
             label: plan::next_label(&self.plan.probes),
         };
         self.plan.add_probe(p);
-        self.want_ire(IreDue::Full);
     }
 
     /// Why a probe of `model_id` cannot join the plan: one plan is one modality (the IRE model
@@ -940,7 +902,6 @@ impl AblaApp {
         match made {
             Ok(probes) => {
                 self.plan.replace_probes(probes);
-                self.want_ire(IreDue::Full);
             }
             Err(e) => self.notify(NoticeLevel::Warning, e),
         }
@@ -950,129 +911,8 @@ impl AblaApp {
     /// one was too slow.
     fn start_live_edit(&mut self) {
         if !self.plan.dragging() {
-            self.ire.begin_drag();
+            self.run.begin_drag();
             self.plan.begin_drag();
-        }
-    }
-
-    fn want_ire(&mut self, due: IreDue) {
-        self.ire_due = self.ire_due.max(Some(due));
-    }
-
-    /// Why the model cannot run for the current plan, if it cannot.
-    fn ire_blocker(&self) -> Option<String> {
-        if self.volume().is_none() {
-            return Some("Open a CT to compute the IRE zone".into());
-        }
-        if let Err(e) = &self.tissue {
-            return Some(format!("IRE tissue parameters could not be read: {e}"));
-        }
-        if self.is_cryo_plan() {
-            return Some("Cryo plan: the IRE model does not apply".into());
-        }
-        if let Some(cat) = self.catalog()
-            && let Some(p) = self
-                .plan
-                .probes
-                .iter()
-                .find(|p| cat.get(&p.model_id).is_some_and(|m| m.modality != Modality::Ire))
-        {
-            // A plan from elsewhere that mixes modalities: never pulse a cryoprobe.
-            return Some(format!(
-                "Probe {} is a cryoprobe in a plan of IRE electrodes: delete it or move it to a plan of \
-                 its own (Plans > New plan) to compute the IRE zone",
-                p.label
-            ));
-        }
-        if self.plan.probes.len() < 2 {
-            return Some(IreError::NoPairs.to_string());
-        }
-        if self.plan.settings.pairs.is_empty() {
-            return Some(format!(
-                "IRE model: no pair to pulse — tick a pair in the pairs table (pairs more than {:.0} mm apart are off by default)",
-                self.plan.settings.max_pair_spacing_mm
-            ));
-        }
-        None
-    }
-
-    /// Runs what the last commands asked for: the preview on this thread while dragging, the
-    /// full model as a job otherwise (replacing, and so cancelling, one started for an older plan).
-    fn update_ire(&mut self) {
-        let Some(due) = self.ire_due.take() else { return };
-        if let Some(msg) = self.ire_blocker() {
-            self.ire.fail(msg);
-            return;
-        }
-        let (Some(vol), Ok(params)) = (self.volume().cloned(), self.tissue.clone()) else {
-            return;
-        };
-        let revision = self.plan.revision();
-        match due {
-            IreDue::Preview => {
-                // A running job computes a plan that no longer exists.
-                self.ire.cancel();
-                if !self.ire.preview_allowed() {
-                    self.ire.status = IreStatus::Computing;
-                    return;
-                }
-                let started = std::time::Instant::now();
-                let r = preview_ire(
-                    &self.plan.probes,
-                    &self.plan.settings,
-                    TissueSource::Ct {
-                        volume: &vol,
-                        structures: &self.structures.items,
-                    },
-                    &params,
-                    &self.plan.model,
-                );
-                // Too slow for this machine or plan, repeatedly: no more previews in this drag.
-                self.ire.record_preview_ms(started.elapsed().as_secs_f64() * 1e3);
-                match r {
-                    Ok(r) => self.ire.show(r, revision),
-                    Err(e) => self.ire.fail(e.to_string()),
-                }
-            }
-            IreDue::Full => {
-                let probes = self.plan.probes.clone();
-                let settings = self.plan.settings.clone();
-                let opts = self.plan.model.clone();
-                let structures = self.structures.items.clone();
-                let spawned = Job::spawn("ire", revision, self.progress(), move |ctx| {
-                    compute_ire(
-                        &probes,
-                        &settings,
-                        TissueSource::Ct {
-                            volume: &vol,
-                            structures: &structures,
-                        },
-                        &params,
-                        &opts,
-                        ctx,
-                    )
-                });
-                match spawned {
-                    Ok(j) => self.ire.start(j),
-                    Err(e) => self.ire.fail(format!("Cannot start the IRE model: {e}")),
-                }
-            }
-        }
-    }
-
-    fn poll_ire(&mut self) {
-        let Some(f) = self.ire.poll(self.plan.revision()) else {
-            return;
-        };
-        match f {
-            ire_run::Finished::Stale => {
-                // Computed for an older plan; compute the current one unless a drag is going on.
-                if !self.plan.dragging() {
-                    self.want_ire(IreDue::Full);
-                }
-            }
-            ire_run::Finished::Failed(m) => log::warn!("{m}"),
-            ire_run::Finished::Accepted | ire_run::Finished::Cancelled => {}
         }
     }
 
@@ -1381,8 +1221,7 @@ impl AblaApp {
         for c in cmds {
             self.apply(c);
         }
-        self.update_ire();
-        self.update_cryo();
+        self.update_model();
     }
 
     // ----- jobs -----
@@ -1734,12 +1573,9 @@ impl AblaApp {
         self.structures = structures::StructureSet::new(initial_structures);
         // Probes are in this patient's coordinates: a new CT starts a new plan (the model
         // options stay, they are the user's preference).
-        self.ire.cancel();
-        self.ire = ire_run::IreRun::default();
-        self.ire_due = None;
-        self.cryo.cancel();
-        self.cryo = cryo_ui::CryoRun::default();
-        self.plan = plan::PlanState::with_model(self.plan.model.clone());
+        self.run = run::ModelRun::default();
+        let model = self.plan.ire().map(|p| p.model.clone()).unwrap_or_default();
+        self.plan = plan::PlanState::with_model(model);
         self.probe_view = probe_view::ProbeView::default();
         self.safety.caliper = None;
         self.safety.selected = None;
@@ -1814,8 +1650,7 @@ impl eframe::App for AblaApp {
         self.poll_jobs();
         self.poll_grow();
         self.poll_import();
-        self.poll_ire();
-        self.poll_cryo();
+        self.poll_model();
         self.record_result_summary();
         self.remember_plan_zone();
         self.safety_tick(std::time::Instant::now());
@@ -1824,7 +1659,7 @@ impl eframe::App for AblaApp {
         self.sync_history();
         self.apply_queued();
         self.autosave_tick(std::time::Instant::now());
-        if self.is_busy() || self.ire.running() || self.cryo.running() {
+        if self.is_busy() || self.run.running() {
             // Keep the progress bar moving even if a worker reports rarely.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }

@@ -424,9 +424,9 @@ pub fn status_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                 }
                 ui.separator();
             }
-            if let Some(p) = app.ire.progress() {
+            if let Some(p) = app.run.progress() {
                 ui.spinner();
-                ui.label(format!("IRE model {:.0} %", 100.0 * p.fraction()));
+                ui.label(format!("Model {:.0} %", 100.0 * p.fraction()));
                 ui.separator();
             }
             if let Some(l) = &app.loaded {

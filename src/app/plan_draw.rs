@@ -50,6 +50,20 @@ pub struct ZoneRef<'a> {
     pub isolines_v_per_cm: &'a [f64],
 }
 
+impl<'a> ZoneRef<'a> {
+    /// The IRE zone the run shows for `plan` (the drag preview, else the full result), drawn
+    /// fainter when the plan changed since.
+    pub fn of(run: &'a super::run::ModelRun, plan: &'a super::plan::PlanState) -> Option<Self> {
+        let ire = plan.ire()?;
+        Some(ZoneRef {
+            result: run.ire_shown()?,
+            id: run.result_id,
+            outdated: run.ire_shown_revision() != plan.revision(),
+            isolines_v_per_cm: &ire.model.isolines_v_per_cm,
+        })
+    }
+}
+
 /// The sampled zone of one view, valid for `key`.
 pub struct ZoneLayer {
     key: u64,

@@ -6,7 +6,7 @@ use eframe::egui::{self, Color32, RichText};
 
 use super::command::Command;
 use super::plan::{ArrayAxis, ArrayCentre, PlanState, profile_line};
-use super::{AblaApp, IreStatus};
+use super::{AblaApp, RunStatus};
 use crate::physics::ire::model::{IreModelOptions, IreResult, ZoneCriterion};
 use crate::plan::checks::{PlacementLimits, Severity, check_probes};
 use crate::plan::ire::{
@@ -25,17 +25,16 @@ const PROFILE_SAMPLES: usize = 241;
 
 fn severity_colour(s: Severity) -> Color32 {
     match s {
-        Severity::Warning => WARN,
-        Severity::Caution => CAUTION,
         Severity::Info => Color32::GRAY,
+        Severity::Caution => CAUTION,
+        _ => WARN,
     }
 }
 
 fn severity_name(s: Severity) -> &'static str {
     match s {
-        Severity::Warning => "Warning",
-        Severity::Caution => "Caution",
         Severity::Info => "Note",
+        other => other.label(),
     }
 }
 
@@ -63,7 +62,12 @@ pub fn panel(app: &mut AblaApp, ui: &mut egui::Ui) {
         return;
     }
     let mut cmds = Vec::new();
-    let extents_mm = app.ire.zone_extents(&app.plan);
+    let axes = app
+        .run
+        .ire_shown()
+        .and_then(|r| r.pairs.first())
+        .and_then(|first| super::plan::extent_axes(&app.plan.probes, (first.a, first.b)));
+    let extents_mm = app.run.ire_extents(app.plan.revision(), axes);
     let cryo = app.is_cryo_plan().then(|| super::cryo_ui::PanelData::new(app));
     let app_ref: &AblaApp = app;
     egui::Panel::left("plan")
@@ -360,7 +364,9 @@ fn geometry_checks(ui: &mut egui::Ui, plan: &PlanState) {
         report
             .findings
             .iter()
-            .filter(|f| f.probes.len() == 2 && f.probes.contains(&a) && f.probes.contains(&b))
+            .filter(|f| {
+                f.probe_indices.len() == 2 && f.probe_indices.contains(&a) && f.probe_indices.contains(&b)
+            })
             .map(|f| f.severity)
             .max()
     };
@@ -401,7 +407,8 @@ fn geometry_checks(ui: &mut egui::Ui, plan: &PlanState) {
 
 fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
     let plan = &app.plan;
-    let s = &plan.settings;
+    let Some(ire) = plan.ire() else { return };
+    let s = &ire.settings;
     // A value dragged in the panel is a live edit (preview), committed when the drag stops.
     let push = |cmds: &mut Vec<Command>, r: &egui::Response, settings: crate::plan::ire::IreSettings| {
         if r.changed() {
@@ -510,10 +517,9 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
         .weak(),
     );
     let result = app
-        .ire
-        .result
-        .as_deref()
-        .filter(|_| !app.ire.outdated(plan.revision()));
+        .run
+        .ire_shown()
+        .filter(|_| app.run.ire_shown_revision() == plan.revision());
     let mut any_over = false;
     table(
         ui,
@@ -614,21 +620,23 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
             .color(WARN),
         );
     }
-    if !plan.overrides.is_empty() && ui.button("Reset pairs").clicked() {
+    if plan.ire().is_some_and(|p| !p.overrides.is_empty()) && ui.button("Reset pairs").clicked() {
         cmds.push(Command::ResetPairs);
     }
 }
 
-/// `extents_mm`: the shown zone's extents ([`super::ire_run::IreRun::zone_extents`]).
+/// `extents_mm`: the shown zone's extents ([`super::run::ModelRun::ire_extents`]).
 fn model(ui: &mut egui::Ui, app: &AblaApp, extents_mm: Option<[f64; 3]>, cmds: &mut Vec<Command>) {
     let plan = &app.plan;
-    model_options(ui, &plan.model, cmds);
+    if let Some(ire) = plan.ire() {
+        model_options(ui, &ire.model, cmds);
+    }
     ui.separator();
-    match &app.ire.status {
-        IreStatus::Idle => {
+    match &app.run.status {
+        RunStatus::Idle => {
             ui.label("The zone is computed as soon as two or more electrodes are placed.");
         }
-        IreStatus::Computing => match app.ire.progress() {
+        RunStatus::Computing => match app.run.progress() {
             Some(p) => {
                 let msg = p.message();
                 ui.add(
@@ -641,39 +649,39 @@ fn model(ui: &mut egui::Ui, app: &AblaApp, extents_mm: Option<[f64; 3]>, cmds: &
                         .animate(true),
                 );
                 if ui.button("Cancel IRE computation").clicked() {
-                    cmds.push(Command::CancelIre);
+                    cmds.push(Command::CancelModel);
                 }
             }
             None => {
                 ui.label("The full model runs when the drag ends.");
             }
         },
-        IreStatus::Done => {
+        RunStatus::Done => {
             ui.label(RichText::new("Full model").color(GOOD));
         }
-        IreStatus::Preview => {
+        RunStatus::Preview => {
             ui.label(
                 RichText::new("PREVIEW (fast approximation) — the full model runs when the drag ends")
                     .color(CAUTION),
             );
         }
-        IreStatus::Error(m) => {
+        RunStatus::Error(m) => {
             ui.label(RichText::new(m).color(WARN));
         }
-        IreStatus::Cancelled => {
+        RunStatus::Cancelled => {
             ui.label("Computation cancelled.");
         }
     }
     if ui
         .add_enabled(
-            plan.probes.len() >= 2 && !app.ire.running(),
+            plan.probes.len() >= 2 && !app.run.running(),
             egui::Button::new("Recompute zone"),
         )
         .clicked()
     {
-        cmds.push(Command::RunIre);
+        cmds.push(Command::RunModel);
     }
-    if let Some(r) = app.ire.result.as_deref() {
+    if let Some(r) = app.run.ire_shown() {
         results(ui, app, r, extents_mm, cmds);
     }
 }
@@ -802,7 +810,7 @@ fn results(
     cmds: &mut Vec<Command>,
 ) {
     let plan = &app.plan;
-    if app.ire.outdated(plan.revision()) {
+    if app.run.ire_shown_revision() != plan.revision() {
         ui.label(RichText::new("The zone shown is for an earlier plan.").color(CAUTION));
     }
     ui.label(
@@ -835,7 +843,7 @@ fn results(
         .small()
         .weak(),
     );
-    if let Some(ms) = app.ire.last_preview_ms.filter(|_| r.preview) {
+    if let Some(ms) = app.run.last_preview_ms.filter(|_| r.preview) {
         ui.label(RichText::new(format!("preview took {ms:.1} ms")).small().weak());
     }
     if r.pairs.iter().any(|p| !p.converged) {
@@ -912,7 +920,7 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
     // The cryo overlay the slice views show (measured before the window borrows the app).
     let cryo = if app.is_cryo_plan() {
         let s = app.plan.cryo_settings();
-        app.cryo.view(&s, app.plan.revision())
+        super::cryo_ui::cryo_view(&mut app.run, &s, app.plan.revision())
     } else {
         None
     };
@@ -921,7 +929,7 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
         probe_view,
         structures,
         plan,
-        ire,
+        run,
         ..
     } = app;
     egui::Window::new("Along-probe view")
@@ -935,12 +943,7 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
                 structures: &structures.items,
                 probes: &plan.probes,
                 selected: plan.selected.unwrap_or(0),
-                zone: ire.result.as_deref().map(|result| super::plan_draw::ZoneRef {
-                    result,
-                    id: ire.result_id,
-                    outdated: ire.outdated(plan.revision()),
-                    isolines_v_per_cm: &plan.model.isolines_v_per_cm,
-                }),
+                zone: super::plan_draw::ZoneRef::of(run, plan),
                 cryo: cryo.as_ref(),
                 window,
             };

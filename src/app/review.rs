@@ -136,7 +136,7 @@ pub struct ReviewUi {
     /// The last full zone of each plan seen in this session.
     plan_zones: Vec<PlanZone>,
     /// (generation, plan, IRE result id, cryo result id, plan revision) last looked at.
-    zone_seen: Option<(u64, usize, u64, u64, u64)>,
+    zone_seen: Option<(u64, usize, u64, u64)>,
     /// Text being typed into date fields (applied when it parses).
     drafts: std::collections::BTreeMap<String, String>,
 }
@@ -206,38 +206,16 @@ impl AblaApp {
     /// for the comparison overlay of the other plans.
     pub(super) fn remember_plan_zone(&mut self) {
         let plan = self.case.active_plan();
-        let key = (
-            self.generation,
-            plan,
-            self.ire.result_id,
-            self.cryo.result_id,
-            self.plan.revision(),
-        );
+        let key = (self.generation, plan, self.run.result_id, self.plan.revision());
         if self.review.zone_seen == Some(key) {
             return;
         }
-        let zone = if self.is_cryo_plan() {
-            self.cryo
-                .result
-                .as_deref()
-                .filter(|_| self.cryo.result_revision == self.plan.revision())
-                .map(|r| {
-                    let lethal = self.plan.cryo_settings().lethal_isotherm_c;
-                    Zone {
-                        label: format!("Lethal {lethal:.0} °C"),
-                        kind: crate::safety::ZoneKind::CryoLethal { temp_c: lethal },
-                        grid: r.grid.clone(),
-                        inside: r.reached_mask(r.last_snapshot(), lethal),
-                        preview: false,
-                    }
-                })
-        } else {
-            self.ire
-                .result
-                .as_deref()
-                .filter(|r| !r.preview && !self.ire.outdated(self.plan.revision()))
-                .map(|r| Zone::from_ire(r, "IRE zone"))
-        };
+        // The lethal zone (the last zone of a result: IRE zone, or the cryo lethal isotherm).
+        let lethal_c = crate::pipeline::lethal_c(&self.plan.model_settings());
+        let zone = self
+            .run
+            .current(self.plan.revision())
+            .and_then(|r| Zone::of_result(r, lethal_c).pop());
         // Wait (without marking the key seen) while the result is missing or out of date.
         let Some(zone) = zone else { return };
         self.review.zone_seen = Some(key);
@@ -789,7 +767,7 @@ fn review_window(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>
                             p.exposure_mm
                         ));
                     }
-                    for pair in &app.plan.settings.pairs {
+                    for pair in app.plan.ire().map_or(&[][..], |p| &p.settings.pairs) {
                         ui.label(format!(
                             "Pair {}–{}: {:.0} V",
                             app.plan.label(pair.a),

@@ -139,7 +139,7 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
     // The cryo overlay (measured before the views borrow the app).
     let cryo = if app.is_cryo_plan() && layers.zone {
         let s = app.plan.cryo_settings();
-        app.cryo.view(&s, app.plan.revision())
+        super::cryo_ui::cryo_view(&mut app.run, &s, app.plan.revision())
     } else {
         None
     };
@@ -148,7 +148,7 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
         drop_hint(ui, full);
         return;
     };
-    let ire_shown = app.ire.result.as_deref().filter(|_| layers.zone);
+    let goal_mm = app.margin_goal_mm();
     let rects = layout_rects(full, app.settings.layout, viewer.active);
     app.views.hover = None;
     app.views.hovered_view = None;
@@ -174,16 +174,12 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
             plan: &app.plan,
             layers,
             compare: compare.as_ref(),
-            zone: ire_shown.map(|result| super::plan_draw::ZoneRef {
-                result,
-                id: app.ire.result_id,
-                outdated: app.ire.outdated(app.plan.revision()),
-                isolines_v_per_cm: &app.plan.model.isolines_v_per_cm,
-            }),
+            zone: super::plan_draw::ZoneRef::of(&app.run, &app.plan).filter(|_| layers.zone),
             safety: super::safety_ui::SafetyOverlay {
                 report: app.safety.report().filter(|_| layers.findings),
                 caliper: app.safety.caliper.as_ref().filter(|_| layers.findings),
                 probes: &app.plan.probes,
+                goal_mm,
             },
         };
         ctx.show(ui, view, rect, &mut cmds);

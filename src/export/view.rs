@@ -462,13 +462,11 @@ fn rgba(c: [u8; 3]) -> Rgba {
     [c[0], c[1], c[2], 255]
 }
 
-const EXPOSED: Rgba = [255, 200, 60, 255];
-const SHAFT: Rgba = [225, 225, 235, 255];
-const TIP: Rgba = [255, 80, 60, 255];
-const CALIPER: Rgba = [80, 220, 255, 255];
-const ORIENTATION: Rgba = [255, 220, 120, 255];
+use crate::render::palette::{
+    CALIPER, ORIENTATION, PROBE_EXPOSED as EXPOSED, PROBE_SHAFT as SHAFT, PROBE_TIP as TIP,
+};
 const CORNER: Rgba = [225, 225, 225, 255];
-const VIEW_TEXT: Rgba = [140, 200, 255, 255];
+use crate::render::palette::VIEW_TEXT;
 
 fn seg_px(s: &IsoSegment) -> [Pt; 2] {
     // Sample (x, y) of a plane sampling sits at pixel centre (x + 0.5, y + 0.5).

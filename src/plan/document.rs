@@ -303,7 +303,7 @@ impl CaseDocument {
 
     /// Plan `index` with a source that always validates when the document has none (the demo),
     /// so probes, pairs and model options are checked the same way for every case.
-    fn plan_for_checks(&self, index: usize) -> Option<CaseFile> {
+    pub fn plan_for_checks(&self, index: usize) -> Option<CaseFile> {
         self.plan_as_case(index).or_else(|| {
             let stand_in = CaseSource::Dicom {
                 path: PathBuf::from("demo"),

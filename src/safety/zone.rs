@@ -94,6 +94,22 @@ impl Zone {
         ]
     }
 
+    /// The zones of any model's result the rules look at (the IRE zone; the cryo 0 °C, −20 °C
+    /// and lethal isotherms at their largest extent). `lethal_c` is the cryo plan's lethal
+    /// isotherm (ignored for IRE).
+    pub fn of_result(result: &crate::physics::model::ModelResult, lethal_c: f64) -> Vec<Zone> {
+        use crate::physics::model::ModelResult;
+        match result {
+            ModelResult::Ire(r) => vec![Zone::from_ire(r, Self::ire_label(r.preview))],
+            ModelResult::Cryo(r) => Zone::cryo_zones(r, lethal_c),
+        }
+    }
+
+    /// "IRE zone", or "IRE zone (preview)" for the coarse preview.
+    pub fn ire_label(preview: bool) -> &'static str {
+        if preview { "IRE zone (preview)" } else { "IRE zone" }
+    }
+
     /// A zone from a predicate on node positions (analytic zones for tests and benches, or a
     /// thresholded field of another model).
     pub fn from_fn(
