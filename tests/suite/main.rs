@@ -41,6 +41,7 @@ mod ui_case;
 mod ui_cryo;
 mod ui_export;
 mod ui_flows;
+mod ui_pipeline;
 mod ui_plan;
 mod ui_probe_view;
 mod ui_review;
