@@ -13,7 +13,7 @@ use eframe::egui::{self, Align2, Color32, Pos2, Rect, RichText, Stroke};
 
 use super::AblaApp;
 use super::command::Command;
-use super::run::{ModelRun, RunStatus, SizeTable, SnapshotGate};
+use super::run::{ModelRun, SizeTable, SnapshotGate};
 use super::views::shadow_text;
 use crate::geometry::{PatientPos, VolumeGeometry};
 use crate::physics::cryo::model::{CryoResult, CryoSettings, IsothermSize, iceball_axes, trilinear_i16};
@@ -35,21 +35,14 @@ pub const CRYO_ARRAY_SPACING_MM: f64 = 15.0;
 /// Temperature used outside the model grid when sampling a view (°C): warm, so no isotherm
 /// crosses there.
 const OUTSIDE_C: f32 = 37.0;
-const LETHAL_RGB: [u8; 3] = [40, 90, 255];
+use crate::render::palette::CRYO_LETHAL_RGB as LETHAL_RGB;
 const LETHAL_ALPHA: f32 = 0.32;
-const WARN: Color32 = Color32::from_rgb(240, 90, 80);
-const CAUTION: Color32 = Color32::from_rgb(240, 180, 60);
-const GOOD: Color32 = Color32::from_rgb(110, 200, 110);
+const CAUTION: Color32 = super::plan_draw::c32(crate::render::palette::TEXT_CAUTION);
 
 /// Colour of a drawn isotherm (by temperature: 0 °C white-blue, −20 cyan, −40 blue, others
 /// magenta).
 pub fn isotherm_colour(t_c: f64) -> Color32 {
-    match t_c {
-        t if (t - 0.0).abs() < 1e-9 => Color32::from_rgb(210, 235, 255),
-        t if (t + 20.0).abs() < 1e-9 => Color32::from_rgb(60, 220, 230),
-        t if (t + 40.0).abs() < 1e-9 => Color32::from_rgb(80, 120, 255),
-        _ => Color32::from_rgb(240, 90, 200),
-    }
+    super::plan_draw::rgb(crate::render::palette::isotherm(t_c))
 }
 
 /// What the slice views draw now: the preview while dragging, else the shown result at the
@@ -130,7 +123,7 @@ impl CryoView {
         }
         v.push((
             format!("lethal zone (filled) ≤ {:.0} °C", self.lethal_c),
-            Color32::from_rgb(LETHAL_RGB[0], LETHAL_RGB[1], LETHAL_RGB[2]),
+            super::plan_draw::rgb(LETHAL_RGB),
         ));
         v
     }
@@ -645,55 +638,7 @@ fn model_ui(
     legend: &[String],
     cmds: &mut Vec<Command>,
 ) {
-    match &app.run.status {
-        RunStatus::Idle => {
-            ui.label("The iceball is computed as soon as a cryoprobe is placed.");
-        }
-        RunStatus::Computing => match app.run.progress() {
-            Some(p) => {
-                let msg = p.message();
-                ui.add(
-                    egui::ProgressBar::new(p.fraction())
-                        .text(if msg.is_empty() {
-                            "Computing the iceball".to_string()
-                        } else {
-                            format!("Computing: {msg}")
-                        })
-                        .animate(true),
-                );
-                if ui.button("Cancel cryo computation").clicked() {
-                    cmds.push(Command::CancelModel);
-                }
-            }
-            None => {
-                ui.label("The full model runs when the drag ends.");
-            }
-        },
-        RunStatus::Done => {
-            ui.label(RichText::new("Full model").color(GOOD));
-        }
-        RunStatus::Preview => {
-            ui.label(
-                RichText::new("PREVIEW (catalog ellipsoids, probes do not interact) — the full model runs when the drag ends")
-                    .color(CAUTION),
-            );
-        }
-        RunStatus::Error(m) => {
-            ui.label(RichText::new(m).color(WARN));
-        }
-        RunStatus::Cancelled => {
-            ui.label("Computation cancelled.");
-        }
-    }
-    if ui
-        .add_enabled(
-            !app.plan.probes.is_empty() && !app.run.running(),
-            egui::Button::new("Recompute iceball"),
-        )
-        .clicked()
-    {
-        cmds.push(Command::RunModel);
-    }
+    super::plan_panel::run_status(ui, app, cmds);
     let Some(r) = app.run.cryo_shown().map(|r| r.as_ref()) else {
         return;
     };

@@ -17,26 +17,28 @@ use crate::render::reslice::sample_lattice_with;
 use crate::volume::SliceMapping;
 
 /// Zone fill colour (RGB) and opacity.
-const ZONE_RGB: [u8; 3] = [255, 140, 30];
+use crate::render::palette::{self, IRE_ZONE_RGB as ZONE_RGB};
 const ZONE_ALPHA: f32 = 0.30;
 /// Exposed (active) part of a probe.
-const EXPOSED: Color32 = Color32::from_rgb(255, 200, 60);
-const SHAFT: Color32 = Color32::from_rgb(225, 225, 235);
-const SELECTED: Color32 = Color32::from_rgb(90, 230, 255);
+const EXPOSED: Color32 = c32(palette::PROBE_EXPOSED);
+const SHAFT: Color32 = c32(palette::PROBE_SHAFT);
+const SELECTED: Color32 = c32(palette::SELECTED_HANDLE);
 /// Pointer distance (points) that grabs a handle.
 pub const HANDLE_RADIUS: f64 = 9.0;
 
 /// Colour of isoline `n` (in the order of the model options' list).
 pub fn isoline_colour(n: usize) -> Color32 {
-    const P: [Color32; 6] = [
-        Color32::from_rgb(90, 140, 255),
-        Color32::from_rgb(60, 215, 215),
-        Color32::from_rgb(120, 230, 90),
-        Color32::from_rgb(240, 90, 200),
-        Color32::from_rgb(250, 250, 250),
-        Color32::from_rgb(200, 160, 255),
-    ];
-    P[n % P.len()]
+    rgb(palette::isoline(n))
+}
+
+/// An egui colour of the shared palette (screen and exports draw with the same).
+pub const fn c32(c: crate::render::Rgba) -> Color32 {
+    Color32::from_rgba_premultiplied(c[0], c[1], c[2], c[3])
+}
+
+/// An opaque egui colour from three channels of the palette.
+pub const fn rgb(c: [u8; 3]) -> Color32 {
+    Color32::from_rgb(c[0], c[1], c[2])
 }
 
 /// What a view needs to show a model result.
@@ -238,10 +240,7 @@ pub fn draw_zone(
         ]
     };
     draw_isolines(painter, &layer.isolines, zone.outdated, to_screen);
-    let stroke = Stroke::new(
-        2.0,
-        fade(Color32::from_rgb(ZONE_RGB[0], ZONE_RGB[1], ZONE_RGB[2])),
-    );
+    let stroke = Stroke::new(2.0, fade(rgb(ZONE_RGB)));
     for s in &layer.outline {
         painter.line_segment(seg(s), stroke);
     }
@@ -295,7 +294,7 @@ pub fn draw_legend(painter: &egui::Painter, rect: Rect, zone: &ZoneRef<'_>) {
         } else {
             "IRE zone".to_string()
         },
-        Color32::from_rgb(ZONE_RGB[0], ZONE_RGB[1], ZONE_RGB[2]),
+        rgb(ZONE_RGB),
     )];
     for (n, l) in zone.isolines_v_per_cm.iter().enumerate() {
         lines.push((format!("— {l:.0} V/cm"), isoline_colour(n)));

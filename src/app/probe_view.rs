@@ -50,21 +50,21 @@ const ZOOM_RANGE: (f64, f64) = (0.5, 4.0);
 /// Depth step of one wheel notch (mm); Shift scrolls five times faster.
 const DEPTH_PER_NOTCH_MM: f64 = 1.0;
 
-const ZONE_COLOUR: [u8; 3] = [255, 140, 0];
+const ZONE_COLOUR: [u8; 3] = crate::render::palette::IRE_ZONE_RGB;
 const ZONE_FILL_ALPHA: f32 = 0.22;
 /// Frame and reference-line colours of the two images: each image's cut is drawn in the other
 /// in its colour (as the MPR views draw their reference lines).
 const IN_PLANE_COLOUR: Color32 = Color32::from_rgb(110, 170, 255);
 const EYE_COLOUR: Color32 = Color32::from_rgb(230, 110, 230);
-const SHAFT_COLOUR: Color32 = Color32::from_rgb(225, 225, 225);
-const EXPOSED_COLOUR: Color32 = Color32::from_rgb(255, 205, 50);
-const TIP_COLOUR: Color32 = Color32::from_rgb(255, 80, 60);
+const SHAFT_COLOUR: Color32 = super::plan_draw::c32(crate::render::palette::PROBE_SHAFT);
+const EXPOSED_COLOUR: Color32 = super::plan_draw::c32(crate::render::palette::PROBE_EXPOSED);
+const TIP_COLOUR: Color32 = super::plan_draw::c32(crate::render::palette::PROBE_TIP);
 const OTHER_SHAFT_COLOUR: Color32 = Color32::from_rgb(120, 200, 230);
 const OTHER_EXPOSED_COLOUR: Color32 = Color32::from_rgb(80, 230, 200);
 /// Size of the labels drawn on the images (points).
 const LABEL_PT: f32 = 11.0;
 /// Handles of the probes that can be dragged in the in-plane image.
-const HANDLE_COLOUR: Color32 = Color32::from_rgb(90, 230, 255);
+const HANDLE_COLOUR: Color32 = super::plan_draw::c32(crate::render::palette::SELECTED_HANDLE);
 /// Temperature used outside the cryo grid (°C): warm, so no isotherm crosses there (as the
 /// slice views sample it).
 const OUTSIDE_C: f32 = 37.0;

@@ -110,7 +110,7 @@ pub struct CompareOverlay {
 }
 
 /// Colour of the compared plan's zone outline (distinct from the IRE orange and the cryo blues).
-const COMPARE_RGB: Color32 = Color32::from_rgb(255, 80, 220);
+const COMPARE_RGB: Color32 = super::plan_draw::rgb(crate::render::palette::COMPARE_RGB);
 
 /// State of the review windows (UI only; the case data lives in `CaseState`).
 pub struct ReviewUi {

@@ -305,10 +305,7 @@ impl AblaApp {
     }
 }
 
-/// An egui colour of the shared palette (screen and exports use the same).
-pub fn colour(c: crate::render::Rgba) -> Color32 {
-    Color32::from_rgba_unmultiplied(c[0], c[1], c[2], c[3])
-}
+use super::plan_draw::c32 as colour;
 
 fn light_colour(l: Light) -> Color32 {
     colour(palette::light(l))

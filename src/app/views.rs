@@ -74,9 +74,9 @@ pub struct Hover {
 /// Slicer's colours: axial red, coronal green, sagittal yellow.
 pub fn view_colour(v: ViewKind) -> Color32 {
     match v {
-        ViewKind::Axial => Color32::from_rgb(230, 80, 70),
-        ViewKind::Coronal => Color32::from_rgb(90, 200, 90),
-        ViewKind::Sagittal => Color32::from_rgb(235, 200, 60),
+        ViewKind::Axial => super::plan_draw::c32(crate::render::palette::AXIAL),
+        ViewKind::Coronal => super::plan_draw::c32(crate::render::palette::CORONAL),
+        ViewKind::Sagittal => super::plan_draw::c32(crate::render::palette::SAGITTAL),
     }
 }
 

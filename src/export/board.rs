@@ -69,14 +69,15 @@ pub struct Board<'a> {
     pub anonymise: bool,
 }
 
-/// Centre of the zone's nodes (LPS), or of the probes' exposed parts when the zone is empty.
-pub fn zone_centre(result: &IreResult, probes: &[Probe]) -> Option<PatientPos> {
+/// Centre of the nodes of `mask` on `grid` (LPS), or of the probes' exposed parts when the mask
+/// is empty: where a board's views are centred.
+pub fn mask_centre(grid: &ComputeGrid, mask: &[bool], probes: &[Probe]) -> Option<PatientPos> {
     let mut sum = Vector3::zeros();
     let mut n = 0usize;
-    for (idx, inside) in result.zone.iter().enumerate() {
+    for (idx, inside) in mask.iter().enumerate() {
         if *inside {
-            let [i, j, k] = result.grid.ijk(idx);
-            sum += result.grid.lps(i, j, k).coords;
+            let [i, j, k] = grid.ijk(idx);
+            sum += grid.lps(i, j, k).coords;
             n += 1;
         }
     }
@@ -90,6 +91,11 @@ pub fn zone_centre(result: &IreResult, probes: &[Probe]) -> Option<PatientPos> {
     (!mids.is_empty()).then(|| {
         PatientPos::from(mids.iter().fold(Vector3::zeros(), |a, p| a + p.coords) / mids.len() as f64)
     })
+}
+
+/// Centre of an IRE zone (see [`mask_centre`]).
+pub fn zone_centre(result: &IreResult, probes: &[Probe]) -> Option<PatientPos> {
+    mask_centre(&result.grid, &result.zone, probes)
 }
 
 /// An MPR view through `centre`, cropped to a square of `fov_mm` around it.
@@ -327,26 +333,11 @@ pub fn board_slide(b: &Board<'_>) -> Result<SlideImage, ExportError> {
 /// Where the cryo views are centred: the middle of the 0 °C iceball at its largest extent, or
 /// of the probes' active parts when nothing froze.
 pub fn iceball_centre(result: &CryoResult, probes: &[Probe]) -> Option<PatientPos> {
-    let mask = result.reached_mask(result.last_snapshot(), 0.0);
-    let mut sum = Vector3::zeros();
-    let mut n = 0usize;
-    for (idx, inside) in mask.iter().enumerate() {
-        if *inside {
-            let [i, j, k] = result.grid.ijk(idx);
-            sum += result.grid.lps(i, j, k).coords;
-            n += 1;
-        }
-    }
-    if n > 0 {
-        return Some(PatientPos::from(sum / n as f64));
-    }
-    let mids: Vec<PatientPos> = probes
-        .iter()
-        .filter_map(|p| p.exposed_segment().ok().map(|s| s.midpoint()))
-        .collect();
-    (!mids.is_empty()).then(|| {
-        PatientPos::from(mids.iter().fold(Vector3::zeros(), |a, p| a + p.coords) / mids.len() as f64)
-    })
+    mask_centre(
+        &result.grid,
+        &result.reached_mask(result.last_snapshot(), 0.0),
+        probes,
+    )
 }
 
 /// The isotherms listed on the slide: 0 °C, −20 °C, −40 °C and the lethal one, without repeats.

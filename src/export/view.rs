@@ -84,17 +84,8 @@ pub struct ZoneOverlay<'a> {
     pub bounds_lps: Option<[PatientPos; 2]>,
 }
 
-/// IRE zone fill colour (as `app::plan_draw`).
-pub const ZONE_RGB: [u8; 3] = [255, 140, 30];
-/// Isoline colours in list order (as `app::plan_draw::isoline_colour`).
-pub const ISOLINE_RGB: [[u8; 3]; 6] = [
-    [90, 140, 255],
-    [60, 215, 215],
-    [120, 230, 90],
-    [240, 90, 200],
-    [250, 250, 250],
-    [200, 160, 255],
-];
+/// IRE zone fill and isoline colours: the screen's ([`crate::render::palette`]).
+pub use crate::render::palette::{IRE_ZONE_RGB as ZONE_RGB, ISOLINE_RGB};
 
 impl<'a> ZoneOverlay<'a> {
     /// The IRE zone of a model result with |E| isolines at `isolines_v_per_cm`.
@@ -126,19 +117,8 @@ impl<'a> ZoneOverlay<'a> {
     }
 }
 
-/// Fill colour of the cryo lethal zone (as `app::cryo_ui`).
-pub const CRYO_LETHAL_RGB: [u8; 3] = [40, 90, 255];
-
-/// Colour of a cryo isotherm line (as `app::cryo_ui::isotherm_colour`: 0 °C white-blue, −20 °C
-/// cyan, −40 °C blue, others magenta).
-pub fn cryo_isotherm_rgb(t_c: f64) -> [u8; 3] {
-    match t_c {
-        t if t.abs() < 1e-9 => [210, 235, 255],
-        t if (t + 20.0).abs() < 1e-9 => [60, 220, 230],
-        t if (t + 40.0).abs() < 1e-9 => [80, 120, 255],
-        _ => [240, 90, 200],
-    }
-}
+/// Fill colour of the cryo lethal zone and the isotherm colours: the screen's.
+pub use crate::render::palette::{CRYO_LETHAL_RGB, isotherm as cryo_isotherm_rgb};
 
 /// Temperature used outside the cryo grid when sampling (°C): warm, so no isotherm crosses there.
 const CRYO_OUTSIDE_C: f32 = 37.0;

@@ -178,6 +178,25 @@ pub fn run_case(path: &Path, opts: &RunOptions<'_>, ctx: &JobCtx) -> Result<Case
     Ok(report)
 }
 
+/// [`run_case`] for a caller that expects one modality's report: `pick` takes it out of the
+/// [`CaseReport`], `refusal` says what to do with a case of the other one.
+fn run_expecting<R>(
+    path: &Path,
+    overrides: &ComputeOverrides,
+    png: Option<&Path>,
+    ctx: &JobCtx,
+    pick: impl FnOnce(CaseReport) -> Option<R>,
+    refusal: &str,
+) -> Result<R, ComputeError> {
+    let opts = RunOptions {
+        plan: None,
+        overrides: overrides.clone(),
+        png,
+    };
+    pick(run_case(path, &opts, ctx)?)
+        .ok_or_else(|| ComputeError::input(&path.display().to_string(), "modality", refusal))
+}
+
 /// [`run_case`] on an IRE case (the IRE report; a cryo case is refused).
 pub fn compute_case_png(
     path: &Path,
@@ -185,19 +204,18 @@ pub fn compute_case_png(
     png: Option<&Path>,
     ctx: &JobCtx,
 ) -> Result<ComputeReport, ComputeError> {
-    let opts = RunOptions {
-        plan: None,
-        overrides: overrides.clone(),
-        png,
+    let pick = |r| match r {
+        CaseReport::Ire(r) => Some(*r),
+        CaseReport::Cryo(_) => None,
     };
-    match run_case(path, &opts, ctx)? {
-        CaseReport::Ire(r) => Ok(*r),
-        CaseReport::Cryo(_) => Err(ComputeError::input(
-            &path.display().to_string(),
-            "modality",
-            "a cryo case — read its cryo report",
-        )),
-    }
+    run_expecting(
+        path,
+        overrides,
+        png,
+        ctx,
+        pick,
+        "a cryo case — read its cryo report",
+    )
 }
 
 /// [`compute_case_png`] without a slide.
@@ -216,19 +234,12 @@ pub fn compute_cryo_case_png(
     png: Option<&Path>,
     ctx: &JobCtx,
 ) -> Result<CryoComputeReport, ComputeError> {
-    let opts = RunOptions {
-        plan: None,
-        overrides: overrides.clone(),
-        png,
+    let pick = |r| match r {
+        CaseReport::Cryo(r) => Some(*r),
+        CaseReport::Ire(_) => None,
     };
-    match run_case(path, &opts, ctx)? {
-        CaseReport::Cryo(r) => Ok(*r),
-        CaseReport::Ire(_) => Err(ComputeError::input(
-            &path.display().to_string(),
-            "modality",
-            "not a cryo case — run it with `ablaplan compute` (IRE)",
-        )),
-    }
+    let refusal = "not a cryo case — run it with `ablaplan compute` (IRE)";
+    run_expecting(path, overrides, png, ctx, pick, refusal)
 }
 
 /// [`compute_cryo_case_png`] without a slide.

@@ -88,7 +88,7 @@ impl ViewCtx<'_> {
 
     pub(super) fn draw_rulers(&self, painter: &egui::Painter, response: &egui::Response, pane: &Pane) {
         let (view, slice) = (pane.view, pane.slice);
-        let colour = Color32::from_rgb(80, 220, 255);
+        let colour = super::super::plan_draw::c32(crate::render::palette::CALIPER);
         let draw = |a: Pos2, b: Pos2, mm: f64| {
             let stroke = Stroke::new(1.5, colour);
             painter.line_segment([a, b], stroke);
@@ -137,7 +137,7 @@ impl ViewCtx<'_> {
         // Orientation letters at the edge midpoints, from the geometry.
         let [l, r, t, b] = m.edge_labels(g);
         let big = 15.0;
-        let ocol = Color32::from_rgb(255, 220, 120);
+        let ocol = super::super::plan_draw::c32(crate::render::palette::ORIENTATION);
         shadow_text(
             painter,
             Pos2::new(rect.min.x + pad, rect.center().y),
