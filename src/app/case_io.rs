@@ -6,7 +6,6 @@
 //! mismatch refuses the case with a message instead of drawing masks on the wrong grid.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{AblaApp, DEMO_SOURCE, NoticeLevel, Prompt, plan, structures};
@@ -182,6 +181,12 @@ impl AblaApp {
         let loaded = self.loaded.as_ref()?;
         let source = if loaded.source == DEMO_SOURCE {
             DocumentSource::Demo
+        } else if let Some(p) = &loaded.phantom {
+            DocumentSource::Phantom {
+                tissue: p.tissue.clone(),
+                size_mm: p.size_mm,
+                centre_lps: p.centre_lps,
+            }
         } else {
             let meta = &loaded.volume.meta;
             DocumentSource::Dicom {
@@ -461,13 +466,34 @@ impl AblaApp {
                     self.open_dialog(super::OpenDialog::Folder);
                 }
             }
-            DocumentSource::Phantom { .. } => {
-                self.case.pending = None;
-                self.notify(
-                    NoticeLevel::Warning,
-                    "This case describes a phantom block, which has no CT to show: run it with \
-                     `ablaplan compute CASE`",
-                );
+            DocumentSource::Phantom {
+                tissue,
+                size_mm,
+                centre_lps,
+            } => {
+                // An experiment case keeps its analytic structures and phantom temperature in its
+                // own file: read them there (a document has its structures as masks already).
+                let experiment = case_path
+                    .as_deref()
+                    .and_then(|p| std::fs::read_to_string(p).ok())
+                    .and_then(|t| crate::plan::case::CaseFile::from_json(&t, "").ok());
+                let temperature_c = experiment
+                    .as_ref()
+                    .and_then(|c| c.cryo.as_ref())
+                    .map_or(37.0, |c| c.phantom_temperature_c);
+                let shapes = experiment.map(|c| c.structures).unwrap_or_default();
+                let case_dir = case_path
+                    .as_deref()
+                    .and_then(Path::parent)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                let scene = super::PhantomScene {
+                    tissue,
+                    size_mm,
+                    centre_lps,
+                    temperature_c,
+                };
+                self.start_phantom(scene, shapes, case_dir);
             }
         }
     }
@@ -513,7 +539,7 @@ impl AblaApp {
             return;
         };
         let Some(loaded) = &self.loaded else { return };
-        if let Err(why) = series_matches(&doc.source, loaded.source == DEMO_SOURCE, &loaded.volume) {
+        if let Err(why) = series_matches(&doc.source, loaded) {
             self.notify(
                 NoticeLevel::Error,
                 format!("The case {} was not opened: {why}", doc.name),
@@ -541,8 +567,15 @@ impl AblaApp {
         if let Some(r) = doc.rules.clone() {
             self.set_safety_rules(r);
         }
-        let n_structures = doc.structures.len();
-        self.structures = structures::StructureSet::new(doc.structures);
+        // An experiment case's structures were drawn on the phantom's grid by the load.
+        let is_phantom = self.loaded.as_ref().is_some_and(|l| l.phantom.is_some());
+        let structures = if doc.structures.is_empty() && is_phantom {
+            std::mem::take(&mut self.structures.items)
+        } else {
+            doc.structures
+        };
+        let n_structures = structures.len();
+        self.structures = structures::StructureSet::new(structures);
         let active = doc.active_plan.min(doc.plans.len().saturating_sub(1));
         if let Some(p) = doc.plans.get(active) {
             self.plan = plan::PlanState::from_saved(p, self.catalog.as_deref().ok());
@@ -698,15 +731,20 @@ impl AblaApp {
 }
 
 /// Whether the loaded volume is the case's series: same kind of source, same UID, same grid.
-fn series_matches(
-    source: &DocumentSource,
-    loaded_is_demo: bool,
-    volume: &Arc<crate::volume::Volume>,
-) -> Result<(), String> {
+fn series_matches(source: &DocumentSource, loaded: &super::Loaded) -> Result<(), String> {
+    let loaded_is_demo = loaded.source == DEMO_SOURCE;
+    let volume = &loaded.volume;
     match source {
         DocumentSource::Demo if loaded_is_demo => Ok(()),
         DocumentSource::Demo => Err("it was planned on the demo CT, and another series was opened".into()),
-        DocumentSource::Phantom { .. } => Err("it describes a phantom, not a CT".into()),
+        DocumentSource::Phantom {
+            tissue,
+            size_mm,
+            centre_lps,
+        } => match &loaded.phantom {
+            Some(p) if p.tissue == *tissue && p.size_mm == *size_mm && p.centre_lps == *centre_lps => Ok(()),
+            _ => Err("it describes a phantom block, and a CT was opened".into()),
+        },
         DocumentSource::Dicom { series, .. } => {
             if loaded_is_demo {
                 return Err("the demo CT was opened instead of the case's series".into());

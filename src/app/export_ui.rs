@@ -194,10 +194,12 @@ impl AblaApp {
     /// gives the same image.
     pub(super) fn export_slide(&mut self, path: PathBuf) {
         if self.run.current(self.plan.revision()).is_none() {
-            self.notify(
-                NoticeLevel::Warning,
-                "The board slide shows the plan's zone: place the probes and let the model finish first",
-            );
+            let what = if self.is_cryo_plan() {
+                "The board slide shows the plan's iceball: place the cryoprobes and let the cryo model finish first"
+            } else {
+                "The board slide shows the plan's zone: place the electrodes and let the model finish first"
+            };
+            self.notify(NoticeLevel::Warning, what);
             return;
         }
         self.start_export(path, |s, path| {

@@ -160,6 +160,46 @@ impl AblaApp {
         }
     }
 
+    /// Shows a phantom experiment case: a display volume of the block (soft-tissue grey in air,
+    /// on [`crate::pipeline::load::phantom_grid`]) with the case's structures drawn on it; the
+    /// models read the block itself.
+    pub(super) fn start_phantom(
+        &mut self,
+        scene: PhantomScene,
+        shapes: Vec<crate::safety::shapes::CaseStructure>,
+        case_dir: PathBuf,
+    ) {
+        self.next_phantom = Some(scene.clone());
+        self.start_load_job(PHANTOM_SOURCE.into(), move |ctx| {
+            ctx.progress.set_message("Building the phantom block");
+            let g = crate::pipeline::load::phantom_grid(scene.centre_lps, scene.size_mm);
+            let volume = crate::export::board::phantom_display_volume(
+                &g,
+                crate::geometry::PatientPos::from(scene.centre_lps),
+                scene.size_mm,
+                &scene.tissue,
+            )
+            .map_err(|e| DicomError::Unloadable(format!("phantom block: {e}")))?;
+            ctx.progress.set(0.6);
+            let (structures, warnings) = if shapes.is_empty() {
+                (Vec::new(), Vec::new())
+            } else {
+                ctx.progress.set_message("Rasterising the case's structures");
+                crate::safety::shapes::build_case_structures(&shapes, &case_dir, &g, None)
+                    .map_err(|(field, message)| DicomError::Unloadable(format!("{field}: {message}")))?
+            };
+            let mut report = SeriesReport {
+                warnings: vec![format!(
+                    "Phantom block of {}: a display of the experiment, not a CT.",
+                    scene.tissue
+                )],
+                ..SeriesReport::default()
+            };
+            report.warnings.extend(warnings);
+            Ok((LoadedSeries { volume, report }, structures))
+        });
+    }
+
     pub(super) fn start_demo(&mut self) {
         self.start_load_job(DEMO_SOURCE.into(), |ctx| {
             ctx.progress.set_message("Generating the demo CT");
@@ -341,8 +381,10 @@ impl AblaApp {
                 format!("{n_warn} warning(s) while loading — see View > Series report"),
             );
         }
+        let phantom = self.next_phantom.take().filter(|_| source == PHANTOM_SOURCE);
         self.loaded = Some(Loaded {
             volume: Arc::new(series.volume),
+            phantom,
             report: series.report,
             source,
             generation: self.generation,

@@ -77,6 +77,8 @@ pub struct StartupOptions {
 /// The volume on screen and where it came from.
 pub struct Loaded {
     pub volume: Arc<Volume>,
+    /// A phantom case's block: the volume is its display, the models read the block itself.
+    pub phantom: Option<PhantomScene>,
     pub report: SeriesReport,
     pub source: String,
     /// Bumped on every load so cached textures are never reused across volumes.
@@ -100,6 +102,18 @@ pub struct Notice {
 type LoadResult = Result<(LoadedSeries, Vec<crate::anatomy::Structure>), DicomError>;
 
 const DEMO_SOURCE: &str = "Built-in demo case";
+/// `Loaded::source` of a phantom case's display volume.
+const PHANTOM_SOURCE: &str = "Phantom block";
+
+/// The block of a phantom experiment case opened in the viewer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PhantomScene {
+    pub tissue: String,
+    pub size_mm: [f64; 3],
+    pub centre_lps: [f64; 3],
+    /// Starting temperature of the cryo model (°C).
+    pub temperature_c: f64,
+}
 
 struct ScanJob {
     job: Job<Result<ScanReport, DicomError>>,
@@ -162,6 +176,8 @@ pub struct AblaApp {
     plan: plan::PlanState,
     /// The one model run (IRE or cryo), its time slider and caches.
     run: run::ModelRun,
+    /// The block of the phantom case being loaded (taken by the load that shows it).
+    next_phantom: Option<PhantomScene>,
     /// The catalog model the probe tool and the array template place; `None` = the first IRE
     /// electrode.
     probe_model: Option<String>,
@@ -223,6 +239,7 @@ impl AblaApp {
             dialog: None,
             plan: plan::PlanState::default(),
             run: run::ModelRun::default(),
+            next_phantom: None,
             probe_model: None,
             array: plan::ArrayOptions::default(),
             catalog: crate::plan::catalog::builtin_catalog()

@@ -609,6 +609,7 @@ impl AblaApp {
             }
         }
         let Some(vol) = self.volume().cloned() else { return };
+        let phantom = self.loaded.as_ref().and_then(|l| l.phantom.clone());
         let assets = match self.run.assets() {
             Ok(a) => a,
             Err(e) => {
@@ -623,10 +624,7 @@ impl AblaApp {
                 return;
             }
             let started = std::time::Instant::now();
-            let tissue = Tissue::Ct {
-                volume: &vol,
-                structures: &self.structures.items,
-            };
+            let tissue = scene_tissue(&vol, phantom.as_ref(), &self.structures.items);
             let p = model::preview(&self.plan.probes, &settings, tissue, &assets);
             // Too slow for this machine or plan, repeatedly: no more previews in this drag.
             self.run.record_preview_ms(started.elapsed().as_secs_f64() * 1e3);
@@ -645,10 +643,7 @@ impl AblaApp {
             Modality::Cryo => "cryo",
         };
         let spawned = Job::spawn(name, revision, self.progress(), move |ctx| {
-            let tissue = Tissue::Ct {
-                volume: &vol,
-                structures: &structures,
-            };
+            let tissue = scene_tissue(&vol, phantom.as_ref(), &structures);
             // Every snapshot goes to the UI as soon as it exists (the slider scrubs them while
             // the rest is computed); the UI may have dropped the receiver: ignore send errors.
             model::compute(&probes, &settings, tissue, &assets, ctx, &mut |e| match e {
@@ -685,6 +680,24 @@ impl AblaApp {
         if let Some(Finished::Failed(m)) = self.run.poll(self.plan.revision()) {
             log::warn!("{m}");
         }
+    }
+}
+
+/// The tissue the models read: a phantom case's block itself (its volume is only a display), or
+/// the CT with its structures.
+fn scene_tissue<'a>(
+    volume: &'a crate::volume::Volume,
+    phantom: Option<&'a super::PhantomScene>,
+    structures: &'a [crate::anatomy::Structure],
+) -> Tissue<'a> {
+    match phantom {
+        Some(p) => Tissue::Phantom {
+            class_id: &p.tissue,
+            centre_lps: crate::geometry::PatientPos::from(p.centre_lps),
+            size_mm: p.size_mm,
+            temperature_c: p.temperature_c,
+        },
+        None => Tissue::Ct { volume, structures },
     }
 }
 

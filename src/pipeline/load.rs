@@ -326,6 +326,16 @@ pub fn load_case(
     })
 }
 
+/// Largest side (voxels) of the grid a phantom case is shown and its structures drawn on.
+const PHANTOM_GRID_MAX_SIDE: f64 = 256.0;
+
+/// The grid a planning document of a phantom is shown on and its structures sit on (the GUI and
+/// `compute` use the same): the block at 1 mm, coarser when a side would exceed 256 voxels.
+pub fn phantom_grid(centre_lps: [f64; 3], size_mm: [f64; 3]) -> VolumeGeometry {
+    let max_side = size_mm.iter().copied().fold(0.0, f64::max);
+    crate::safety::shapes::phantom_geometry(centre_lps, size_mm, (max_side / PHANTOM_GRID_MAX_SIDE).max(1.0))
+}
+
 /// The plan to run: by name, or the document's active plan.
 fn plan_index(doc: &CaseDocument, plan: Option<&str>, file: &str) -> Result<usize, ComputeError> {
     match plan {
@@ -391,18 +401,15 @@ fn document_scene(
             tissue,
             size_mm,
             centre_lps,
-        } => {
-            let spacing = doc.plans.get(doc.active_plan).map_or(1.0, |p| p.model.spacing_mm);
-            Ok((
-                Scene::Phantom {
-                    tissue: tissue.clone(),
-                    size_mm: *size_mm,
-                    centre_lps: *centre_lps,
-                    temperature_c: phantom_temperature_c,
-                },
-                crate::safety::shapes::phantom_geometry(*centre_lps, *size_mm, spacing),
-            ))
-        }
+        } => Ok((
+            Scene::Phantom {
+                tissue: tissue.clone(),
+                size_mm: *size_mm,
+                centre_lps: *centre_lps,
+                temperature_c: phantom_temperature_c,
+            },
+            phantom_grid(*centre_lps, *size_mm),
+        )),
     }
 }
 

@@ -10,6 +10,8 @@
 //!
 //! Expected positions come from the demo's own structures, not from the UI under test.
 
+use std::collections::BTreeSet;
+
 use ablaplan::anatomy::StructureKind;
 use ablaplan::app::{AblaApp, Command, StartupOptions};
 use ablaplan::geometry::PatientPos;
@@ -209,4 +211,38 @@ fn the_gui_slide_and_compute_png_of_the_saved_case_are_the_same_bytes() {
         }
         other => panic!("expected a bad-input error, got {other:?}"),
     }
+}
+
+#[test]
+fn the_gui_opens_an_experiment_case_and_finds_what_compute_finds() {
+    let case =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/cases/safety_nerve_near_zone.json");
+    let mut h = app_with(StartupOptions::default());
+    run(&mut h, Command::OpenCase(case.clone()));
+    let app = h.state();
+    let vol = app.volume().expect("the phantom block is shown");
+    assert_eq!(vol.meta.modality, "phantom");
+    let kinds: Vec<StructureKind> = app.structures().items.iter().map(|s| s.kind).collect();
+    assert!(
+        kinds.contains(&StructureKind::Nerve) && kinds.contains(&StructureKind::Target),
+        "the case's structures are drawn on the block: {kinds:?}"
+    );
+    assert_eq!(app.plan().probes.len(), 2);
+    assert!(app.ire_result().is_some(), "{:?}", app.model_status());
+    let gui: BTreeSet<(String, Option<String>)> = app
+        .safety()
+        .report()
+        .expect("the GUI's pass")
+        .findings
+        .iter()
+        .map(|f| (f.rule.clone(), f.structure.clone()))
+        .collect();
+    let cli = run_case(&case, &RunOptions::default(), &JobCtx::default()).expect("compute");
+    let cli: BTreeSet<(String, Option<String>)> = cli
+        .findings()
+        .iter()
+        .map(|f| (f.rule.clone(), f.structure.clone()))
+        .collect();
+    assert!(!gui.is_empty());
+    assert_eq!(gui, cli, "the same rules fire on the same structures");
 }
