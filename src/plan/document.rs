@@ -61,7 +61,7 @@ pub struct CaseDocument {
     pub review: CaseReview,
     /// The safety rules the plan was checked with; `None` = the built-in rules.
     #[serde(default)]
-    pub rules: Option<crate::safety::RuleSet>,
+    pub rules: Option<super::rules::RuleSet>,
 }
 
 /// The prediction of one plan as it was when the case was saved (for the case library and the
@@ -102,7 +102,7 @@ pub struct CaseReview {
     pub teaching_notes: String,
     /// The plan that is the reference (expert) plan, if any.
     pub reference_plan: Option<usize>,
-    pub outcome: Option<crate::review::outcome::CaseOutcome>,
+    pub outcome: Option<super::outcome::CaseOutcome>,
 }
 
 /// FNV-1a (64 bit) of `bytes` as 16 hex digits: stable across runs and platforms, which

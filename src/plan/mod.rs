@@ -11,9 +11,11 @@ pub mod checks;
 pub mod document;
 pub mod finding;
 pub mod ire;
+pub mod outcome;
 pub mod probe;
 pub mod protocol;
 pub mod rules;
+pub mod shapes;
 pub mod tissue_params;
 
 use serde::{Deserialize, Serialize};

@@ -12,7 +12,9 @@ use ablaplan::pipeline::{ComputeOverrides, RunOptions, run_case};
 use serde_json::Value;
 
 fn shipped(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/cases").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/cases")
+        .join(name)
 }
 
 /// Every key path of `v`: objects by key, arrays as `[]` (the union over their elements).
@@ -47,7 +49,9 @@ fn check(case: &str, overrides: ComputeOverrides, golden: &str) {
     let json = serde_json::to_value(&report).expect("serialisable");
     let mut keys = BTreeSet::new();
     key_paths(&json, "", &mut keys);
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(golden);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(golden);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         let text: String = keys.iter().map(|k| format!("{k}\n")).collect();
         std::fs::write(&path, text).expect("write the golden list");
