@@ -66,6 +66,44 @@ impl<'a> ZoneRef<'a> {
     }
 }
 
+/// How a zone is filled in a view: colour, opacity, and the size of its pixel lattice.
+pub struct Fill {
+    pub rgb: [u8; 3],
+    pub alpha: f32,
+    pub size: [usize; 2],
+}
+
+/// The texture of a zone's fill over `flags` (one per lattice pixel, row by row), reusing `old`;
+/// `None` when nothing is filled. One for every model's zone.
+pub fn fill_texture(
+    ctx: &egui::Context,
+    old: Option<egui::TextureHandle>,
+    name: &str,
+    fill: &Fill,
+    flags: &[bool],
+) -> Option<egui::TextureHandle> {
+    if !flags.iter().any(|f| *f) {
+        return None;
+    }
+    let premul = fill.rgb.map(|c| (f32::from(c) * fill.alpha).round() as u8);
+    let a = (fill.alpha * 255.0).round() as u8;
+    let [w, h] = fill.size;
+    let mut rgba = vec![0u8; w * h * 4];
+    for (px, f) in rgba.chunks_exact_mut(4).zip(flags) {
+        if *f {
+            px.copy_from_slice(&[premul[0], premul[1], premul[2], a]);
+        }
+    }
+    let img = egui::ColorImage::from_rgba_premultiplied([w, h], &rgba);
+    Some(match old {
+        Some(mut t) => {
+            t.set(img, egui::TextureOptions::LINEAR);
+            t
+        }
+        None => ctx.load_texture(name, img, egui::TextureOptions::LINEAR),
+    })
+}
+
 /// The sampled zone of one view, valid for `key`.
 pub struct ZoneLayer {
     key: u64,
@@ -162,31 +200,17 @@ fn build_layer(
         .into_iter()
         .map(|(n, segs)| (n, to_image(segs)))
         .collect();
-    let texture = if flags.iter().any(|f| *f) {
-        let alpha = if zone.outdated {
-            ZONE_ALPHA * 0.5
-        } else {
-            ZONE_ALPHA
-        };
-        let premul = ZONE_RGB.map(|c| (f32::from(c) * alpha).round() as u8);
-        let a = (alpha * 255.0).round() as u8;
-        let mut rgba = vec![0u8; w * h * 4];
-        for (px, f) in rgba.chunks_exact_mut(4).zip(&flags) {
-            if *f {
-                px.copy_from_slice(&[premul[0], premul[1], premul[2], a]);
-            }
-        }
-        let img = egui::ColorImage::from_rgba_premultiplied([w, h], &rgba);
-        Some(match old_texture {
-            Some(mut t) => {
-                t.set(img, egui::TextureOptions::LINEAR);
-                t
-            }
-            None => ctx.load_texture(format!("ire-zone-{name}"), img, egui::TextureOptions::LINEAR),
-        })
+    let alpha = if zone.outdated {
+        ZONE_ALPHA * 0.5
     } else {
-        None
+        ZONE_ALPHA
     };
+    let fill = Fill {
+        rgb: ZONE_RGB,
+        alpha,
+        size: [w, h],
+    };
+    let texture = fill_texture(ctx, old_texture, &format!("ire-zone-{name}"), &fill, &flags);
     ZoneLayer {
         key,
         texture,

@@ -84,29 +84,23 @@ pub(super) fn build_layer(
         }
         (None, None) => return empty,
     };
-    let texture = fill.iter().any(|f| *f).then(|| {
-        let alpha = if v.outdated {
-            LETHAL_ALPHA * 0.5
-        } else {
-            LETHAL_ALPHA
-        };
-        let premul = LETHAL_RGB.map(|c| (f32::from(c) * alpha).round() as u8);
-        let a = (alpha * 255.0).round() as u8;
-        let mut rgba = vec![0u8; w * h * 4];
-        for (px, f) in rgba.chunks_exact_mut(4).zip(&fill) {
-            if *f {
-                px.copy_from_slice(&[premul[0], premul[1], premul[2], a]);
-            }
-        }
-        let img = egui::ColorImage::from_rgba_premultiplied([w, h], &rgba);
-        match old.and_then(|o| o.texture) {
-            Some(mut t) => {
-                t.set(img, egui::TextureOptions::LINEAR);
-                t
-            }
-            None => ctx.load_texture(format!("cryo-lethal-{name}"), img, egui::TextureOptions::LINEAR),
-        }
-    });
+    let alpha = if v.outdated {
+        LETHAL_ALPHA * 0.5
+    } else {
+        LETHAL_ALPHA
+    };
+    let spec = super::super::plan_draw::Fill {
+        rgb: LETHAL_RGB,
+        alpha,
+        size: [w, h],
+    };
+    let texture = super::super::plan_draw::fill_texture(
+        ctx,
+        old.and_then(|o| o.texture),
+        &format!("cryo-lethal-{name}"),
+        &spec,
+        &fill,
+    );
     CryoLayer {
         key,
         texture,
