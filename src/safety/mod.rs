@@ -33,6 +33,7 @@ pub use rules::{
 pub use zone::{PreparedZone, Zone, ZoneKind};
 
 use crate::anatomy::query::{DistanceCache, DistanceMap, VoxelBox};
+use crate::physics::band::Surface;
 use crate::anatomy::structure::{Structure, StructureKind};
 use crate::geometry::{PatientPos, VolumeGeometry};
 use crate::physics::ire::model::{IreResult, electrode_radius_mm};
@@ -306,6 +307,7 @@ pub fn run_safety(input: &SafetyInput<'_>, cache: &mut SafetyCache) -> SafetyRep
         })
     };
     let mpairs: Vec<(usize, usize)> = (0..prepared.len())
+        .filter(|&z| prepared[z].surface != Surface::Outer)
         .filter(|&z| prepared[z].kind.is_lethal() || margin_rule_zone(prepared[z].kind))
         .flat_map(|z| targets.iter().map(move |&t| (z, t)))
         .collect();
@@ -562,8 +564,18 @@ fn evaluate(
     paths: &[PathCollision],
     out: &mut Vec<Finding>,
 ) {
-    let zone_ok =
-        |z: usize, sel: &ZoneSelector| zones.get(z).is_some_and(|p| selects(sel, rule.modality, p.kind));
+    // Distances to structures are measured from the outer surface of a zone's uncertainty band,
+    // coverage and margins on the inner one (a zone without a band is both).
+    let zone_ok = |z: usize, sel: &ZoneSelector| {
+        zones
+            .get(z)
+            .is_some_and(|p| p.surface != Surface::Inner && selects(sel, rule.modality, p.kind))
+    };
+    let margin_zone_ok = |z: usize, sel: &ZoneSelector| {
+        zones
+            .get(z)
+            .is_some_and(|p| p.surface != Surface::Outer && selects(sel, rule.modality, p.kind))
+    };
     match &rule.check {
         Check::ZoneDistance {
             zone,
@@ -674,7 +686,7 @@ fn evaluate(
             }
         }
         Check::TargetMargin { zone, margin_mm } => {
-            for m in margins.iter().filter(|m| zone_ok(m.zone_index, zone)) {
+            for m in margins.iter().filter(|m| margin_zone_ok(m.zone_index, zone)) {
                 let fires = m.min_margin_lower_mm.is_none_or(|l| l < margin_mm.value);
                 if !fires {
                     continue;

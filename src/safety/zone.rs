@@ -5,6 +5,7 @@
 
 use crate::anatomy::distance::edt_mm;
 use crate::geometry::PatientPos;
+use crate::physics::band::Surface;
 use crate::physics::cryo::model::CryoResult;
 use crate::physics::grid::ComputeGrid;
 use crate::physics::ire::model::IreResult;
@@ -52,6 +53,22 @@ pub struct Zone {
     pub inside: Vec<bool>,
     /// From a fast approximation (the drag preview), not the full model.
     pub preview: bool,
+    /// Which surface of the model's uncertainty band this is: distances to critical structures
+    /// are measured from the outer one and coverage / margin from the inner one (both
+    /// conservative); a model without a band gives its nominal zone to both.
+    pub surface: Surface,
+}
+
+impl Zone {
+    /// Whether the distance rules (structures near or inside the zone) measure this zone.
+    pub fn for_distances(&self) -> bool {
+        self.surface != Surface::Inner
+    }
+
+    /// Whether coverage and margin are measured on this zone.
+    pub fn for_margins(&self) -> bool {
+        self.surface != Surface::Outer
+    }
 }
 
 impl Zone {
@@ -63,6 +80,7 @@ impl Zone {
             grid: result.grid.clone(),
             inside: result.zone.clone(),
             preview: result.preview,
+            surface: Surface::Nominal,
         }
     }
 
@@ -78,6 +96,7 @@ impl Zone {
             grid: result.grid.clone(),
             inside: result.reached_mask(last, temp_c),
             preview: false,
+            surface: Surface::Nominal,
         };
         vec![
             zone("Iceball 0 °C".into(), ZoneKind::CryoIsotherm { temp_c: 0.0 }, 0.0),
@@ -131,6 +150,7 @@ impl Zone {
             grid,
             inside: flags,
             preview: false,
+            surface: Surface::Nominal,
         }
     }
 
@@ -176,6 +196,7 @@ const MAX_CROP_NODES: usize = 16_000_000;
 pub struct PreparedZone {
     pub label: String,
     pub kind: ZoneKind,
+    pub surface: Surface,
     /// The crop: same spacing as the zone's grid; its nodes are nodes of the zone's grid
     /// (possibly beyond it, where they are outside the zone).
     pub crop: ComputeGrid,
@@ -290,6 +311,7 @@ impl PreparedZone {
         PreparedZone {
             label: zone.label.clone(),
             kind: zone.kind,
+            surface: zone.surface,
             crop,
             inside,
             d_out,
