@@ -14,7 +14,7 @@ use eframe::egui::{self, Align2, Color32, Pos2, Rect, RichText, Stroke};
 use super::AblaApp;
 use super::command::Command;
 use super::run::{ModelRun, SizeTable, SnapshotGate};
-use super::views::shadow_text;
+use super::widgets::shadow_text;
 use crate::geometry::{PatientPos, VolumeGeometry};
 use crate::physics::cryo::model::{CryoResult, CryoSettings, IsothermSize, iceball_axes, trilinear_i16};
 use crate::physics::cryo::preview::CryoPreview;
@@ -37,12 +37,12 @@ pub const CRYO_ARRAY_SPACING_MM: f64 = 15.0;
 const OUTSIDE_C: f32 = 37.0;
 use crate::render::palette::CRYO_LETHAL_RGB as LETHAL_RGB;
 const LETHAL_ALPHA: f32 = 0.32;
-const CAUTION: Color32 = super::plan_draw::c32(crate::render::palette::TEXT_CAUTION);
+const CAUTION: Color32 = super::widgets::c32(crate::render::palette::TEXT_CAUTION);
 
 /// Colour of a drawn isotherm (by temperature: 0 °C white-blue, −20 cyan, −40 blue, others
 /// magenta).
 pub fn isotherm_colour(t_c: f64) -> Color32 {
-    super::plan_draw::rgb(crate::render::palette::isotherm(t_c))
+    super::widgets::rgb(crate::render::palette::isotherm(t_c))
 }
 
 /// What the slice views draw now: the preview while dragging, else the shown result at the
@@ -123,7 +123,7 @@ impl CryoView {
         }
         v.push((
             format!("lethal zone (filled) ≤ {:.0} °C", self.lethal_c),
-            super::plan_draw::rgb(LETHAL_RGB),
+            super::widgets::rgb(LETHAL_RGB),
         ));
         v
     }
@@ -638,7 +638,7 @@ fn model_ui(
     legend: &[String],
     cmds: &mut Vec<Command>,
 ) {
-    super::plan_panel::run_status(ui, app, cmds);
+    super::run_panel::run_status(ui, app, cmds);
     let Some(r) = app.run.cryo_shown().map(|r| r.as_ref()) else {
         return;
     };

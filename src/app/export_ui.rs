@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use super::command::ExportOptions;
 use super::{AblaApp, NoticeLevel};
 use crate::export::view::{
     CaliperOverlay, LayoutPanel, Overlay, ProbeOverlay, StructureOverlay, ViewExport, ViewPlane, ZoneOverlay,
@@ -16,24 +17,6 @@ use crate::pipeline::BoardInput;
 use crate::render::WindowLevel;
 use crate::safety::{RuleSet, SafetyReport};
 use crate::volume::{ViewKind, Volume};
-
-/// Export options chosen in the menu.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ExportOptions {
-    /// Output pixels per image pixel of the view (1, 2 or 4).
-    pub scale: u32,
-    /// Burn no patient identity into the image (on by default, as the issue asks).
-    pub anonymise: bool,
-}
-
-impl Default for ExportOptions {
-    fn default() -> Self {
-        Self {
-            scale: 2,
-            anonymise: true,
-        }
-    }
-}
 
 /// A running export.
 #[derive(Default)]

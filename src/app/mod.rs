@@ -20,6 +20,7 @@ mod plan_panel;
 pub mod probe_view;
 pub mod review;
 mod run;
+mod run_panel;
 mod safety_ui;
 pub mod settings;
 mod structure_ops;
@@ -27,6 +28,7 @@ pub mod structures;
 mod tools;
 pub mod viewer;
 mod views;
+mod widgets;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -450,8 +450,8 @@ pub fn status_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                 ui.separator();
                 let col = match n.level {
                     NoticeLevel::Info => ui.visuals().text_color(),
-                    NoticeLevel::Warning => super::plan_draw::c32(crate::render::palette::TEXT_CAUTION),
-                    NoticeLevel::Error => super::plan_draw::c32(crate::render::palette::TEXT_WARN),
+                    NoticeLevel::Warning => super::widgets::c32(crate::render::palette::TEXT_CAUTION),
+                    NoticeLevel::Error => super::widgets::c32(crate::render::palette::TEXT_WARN),
                 };
                 ui.label(RichText::new(&n.text).color(col));
             }
@@ -646,9 +646,8 @@ fn picker(app: &AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
                                 ));
                                 for w in &s.warnings {
                                     ui.label(
-                                        RichText::new(w).color(super::plan_draw::c32(
-                                            crate::render::palette::TEXT_CAUTION,
-                                        )),
+                                        RichText::new(w)
+                                            .color(super::widgets::c32(crate::render::palette::TEXT_CAUTION)),
                                     );
                                 }
                             });

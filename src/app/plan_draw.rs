@@ -8,7 +8,7 @@
 
 use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, Stroke, Vec2};
 
-use super::views::shadow_text;
+use super::widgets::{c32, rgb, shadow_text};
 use crate::geometry::{PatientPos, VolumeGeometry};
 use crate::physics::ire::model::IreResult;
 use crate::plan::probe::Probe;
@@ -29,16 +29,6 @@ pub const HANDLE_RADIUS: f64 = 9.0;
 /// Colour of isoline `n` (in the order of the model options' list).
 pub fn isoline_colour(n: usize) -> Color32 {
     rgb(palette::isoline(n))
-}
-
-/// An egui colour of the shared palette (screen and exports draw with the same).
-pub const fn c32(c: crate::render::Rgba) -> Color32 {
-    Color32::from_rgba_premultiplied(c[0], c[1], c[2], c[3])
-}
-
-/// An opaque egui colour from three channels of the palette.
-pub const fn rgb(c: [u8; 3]) -> Color32 {
-    Color32::from_rgb(c[0], c[1], c[2])
 }
 
 /// What a view needs to show a model result.

@@ -4,9 +4,9 @@
 
 use eframe::egui::{self, Color32, RichText};
 
+use super::AblaApp;
 use super::command::Command;
 use super::plan::{ArrayAxis, ArrayCentre, PlanState, profile_line};
-use super::{AblaApp, RunStatus};
 use crate::physics::ire::model::{IreModelOptions, IreResult, ZoneCriterion};
 use crate::plan::checks::{PlacementLimits, Severity, check_probes};
 use crate::plan::ire::{
@@ -14,9 +14,9 @@ use crate::plan::ire::{
 };
 use crate::plan::probe::{ARRAY_COUNT, ARRAY_SPACING_MM, Probe};
 
-const WARN: Color32 = super::plan_draw::c32(crate::render::palette::TEXT_WARN);
-const CAUTION: Color32 = super::plan_draw::c32(crate::render::palette::TEXT_CAUTION);
-const GOOD: Color32 = super::plan_draw::c32(crate::render::palette::TEXT_GOOD);
+const WARN: Color32 = super::widgets::c32(crate::render::palette::TEXT_WARN);
+const CAUTION: Color32 = super::widgets::c32(crate::render::palette::TEXT_CAUTION);
+const GOOD: Color32 = super::widgets::c32(crate::render::palette::TEXT_GOOD);
 /// Grid spacings offered (issue 4: 0.25–1.0 mm, 0.5 mm by default).
 const GRID_SPACINGS_MM: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
 /// How far the |E| profile runs beyond each electrode of the pair (mm).
@@ -632,88 +632,9 @@ fn model(ui: &mut egui::Ui, app: &AblaApp, extents_mm: Option<[f64; 3]>, cmds: &
         model_options(ui, &ire.model, cmds);
     }
     ui.separator();
-    run_status(ui, app, cmds);
+    super::run_panel::run_status(ui, app, cmds);
     if let Some(r) = app.run.ire_shown() {
         results(ui, app, r, extents_mm, cmds);
-    }
-}
-
-/// What the run status says, per modality.
-struct StatusTexts {
-    idle: &'static str,
-    computing: &'static str,
-    preview: &'static str,
-    cancel: &'static str,
-    recompute: &'static str,
-}
-
-/// The model's status in the plan panel, for either modality: progress with Cancel, full model,
-/// preview, the error that stops it; and Recompute.
-pub(super) fn run_status(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
-    let (t, can_run) = match app.plan.modality() {
-        crate::plan::catalog::Modality::Ire => (
-            StatusTexts {
-                idle: "The zone is computed as soon as two or more electrodes are placed.",
-                computing: "Computing the IRE zone",
-                preview: "PREVIEW (fast approximation) — the full model runs when the drag ends",
-                cancel: "Cancel IRE computation",
-                recompute: "Recompute zone",
-            },
-            app.plan.probes.len() >= 2,
-        ),
-        crate::plan::catalog::Modality::Cryo => (
-            StatusTexts {
-                idle: "The iceball is computed as soon as a cryoprobe is placed.",
-                computing: "Computing the iceball",
-                preview: "PREVIEW (catalog ellipsoids, probes do not interact) — the full model runs when the drag ends",
-                cancel: "Cancel cryo computation",
-                recompute: "Recompute iceball",
-            },
-            !app.plan.probes.is_empty(),
-        ),
-    };
-    match &app.run.status {
-        RunStatus::Idle => {
-            ui.label(t.idle);
-        }
-        RunStatus::Computing => match app.run.progress() {
-            Some(p) => {
-                let msg = p.message();
-                ui.add(
-                    egui::ProgressBar::new(p.fraction())
-                        .text(if msg.is_empty() {
-                            t.computing.to_string()
-                        } else {
-                            format!("Computing: {msg}")
-                        })
-                        .animate(true),
-                );
-                if ui.button(t.cancel).clicked() {
-                    cmds.push(Command::CancelModel);
-                }
-            }
-            None => {
-                ui.label("The full model runs when the drag ends.");
-            }
-        },
-        RunStatus::Done => {
-            ui.label(RichText::new("Full model").color(GOOD));
-        }
-        RunStatus::Preview => {
-            ui.label(RichText::new(t.preview).color(CAUTION));
-        }
-        RunStatus::Error(m) => {
-            ui.label(RichText::new(m).color(WARN));
-        }
-        RunStatus::Cancelled => {
-            ui.label("Computation cancelled.");
-        }
-    }
-    if ui
-        .add_enabled(can_run && !app.run.running(), egui::Button::new(t.recompute))
-        .clicked()
-    {
-        cmds.push(Command::RunModel);
     }
 }
 

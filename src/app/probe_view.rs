@@ -20,7 +20,7 @@ use super::command::Command;
 use super::cryo_ui::{CryoView, isotherm_colour};
 use super::plan::{ProbeOnScreen, ProbePart, hit_test, moved};
 use super::plan_draw::{HANDLE_RADIUS, ZoneRef, draw_isolines, isoline_segments};
-use super::views::{BarPlace, scale_bar, shadow_text, wheel_notches};
+use super::widgets::{BarPlace, scale_bar, shadow_text, wheel_notches};
 
 use crate::anatomy::Structure;
 use crate::geometry::{PatientPos, orientation_label};
@@ -56,15 +56,15 @@ const ZONE_FILL_ALPHA: f32 = 0.22;
 /// in its colour (as the MPR views draw their reference lines).
 const IN_PLANE_COLOUR: Color32 = Color32::from_rgb(110, 170, 255);
 const EYE_COLOUR: Color32 = Color32::from_rgb(230, 110, 230);
-const SHAFT_COLOUR: Color32 = super::plan_draw::c32(crate::render::palette::PROBE_SHAFT);
-const EXPOSED_COLOUR: Color32 = super::plan_draw::c32(crate::render::palette::PROBE_EXPOSED);
-const TIP_COLOUR: Color32 = super::plan_draw::c32(crate::render::palette::PROBE_TIP);
+const SHAFT_COLOUR: Color32 = super::widgets::c32(crate::render::palette::PROBE_SHAFT);
+const EXPOSED_COLOUR: Color32 = super::widgets::c32(crate::render::palette::PROBE_EXPOSED);
+const TIP_COLOUR: Color32 = super::widgets::c32(crate::render::palette::PROBE_TIP);
 const OTHER_SHAFT_COLOUR: Color32 = Color32::from_rgb(120, 200, 230);
 const OTHER_EXPOSED_COLOUR: Color32 = Color32::from_rgb(80, 230, 200);
 /// Size of the labels drawn on the images (points).
 const LABEL_PT: f32 = 11.0;
 /// Handles of the probes that can be dragged in the in-plane image.
-const HANDLE_COLOUR: Color32 = super::plan_draw::c32(crate::render::palette::SELECTED_HANDLE);
+const HANDLE_COLOUR: Color32 = super::widgets::c32(crate::render::palette::SELECTED_HANDLE);
 /// Temperature used outside the cryo grid (°C): warm, so no isotherm crosses there (as the
 /// slice views sample it).
 const OUTSIDE_C: f32 = 37.0;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use eframe::egui::{self, Color32};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
+pub use super::command::ReviewStep;
 use super::{AblaApp, Command, OpenDialog};
 use crate::geometry::VolumeGeometry;
 use crate::plan::document::{CaseReview, ResultSummary};
@@ -23,32 +24,6 @@ use crate::volume::SliceMapping;
 
 /// Months at which the cohort view lists the numbers at risk.
 const AT_RISK_MONTHS: [f64; 5] = [0.0, 6.0, 12.0, 24.0, 60.0];
-
-/// The steps of a review.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReviewStep {
-    Structures,
-    Probes,
-    Zone,
-    Findings,
-}
-
-impl ReviewStep {
-    pub const ALL: [ReviewStep; 4] = [
-        ReviewStep::Structures,
-        ReviewStep::Probes,
-        ReviewStep::Zone,
-        ReviewStep::Findings,
-    ];
-    pub fn label(self) -> &'static str {
-        match self {
-            ReviewStep::Structures => "1 Structures",
-            ReviewStep::Probes => "2 Probes",
-            ReviewStep::Zone => "3 Zone",
-            ReviewStep::Findings => "4 Findings",
-        }
-    }
-}
 
 /// Which layers the slice views draw. Everything outside review stepping; while the review
 /// window steps through a plan, only what the step has reached (structures → probes → zone →
@@ -110,7 +85,7 @@ pub struct CompareOverlay {
 }
 
 /// Colour of the compared plan's zone outline (distinct from the IRE orange and the cryo blues).
-const COMPARE_RGB: Color32 = super::plan_draw::rgb(crate::render::palette::COMPARE_RGB);
+const COMPARE_RGB: Color32 = super::widgets::rgb(crate::render::palette::COMPARE_RGB);
 
 /// State of the review windows (UI only; the case data lives in `CaseState`).
 pub struct ReviewUi {
@@ -311,7 +286,7 @@ pub fn draw_compare(
         };
         painter.line_segment([p(a), p(b)], stroke);
     }
-    super::views::shadow_text(
+    super::widgets::shadow_text(
         painter,
         egui::Pos2::new(rect.center().x, rect.min.y + 26.0),
         egui::Align2::CENTER_TOP,

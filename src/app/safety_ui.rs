@@ -305,7 +305,7 @@ impl AblaApp {
     }
 }
 
-use super::plan_draw::c32 as colour;
+use super::widgets::c32 as colour;
 
 fn light_colour(l: Light) -> Color32 {
     colour(palette::light(l))

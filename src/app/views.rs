@@ -9,6 +9,7 @@ use eframe::egui::{
 use super::command::{Command, Tool};
 use super::settings::{Layout, MouseMap};
 use super::viewer::{Ruler, ViewTransform, Viewer, Window};
+use super::widgets::{BarPlace, scale_bar, shadow_text, wheel_notches};
 use super::{AblaApp, Loaded};
 use crate::geometry::{PatientPos, VolumeGeometry};
 use crate::render::{WindowLevel, WlLut, render_slice};
@@ -74,53 +75,14 @@ pub struct Hover {
 /// Slicer's colours: axial red, coronal green, sagittal yellow.
 pub fn view_colour(v: ViewKind) -> Color32 {
     match v {
-        ViewKind::Axial => super::plan_draw::c32(crate::render::palette::AXIAL),
-        ViewKind::Coronal => super::plan_draw::c32(crate::render::palette::CORONAL),
-        ViewKind::Sagittal => super::plan_draw::c32(crate::render::palette::SAGITTAL),
+        ViewKind::Axial => super::widgets::c32(crate::render::palette::AXIAL),
+        ViewKind::Coronal => super::widgets::c32(crate::render::palette::CORONAL),
+        ViewKind::Sagittal => super::widgets::c32(crate::render::palette::SAGITTAL),
     }
 }
 
 fn slot(v: ViewKind) -> usize {
     super::viewer::view_slot(v)
-}
-
-/// Pointer-scroll distance (points) that counts as one wheel notch.
-const POINTS_PER_NOTCH: f32 = 40.0;
-
-/// Wheel notches in this frame's events (positive = wheel forward): lines count one, pages ten,
-/// pixel deltas (touchpads) accumulate in `carry` so that a notch needs a deliberate swipe; Shift
-/// multiplies by `shift_mult`. With `skip_zoom`, wheel events with Ctrl / Cmd (zoom) are left out.
-pub(crate) fn wheel_notches(ui: &egui::Ui, carry: &mut f32, shift_mult: i64, skip_zoom: bool) -> i64 {
-    let mut notches = 0i64;
-    ui.input(|i| {
-        for e in &i.events {
-            if let egui::Event::MouseWheel {
-                unit,
-                delta,
-                modifiers,
-                ..
-            } = e
-            {
-                if skip_zoom && (modifiers.command || modifiers.ctrl) {
-                    continue;
-                }
-                let mult = if modifiers.shift { shift_mult } else { 1 };
-                match unit {
-                    egui::MouseWheelUnit::Line => notches += (delta.y.signum() as i64) * mult,
-                    egui::MouseWheelUnit::Page => notches += (delta.y.signum() as i64) * 10 * mult,
-                    egui::MouseWheelUnit::Point => {
-                        *carry += delta.y;
-                        while carry.abs() >= POINTS_PER_NOTCH {
-                            let s = carry.signum();
-                            notches += s as i64 * mult;
-                            *carry -= s * POINTS_PER_NOTCH;
-                        }
-                    }
-                }
-            }
-        }
-    });
-    notches
 }
 
 /// Index step that moves "forward" through the stack the way PACS stacks run: axial head to
@@ -883,6 +845,7 @@ pub fn thumbnail_texture(ctx: &egui::Context, img: &SliceImage) -> egui::Texture
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::view::nice_length_mm;
 
     #[test]
     fn scale_bar_lengths_are_round() {

@@ -33,9 +33,9 @@ pub use rules::{
 pub use zone::{PreparedZone, Zone, ZoneKind};
 
 use crate::anatomy::query::{DistanceCache, DistanceMap, VoxelBox};
-use crate::physics::band::Surface;
 use crate::anatomy::structure::{Structure, StructureKind};
 use crate::geometry::{PatientPos, VolumeGeometry};
+use crate::physics::band::Surface;
 use crate::physics::ire::model::{IreResult, electrode_radius_mm};
 use crate::plan::probe::Probe;
 use rayon::prelude::*;

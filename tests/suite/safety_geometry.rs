@@ -654,7 +654,10 @@ fn distances_use_the_outer_band_surface_and_margins_the_inner_one() {
         .iter()
         .filter(|f| f.kind == Some(StructureKind::Nerve))
         .collect();
-    assert!(!nerve_findings.is_empty(), "the nerve inside the outer surface fires");
+    assert!(
+        !nerve_findings.is_empty(),
+        "the nerve inside the outer surface fires"
+    );
     assert!(
         nerve_findings
             .iter()

@@ -88,7 +88,7 @@ impl ViewCtx<'_> {
 
     pub(super) fn draw_rulers(&self, painter: &egui::Painter, response: &egui::Response, pane: &Pane) {
         let (view, slice) = (pane.view, pane.slice);
-        let colour = super::super::plan_draw::c32(crate::render::palette::CALIPER);
+        let colour = super::super::widgets::c32(crate::render::palette::CALIPER);
         let draw = |a: Pos2, b: Pos2, mm: f64| {
             let stroke = Stroke::new(1.5, colour);
             painter.line_segment([a, b], stroke);
@@ -137,7 +137,7 @@ impl ViewCtx<'_> {
         // Orientation letters at the edge midpoints, from the geometry.
         let [l, r, t, b] = m.edge_labels(g);
         let big = 15.0;
-        let ocol = super::super::plan_draw::c32(crate::render::palette::ORIENTATION);
+        let ocol = super::super::widgets::c32(crate::render::palette::ORIENTATION);
         shadow_text(
             painter,
             Pos2::new(rect.min.x + pad, rect.center().y),
@@ -280,69 +280,6 @@ impl ViewCtx<'_> {
     }
 }
 
-/// Where a scale bar sits in its image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BarPlace {
-    /// About a sixth of the width, centred above the bottom orientation letter, between the
-    /// corner texts (slice views).
-    BottomCentre,
-    /// About a fifth of the width, bottom left (along-probe images).
-    BottomLeft,
-}
-
-/// A bar of a round length (1, 2, 5 × 10ⁿ mm) with its length written above it.
-pub(crate) fn scale_bar(painter: &egui::Painter, rect: Rect, points_per_mm: f64, place: BarPlace) {
-    if points_per_mm <= 0.0 || !points_per_mm.is_finite() {
-        return;
-    }
-    // (fraction of the width, height above the bottom edge, tick height)
-    let (divisor, lift, tick) = match place {
-        BarPlace::BottomCentre => (6.0, 30.0, 5.0),
-        BarPlace::BottomLeft => (5.0, 20.0, 4.0),
-    };
-    let length_mm = nice_length_mm(rect.width() as f64 / divisor / points_per_mm);
-    let len = (length_mm * points_per_mm) as f32;
-    let y = rect.max.y - lift;
-    let x0 = match place {
-        BarPlace::BottomCentre => rect.center().x - len / 2.0,
-        BarPlace::BottomLeft => rect.min.x + 10.0,
-    };
-    let col = Color32::from_gray(230);
-    let s = Stroke::new(1.5, col);
-    painter.line_segment([Pos2::new(x0, y), Pos2::new(x0 + len, y)], s);
-    for x in [x0, x0 + len] {
-        painter.line_segment([Pos2::new(x, y - tick), Pos2::new(x, y)], s);
-    }
-    let label = if length_mm >= 10.0 {
-        format!("{:.0} cm", length_mm / 10.0)
-    } else {
-        format!("{length_mm} mm")
-    };
-    let (at, anchor) = match place {
-        BarPlace::BottomCentre => (Pos2::new(rect.center().x, y - 3.0), Align2::CENTER_BOTTOM),
-        BarPlace::BottomLeft => (Pos2::new(x0, y - 3.0), Align2::LEFT_BOTTOM),
-    };
-    shadow_text(painter, at, anchor, &label, 11.0, col);
-}
-
-/// Largest 1/2/5 × 10ⁿ mm not above `target_mm` (at least 1 mm).
-pub fn nice_length_mm(target_mm: f64) -> f64 {
-    if !(target_mm.is_finite() && target_mm > 1.0) {
-        return 1.0;
-    }
-    let exp = target_mm.log10().floor();
-    let base = 10f64.powf(exp);
-    let m = target_mm / base;
-    let step = if m >= 5.0 {
-        5.0
-    } else if m >= 2.0 {
-        2.0
-    } else {
-        1.0
-    };
-    step * base
-}
-
 pub(super) fn corner(
     painter: &egui::Painter,
     at: Pos2,
@@ -361,26 +298,6 @@ pub(super) fn corner(
         };
         shadow_text(painter, at + Vec2::new(0.0, dy), anchor, line, size, col);
     }
-}
-
-/// Text with a dark shadow so it reads on any tissue.
-pub(crate) fn shadow_text(
-    painter: &egui::Painter,
-    at: Pos2,
-    anchor: Align2,
-    text: &str,
-    size: f32,
-    col: Color32,
-) {
-    let font = FontId::proportional(size);
-    painter.text(
-        at + Vec2::new(1.0, 1.0),
-        anchor,
-        text,
-        font.clone(),
-        Color32::from_black_alpha(220),
-    );
-    painter.text(at, anchor, text, font, col);
 }
 
 /// "20240131" → "2024-01-31"; anything else unchanged.
