@@ -551,6 +551,11 @@ impl AblaApp {
                 if let Err(e) = &self.tissue {
                     return Err(format!("IRE tissue parameters could not be read: {e}"));
                 }
+                // An empty plan is waiting for its first electrode (the panel says what to do); one
+                // electrode is a plan the model refuses, and says why.
+                if self.plan.probes.is_empty() {
+                    return Ok(Some("Place two or more electrodes to compute the zone".into()));
+                }
                 if self.plan.probes.len() < 2 {
                     return Err(IreError::NoPairs.to_string());
                 }
