@@ -579,6 +579,10 @@ pub struct ComputeZone {
     pub extents_mm: ZoneExtents,
     /// The unit LPS directions the extents are measured along.
     pub axes_lps: ZoneAxes,
+    /// Uncertainty band (issue 13): inner / nominal / outer volume and extents, and the
+    /// parameters whose calibrated ranges made it; absent when the model ran without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub band: Option<crate::physics::band::BandSummary>,
 }
 
 #[derive(Debug, Serialize, Clone, Copy, PartialEq)]
@@ -923,6 +927,7 @@ pub fn compute_case_png(
 
     // The CT of a DICOM case, kept for the board slide (`--png`).
     let volume: Option<crate::volume::Volume>;
+    let regions;
     let structures: Vec<Structure>;
     let structure_geometry;
     let case_dir = path.parent().unwrap_or_else(|| Path::new(""));
@@ -933,15 +938,19 @@ pub fn compute_case_png(
             centre_lps,
         } => {
             // The phantom has no CT: its structures go on a grid of the block at the model's
-            // spacing (the IRE model has no structure overrides for a phantom).
+            // spacing (for the safety pass).
             structure_geometry =
                 crate::safety::shapes::phantom_geometry(*centre_lps, *size_mm, case.model.spacing_mm);
             structures = case_structures(&case, case_dir, &structure_geometry, None, &file, &mut warnings)?;
             volume = None;
-            TissueSource::Phantom {
+            // Structures of a phantom set their tissue as on a CT (node → lymph node, vessel →
+            // blood; issue 13).
+            regions = crate::physics::ire::tissue::phantom_regions(&case.structures);
+            TissueSource::PhantomRegions {
                 class_id: tissue,
                 centre_lps: PatientPos::from(*centre_lps),
                 size_mm: *size_mm,
+                regions: &regions,
             }
         }
         CaseSource::Dicom {
@@ -1376,6 +1385,13 @@ fn build_report(
                 perpendicular: e2,
             },
             axes_lps: axes,
+            band: r.band.as_ref().map(|b| {
+                b.summary([
+                    ("probe_axis", Vector3::from(axes.probe_axis)),
+                    ("pair_axis", Vector3::from(axes.pair_axis)),
+                    ("perpendicular", Vector3::from(axes.perpendicular)),
+                ])
+            }),
         },
         solver: ComputeSolver {
             linear_iterations: r.linear_iterations,

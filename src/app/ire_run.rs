@@ -243,6 +243,7 @@ mod tests {
             elapsed_s: 0.0,
             preview,
             description: String::new(),
+            band: None,
         }
     }
 
