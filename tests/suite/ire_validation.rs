@@ -351,13 +351,15 @@ fn translation_and_rotation_keep_the_zone_volume() {
             Vector3::y(),
             1e-3,
         ),
-        // The electrodes cut the grid at new sub-voxel positions: grid tolerance.
+        // The electrodes cut the grid at new sub-voxel positions: grid tolerance (3.0 % at the
+        // calibrated 415 V/cm, whose larger zone also feels the larger zero-flux box of the
+        // oblique pair's grid more).
         (
             "oblique (35° and 20°)",
             PatientPos::new(0.21, 0.33, 0.1),
             rot * Vector3::z(),
             rot * Vector3::x(),
-            0.03,
+            0.035,
         ),
     ];
     println!("invariance: base zone {base:.3} mL at {} mm", opts.spacing_mm);
@@ -547,11 +549,14 @@ fn preview_is_labelled_and_close_to_the_linear_model() {
         pv.zone_volume_ml, ep, full.zone_volume_ml, ef, pv.pairs[0].current_a, full.pairs[0].current_a
     );
     // Same physics (linear, homogeneous) without the end effects and the boundary, sampled at
-    // 1.5 mm: the volume within 25 %, the extents within 3 mm (two preview spacings).
+    // 1.5 mm: the volume within 25 %, the extents within 3 mm (two preview spacings) across the
+    // electrodes. Along them 4 mm: the line sources end abruptly at the tips, and at the
+    // calibrated 415 V/cm the zone reaches further past the tips, where the finite electrodes'
+    // fringe field adds ≈ 3.75 mm the preview lacks.
     assert!((pv.zone_volume_ml - full.zone_volume_ml).abs() < 0.25 * full.zone_volume_ml);
     for ax in 0..3 {
         assert!(
-            (ep[ax] - ef[ax]).abs() <= 3.0,
+            (ep[ax] - ef[ax]).abs() <= if ax == 2 { 4.0 } else { 3.0 },
             "axis {ax}: {} vs {}",
             ep[ax],
             ef[ax]

@@ -118,7 +118,7 @@ pub(crate) fn conductivity_groups(params: &TissueParams, present: &[bool], nonli
                 nominal: s0,
                 outer: range.hi,
                 source: format!(
-                    "{}{}. σ1 scales with σ0. Per node the band takes whichever end gives the lower field \
+                    "{}{}. Per node the band takes whichever end gives the lower field \
                      (inner) or the higher (outer)",
                     range.source,
                     range.note.as_deref().map(|n| format!(" — {n}")).unwrap_or_default()
