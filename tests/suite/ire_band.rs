@@ -197,3 +197,46 @@ fn compute_json_shows_the_band() {
     assert!(params.iter().all(|p| p["source"].as_str().is_some_and(|s| !s.is_empty())));
     assert!(params.iter().any(|p| p["unit"] == "S/m"), "{params:#?}");
 }
+
+/// Cost of the band on the benchmark plan (4 electrodes, 6 pairs, 0.5 mm, liver), printed:
+/// `cargo test --test suite band_cost -- --ignored --nocapture` (the criterion bench
+/// `ire_plan` gives the numbers that count).
+#[test]
+#[ignore]
+fn band_cost_on_the_four_electrode_plan() {
+    use ablaplan::plan::ire::IreSettings;
+    use ablaplan::plan::probe::{ArrayTemplate, parallel_array};
+    use nalgebra::Vector3;
+    let t = ArrayTemplate::centred(
+        "nanoknife_19g",
+        4,
+        15.0,
+        PatientPos::new(0.3, -0.2, 0.1),
+        Vector3::z(),
+        Vector3::x(),
+        20.0,
+        150.0,
+    );
+    let probes = parallel_array(&t).unwrap();
+    let tissue = TissueSource::Phantom {
+        class_id: "liver",
+        centre_lps: PatientPos::origin(),
+        size_mm: [200.0; 3],
+    };
+    let p = params();
+    let settings = IreSettings::default();
+    for band in [false, true, false, true] {
+        let opts = IreModelOptions {
+            band,
+            ..IreModelOptions::default()
+        };
+        let r = compute_ire(&probes, &settings, tissue, &p, &opts, &JobCtx::default()).unwrap();
+        println!(
+            "band {band}: {:.2} s, {} linear iterations, zone {:.2} mL, band {:?}",
+            r.elapsed_s,
+            r.linear_iterations,
+            r.zone_volume_ml,
+            r.band.as_ref().map(|b| [Surface::Inner, Surface::Outer].map(|s| b.volume_ml(s)))
+        );
+    }
+}
