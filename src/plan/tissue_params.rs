@@ -54,17 +54,26 @@ impl ParamRange {
         if !(self.lo.is_finite() && self.hi.is_finite() && self.lo > 0.0 && self.lo <= self.hi) {
             return Err(AssetError::invalid(
                 file,
-                format!("{what}: range [{}, {}] must be positive and ordered", self.lo, self.hi),
+                format!(
+                    "{what}: range [{}, {}] must be positive and ordered",
+                    self.lo, self.hi
+                ),
             ));
         }
         if !(self.lo..=self.hi).contains(&value) {
             return Err(AssetError::invalid(
                 file,
-                format!("{what}: value {value} lies outside its range [{}, {}]", self.lo, self.hi),
+                format!(
+                    "{what}: value {value} lies outside its range [{}, {}]",
+                    self.lo, self.hi
+                ),
             ));
         }
         if self.source.trim().is_empty() {
-            return Err(AssetError::invalid(file, format!("{what}: empty range \"source\"")));
+            return Err(AssetError::invalid(
+                file,
+                format!("{what}: empty range \"source\""),
+            ));
         }
         if !self.confirmed && self.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
             return Err(AssetError::invalid(
@@ -303,7 +312,11 @@ impl TissueParams {
                 )?;
             }
             if let Some(r) = &c.sigma0_range_s_per_m {
-                r.check(file, &format!("{}.sigma0_range_s_per_m", c.id), c.sigma0_s_per_m.value)?;
+                r.check(
+                    file,
+                    &format!("{}.sigma0_range_s_per_m", c.id),
+                    c.sigma0_s_per_m.value,
+                )?;
             }
             if c.sigma1_s_per_m.value < c.sigma0_s_per_m.value {
                 return Err(AssetError::invalid(
@@ -385,7 +398,10 @@ impl IreCalibration {
             }
         }
         if !(self.threshold_factor.is_finite() && self.threshold_factor > 0.0) {
-            return bad(format!("threshold_factor {} must be positive", self.threshold_factor));
+            return bad(format!(
+                "threshold_factor {} must be positive",
+                self.threshold_factor
+            ));
         }
         if self.measured_sd_mm.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
             return bad("measured_sd_mm must be positive".into());

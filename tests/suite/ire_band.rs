@@ -49,7 +49,15 @@ fn v3_with(p: &TissueParams, zone: ZoneCriterion, band: bool) -> IreResult {
         centre_lps: (*centre_lps).into(),
         size_mm: *size_mm,
     };
-    compute_ire(&case.probes, &case.effective_ire(), tissue, p, &opts, &JobCtx::default()).unwrap()
+    compute_ire(
+        &case.probes,
+        &case.effective_ire(),
+        tissue,
+        p,
+        &opts,
+        &JobCtx::default(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -71,8 +79,20 @@ fn v3_band_surfaces_match_direct_solves_at_the_range_ends() {
     // Inner: contained in each, likewise.
     for ratio in [r_lo, r_hi] {
         let q = with_sigma_ratio(&p, "liver", ratio).unwrap();
-        let outer_direct = v3_with(&q, ZoneCriterion::Fixed { threshold_v_per_cm: t_lo }, false);
-        let inner_direct = v3_with(&q, ZoneCriterion::Fixed { threshold_v_per_cm: t_hi }, false);
+        let outer_direct = v3_with(
+            &q,
+            ZoneCriterion::Fixed {
+                threshold_v_per_cm: t_lo,
+            },
+            false,
+        );
+        let inner_direct = v3_with(
+            &q,
+            ZoneCriterion::Fixed {
+                threshold_v_per_cm: t_hi,
+            },
+            false,
+        );
         let out_miss = excess(&outer_direct.zone, &band.outer);
         let in_extra = excess(&band.inner, &inner_direct.zone);
         println!(
@@ -85,15 +105,25 @@ fn v3_band_surfaces_match_direct_solves_at_the_range_ends() {
             band.volume_ml(Surface::Inner),
             100.0 * in_extra
         );
-        assert!(out_miss < 0.01, "σ1/σ0 {ratio}: {:.2} % of the direct outer zone outside the band", 100.0 * out_miss);
-        assert!(in_extra < 0.01, "σ1/σ0 {ratio}: {:.2} % of the inner band outside the direct zone", 100.0 * in_extra);
+        assert!(
+            out_miss < 0.01,
+            "σ1/σ0 {ratio}: {:.2} % of the direct outer zone outside the band",
+            100.0 * out_miss
+        );
+        assert!(
+            in_extra < 0.01,
+            "σ1/σ0 {ratio}: {:.2} % of the inner band outside the direct zone",
+            100.0 * in_extra
+        );
     }
     assert!(band.volume_ml(Surface::Inner) < band.volume_ml(Surface::Nominal));
     assert!(band.volume_ml(Surface::Nominal) < band.volume_ml(Surface::Outer));
 }
 
 fn case_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/cases").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/cases")
+        .join(name)
 }
 
 #[test]
@@ -119,7 +149,15 @@ fn a_node_in_fat_is_lymph_node_tissue_and_its_low_field_is_explained() {
         size_mm: *size_mm,
         regions: &regions,
     };
-    let r = compute_ire(&case.probes, &case.effective_ire(), source, &p, &case.model, &JobCtx::default()).unwrap();
+    let r = compute_ire(
+        &case.probes,
+        &case.effective_ire(),
+        source,
+        &p,
+        &case.model,
+        &JobCtx::default(),
+    )
+    .unwrap();
     let classes = node_classes(&r.grid, &source, &p).unwrap();
     let class_at = |x: f64, y: f64, z: f64| {
         let [i, j, k] = r.grid.nearest(&PatientPos::new(x, y, z)).unwrap();
@@ -148,7 +186,9 @@ fn a_node_in_fat_is_lymph_node_tissue_and_its_low_field_is_explained() {
     };
     let c = PatientPos::from(c);
     let inside = move |q: &PatientPos| (q - c).norm() <= radius_mm;
-    let x = explain_coverage(&r, &inside, source, &p).unwrap().expect("target on the grid");
+    let x = explain_coverage(&r, &inside, source, &p)
+        .unwrap()
+        .expect("target on the grid");
     println!("{x:#?}");
     assert_eq!(x.class_inside, "lymph_node");
     assert_eq!(x.class_around, "fat");
@@ -157,8 +197,16 @@ fn a_node_in_fat_is_lymph_node_tissue_and_its_low_field_is_explained() {
     assert!(x.inside_unconfirmed);
     assert_eq!(x.sigma0_inside_range_s_per_m, Some([0.08, 0.5]));
     assert!(x.covered_fraction < 0.9, "{}", x.covered_fraction);
-    assert!(x.field_ratio_inside_to_around < 0.8, "{}", x.field_ratio_inside_to_around);
-    assert!(x.causes.contains(&UncoveredCause::ConductivityContrast), "{:?}", x.causes);
+    assert!(
+        x.field_ratio_inside_to_around < 0.8,
+        "{}",
+        x.field_ratio_inside_to_around
+    );
+    assert!(
+        x.causes.contains(&UncoveredCause::ConductivityContrast),
+        "{:?}",
+        x.causes
+    );
     assert!(x.voltage_needed_v > 3000.0, "{}", x.voltage_needed_v);
     // The same node of soft-tissue conductivity (no contrast) is covered better, and the
     // contrast is no longer named.
@@ -169,9 +217,22 @@ fn a_node_in_fat_is_lymph_node_tissue_and_its_low_field_is_explained() {
         id: "fat".into(),
         ..same.classes[node].clone()
     };
-    let r2 = compute_ire(&case.probes, &case.effective_ire(), source, &same, &case.model, &JobCtx::default()).unwrap();
+    let r2 = compute_ire(
+        &case.probes,
+        &case.effective_ire(),
+        source,
+        &same,
+        &case.model,
+        &JobCtx::default(),
+    )
+    .unwrap();
     let x2 = explain_coverage(&r2, &inside, source, &same).unwrap().unwrap();
-    assert!(x2.covered_fraction > x.covered_fraction, "{} vs {}", x2.covered_fraction, x.covered_fraction);
+    assert!(
+        x2.covered_fraction > x.covered_fraction,
+        "{} vs {}",
+        x2.covered_fraction,
+        x.covered_fraction
+    );
     assert!(!x2.causes.contains(&UncoveredCause::ConductivityContrast));
 }
 
@@ -194,7 +255,11 @@ fn compute_json_shows_the_band() {
         }
     }
     let params = b["parameters"].as_array().unwrap();
-    assert!(params.iter().all(|p| p["source"].as_str().is_some_and(|s| !s.is_empty())));
+    assert!(
+        params
+            .iter()
+            .all(|p| p["source"].as_str().is_some_and(|s| !s.is_empty()))
+    );
     assert!(params.iter().any(|p| p["unit"] == "S/m"), "{params:#?}");
 }
 
@@ -236,7 +301,9 @@ fn band_cost_on_the_four_electrode_plan() {
             r.elapsed_s,
             r.linear_iterations,
             r.zone_volume_ml,
-            r.band.as_ref().map(|b| [Surface::Inner, Surface::Outer].map(|s| b.volume_ml(s)))
+            r.band
+                .as_ref()
+                .map(|b| [Surface::Inner, Surface::Outer].map(|s| b.volume_ml(s)))
         );
     }
 }

@@ -17,7 +17,10 @@ use ablaplan::plan::tissue_params::builtin_tissue_params;
 fn calibrate_ire_on_v3() {
     let mut params = builtin_tissue_params().unwrap();
     let target = CalibrationTarget::from_asset(&params).expect("the asset names its calibration target");
-    let report = calibrate_v3(&params, &target, &JobCtx::default(), &|line| println!("calibrate: {line}")).unwrap();
+    let report = calibrate_v3(&params, &target, &JobCtx::default(), &|line| {
+        println!("calibrate: {line}")
+    })
+    .unwrap();
     for s in &report.scans {
         let best = s
             .extents
@@ -45,7 +48,8 @@ fn calibrate_ire_on_v3() {
         report.band_outer_extents_mm
     );
     let before = params.clone();
-    let command = "ABLAPLAN_WRITE_CALIBRATION=1 cargo test --test suite calibrate_ire_on_v3 -- --ignored --nocapture";
+    let command =
+        "ABLAPLAN_WRITE_CALIBRATION=1 cargo test --test suite calibrate_ire_on_v3 -- --ignored --nocapture";
     apply(&mut params, &report, command).unwrap();
     if std::env::var("ABLAPLAN_WRITE_CALIBRATION").is_ok_and(|v| v == "1") {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/tissues_ire.json");
@@ -77,22 +81,36 @@ fn the_stored_calibration_keeps_every_value_in_its_published_range() {
     // V3 within 1 SD on every axis at the calibrated values, and the measured zone inside the
     // band (the records of the calibration run; `ire_validation.rs` recomputes both).
     for ax in 0..3 {
-        assert!(cal.residuals_sd[ax].abs() <= 1.0, "axis {ax}: {:?}", cal.residuals_sd);
+        assert!(
+            cal.residuals_sd[ax].abs() <= 1.0,
+            "axis {ax}: {:?}",
+            cal.residuals_sd
+        );
         let m = cal.measured_extents_mm[ax];
         assert!(cal.band_inner_extents_mm[ax] <= m && m <= cal.band_outer_extents_mm[ax]);
     }
     let liver = p.class("liver").unwrap();
-    assert_eq!(liver.lethal_threshold_v_per_cm.value, cal.lethal_threshold_v_per_cm.value);
+    assert_eq!(
+        liver.lethal_threshold_v_per_cm.value,
+        cal.lethal_threshold_v_per_cm.value
+    );
     let ratio = liver.sigma1_s_per_m.value / liver.sigma0_s_per_m.value;
     assert!((ratio - cal.sigma_ratio.value).abs() < 0.01, "{ratio}");
     // Every class: a threshold inside the published range, with a band range around it.
     for c in &p.classes {
         let t = c.lethal_threshold_v_per_cm.value;
         assert!((269.0..=637.0).contains(&t), "{}: {t}", c.id);
-        let r = c.lethal_threshold_range_v_per_cm.as_ref().expect("threshold range");
+        let r = c
+            .lethal_threshold_range_v_per_cm
+            .as_ref()
+            .expect("threshold range");
         assert!(r.lo <= t && t <= r.hi, "{}", c.id);
         if c.id != cal.class_id {
-            assert!(!c.lethal_threshold_v_per_cm.confirmed, "{} follows the liver: unconfirmed", c.id);
+            assert!(
+                !c.lethal_threshold_v_per_cm.confirmed,
+                "{} follows the liver: unconfirmed",
+                c.id
+            );
         }
     }
     // The lymph node's conductivity is an unconfirmed placeholder with a wide range.

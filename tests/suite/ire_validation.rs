@@ -427,11 +427,13 @@ fn v3_ben_david_porcine_liver() {
     let (lin, rl) = v3(false, h);
     let axes = [Vector3::x(), Vector3::y(), Vector3::z()];
     let band = r.band.as_ref().expect("the full model carries a band");
-    let named = [("pair_axis", axes[0]), ("perpendicular", axes[1]), ("along", axes[2])];
+    let named = [
+        ("pair_axis", axes[0]),
+        ("perpendicular", axes[1]),
+        ("along", axes[2]),
+    ];
     let sum = band.summary(named);
-    let ext_of = |s: &ablaplan::physics::band::SurfaceSummary| {
-        named.map(|(n, _)| s.extents_mm[n])
-    };
+    let ext_of = |s: &ablaplan::physics::band::SurfaceSummary| named.map(|(n, _)| s.extents_mm[n]);
     let (inner, outer) = (ext_of(&sum.inner), ext_of(&sum.outer));
     println!(
         "V3 nonlinear ({h} mm): {:.1} × {:.1} × {:.1} mm (pair axis × perpendicular × along), {:.2} mL, \
@@ -446,8 +448,18 @@ fn v3_ben_david_porcine_liver() {
     );
     println!(
         "V3 band: inner {:.1} × {:.1} × {:.1} mm ({:.2} mL), outer {:.1} × {:.1} × {:.1} mm ({:.2} mL); {:?}",
-        inner[0], inner[1], inner[2], sum.inner.volume_ml, outer[0], outer[1], outer[2], sum.outer.volume_ml,
-        sum.parameters.iter().map(|p| (&p.name, p.inner, p.nominal, p.outer)).collect::<Vec<_>>()
+        inner[0],
+        inner[1],
+        inner[2],
+        sum.inner.volume_ml,
+        outer[0],
+        outer[1],
+        outer[2],
+        sum.outer.volume_ml,
+        sum.parameters
+            .iter()
+            .map(|p| (&p.name, p.inner, p.nominal, p.outer))
+            .collect::<Vec<_>>()
     );
     println!(
         "V3 linear σ0 ({h} mm): {:.1} × {:.1} × {:.1} mm, {:.2} mL, {:.1} A",
@@ -484,8 +496,16 @@ fn v3_ben_david_porcine_liver() {
         assert!(inner[ax] <= ext[ax] && ext[ax] <= outer[ax]);
     }
     // The band names its parameters with their ranges: the liver threshold and σ1/σ0.
-    assert!(sum.parameters.iter().any(|p| p.name.contains("threshold") && p.inner > p.outer));
-    assert!(sum.parameters.iter().any(|p| p.name.contains("σ1/σ0") && p.inner < p.outer));
+    assert!(
+        sum.parameters
+            .iter()
+            .any(|p| p.name.contains("threshold") && p.inner > p.outer)
+    );
+    assert!(
+        sum.parameters
+            .iter()
+            .any(|p| p.name.contains("σ1/σ0") && p.inner < p.outer)
+    );
     // The nonlinear σ grows the zone (REFERENCE.md §2: the constant-σ model under-predicts the
     // perpendicular extent).
     assert!(r.zone_volume_ml > rl.zone_volume_ml);

@@ -121,7 +121,11 @@ pub(crate) fn conductivity_groups(params: &TissueParams, present: &[bool], nonli
                     "{}{}. Per node the band takes whichever end gives the lower field \
                      (inner) or the higher (outer)",
                     range.source,
-                    range.note.as_deref().map(|n| format!(" — {n}")).unwrap_or_default()
+                    range
+                        .note
+                        .as_deref()
+                        .map(|n| format!(" — {n}"))
+                        .unwrap_or_default()
                 ),
             },
             ends,

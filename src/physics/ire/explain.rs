@@ -119,7 +119,12 @@ pub fn explain_coverage(
             classes[idx] != OUTSIDE && inside(&g.lps(i, j, k))
         })
         .collect();
-    let target: Vec<usize> = flags.iter().enumerate().filter(|(_, f)| **f).map(|(i, _)| i).collect();
+    let target: Vec<usize> = flags
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| **f)
+        .map(|(i, _)| i)
+        .collect();
     if target.is_empty() {
         return Ok(None);
     }
@@ -159,10 +164,13 @@ pub fn explain_coverage(
     let e_in = field(&target);
     let e_around = field(&shell);
     let covered = target.iter().filter(|&&i| r.zone[i]).count() as f64 / target.len() as f64;
-    let covered_inner = r
-        .band
-        .as_ref()
-        .map(|b| target.iter().filter(|&&i| b.inner.get(i).copied().unwrap_or(false)).count() as f64 / target.len() as f64);
+    let covered_inner = r.band.as_ref().map(|b| {
+        target
+            .iter()
+            .filter(|&&i| b.inner.get(i).copied().unwrap_or(false))
+            .count() as f64
+            / target.len() as f64
+    });
     let n_classes = params.classes.len();
     let c_in = most_frequent(target.iter().map(|&i| classes[i]), n_classes);
     let c_out = most_frequent(shell.iter().map(|&i| classes[i]), n_classes).or(c_in);
@@ -187,7 +195,12 @@ pub fn explain_coverage(
         .max(1.0);
     let max_voltage = r.pairs.iter().map(|p| p.voltage_v).fold(0.0, f64::max);
     let ratio = if e_around > 0.0 { e_in / e_around } else { 1.0 };
-    let threshold_in = median(target.iter().map(|&i| f64::from(r.threshold_v_per_cm[i])).collect());
+    let threshold_in = median(
+        target
+            .iter()
+            .map(|&i| f64::from(r.threshold_v_per_cm[i]))
+            .collect(),
+    );
     let mut causes = Vec::new();
     if covered < 1.0 {
         if contrast > CONTRAST_CAUSE && ratio < FIELD_RATIO_CAUSE {
@@ -214,7 +227,9 @@ pub fn explain_coverage(
         conductivity_contrast: contrast,
         sphere_field_ratio: sphere,
         inside_unconfirmed: ci.is_some_and(|c| !c.sigma0_s_per_m.confirmed),
-        sigma0_inside_range_s_per_m: ci.and_then(|c| c.sigma0_range_s_per_m.as_ref()).map(|r| [r.lo, r.hi]),
+        sigma0_inside_range_s_per_m: ci
+            .and_then(|c| c.sigma0_range_s_per_m.as_ref())
+            .map(|r| [r.lo, r.hi]),
         voltage_factor_needed: factor,
         voltage_needed_v: factor * max_voltage,
         causes,

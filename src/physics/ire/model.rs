@@ -585,7 +585,14 @@ impl Setup {
         let zone_flags = zone::zone_mask(&max_e, &threshold, &classes);
         let zone_volume_ml = zone::zone_volume_ml(&grid, &zone_flags);
         let band = band_fields.map(|b| {
-            b.into_band(&grid, &classes, params, &opts.zone, &threshold, zone_flags.clone())
+            b.into_band(
+                &grid,
+                &classes,
+                params,
+                &opts.zone,
+                &threshold,
+                zone_flags.clone(),
+            )
         });
         Ok(IreResult {
             band,
@@ -1044,7 +1051,17 @@ pub fn preview_ire(
         "IRE preview: analytic line sources, linear homogeneous σ, {spacing} mm, {} — not the full model",
         opts.zone.label()
     );
-    setup.finish(params, settings, opts, max_e, results, started, true, None, description)
+    setup.finish(
+        params,
+        settings,
+        opts,
+        max_e,
+        results,
+        started,
+        true,
+        None,
+        description,
+    )
 }
 
 impl IreResult {

@@ -177,38 +177,37 @@ pub fn node_classes(
             return ct_classes(grid, volume, structures, params, &class_index);
         }
     };
-    if !size_mm.iter().all(|s| s.is_finite() && *s > 0.0) || !centre_lps.iter().all(|c| c.is_finite())
-            {
-                return Err(IreError::Invalid(format!(
-                    "phantom block size {size_mm:?} mm must be positive and finite"
-                )));
+    if !size_mm.iter().all(|s| s.is_finite() && *s > 0.0) || !centre_lps.iter().all(|c| c.is_finite()) {
+        return Err(IreError::Invalid(format!(
+            "phantom block size {size_mm:?} mm must be positive and finite"
+        )));
+    }
+    let c = class_index(class_id)?;
+    let region_classes = regions
+        .iter()
+        .map(|r| class_index(&r.class_id))
+        .collect::<Result<Vec<u8>, IreError>>()?;
+    let eps = 1e-6 * grid.spacing_mm;
+    let lo = centre_lps.coords - Vector3::from(*size_mm) * 0.5;
+    let hi = centre_lps.coords + Vector3::from(*size_mm) * 0.5;
+    Ok((0..grid.len())
+        .into_par_iter()
+        .map(|idx| {
+            let [i, j, k] = grid.ijk(idx);
+            let p = grid.lps(i, j, k);
+            let inside = (0..3).all(|ax| p[ax] >= lo[ax] - eps && p[ax] <= hi[ax] + eps);
+            if !inside {
+                return OUTSIDE;
             }
-            let c = class_index(class_id)?;
-            let region_classes = regions
+            // The last region containing the node wins (ordered by priority).
+            regions
                 .iter()
-                .map(|r| class_index(&r.class_id))
-                .collect::<Result<Vec<u8>, IreError>>()?;
-            let eps = 1e-6 * grid.spacing_mm;
-            let lo = centre_lps.coords - Vector3::from(*size_mm) * 0.5;
-            let hi = centre_lps.coords + Vector3::from(*size_mm) * 0.5;
-            Ok((0..grid.len())
-                .into_par_iter()
-                .map(|idx| {
-                    let [i, j, k] = grid.ijk(idx);
-                    let p = grid.lps(i, j, k);
-                    let inside = (0..3).all(|ax| p[ax] >= lo[ax] - eps && p[ax] <= hi[ax] + eps);
-                    if !inside {
-                        return OUTSIDE;
-                    }
-                    // The last region containing the node wins (ordered by priority).
-                    regions
-                        .iter()
-                        .zip(&region_classes)
-                        .rev()
-                        .find(|(r, _)| r.shape.contains(&p))
-                        .map_or(c, |(_, &rc)| rc)
-                })
-                .collect())
+                .zip(&region_classes)
+                .rev()
+                .find(|(r, _)| r.shape.contains(&p))
+                .map_or(c, |(_, &rc)| rc)
+        })
+        .collect())
 }
 
 /// A region of a phantom with its own tissue class: an analytic shape (node centres inside it
