@@ -360,7 +360,7 @@ pub fn fit(
     while rb + 1 < scans.len() && ok(rb + 1) {
         rb += 1;
     }
-    let ends = [&scans[ra], &scan, &scans[rb]];
+    let ends = [&scans[ra], scan, &scans[rb]];
     let inner_at = |t: f64| -> [f64; 3] {
         [0, 1, 2].map(|ax| ends.iter().map(|s| s.at(t)[ax]).fold(f64::INFINITY, f64::min))
     };
@@ -434,10 +434,11 @@ pub fn apply(params: &mut TissueParams, report: &CalibrationReport, command: &st
             );
             c.lethal_threshold_v_per_cm.value = report.threshold_v_per_cm;
             c.lethal_threshold_v_per_cm.uncertainty = None;
-            c.lethal_threshold_v_per_cm.source = format!(
-                "calibrated on V3 (least squares on all three axes in SD units) within the published \
-                 269–637 V/cm; for the clinical protocol (70–90 pulses of 70–100 µs); REFERENCE.md §7"
-            );
+            c.lethal_threshold_v_per_cm.source =
+                "calibrated on V3 (least squares on all three axes in SD units) \
+                 within the published 269–637 V/cm; for the clinical protocol (70–90 pulses of 70–100 µs); \
+                 REFERENCE.md §7"
+                    .into();
             c.lethal_threshold_v_per_cm.confirmed = true;
             c.lethal_threshold_v_per_cm.note = None;
             c.lethal_threshold_range_v_per_cm = Some(ParamRange {
