@@ -5,6 +5,7 @@
 //! - `band`: the zone's uncertainty band (inner / nominal / outer) from the calibrated ranges.
 //! - `calibrate`: the reproducible calibration of the lethal threshold and σ ratio on V3.
 //! - `explain`: why a target is not covered (field inside vs around, conductivity contrast).
+//! - `heating`: the Joule source of a pulse (exact discrete U·I balance), σ(E, T), adiabatic rise.
 //! - `current`: the exact discrete current out of an electrode.
 //! - `zone`: thresholds, the lethal zone, extents and resampling for displays.
 //! - `preview`: the analytic instant preview.
@@ -15,6 +16,7 @@ pub mod calibrate;
 pub mod current;
 pub mod explain;
 pub mod field;
+pub mod heating;
 pub mod model;
 pub mod preview;
 pub mod tissue;
