@@ -482,6 +482,7 @@ impl AblaApp {
                     .and_then(|c| c.cryo.as_ref())
                     .map_or(37.0, |c| c.phantom_temperature_c);
                 let shapes = experiment.map(|c| c.structures).unwrap_or_default();
+                let regions = crate::physics::ire::tissue::phantom_regions(&shapes);
                 let case_dir = case_path
                     .as_deref()
                     .and_then(Path::parent)
@@ -492,6 +493,7 @@ impl AblaApp {
                     size_mm,
                     centre_lps,
                     temperature_c,
+                    regions,
                 };
                 self.start_phantom(scene, shapes, case_dir);
             }

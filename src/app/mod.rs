@@ -115,6 +115,8 @@ pub struct PhantomScene {
     pub centre_lps: [f64; 3],
     /// Starting temperature of the cryo model (°C).
     pub temperature_c: f64,
+    /// Regions whose tissue the case's structures set (a node in fat, a vessel of blood).
+    pub regions: Vec<crate::physics::ire::tissue::TissueRegion>,
 }
 
 struct ScanJob {

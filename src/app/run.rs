@@ -701,6 +701,7 @@ fn scene_tissue<'a>(
             centre_lps: crate::geometry::PatientPos::from(p.centre_lps),
             size_mm: p.size_mm,
             temperature_c: p.temperature_c,
+            regions: &p.regions,
         },
         None => Tissue::Ct { volume, structures },
     }
@@ -728,6 +729,7 @@ mod tests {
             elapsed_s: 0.0,
             preview,
             description: String::new(),
+            band: None,
         }
     }
 

@@ -95,6 +95,68 @@ impl ZoneBand {
     }
 }
 
+/// Volume and extents of one surface (for reports).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SurfaceSummary {
+    pub volume_ml: f64,
+    /// Extents (mm) along the named axes the report uses (max − min of the node centres'
+    /// projections plus one spacing).
+    pub extents_mm: std::collections::BTreeMap<String, f64>,
+}
+
+/// The band as reported (`compute --json` → `zone.band`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BandSummary {
+    pub inner: SurfaceSummary,
+    pub nominal: SurfaceSummary,
+    pub outer: SurfaceSummary,
+    /// The parameters whose ranges made the band, with the value used for each surface.
+    pub parameters: Vec<BandParameter>,
+}
+
+impl ZoneBand {
+    /// Volume and extents (along the named `axes`, normalised here) of the three surfaces.
+    pub fn summary(&self, axes: [(&str, nalgebra::Vector3<f64>); 3]) -> BandSummary {
+        let surface = |s: Surface| {
+            let e = extents_mm(&self.grid, self.surface(s), axes.map(|a| a.1));
+            SurfaceSummary {
+                volume_ml: self.volume_ml(s),
+                extents_mm: axes.iter().zip(e).map(|((n, _), v)| (n.to_string(), v)).collect(),
+            }
+        };
+        BandSummary {
+            inner: surface(Surface::Inner),
+            nominal: surface(Surface::Nominal),
+            outer: surface(Surface::Outer),
+            parameters: self.parameters.clone(),
+        }
+    }
+}
+
+/// Extents (mm) of flagged nodes along three directions: max − min of the projections of their
+/// centres, plus one spacing (each node stands for a voxel); 0 when none is flagged.
+pub fn extents_mm(grid: &ComputeGrid, flags: &[bool], axes: [nalgebra::Vector3<f64>; 3]) -> [f64; 3] {
+    let axes = axes.map(|a| a.try_normalize(1e-12).unwrap_or(a));
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for (idx, _) in flags.iter().enumerate().filter(|(_, f)| **f) {
+        let [i, j, k] = grid.ijk(idx);
+        let p = grid.lps(i, j, k).coords;
+        for ax in 0..3 {
+            let t = p.dot(&axes[ax]);
+            lo[ax] = lo[ax].min(t);
+            hi[ax] = hi[ax].max(t);
+        }
+    }
+    [0, 1, 2].map(|ax| {
+        if hi[ax] >= lo[ax] {
+            hi[ax] - lo[ax] + grid.spacing_mm
+        } else {
+            0.0
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +181,14 @@ mod tests {
         assert_eq!(band.outer, vec![false, true, true, true]);
         assert!(band.volume_ml(Surface::Inner) <= band.volume_ml(Surface::Nominal));
         assert!(band.volume_ml(Surface::Nominal) <= band.volume_ml(Surface::Outer));
+        let sum = band.summary([
+            ("x", nalgebra::Vector3::x()),
+            ("y", nalgebra::Vector3::y()),
+            ("z", nalgebra::Vector3::z()),
+        ]);
+        assert_eq!(sum.inner.extents_mm["x"], 1.0);
+        assert_eq!(sum.outer.extents_mm["x"], 3.0);
+        assert_eq!(sum.outer.extents_mm["y"], 1.0);
+        assert!(sum.inner.volume_ml <= sum.outer.volume_ml);
     }
 }

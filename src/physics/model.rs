@@ -15,6 +15,7 @@ use super::cryo::preview::{CryoPreview, preview_cryo, warm_preview};
 use super::cryo::tissue::CryoTissueSource;
 use super::grid::ComputeGrid;
 use super::ire::model::{IreError, IreModelOptions, IreResult, TissueSource, compute_ire, preview_ire};
+use super::ire::tissue::TissueRegion;
 use crate::anatomy::Structure;
 use crate::geometry::PatientPos;
 use crate::jobs::JobCtx;
@@ -63,12 +64,14 @@ pub enum Tissue<'a> {
         structures: &'a [Structure],
     },
     /// A homogeneous block of one tissue class (an id both tissue files share, e.g. "liver",
-    /// "agar"), `size_mm` along L, P, S centred on `centre_lps`, at `temperature_c` (cryo).
+    /// "agar"), `size_mm` along L, P, S centred on `centre_lps`, at `temperature_c` (cryo); the
+    /// case's structures may set the tissue of regions of it (a node in fat, a vessel of blood).
     Phantom {
         class_id: &'a str,
         centre_lps: PatientPos,
         size_mm: [f64; 3],
         temperature_c: f64,
+        regions: &'a [TissueRegion],
     },
 }
 
@@ -76,6 +79,18 @@ impl<'a> Tissue<'a> {
     pub fn ire(&self) -> TissueSource<'a> {
         match *self {
             Tissue::Ct { volume, structures } => TissueSource::Ct { volume, structures },
+            Tissue::Phantom {
+                class_id,
+                centre_lps,
+                size_mm,
+                regions,
+                ..
+            } if !regions.is_empty() => TissueSource::PhantomRegions {
+                class_id,
+                centre_lps,
+                size_mm,
+                regions,
+            },
             Tissue::Phantom {
                 class_id,
                 centre_lps,
@@ -97,6 +112,7 @@ impl<'a> Tissue<'a> {
                 centre_lps,
                 size_mm,
                 temperature_c,
+                ..
             } => CryoTissueSource::Phantom {
                 class_id,
                 centre_lps,

@@ -13,6 +13,7 @@ use crate::dicom::{self, SeriesIds};
 use crate::geometry::{PatientPos, VolumeGeometry};
 use crate::jobs::JobCtx;
 use crate::physics::ire::model::{IreError, ZoneCriterion};
+use crate::physics::ire::tissue::TissueRegion;
 use crate::physics::model::{ModelAssets, ModelError, ModelSettings, Tissue};
 use crate::plan::case::{self, CaseError, CaseFile, CaseSource};
 use crate::plan::catalog::Modality;
@@ -101,6 +102,8 @@ pub enum Scene {
         centre_lps: [f64; 3],
         /// Starting temperature of a cryo phantom (°C).
         temperature_c: f64,
+        /// Regions whose tissue the case's structures set (a node in fat, a vessel of blood).
+        regions: Vec<TissueRegion>,
     },
 }
 
@@ -155,11 +158,13 @@ impl LoadedCase {
                 size_mm,
                 centre_lps,
                 temperature_c,
+                regions,
             } => Tissue::Phantom {
                 class_id: tissue,
                 centre_lps: PatientPos::from(*centre_lps),
                 size_mm: *size_mm,
                 temperature_c: *temperature_c,
+                regions,
             },
         }
     }
@@ -257,11 +262,14 @@ pub fn load_case(
                         Modality::Cryo => cryo.model.spacing_mm,
                     };
                     let geometry = crate::safety::shapes::phantom_geometry(*centre_lps, *size_mm, spacing);
+                    // Structures of a phantom set their tissue as on a CT (node → lymph node,
+                    // vessel → blood; issue 13).
                     let scene = Scene::Phantom {
                         tissue: tissue.clone(),
                         size_mm: *size_mm,
                         centre_lps: *centre_lps,
                         temperature_c: cryo.phantom_temperature_c,
+                        regions: crate::physics::ire::tissue::phantom_regions(&case.structures),
                     };
                     (scene, geometry, None)
                 }
@@ -402,11 +410,14 @@ fn document_scene(
             size_mm,
             centre_lps,
         } => Ok((
+            // A saved document keeps its structures as masks: the tissue regions analytic shapes
+            // set are those of the experiment case it came from, not kept here.
             Scene::Phantom {
                 tissue: tissue.clone(),
                 size_mm: *size_mm,
                 centre_lps: *centre_lps,
                 temperature_c: phantom_temperature_c,
+                regions: Vec::new(),
             },
             phantom_grid(*centre_lps, *size_mm),
         )),

@@ -116,6 +116,10 @@ pub struct ComputeZone {
     pub extents_mm: ZoneExtents,
     /// The unit LPS directions the extents are measured along.
     pub axes_lps: ZoneAxes,
+    /// Uncertainty band (issue 13): inner / nominal / outer volume and extents, and the
+    /// parameters whose calibrated ranges made it; absent when the model ran without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub band: Option<crate::physics::band::BandSummary>,
 }
 
 #[derive(Debug, Serialize, Clone, Copy, PartialEq)]
@@ -323,6 +327,13 @@ pub fn ire_report(
                 perpendicular: e2,
             },
             axes_lps: axes,
+            band: r.band.as_ref().map(|b| {
+                b.summary([
+                    ("probe_axis", Vector3::from(axes.probe_axis)),
+                    ("pair_axis", Vector3::from(axes.pair_axis)),
+                    ("perpendicular", Vector3::from(axes.perpendicular)),
+                ])
+            }),
         },
         solver: ComputeSolver {
             linear_iterations: r.linear_iterations,

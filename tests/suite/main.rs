@@ -21,6 +21,8 @@ mod dicom_real;
 mod dicom_synthetic;
 mod export_slide;
 mod export_view;
+mod ire_band;
+mod ire_calibration;
 mod ire_cases;
 mod ire_tissue;
 mod ire_validation;
