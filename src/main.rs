@@ -61,6 +61,9 @@ enum Cmd {
         #[arg(long, value_name = "OUT.png")]
         png: Option<PathBuf>,
     },
+    /// Rerun a model calibration on the calibration set of REFERENCE.md §7 (`calibrate cryo`).
+    #[command(subcommand)]
+    Calibrate(ablaplan::calibrate_cli::CalibrateCmd),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
                 threshold_v_per_cm,
             },
         ),
+        Some(Cmd::Calibrate(cmd)) => ablaplan::calibrate_cli::run(cmd),
         None => match ablaplan::app::run(ablaplan::app::StartupOptions {
             open: cli.path,
             ..Default::default()

@@ -95,6 +95,56 @@ impl ZoneBand {
     }
 }
 
+/// Extents (mm) of one surface along the three axes a model reports (the probe axis, the axis
+/// between the first two probes / the pair axis, and their perpendicular).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct AxisExtents {
+    pub probe_axis: f64,
+    pub pair_axis: f64,
+    pub perpendicular: f64,
+}
+
+/// Volume and extents of one surface.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SurfaceSummary {
+    pub volume_ml: f64,
+    pub extents_mm: AxisExtents,
+}
+
+/// What reports show of a band (`compute --json`: `zone.band`): volume and extents of every
+/// surface, and the parameters with their ranges and sources.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BandSummary {
+    pub inner: SurfaceSummary,
+    pub nominal: SurfaceSummary,
+    pub outer: SurfaceSummary,
+    pub parameters: Vec<BandParameter>,
+}
+
+impl ZoneBand {
+    /// Volumes and node extents (`physics::ire::zone::extents_mm`: one spacing included) along
+    /// `axes`.
+    pub fn summary(&self, axes: [nalgebra::Vector3<f64>; 3]) -> BandSummary {
+        let one = |s: Surface| {
+            let e = super::ire::zone::extents_mm(&self.grid, self.surface(s), axes);
+            SurfaceSummary {
+                volume_ml: self.volume_ml(s),
+                extents_mm: AxisExtents {
+                    probe_axis: e[0],
+                    pair_axis: e[1],
+                    perpendicular: e[2],
+                },
+            }
+        };
+        BandSummary {
+            inner: one(Surface::Inner),
+            nominal: one(Surface::Nominal),
+            outer: one(Surface::Outer),
+            parameters: self.parameters.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
