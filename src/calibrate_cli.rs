@@ -34,6 +34,10 @@ pub struct ValidationRow {
     pub measure: String,
     pub published_mm: f64,
     pub model_mm: f64,
+    /// The lethal zone's extents along the pair axis and the perpendicular (their mean is
+    /// `model_mm`).
+    pub pair_axis_mm: f64,
+    pub perpendicular_mm: f64,
     pub error_mm: f64,
     pub within_mm: f64,
 }
@@ -99,6 +103,8 @@ fn calibrate(root: &Path, spacing_mm: Option<f64>, write: Option<&Path>) -> Resu
             measure: "lethal (−30 °C) diameter, mean of the two extents across the probes".into(),
             published_mm: published,
             model_mm: s.lethal_diameter_mm,
+            pair_axis_mm: s.lethal_extents_mm[1],
+            perpendicular_mm: s.lethal_extents_mm[2],
             error_mm: s.lethal_diameter_mm - published,
             within_mm: 5.0,
         });
@@ -148,8 +154,8 @@ pub fn format_report(r: &CalibrationReport) -> String {
     s += "Validation (not used to choose anything):\n";
     for v in &r.validation {
         s += &format!(
-            "  {}: {:.1} mm vs published {} mm ({:+.1} mm, aim ±{} mm)\n",
-            v.case_file, v.model_mm, v.published_mm, v.error_mm, v.within_mm
+            "  {}: {:.1} mm ({:.0} × {:.0}) vs published {} mm ({:+.1} mm, aim ±{} mm)\n",
+            v.case_file, v.model_mm, v.pair_axis_mm, v.perpendicular_mm, v.published_mm, v.error_mm, v.within_mm
         );
     }
     s

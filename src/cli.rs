@@ -1508,6 +1508,10 @@ pub struct CryoComputeReport {
     pub isotherms: Vec<CryoComputeIsotherm>,
     /// Tissue whose lowest temperature over the whole protocol reached the lethal isotherm.
     pub lethal_zone: CryoComputeIsotherm,
+    /// `zone.band`: the uncertainty band of the lethal zone and the 0 °C iceball
+    /// (`physics::cryo::band::CryoBandSummary`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<crate::physics::cryo::band::CryoZoneSummary>,
     pub probes: Vec<CryoComputeProbe>,
     pub energy: CryoComputeEnergy,
     pub solver: CryoComputeSolver,
@@ -1800,6 +1804,9 @@ pub fn compute_cryo_case_png(
         reported_at_s: r.snapshot_times_s.get(s).copied().unwrap_or(0.0),
         isotherms,
         lethal_zone,
+        zone: r.band.as_ref().map(|b| crate::physics::cryo::band::CryoZoneSummary {
+            band: b.summary(axes),
+        }),
         probes,
         energy: CryoComputeEnergy {
             heat_extracted_j: r.heat_extracted_j(),

@@ -232,6 +232,10 @@ pub struct CryoCalibration {
     pub method: String,
     pub spacing_mm: f64,
     pub targets: Vec<CalibrationTarget>,
+    /// When the active length was fitted: the lengths for which its target stays within
+    /// tolerance (the band's range of the active length, mm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_length_band_mm: Option<[f64; 2]>,
     /// Every target within its tolerance at the stored values.
     pub reached: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,6 +11,7 @@ mod anatomy_nifti;
 mod case_document;
 mod cli_cancel;
 mod cli_cryo;
+mod cryo_band;
 mod cryo_model;
 mod cryo_stream;
 mod cryo_validation;

@@ -11,7 +11,9 @@
 //!   surface.
 //! - Parameters: each probe model's gas-side h over its calibrated range
 //!   (`cryo_boundary.gas_side.h_w_per_m2_k.band_min/max`: the values for which its calibration
-//!   case stays within tolerance) and each tissue class's perfusion over its sourced range
+//!   target stays within tolerance), the fitted active length over its calibrated range
+//!   (`calibration.active_length_band_mm`; shortest = least favourable) and each tissue class's
+//!   perfusion over its sourced range
 //!   (`perfusion_range_per_s`; phantoms have none). Least favourable = lowest h, highest
 //!   perfusion; most favourable = highest h, lowest perfusion (both move every isotherm the same
 //!   way: a colder wall and less warming blood grow the ice).
@@ -108,6 +110,33 @@ fn assets_at(assets: &CryoAssets, end: End) -> CryoAssets {
     a
 }
 
+/// The calibrated range of a model's active length (mm) and its nominal value, when it was fitted.
+fn active_length_band(assets: &CryoAssets, model_id: &str) -> Option<(f64, f64, f64)> {
+    let m = assets.catalog.get(model_id)?;
+    let [a, b] = m.cryo_boundary.as_ref()?.calibration.as_ref()?.active_length_band_mm?;
+    Some((a, m.active_length_mm.as_ref()?.value, b))
+}
+
+/// The probes with the active length of every model whose length was calibrated shifted to one
+/// end of its calibrated range (the tip stays; least favourable = the shortest).
+fn probes_at(probes: &[Probe], assets: &CryoAssets, end: End) -> Vec<Probe> {
+    probes
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            if let Some((a, n, b)) = active_length_band(assets, &p.model_id) {
+                let shift = match end {
+                    End::Least => a - n,
+                    End::Nominal => 0.0,
+                    End::Most => b - n,
+                };
+                p.exposure_mm = (p.exposure_mm + shift).max(1.0);
+            }
+            p
+        })
+        .collect()
+}
+
 /// The band's parameters as shown to the user: the lethal isotherm range, h of every probe model
 /// used, perfusion of every tissue class present with a range.
 fn parameters(result: &CryoResult, probes: &[Probe], assets: &CryoAssets, coldest_c: f64, warmest_c: f64) -> Vec<BandParameter> {
@@ -145,6 +174,19 @@ fn parameters(result: &CryoResult, probes: &[Probe], assets: &CryoAssets, coldes
             || "not calibrated: the physical range".to_string(),
             |c| format!("calibrated on {}", c.calibrated_on),
         );
+        if let Some((la, ln, lb)) = active_length_band(assets, &p.model_id) {
+            out.push(BandParameter {
+                name: format!("active length ({})", m.name),
+                unit: "mm".into(),
+                inner: la,
+                nominal: ln,
+                outer: lb,
+                source: format!(
+                    "calibrated on {}: the lengths for which its 0 °C length stays within tolerance (assets/probes.json)",
+                    b.calibration.as_ref().map_or("—", |c| c.calibrated_on.as_str())
+                ),
+            });
+        }
         out.push(BandParameter {
             name: format!("gas-side h ({})", m.name),
             unit: "W/m²·K".into(),
@@ -196,7 +238,7 @@ pub fn compute_band(
     // Only the lowest temperature reached matters here: one snapshot per phase boundary and
     // per minute is enough for the running minimum of a monotone freeze, and halves the stores.
     s.model.snapshot_interval_s = settings.model.snapshot_interval_s.max(60.0);
-    let run = |end: End| compute_cryo(probes, &s, *tissue, &assets_at(assets, end), ctx);
+    let run = |end: End| compute_cryo(&probes_at(probes, assets, end), &s, *tissue, &assets_at(assets, end), ctx);
     let c_nom = run(End::Nominal)?;
     let c_least = run(End::Least)?;
     let c_most = run(End::Most)?;

@@ -260,6 +260,8 @@ pub fn calibration_set() -> Vec<CalibrationSpec> {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct CaseSizes {
     pub lethal_diameter_mm: f64,
+    /// The lethal zone's extents along the probe axis, the pair axis and the perpendicular.
+    pub lethal_extents_mm: [f64; 3],
     pub iceball_length_mm: f64,
     pub iceball_width_mm: f64,
 }
@@ -274,6 +276,7 @@ impl CaseSizes {
         let ice = r.extents_mm(&r.isotherm_mask(s, 0.0), axes);
         Some(Self {
             lethal_diameter_mm: 0.5 * (lethal[1] + lethal[2]),
+            lethal_extents_mm: lethal,
             iceball_length_mm: ice[0],
             iceball_width_mm: 0.5 * (ice[1] + ice[2]),
         })
@@ -383,6 +386,8 @@ pub struct ModelCalibration {
     pub h_band_w_per_m2_k: (f64, f64),
     pub active_length_mm: Option<f64>,
     pub active_length_range_mm: (f64, f64),
+    /// The active lengths for which the length target stays within its tolerance (the band's).
+    pub active_length_band_mm: Option<(f64, f64)>,
     pub targets: Vec<CalibrationTarget>,
     /// Every target within its tolerance.
     pub reached: bool,
@@ -418,6 +423,15 @@ fn crossing(
         }
     }
     Ok(Some(b))
+}
+
+/// `x` to 3 significant figures.
+fn sig3(x: f64) -> f64 {
+    if x <= 0.0 || !x.is_finite() {
+        return x;
+    }
+    let mag = 10f64.powf(x.log10().floor() - 2.0);
+    (x / mag).round() * mag
 }
 
 /// Calibrates one model on its case (see the module doc). `spacing_mm` = the case's grid when
@@ -475,7 +489,7 @@ pub fn calibrate_model(
                     h_target.published_mm,
                     h_range.1
                 );
-                if round == rounds - 1 {
+                if !notes.contains(&n) {
                     notes.push(n.clone());
                 }
                 log(&n);
@@ -484,34 +498,78 @@ pub fn calibrate_model(
         };
         log(&format!("round {round}: h = {h:.0} W/m²·K"));
         if let (true, Some(t)) = (spec.fit_active_length, &len_target) {
+            let t = t.clone();
             let (lo, hi) = spec.active_length_range_mm;
             let l = crossing((lo, hi), false, 9, t.published_mm, &mut |x| {
                 Ok(Measure::IceballLength.of(&size(h, Some(x), &mut runs)?))
             })?
             .unwrap_or(hi);
             // Active lengths are catalogued to 0.5 mm.
-            length = Some((l * 2.0).round() / 2.0);
-            log(&format!("round {round}: active length = {:.1} mm", l));
+            let l = (l * 2.0).round() / 2.0;
+            if h < h_range.1 {
+                length = Some(l);
+                log(&format!("round {round}: active length = {l:.1} mm"));
+                continue;
+            }
+            // h stopped at its bound (the width is out of reach): one parameter is left for two
+            // targets, so the length is the one that minimises the larger residual in units of
+            // its tolerance (a scan of ±6 mm in 0.5 mm steps around the length-only fit).
+            let score = |s: &CaseSizes| {
+                spec.targets
+                    .iter()
+                    .map(|t| (t.measure.of(s) - t.published_mm).abs() / t.tolerance_mm)
+                    .fold(0.0f64, f64::max)
+            };
+            let mut best = (f64::INFINITY, l);
+            for i in -12i32..=12 {
+                let x = l + 0.5 * f64::from(i);
+                if x < lo || x > hi {
+                    continue;
+                }
+                let sc = score(&size(h, Some(x), &mut runs)?);
+                if sc < best.0 - 1e-9 {
+                    best = (sc, x);
+                }
+            }
+            length = Some(best.1);
+            let n = format!(
+                "{}: h at its bound — the active length {:.1} mm minimises the larger residual (in tolerances: {:.2}) instead of fitting the length alone ({l:.1} mm)",
+                spec.model_id, best.1, best.0
+            );
+            log(&n);
+            notes.push(n);
+            break;
         }
     }
-    // Round h to 3 significant figures for the catalog; the sizes below are at the stored value.
-    let mag = 10f64.powf(h.log10().floor() - 2.0);
-    h = (h / mag).round() * mag;
+    // h to 3 significant figures for the catalog; the sizes below are at the stored value.
+    h = sig3(h);
     let nominal = size(h, length, &mut runs)?;
-    // The band's range of h: every target within its tolerance.
-    let mut lo = h_range.0;
-    let mut hi = h_range.1;
-    for t in &spec.targets {
-        let mut f = |x: f64| -> Result<f64, CryoError> { Ok(t.measure.of(&size(x, length, &mut runs)?)) };
-        if let Some(x) = crossing(h_range, true, 8, t.published_mm - t.tolerance_mm, &mut f)? {
-            lo = lo.max(x);
+    // The ranges that remain (the band's): each fitted parameter over the values for which the
+    // target it was fitted to stays within its tolerance (h ↔ the width or lethal diameter, the
+    // active length ↔ the length), the other parameter at its fitted value.
+    let within = |range: (f64, f64),
+                  log_scale: bool,
+                  t: &Target,
+                  f: &mut dyn FnMut(f64) -> Result<f64, CryoError>|
+     -> Result<(f64, f64), CryoError> {
+        let lo = crossing(range, log_scale, 8, t.published_mm - t.tolerance_mm, f)?.unwrap_or(range.1);
+        // The largest value still within: the crossing of the upper tolerance.
+        let hi = crossing(range, log_scale, 8, t.published_mm + t.tolerance_mm + 1e-9, f)?.unwrap_or(range.1);
+        Ok((lo, hi))
+    };
+    let (lo, hi) = within(h_range, true, &h_target, &mut |x| {
+        Ok(h_target.measure.of(&size(x, length, &mut runs)?))
+    })?;
+    let (lo, hi) = (sig3(lo).min(h), sig3(hi).max(h));
+    let length_band = match (&len_target, length) {
+        (Some(t), Some(l)) if spec.fit_active_length => {
+            let (a, b) = within(spec.active_length_range_mm, false, t, &mut |x| {
+                Ok(Measure::IceballLength.of(&size(h, Some(x), &mut runs)?))
+            })?;
+            Some((((a * 2.0).round() / 2.0).min(l), ((b * 2.0).round() / 2.0).max(l)))
         }
-        // The largest h still within: just below the crossing of the upper tolerance.
-        if let Some(x) = crossing(h_range, true, 8, t.published_mm + t.tolerance_mm + 1e-9, &mut f)? {
-            hi = hi.min(x);
-        }
-    }
-    let (lo, hi) = (lo.min(h), hi.max(h));
+        _ => None,
+    };
     let targets: Vec<CalibrationTarget> = spec
         .targets
         .iter()
@@ -542,6 +600,7 @@ pub fn calibrate_model(
         h_band_w_per_m2_k: (lo, hi),
         active_length_mm: if spec.fit_active_length { length } else { None },
         active_length_range_mm: spec.active_length_range_mm,
+        active_length_band_mm: length_band,
         targets,
         reached,
         runs,
@@ -595,6 +654,7 @@ pub fn apply_calibration(catalog: &mut crate::plan::catalog::Catalog, cals: &[Mo
             method: c.method.clone(),
             spacing_mm: c.spacing_mm,
             targets: c.targets.clone(),
+            active_length_band_mm: if shared_from.is_some() { None } else { c.active_length_band_mm.map(|(a, b)| [a, b]) },
             reached: c.reached,
             note: (!c.notes.is_empty()).then(|| c.notes.join(" ")),
         };
