@@ -153,6 +153,8 @@ pub struct WallSample {
     pub wall_max_c: f64,
     /// Heat the probe takes out of the tissue (W; negative while it heats in an active thaw).
     pub cooling_power_w: f64,
+    /// Heat it has taken out since the start (J).
+    pub heat_extracted_j: f64,
 }
 
 /// A span of time with constant probe boundaries.
@@ -1014,6 +1016,7 @@ pub fn run_streaming(
                         temp: &[f32],
                         sk: &[f32],
                         bc: &[Bc],
+                        heat_j: &[f64],
                         ws: &mut WallScratch,
                         out: &mut Vec<Vec<WallSample>>| {
         walls.balance(&fixed, temp, sk, bc, ws);
@@ -1064,6 +1067,7 @@ pub fn run_streaming(
                 wall_min_c,
                 wall_max_c,
                 cooling_power_w: -power[pi],
+                heat_extracted_j: -heat_j.get(pi).copied().unwrap_or(0.0),
             });
         }
     };
@@ -1072,7 +1076,15 @@ pub fn run_streaming(
         .first()
         .map(|p| p.boundary.clone())
         .unwrap_or_default();
-    sample_walls(0.0, &temp, &sk, &to_bc(&first_boundary), &mut ws, &mut wall_samples);
+    sample_walls(
+        0.0,
+        &temp,
+        &sk,
+        &to_bc(&first_boundary),
+        &vec![0.0; n_probes],
+        &mut ws,
+        &mut wall_samples,
+    );
     keep(snap_now(&temp, &sk, &first_boundary, &mut ws), &mut snapshots);
     let mut next_snap = 1;
     let mut stages_done = 0usize;
@@ -1192,7 +1204,7 @@ pub fn run_streaming(
                     *acc += p;
                 }
                 t_now += tau;
-                sample_walls(t_now, &temp, &sk, &bc, &mut ws, &mut wall_samples);
+                sample_walls(t_now, &temp, &sk, &bc, &probe_heat_j, &mut ws, &mut wall_samples);
                 if t_now - last_progress >= 5.0 {
                     progress(t_now);
                     last_progress = t_now;
