@@ -1553,6 +1553,9 @@ pub struct CryoComputeProbe {
     pub calibrated: bool,
     /// Heat the probe removed from the tissue over the protocol (J).
     pub heat_extracted_j: f64,
+    /// Its wall (mean over the active length, °C) and cooling power (W) at `reported_at_s`.
+    pub wall_c: Option<f64>,
+    pub cooling_power_w: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -1748,12 +1751,16 @@ pub fn compute_cryo_case_png(
         volume_ml: r.volume_ml(&lethal),
         extents_mm: extents(r.extents_mm(&lethal, axes)),
     };
+    let reported_s = r.snapshot_times_s.get(s).copied().unwrap_or(0.0);
     let probes = case
         .probes
         .iter()
         .zip(&r.probes)
         .zip(&r.probe_heat_j)
-        .map(|((p, t), q)| CryoComputeProbe {
+        .enumerate()
+        .map(|(i, ((p, t), q))| CryoComputeProbe {
+            wall_c: r.wall_at(i, reported_s).map(|w| w.wall_c),
+            cooling_power_w: r.wall_at(i, reported_s).map(|w| w.cooling_power_w),
             label: p.label.clone(),
             model_id: p.model_id.clone(),
             active_length_mm: p.exposure_mm,

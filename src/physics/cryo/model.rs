@@ -990,6 +990,13 @@ impl CryoResult {
             .collect()
     }
 
+    /// The wall sample of `probe` at or just before `time_s` (see [`Self::wall_temperature`]).
+    pub fn wall_at(&self, probe: usize, time_s: f64) -> Option<WallSample> {
+        let w = self.wall_temperature.get(probe)?;
+        let i = w.partition_point(|s| s.time_s <= time_s + 1e-9);
+        w.get(i.saturating_sub(1)).copied()
+    }
+
     /// Heat removed by all probes (J, positive).
     pub fn heat_extracted_j(&self) -> f64 {
         -self.probe_heat_j.iter().sum::<f64>()
