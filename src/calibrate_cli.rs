@@ -85,10 +85,15 @@ pub fn run(cmd: CalibrateCmd) -> ExitCode {
     }
 }
 
-fn calibrate(root: &Path, spacing_mm: Option<f64>, write: Option<&Path>) -> Result<CalibrationReport, String> {
+fn calibrate(
+    root: &Path,
+    spacing_mm: Option<f64>,
+    write: Option<&Path>,
+) -> Result<CalibrationReport, String> {
     let assets = CryoAssets::builtin().map_err(|e| e.to_string())?;
     let ctx = JobCtx::default();
-    let models = calibrate_all(&assets, root, spacing_mm, &ctx, &mut |m| eprintln!("  {m}")).map_err(|e| e.to_string())?;
+    let models = calibrate_all(&assets, root, spacing_mm, &ctx, &mut |m| eprintln!("  {m}"))
+        .map_err(|e| e.to_string())?;
     let mut calibrated = assets.clone();
     apply_calibration(&mut calibrated.catalog, &models);
     let mut validation = Vec::new();
@@ -97,7 +102,10 @@ fn calibrate(root: &Path, spacing_mm: Option<f64>, write: Option<&Path>) -> Resu
         let (_, s) = case
             .run(&calibrated, "", None, spacing_mm, &ctx)
             .map_err(|e| e.to_string())?;
-        eprintln!("  validation {file}: lethal diameter {:.1} mm (published {published})", s.lethal_diameter_mm);
+        eprintln!(
+            "  validation {file}: lethal diameter {:.1} mm (published {published})",
+            s.lethal_diameter_mm
+        );
         validation.push(ValidationRow {
             case_file: file.into(),
             measure: "lethal (−30 °C) diameter, mean of the two extents across the probes".into(),
@@ -155,7 +163,13 @@ pub fn format_report(r: &CalibrationReport) -> String {
     for v in &r.validation {
         s += &format!(
             "  {}: {:.1} mm ({:.0} × {:.0}) vs published {} mm ({:+.1} mm, aim ±{} mm)\n",
-            v.case_file, v.model_mm, v.pair_axis_mm, v.perpendicular_mm, v.published_mm, v.error_mm, v.within_mm
+            v.case_file,
+            v.model_mm,
+            v.pair_axis_mm,
+            v.perpendicular_mm,
+            v.published_mm,
+            v.error_mm,
+            v.within_mm
         );
     }
     s

@@ -1811,9 +1811,12 @@ pub fn compute_cryo_case_png(
         reported_at_s: r.snapshot_times_s.get(s).copied().unwrap_or(0.0),
         isotherms,
         lethal_zone,
-        zone: r.band.as_ref().map(|b| crate::physics::cryo::band::CryoZoneSummary {
-            band: b.summary(axes),
-        }),
+        zone: r
+            .band
+            .as_ref()
+            .map(|b| crate::physics::cryo::band::CryoZoneSummary {
+                band: b.summary(axes),
+            }),
         probes,
         energy: CryoComputeEnergy {
             heat_extracted_j: r.heat_extracted_j(),

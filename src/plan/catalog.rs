@@ -134,7 +134,9 @@ impl RangedValue {
 
     fn check(&self, file: &str, what: &str) -> Result<(), AssetError> {
         let (lo, hi) = self.band();
-        let finite = [self.value, self.min, self.max, lo, hi].iter().all(|v| v.is_finite());
+        let finite = [self.value, self.min, self.max, lo, hi]
+            .iter()
+            .all(|v| v.is_finite());
         if !finite || self.source.trim().is_empty() || self.range_source.trim().is_empty() {
             return Err(AssetError::invalid(
                 file,
@@ -204,17 +206,14 @@ pub fn profile_at(p: &[[f64; 2]], fraction: f64) -> f64 {
         match (p.first(), p.last()) {
             (Some(a), _) if fraction <= a[0] => a[1],
             (_, Some(b)) if fraction >= b[0] => b[1],
-            _ => p
-                .windows(2)
-                .find(|w| fraction <= w[1][0])
-                .map_or(1.0, |w| {
-                    let span = w[1][0] - w[0][0];
-                    if span <= 0.0 {
-                        w[1][1]
-                    } else {
-                        w[0][1] + (w[1][1] - w[0][1]) * (fraction - w[0][0]) / span
-                    }
-                }),
+            _ => p.windows(2).find(|w| fraction <= w[1][0]).map_or(1.0, |w| {
+                let span = w[1][0] - w[0][0];
+                if span <= 0.0 {
+                    w[1][1]
+                } else {
+                    w[0][1] + (w[1][1] - w[0][1]) * (fraction - w[0][0]) / span
+                }
+            }),
         }
     }
 }
@@ -436,9 +435,9 @@ impl Catalog {
                     }
                     let pts = &g.h_profile.points;
                     let ascending = pts.windows(2).all(|w| w[0][0] < w[1][0]);
-                    let valid = pts
-                        .iter()
-                        .all(|q| q[0].is_finite() && q[1].is_finite() && (0.0..=1.0).contains(&q[0]) && q[1] >= 0.0);
+                    let valid = pts.iter().all(|q| {
+                        q[0].is_finite() && q[1].is_finite() && (0.0..=1.0).contains(&q[0]) && q[1] >= 0.0
+                    });
                     if pts.is_empty() || !ascending || !valid || g.h_profile.source.trim().is_empty() {
                         return Err(AssetError::invalid(
                             file,

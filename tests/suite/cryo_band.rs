@@ -72,7 +72,14 @@ fn convective_wall_spans_from_no_cooling_to_the_fixed_surface() {
     let assets = CryoAssets::builtin().expect("assets");
     let probes = [probe_along_s("littrup2009_2p4mm", 0.2, -0.1, 20.0)];
     let run = |a: &CryoAssets| {
-        compute_cryo(&probes, &freeze(180.0, 12.0, false), block("gel", 37.0), a, &JobCtx::default()).expect("run")
+        compute_cryo(
+            &probes,
+            &freeze(180.0, 12.0, false),
+            block("gel", 37.0),
+            a,
+            &JobCtx::default(),
+        )
+        .expect("run")
     };
     let gas_c = assets
         .catalog
@@ -98,13 +105,20 @@ fn convective_wall_spans_from_no_cooling_to_the_fixed_surface() {
     let dirichlet = run(&fixed);
     let stiff = run(&with_probe_params(&assets, "littrup2009_2p4mm", 1.0e7, None));
     let weak = run(&with_probe_params(&assets, "littrup2009_2p4mm", 200.0, None));
-    let (rd, rs, rw) = (radius_mm(&dirichlet, 0.0), radius_mm(&stiff, 0.0), radius_mm(&weak, 0.0));
+    let (rd, rs, rw) = (
+        radius_mm(&dirichlet, 0.0),
+        radius_mm(&stiff, 0.0),
+        radius_mm(&weak, 0.0),
+    );
     eprintln!(
         "0 °C radius: fixed {rd:.2}, h = 1e7 {rs:.2}, h = 200 {rw:.2} mm; walls {:.1} / {:.1} °C",
         mean_wall_c(&stiff, 0),
         mean_wall_c(&weak, 0)
     );
-    assert!((rd - rs).abs() < 0.1, "h → ∞ must reach the fixed surface: {rd} vs {rs}");
+    assert!(
+        (rd - rs).abs() < 0.1,
+        "h → ∞ must reach the fixed surface: {rd} vs {rs}"
+    );
     assert!(rw < rd - 2.0, "a weak gas side must freeze less: {rw} vs {rd}");
     let w = &weak.wall_temperature[0];
     assert!(w.len() > 5, "one sample per step: {}", w.len());
@@ -115,11 +129,19 @@ fn convective_wall_spans_from_no_cooling_to_the_fixed_surface() {
         );
         assert!(s.cooling_power_w > 0.0, "{s:?}");
     }
-    assert!((mean_wall_c(&stiff, 0) - gas_c).abs() < 2.0, "{}", mean_wall_c(&stiff, 0));
+    assert!(
+        (mean_wall_c(&stiff, 0) - gas_c).abs() < 2.0,
+        "{}",
+        mean_wall_c(&stiff, 0)
+    );
     assert!(mean_wall_c(&weak, 0) < 0.0 && mean_wall_c(&weak, 0) > mean_wall_c(&stiff, 0) + 100.0);
     // The load falls as the ice grows: the power after a minute is above the power at the end.
     let at_60 = w.iter().find(|s| s.time_s >= 60.0).expect("a minute");
-    assert!(w[w.len() - 1].cooling_power_w < at_60.cooling_power_w, "{at_60:?} … {:?}", w[w.len() - 1]);
+    assert!(
+        w[w.len() - 1].cooling_power_w < at_60.cooling_power_w,
+        "{at_60:?} … {:?}",
+        w[w.len() - 1]
+    );
     // The probe metal in the snapshots shows the wall, not the gas.
     let t_metal = weak
         .temperature_at(weak.last_snapshot(), &PatientPos::new(0.2, -0.1, 0.0))
@@ -166,7 +188,10 @@ fn wall_power_integrates_to_the_probe_heat_in_a_closed_block() {
     );
     assert!(removed > 1000.0);
     assert!((removed + d_h).abs() / removed < 0.01);
-    assert!((integral - carried).abs() / carried < 0.02, "{integral} vs {carried}");
+    assert!(
+        (integral - carried).abs() / carried < 0.02,
+        "{integral} vs {carried}"
+    );
     // The iceseed has a gas side: its wall is warmer than the gas.
     assert!(mean_wall_c(&r, 0) > r.probes[0].freeze_surface_c + 5.0);
 }
@@ -185,7 +210,10 @@ fn neighbours_share_the_load_and_their_walls_get_colder() {
     )
     .expect("one");
     let two = compute_cryo(
-        &[probe_along_s("icesphere", -6.0, 0.0, 20.0), probe_along_s("icesphere", 6.0, 0.0, 20.0)],
+        &[
+            probe_along_s("icesphere", -6.0, 0.0, 20.0),
+            probe_along_s("icesphere", 6.0, 0.0, 20.0),
+        ],
         &freeze(480.0, 15.0, false),
         block("gel", 37.0),
         &assets,
@@ -202,7 +230,10 @@ fn neighbours_share_the_load_and_their_walls_get_colder() {
         p(&two, 0)
     );
     assert!(mean_wall_c(&two, 0) < mean_wall_c(&one, 0) - 1.0);
-    assert!((mean_wall_c(&two, 0) - mean_wall_c(&two, 1)).abs() < 1.0, "symmetric pair");
+    assert!(
+        (mean_wall_c(&two, 0) - mean_wall_c(&two, 1)).abs() < 1.0,
+        "symmetric pair"
+    );
     assert!(p(&two, 0) < p(&one, 0));
 }
 
@@ -220,7 +251,11 @@ fn the_calibration_record_is_what_the_model_gives() {
         let cal = b.calibration.as_ref().expect("calibrated");
         let h = &g.h_w_per_m2_k;
         let (lo, hi) = h.band();
-        assert!(h.min <= lo && lo <= h.value && h.value <= hi && hi <= h.max, "{}: {h:?}", spec.model_id);
+        assert!(
+            h.min <= lo && lo <= h.value && h.value <= hi && hi <= h.max,
+            "{}: {h:?}",
+            spec.model_id
+        );
         assert_eq!(cal.case_file, spec.case_file);
         if spec.fit_active_length {
             let l = m.active_length_mm.as_ref().expect("length").value;
@@ -229,7 +264,13 @@ fn the_calibration_record_is_what_the_model_gives() {
         }
         let case = PhantomCase::load(&root().join(spec.case_file)).expect("case");
         let (_, sizes) = case
-            .run(&assets, spec.model_id, None, Some(cal.spacing_mm), &JobCtx::default())
+            .run(
+                &assets,
+                spec.model_id,
+                None,
+                Some(cal.spacing_mm),
+                &JobCtx::default(),
+            )
             .expect("run");
         for t in &cal.targets {
             let got = match t.quantity.as_str() {
@@ -241,7 +282,12 @@ fn the_calibration_record_is_what_the_model_gives() {
                 "{}: {} model {got:.2} mm (record {:.2}), published {} ± {}",
                 spec.model_id, t.quantity, t.model_mm, t.published_mm, t.tolerance_mm
             );
-            assert!((got - t.model_mm).abs() < 0.01, "{}: {got} vs record {}", t.quantity, t.model_mm);
+            assert!(
+                (got - t.model_mm).abs() < 0.01,
+                "{}: {got} vs record {}",
+                t.quantity,
+                t.model_mm
+            );
             assert!((t.residual_mm - (t.model_mm - t.published_mm)).abs() < 1e-9);
             if cal.reached {
                 assert!(t.residual_mm.abs() <= t.tolerance_mm + 1e-9, "{t:?}");
@@ -288,7 +334,14 @@ fn the_coarse_band_matches_fine_extreme_runs() {
     let assets = CryoAssets::builtin().expect("assets");
     let probes = [probe_along_s("littrup2009_2p4mm", 0.0, 0.0, 20.0)];
     let settings = freeze(300.0, 14.0, true);
-    let r = compute_cryo(&probes, &settings, block("agar", 39.0), &assets, &JobCtx::default()).expect("run");
+    let r = compute_cryo(
+        &probes,
+        &settings,
+        block("agar", 39.0),
+        &assets,
+        &JobCtx::default(),
+    )
+    .expect("run");
     let band = r.band.as_ref().expect("band");
     let h = assets
         .catalog
@@ -300,8 +353,14 @@ fn the_coarse_band_matches_fine_extreme_runs() {
     let axes = iceball_axes(&probes).expect("axes");
     let fine_at = |hv: f64, iso: f64| {
         let a = with_probe_params(&assets, "littrup2009_2p4mm", hv, None);
-        let f = compute_cryo(&probes, &freeze(300.0, 14.0, false), block("agar", 39.0), &a, &JobCtx::default())
-            .expect("fine");
+        let f = compute_cryo(
+            &probes,
+            &freeze(300.0, 14.0, false),
+            block("agar", 39.0),
+            &a,
+            &JobCtx::default(),
+        )
+        .expect("fine");
         let e = f.extents_mm(&f.reached_mask(f.last_snapshot(), iso), axes);
         0.5 * (e[1] + e[2])
     };
@@ -309,7 +368,9 @@ fn the_coarse_band_matches_fine_extreme_runs() {
     let e_in = r.extents_mm(band.lethal.surface(Surface::Inner), axes);
     let (out_band, in_band) = (0.5 * (e_out[1] + e_out[2]), 0.5 * (e_in[1] + e_in[2]));
     let (out_fine, in_fine) = (fine_at(h.1, -20.0), fine_at(h.0, -40.0));
-    eprintln!("band outer {out_band:.1} vs fine {out_fine:.1} mm; inner {in_band:.1} vs fine {in_fine:.1} mm");
+    eprintln!(
+        "band outer {out_band:.1} vs fine {out_fine:.1} mm; inner {in_band:.1} vs fine {in_fine:.1} mm"
+    );
     assert!((out_band - out_fine).abs() <= 1.5);
     assert!((in_band - in_fine).abs() <= 1.5);
     // Nested and strictly wider than the nominal on the outside.
@@ -335,8 +396,14 @@ fn perfusion_ranges_widen_the_band_in_tissue() {
         }
     }
     let probes = [probe_along_s("iceseed", 0.0, 0.0, 20.0)];
-    let r = compute_cryo(&probes, &freeze(300.0, 12.0, true), block("soft_tissue", 37.0), &assets, &JobCtx::default())
-        .expect("run");
+    let r = compute_cryo(
+        &probes,
+        &freeze(300.0, 12.0, true),
+        block("soft_tissue", 37.0),
+        &assets,
+        &JobCtx::default(),
+    )
+    .expect("run");
     let band = r.band.as_ref().expect("band");
     let perf = band
         .iceball
@@ -391,7 +458,10 @@ fn c3_iceball_and_band() {
     assert!((nominal.iceball_length_mm - 37.0).abs() <= 4.0);
     assert!((nominal.iceball_width_mm - 32.0).abs() <= 3.0);
     assert!(inner.iceball_length_mm <= 37.0 && 37.0 <= outer.iceball_length_mm);
-    assert!(inner.iceball_width_mm <= nominal.iceball_width_mm && nominal.iceball_width_mm <= outer.iceball_width_mm);
+    assert!(
+        inner.iceball_width_mm <= nominal.iceball_width_mm
+            && nominal.iceball_width_mm <= outer.iceball_width_mm
+    );
     // The published width lies inside the band unless the calibration found it out of reach (h
     // at the top of its physical range with the gas at the argon floor): then the record says
     // so and the band's outer width is the most the needle gives.
@@ -401,9 +471,15 @@ fn c3_iceball_and_band() {
         .and_then(|m| m.cryo_boundary.as_ref())
         .and_then(|b| b.calibration.as_ref())
         .expect("calibrated");
-    let out_of_reach = cal.note.as_deref().is_some_and(|n| n.contains("not reached inside the h range"));
+    let out_of_reach = cal
+        .note
+        .as_deref()
+        .is_some_and(|n| n.contains("not reached inside the h range"));
     if out_of_reach {
-        assert!(outer.iceball_width_mm < 32.0, "the record says 32 mm is out of reach: {outer:?}");
+        assert!(
+            outer.iceball_width_mm < 32.0,
+            "the record says 32 mm is out of reach: {outer:?}"
+        );
     } else {
         assert!(inner.iceball_width_mm <= 32.0 && 32.0 <= outer.iceball_width_mm);
     }

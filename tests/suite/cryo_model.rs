@@ -423,7 +423,11 @@ fn cli_compute_json_on_a_shipped_cryo_case() {
     // lethal zone the same as lethal_zone, parameters with their sources.
     for z in ["lethal", "iceball_0c"] {
         let vol = |s: &str| number(&v, &format!("zone.band.{z}.{s}.volume_ml"));
-        assert!(vol("inner") <= vol("nominal") && vol("nominal") <= vol("outer"), "{}", v["zone"]);
+        assert!(
+            vol("inner") <= vol("nominal") && vol("nominal") <= vol("outer"),
+            "{}",
+            v["zone"]
+        );
         assert!(vol("outer") > vol("inner"), "{z}: the band has width");
         let along = |s: &str| number(&v, &format!("zone.band.{z}.{s}.extents_mm.probe_axis"));
         assert!(along("inner") <= along("outer"));
@@ -431,9 +435,15 @@ fn cli_compute_json_on_a_shipped_cryo_case() {
     assert!(
         (number(&v, "zone.band.lethal.nominal.volume_ml") - number(&v, "lethal_zone.volume_ml")).abs() < 1e-9
     );
-    let params = v["zone"]["band"]["lethal"]["parameters"].as_array().expect("parameters");
+    let params = v["zone"]["band"]["lethal"]["parameters"]
+        .as_array()
+        .expect("parameters");
     assert!(params.iter().any(|p| p["name"] == "lethal isotherm"));
-    assert!(params.iter().any(|p| p["name"].as_str().is_some_and(|n| n.starts_with("gas-side h"))));
+    assert!(
+        params
+            .iter()
+            .any(|p| p["name"].as_str().is_some_and(|n| n.starts_with("gas-side h")))
+    );
     for p in params {
         assert!(p["source"].as_str().is_some_and(|s| !s.is_empty()), "{p}");
         assert!(p["inner"].is_number() && p["nominal"].is_number() && p["outer"].is_number());

@@ -378,7 +378,11 @@ fn c2_littrup_lethal_diameters() {
         );
     }
     // The calibration case within its tolerance.
-    assert!((got[0] - published[0]).abs() <= 5.0, "C2 single probe: {:.1} mm", got[0]);
+    assert!(
+        (got[0] - published[0]).abs() <= 5.0,
+        "C2 single probe: {:.1} mm",
+        got[0]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

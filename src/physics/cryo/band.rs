@@ -113,7 +113,12 @@ fn assets_at(assets: &CryoAssets, end: End) -> CryoAssets {
 /// The calibrated range of a model's active length (mm) and its nominal value, when it was fitted.
 fn active_length_band(assets: &CryoAssets, model_id: &str) -> Option<(f64, f64, f64)> {
     let m = assets.catalog.get(model_id)?;
-    let [a, b] = m.cryo_boundary.as_ref()?.calibration.as_ref()?.active_length_band_mm?;
+    let [a, b] = m
+        .cryo_boundary
+        .as_ref()?
+        .calibration
+        .as_ref()?
+        .active_length_band_mm?;
     Some((a, m.active_length_mm.as_ref()?.value, b))
 }
 
@@ -139,7 +144,13 @@ fn probes_at(probes: &[Probe], assets: &CryoAssets, end: End) -> Vec<Probe> {
 
 /// The band's parameters as shown to the user: the lethal isotherm range, h of every probe model
 /// used, perfusion of every tissue class present with a range.
-fn parameters(result: &CryoResult, probes: &[Probe], assets: &CryoAssets, coldest_c: f64, warmest_c: f64) -> Vec<BandParameter> {
+fn parameters(
+    result: &CryoResult,
+    probes: &[Probe],
+    assets: &CryoAssets,
+    coldest_c: f64,
+    warmest_c: f64,
+) -> Vec<BandParameter> {
     let iso = &assets.tissues.lethal_isotherms;
     let src = |t: f64| {
         iso.iter()
@@ -167,7 +178,9 @@ fn parameters(result: &CryoResult, probes: &[Probe], assets: &CryoAssets, coldes
         let Some(m) = assets.catalog.get(&p.model_id) else {
             continue;
         };
-        let Some(b) = m.cryo_boundary.as_ref() else { continue };
+        let Some(b) = m.cryo_boundary.as_ref() else {
+            continue;
+        };
         let Some(g) = b.gas_side.as_ref() else { continue };
         let (lo, hi) = g.h_w_per_m2_k.band();
         let cal = b.calibration.as_ref().map_or_else(
@@ -238,7 +251,15 @@ pub fn compute_band(
     // Only the lowest temperature reached matters here: one snapshot per phase boundary and
     // per minute is enough for the running minimum of a monotone freeze, and halves the stores.
     s.model.snapshot_interval_s = settings.model.snapshot_interval_s.max(60.0);
-    let run = |end: End| compute_cryo(&probes_at(probes, assets, end), &s, *tissue, &assets_at(assets, end), ctx);
+    let run = |end: End| {
+        compute_cryo(
+            &probes_at(probes, assets, end),
+            &s,
+            *tissue,
+            &assets_at(assets, end),
+            ctx,
+        )
+    };
     let c_nom = run(End::Nominal)?;
     let c_least = run(End::Least)?;
     let c_most = run(End::Most)?;
@@ -280,7 +301,11 @@ pub fn compute_band(
     };
     let t_least = shifted(&c_least);
     let t_most = shifted(&c_most);
-    let below = |t: &[f32], lim: f64| -> Vec<bool> { t.par_iter().map(|&v| v.is_finite() && f64::from(v) <= lim).collect() };
+    let below = |t: &[f32], lim: f64| -> Vec<bool> {
+        t.par_iter()
+            .map(|&v| v.is_finite() && f64::from(v) <= lim)
+            .collect()
+    };
     let last = nominal.last_snapshot();
     let params = parameters(nominal, probes, assets, coldest_c, warmest_c);
     let lethal = ZoneBand::nested(

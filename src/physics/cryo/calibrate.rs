@@ -25,7 +25,9 @@
 //!
 //! Also the single-probe experiment of the preview ([`single_probe_dims`]).
 
-use super::model::{CryoAssets, CryoError, CryoResult, CryoSettings, build_problem, compute_cryo, iceball_axes, probe_thermal};
+use super::model::{
+    CryoAssets, CryoError, CryoResult, CryoSettings, build_problem, compute_cryo, iceball_axes, probe_thermal,
+};
 use super::solver;
 use super::tissue::CryoTissueSource;
 use crate::geometry::PatientPos;
@@ -103,7 +105,11 @@ pub fn calibration_probe(model_id: &str, active_length_mm: f64) -> Probe {
 
 /// One probe of the catalog's model in a large block (far field held at the block temperature):
 /// the isotherm's length and width (continuous reach through the middle of the active length).
-pub fn single_probe_dims(setup: &CalibrationSetup, assets: &CryoAssets, ctx: &JobCtx) -> Result<IsothermDims, CryoError> {
+pub fn single_probe_dims(
+    setup: &CalibrationSetup,
+    assets: &CryoAssets,
+    ctx: &JobCtx,
+) -> Result<IsothermDims, CryoError> {
     let model = assets
         .catalog
         .get(&setup.model_id)
@@ -358,7 +364,12 @@ impl PhantomCase {
 }
 
 /// `assets` with the gas side h (and active length) of `model_id` replaced.
-pub fn with_probe_params(assets: &CryoAssets, model_id: &str, h_w_per_m2_k: f64, active_length_mm: Option<f64>) -> CryoAssets {
+pub fn with_probe_params(
+    assets: &CryoAssets,
+    model_id: &str,
+    h_w_per_m2_k: f64,
+    active_length_mm: Option<f64>,
+) -> CryoAssets {
     let mut a = assets.clone();
     if let Some(m) = a.catalog.probes.iter_mut().find(|m| m.id == model_id) {
         if let Some(g) = m.cryo_boundary.as_mut().and_then(|b| b.gas_side.as_mut()) {
@@ -473,7 +484,11 @@ pub fn calibrate_model(
         .find(|t| t.measure != Measure::IceballLength)
         .ok_or_else(|| CryoError::Invalid("no target for h".into()))?
         .clone();
-    let len_target = spec.targets.iter().find(|t| t.measure == Measure::IceballLength).cloned();
+    let len_target = spec
+        .targets
+        .iter()
+        .find(|t| t.measure == Measure::IceballLength)
+        .cloned();
     let mut h = h_range.1;
     let rounds = if spec.fit_active_length { 3 } else { 1 };
     for round in 0..rounds {
@@ -584,7 +599,9 @@ pub fn calibrate_model(
             }
         })
         .collect();
-    let reached = targets.iter().all(|t| t.residual_mm.abs() <= t.tolerance_mm + 1e-9);
+    let reached = targets
+        .iter()
+        .all(|t| t.residual_mm.abs() <= t.tolerance_mm + 1e-9);
     let mut fitted = vec!["cryo_boundary.gas_side.h_w_per_m2_k".to_string()];
     if spec.fit_active_length {
         fitted.push("active_length_mm".into());
@@ -642,7 +659,10 @@ pub fn apply_calibration(catalog: &mut crate::plan::catalog::Catalog, cals: &[Mo
     for c in cals {
         let record = |shared_from: Option<&str>| CryoCalibration {
             calibrated_on: match shared_from {
-                Some(m) => format!("{} — h shared with {m} (the same 17G needle and gas side); active length not fitted", c.calibrated_on),
+                Some(m) => format!(
+                    "{} — h shared with {m} (the same 17G needle and gas side); active length not fitted",
+                    c.calibrated_on
+                ),
                 None => c.calibrated_on.clone(),
             },
             case_file: c.case_file.clone(),
@@ -654,12 +674,20 @@ pub fn apply_calibration(catalog: &mut crate::plan::catalog::Catalog, cals: &[Mo
             method: c.method.clone(),
             spacing_mm: c.spacing_mm,
             targets: c.targets.clone(),
-            active_length_band_mm: if shared_from.is_some() { None } else { c.active_length_band_mm.map(|(a, b)| [a, b]) },
+            active_length_band_mm: if shared_from.is_some() {
+                None
+            } else {
+                c.active_length_band_mm.map(|(a, b)| [a, b])
+            },
             reached: c.reached,
             note: (!c.notes.is_empty()).then(|| c.notes.join(" ")),
         };
         let ids: Vec<(String, Option<&str>)> = std::iter::once((c.model_id.clone(), None))
-            .chain(c.shares_h_with.iter().map(|s| (s.clone(), Some(c.model_id.as_str()))))
+            .chain(
+                c.shares_h_with
+                    .iter()
+                    .map(|s| (s.clone(), Some(c.model_id.as_str()))),
+            )
             .collect();
         for (id, shared) in ids {
             let Some(m) = catalog.probes.iter_mut().find(|m| m.id == id) else {
@@ -671,12 +699,17 @@ pub fn apply_calibration(catalog: &mut crate::plan::catalog::Catalog, cals: &[Mo
                 al.value = l;
                 al.source = format!(
                     "calibrated on {} together with h (range {}–{} mm: {})",
-                    c.calibrated_on, c.active_length_range_mm.0, c.active_length_range_mm.1, "see physics::cryo::calibrate::calibration_set"
+                    c.calibrated_on,
+                    c.active_length_range_mm.0,
+                    c.active_length_range_mm.1,
+                    "see physics::cryo::calibrate::calibration_set"
                 );
                 al.confirmed = false;
                 al.note = Some("fitted to the C3 iceball length, not read in a manufacturer source — unconfirmed — verify against the instructions for use".into());
             }
-            let Some(b) = m.cryo_boundary.as_mut() else { continue };
+            let Some(b) = m.cryo_boundary.as_mut() else {
+                continue;
+            };
             if let Some(g) = b.gas_side.as_mut() {
                 g.h_w_per_m2_k.value = c.h_w_per_m2_k;
                 g.h_w_per_m2_k.band_min = Some(c.h_band_w_per_m2_k.0);

@@ -282,7 +282,10 @@ impl WallParams {
     /// heat-exchange region.
     pub fn relative_h(&self, t_mm: f64, active_mm: f64) -> f64 {
         if t_mm <= active_mm || self.heat_exchange_length_mm <= 0.0 {
-            return crate::plan::catalog::profile_at(&self.h_profile, (t_mm / active_mm.max(1e-9)).clamp(0.0, 1.0));
+            return crate::plan::catalog::profile_at(
+                &self.h_profile,
+                (t_mm / active_mm.max(1e-9)).clamp(0.0, 1.0),
+            );
         }
         let f = ((t_mm - active_mm) / self.heat_exchange_length_mm).clamp(0.0, 1.0);
         self.heat_exchange_relative_h * (1.0 - f)
@@ -592,7 +595,9 @@ pub fn compute_cryo_streaming(
     result.dt_euler_s = out.dt_euler_s;
     if settings.model.band {
         ctx.progress.set_message("uncertainty band".to_string());
-        result.band = Some(super::band::compute_band(&result, probes, settings, &tissue, assets, ctx)?);
+        result.band = Some(super::band::compute_band(
+            &result, probes, settings, &tissue, assets, ctx,
+        )?);
     }
     result.elapsed_s = started.elapsed().as_secs_f64();
     Ok(result)
@@ -737,7 +742,10 @@ const WALL_SEGMENT_MM: f64 = 2.0;
 
 /// The cooled part of a probe: the active length plus the shaft's heat-exchange region.
 pub fn cooled_electrode(p: &ProbeThermal) -> Electrode {
-    let hx = p.wall.as_ref().map_or(0.0, |w| w.heat_exchange_length_mm.max(0.0));
+    let hx = p
+        .wall
+        .as_ref()
+        .map_or(0.0, |w| w.heat_exchange_length_mm.max(0.0));
     let d = p.electrode.end_lps - p.electrode.start_lps;
     let len = d.norm();
     if hx <= 0.0 || len <= 0.0 {
@@ -752,7 +760,12 @@ pub fn cooled_electrode(p: &ProbeThermal) -> Electrode {
 /// The coupling of one probe to the grid: metal nodes, cut links (Σ 1/θ per tissue node) and,
 /// with a gas side, the wall segments (h·A per segment along the probe, the segment of every cut
 /// and metal node by its position along the axis).
-fn probe_coupling(grid: &ComputeGrid, p: &ProbeThermal, index: usize, warnings: &mut Vec<String>) -> ProbeCoupling {
+fn probe_coupling(
+    grid: &ComputeGrid,
+    p: &ProbeThermal,
+    index: usize,
+    warnings: &mut Vec<String>,
+) -> ProbeCoupling {
     let cooled = cooled_electrode(p);
     let mut m = electrode_mask(grid, &cooled);
     if m.metal.is_empty() {

@@ -183,12 +183,10 @@ fn model_dims(
                     margin_mm: 25.0,
                     isotherm_c: iso,
                 };
-                let d = single_probe_dims(&setup, assets, &JobCtx::default()).unwrap_or(
-                    IsothermDims {
-                        length_mm: 0.0,
-                        width_mm: 0.0,
-                    },
-                );
+                let d = single_probe_dims(&setup, assets, &JobCtx::default()).unwrap_or(IsothermDims {
+                    length_mm: 0.0,
+                    width_mm: 0.0,
+                });
                 if let Ok(mut c) = cache().lock() {
                     c.entry(key.clone()).or_default().insert(iso.to_bits(), d);
                 }

@@ -395,7 +395,14 @@ impl Walls {
                     let nseg = c.ha_w_per_k.len();
                     w.metal_segment.push(
                         (0..p.metal.len())
-                            .map(|m| base + c.metal_segment.get(m).copied().unwrap_or(0).min(nseg.saturating_sub(1)))
+                            .map(|m| {
+                                base + c
+                                    .metal_segment
+                                    .get(m)
+                                    .copied()
+                                    .unwrap_or(0)
+                                    .min(nseg.saturating_sub(1))
+                            })
                             .collect(),
                     );
                 }
