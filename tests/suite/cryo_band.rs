@@ -484,3 +484,54 @@ fn c3_iceball_and_band() {
         assert!(inner.iceball_width_mm <= 32.0 && 32.0 <= outer.iceball_width_mm);
     }
 }
+
+#[test]
+fn h_profile_and_heat_exchange_region_shape_the_iceball() {
+    // One 17G probe along +S (tip below), h = 500 W/m²·K (where the wall depends on h), 4 min in
+    // 37 °C gel, 20 mm active length. A profile
+    // with h high at the tip and low at the proximal end moves the ice towards the tip; a shaft
+    // heat-exchange region lengthens it towards the entry and leaves the tip side alone.
+    let base = CryoAssets::builtin().expect("assets");
+    let probes = [probe_along_s("iceseed", 0.0, 0.0, 20.0)];
+    let run = |edit: &dyn Fn(&mut ablaplan::plan::catalog::GasSide)| {
+        let mut a = with_probe_params(&base, "iceseed", 500.0, None);
+        for m in &mut a.catalog.probes {
+            if let Some(g) = m.cryo_boundary.as_mut().and_then(|b| b.gas_side.as_mut()) {
+                edit(g);
+            }
+        }
+        let r = compute_cryo(
+            &probes,
+            &freeze(240.0, 14.0, false),
+            block("gel", 37.0),
+            &a,
+            &JobCtx::default(),
+        )
+        .expect("run");
+        let s = r.last_snapshot();
+        let c = PatientPos::origin();
+        let up = isotherm_reach_mm(&r.grid, &r.snapshots[s], 0.0, &c, &Vector3::z()).expect("grid");
+        let down = isotherm_reach_mm(&r.grid, &r.snapshots[s], 0.0, &c, &-Vector3::z()).expect("grid");
+        (down, up)
+    };
+    let (tip0, entry0) = run(&|_| {});
+    let (tip1, entry1) = run(&|g| g.h_profile.points = vec![[0.0, 1.8], [1.0, 0.2]]);
+    let (tip2, entry2) = run(&|g| {
+        g.heat_exchange_length_mm.value = 10.0;
+        g.heat_exchange_relative_h.value = 1.0;
+    });
+    eprintln!(
+        "0 °C reach tip / entry side: uniform {tip0:.1} / {entry0:.1}, tip-heavy profile {tip1:.1} / {entry1:.1}, heat-exchange region {tip2:.1} / {entry2:.1} mm"
+    );
+    assert!((tip0 - entry0).abs() < 1.0, "uniform h: symmetric");
+    // (Frozen tissue conducts along the probe too, which evens the ice out: 1.5 mm of asymmetry.)
+    assert!(
+        tip1 - entry1 > (tip0 - entry0) + 1.5,
+        "a tip-heavy profile moves the ice to the tip"
+    );
+    assert!(
+        entry2 > entry0 + 2.0,
+        "the heat-exchange region freezes along the shaft"
+    );
+    assert!((tip2 - tip0).abs() < 0.5, "… and leaves the tip side");
+}

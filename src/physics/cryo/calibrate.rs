@@ -623,7 +623,7 @@ pub fn calibrate_model(
         runs,
         spacing_mm: spacing,
         method: format!(
-            "physics::cryo::calibrate::calibrate_model (`ablaplan calibrate cryo`): bisection (log h) on the case's node extents at the end of the freeze, {spacing} mm grid{}; the band's h range = the h for which every target stays within its tolerance",
+            "physics::cryo::calibrate::calibrate_model (`ablaplan calibrate cryo`): bisection (log h) on the case's node extents at the end of the freeze, {spacing} mm grid{}; the band's ranges = the h (and active length) for which the target each was fitted to stays within its tolerance",
             if spec.fit_active_length {
                 ", alternating with a bisection of the active length on the 0 °C length (3 rounds)"
             } else {

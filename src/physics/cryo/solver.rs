@@ -51,7 +51,21 @@
 //! stable but only first order in the stiff part (on a 1-D test its heat drifted by 1.7 % at
 //! 30 s super-steps where the explicit scheme stayed exact), and would gain only the 0.117 →
 //! 0.146 s of Δt_FE. A probe that is off (passive thaw, duty-cycle off time) has no cut links: its
-//! surface is adiabatic. The shaft is not modelled (insulated: tissue).
+//! surface is adiabatic. The shaft is not modelled (insulated: tissue) beyond the optional
+//! heat-exchange region of a convective wall.
+//!
+//! Finite cooling power (issue 14, REFERENCE.md §7): during a freeze a probe with a
+//! [`WallCoupling`] is not held at a temperature; gas at `T_gas` cools its wall through `h·A` per
+//! segment along the probe, and the tissue warms it through the segment's cut links
+//! (`G_i = k_i Σ(1/θ) h`). The wall holds no heat (see [`WallCoupling`]), so at every stage its
+//! temperature is the weighted mean `T_w = (hA·T_gas + Σ G_i T_i)/(hA + Σ G_i)` of the stage's
+//! input, and each cut node receives `G_i (T_w − T_i)`: the sum over the segment is exactly
+//! `hA (T_gas − T_w)`, the heat the gas takes, so the energy balance is kept to rounding as with a
+//! fixed surface. Eliminating the wall node is a Schur complement `A − b bᵀ/d` of a symmetric
+//! positive semi-definite conduction matrix: it only lowers the eigenvalues, so the stability
+//! bound of the fixed surface (which counts the cut links as links to a boundary value) still
+//! holds and the step is unchanged. h → ∞ gives the fixed surface at `T_gas`, h → 0 an adiabatic
+//! probe (`tests/suite/cryo_band.rs`).
 //!
 //! Faces of the grid: adiabatic (phantom block faces) or held at a temperature (a crop inside a
 //! larger body or phantom: the far field), through a ghost layer.
