@@ -325,7 +325,7 @@ impl PhantomCase {
     }
 
     /// Runs the case with `assets` (the band off), `spacing_mm` if given; probes of `model_id`
-    /// get `active_length_mm` if given (tip kept).
+    /// get `active_length_mm` if given (the middle of the active length kept).
     pub fn run(
         &self,
         assets: &CryoAssets,
@@ -346,6 +346,12 @@ impl PhantomCase {
             .map(|p| {
                 let mut p = p.clone();
                 if let Some(l) = active_length_mm.filter(|_| p.model_id == model_id) {
+                    // Keep the middle of the active length where the case put it.
+                    let d = (p.entry_lps - p.tip_lps)
+                        .try_normalize(1e-12)
+                        .unwrap_or_else(Vector3::z);
+                    let centre = p.tip_lps + d * (0.5 * p.exposure_mm);
+                    p.tip_lps = centre - d * (0.5 * l);
                     p.exposure_mm = l;
                 }
                 p
