@@ -65,6 +65,9 @@ enum Cmd {
         #[arg(long, value_name = "NAME")]
         plan: Option<String>,
     },
+    /// Rerun a model calibration on the calibration set of REFERENCE.md §7 (`calibrate cryo`).
+    #[command(subcommand)]
+    Calibrate(ablaplan::calibrate_cli::CalibrateCmd),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
                 png: png.as_deref(),
             },
         ),
+        Some(Cmd::Calibrate(cmd)) => ablaplan::calibrate_cli::run(cmd),
         None => match ablaplan::app::run(ablaplan::app::StartupOptions {
             open: cli.path,
             ..Default::default()

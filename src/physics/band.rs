@@ -95,66 +95,54 @@ impl ZoneBand {
     }
 }
 
-/// Volume and extents of one surface (for reports).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SurfaceSummary {
-    pub volume_ml: f64,
-    /// Extents (mm) along the named axes the report uses (max − min of the node centres'
-    /// projections plus one spacing).
-    pub extents_mm: std::collections::BTreeMap<String, f64>,
+/// Extents (mm) of one surface along the three axes a model reports (the probe axis, the axis
+/// between the first two probes / the pair axis, and their perpendicular).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct AxisExtents {
+    pub probe_axis: f64,
+    pub pair_axis: f64,
+    pub perpendicular: f64,
 }
 
-/// The band as reported (`compute --json` → `zone.band`).
+/// Volume and extents of one surface.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SurfaceSummary {
+    pub volume_ml: f64,
+    pub extents_mm: AxisExtents,
+}
+
+/// What reports show of a band (`compute --json`: `zone.band`): volume and extents of every
+/// surface, and the parameters with their ranges and sources.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BandSummary {
     pub inner: SurfaceSummary,
     pub nominal: SurfaceSummary,
     pub outer: SurfaceSummary,
-    /// The parameters whose ranges made the band, with the value used for each surface.
     pub parameters: Vec<BandParameter>,
 }
 
 impl ZoneBand {
-    /// Volume and extents (along the named `axes`, normalised here) of the three surfaces.
-    pub fn summary(&self, axes: [(&str, nalgebra::Vector3<f64>); 3]) -> BandSummary {
-        let surface = |s: Surface| {
-            let e = extents_mm(&self.grid, self.surface(s), axes.map(|a| a.1));
+    /// Volumes and node extents (`physics::ire::zone::extents_mm`: one spacing included) along
+    /// `axes`.
+    pub fn summary(&self, axes: [nalgebra::Vector3<f64>; 3]) -> BandSummary {
+        let one = |s: Surface| {
+            let e = super::ire::zone::extents_mm(&self.grid, self.surface(s), axes);
             SurfaceSummary {
                 volume_ml: self.volume_ml(s),
-                extents_mm: axes.iter().zip(e).map(|((n, _), v)| (n.to_string(), v)).collect(),
+                extents_mm: AxisExtents {
+                    probe_axis: e[0],
+                    pair_axis: e[1],
+                    perpendicular: e[2],
+                },
             }
         };
         BandSummary {
-            inner: surface(Surface::Inner),
-            nominal: surface(Surface::Nominal),
-            outer: surface(Surface::Outer),
+            inner: one(Surface::Inner),
+            nominal: one(Surface::Nominal),
+            outer: one(Surface::Outer),
             parameters: self.parameters.clone(),
         }
     }
-}
-
-/// Extents (mm) of flagged nodes along three directions: max − min of the projections of their
-/// centres, plus one spacing (each node stands for a voxel); 0 when none is flagged.
-pub fn extents_mm(grid: &ComputeGrid, flags: &[bool], axes: [nalgebra::Vector3<f64>; 3]) -> [f64; 3] {
-    let axes = axes.map(|a| a.try_normalize(1e-12).unwrap_or(a));
-    let mut lo = [f64::INFINITY; 3];
-    let mut hi = [f64::NEG_INFINITY; 3];
-    for (idx, _) in flags.iter().enumerate().filter(|(_, f)| **f) {
-        let [i, j, k] = grid.ijk(idx);
-        let p = grid.lps(i, j, k).coords;
-        for ax in 0..3 {
-            let t = p.dot(&axes[ax]);
-            lo[ax] = lo[ax].min(t);
-            hi[ax] = hi[ax].max(t);
-        }
-    }
-    [0, 1, 2].map(|ax| {
-        if hi[ax] >= lo[ax] {
-            hi[ax] - lo[ax] + grid.spacing_mm
-        } else {
-            0.0
-        }
-    })
 }
 
 #[cfg(test)]
@@ -182,13 +170,13 @@ mod tests {
         assert!(band.volume_ml(Surface::Inner) <= band.volume_ml(Surface::Nominal));
         assert!(band.volume_ml(Surface::Nominal) <= band.volume_ml(Surface::Outer));
         let sum = band.summary([
-            ("x", nalgebra::Vector3::x()),
-            ("y", nalgebra::Vector3::y()),
-            ("z", nalgebra::Vector3::z()),
+            nalgebra::Vector3::x(),
+            nalgebra::Vector3::y(),
+            nalgebra::Vector3::z(),
         ]);
-        assert_eq!(sum.inner.extents_mm["x"], 1.0);
-        assert_eq!(sum.outer.extents_mm["x"], 3.0);
-        assert_eq!(sum.outer.extents_mm["y"], 1.0);
+        assert_eq!(sum.inner.extents_mm.probe_axis, 1.0);
+        assert_eq!(sum.outer.extents_mm.probe_axis, 3.0);
+        assert_eq!(sum.outer.extents_mm.pair_axis, 1.0);
         assert!(sum.inner.volume_ml <= sum.outer.volume_ml);
     }
 }

@@ -329,9 +329,9 @@ pub fn ire_report(
             axes_lps: axes,
             band: r.band.as_ref().map(|b| {
                 b.summary([
-                    ("probe_axis", Vector3::from(axes.probe_axis)),
-                    ("pair_axis", Vector3::from(axes.pair_axis)),
-                    ("perpendicular", Vector3::from(axes.perpendicular)),
+                    Vector3::from(axes.probe_axis),
+                    Vector3::from(axes.pair_axis),
+                    Vector3::from(axes.perpendicular),
                 ])
             }),
         },
@@ -462,6 +462,10 @@ pub struct CryoComputeReport {
     pub isotherms: Vec<CryoComputeIsotherm>,
     /// Tissue whose lowest temperature over the whole protocol reached the lethal isotherm.
     pub lethal_zone: CryoComputeIsotherm,
+    /// `zone.band`: the uncertainty band of the lethal zone and the 0 °C iceball
+    /// (`physics::cryo::band::CryoBandSummary`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<crate::physics::cryo::band::CryoZoneSummary>,
     pub probes: Vec<CryoComputeProbe>,
     pub energy: CryoComputeEnergy,
     pub solver: CryoComputeSolver,
@@ -503,6 +507,9 @@ pub struct CryoComputeProbe {
     pub calibrated: bool,
     /// Heat the probe removed from the tissue over the protocol (J).
     pub heat_extracted_j: f64,
+    /// Its wall (mean over the active length, °C) and cooling power (W) at `reported_at_s`.
+    pub wall_c: Option<f64>,
+    pub cooling_power_w: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -657,12 +664,16 @@ pub fn cryo_report(
         volume_ml: r.volume_ml(&lethal),
         extents_mm: extents(r.extents_mm(&lethal, axes)),
     };
+    let reported_s = r.snapshot_times_s.get(s).copied().unwrap_or(0.0);
     let probes = loaded
         .probes
         .iter()
         .zip(&r.probes)
         .zip(&r.probe_heat_j)
-        .map(|((p, t), q)| CryoComputeProbe {
+        .enumerate()
+        .map(|(i, ((p, t), q))| CryoComputeProbe {
+            wall_c: r.wall_at(i, reported_s).map(|w| w.wall_c),
+            cooling_power_w: r.wall_at(i, reported_s).map(|w| w.cooling_power_w),
             label: p.label.clone(),
             model_id: p.model_id.clone(),
             active_length_mm: p.exposure_mm,
@@ -701,6 +712,12 @@ pub fn cryo_report(
         reported_at_s: r.snapshot_times_s.get(s).copied().unwrap_or(0.0),
         isotherms,
         lethal_zone,
+        zone: r
+            .band
+            .as_ref()
+            .map(|b| crate::physics::cryo::band::CryoZoneSummary {
+                band: b.summary(axes),
+            }),
         probes,
         energy: CryoComputeEnergy {
             heat_extracted_j: r.heat_extracted_j(),

@@ -78,38 +78,179 @@ pub struct ProbeModel {
     pub note: Option<String>,
 }
 
-/// The boundary model of a cryoprobe's active length: held at `freeze_surface_temperature_c`
-/// during a freeze, adiabatic in a passive thaw, held at `active_thaw_temperature_c` in an
-/// active thaw (REFERENCE.md §3).
+/// The boundary model of a cryoprobe (REFERENCE.md §3, §7): during a freeze, argon gas at
+/// `gas_side.gas_temperature_c` behind a convective wall (finite cooling power: the wall is
+/// warmer under a high heat load) — or, for a model without a gas side, the surface held at
+/// `freeze_surface_temperature_c`; adiabatic in a passive thaw; held at
+/// `active_thaw_temperature_c` in an active thaw.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CryoBoundary {
-    pub freeze_surface_temperature_c: Sourced,
+    /// The gas side of the wall (issue 14). Preferred over `freeze_surface_temperature_c`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gas_side: Option<GasSide>,
+    /// A fixed surface temperature (Dirichlet), used only without `gas_side`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze_surface_temperature_c: Option<Sourced>,
     pub active_thaw_temperature_c: Sourced,
-    /// How `freeze_surface_temperature_c` was fitted to the model's catalog isotherm, when it was.
+    /// How the gas side was fitted, on which case, with the residuals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<CryoCalibration>,
 }
 
-/// A one-parameter calibration: the effective freeze surface temperature for which a single probe
-/// in a block of `medium_class` at `initial_temperature_c`, frozen for `freeze_s`, reproduces the
-/// `fitted_extent` ("width_mm" or "length_mm") of the catalog isotherm at `isotherm_c`
-/// (`physics::cryo::calibrate`; the test `cryo_model::calibration_reproduces_the_catalog`
-/// recomputes it).
+/// A number with the range it may take (published or physical) and, after calibration, the range
+/// that keeps the calibration case within its tolerance (the band's range).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RangedValue {
+    pub value: f64,
+    pub min: f64,
+    pub max: f64,
+    pub source: String,
+    /// Where `min`..`max` comes from.
+    pub range_source: String,
+    /// The calibrated range (values for which the calibration case stays within its tolerance);
+    /// it widens the uncertainty band. Absent: the band uses `min`..`max`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band_min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band_max: Option<f64>,
+    #[serde(default = "default_true")]
+    pub confirmed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl RangedValue {
+    /// The band's range: the calibrated one, else the published / physical one.
+    pub fn band(&self) -> (f64, f64) {
+        (
+            self.band_min.unwrap_or(self.min),
+            self.band_max.unwrap_or(self.max),
+        )
+    }
+
+    fn check(&self, file: &str, what: &str) -> Result<(), AssetError> {
+        let (lo, hi) = self.band();
+        let finite = [self.value, self.min, self.max, lo, hi]
+            .iter()
+            .all(|v| v.is_finite());
+        if !finite || self.source.trim().is_empty() || self.range_source.trim().is_empty() {
+            return Err(AssetError::invalid(
+                file,
+                format!("{what}: value, range and their sources must be given"),
+            ));
+        }
+        if !(self.min <= self.value && self.value <= self.max) {
+            return Err(AssetError::invalid(
+                file,
+                format!(
+                    "{what}: {} lies outside its range {}…{}",
+                    self.value, self.min, self.max
+                ),
+            ));
+        }
+        if !(self.min <= lo && lo <= self.value && self.value <= hi && hi <= self.max) {
+            return Err(AssetError::invalid(
+                file,
+                format!(
+                    "{what}: the band {lo}…{hi} must contain {} and lie in {}…{}",
+                    self.value, self.min, self.max
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The gas side of a cryoprobe's wall: gas temperature, heat-transfer coefficient h and how h
+/// varies along the active length and into the shaft's heat-exchange region (REFERENCE.md §7:
+/// Etheridge et al., J Biomech Eng 2013 — a convective wall with h varying along the probe).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GasSide {
+    pub gas_temperature_c: Sourced,
+    /// h at profile value 1 (W/m²·K).
+    pub h_w_per_m2_k: RangedValue,
+    /// Relative h along the active length: (fraction of the active length from the tip, factor)
+    /// points, ascending, linear between them and constant beyond.
+    pub h_profile: HProfile,
+    /// Length of the shaft's heat-exchange region behind the active length (mm), where the
+    /// returning gas still cools the wall; 0 = none.
+    pub heat_exchange_length_mm: Sourced,
+    /// Relative h at the start of that region (falls linearly to 0 at its end).
+    pub heat_exchange_relative_h: Sourced,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HProfile {
+    pub points: Vec<[f64; 2]>,
+    pub source: String,
+    #[serde(default = "default_true")]
+    pub confirmed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl HProfile {
+    /// The factor at `fraction` of the active length from the tip.
+    pub fn at(&self, fraction: f64) -> f64 {
+        profile_at(&self.points, fraction)
+    }
+}
+
+/// A piecewise-linear profile's value at `fraction` (constant beyond its ends; 1 when empty).
+pub fn profile_at(p: &[[f64; 2]], fraction: f64) -> f64 {
+    {
+        match (p.first(), p.last()) {
+            (Some(a), _) if fraction <= a[0] => a[1],
+            (_, Some(b)) if fraction >= b[0] => b[1],
+            _ => p.windows(2).find(|w| fraction <= w[1][0]).map_or(1.0, |w| {
+                let span = w[1][0] - w[0][0];
+                if span <= 0.0 {
+                    w[1][1]
+                } else {
+                    w[0][1] + (w[1][1] - w[0][1]) * (fraction - w[0][0]) / span
+                }
+            }),
+        }
+    }
+}
+
+/// The calibration of a probe model's gas side (and active length) on the calibration set of
+/// REFERENCE.md §7 (`physics::cryo::calibrate`, `ablaplan calibrate cryo` reruns it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CryoCalibration {
-    pub isotherm_c: f64,
-    pub fitted_extent: String,
-    pub medium_class: String,
-    pub initial_temperature_c: f64,
-    pub freeze_s: f64,
-    pub spacing_mm: f64,
+    /// The calibration case, e.g. "C2 single probe (Littrup 2009)".
+    pub calibrated_on: String,
+    /// Its case file (`assets/cases/…`).
+    pub case_file: String,
+    /// The parameters fitted (names as in this file).
+    pub fitted: Vec<String>,
     pub method: String,
-    /// The target was reached inside the physical bracket (`false`: the fit stopped at the
-    /// bracket's end; `method` says why).
+    pub spacing_mm: f64,
+    pub targets: Vec<CalibrationTarget>,
+    /// When the active length was fitted: the lengths for which its target stays within
+    /// tolerance (the band's range of the active length, mm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_length_band_mm: Option<[f64; 2]>,
+    /// Every target within its tolerance at the stored values.
     pub reached: bool,
-    /// What the model gives at the stored temperature (mm).
-    pub model_width_mm: f64,
-    pub model_length_mm: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One measured size the calibration aimed at and what the model gives at the stored values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationTarget {
+    /// e.g. "lethal (−30 °C) diameter" or "0 °C length".
+    pub quantity: String,
+    pub published_mm: f64,
+    pub tolerance_mm: f64,
+    pub model_mm: f64,
+    /// model − published (mm).
+    pub residual_mm: f64,
 }
 
 impl ProbeModel {
@@ -148,10 +289,26 @@ impl ProbeModel {
             out.push((format!("{}.isotherm[{t} °C].width_mm", self.id), &iso.width_mm));
         }
         if let Some(b) = &self.cryo_boundary {
-            out.push((
-                format!("{}.cryo_boundary.freeze_surface_temperature_c", self.id),
-                &b.freeze_surface_temperature_c,
-            ));
+            if let Some(f) = &b.freeze_surface_temperature_c {
+                out.push((
+                    format!("{}.cryo_boundary.freeze_surface_temperature_c", self.id),
+                    f,
+                ));
+            }
+            if let Some(g) = &b.gas_side {
+                out.push((
+                    format!("{}.cryo_boundary.gas_side.gas_temperature_c", self.id),
+                    &g.gas_temperature_c,
+                ));
+                out.push((
+                    format!("{}.cryo_boundary.gas_side.heat_exchange_length_mm", self.id),
+                    &g.heat_exchange_length_mm,
+                ));
+                out.push((
+                    format!("{}.cryo_boundary.gas_side.heat_exchange_relative_h", self.id),
+                    &g.heat_exchange_relative_h,
+                ));
+            }
             out.push((
                 format!("{}.cryo_boundary.active_thaw_temperature_c", self.id),
                 &b.active_thaw_temperature_c,
@@ -253,16 +410,55 @@ impl Catalog {
                 (Modality::Cryo, None) => {}
             }
             if let Some(b) = &p.cryo_boundary {
-                let (f, t) = (
-                    b.freeze_surface_temperature_c.value,
-                    b.active_thaw_temperature_c.value,
-                );
+                let f = match (&b.gas_side, &b.freeze_surface_temperature_c) {
+                    (Some(g), _) => g.gas_temperature_c.value,
+                    (None, Some(f)) => f.value,
+                    (None, None) => {
+                        return Err(AssetError::invalid(
+                            file,
+                            format!(
+                                "{}.cryo_boundary: needs \"gas_side\" or \"freeze_surface_temperature_c\"",
+                                p.id
+                            ),
+                        ));
+                    }
+                };
+                let t = b.active_thaw_temperature_c.value;
+                if let Some(g) = &b.gas_side {
+                    let what = format!("{}.cryo_boundary.gas_side", p.id);
+                    g.h_w_per_m2_k.check(file, &format!("{what}.h_w_per_m2_k"))?;
+                    if g.h_w_per_m2_k.min <= 0.0 {
+                        return Err(AssetError::invalid(
+                            file,
+                            format!("{what}.h_w_per_m2_k: the range must be positive"),
+                        ));
+                    }
+                    let pts = &g.h_profile.points;
+                    let ascending = pts.windows(2).all(|w| w[0][0] < w[1][0]);
+                    let valid = pts.iter().all(|q| {
+                        q[0].is_finite() && q[1].is_finite() && (0.0..=1.0).contains(&q[0]) && q[1] >= 0.0
+                    });
+                    if pts.is_empty() || !ascending || !valid || g.h_profile.source.trim().is_empty() {
+                        return Err(AssetError::invalid(
+                            file,
+                            format!(
+                                "{what}.h_profile: give ascending [fraction 0…1, factor ≥ 0] points and a source"
+                            ),
+                        ));
+                    }
+                    if g.heat_exchange_length_mm.value < 0.0 || g.heat_exchange_relative_h.value < 0.0 {
+                        return Err(AssetError::invalid(
+                            file,
+                            format!("{what}: the heat-exchange region's length and relative h must be ≥ 0"),
+                        ));
+                    }
+                }
                 if !(-273.0..0.0).contains(&f) || !(0.0..=100.0).contains(&t) {
                     return Err(AssetError::invalid(
                         file,
                         format!(
-                            "{}.cryo_boundary: freeze surface {f} °C must lie in −273…0 °C and active thaw \
-                             {t} °C in 0…100 °C",
+                            "{}.cryo_boundary: gas / freeze surface {f} °C must lie in −273…0 °C and active \
+                             thaw {t} °C in 0…100 °C",
                             p.id
                         ),
                     ));

@@ -19,14 +19,15 @@ fn shipped(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The C3 case with a 5 mm target around the probe's active part and a 3 mm nerve parallel to
-/// the probe at `nerve_x_mm` from its axis, written into `dir`.
+/// The C3 case with a 3 mm target around the probe's active part (well inside the calibrated
+/// 17G needle's −40 °C zone, ≈ 6–7 mm in radius, even at the 2 mm grid's margin error bound) and a
+/// 3 mm nerve parallel to the probe at `nerve_x_mm` from its axis, written into `dir`.
 fn case_with_nerve(dir: &Path, nerve_x_mm: f64) -> PathBuf {
     let text = std::fs::read_to_string(shipped("c3_icesphere_gel_10min.json")).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["structures"] = serde_json::json!([
         {"shape": "sphere", "name": "Target node", "kind": "Target",
-         "centre_lps": [0.0, 0.0, 0.0], "radius_mm": 5.0},
+         "centre_lps": [0.0, 0.0, 0.0], "radius_mm": 3.0},
         {"shape": "cylinder", "name": "Nerve", "kind": "Nerve",
          "a_lps": [nerve_x_mm, 0.0, -30.0], "b_lps": [nerve_x_mm, 0.0, 30.0], "radius_mm": 1.5}
     ]);

@@ -427,13 +427,12 @@ fn v3_ben_david_porcine_liver() {
     let (lin, rl) = v3(false, h);
     let axes = [Vector3::x(), Vector3::y(), Vector3::z()];
     let band = r.band.as_ref().expect("the full model carries a band");
-    let named = [
-        ("pair_axis", axes[0]),
-        ("perpendicular", axes[1]),
-        ("along", axes[2]),
-    ];
-    let sum = band.summary(named);
-    let ext_of = |s: &ablaplan::physics::band::SurfaceSummary| named.map(|(n, _)| s.extents_mm[n]);
+    // Summary axes in the report's order; read back as (pair axis, perpendicular, along).
+    let sum = band.summary([axes[2], axes[0], axes[1]]);
+    let ext_of = |s: &ablaplan::physics::band::SurfaceSummary| {
+        let e = s.extents_mm;
+        [e.pair_axis, e.perpendicular, e.probe_axis]
+    };
     let (inner, outer) = (ext_of(&sum.inner), ext_of(&sum.outer));
     println!(
         "V3 nonlinear ({h} mm): {:.1} × {:.1} × {:.1} mm (pair axis × perpendicular × along), {:.2} mL, \

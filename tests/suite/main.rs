@@ -12,6 +12,7 @@ mod case_document;
 mod cli_cancel;
 mod cli_cryo;
 mod cli_report_keys;
+mod cryo_band;
 mod cryo_model;
 mod cryo_stream;
 mod cryo_validation;

@@ -16,7 +16,7 @@
 
 use super::solver::{
     self, Face, NOT_MODELLED, ProbeBoundary, ProbeCoupling, SolverError, THETA_MIN, ThermalProblem,
-    TimeScheme, TimelinePiece,
+    TimeScheme, TimelinePiece, WallCoupling, WallSample,
 };
 use super::tissue::{CryoTissueSource, CryoTissues, builtin_cryo_tissues, node_classes};
 use crate::geometry::PatientPos;
@@ -65,6 +65,9 @@ pub struct CryoModelOptions {
     pub vessel_min_diameter_mm: f64,
     /// RKL2 super-step (s, see `solver`); 0 = forward Euler at the stable step.
     pub super_step_s: f64,
+    /// Compute the uncertainty band (inner / nominal / outer lethal zone and 0 °C iceball,
+    /// `super::band`) after the nominal run.
+    pub band: bool,
 }
 
 impl Default for CryoModelOptions {
@@ -76,6 +79,7 @@ impl Default for CryoModelOptions {
             duty_period_s: 20.0,
             vessel_min_diameter_mm: 3.0,
             super_step_s: solver::DEFAULT_SUPER_STEP_S,
+            band: true,
         }
     }
 }
@@ -240,14 +244,52 @@ impl From<SolverError> for CryoError {
     }
 }
 
-/// A probe's thermal model: active segment, radius, surface temperatures.
+/// A probe's thermal model: active segment, radius, freeze boundary, active-thaw temperature.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProbeThermal {
     pub electrode: Electrode,
+    /// The coldest the surface gets during a freeze (°C): the gas temperature behind the
+    /// convective wall (`wall`), or the fixed surface temperature without one. With a wall, the
+    /// surface itself is warmer under load: [`CryoResult::wall_temperature`].
     pub freeze_surface_c: f64,
     pub active_thaw_c: f64,
-    /// The freeze temperature was fitted to catalog isotherms (else the uncalibrated default).
+    /// The boundary was calibrated on the calibration set (REFERENCE.md §7), else defaults.
     pub calibrated: bool,
+    /// The gas side of the wall (finite cooling power); `None` = the surface is held at
+    /// `freeze_surface_c`.
+    pub wall: Option<WallParams>,
+}
+
+/// The gas side of a probe's wall (from `assets/probes.json` `cryo_boundary.gas_side`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WallParams {
+    pub gas_c: f64,
+    /// h at profile factor 1 (W/m²·K).
+    pub h_w_per_m2_k: f64,
+    /// The band's range of h (the calibrated range, else the physical one).
+    pub h_band_w_per_m2_k: (f64, f64),
+    /// Where that range comes from.
+    pub h_source: String,
+    /// (fraction of the active length from the tip, factor).
+    pub h_profile: Vec<[f64; 2]>,
+    pub heat_exchange_length_mm: f64,
+    pub heat_exchange_relative_h: f64,
+}
+
+impl WallParams {
+    /// Relative h at `t_mm` from the tip along a probe of active length `active_mm`: the profile
+    /// on the active length, then falling linearly from `heat_exchange_relative_h` to 0 over the
+    /// heat-exchange region.
+    pub fn relative_h(&self, t_mm: f64, active_mm: f64) -> f64 {
+        if t_mm <= active_mm || self.heat_exchange_length_mm <= 0.0 {
+            return crate::plan::catalog::profile_at(
+                &self.h_profile,
+                (t_mm / active_mm.max(1e-9)).clamp(0.0, 1.0),
+            );
+        }
+        let f = ((t_mm - active_mm) / self.heat_exchange_length_mm).clamp(0.0, 1.0);
+        self.heat_exchange_relative_h * (1.0 - f)
+    }
 }
 
 /// The thermal model of `probe` from the catalog (defaults when the model or its boundary is
@@ -267,15 +309,30 @@ pub fn probe_thermal(probe: &Probe, catalog: &Catalog) -> Result<ProbeThermal, C
             ))
         })?;
     let b = model.and_then(|m| m.cryo_boundary.as_ref());
+    let wall = b.and_then(|b| b.gas_side.as_ref()).map(|g| WallParams {
+        gas_c: g.gas_temperature_c.value,
+        h_w_per_m2_k: g.h_w_per_m2_k.value,
+        h_band_w_per_m2_k: g.h_w_per_m2_k.band(),
+        h_source: g.h_w_per_m2_k.range_source.clone(),
+        h_profile: g.h_profile.points.clone(),
+        heat_exchange_length_mm: g.heat_exchange_length_mm.value,
+        heat_exchange_relative_h: g.heat_exchange_relative_h.value,
+    });
+    let freeze_surface_c = match (&wall, b.and_then(|b| b.freeze_surface_temperature_c.as_ref())) {
+        (Some(w), _) => w.gas_c,
+        (None, Some(f)) => f.value,
+        (None, None) => DEFAULT_FREEZE_SURFACE_C,
+    };
     Ok(ProbeThermal {
         electrode: Electrode {
             start_lps: seg.start,
             end_lps: seg.end,
             radius_mm,
         },
-        freeze_surface_c: b.map_or(DEFAULT_FREEZE_SURFACE_C, |b| b.freeze_surface_temperature_c.value),
+        freeze_surface_c,
         active_thaw_c: b.map_or(DEFAULT_ACTIVE_THAW_C, |b| b.active_thaw_temperature_c.value),
         calibrated: b.is_some_and(|b| b.calibration.is_some()),
+        wall,
     })
 }
 
@@ -317,6 +374,9 @@ pub fn timeline(protocol: &CryoProtocol, probes: &[ProbeThermal], duty_period_s:
                     let on = d >= 1.0 || (d > 0.0 && ((mid - start) % duty_period_s) < d * duty_period_s);
                     match (phase.kind, on) {
                         (_, false) | (PhaseKind::PassiveThaw, _) => ProbeBoundary::Off,
+                        (PhaseKind::Freeze, true) if p.wall.is_some() => {
+                            ProbeBoundary::Convective(p.freeze_surface_c)
+                        }
                         (PhaseKind::Freeze, true) => ProbeBoundary::Temperature(p.freeze_surface_c),
                         (PhaseKind::ActiveThaw, true) => ProbeBoundary::Temperature(p.active_thaw_c),
                     }
@@ -398,6 +458,12 @@ pub struct CryoResult {
     pub lethal_isotherm_c: f64,
     /// Heat delivered by each probe (J, negative = extracted).
     pub probe_heat_j: Vec<f64>,
+    /// Per probe: its wall temperature (area-weighted mean over the active length, coldest and
+    /// warmest segment) and cooling power after every solver step — plot it with the sensors.
+    pub wall_temperature: Vec<Vec<WallSample>>,
+    /// The uncertainty band of the lethal zone and of the 0 °C iceball (`None` when switched off
+    /// in the settings or not computed yet while streaming).
+    pub band: Option<super::band::CryoBand>,
     pub initial_enthalpy_j: f64,
     pub final_enthalpy_j: f64,
     /// Flux evaluations (RKL2 stages or Euler steps) and the forward-Euler stable step (s).
@@ -499,6 +565,8 @@ pub fn compute_cryo_streaming(
         protocol: settings.protocol.clone(),
         lethal_isotherm_c: settings.lethal_isotherm_c,
         probe_heat_j: vec![0.0; probes.len()],
+        wall_temperature: vec![Vec::new(); probes.len()],
+        band: None,
         initial_enthalpy_j: 0.0,
         final_enthalpy_j: 0.0,
         stages: 0,
@@ -520,10 +588,17 @@ pub fn compute_cryo_streaming(
     result.snapshot_times_s = out.snapshot_times_s;
     result.snapshots = out.snapshots;
     result.probe_heat_j = out.probe_heat_j;
+    result.wall_temperature = out.wall_samples;
     result.initial_enthalpy_j = out.initial_enthalpy_j;
     result.final_enthalpy_j = out.final_enthalpy_j;
     result.stages = out.stages;
     result.dt_euler_s = out.dt_euler_s;
+    if settings.model.band {
+        ctx.progress.set_message("uncertainty band".to_string());
+        result.band = Some(super::band::compute_band(
+            &result, probes, settings, &tissue, assets, ctx,
+        )?);
+    }
     result.elapsed_s = started.elapsed().as_secs_f64();
     Ok(result)
 }
@@ -551,7 +626,7 @@ pub fn build_problem(
     let opts = &settings.model;
     let segments: Vec<(PatientPos, PatientPos)> = thermal
         .iter()
-        .map(|p| (p.electrode.start_lps, p.electrode.end_lps))
+        .map(|p| (p.electrode.start_lps, cooled_electrode(p).end_lps))
         .collect();
     // The grid rule of the IRE model (crop, never past a phantom face), without multigrid sizes.
     let ire_source = match tissue {
@@ -621,42 +696,7 @@ pub fn build_problem(
     let probes: Vec<ProbeCoupling> = thermal
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            let mut m = electrode_mask(&grid, &p.electrode);
-            if m.metal.is_empty() {
-                // A probe thinner than the grid can pass between the nodes: widen it to reach the
-                // nearest node line (half the cell diagonal), and say so.
-                let widened = Electrode {
-                    radius_mm: 0.87 * grid.spacing_mm,
-                    ..p.electrode.clone()
-                };
-                m = electrode_mask(&grid, &widened);
-                warnings.push(format!(
-                    "probe {}: {:.2} mm radius is below the {} mm grid — widened to {:.2} mm; use a finer grid",
-                    i + 1,
-                    p.electrode.radius_mm,
-                    grid.spacing_mm,
-                    widened.radius_mm
-                ));
-            }
-            let mut cuts: Vec<(usize, f64)> = m
-                .cuts
-                .iter()
-                .map(|c| (c.outside, 1.0 / c.theta.max(THETA_MIN)))
-                .collect();
-            cuts.sort_by_key(|c| c.0);
-            let mut merged: Vec<(usize, f64)> = Vec::with_capacity(cuts.len());
-            for (i, s) in cuts {
-                match merged.last_mut() {
-                    Some(l) if l.0 == i => l.1 += s,
-                    _ => merged.push((i, s)),
-                }
-            }
-            ProbeCoupling {
-                metal: m.metal,
-                cuts: merged,
-            }
-        })
+        .map(|(i, p)| probe_coupling(&grid, p, i, &mut warnings))
         .collect();
     if let Some(i) = probes.iter().position(|p| p.metal.is_empty()) {
         return Err(CryoError::Invalid(format!(
@@ -694,6 +734,111 @@ pub fn build_problem(
         },
         warnings,
     })
+}
+
+/// Wall segments are about this long (mm, at least two grid spacings so that every segment has
+/// cut links): short enough to follow an h profile, long enough to be one temperature.
+const WALL_SEGMENT_MM: f64 = 2.0;
+
+/// The cooled part of a probe: the active length plus the shaft's heat-exchange region.
+pub fn cooled_electrode(p: &ProbeThermal) -> Electrode {
+    let hx = p
+        .wall
+        .as_ref()
+        .map_or(0.0, |w| w.heat_exchange_length_mm.max(0.0));
+    let d = p.electrode.end_lps - p.electrode.start_lps;
+    let len = d.norm();
+    if hx <= 0.0 || len <= 0.0 {
+        return p.electrode.clone();
+    }
+    Electrode {
+        end_lps: p.electrode.start_lps + d * ((len + hx) / len),
+        ..p.electrode.clone()
+    }
+}
+
+/// The coupling of one probe to the grid: metal nodes, cut links (Σ 1/θ per tissue node) and,
+/// with a gas side, the wall segments (h·A per segment along the probe, the segment of every cut
+/// and metal node by its position along the axis).
+fn probe_coupling(
+    grid: &ComputeGrid,
+    p: &ProbeThermal,
+    index: usize,
+    warnings: &mut Vec<String>,
+) -> ProbeCoupling {
+    let cooled = cooled_electrode(p);
+    let mut m = electrode_mask(grid, &cooled);
+    if m.metal.is_empty() {
+        // A probe thinner than the grid can pass between the nodes: widen it to reach the
+        // nearest node line (half the cell diagonal), and say so.
+        let widened = Electrode {
+            radius_mm: 0.87 * grid.spacing_mm,
+            ..cooled.clone()
+        };
+        m = electrode_mask(grid, &widened);
+        warnings.push(format!(
+            "probe {}: {:.2} mm radius is below the {} mm grid — widened to {:.2} mm; use a finer grid",
+            index + 1,
+            p.electrode.radius_mm,
+            grid.spacing_mm,
+            widened.radius_mm
+        ));
+    }
+    let mut cuts: Vec<(usize, f64)> = m
+        .cuts
+        .iter()
+        .map(|c| (c.outside, 1.0 / c.theta.max(THETA_MIN)))
+        .collect();
+    cuts.sort_by_key(|c| c.0);
+    let mut merged: Vec<(usize, f64)> = Vec::with_capacity(cuts.len());
+    for (i, s) in cuts {
+        match merged.last_mut() {
+            Some(l) if l.0 == i => l.1 += s,
+            _ => merged.push((i, s)),
+        }
+    }
+    let wall = p.wall.as_ref().map(|w| {
+        let tip = p.electrode.start_lps;
+        let axis_v = p.electrode.end_lps - tip;
+        let active_mm = axis_v.norm();
+        let dir = axis_v / active_mm.max(1e-12);
+        let hx_mm = w.heat_exchange_length_mm.max(0.0);
+        let seg_target = WALL_SEGMENT_MM.max(2.0 * grid.spacing_mm);
+        let n_act = ((active_mm / seg_target).round() as usize).max(1);
+        let n_hx = if hx_mm > 0.0 {
+            ((hx_mm / seg_target).round() as usize).max(1)
+        } else {
+            0
+        };
+        // Segment bounds along the axis (mm from the tip).
+        let mut bounds: Vec<f64> = (0..=n_act).map(|i| active_mm * i as f64 / n_act as f64).collect();
+        bounds.extend((1..=n_hx).map(|i| active_mm + hx_mm * i as f64 / n_hx as f64));
+        let circumference_m = 2.0 * std::f64::consts::PI * p.electrode.radius_mm * 1e-3;
+        let (mut ha, mut area) = (Vec::new(), Vec::new());
+        for s in bounds.windows(2) {
+            let a = circumference_m * (s[1] - s[0]) * 1e-3;
+            ha.push(w.h_w_per_m2_k * w.relative_h(0.5 * (s[0] + s[1]), active_mm) * a);
+            area.push(a);
+        }
+        let n_seg = ha.len();
+        let seg_of = |idx: usize| -> usize {
+            let [i, j, k] = grid.ijk(idx);
+            let t = (grid.lps(i, j, k) - tip).dot(&dir);
+            bounds[1..].partition_point(|b| *b < t).min(n_seg - 1)
+        };
+        WallCoupling {
+            ha_w_per_k: ha,
+            cut_segment: merged.iter().map(|c| seg_of(c.0)).collect(),
+            metal_segment: m.metal.iter().map(|&i| seg_of(i)).collect(),
+            active_segments: n_act,
+            area_m2: area,
+        }
+    });
+    ProbeCoupling {
+        metal: m.metal,
+        cuts: merged,
+        wall,
+    }
 }
 
 impl CryoResult {
@@ -858,6 +1003,13 @@ impl CryoResult {
             .collect()
     }
 
+    /// The wall sample of `probe` at or just before `time_s` (see [`Self::wall_temperature`]).
+    pub fn wall_at(&self, probe: usize, time_s: f64) -> Option<WallSample> {
+        let w = self.wall_temperature.get(probe)?;
+        let i = w.partition_point(|s| s.time_s <= time_s + 1e-9);
+        w.get(i.saturating_sub(1)).copied()
+    }
+
     /// Heat removed by all probes (J, positive).
     pub fn heat_extracted_j(&self) -> f64 {
         -self.probe_heat_j.iter().sum::<f64>()
@@ -938,6 +1090,7 @@ mod tests {
             freeze_surface_c: -140.0,
             active_thaw_c: 20.0,
             calibrated: false,
+            wall: None,
         };
         let tl = timeline(&protocol, &[p.clone(), p.clone(), p], 20.0);
         // Switches at 10, 20, 30, … s: six pieces of 10 s.

@@ -173,13 +173,6 @@ fn model_dims(
         let dims = match cached {
             Some(d) => d,
             None => {
-                let freeze_surface_c = assets
-                    .catalog
-                    .get(model_id)
-                    .and_then(|m| m.cryo_boundary.as_ref())
-                    .map_or(super::model::DEFAULT_FREEZE_SURFACE_C, |b| {
-                        b.freeze_surface_temperature_c.value
-                    });
                 let setup = CalibrationSetup {
                     model_id: model_id.to_string(),
                     active_length_mm: Some(active_mm),
@@ -190,12 +183,10 @@ fn model_dims(
                     margin_mm: 25.0,
                     isotherm_c: iso,
                 };
-                let d = single_probe_dims(&setup, freeze_surface_c, assets, &JobCtx::default()).unwrap_or(
-                    IsothermDims {
-                        length_mm: 0.0,
-                        width_mm: 0.0,
-                    },
-                );
+                let d = single_probe_dims(&setup, assets, &JobCtx::default()).unwrap_or(IsothermDims {
+                    length_mm: 0.0,
+                    width_mm: 0.0,
+                });
                 if let Ok(mut c) = cache().lock() {
                     c.entry(key.clone()).or_default().insert(iso.to_bits(), d);
                 }

@@ -51,7 +51,21 @@
 //! stable but only first order in the stiff part (on a 1-D test its heat drifted by 1.7 % at
 //! 30 s super-steps where the explicit scheme stayed exact), and would gain only the 0.117 →
 //! 0.146 s of Δt_FE. A probe that is off (passive thaw, duty-cycle off time) has no cut links: its
-//! surface is adiabatic. The shaft is not modelled (insulated: tissue).
+//! surface is adiabatic. The shaft is not modelled (insulated: tissue) beyond the optional
+//! heat-exchange region of a convective wall.
+//!
+//! Finite cooling power (issue 14, REFERENCE.md §7): during a freeze a probe with a
+//! [`WallCoupling`] is not held at a temperature; gas at `T_gas` cools its wall through `h·A` per
+//! segment along the probe, and the tissue warms it through the segment's cut links
+//! (`G_i = k_i Σ(1/θ) h`). The wall holds no heat (see [`WallCoupling`]), so at every stage its
+//! temperature is the weighted mean `T_w = (hA·T_gas + Σ G_i T_i)/(hA + Σ G_i)` of the stage's
+//! input, and each cut node receives `G_i (T_w − T_i)`: the sum over the segment is exactly
+//! `hA (T_gas − T_w)`, the heat the gas takes, so the energy balance is kept to rounding as with a
+//! fixed surface. Eliminating the wall node is a Schur complement `A − b bᵀ/d` of a symmetric
+//! positive semi-definite conduction matrix: it only lowers the eigenvalues, so the stability
+//! bound of the fixed surface (which counts the cut links as links to a boundary value) still
+//! holds and the step is unchanged. h → ∞ gives the fixed surface at `T_gas`, h → 0 an adiabatic
+//! probe (`tests/suite/cryo_band.rs`).
 //!
 //! Faces of the grid: adiabatic (phantom block faces) or held at a temperature (a crop inside a
 //! larger body or phantom: the far field), through a ghost layer.
@@ -103,6 +117,30 @@ pub struct ProbeCoupling {
     /// Tissue nodes next to the metal: (grid index, Σ 1/θ over the node's links into the metal,
     /// each θ at least [`THETA_MIN`]).
     pub cuts: Vec<(usize, f64)>,
+    /// The convective wall (used by [`ProbeBoundary::Convective`]); `None` = no gas-side model
+    /// (a convective boundary then holds the surface at the gas temperature).
+    pub wall: Option<WallCoupling>,
+}
+
+/// The gas side of a probe's wall, in segments along the probe: each segment's metal is one
+/// temperature (steel conducts around the thin wall far better than the gas side or the tissue
+/// carry heat), cooled by the gas through `h·A` and warmed by the tissue through the segment's cut
+/// links. The wall has no heat capacity (quasi-static: its few mg of steel hold ~1 % of the heat
+/// of the tissue frozen in a minute), so its temperature is the weighted mean
+/// `T_w = (hA·T_gas + Σ G_i T_i)/(hA + Σ G_i)` of the gas and the tissue next to it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WallCoupling {
+    /// Gas-side conductance `h·A` (W/K) per segment.
+    pub ha_w_per_k: Vec<f64>,
+    /// Segment of each entry of [`ProbeCoupling::cuts`] (same order).
+    pub cut_segment: Vec<usize>,
+    /// Segment of each entry of [`ProbeCoupling::metal`] (same order), for the snapshots.
+    pub metal_segment: Vec<usize>,
+    /// Segments `0..active_segments` lie on the active length (the rest: the shaft's
+    /// heat-exchange region); the reported wall temperature is their area-weighted mean.
+    pub active_segments: usize,
+    /// Area (m²) per segment, for the reported mean.
+    pub area_m2: Vec<f64>,
 }
 
 /// What a probe's surface does during a piece of the timeline.
@@ -112,6 +150,25 @@ pub enum ProbeBoundary {
     Off,
     /// Held at this temperature (°C) on the active length.
     Temperature(f64),
+    /// Gas at this temperature (°C) behind a convective wall ([`WallCoupling`]): finite cooling
+    /// power, the wall temperature follows the heat load.
+    Convective(f64),
+}
+
+/// One sample of a probe's wall over time.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct WallSample {
+    pub time_s: f64,
+    /// Area-weighted mean wall temperature of the active length (°C); for a probe that is off,
+    /// the mean temperature of the tissue next to it.
+    pub wall_c: f64,
+    /// Warmest and coldest segment of the active length (°C).
+    pub wall_min_c: f64,
+    pub wall_max_c: f64,
+    /// Heat the probe takes out of the tissue (W; negative while it heats in an active thaw).
+    pub cooling_power_w: f64,
+    /// Heat it has taken out since the start (J).
+    pub heat_extracted_j: f64,
 }
 
 /// A span of time with constant probe boundaries.
@@ -185,6 +242,8 @@ pub struct SolverOutput {
     pub final_enthalpy_j: f64,
     /// Temperature at the end (°C) per node (NaN where not modelled).
     pub final_temperature_c: Vec<f32>,
+    /// Per probe: the wall temperature and cooling power after every step.
+    pub wall_samples: Vec<Vec<WallSample>>,
     /// Flux evaluations (Euler steps or RKL2 stages).
     pub stages: usize,
     /// Forward-Euler stable step (s).
@@ -299,8 +358,129 @@ struct CutNode {
     pidx: usize,
     /// Its material (index into the distinct materials).
     mat: usize,
-    /// (probe, Σ 1/θ).
-    links: Vec<(usize, f32)>,
+    /// (probe, wall segment — global index into [`Walls`], Σ 1/θ).
+    links: Vec<(usize, usize, f32)>,
+}
+
+/// A probe's boundary during one timeline piece, as the stage passes use it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Bc {
+    Off,
+    Fixed(f32),
+    /// Gas temperature behind the convective wall.
+    Gas(f32),
+}
+
+/// The wall segments of all probes (flattened; probe `p` owns `offset[p]..offset[p + 1]`).
+#[derive(Clone, Debug, Default)]
+struct Walls {
+    offset: Vec<usize>,
+    /// `h·A / h³` (W/m³·K): the gas-side conductance in the units of the node rates.
+    ha_vol: Vec<f64>,
+    area_m2: Vec<f64>,
+    active: Vec<bool>,
+    /// Per probe: the segment of every metal node (global index), for the snapshots.
+    metal_segment: Vec<Vec<usize>>,
+}
+
+/// Per-stage scratch of the wall balance.
+#[derive(Clone, Debug, Default)]
+struct WallScratch {
+    num: Vec<f64>,
+    den: Vec<f64>,
+    tw: Vec<f32>,
+}
+
+impl Walls {
+    fn new(probes: &[ProbeCoupling], volume_m3: f64) -> Self {
+        let mut w = Walls {
+            offset: vec![0],
+            ..Walls::default()
+        };
+        for p in probes {
+            let base = w.ha_vol.len();
+            match &p.wall {
+                Some(c) => {
+                    for (i, ha) in c.ha_w_per_k.iter().enumerate() {
+                        w.ha_vol.push(ha / volume_m3);
+                        w.area_m2.push(c.area_m2.get(i).copied().unwrap_or(0.0));
+                        w.active.push(i < c.active_segments);
+                    }
+                    let nseg = c.ha_w_per_k.len();
+                    w.metal_segment.push(
+                        (0..p.metal.len())
+                            .map(|m| {
+                                base + c
+                                    .metal_segment
+                                    .get(m)
+                                    .copied()
+                                    .unwrap_or(0)
+                                    .min(nseg.saturating_sub(1))
+                            })
+                            .collect(),
+                    );
+                }
+                None => w.metal_segment.push(Vec::new()),
+            }
+            w.offset.push(w.ha_vol.len());
+        }
+        w
+    }
+
+    /// The global segment of cut `i` of probe `p` (`usize::MAX` when the probe has no wall).
+    fn cut_segment(&self, probes: &[ProbeCoupling], p: usize, i: usize) -> usize {
+        match probes.get(p).and_then(|pr| pr.wall.as_ref()) {
+            Some(c) if self.offset[p + 1] > self.offset[p] => {
+                let n = self.offset[p + 1] - self.offset[p];
+                self.offset[p] + c.cut_segment.get(i).copied().unwrap_or(0).min(n - 1)
+            }
+            _ => usize::MAX,
+        }
+    }
+
+    fn scratch(&self) -> WallScratch {
+        WallScratch {
+            num: vec![0.0; self.ha_vol.len()],
+            den: vec![0.0; self.ha_vol.len()],
+            tw: vec![0.0; self.ha_vol.len()],
+        }
+    }
+
+    /// The wall temperature of every segment of the probes with a convective boundary, from the
+    /// tissue temperatures `temp` and `√k` `sk` (the same state the probe links are evaluated
+    /// at, so that the heat the tissue gives is the heat the gas takes: `hA (T_w − T_gas) =
+    /// Σ G_i (T_i − T_w)` exactly).
+    fn balance(&self, fx: &Fixed<'_>, temp: &[f32], sk: &[f32], bc: &[Bc], ws: &mut WallScratch) {
+        if self.ha_vol.is_empty() {
+            return;
+        }
+        ws.num.fill(0.0);
+        ws.den.fill(0.0);
+        let inv_h2 = f64::from(fx.inv_h2);
+        for c in fx.cut_nodes {
+            let ti = f64::from(temp[c.pidx]);
+            let ki = f64::from(sk[c.pidx]) * f64::from(sk[c.pidx]);
+            for &(pi, seg, s) in &c.links {
+                if matches!(bc.get(pi), Some(Bc::Gas(_))) && seg < ws.num.len() {
+                    let g = ki * f64::from(s) * inv_h2;
+                    ws.num[seg] += g * ti;
+                    ws.den[seg] += g;
+                }
+            }
+        }
+        for (pi, b) in bc.iter().enumerate() {
+            let Bc::Gas(tg) = *b else { continue };
+            for seg in self.offset[pi]..self.offset[pi + 1] {
+                let ha = self.ha_vol[seg];
+                let den = ha + ws.den[seg];
+                ws.tw[seg] = if den > 0.0 {
+                    ((ha * f64::from(tg) + ws.num[seg]) / den) as f32
+                } else {
+                    tg
+                };
+            }
+        }
+    }
 }
 
 /// Stage coefficients of one super-step: Y_j = μ Y_{j−1} + ν Y_{j−2} + (1 − μ − ν) Y_0
@@ -694,30 +874,31 @@ pub fn run_streaming(
     }
 
     // Tissue nodes next to probes, sorted by padded index.
+    let walls = Walls::new(&problem.probes, volume_m3);
     let mut cut_nodes: Vec<CutNode> = Vec::new();
     {
-        let mut all: Vec<(usize, usize, f64)> = Vec::new();
+        let mut all: Vec<(usize, usize, usize, f64)> = Vec::new();
         for (pi, p) in problem.probes.iter().enumerate() {
-            for &(idx, s) in &p.cuts {
+            for (ci, &(idx, s)) in p.cuts.iter().enumerate() {
                 if idx < n {
                     let pp = pad.of_grid(idx);
                     if kind[pp] == FREE {
-                        all.push((pp, pi, s));
+                        all.push((pp, pi, walls.cut_segment(&problem.probes, pi, ci), s));
                     }
                 }
             }
         }
-        all.sort_by_key(|a| (a.0, a.1));
-        for (pp, pi, s) in all {
+        all.sort_by_key(|a| (a.0, a.1, a.2));
+        for (pp, pi, seg, s) in all {
             match cut_nodes.last_mut() {
                 Some(c) if c.pidx == pp => match c.links.last_mut() {
-                    Some(l) if l.0 == pi => l.1 += s as f32,
-                    _ => c.links.push((pi, s as f32)),
+                    Some(l) if l.0 == pi && l.1 == seg => l.2 += s as f32,
+                    _ => c.links.push((pi, seg, s as f32)),
                 },
                 _ => cut_nodes.push(CutNode {
                     pidx: pp,
                     mat: mat_at(pp),
-                    links: vec![(pi, s as f32)],
+                    links: vec![(pi, seg, s as f32)],
                 }),
             }
         }
@@ -768,7 +949,7 @@ pub fn run_streaming(
     snap_times.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
     let mut snapshots: Vec<Vec<i16>> = Vec::with_capacity(snap_times.len());
 
-    let snapshot = |temp: &[f32], boundary: &[ProbeBoundary]| -> Vec<i16> {
+    let snapshot = |temp: &[f32], boundary: &[ProbeBoundary], tw: &[f32]| -> Vec<i16> {
         let mut out: Vec<i16> = (0..n)
             .into_par_iter()
             .map(|idx| {
@@ -783,6 +964,19 @@ pub fn run_streaming(
         for (pi, pr) in problem.probes.iter().enumerate() {
             let v = match boundary.get(pi) {
                 Some(ProbeBoundary::Temperature(tp)) => *tp,
+                Some(ProbeBoundary::Convective(tg)) => {
+                    // Each metal node shows its segment's wall temperature.
+                    let segs = walls.metal_segment.get(pi).map_or(&[][..], |v| v.as_slice());
+                    if segs.len() == pr.metal.len() && !segs.is_empty() {
+                        for (&m, &seg) in pr.metal.iter().zip(segs) {
+                            if let (Some(o), Some(t)) = (out.get_mut(m), tw.get(seg)) {
+                                *o = centi(f64::from(*t));
+                            }
+                        }
+                        continue;
+                    }
+                    *tg
+                }
                 _ => {
                     let vals: Vec<f64> = pr
                         .cuts
@@ -819,25 +1013,106 @@ pub fn run_streaming(
         snapshots.push(values);
     };
 
+    let to_bc = |b: &[ProbeBoundary]| -> Vec<Bc> {
+        b.iter()
+            .enumerate()
+            .map(|(pi, b)| match *b {
+                ProbeBoundary::Off => Bc::Off,
+                ProbeBoundary::Temperature(t) => Bc::Fixed(t as f32),
+                // Without a wall model the gas temperature is the surface temperature.
+                ProbeBoundary::Convective(t) if walls.offset[pi + 1] > walls.offset[pi] => Bc::Gas(t as f32),
+                ProbeBoundary::Convective(t) => Bc::Fixed(t as f32),
+            })
+            .collect()
+    };
+    let mut ws = walls.scratch();
+    // The snapshot of the current state (wall temperatures balanced at it).
+    let snap_now = |temp: &[f32], sk: &[f32], boundary: &[ProbeBoundary], ws: &mut WallScratch| {
+        walls.balance(&fixed, temp, sk, &to_bc(boundary), ws);
+        snapshot(temp, boundary, &ws.tw)
+    };
+    // One wall sample per probe of the current state.
+    let mut wall_samples: Vec<Vec<WallSample>> = vec![Vec::new(); n_probes];
+    let sample_walls = |time_s: f64,
+                        temp: &[f32],
+                        sk: &[f32],
+                        bc: &[Bc],
+                        heat_j: &[f64],
+                        ws: &mut WallScratch,
+                        out: &mut Vec<Vec<WallSample>>| {
+        walls.balance(&fixed, temp, sk, bc, ws);
+        let mut power = vec![0.0f64; n_probes];
+        let mut next_to = vec![(0.0f64, 0usize); n_probes];
+        for c in fixed.cut_nodes {
+            let ti = f64::from(temp[c.pidx]);
+            let ki = f64::from(sk[c.pidx]) * f64::from(sk[c.pidx]);
+            for &(pi, seg, sv) in &c.links {
+                next_to[pi].0 += ti;
+                next_to[pi].1 += 1;
+                let tp = match bc.get(pi) {
+                    Some(Bc::Fixed(t)) => f64::from(*t),
+                    Some(Bc::Gas(_)) => ws.tw.get(seg).map_or(ti, |t| f64::from(*t)),
+                    _ => continue,
+                };
+                power[pi] += ki * f64::from(sv) * inv_h2 * (tp - ti) * volume_m3;
+            }
+        }
+        for (pi, o) in out.iter_mut().enumerate() {
+            let (wall_c, wall_min_c, wall_max_c) = match bc.get(pi) {
+                Some(Bc::Fixed(t)) => (f64::from(*t), f64::from(*t), f64::from(*t)),
+                Some(Bc::Gas(_)) => {
+                    let (mut sum, mut area) = (0.0, 0.0);
+                    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                    for seg in walls.offset[pi]..walls.offset[pi + 1] {
+                        if !walls.active[seg] {
+                            continue;
+                        }
+                        let t = f64::from(ws.tw[seg]);
+                        sum += t * walls.area_m2[seg];
+                        area += walls.area_m2[seg];
+                        lo = lo.min(t);
+                        hi = hi.max(t);
+                    }
+                    let mean = if area > 0.0 { sum / area } else { 0.5 * (lo + hi) };
+                    (mean, lo, hi)
+                }
+                _ => {
+                    let (sum, cnt) = next_to[pi];
+                    let t = if cnt > 0 { sum / cnt as f64 } else { t0 };
+                    (t, t, t)
+                }
+            };
+            o.push(WallSample {
+                time_s,
+                wall_c,
+                wall_min_c,
+                wall_max_c,
+                cooling_power_w: -power[pi],
+                heat_extracted_j: -heat_j.get(pi).copied().unwrap_or(0.0),
+            });
+        }
+    };
     let first_boundary: Vec<ProbeBoundary> = problem
         .timeline
         .first()
         .map(|p| p.boundary.clone())
         .unwrap_or_default();
-    keep(snapshot(&temp, &first_boundary), &mut snapshots);
+    sample_walls(
+        0.0,
+        &temp,
+        &sk,
+        &to_bc(&first_boundary),
+        &vec![0.0; n_probes],
+        &mut ws,
+        &mut wall_samples,
+    );
+    keep(snap_now(&temp, &sk, &first_boundary, &mut ws), &mut snapshots);
     let mut next_snap = 1;
     let mut stages_done = 0usize;
     let mut last_progress = f64::NEG_INFINITY;
 
     for piece in &problem.timeline {
-        let surface: Vec<Option<f32>> = piece
-            .boundary
-            .iter()
-            .map(|b| match b {
-                ProbeBoundary::Temperature(t) => Some(*t as f32),
-                ProbeBoundary::Off => None,
-            })
-            .collect();
+        let bc = to_bc(&piece.boundary);
         let mut t_now = piece.start_s;
         while t_now < piece.end_s - 1e-9 {
             let target = snap_times
@@ -912,10 +1187,12 @@ pub fn run_streaming(
                         k,
                         mode,
                     );
+                    walls.balance(&fixed, stage_in.temp, stage_in.sk, &bc, &mut ws);
                     probe_pass(
                         &fixed,
                         &stage_in,
-                        &surface,
+                        &bc,
+                        &ws.tw,
                         d_out,
                         &mut temp_b,
                         &mut sk_b,
@@ -948,6 +1225,7 @@ pub fn run_streaming(
                     *acc += p;
                 }
                 t_now += tau;
+                sample_walls(t_now, &temp, &sk, &bc, &probe_heat_j, &mut ws, &mut wall_samples);
                 if t_now - last_progress >= 5.0 {
                     progress(t_now);
                     last_progress = t_now;
@@ -961,7 +1239,7 @@ pub fn run_streaming(
                 .get(next_snap)
                 .is_some_and(|&s| (s - target).abs() < 1e-9)
             {
-                keep(snapshot(&temp, &piece.boundary), &mut snapshots);
+                keep(snap_now(&temp, &sk, &piece.boundary, &mut ws), &mut snapshots);
                 next_snap += 1;
             }
         }
@@ -972,7 +1250,7 @@ pub fn run_streaming(
             .last()
             .map(|p| p.boundary.clone())
             .unwrap_or_default();
-        keep(snapshot(&temp, &b), &mut snapshots);
+        keep(snap_now(&temp, &sk, &b, &mut ws), &mut snapshots);
         next_snap += 1;
     }
     progress(total_s);
@@ -989,6 +1267,7 @@ pub fn run_streaming(
         initial_enthalpy_j,
         final_enthalpy_j: sum_enthalpy(&y0),
         final_temperature_c,
+        wall_samples,
         stages: stages_done,
         dt_euler_s: dt_fe,
     })
@@ -1007,7 +1286,8 @@ fn centi(t_c: f64) -> i16 {
 fn probe_pass(
     fx: &Fixed<'_>,
     inp: &StageIn<'_>,
-    surface: &[Option<f32>],
+    bc: &[Bc],
+    wall_c: &[f32],
     d_out: &mut [Enth],
     t_out: &mut [f32],
     s_out: &mut [f32],
@@ -1020,12 +1300,18 @@ fn probe_pass(
         let p = c.pidx;
         let (ti, ki) = (inp.temp[p], inp.sk[p] * inp.sk[p]);
         let mut rate = 0.0f32;
-        for &(pi, s) in &c.links {
-            if let Some(Some(tp)) = surface.get(pi) {
-                let r = ki * s * fx.inv_h2 * (tp - ti);
-                rate += r;
-                power[pi] += f64::from(r);
-            }
+        for &(pi, seg, s) in &c.links {
+            let tp = match bc.get(pi) {
+                Some(Bc::Fixed(t)) => *t,
+                Some(Bc::Gas(_)) => match wall_c.get(seg) {
+                    Some(t) => *t,
+                    None => continue,
+                },
+                _ => continue,
+            };
+            let r = ki * s * fx.inv_h2 * (tp - ti);
+            rate += r;
+            power[pi] += f64::from(r);
         }
         d_out[p] += mt * rate;
         if let Some(l) = l0_out.as_deref_mut() {

@@ -38,7 +38,26 @@ pub struct CryoClass {
     /// Fully unfrozen above this temperature.
     pub liquidus_c: Sourced,
     pub perfusion_per_s: Sourced,
+    /// The published spread of the perfusion (feeds the uncertainty band; absent = no spread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perfusion_range_per_s: Option<SourcedRange>,
     pub metabolism_w_per_m3: Sourced,
+}
+
+/// A range with its source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourcedRange {
+    pub min: f64,
+    pub max: f64,
+    pub source: String,
+    #[serde(default = "yes")]
+    pub confirmed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl CryoClass {
@@ -160,6 +179,20 @@ impl CryoTissues {
             }
         }
         for (i, c) in self.classes.iter().enumerate() {
+            if let Some(r) = &c.perfusion_range_per_s {
+                let v = c.perfusion_per_s.value;
+                if !(r.min.is_finite() && r.max.is_finite() && 0.0 <= r.min && r.min <= v && v <= r.max)
+                    || r.source.trim().is_empty()
+                {
+                    return Err(AssetError::invalid(
+                        file,
+                        format!(
+                            "{}.perfusion_range_per_s: {}…{} must contain {v} (≥ 0) and give a source",
+                            c.id, r.min, r.max
+                        ),
+                    ));
+                }
+            }
             if self.classes[..i].iter().any(|d| d.id == c.id) {
                 return Err(AssetError::invalid(
                     file,
