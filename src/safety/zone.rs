@@ -116,11 +116,71 @@ impl Zone {
     /// The zones of any model's result the rules look at (the IRE zone; the cryo 0 °C, −20 °C
     /// and lethal isotherms at their largest extent). `lethal_c` is the cryo plan's lethal
     /// isotherm (ignored for IRE).
+    ///
+    /// With an uncertainty band the rules see its two conservative surfaces instead of the
+    /// nominal zone: the outer one for distances to structures (for cryo, the outer 0 °C iceball
+    /// — the "stop at 2 mm" rule watches the visible ice), the inner one for coverage and margin;
+    /// each zone's label says which surface it is, and so does every finding about it.
     pub fn of_result(result: &crate::physics::model::ModelResult, lethal_c: f64) -> Vec<Zone> {
         use crate::physics::model::ModelResult;
         match result {
-            ModelResult::Ire(r) => vec![Zone::from_ire(r, Self::ire_label(r.preview))],
-            ModelResult::Cryo(r) => Zone::cryo_zones(r, lethal_c),
+            ModelResult::Ire(r) => match &r.band {
+                Some(b) => vec![
+                    Zone::from_band(b, Surface::Outer, "IRE zone (outer)", ZoneKind::IreThreshold),
+                    Zone::from_band(b, Surface::Inner, "IRE zone (inner)", ZoneKind::IreThreshold),
+                ],
+                None => vec![Zone::from_ire(r, Self::ire_label(r.preview))],
+            },
+            ModelResult::Cryo(r) => {
+                let mut zones = Zone::cryo_zones(r, lethal_c);
+                if let Some(b) = &r.band {
+                    // 0 °C: the outer iceball replaces the nominal one for the distance rules;
+                    // the lethal zone: outer for distances, inner for coverage and margin.
+                    zones.retain(|z| {
+                        !matches!(z.kind, ZoneKind::CryoLethal { .. }) && z.kind.temp_c() != Some(0.0)
+                    });
+                    zones.insert(
+                        0,
+                        Zone::from_band(
+                            &b.iceball,
+                            Surface::Outer,
+                            "Iceball 0 °C (outer)",
+                            ZoneKind::CryoIsotherm { temp_c: 0.0 },
+                        ),
+                    );
+                    let lethal = ZoneKind::CryoLethal { temp_c: lethal_c };
+                    zones.push(Zone::from_band(
+                        &b.lethal,
+                        Surface::Outer,
+                        &format!("Lethal {lethal_c:.0} °C (outer)"),
+                        lethal,
+                    ));
+                    zones.push(Zone::from_band(
+                        &b.lethal,
+                        Surface::Inner,
+                        &format!("Lethal {lethal_c:.0} °C (inner)"),
+                        lethal,
+                    ));
+                }
+                zones
+            }
+        }
+    }
+
+    /// One surface of an uncertainty band as a zone.
+    pub fn from_band(
+        band: &crate::physics::band::ZoneBand,
+        surface: Surface,
+        label: &str,
+        kind: ZoneKind,
+    ) -> Zone {
+        Zone {
+            label: label.to_string(),
+            kind,
+            grid: band.grid.clone(),
+            inside: band.surface(surface).to_vec(),
+            preview: false,
+            surface,
         }
     }
 
