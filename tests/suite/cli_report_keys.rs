@@ -1,7 +1,9 @@
 //! The `compute --json` keys documented in the README stay as they are (issue 12: the IRE and
 //! cryo paths now share one pipeline, and scripts read these reports). Every key path of the
 //! report of a shipped IRE case with structures, and of a shipped cryo case, is compared with the
-//! golden lists in `tests/golden/` (written from the reports before the merge of the two paths;
+//! golden lists in `tests/golden/` (written from the reports before the merge of the two paths,
+//! checked against that build, then extended by the documented additions of issues 13 and 14:
+//! `zone.band`, the probes' wall temperature and cooling power;
 //! `UPDATE_GOLDEN=1` rewrites them after a deliberate, documented change).
 
 use std::collections::BTreeSet;

@@ -28,7 +28,8 @@ fn compute_json_lists_the_nerve_finding() {
         .unwrap_or_else(|| panic!("no nerve finding in {findings:#?}"));
     assert_eq!(nerve["structure"], "Nerve");
     assert_eq!(nerve["kind"], "Nerve");
-    assert_eq!(nerve["zone"], "IRE zone");
+    // Distances are measured from the band's outer surface (issue 13).
+    assert_eq!(nerve["zone"], "IRE zone (outer)");
     assert_eq!(nerve["severity"], "high_risk");
     assert!(nerve["distance_mm"].as_f64().is_some());
     assert!(nerve["distance_lower_mm"].as_f64().unwrap() < 2.0);
