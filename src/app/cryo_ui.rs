@@ -121,6 +121,12 @@ impl CryoView {
         for t in &self.isotherms_c {
             v.push((format!("— {t:.0} °C isotherm"), isotherm_colour(*t)));
         }
+        if self.result.as_ref().is_some_and(|r| r.band.is_some()) {
+            v.push((
+                "┄ uncertainty band (lethal inner / outer, 0 °C outer)".to_string(),
+                Color32::WHITE,
+            ));
+        }
         v.push((
             format!("lethal zone (filled) ≤ {:.0} °C", self.lethal_c),
             super::widgets::rgb(LETHAL_RGB),

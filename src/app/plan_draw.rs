@@ -10,6 +10,7 @@ use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, Stroke, Vec2};
 
 use super::widgets::{c32, rgb, shadow_text};
 use crate::geometry::{PatientPos, VolumeGeometry};
+use crate::physics::band::Surface;
 use crate::physics::ire::model::IreResult;
 use crate::plan::probe::Probe;
 use crate::render::isolines::{IsoSegment, marching_squares, mask_outline};
@@ -103,6 +104,8 @@ pub struct ZoneLayer {
     /// Segments in image pixel coordinates.
     outline: Vec<IsoSegment>,
     isolines: Vec<(usize, Vec<IsoSegment>)>,
+    /// The uncertainty band's inner and outer surfaces (dashed), when the result has one.
+    band: Vec<Vec<IsoSegment>>,
 }
 
 impl ZoneLayer {
@@ -166,6 +169,7 @@ fn build_layer(
         px: [0.0; 4],
         outline: Vec::new(),
         isolines: Vec::new(),
+        band: Vec::new(),
     };
     let old_texture = old.and_then(|o| o.texture);
     let Some([u0, v0, u1, v1]) = covered_pixels(&zone.result.grid, g, m, slice) else {
@@ -201,12 +205,23 @@ fn build_layer(
         size: [w, h],
     };
     let texture = fill_texture(ctx, old_texture, &format!("ire-zone-{name}"), &fill, &flags);
+    let band = zone
+        .result
+        .band
+        .iter()
+        .flat_map(|b| [Surface::Inner, Surface::Outer].map(|s| (b, s)))
+        .map(|(b, s)| {
+            let inside = sample_lattice_with(&origin, &du, &dv, [w, h], |p| b.contains(s, &p));
+            to_image(mask_outline(&inside, w, h))
+        })
+        .collect();
     ZoneLayer {
         key,
         texture,
         px: [u0 as f64, v0 as f64, u1 as f64, v1 as f64],
         outline: to_image(mask_outline(&flags, w, h)),
         isolines,
+        band,
     }
 }
 
@@ -258,7 +273,24 @@ pub fn draw_zone(
     for s in &layer.outline {
         painter.line_segment(seg(s), stroke);
     }
+    draw_band(painter, &layer.band, fade(rgb(ZONE_RGB)), &seg);
     true
+}
+
+/// The uncertainty band's surfaces, dashed (every other segment) in the zone's colour, so that
+/// they are never taken for the nominal outline.
+pub fn draw_band(
+    painter: &egui::Painter,
+    band: &[Vec<IsoSegment>],
+    colour: Color32,
+    seg: &dyn Fn(&IsoSegment) -> [Pos2; 2],
+) {
+    let stroke = Stroke::new(1.0, colour);
+    for segs in band {
+        for s in segs.iter().step_by(2) {
+            painter.line_segment(seg(s), stroke);
+        }
+    }
 }
 
 /// The |E| isolines of `values` (a `w × h` lattice, row-major) at each positive level: (index of
@@ -310,6 +342,9 @@ pub fn draw_legend(painter: &egui::Painter, rect: Rect, zone: &ZoneRef<'_>) {
         },
         rgb(ZONE_RGB),
     )];
+    if zone.result.band.is_some() {
+        lines.push(("┄ uncertainty band (inner / outer)".to_string(), rgb(ZONE_RGB)));
+    }
     for (n, l) in zone.isolines_v_per_cm.iter().enumerate() {
         lines.push((format!("— {l:.0} V/cm"), isoline_colour(n)));
     }

@@ -16,6 +16,7 @@ use nalgebra::Vector3;
 
 use crate::anatomy::mask::Mask;
 use crate::geometry::{PatientPos, orientation_label};
+use crate::physics::band::Surface;
 use crate::physics::cryo::model::{CryoResult, trilinear_i16};
 use crate::physics::ire::model::{IreResult, electrode_radius_mm};
 use crate::plan::probe::Probe;
@@ -82,6 +83,8 @@ pub struct ZoneOverlay<'a> {
     pub isolines: Vec<Isoline>,
     /// Axis-aligned LPS box outside which the zone and the field are empty (limits sampling).
     pub bounds_lps: Option<[PatientPos; 2]>,
+    /// Surfaces of the model's uncertainty band, drawn dashed: (colour, inside predicate).
+    pub band: Vec<([u8; 3], InsideFn<'a>)>,
 }
 
 /// IRE zone fill and isoline colours: the screen's ([`crate::render::palette`]).
@@ -113,6 +116,17 @@ impl<'a> ZoneOverlay<'a> {
                 })
                 .collect(),
             bounds_lps: Some([g.origin_lps, far]),
+            band: result
+                .band
+                .iter()
+                .flat_map(|b| [Surface::Inner, Surface::Outer].map(|s| (b, s)))
+                .map(|(b, s)| {
+                    (
+                        ZONE_RGB,
+                        Box::new(move |p: &PatientPos| b.contains(s, p)) as InsideFn<'a>,
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -147,6 +161,23 @@ impl<'a> ZoneOverlay<'a> {
                 })
                 .collect(),
             bounds_lps: Some([g.origin_lps, far]),
+            band: result
+                .band
+                .iter()
+                .flat_map(|b| {
+                    [
+                        (CRYO_LETHAL_RGB, &b.lethal, Surface::Inner),
+                        (CRYO_LETHAL_RGB, &b.lethal, Surface::Outer),
+                        (cryo_isotherm_rgb(0.0), &b.iceball, Surface::Outer),
+                    ]
+                })
+                .map(|(c, zb, s)| {
+                    (
+                        c,
+                        Box::new(move |p: &PatientPos| zb.contains(s, p)) as InsideFn<'a>,
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -532,6 +563,19 @@ fn draw_zone(canvas: &mut Canvas, plane: &ObliquePlane, z: &ZoneOverlay<'_>, k: 
         .map(|s| shift(seg_px(s)))
         .collect();
     canvas.stroke_segments(&outline, 2.0 * k, rgba(z.colour));
+    for (colour, inside) in &z.band {
+        let flags = sample_plane_with(&sub, |p| inside(&p));
+        // Dashed (every other segment), so a band surface is never taken for the zone's outline.
+        let segs: Vec<[Pt; 2]> = mask_outline(&flags, w, h)
+            .iter()
+            .step_by(2)
+            .map(|s| shift(seg_px(s)))
+            .collect();
+        canvas.stroke_segments(&segs, 1.0 * k, rgba(*colour));
+    }
+    if !z.band.is_empty() {
+        legend.push(("┄ uncertainty band".to_string(), rgba(z.colour)));
+    }
     legend
 }
 

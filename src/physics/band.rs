@@ -88,6 +88,13 @@ impl ZoneBand {
         }
     }
 
+    /// Whether `p` lies inside surface `s` (its nearest node; outside off the grid).
+    pub fn contains(&self, s: Surface, p: &crate::geometry::PatientPos) -> bool {
+        self.grid
+            .nearest(p)
+            .is_some_and(|[i, j, k]| self.surface(s)[self.grid.index(i, j, k)])
+    }
+
     /// Volume (mL) inside one surface.
     pub fn volume_ml(&self, s: Surface) -> f64 {
         let voxel_ml = self.grid.spacing_mm.powi(3) / 1000.0;

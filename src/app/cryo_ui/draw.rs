@@ -10,6 +10,9 @@ pub struct CryoLayer {
     pub(super) texture: Option<egui::TextureHandle>,
     pub(super) px: [f64; 4],
     pub(super) lines: Vec<(f64, Vec<IsoSegment>)>,
+    /// The uncertainty band (isotherm °C, outline): the lethal zone's inner and outer surfaces
+    /// and the outer 0 °C iceball, when the full result has one.
+    pub(super) band: Vec<(f64, Vec<IsoSegment>)>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -28,6 +31,7 @@ pub(super) fn build_layer(
         texture: None,
         px: [0.0; 4],
         lines: Vec::new(),
+        band: Vec::new(),
     };
     let grid = match (&v.result, &v.preview) {
         (Some(r), _) => &r.grid,
@@ -101,11 +105,28 @@ pub(super) fn build_layer(
         &spec,
         &fill,
     );
+    let band = v
+        .result
+        .iter()
+        .filter_map(|r| r.band.as_ref())
+        .flat_map(|b| {
+            [
+                (v.lethal_c, &b.lethal, crate::physics::band::Surface::Inner),
+                (v.lethal_c, &b.lethal, crate::physics::band::Surface::Outer),
+                (0.0, &b.iceball, crate::physics::band::Surface::Outer),
+            ]
+        })
+        .map(|(t, zb, s)| {
+            let inside = sample_lattice_with(&origin, &du, &dv, [w, h], |p| zb.contains(s, &p));
+            (t, to_image(mask_outline(&inside, w, h)))
+        })
+        .collect();
     CryoLayer {
         key,
         texture,
         px: [u0 as f64, v0 as f64, u1 as f64, v1 as f64],
         lines,
+        band,
     }
 }
 
@@ -166,6 +187,20 @@ pub fn draw_cryo(
             let b = to_pos(to_screen(f64::from(s[1][0]), f64::from(s[1][1])));
             painter.line_segment([a, b], stroke);
         }
+    }
+    let seg = |s: &IsoSegment| {
+        [
+            to_pos(to_screen(f64::from(s[0][0]), f64::from(s[0][1]))),
+            to_pos(to_screen(f64::from(s[1][0]), f64::from(s[1][1]))),
+        ]
+    };
+    for (t, segs) in &layer.band {
+        super::super::plan_draw::draw_band(
+            painter,
+            std::slice::from_ref(segs),
+            fade(isotherm_colour(*t)),
+            &seg,
+        );
     }
     true
 }
