@@ -690,7 +690,7 @@ impl AblaApp {
 
 /// The tissue the models read: a phantom case's block itself (its volume is only a display), or
 /// the CT with its structures.
-fn scene_tissue<'a>(
+pub(super) fn scene_tissue<'a>(
     volume: &'a crate::volume::Volume,
     phantom: Option<&'a super::PhantomScene>,
     structures: &'a [crate::anatomy::Structure],

@@ -218,6 +218,7 @@ impl AblaApp {
     }
 
     fn start_safety_pass(&mut self, key: SafetyKey) {
+        let _ = self.run.assets();
         let (Some(loaded), Ok(rules)) = (&self.loaded, &self.safety.rules) else {
             return;
         };
@@ -230,8 +231,11 @@ impl AblaApp {
         let lethal_c = crate::pipeline::lethal_c(&self.plan.model_settings());
         let probes = self.plan.probes.clone();
         let rules = rules.clone();
+        let volume = loaded.volume.clone();
+        let phantom = loaded.phantom.clone();
+        let assets = self.run.assets().ok();
         let work = move |_: &crate::jobs::JobCtx| {
-            let report = crate::safety::analyse(
+            let mut report = crate::safety::analyse(
                 &geometry,
                 &structures,
                 &probes,
@@ -239,6 +243,18 @@ impl AblaApp {
                 &rules,
                 &mut cache,
             );
+            // The model's reason for an uncovered target, as `compute` gives it.
+            if let (Some(r), Some(assets)) = (&result, &assets) {
+                let tissue = super::run::scene_tissue(&volume, phantom.as_ref(), &structures);
+                crate::pipeline::explain::explain_findings(
+                    &mut report,
+                    r,
+                    tissue,
+                    &structures,
+                    &geometry,
+                    assets,
+                );
+            }
             (report, cache)
         };
         let ctx = self.ctx.clone();

@@ -4,6 +4,7 @@
 //! is [`crate::physics::model`]'s, the safety pass [`crate::safety::analyse`].
 
 pub mod board;
+pub mod explain;
 pub mod load;
 pub mod report;
 
@@ -57,16 +58,25 @@ pub fn run_model(
     })
 }
 
-/// The safety pass of a loaded case's result.
-pub fn safety(loaded: &LoadedCase, result: &ModelResult) -> SafetyReport {
-    crate::safety::analyse(
+/// The safety pass of a loaded case's result, its coverage findings explained by the model.
+pub fn safety(loaded: &LoadedCase, result: &ModelResult, assets: &ModelAssets) -> SafetyReport {
+    let mut report = crate::safety::analyse(
         &loaded.structure_geometry,
         &loaded.structures,
         &loaded.probes,
         Some((result, lethal_c(&loaded.settings))),
         &loaded.rules,
         &mut SafetyCache::default(),
-    )
+    );
+    explain::explain_findings(
+        &mut report,
+        result,
+        loaded.tissue(),
+        &loaded.structures,
+        &loaded.structure_geometry,
+        assets,
+    );
+    report
 }
 
 /// The lethal isotherm the safety pass judges a cryo result by (°C; unused for IRE).
@@ -155,7 +165,7 @@ pub fn run_case(path: &Path, opts: &RunOptions<'_>, ctx: &JobCtx) -> Result<Case
     let loaded = load_case(path, opts.plan, &opts.overrides, &assets, ctx)?;
     let result = run_model(&loaded, &assets, ctx, &mut |_| {})?;
     ctx.progress.set_message("safety analysis");
-    let safety = safety(&loaded, &result);
+    let safety = safety(&loaded, &result, &assets);
     let mut report = report(
         &loaded,
         &opts.overrides,
