@@ -123,7 +123,7 @@ impl CryoView {
         }
         if self.result.as_ref().is_some_and(|r| r.band.is_some()) {
             v.push((
-                "┄ uncertainty band (lethal inner / outer, 0 °C outer)".to_string(),
+                "- - uncertainty band (lethal inner / outer, 0 °C outer)".to_string(),
                 Color32::WHITE,
             ));
         }

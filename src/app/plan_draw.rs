@@ -343,7 +343,7 @@ pub fn draw_legend(painter: &egui::Painter, rect: Rect, zone: &ZoneRef<'_>) {
         rgb(ZONE_RGB),
     )];
     if zone.result.band.is_some() {
-        lines.push(("┄ uncertainty band (inner / outer)".to_string(), rgb(ZONE_RGB)));
+        lines.push(("- - uncertainty band (inner / outer)".to_string(), rgb(ZONE_RGB)));
     }
     for (n, l) in zone.isolines_v_per_cm.iter().enumerate() {
         lines.push((format!("— {l:.0} V/cm"), isoline_colour(n)));

@@ -417,17 +417,16 @@ fn findings_table(
     }
     egui::ScrollArea::vertical().id_salt("findings").show(ui, |ui| {
         for (i, f) in report.findings.iter().enumerate() {
-            ui.horizontal(|ui| {
+            ui.horizontal_top(|ui| {
                 let mut colour = light_colour(f.light);
                 if !current {
                     colour = colour.gamma_multiply(0.5);
                 }
                 ui.colored_label(colour, f.severity.label());
-                if ui
-                    .selectable_label(selected == Some(i), &f.message)
-                    .on_hover_text(finding_details(f))
-                    .clicked()
-                {
+                // Long findings (the model's reasons) wrap inside the column instead of running
+                // under the margin plot beside it.
+                let item = egui::Button::selectable(selected == Some(i), &f.message).wrap();
+                if ui.add(item).on_hover_text(finding_details(f)).clicked() {
                     cmds.push(Command::FocusFinding(i));
                 }
             });

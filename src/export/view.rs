@@ -574,7 +574,7 @@ fn draw_zone(canvas: &mut Canvas, plane: &ObliquePlane, z: &ZoneOverlay<'_>, k: 
         canvas.stroke_segments(&segs, 1.0 * k, rgba(*colour));
     }
     if !z.band.is_empty() {
-        legend.push(("┄ uncertainty band".to_string(), rgba(z.colour)));
+        legend.push(("- - uncertainty band".to_string(), rgba(z.colour)));
     }
     legend
 }
