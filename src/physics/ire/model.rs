@@ -1182,6 +1182,16 @@ impl IreResult {
         self.grid.nearest(p).is_some()
     }
 
+    /// One surface of the zone: the band's when there is one, else the nominal zone for every
+    /// surface (a preview, or a model run without the band). Safety measures distances to
+    /// critical structures from `Surface::Outer` and coverage / margins from `Surface::Inner`.
+    pub fn zone_surface(&self, s: crate::physics::band::Surface) -> &[bool] {
+        match &self.band {
+            Some(b) => b.surface(s),
+            None => &self.zone,
+        }
+    }
+
     /// Largest predicted current over the pairs (A).
     pub fn max_current_a(&self) -> f64 {
         self.pairs.iter().map(|p| p.current_a).fold(0.0, f64::max)
