@@ -214,6 +214,17 @@ pub struct TissueParams {
     /// The calibration the thresholds and the σ ratio come from (REFERENCE.md §7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<IreCalibration>,
+    /// Joule heating parameters (issue 13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heating: Option<IreHeating>,
+}
+
+/// Parameters of the electro-thermal coupling σ(E, T) = σ(E)·(1 + α (T − T0)).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IreHeating {
+    /// α (1/°C).
+    pub temperature_coefficient_per_c: Sourced,
+    pub temperature_coefficient_range_per_c: ParamRange,
 }
 
 /// Class ids the model refers to (structure overrides, HU bins); the file must define them.
@@ -330,6 +341,15 @@ impl TissueParams {
         }
         if let Some(cal) = &self.calibration {
             cal.check(file, self)?;
+        }
+        if let Some(h) = &self.heating {
+            h.temperature_coefficient_per_c
+                .check(file, "heating.temperature_coefficient_per_c")?;
+            h.temperature_coefficient_range_per_c.check(
+                file,
+                "heating.temperature_coefficient_range_per_c",
+                h.temperature_coefficient_per_c.value,
+            )?;
         }
         for id in REQUIRED_CLASSES {
             if self.class(id).is_none() {

@@ -118,6 +118,13 @@ fn v3_band_surfaces_match_direct_solves_at_the_range_ends() {
     }
     assert!(band.volume_ml(Surface::Inner) < band.volume_ml(Surface::Nominal));
     assert!(band.volume_ml(Surface::Nominal) < band.volume_ml(Surface::Outer));
+    assert_eq!(r.zone_surface(Surface::Outer), &band.outer[..]);
+    assert_eq!(r.zone_surface(Surface::Nominal), &r.zone[..]);
+    // Without a band every surface is the nominal zone.
+    let nb = v3_with(&p, ZoneCriterion::TissueThreshold, false);
+    assert!(nb.band.is_none());
+    assert_eq!(nb.zone_surface(Surface::Inner), &nb.zone[..]);
+    assert_eq!(nb.zone, r.zone, "the band does not change the nominal zone");
 }
 
 fn case_path(name: &str) -> PathBuf {

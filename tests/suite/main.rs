@@ -25,6 +25,7 @@ mod export_view;
 mod ire_band;
 mod ire_calibration;
 mod ire_cases;
+mod ire_heating;
 mod ire_tissue;
 mod ire_validation;
 mod ire_voltage_cap;

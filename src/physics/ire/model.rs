@@ -986,6 +986,88 @@ impl BandFields {
     }
 }
 
+/// One pulse of one pair, solved on the plan grid (nonlinear σ(E) to convergence), with its
+/// Joule source (`super::heating`): the electrical input of the electro-thermal model.
+#[derive(Clone, Debug)]
+pub struct PulseJoule {
+    pub grid: ComputeGrid,
+    pub pair: PairResult,
+    pub power: super::heating::JoulePower,
+    /// σ per node at the end of the pulse (S/m) and the metal nodes of the anode.
+    pub sigma_s_per_m: Vec<f64>,
+    pub anode_metal: Vec<usize>,
+    pub cathode_metal: Vec<usize>,
+}
+
+/// Solves pair `pair_index` of the plan alone and returns its Joule source.
+pub fn pulse_joule(
+    probes: &[Probe],
+    settings: &IreSettings,
+    tissue: TissueSource<'_>,
+    params: &TissueParams,
+    opts: &IreModelOptions,
+    pair_index: usize,
+    ctx: &JobCtx,
+) -> Result<PulseJoule, IreError> {
+    opts.validate()?;
+    let setup = Setup::new(
+        probes,
+        settings,
+        &tissue,
+        params,
+        opts.spacing_mm,
+        opts.margin_mm,
+        true,
+    )?;
+    let pair = setup
+        .pairs
+        .get(pair_index)
+        .ok_or_else(|| IreError::Invalid(format!("no pair {pair_index}")))?;
+    let fine = &setup.fine;
+    let n = fine.grid.len();
+    let sol = solve_on_level(
+        fine,
+        params,
+        opts,
+        pair,
+        vec![0.5 * pair.voltage_v; n],
+        vec![0.0; n],
+        true,
+        ctx,
+        &|_| {},
+    )?;
+    let sigma = if opts.nonlinear {
+        fine.sigma(params, Some(&sol.e_run))
+    } else {
+        fine.sigma(params, None)
+    };
+    let (anode, cathode) = (fine.mask(pair.a)?, fine.mask(pair.b)?);
+    let mut op = pair_operator(&fine.grid, &sigma, &[anode, cathode]);
+    if let Some(inside) = &fine.inside {
+        op.fixed.iter_mut().zip(inside).for_each(|(f, &i)| *f |= !i);
+    }
+    let power = super::heating::joule_power(&fine.grid, &op, &sol.phi_v);
+    let current_a = electrode_current_a(&fine.grid, &op, &sol.phi_v, anode);
+    Ok(PulseJoule {
+        grid: fine.grid.clone(),
+        pair: PairResult {
+            a: pair.a,
+            b: pair.b,
+            voltage_v: pair.voltage_v,
+            spacing_mm: setup.spacings_mm.get(pair_index).copied().unwrap_or(0.0),
+            current_a,
+            over_limit: current_a > CURRENT_LIMIT_A,
+            linear_iterations: sol.linear_iterations,
+            nonlinear_iterations: sol.nonlinear_iterations,
+            converged: sol.converged,
+        },
+        power,
+        sigma_s_per_m: sigma,
+        anode_metal: anode.metal.clone(),
+        cathode_metal: cathode.metal.clone(),
+    })
+}
+
 /// Instant preview while dragging (< 16 ms): the analytic line-source field of every pair (linear,
 /// homogeneous σ, no outer boundary; see [`super::preview`]) on a 1.5 mm grid, zone per
 /// `opts.zone`; `preview = true`. The current per pair uses σ0 of the tissue at the anode's
@@ -1098,6 +1180,16 @@ impl IreResult {
     /// Whether an LPS point lies inside the compute grid.
     pub fn contains(&self, p: &PatientPos) -> bool {
         self.grid.nearest(p).is_some()
+    }
+
+    /// One surface of the zone: the band's when there is one, else the nominal zone for every
+    /// surface (a preview, or a model run without the band). Safety measures distances to
+    /// critical structures from `Surface::Outer` and coverage / margins from `Surface::Inner`.
+    pub fn zone_surface(&self, s: crate::physics::band::Surface) -> &[bool] {
+        match &self.band {
+            Some(b) => b.surface(s),
+            None => &self.zone,
+        }
     }
 
     /// Largest predicted current over the pairs (A).
