@@ -13,6 +13,7 @@
 
 use super::catalog::{Catalog, Modality};
 use super::ire::{ElectrodePair, IreSettings, IreSettingsError, default_pairs};
+use super::ire::{IreModelOptions, SPACING_RANGE_MM, ZoneCriterion};
 use super::probe::Probe;
 use super::rules::RuleSet;
 use super::shapes::CaseStructure;
@@ -20,7 +21,6 @@ use super::tissue_params::TissueParams;
 use super::{AssetError, catalog, tissue_params};
 use crate::geometry::PatientPos;
 use crate::physics::cryo::model::CryoSettings;
-use crate::physics::ire::model::{IreModelOptions, SPACING_RANGE_MM, ZoneCriterion};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::Write;

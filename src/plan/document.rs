@@ -20,12 +20,12 @@ use serde_json::Value;
 
 use super::case::{CaseError, CaseFile, CaseSource, write_atomic};
 use super::catalog::Catalog;
+use super::ire::IreModelOptions;
 use super::ire::IreSettings;
 use super::probe::Probe;
 use super::tissue_params::TissueParams;
 use crate::anatomy::Structure;
 use crate::geometry::VolumeGeometry;
-use crate::physics::ire::model::IreModelOptions;
 
 /// The document schema this code writes; version 1 (experiment cases) is migrated on load.
 pub const DOCUMENT_SCHEMA_VERSION: u32 = 2;
