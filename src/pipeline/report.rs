@@ -254,7 +254,7 @@ pub fn compute_margins(safety: &SafetyReport) -> Vec<ComputeMargin> {
         .collect()
 }
 
-/// The report of an IRE result (safety filled in by [`with_safety`]).
+/// The report of an IRE result (safety filled in by [`CaseReport::with_safety`]).
 pub fn ire_report(
     loaded: &LoadedCase,
     overrides: &ComputeOverrides,
@@ -629,7 +629,7 @@ impl ComputeCaseInfo {
 }
 
 /// The report of a cryo result: isotherms at the end of the last freeze, the lethal zone over
-/// the whole protocol, the probes and the energy balance (safety filled in by [`with_safety`]).
+/// the whole protocol, the probes and the energy balance (safety filled in by [`CaseReport::with_safety`]).
 pub fn cryo_report(
     loaded: &LoadedCase,
     overrides: &ComputeOverrides,
