@@ -223,7 +223,11 @@ impl AblaApp {
         // Each probe's own wall: a Joule–Thomson probe has finite cooling power, so its wall is
         // not a fixed temperature (issue 14).
         for (i, w) in r.wall_temperature.iter().enumerate() {
-            let name = self.plan.probes.get(i).map_or_else(|| format!("{}", i + 1), |p| p.label.clone());
+            let name = self
+                .plan
+                .probes
+                .get(i)
+                .map_or_else(|| format!("{}", i + 1), |p| p.label.clone());
             let curve: Vec<(f64, f32)> = w.iter().map(|s| (s.time_s, s.wall_c as f32)).collect();
             if !curve.is_empty() {
                 out.push((format!("Probe {name} wall"), curve));

@@ -198,7 +198,12 @@ fn two_cryoprobes_freeze_and_the_slider_scrubs_the_iceball() {
     assert!(curves.iter().any(|(n, _)| n == "Target margin"));
     // Each probe's wall is plotted too (issue 14: finite cooling power, not a fixed temperature).
     let walls: Vec<_> = curves.iter().filter(|(n, _)| n.ends_with(" wall")).collect();
-    assert_eq!(walls.len(), 2, "{:?}", curves.iter().map(|(n, _)| n).collect::<Vec<_>>());
+    assert_eq!(
+        walls.len(),
+        2,
+        "{:?}",
+        curves.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
     assert!(
         walls.iter().all(|(_, c)| c.iter().any(|(_, t)| *t < -40.0)),
         "the walls get cold while freezing"
