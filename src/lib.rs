@@ -11,6 +11,7 @@ pub mod export;
 pub mod geometry;
 pub mod jobs;
 pub mod physics;
+pub mod pipeline;
 pub mod plan;
 pub mod render;
 pub mod review;

@@ -31,7 +31,8 @@ enum Cmd {
         #[arg(long)]
         structures: bool,
     },
-    /// Run the IRE or cryo model on a case file (assets/cases/*.json) and print the zone volume
+    /// Run the IRE or cryo model on a case file (assets/cases/*.json, or a case the app saved)
+    /// and print the zone volume
     /// and extents (cryo: per isotherm), the per-pair voltage, spacing and current (cryo: the
     /// probes), the safety findings and margins, and the solver's iterations and time.
     /// Exit code 0 = done, 2 = bad input (the message names the file and field), 1 = the model
@@ -60,6 +61,9 @@ enum Cmd {
         /// along-probe views, plan, findings, margins, provenance) to this PNG file.
         #[arg(long, value_name = "OUT.png")]
         png: Option<PathBuf>,
+        /// The plan of a saved planning case to run, by name (its active plan by default).
+        #[arg(long, value_name = "NAME")]
+        plan: Option<String>,
     },
     /// Rerun a model calibration on the calibration set of REFERENCE.md §7 (`calibrate cryo`).
     #[command(subcommand)]
@@ -84,16 +88,20 @@ fn main() -> ExitCode {
             voltage_v,
             threshold_v_per_cm,
             png,
-        }) => compute(
+            plan,
+        }) => ablaplan::cli::compute::compute_command(
             &case,
             json,
-            png.as_deref(),
-            &ablaplan::cli::ComputeOverrides {
-                spacing_mm,
-                margin_mm,
-                linear,
-                voltage_v,
-                threshold_v_per_cm,
+            &ablaplan::pipeline::RunOptions {
+                plan: plan.as_deref(),
+                overrides: ablaplan::pipeline::ComputeOverrides {
+                    spacing_mm,
+                    margin_mm,
+                    linear,
+                    voltage_v,
+                    threshold_v_per_cm,
+                },
+                png: png.as_deref(),
             },
         ),
         Some(Cmd::Calibrate(cmd)) => ablaplan::calibrate_cli::run(cmd),
@@ -135,138 +143,4 @@ fn inspect(path: &std::path::Path, json: bool, structures: bool) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn compute(
-    case: &std::path::Path,
-    json: bool,
-    png: Option<&std::path::Path>,
-    overrides: &ablaplan::cli::ComputeOverrides,
-) -> ExitCode {
-    let code = if ablaplan::cli::is_cryo_case(case) {
-        compute_cryo(case, json, png, overrides)
-    } else {
-        run_compute(
-            json,
-            |ctx| ablaplan::cli::compute_case_png(case, overrides, png, ctx),
-            ablaplan::cli::format_compute,
-        )
-    };
-    if let (Some(p), true) = (png, code == ExitCode::SUCCESS) {
-        eprintln!("wrote the board slide to {}", p.display());
-    }
-    code
-}
-
-/// `compute` on a cryo case (issue 5): the cryo report (and slide), same exit codes.
-fn compute_cryo(
-    case: &std::path::Path,
-    json: bool,
-    png: Option<&std::path::Path>,
-    overrides: &ablaplan::cli::ComputeOverrides,
-) -> ExitCode {
-    run_compute(
-        json,
-        |ctx| ablaplan::cli::compute_cryo_case_png(case, overrides, png, ctx),
-        ablaplan::cli::format_cryo_compute,
-    )
-}
-
-/// Runs a model on a worker thread (its progress on stderr unless `json`) and prints the report
-/// as JSON or as text. Exit 0; the error's own code for bad input or a model failure; 1 when the
-/// worker crashed.
-fn run_compute<R: serde::Serialize + Send>(
-    json: bool,
-    work: impl FnOnce(&ablaplan::jobs::JobCtx) -> Result<R, ablaplan::cli::ComputeError> + Send,
-    text: impl FnOnce(&R) -> String,
-) -> ExitCode {
-    let ctx = ablaplan::jobs::JobCtx::default();
-    let interrupted = cancel_on_ctrl_c(&ctx);
-    let outcome = std::thread::scope(|s| {
-        let worker = s.spawn(|| work(&ctx));
-        if !json {
-            report_progress(&worker, &ctx.progress);
-        }
-        worker.join()
-    });
-    // Whatever the worker returned after a Ctrl-C (usually "cancelled") is not the answer asked for.
-    if let Some(what) = interrupted.get() {
-        eprintln!("ablaplan compute: cancelled by Ctrl-C {what}");
-        return ExitCode::from(EXIT_INTERRUPTED);
-    }
-    match outcome {
-        Ok(Ok(report)) if json => match serde_json::to_string_pretty(&report) {
-            Ok(s) => {
-                println!("{s}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("ablaplan compute: cannot write JSON: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Ok(Ok(report)) => {
-            print!("{}", text(&report));
-            ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            eprintln!("ablaplan compute: {e}");
-            ExitCode::from(e.exit_code())
-        }
-        // The panic message itself was printed by the panic hook.
-        Err(_) => {
-            eprintln!("ablaplan compute: the model crashed (see the message above)");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Exit code of a run stopped by Ctrl-C: 128 + SIGINT, the shells' convention.
-const EXIT_INTERRUPTED: u8 = 130;
-
-/// Installs the Ctrl-C handler of `compute`: the first Ctrl-C cancels `ctx` (the model stops at
-/// its next check, so the worker thread ends cleanly) and records what was running; a second one
-/// exits at once, for a step that does not check. Returns the record, empty until a Ctrl-C.
-fn cancel_on_ctrl_c(ctx: &ablaplan::jobs::JobCtx) -> std::sync::Arc<std::sync::OnceLock<String>> {
-    let interrupted = std::sync::Arc::new(std::sync::OnceLock::new());
-    let (cancel, progress, seen) = (ctx.cancel.clone(), ctx.progress.clone(), interrupted.clone());
-    let installed = ctrlc::set_handler(move || {
-        let mut message = progress.message();
-        if message.is_empty() {
-            message = "starting".to_string();
-        }
-        let what = format!("at {:.0} % ({message})", 100.0 * progress.fraction());
-        if seen.set(what.clone()).is_ok() {
-            cancel.cancel();
-            eprintln!("ablaplan compute: Ctrl-C: cancelling {what}; press Ctrl-C again to quit at once");
-        } else {
-            let first = seen.get().map_or(what.as_str(), String::as_str);
-            eprintln!("ablaplan compute: cancelled by a second Ctrl-C {first}; quitting at once");
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
-        }
-    });
-    if let Err(e) = installed {
-        // Without the handler Ctrl-C still ends the process, only without the message.
-        log::warn!("cannot install the Ctrl-C handler: {e}");
-    }
-    interrupted
-}
-
-/// Prints the worker's progress to stderr (a line when the message changes, at most every
-/// 0.2 s) until it finishes.
-fn report_progress<T>(worker: &std::thread::ScopedJoinHandle<'_, T>, progress: &ablaplan::jobs::Progress) {
-    let mut last = String::new();
-    let mut print_if_new = || {
-        let message = progress.message();
-        if message != last && !message.is_empty() {
-            eprintln!("{:3.0} % {message}", 100.0 * progress.fraction());
-            last = message;
-        }
-    };
-    while !worker.is_finished() {
-        print_if_new();
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    // A run shorter than one poll still reports where it ended.
-    print_if_new();
 }

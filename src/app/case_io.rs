@@ -6,10 +6,10 @@
 //! mismatch refuses the case with a message instead of drawing masks on the wrong grid.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{AblaApp, DEMO_SOURCE, IreDue, NoticeLevel, Prompt, plan, structures};
+use super::{AblaApp, DEMO_SOURCE, NoticeLevel, Prompt, plan, structures};
+use crate::physics::model::ModelResult;
 use crate::plan::case::resolve_source_path;
 use crate::plan::document::{
     self, CaseDocument, DocumentSource, GeometryFingerprint, NamedPlan, RecoveryOffer, RecoveryStore,
@@ -52,8 +52,8 @@ pub struct CaseState {
     summarised: Option<(u64, usize, u64)>,
     /// Every plan; the active one is edited in `AblaApp::plan` and written back here when the
     /// user switches plans or saves.
-    plans: Vec<NamedPlan>,
-    active: usize,
+    pub(super) plans: Vec<NamedPlan>,
+    pub(super) active: usize,
     /// Bumped when plans are added, renamed or switched.
     plans_revision: u64,
     /// The folder or file the loaded series was scanned from.
@@ -181,6 +181,12 @@ impl AblaApp {
         let loaded = self.loaded.as_ref()?;
         let source = if loaded.source == DEMO_SOURCE {
             DocumentSource::Demo
+        } else if let Some(p) = &loaded.phantom {
+            DocumentSource::Phantom {
+                tissue: p.tissue.clone(),
+                size_mm: p.size_mm,
+                centre_lps: p.centre_lps,
+            }
         } else {
             let meta = &loaded.volume.meta;
             DocumentSource::Dicom {
@@ -226,62 +232,54 @@ impl AblaApp {
     }
 
     /// Keeps the summary of the active plan's full result when one arrives (once per result:
-    /// measuring the extents visits every node).
+    /// measuring the extents visits every node). A cryo plan's zone is the lethal zone at its
+    /// largest extent over the protocol (as the safety analysis and the board slide).
     pub(super) fn record_result_summary(&mut self) {
-        if self.is_cryo_plan() {
-            self.record_cryo_summary();
+        let revision = self.plan.revision();
+        let key = (self.generation, self.case.active, revision);
+        if self.case.summarised == Some(key) {
             return;
         }
-        let Some(r) = self.ire_result() else { return };
-        let key = (self.generation, self.case.active, self.plan.revision());
-        if r.preview || self.ire.outdated(self.plan.revision()) || self.case.summarised == Some(key) {
+        let Some(result) = self.run.current(revision).cloned() else {
             return;
-        }
-        let axes = r
-            .pairs
-            .first()
-            .and_then(|p| plan::extent_axes(&self.plan.probes, (p.a, p.b)));
-        let hashed = serde_json::to_vec(&(&self.plan.probes, &self.plan.settings, &self.plan.model))
-            .unwrap_or_default();
-        let summary = document::ResultSummary {
-            plan: self.case.active,
-            modality: "ire".into(),
-            model: r.description.clone(),
-            model_version: env!("CARGO_PKG_VERSION").into(),
-            parameter_hash: document::parameter_hash(&hashed),
-            zone_volume_ml: r.zone_volume_ml,
-            extents_mm: axes.map_or([0.0; 3], |a| r.zone_extents_mm(a)),
-            max_current_a: Some(r.max_current_a()),
-            min_margin_mm: None,
-            findings: Vec::new(),
         };
-        self.case.summarised = Some(key);
-        self.case.results.retain(|s| s.plan != summary.plan);
-        self.case.results.push(summary);
-        self.case.results.sort_by_key(|s| s.plan);
-    }
-
-    /// The cryo plan's summary: the lethal zone at its largest extent over the protocol (as the
-    /// safety analysis and the board slide), once per result.
-    fn record_cryo_summary(&mut self) {
-        let Some(r) = self.cryo.result.clone() else { return };
-        let key = (self.generation, self.case.active, self.plan.revision());
-        if self.cryo.result_revision != self.plan.revision() || self.case.summarised == Some(key) {
-            return;
-        }
-        let lethal = r.lethal_mask(r.last_snapshot());
-        let axes = crate::physics::cryo::model::iceball_axes(&self.plan.probes);
-        let settings = self.plan.cryo_settings();
-        let hashed = serde_json::to_vec(&(&self.plan.probes, &settings)).unwrap_or_default();
+        let probes = &self.plan.probes;
+        let (modality, hashed, volume_ml, extents_mm, max_current_a) = match (&result, self.plan.model()) {
+            (ModelResult::Ire(r), plan::PlanModel::Ire(p)) => {
+                let axes = r
+                    .pairs
+                    .first()
+                    .and_then(|q| plan::extent_axes(probes, (q.a, q.b)));
+                (
+                    "ire",
+                    serde_json::to_vec(&(probes, &p.settings, &p.model)),
+                    r.zone_volume_ml,
+                    axes.map_or([0.0; 3], |a| r.zone_extents_mm(a)),
+                    Some(r.max_current_a()),
+                )
+            }
+            (ModelResult::Cryo(r), plan::PlanModel::Cryo(c)) => {
+                let lethal = r.lethal_mask(r.last_snapshot());
+                let axes = crate::physics::cryo::model::iceball_axes(probes);
+                (
+                    "cryo",
+                    serde_json::to_vec(&(probes, &c.settings)),
+                    r.volume_ml(&lethal),
+                    axes.map_or([0.0; 3], |a| r.extents_mm(&lethal, a)),
+                    None,
+                )
+            }
+            _ => return,
+        };
         let summary = document::ResultSummary {
             plan: self.case.active,
-            modality: "cryo".into(),
-            model: r.description.clone(),
+            modality: modality.into(),
+            model: result.description().to_string(),
             model_version: env!("CARGO_PKG_VERSION").into(),
-            parameter_hash: document::parameter_hash(&hashed),
-            zone_volume_ml: r.volume_ml(&lethal),
-            extents_mm: axes.map_or([0.0; 3], |a| r.extents_mm(&lethal, a)),
-            max_current_a: None,
+            parameter_hash: document::parameter_hash(&hashed.unwrap_or_default()),
+            zone_volume_ml: volume_ml,
+            extents_mm,
+            max_current_a,
             min_margin_mm: None,
             findings: Vec::new(),
         };
@@ -330,8 +328,8 @@ impl AblaApp {
             }
             ReviewStep::Probes => self.show_plan_panel = true,
             ReviewStep::Zone => {
-                if self.ire_result().is_none() && self.plan.probes.len() >= 2 {
-                    self.want_ire(IreDue::Full);
+                if self.run.result.is_none() {
+                    self.run.rerun();
                 }
             }
             ReviewStep::Findings => {}
@@ -468,13 +466,36 @@ impl AblaApp {
                     self.open_dialog(super::OpenDialog::Folder);
                 }
             }
-            DocumentSource::Phantom { .. } => {
-                self.case.pending = None;
-                self.notify(
-                    NoticeLevel::Warning,
-                    "This case describes a phantom block, which has no CT to show: run it with \
-                     `ablaplan compute CASE`",
-                );
+            DocumentSource::Phantom {
+                tissue,
+                size_mm,
+                centre_lps,
+            } => {
+                // An experiment case keeps its analytic structures and phantom temperature in its
+                // own file: read them there (a document has its structures as masks already).
+                let experiment = case_path
+                    .as_deref()
+                    .and_then(|p| std::fs::read_to_string(p).ok())
+                    .and_then(|t| crate::plan::case::CaseFile::from_json(&t, "").ok());
+                let temperature_c = experiment
+                    .as_ref()
+                    .and_then(|c| c.cryo.as_ref())
+                    .map_or(37.0, |c| c.phantom_temperature_c);
+                let shapes = experiment.map(|c| c.structures).unwrap_or_default();
+                let regions = crate::physics::ire::tissue::phantom_regions(&shapes);
+                let case_dir = case_path
+                    .as_deref()
+                    .and_then(Path::parent)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                let scene = super::PhantomScene {
+                    tissue,
+                    size_mm,
+                    centre_lps,
+                    temperature_c,
+                    regions,
+                };
+                self.start_phantom(scene, shapes, case_dir);
             }
         }
     }
@@ -520,7 +541,7 @@ impl AblaApp {
             return;
         };
         let Some(loaded) = &self.loaded else { return };
-        if let Err(why) = series_matches(&doc.source, loaded.source == DEMO_SOURCE, &loaded.volume) {
+        if let Err(why) = series_matches(&doc.source, loaded) {
             self.notify(
                 NoticeLevel::Error,
                 format!("The case {} was not opened: {why}", doc.name),
@@ -548,11 +569,18 @@ impl AblaApp {
         if let Some(r) = doc.rules.clone() {
             self.set_safety_rules(r);
         }
-        let n_structures = doc.structures.len();
-        self.structures = structures::StructureSet::new(doc.structures);
+        // An experiment case's structures were drawn on the phantom's grid by the load.
+        let is_phantom = self.loaded.as_ref().is_some_and(|l| l.phantom.is_some());
+        let structures = if doc.structures.is_empty() && is_phantom {
+            std::mem::take(&mut self.structures.items)
+        } else {
+            doc.structures
+        };
+        let n_structures = structures.len();
+        self.structures = structures::StructureSet::new(structures);
         let active = doc.active_plan.min(doc.plans.len().saturating_sub(1));
         if let Some(p) = doc.plans.get(active) {
-            self.plan = plan::PlanState::from_saved(p);
+            self.plan = plan::PlanState::from_saved(p, self.catalog.as_deref().ok());
         }
         self.case = CaseState {
             path: case_path,
@@ -575,9 +603,7 @@ impl AblaApp {
         self.future.clear();
         self.seen_edits = (self.structures.edit_count(), self.plan.edit_count());
         self.views = super::views::ViewCache::default();
-        if self.plan.probes.len() >= 2 {
-            self.want_ire(IreDue::Full);
-        }
+        self.after_plan_switch();
         self.mark_case_saved();
         if self.case.path.is_none() {
             // Recovered work that was never saved stays "unsaved" until the user saves it.
@@ -600,7 +626,7 @@ impl AblaApp {
         }
         self.store_active_plan();
         self.case.active = index;
-        self.plan = plan::PlanState::from_saved(&self.case.plans[index]);
+        self.plan = plan::PlanState::from_saved(&self.case.plans[index], self.catalog.as_deref().ok());
         self.after_plan_switch();
     }
 
@@ -616,7 +642,8 @@ impl AblaApp {
         p.name = unique_name(&self.case.plan_names(), &p.name);
         self.case.plans.push(p);
         self.case.active = self.case.plans.len() - 1;
-        self.plan = plan::PlanState::from_saved(&self.case.plans[self.case.active]);
+        self.plan =
+            plan::PlanState::from_saved(&self.case.plans[self.case.active], self.catalog.as_deref().ok());
         self.after_plan_switch();
     }
 
@@ -645,18 +672,15 @@ impl AblaApp {
         }
     }
 
-    /// A switched plan is a different plan: its own history and its own model run.
+    /// A switched plan is a different plan: its own history, its own model run, and nothing
+    /// shown of the previous plan (zone, findings, caliper, selected finding).
     fn after_plan_switch(&mut self) {
         self.case.plans_revision += 1;
-        self.ire.cancel();
-        self.ire = super::ire_run::IreRun::default();
-        self.ire_due = None;
+        self.run = super::run::ModelRun::default();
+        self.safety_forget_plan();
         self.history.retain(|d| *d == super::Domain::Structures);
         self.future.clear();
         self.seen_edits = (self.structures.edit_count(), self.plan.edit_count());
-        if self.plan.probes.len() >= 2 {
-            self.want_ire(IreDue::Full);
-        }
     }
 
     /// Writes the recovery file when the content changed and the interval has passed (on a
@@ -709,15 +733,20 @@ impl AblaApp {
 }
 
 /// Whether the loaded volume is the case's series: same kind of source, same UID, same grid.
-fn series_matches(
-    source: &DocumentSource,
-    loaded_is_demo: bool,
-    volume: &Arc<crate::volume::Volume>,
-) -> Result<(), String> {
+fn series_matches(source: &DocumentSource, loaded: &super::Loaded) -> Result<(), String> {
+    let loaded_is_demo = loaded.source == DEMO_SOURCE;
+    let volume = &loaded.volume;
     match source {
         DocumentSource::Demo if loaded_is_demo => Ok(()),
         DocumentSource::Demo => Err("it was planned on the demo CT, and another series was opened".into()),
-        DocumentSource::Phantom { .. } => Err("it describes a phantom, not a CT".into()),
+        DocumentSource::Phantom {
+            tissue,
+            size_mm,
+            centre_lps,
+        } => match &loaded.phantom {
+            Some(p) if p.tissue == *tissue && p.size_mm == *size_mm && p.centre_lps == *centre_lps => Ok(()),
+            _ => Err("it describes a phantom block, and a CT was opened".into()),
+        },
         DocumentSource::Dicom { series, .. } => {
             if loaded_is_demo {
                 return Err("the demo CT was opened instead of the case's series".into());

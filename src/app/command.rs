@@ -88,7 +88,7 @@ pub enum Command {
         name: String,
         review: crate::plan::document::CaseReview,
     },
-    ReviewStep(super::review::ReviewStep),
+    ReviewStep(ReviewStep),
     ShowLibrary(bool),
     ShowCaseDetails(bool),
     ShowReview(bool),
@@ -98,7 +98,7 @@ pub enum Command {
     ShowRules(bool),
     /// Replace the safety rules (edited limits, switched rules).
     SetRules(crate::safety::RuleSet),
-    SetExportOptions(super::export_ui::ExportOptions),
+    SetExportOptions(ExportOptions),
     /// Render the active view (overlays burned in) at the export scale into a PNG.
     ExportViewTo(PathBuf),
     /// Render the 1920 × 1080 tumour-board slide into a PNG.
@@ -248,9 +248,10 @@ pub enum Command {
     },
     ResetPairs,
     SetModelOptions(IreModelOptions),
-    /// Run the full model again for the current plan.
-    RunIre,
-    CancelIre,
+    /// Run the full model (IRE or cryo) again for the current plan.
+    RunModel,
+    /// Cancel the running model.
+    CancelModel,
     ShowProbeView(bool),
     ShowPlanPanel(bool),
     /// Which pulsed pair the |E| profile plot shows (index into the result's pairs).
@@ -263,9 +264,6 @@ pub enum Command {
         settings: crate::physics::cryo::model::CryoSettings,
         live: bool,
     },
-    /// Run the full cryo model again for the current plan.
-    RunCryo,
-    CancelCryo,
     /// Where the time slider is (s from the start of the protocol).
     SetCryoTime(f64),
     /// A temperature sensor (thermocouple) at this point.
@@ -273,4 +271,48 @@ pub enum Command {
     /// A sensor at the crosshair.
     AddCryoSensorAtCrosshair,
     RemoveCryoSensor(usize),
+}
+
+/// The steps of a review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReviewStep {
+    Structures,
+    Probes,
+    Zone,
+    Findings,
+}
+
+impl ReviewStep {
+    pub const ALL: [ReviewStep; 4] = [
+        ReviewStep::Structures,
+        ReviewStep::Probes,
+        ReviewStep::Zone,
+        ReviewStep::Findings,
+    ];
+    pub fn label(self) -> &'static str {
+        match self {
+            ReviewStep::Structures => "1 Structures",
+            ReviewStep::Probes => "2 Probes",
+            ReviewStep::Zone => "3 Zone",
+            ReviewStep::Findings => "4 Findings",
+        }
+    }
+}
+
+/// Export options chosen in the menu.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExportOptions {
+    /// Output pixels per image pixel of the view (1, 2 or 4).
+    pub scale: u32,
+    /// Burn no patient identity into the image (on by default, as the issue asks).
+    pub anonymise: bool,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        Self {
+            scale: 2,
+            anonymise: true,
+        }
+    }
 }

@@ -7,27 +7,26 @@
 //! A plan is a cryo plan when every probe is a cryoprobe of the catalog (or, with no probe yet,
 //! when the probe tool places a cryoprobe); the IRE sections hide then.
 
-use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::sync::Arc;
 
 use eframe::egui::{self, Align2, Color32, Pos2, Rect, RichText, Stroke};
 
 use super::AblaApp;
 use super::command::Command;
-use super::ire_run::{Finished, PREVIEW_BUDGET_MS, SLOW_PREVIEWS_TOLERATED};
-use super::views::shadow_text;
+use super::run::{ModelRun, SizeTable, SnapshotGate};
+use super::widgets::shadow_text;
 use crate::geometry::{PatientPos, VolumeGeometry};
-use crate::jobs::{CancelToken, Job, JobError, Progress};
-use crate::physics::cryo::model::{
-    CryoAssets, CryoError, CryoResult, CryoSettings, CryoStream, IsothermSize, compute_cryo_streaming,
-    iceball_axes, trilinear_i16,
-};
-use crate::physics::cryo::preview::{CryoPreview, preview_cryo, warm_preview};
-use crate::physics::cryo::tissue::CryoTissueSource;
+use crate::physics::cryo::model::{CryoResult, CryoSettings, IsothermSize, iceball_axes, trilinear_i16};
+use crate::physics::cryo::preview::CryoPreview;
 use crate::plan::catalog::Modality;
 use crate::plan::protocol::{CryoProtocol, Phase, PhaseKind, ProbeDuty};
 use crate::render::isolines::{IsoSegment, marching_squares, mask_outline};
 use crate::render::reslice::sample_lattice_with;
 use crate::volume::SliceMapping;
+
+mod draw;
+#[allow(unused_imports)]
+pub use draw::*;
 
 /// Grid spacings offered (issue 5: 1 mm default, 0.5–2 mm adjustable).
 pub const CRYO_SPACINGS_MM: [f64; 4] = [0.5, 1.0, 1.5, 2.0];
@@ -36,390 +35,51 @@ pub const CRYO_ARRAY_SPACING_MM: f64 = 15.0;
 /// Temperature used outside the model grid when sampling a view (°C): warm, so no isotherm
 /// crosses there.
 const OUTSIDE_C: f32 = 37.0;
-const LETHAL_RGB: [u8; 3] = [40, 90, 255];
+use crate::render::palette::CRYO_LETHAL_RGB as LETHAL_RGB;
 const LETHAL_ALPHA: f32 = 0.32;
-const WARN: Color32 = Color32::from_rgb(240, 90, 80);
-const CAUTION: Color32 = Color32::from_rgb(240, 180, 60);
-const GOOD: Color32 = Color32::from_rgb(110, 200, 110);
+const CAUTION: Color32 = super::widgets::c32(crate::render::palette::TEXT_CAUTION);
 
 /// Colour of a drawn isotherm (by temperature: 0 °C white-blue, −20 cyan, −40 blue, others
 /// magenta).
 pub fn isotherm_colour(t_c: f64) -> Color32 {
-    match t_c {
-        t if (t - 0.0).abs() < 1e-9 => Color32::from_rgb(210, 235, 255),
-        t if (t + 20.0).abs() < 1e-9 => Color32::from_rgb(60, 220, 230),
-        t if (t + 40.0).abs() < 1e-9 => Color32::from_rgb(80, 120, 255),
-        _ => Color32::from_rgb(240, 90, 200),
-    }
+    super::widgets::rgb(crate::render::palette::isotherm(t_c))
 }
 
-/// Iceball sizes at the shown time: (row name, size).
-pub type SizeTable = Arc<Vec<(String, IsothermSize)>>;
-/// (result id, snapshot) of a cached lethal field.
-type LethalKey = (u64, usize);
-
-/// What the cryo panel says about the model.
-#[derive(Clone, Debug, PartialEq)]
-pub enum CryoStatus {
-    Idle,
-    Computing,
-    Done,
-    Preview,
-    Error(String),
-    Cancelled,
-}
-
-/// What the cryo job streams to the UI while it runs (owned copies of [`CryoStream`]).
-enum StreamMsg {
-    Started(Box<CryoResult>),
-    Snapshot(f64, Vec<i16>),
-}
-
-/// A test hook: the cryo job waits after streaming snapshot `after` (0 = the start) until
-/// [`SnapshotGate::release`] or a cancel, so that a test sees a partial result deterministically.
-#[derive(Clone, Debug)]
-pub struct SnapshotGate {
-    after: usize,
-    released: Arc<(Mutex<bool>, Condvar)>,
-}
-
-impl SnapshotGate {
-    pub fn hold_after(after: usize) -> Self {
-        Self {
-            after,
-            released: Arc::new((Mutex::new(false), Condvar::new())),
-        }
-    }
-
-    pub fn release(&self) {
-        let (m, c) = &*self.released;
-        if let Ok(mut r) = m.lock() {
-            *r = true;
-        }
-        c.notify_all();
-    }
-
-    /// On the job thread, after snapshot `index` was sent.
-    fn pass(&self, index: usize, cancel: &CancelToken) {
-        if index != self.after {
-            return;
-        }
-        let (m, c) = &*self.released;
-        let Ok(mut released) = m.lock() else { return };
-        while !*released && !cancel.is_cancelled() {
-            match c.wait_timeout(released, std::time::Duration::from_millis(20)) {
-                Ok((g, _)) => released = g,
-                Err(_) => return,
-            }
-        }
-    }
-}
-
-/// The cryo model run state (mirrors `ire_run::IreRun`).
-pub struct CryoRun {
-    job: Option<Job<Result<CryoResult, CryoError>>>,
-    /// The full result of a finished job (what case summaries, exports and safety read).
-    pub result: Option<Arc<CryoResult>>,
-    /// The snapshots the running job has produced so far (drawn and scrubbed while it runs;
-    /// never read as a finished result).
-    pub partial: Option<Arc<CryoResult>>,
-    stream: Option<mpsc::Receiver<StreamMsg>>,
-    /// Bumped for every change of `partial` (with `result_id`: the overlay cache key).
-    partial_gen: u64,
-    /// Test hook handed to the next job (see [`SnapshotGate`]).
-    pub gate: Option<SnapshotGate>,
-    pub result_revision: u64,
-    /// The preview shown while dragging (dropped when a full result arrives).
-    pub preview: Option<Arc<CryoPreview>>,
-    /// Bumped for every new result or preview (overlay cache key).
-    pub result_id: u64,
-    pub status: CryoStatus,
-    /// Plan revision the full model was last started for / the preview last made for.
-    full_for: Option<u64>,
-    preview_for: Option<u64>,
-    /// The time slider (s); `None` = the end of the last freeze of each new result.
-    pub time_s: Option<f64>,
-    pub last_preview_ms: Option<f64>,
-    slow_previews: u32,
-    assets: Option<Result<Arc<CryoAssets>, String>>,
-    sizes: Option<(u64, SizeTable)>,
-    lethal: Option<(LethalKey, Arc<Vec<i16>>)>,
-}
-
-impl Default for CryoRun {
-    fn default() -> Self {
-        Self {
-            job: None,
+/// What the slice views draw now: the preview while dragging, else the shown result at the
+/// slider's time (the running job's snapshots, or the last full result).
+pub fn cryo_view(run: &mut ModelRun, settings: &CryoSettings, plan_revision: u64) -> Option<CryoView> {
+    let isotherms_c = drawn_isotherms(settings);
+    if let Some(p) = run.cryo_preview() {
+        return Some(CryoView {
             result: None,
-            partial: None,
-            stream: None,
-            partial_gen: 0,
-            gate: None,
-            result_revision: 0,
-            preview: None,
-            result_id: 0,
-            status: CryoStatus::Idle,
-            full_for: None,
-            preview_for: None,
-            time_s: None,
-            last_preview_ms: None,
-            slow_previews: 0,
-            assets: None,
-            sizes: None,
+            preview: Some(p.clone()),
+            snapshot: 0,
             lethal: None,
-        }
-    }
-}
-
-impl Drop for CryoRun {
-    fn drop(&mut self) {
-        self.cancel();
-    }
-}
-
-impl CryoRun {
-    pub fn running(&self) -> bool {
-        self.job.is_some()
-    }
-
-    pub fn progress(&self) -> Option<&Progress> {
-        self.job.as_ref().map(|j| j.progress())
-    }
-
-    pub fn cancel(&mut self) -> bool {
-        self.drop_partial();
-        match self.job.take() {
-            Some(j) => {
-                j.cancel();
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The built-in cryo assets, read once.
-    fn assets(&mut self) -> Result<Arc<CryoAssets>, String> {
-        self.assets
-            .get_or_insert_with(|| CryoAssets::builtin().map(Arc::new).map_err(|e| e.to_string()))
-            .clone()
-    }
-
-    /// Forgets the running job's stream and partial result.
-    fn drop_partial(&mut self) {
-        self.stream = None;
-        if self.partial.take().is_some() {
-            self.partial_gen += 1;
-        }
-    }
-
-    /// Takes what the running job has streamed: the frame, then the snapshots as they come. The
-    /// partial result replaces the preview once it has a snapshot after the start.
-    fn drain_stream(&mut self) {
-        let Some(rx) = &self.stream else { return };
-        let mut changed = false;
-        while let Ok(msg) = rx.try_recv() {
-            match msg {
-                StreamMsg::Started(frame) => self.partial = Some(Arc::from(frame)),
-                StreamMsg::Snapshot(t, values) => {
-                    if let Some(p) = self.partial.as_mut() {
-                        Arc::make_mut(p).push_snapshot(t, values);
-                    }
-                }
-            }
-            changed = true;
-        }
-        if changed {
-            self.partial_gen += 1;
-            if self.partial.as_ref().is_some_and(|p| p.snapshot_count() > 1) && self.preview.take().is_some()
-            {
-                self.result_id += 1;
-            }
-        }
-    }
-
-    /// The result the slider, the views and the sensor curves show: the running job's partial
-    /// result when it has one, else the last full result.
-    pub fn shown(&self) -> Option<&Arc<CryoResult>> {
-        self.partial
-            .as_ref()
-            .filter(|p| p.snapshot_count() > 0)
-            .or(self.result.as_ref())
-    }
-
-    /// (computed s, total s) of the partial result being shown.
-    pub fn computing_progress_s(&self) -> Option<(f64, f64)> {
-        let p = self.partial.as_ref().filter(|p| p.snapshot_count() > 0)?;
-        Some((
-            p.snapshot_times_s.last().copied().unwrap_or(0.0),
-            p.protocol.total_s(),
-        ))
-    }
-
-    /// Key of what is shown (overlay and size caches).
-    fn shown_id(&self) -> u64 {
-        self.result_id ^ self.partial_gen.rotate_left(40)
-    }
-
-    fn show(&mut self, r: CryoResult, revision: u64) {
-        self.drop_partial();
-        self.result = Some(Arc::new(r));
-        self.preview = None;
-        self.result_revision = revision;
-        self.result_id += 1;
-        self.status = CryoStatus::Done;
-    }
-
-    fn fail(&mut self, msg: String) {
-        self.cancel();
-        self.drop_partial();
-        if self.result.take().is_some() || self.preview.take().is_some() {
-            self.result_id += 1;
-        }
-        self.status = CryoStatus::Error(msg);
-    }
-
-    /// Decides what a finished job's outcome means (pure: tested without threads).
-    pub fn finish(
-        &mut self,
-        job_revision: u64,
-        plan_revision: u64,
-        outcome: Result<Result<CryoResult, CryoError>, JobError>,
-    ) -> Finished {
-        if job_revision != plan_revision {
-            return Finished::Stale;
-        }
-        match outcome {
-            Ok(Ok(r)) => {
-                self.show(r, job_revision);
-                Finished::Accepted
-            }
-            Ok(Err(CryoError::Cancelled)) => {
-                self.drop_partial();
-                self.status = CryoStatus::Cancelled;
-                Finished::Cancelled
-            }
-            Ok(Err(e)) => {
-                let m = e.to_string();
-                self.fail(m.clone());
-                Finished::Failed(m)
-            }
-            Err(e) => {
-                let m = e.to_string();
-                self.fail(m.clone());
-                Finished::Failed(m)
-            }
-        }
-    }
-
-    /// The slider's time (s) for the shown result.
-    pub fn shown_time_s(&self) -> Option<f64> {
-        let r = self.shown()?;
-        let last = r.snapshot_times_s.last().copied().unwrap_or(0.0);
-        Some(match self.time_s {
-            Some(t) => t.clamp(0.0, last),
-            None => r.protocol.end_of_last_freeze_s().unwrap_or(last).min(last),
-        })
-    }
-
-    /// The snapshot the slider shows.
-    pub fn shown_snapshot(&self) -> Option<usize> {
-        let r = self.shown()?;
-        Some(r.snapshot_at(self.shown_time_s()?))
-    }
-
-    /// The lethal zone up to the shown snapshot as a 0 / 100 node field (for trilinear sampling),
-    /// cached per result and snapshot: it visits every node of every earlier snapshot.
-    fn lethal_field(&mut self) -> Option<Arc<Vec<i16>>> {
-        let r = self.shown()?.clone();
-        let s = self.shown_snapshot()?;
-        let key = (self.shown_id(), s);
-        if let Some((k, f)) = &self.lethal
-            && *k == key
-        {
-            return Some(f.clone());
-        }
-        let f: Arc<Vec<i16>> = Arc::new(
-            r.lethal_mask(s)
-                .into_iter()
-                .map(|b| if b { 100 } else { 0 })
-                .collect(),
-        );
-        self.lethal = Some((key, f.clone()));
-        Some(f)
-    }
-
-    /// Volume and extents of each isotherm and of the lethal zone at the shown time, cached per
-    /// result, snapshot and isotherm list.
-    pub fn sizes(&mut self, probes: &[crate::plan::probe::Probe], isotherms_c: &[f64]) -> Option<SizeTable> {
-        use std::hash::{Hash, Hasher};
-        let r = self.shown()?.clone();
-        let s = self.shown_snapshot()?;
-        let axes = iceball_axes(probes)?;
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (self.shown_id(), s).hash(&mut h);
-        for t in isotherms_c {
-            t.to_bits().hash(&mut h);
-        }
-        let key = h.finish();
-        if let Some((k, v)) = &self.sizes
-            && *k == key
-        {
-            return Some(v.clone());
-        }
-        let mut out: Vec<(String, IsothermSize)> = isotherms_c
-            .iter()
-            .map(|&t| (format!("{t:.0} °C"), r.isotherm_size(s, t, axes)))
-            .collect();
-        let lethal = r.lethal_mask(s);
-        out.push((
-            format!("lethal (reached ≤ {:.0} °C)", r.lethal_isotherm_c),
-            IsothermSize {
-                temperature_c: r.lethal_isotherm_c,
-                volume_ml: r.volume_ml(&lethal),
-                extents_mm: r.extents_mm(&lethal, axes),
-            },
-        ));
-        let v = Arc::new(out);
-        self.sizes = Some((key, v.clone()));
-        Some(v)
-    }
-
-    /// What the slice views draw now.
-    pub fn view(&mut self, settings: &CryoSettings, plan_revision: u64) -> Option<CryoView> {
-        let isotherms_c = drawn_isotherms(settings);
-        if let Some(p) = &self.preview {
-            return Some(CryoView {
-                result: None,
-                preview: Some(p.clone()),
-                snapshot: 0,
-                lethal: None,
-                isotherms_c,
-                lethal_c: settings.lethal_isotherm_c,
-                id: self.result_id,
-                outdated: false,
-                time_s: 0.0,
-            });
-        }
-        let lethal = self.lethal_field();
-        let partial = self.partial.as_ref().is_some_and(|p| p.snapshot_count() > 0);
-        let r = self.shown()?.clone();
-        let revision = if partial {
-            self.full_for
-        } else {
-            Some(self.result_revision)
-        };
-        Some(CryoView {
-            snapshot: self.shown_snapshot()?,
-            time_s: self.shown_time_s()?,
-            lethal,
             isotherms_c,
-            lethal_c: r.lethal_isotherm_c,
-            result: Some(r),
-            preview: None,
-            id: self.shown_id(),
-            outdated: revision != Some(plan_revision),
-        })
+            lethal_c: settings.lethal_isotherm_c,
+            id: run.result_id,
+            outdated: false,
+            time_s: 0.0,
+        });
     }
+    let lethal = run.lethal_field();
+    let revision = if run.showing_partial() {
+        run.running_for()
+    } else {
+        Some(run.result_revision)
+    };
+    let result = run.cryo_shown()?.clone();
+    Some(CryoView {
+        snapshot: run.shown_snapshot()?,
+        time_s: run.shown_time_s()?,
+        lethal,
+        isotherms_c,
+        lethal_c: result.lethal_isotherm_c,
+        result: Some(result),
+        preview: None,
+        id: run.shown_id(),
+        outdated: revision != Some(plan_revision),
+    })
 }
 
 /// The isotherm outlines drawn: 0, −20, −40 °C and the user's.
@@ -461,196 +121,17 @@ impl CryoView {
         for t in &self.isotherms_c {
             v.push((format!("— {t:.0} °C isotherm"), isotherm_colour(*t)));
         }
+        if self.result.as_ref().is_some_and(|r| r.band.is_some()) {
+            v.push((
+                "- - uncertainty band (lethal inner / outer, 0 °C outer)".to_string(),
+                Color32::WHITE,
+            ));
+        }
         v.push((
             format!("lethal zone (filled) ≤ {:.0} °C", self.lethal_c),
-            Color32::from_rgb(LETHAL_RGB[0], LETHAL_RGB[1], LETHAL_RGB[2]),
+            super::widgets::rgb(LETHAL_RGB),
         ));
         v
-    }
-}
-
-/// The sampled cryo overlay of one view, valid for `key`.
-pub struct CryoLayer {
-    key: u64,
-    texture: Option<egui::TextureHandle>,
-    px: [f64; 4],
-    lines: Vec<(f64, Vec<IsoSegment>)>,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn build_layer(
-    ctx: &egui::Context,
-    old: Option<CryoLayer>,
-    key: u64,
-    v: &CryoView,
-    g: &VolumeGeometry,
-    m: &SliceMapping,
-    slice: usize,
-    name: &str,
-) -> CryoLayer {
-    let empty = CryoLayer {
-        key,
-        texture: None,
-        px: [0.0; 4],
-        lines: Vec::new(),
-    };
-    let grid = match (&v.result, &v.preview) {
-        (Some(r), _) => &r.grid,
-        (None, Some(p)) => &p.grid,
-        (None, None) => return empty,
-    };
-    let Some([u0, v0, u1, v1]) = super::plan_draw::covered_pixels(grid, g, m, slice) else {
-        return empty;
-    };
-    let (w, h) = (u1 - u0, v1 - v0);
-    let lps = |u: f64, vv: f64| g.to_patient(&m.voxel_of_pixel(u, vv, slice as f64));
-    let origin = lps(u0 as f64 + 0.5, v0 as f64 + 0.5);
-    let du = lps(u0 as f64 + 1.5, v0 as f64 + 0.5) - origin;
-    let dv = lps(u0 as f64 + 0.5, v0 as f64 + 1.5) - origin;
-    let to_image = |segs: Vec<IsoSegment>| -> Vec<IsoSegment> {
-        segs.into_iter()
-            .map(|s| s.map(|p| [p[0] + u0 as f32 + 0.5, p[1] + v0 as f32 + 0.5]))
-            .collect()
-    };
-    let (lines, fill): (Vec<(f64, Vec<IsoSegment>)>, Vec<bool>) = match (&v.result, &v.preview) {
-        (Some(r), _) => {
-            let temps = sample_lattice_with(&origin, &du, &dv, [w, h], |p| {
-                r.temperature_at(v.snapshot, &p).unwrap_or(OUTSIDE_C)
-            });
-            let lines = v
-                .isotherms_c
-                .iter()
-                .map(|t| (*t, to_image(marching_squares(&temps, w, h, *t as f32))))
-                .collect();
-            let fill = match &v.lethal {
-                Some(f) => sample_lattice_with(&origin, &du, &dv, [w, h], |p| {
-                    trilinear_i16(&r.grid, f, &p).is_some_and(|x| x >= 50.0)
-                }),
-                None => vec![false; w * h],
-            };
-            (lines, fill)
-        }
-        (None, Some(pv)) => {
-            let index = |t: f64| pv.isotherms_c.iter().position(|x| (x - t).abs() < 1e-9);
-            let lines = v
-                .isotherms_c
-                .iter()
-                .filter_map(|t| {
-                    let i = index(*t)?;
-                    let mask = sample_lattice_with(&origin, &du, &dv, [w, h], |p| pv.contains(i, &p));
-                    Some((*t, to_image(mask_outline(&mask, w, h))))
-                })
-                .collect();
-            let fill = match index(v.lethal_c) {
-                Some(i) => sample_lattice_with(&origin, &du, &dv, [w, h], |p| pv.contains(i, &p)),
-                None => vec![false; w * h],
-            };
-            (lines, fill)
-        }
-        (None, None) => return empty,
-    };
-    let texture = fill.iter().any(|f| *f).then(|| {
-        let alpha = if v.outdated {
-            LETHAL_ALPHA * 0.5
-        } else {
-            LETHAL_ALPHA
-        };
-        let premul = LETHAL_RGB.map(|c| (f32::from(c) * alpha).round() as u8);
-        let a = (alpha * 255.0).round() as u8;
-        let mut rgba = vec![0u8; w * h * 4];
-        for (px, f) in rgba.chunks_exact_mut(4).zip(&fill) {
-            if *f {
-                px.copy_from_slice(&[premul[0], premul[1], premul[2], a]);
-            }
-        }
-        let img = egui::ColorImage::from_rgba_premultiplied([w, h], &rgba);
-        match old.and_then(|o| o.texture) {
-            Some(mut t) => {
-                t.set(img, egui::TextureOptions::LINEAR);
-                t
-            }
-            None => ctx.load_texture(format!("cryo-lethal-{name}"), img, egui::TextureOptions::LINEAR),
-        }
-    });
-    CryoLayer {
-        key,
-        texture,
-        px: [u0 as f64, v0 as f64, u1 as f64, v1 as f64],
-        lines,
-    }
-}
-
-fn to_pos(p: [f64; 2]) -> Pos2 {
-    Pos2::new(p[0] as f32, p[1] as f32)
-}
-
-/// Draws the cryo overlay of one view (cached per result, time, slice and volume generation).
-/// Returns whether any of it is visible on this slice.
-#[allow(clippy::too_many_arguments)]
-pub fn draw_cryo(
-    ctx: &egui::Context,
-    painter: &egui::Painter,
-    cache: &mut Option<CryoLayer>,
-    v: &CryoView,
-    generation: u64,
-    g: &VolumeGeometry,
-    m: &SliceMapping,
-    slice: usize,
-    to_screen: &dyn Fn(f64, f64) -> [f64; 2],
-    name: &str,
-) -> bool {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (v.id, v.snapshot, v.outdated, generation, slice, name).hash(&mut h);
-    v.lethal_c.to_bits().hash(&mut h);
-    for t in &v.isotherms_c {
-        t.to_bits().hash(&mut h);
-    }
-    let key = h.finish();
-    if cache.as_ref().is_none_or(|c| c.key != key) {
-        let old = cache.take();
-        *cache = Some(build_layer(ctx, old, key, v, g, m, slice, name));
-    }
-    let Some(layer) = cache.as_ref() else { return false };
-    if layer.texture.is_none() && layer.lines.iter().all(|(_, s)| s.is_empty()) {
-        return false;
-    }
-    if let Some(t) = &layer.texture {
-        let [u0, v0, u1, v1] = layer.px;
-        painter.image(
-            t.id(),
-            Rect::from_min_max(to_pos(to_screen(u0, v0)), to_pos(to_screen(u1, v1))),
-            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
-            Color32::WHITE,
-        );
-    }
-    let fade = |c: Color32| if v.outdated { c.gamma_multiply(0.5) } else { c };
-    let dashed = v.preview.is_some();
-    for (t, segs) in &layer.lines {
-        let stroke = Stroke::new(if dashed { 1.0 } else { 1.5 }, fade(isotherm_colour(*t)));
-        for (n, s) in segs.iter().enumerate() {
-            // The preview is drawn dotted (every other segment) so it is never taken for the model.
-            if dashed && n % 2 == 1 {
-                continue;
-            }
-            let a = to_pos(to_screen(f64::from(s[0][0]), f64::from(s[0][1])));
-            let b = to_pos(to_screen(f64::from(s[1][0]), f64::from(s[1][1])));
-            painter.line_segment([a, b], stroke);
-        }
-    }
-    true
-}
-
-/// The isotherm legend at the right edge of a view.
-pub fn draw_legend(painter: &egui::Painter, rect: Rect, v: &CryoView) {
-    let size = 12.0;
-    let lines = v.legend();
-    let x = rect.max.x - 8.0;
-    // Vertically centred like the IRE legend, clear of the corner annotations.
-    let y0 = rect.center().y - lines.len() as f32 * (size + 3.0) / 2.0;
-    for (i, (text, col)) in lines.iter().enumerate() {
-        let at = Pos2::new(x, y0 + i as f32 * (size + 3.0));
-        shadow_text(painter, at, Align2::RIGHT_TOP, text, size, *col);
     }
 }
 
@@ -685,64 +166,51 @@ impl AblaApp {
         Ok((id, mm))
     }
 
-    /// Whether the plan is a cryo plan: every probe is a cryoprobe (with no probe: the tool
-    /// places cryoprobes).
+    /// Whether the plan is a cryo plan (its modality, by type).
     pub fn is_cryo_plan(&self) -> bool {
-        let Some(cat) = self.catalog() else { return false };
-        let cryo = |id: &str| cat.get(id).is_some_and(|m| m.modality == Modality::Cryo);
-        if self.plan.probes.is_empty() {
-            return self.probe_model_id().is_some_and(|id| cryo(&id));
-        }
-        self.plan.probes.iter().all(|p| cryo(&p.model_id))
+        self.plan.modality() == Modality::Cryo
     }
 
-    pub fn cryo_status(&self) -> &CryoStatus {
-        &self.cryo.status
-    }
     pub fn cryo_result(&self) -> Option<&CryoResult> {
-        self.cryo.result.as_deref()
+        self.run.cryo_result().map(|r| &**r)
     }
     pub fn cryo_preview(&self) -> Option<&CryoPreview> {
-        self.cryo.preview.as_deref()
-    }
-    pub fn cryo_running(&self) -> bool {
-        self.cryo.running()
+        self.run.cryo_preview().map(|p| &**p)
     }
     /// The running job's partial result (the snapshots streamed so far), if any.
     pub fn cryo_partial(&self) -> Option<&CryoResult> {
-        self.cryo.partial.as_deref()
+        self.run.partial.as_deref()
     }
-    /// Test hook: the next cryo jobs hold after streaming snapshot `gate.after` (see
+    /// Test hook: the next jobs hold after streaming snapshot `gate.after` (see
     /// [`SnapshotGate`]); `None` lets them run through.
     pub fn set_cryo_snapshot_gate(&mut self, gate: Option<SnapshotGate>) {
-        self.cryo.gate = gate;
+        self.run.gate = gate;
     }
     /// The time the slider shows (s).
     pub fn cryo_time_s(&self) -> Option<f64> {
-        self.cryo.shown_time_s()
+        self.run.shown_time_s()
     }
     /// Iceball sizes at the slider's time: 0, −20, −40 °C (and the user's), then the lethal zone.
     pub fn cryo_sizes(&mut self) -> Option<SizeTable> {
         let iso = drawn_isotherms(&self.plan.cryo_settings());
-        self.cryo.sizes(&self.plan.probes, &iso)
+        self.run.sizes(&self.plan.probes, &iso)
     }
     /// The legend the slice views draw (empty without a cryo result or preview).
     pub fn cryo_legend(&mut self) -> Vec<String> {
         let s = self.plan.cryo_settings();
-        self.cryo
-            .view(&s, self.plan.revision())
+        cryo_view(&mut self.run, &s, self.plan.revision())
             .map(|v| v.legend().into_iter().map(|(t, _)| t).collect())
             .unwrap_or_default()
     }
     /// Sensor curves (name, (time s, °C)) of the shown result: the user's sensors, then a point
     /// on the target's margin when a Target structure exists.
     pub fn cryo_sensor_curves(&self) -> Vec<(String, Vec<(f64, f32)>)> {
-        let Some(r) = self.cryo.shown() else {
+        let Some(r) = self.run.cryo_shown() else {
             return Vec::new();
         };
         let mut out: Vec<(String, Vec<(f64, f32)>)> = self
             .plan
-            .cryo_sensors_lps
+            .cryo_sensors_lps()
             .iter()
             .enumerate()
             .filter_map(|(i, p)| Some((format!("Sensor {}", i + 1), r.sensor_curve(p)?)))
@@ -751,6 +219,15 @@ impl AblaApp {
             && let Some(c) = r.sensor_curve(&p)
         {
             out.push(("Target margin".to_string(), c));
+        }
+        // Each probe's own wall: a Joule–Thomson probe has finite cooling power, so its wall is
+        // not a fixed temperature (issue 14).
+        for (i, w) in r.wall_temperature.iter().enumerate() {
+            let name = self.plan.probes.get(i).map_or_else(|| format!("{}", i + 1), |p| p.label.clone());
+            let curve: Vec<(f64, f32)> = w.iter().map(|s| (s.time_s, s.wall_c as f32)).collect();
+            if !curve.is_empty() {
+                out.push((format!("Probe {name} wall"), curve));
+            }
         }
         out
     }
@@ -788,6 +265,9 @@ impl AblaApp {
                 let was_cryo = self.model_is_cryo(self.probe_model_id().as_deref());
                 let now_cryo = self.model_is_cryo(Some(&id));
                 self.probe_model = Some(id);
+                // An empty plan takes the modality of the probe chosen to place.
+                self.plan
+                    .set_modality(if now_cryo { Modality::Cryo } else { Modality::Ire });
                 // Cryo arrays: the cryo study's 15 mm; the IRE default otherwise. The template's
                 // exposure belongs to the previous model.
                 if was_cryo != now_cryo {
@@ -809,9 +289,7 @@ impl AblaApp {
                     self.plan.set_cryo(settings);
                 }
             }
-            Command::RunCryo => self.cryo.full_for = None,
-            Command::CancelCryo if self.cryo.cancel() => self.cryo.status = CryoStatus::Cancelled,
-            Command::SetCryoTime(t) if t.is_finite() => self.cryo.time_s = Some(t.max(0.0)),
+            Command::SetCryoTime(t) if t.is_finite() => self.run.time_s = Some(t.max(0.0)),
             Command::AddCryoSensor(p) => {
                 self.plan.edit_sensors(|v| v.push(p));
             }
@@ -821,7 +299,7 @@ impl AblaApp {
                     self.plan.edit_sensors(|v| v.push(p));
                 }
             }
-            Command::RemoveCryoSensor(i) if i < self.plan.cryo_sensors_lps.len() => {
+            Command::RemoveCryoSensor(i) if i < self.plan.cryo_sensors_lps().len() => {
                 self.plan.edit_sensors(|v| {
                     v.remove(i);
                 });
@@ -833,138 +311,6 @@ impl AblaApp {
     fn model_is_cryo(&self, id: Option<&str>) -> bool {
         id.and_then(|id| self.catalog()?.get(id))
             .is_some_and(|m| m.modality == Modality::Cryo)
-    }
-
-    /// Runs what the plan needs: the preview on this thread while dragging (within the frame
-    /// budget), the full model as a job once the plan stops changing (a new plan revision
-    /// replaces, and so cancels, the running job).
-    pub(super) fn update_cryo(&mut self) {
-        if !self.is_cryo_plan() || self.plan.probes.is_empty() {
-            self.cryo.cancel();
-            if self.cryo.result.take().is_some() || self.cryo.preview.take().is_some() {
-                self.cryo.result_id += 1;
-            }
-            self.cryo.status = CryoStatus::Idle;
-            self.cryo.full_for = None;
-            self.cryo.preview_for = None;
-            return;
-        }
-        let Some(vol) = self.volume().cloned() else { return };
-        let revision = self.plan.revision();
-        let assets = match self.cryo.assets() {
-            Ok(a) => a,
-            Err(e) => {
-                if self.cryo.full_for != Some(revision) {
-                    self.cryo.full_for = Some(revision);
-                    self.cryo.fail(format!("Cryo assets could not be read: {e}"));
-                }
-                return;
-            }
-        };
-        let settings = self.plan.cryo_settings();
-        if self.plan.dragging() {
-            if self.cryo.preview_for == Some(revision) {
-                return;
-            }
-            self.cryo.preview_for = Some(revision);
-            self.cryo.cancel();
-            self.cryo.full_for = None;
-            if self.cryo.slow_previews >= SLOW_PREVIEWS_TOLERATED {
-                self.cryo.status = CryoStatus::Computing;
-                return;
-            }
-            let started = std::time::Instant::now();
-            let r = preview_cryo(
-                &self.plan.probes,
-                &settings,
-                CryoTissueSource::Ct {
-                    volume: &vol,
-                    structures: &self.structures.items,
-                },
-                &assets,
-            );
-            let ms = started.elapsed().as_secs_f64() * 1e3;
-            self.cryo.last_preview_ms = Some(ms);
-            if ms > PREVIEW_BUDGET_MS {
-                self.cryo.slow_previews += 1;
-            } else {
-                self.cryo.slow_previews = 0;
-            }
-            match r {
-                Ok(p) => {
-                    self.cryo.preview = Some(Arc::new(p));
-                    self.cryo.result_id += 1;
-                    self.cryo.status = CryoStatus::Preview;
-                }
-                Err(e) => self.cryo.fail(e.to_string()),
-            }
-            return;
-        }
-        self.cryo.slow_previews = 0;
-        if self.cryo.full_for == Some(revision) {
-            return;
-        }
-        self.cryo.full_for = Some(revision);
-        if let Err((f, m)) = settings.check(self.plan.probes.len()) {
-            self.cryo.fail(format!("Cryo settings: {f}: {m}"));
-            return;
-        }
-        let probes = self.plan.probes.clone();
-        let structures = self.structures.items.clone();
-        let (tx, rx) = mpsc::channel();
-        let gate = self.cryo.gate.clone();
-        let spawned = Job::spawn("cryo", revision, self.progress(), move |ctx| {
-            let tissue = || CryoTissueSource::Ct {
-                volume: &vol,
-                structures: &structures,
-            };
-            // The next drag's preview needs the single-probe models of these probes: run them
-            // here, off the UI thread (cached by the core).
-            let _ = warm_preview(&probes, &settings, tissue(), &assets);
-            // Every snapshot goes to the UI as soon as it exists (the slider scrubs them while
-            // the rest is computed); the UI may have dropped the receiver: ignore send errors.
-            compute_cryo_streaming(&probes, &settings, tissue(), &assets, ctx, &mut |e| match e {
-                CryoStream::Started(frame) => {
-                    let _ = tx.send(StreamMsg::Started(Box::new(frame.clone())));
-                }
-                CryoStream::Snapshot {
-                    index,
-                    time_s,
-                    values,
-                    ..
-                } => {
-                    let _ = tx.send(StreamMsg::Snapshot(time_s, values.to_vec()));
-                    // Wake the UI (the progress waker repaints).
-                    ctx.progress.set(ctx.progress.fraction());
-                    if let Some(g) = &gate {
-                        g.pass(index, &ctx.cancel);
-                    }
-                }
-            })
-        });
-        match spawned {
-            Ok(j) => {
-                self.cryo.cancel();
-                self.cryo.job = Some(j);
-                self.cryo.stream = Some(rx);
-                self.cryo.status = CryoStatus::Computing;
-            }
-            Err(e) => self.cryo.fail(format!("Cannot start the cryo model: {e}")),
-        }
-    }
-
-    pub(super) fn poll_cryo(&mut self) {
-        self.cryo.drain_stream();
-        let Some(job) = self.cryo.job.as_mut() else { return };
-        let Some(outcome) = job.poll() else { return };
-        let job_revision = job.revision();
-        self.cryo.job = None;
-        match self.cryo.finish(job_revision, self.plan.revision(), outcome) {
-            // Computed for an older plan: `update_cryo` starts the current one.
-            Finished::Stale => self.cryo.full_for = None,
-            Finished::Failed(m) => log::warn!("{m}"),
-            Finished::Accepted | Finished::Cancelled => {}
-        }
     }
 }
 
@@ -1012,9 +358,9 @@ impl PanelData {
             legend: app.cryo_legend(),
             curves: app.cryo_sensor_curves(),
             lethal: app
-                .cryo
+                .run
                 .assets()
-                .map(|a| a.tissues.lethal_isotherms.clone())
+                .map(|a| a.cryo.tissues.lethal_isotherms.clone())
                 .unwrap_or_default(),
         }
     }
@@ -1084,7 +430,7 @@ fn protocol_ui(ui: &mut egui::Ui, app: &AblaApp, s: &CryoSettings, cmds: &mut Ve
         }
         x += w;
     }
-    if let Some(t) = app.cryo.shown_time_s() {
+    if let Some(t) = app.run.shown_time_s() {
         let tx = rect.min.x + (t / total) as f32 * rect.width();
         painter.line_segment(
             [Pos2::new(tx, rect.min.y), Pos2::new(tx, rect.max.y)],
@@ -1307,59 +653,11 @@ fn model_ui(
     legend: &[String],
     cmds: &mut Vec<Command>,
 ) {
-    match &app.cryo.status {
-        CryoStatus::Idle => {
-            ui.label("The iceball is computed as soon as a cryoprobe is placed.");
-        }
-        CryoStatus::Computing => match app.cryo.progress() {
-            Some(p) => {
-                let msg = p.message();
-                ui.add(
-                    egui::ProgressBar::new(p.fraction())
-                        .text(if msg.is_empty() {
-                            "Computing the iceball".to_string()
-                        } else {
-                            format!("Computing: {msg}")
-                        })
-                        .animate(true),
-                );
-                if ui.button("Cancel cryo computation").clicked() {
-                    cmds.push(Command::CancelCryo);
-                }
-            }
-            None => {
-                ui.label("The full model runs when the drag ends.");
-            }
-        },
-        CryoStatus::Done => {
-            ui.label(RichText::new("Full model").color(GOOD));
-        }
-        CryoStatus::Preview => {
-            ui.label(
-                RichText::new("PREVIEW (catalog ellipsoids, probes do not interact) — the full model runs when the drag ends")
-                    .color(CAUTION),
-            );
-        }
-        CryoStatus::Error(m) => {
-            ui.label(RichText::new(m).color(WARN));
-        }
-        CryoStatus::Cancelled => {
-            ui.label("Computation cancelled.");
-        }
-    }
-    if ui
-        .add_enabled(
-            !app.plan.probes.is_empty() && !app.cryo.running(),
-            egui::Button::new("Recompute iceball"),
-        )
-        .clicked()
-    {
-        cmds.push(Command::RunCryo);
-    }
-    let Some(r) = app.cryo.shown().map(|r| r.as_ref()) else {
+    super::run_panel::run_status(ui, app, cmds);
+    let Some(r) = app.run.cryo_shown().map(|r| r.as_ref()) else {
         return;
     };
-    let computing = app.cryo.computing_progress_s();
+    let computing = app.run.computing_progress_s();
     if let Some((done_s, total_s)) = computing {
         ui.label(
             RichText::new(format!(
@@ -1369,7 +667,7 @@ fn model_ui(
             ))
             .color(CAUTION),
         );
-    } else if app.cryo.result_revision != app.plan.revision() {
+    } else if app.run.result_revision != app.plan.revision() {
         ui.label(RichText::new("The plan changed: the iceball shown is outdated").color(CAUTION));
     }
     ui.label(RichText::new(&r.description).small().weak());
@@ -1377,7 +675,7 @@ fn model_ui(
         ui.label(RichText::new(w).small().color(CAUTION));
     }
     let last = r.snapshot_times_s.last().copied().unwrap_or(0.0);
-    let mut min = app.cryo.shown_time_s().unwrap_or(0.0) / 60.0;
+    let mut min = app.run.shown_time_s().unwrap_or(0.0) / 60.0;
     let phase = r.protocol.phase_at(min * 60.0).map_or(String::new(), |(i, p)| {
         format!("phase {} {}", i + 1, p.kind.label())
     });
@@ -1438,7 +736,7 @@ fn sensors_ui(
             cmds.push(Command::AddCryoSensorAtCrosshair);
         }
     });
-    for (i, p) in app.plan.cryo_sensors_lps.iter().enumerate() {
+    for (i, p) in app.plan.cryo_sensors_lps().iter().enumerate() {
         ui.horizontal(|ui| {
             ui.label(format!(
                 "Sensor {}: L {:.1} P {:.1} S {:.1} mm",
@@ -1460,7 +758,7 @@ fn sensors_ui(
         ui.label("Sensor curves appear with the full model (and at the target margin when a Target exists).");
         return;
     }
-    let now = app.cryo.shown_time_s().map(|t| t / 60.0);
+    let now = app.run.shown_time_s().map(|t| t / 60.0);
     let lines: Vec<(String, Vec<[f64; 2]>)> = curves
         .iter()
         .map(|(n, c)| {
@@ -1498,27 +796,5 @@ mod tests {
         assert_eq!(drawn_isotherms(&s).len(), 3, "no repeat");
         s.user_isotherm_c = Some(-30.0);
         assert_eq!(drawn_isotherms(&s), vec![0.0, -20.0, -40.0, -30.0]);
-    }
-
-    #[test]
-    fn results_of_older_revisions_are_dropped() {
-        let mut run = CryoRun::default();
-        let f = run.finish(
-            3,
-            5,
-            Err(JobError::Panicked {
-                name: "cryo".into(),
-                message: "x".into(),
-            }),
-        );
-        assert_eq!(f, Finished::Stale);
-        assert!(run.result.is_none());
-        assert_eq!(
-            run.finish(5, 5, Ok(Err(CryoError::Cancelled))),
-            Finished::Cancelled
-        );
-        assert_eq!(run.status, CryoStatus::Cancelled);
-        let f = run.finish(5, 5, Ok(Err(CryoError::NoProbes)));
-        assert!(matches!(f, Finished::Failed(m) if m.contains("cryoprobe")));
     }
 }

@@ -5,40 +5,18 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use super::command::ExportOptions;
 use super::{AblaApp, NoticeLevel};
-use crate::export::board::{
-    CryoBoard, IreBoard, cryo_board_slide, cryo_provenance, ire_board_slide, ire_provenance,
-};
-use crate::export::slide::Severity as SlideSeverity;
 use crate::export::view::{
     CaliperOverlay, LayoutPanel, Overlay, ProbeOverlay, StructureOverlay, ViewExport, ViewPlane, ZoneOverlay,
     render_layout, render_view,
 };
 use crate::jobs::Job;
-use crate::physics::cryo::model::{CryoResult, CryoSettings};
-use crate::physics::ire::model::{IreModelOptions, IreResult};
-use crate::plan::ire::IreSettings;
-use crate::plan::tissue_params::TissueParams;
+use crate::physics::model::{ModelAssets, ModelResult, ModelSettings};
+use crate::pipeline::BoardInput;
 use crate::render::WindowLevel;
+use crate::safety::{RuleSet, SafetyReport};
 use crate::volume::{ViewKind, Volume};
-
-/// Export options chosen in the menu.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ExportOptions {
-    /// Output pixels per image pixel of the view (1, 2 or 4).
-    pub scale: u32,
-    /// Burn no patient identity into the image (on by default, as the issue asks).
-    pub anonymise: bool,
-}
-
-impl Default for ExportOptions {
-    fn default() -> Self {
-        Self {
-            scale: 2,
-            anonymise: true,
-        }
-    }
-}
 
 /// A running export.
 #[derive(Default)]
@@ -64,18 +42,16 @@ struct Snapshot {
     window: WindowLevel,
     structures: Vec<crate::anatomy::Structure>,
     probes: Vec<crate::plan::probe::Probe>,
-    result: Option<Arc<IreResult>>,
-    /// What the IRE result was computed from (provenance).
-    ire_inputs: (IreModelOptions, IreSettings, Option<Arc<TissueParams>>),
-    /// The cryo result of a cryo plan, when it is for the plan as it is now.
-    cryo: Option<Arc<CryoResult>>,
-    cryo_settings: CryoSettings,
-    isolines: Vec<f64>,
+    settings: ModelSettings,
+    /// The full result for the plan as it is now (`None` while the model computes).
+    result: Option<ModelResult>,
+    /// The safety report of that result (`None` when it is not current).
+    safety: Option<Arc<SafetyReport>>,
+    rules: Option<Arc<RuleSet>>,
+    assets: Option<ModelAssets>,
     caliper: Option<CaliperOverlay>,
-    findings: Option<Vec<(SlideSeverity, String)>>,
-    margin: Vec<String>,
-    margin_ok: Option<bool>,
     title: String,
+    case_path: Option<PathBuf>,
     options: ExportOptions,
 }
 
@@ -84,39 +60,18 @@ impl AblaApp {
         &self.export
     }
 
-    fn export_snapshot(&self) -> Option<Snapshot> {
+    fn export_snapshot(&mut self) -> Option<Snapshot> {
+        let assets = self.run.assets().ok();
         let loaded = self.loaded.as_ref()?;
         let viewer = self.viewer.as_ref()?;
         let view = viewer.active;
         let slice = viewer.slice_index(&loaded.volume.view_mapping(view));
-        let report = self.safety.report().filter(|_| self.safety_current());
-        let findings = report.map(|r| {
-            r.findings
-                .iter()
-                .map(|f| {
-                    let sev = match f.light {
-                        crate::safety::Light::Red => SlideSeverity::HighRisk,
-                        crate::safety::Light::Amber => SlideSeverity::Caution,
-                        crate::safety::Light::Green => SlideSeverity::Info,
-                    };
-                    (sev, format!("{}: {}", f.severity.label(), f.message))
-                })
-                .collect()
-        });
-        let min_margin = report
-            .into_iter()
-            .flat_map(|r| &r.margins)
-            .filter_map(|m| m.min_margin_mm)
-            .min_by(|a, b| a.total_cmp(b));
-        let margin = min_margin
-            .map(|m| {
-                vec![format!(
-                    "Minimal margin {m:.1} mm (goal ≥ 5 mm) — {}",
-                    if m >= 5.0 { "met" } else { "not met" }
-                )]
-            })
-            .unwrap_or_default();
+        let result = self.run.current(self.plan.revision()).cloned();
+        let safety = self
+            .safety_report_arc()
+            .filter(|r| result.is_some() && r.has_zone() && self.safety_current());
         let slice_of = |v: ViewKind| (v, viewer.slice_index(&loaded.volume.view_mapping(v)));
+        let plan_name = self.case.plans.get(self.case.active).map(|p| p.name.clone());
         Some(Snapshot {
             volume: loaded.volume.clone(),
             view,
@@ -128,40 +83,24 @@ impl AblaApp {
             ],
             slice,
             window: WindowLevel::new(viewer.window.center_hu, viewer.window.width_hu),
-            structures: self
-                .structures
-                .items
-                .iter()
-                .filter(|s| s.visible)
-                .cloned()
-                .collect(),
+            structures: self.structures.items.clone(),
             probes: self.plan.probes.clone(),
-            result: self
-                .ire
-                .result
-                .clone()
-                .filter(|_| !self.ire.outdated(self.plan.revision())),
-            ire_inputs: (
-                self.plan.model.clone(),
-                self.plan.settings.clone(),
-                self.tissue.as_ref().ok().cloned(),
-            ),
-            cryo: self
-                .cryo
-                .result
-                .clone()
-                .filter(|_| self.is_cryo_plan() && self.cryo.result_revision == self.plan.revision()),
-            cryo_settings: self.plan.cryo_settings(),
-            isolines: self.plan.model.isolines_v_per_cm.clone(),
+            settings: self.plan.model_settings(),
+            result,
+            safety,
+            rules: self.safety_rules_arc(),
+            assets,
             caliper: self.safety.caliper.as_ref().map(|c| CaliperOverlay {
                 a_lps: c.a_lps,
                 b_lps: c.b_lps,
                 label: Some(c.label.clone()),
             }),
-            findings,
-            margin_ok: min_margin.map(|m| m >= 5.0),
-            margin,
-            title: self.case.name.clone(),
+            // The title the CLI gives the same plan of a saved case.
+            title: match plan_name {
+                Some(p) => format!("{} — {p}", self.case.name),
+                None => self.case.name.clone(),
+            },
+            case_path: self.case.path.clone(),
             options: self.export.options,
         })
     }
@@ -233,86 +172,42 @@ impl AblaApp {
         });
     }
 
-    /// Renders the board slide of the current plan (IRE or cryo) into `path`.
+    /// Renders the board slide of the current plan (IRE or cryo) into `path`: the pipeline's
+    /// own slide ([`crate::pipeline::board_slide`]), so `ablaplan compute --png` of the saved case
+    /// gives the same image.
     pub(super) fn export_slide(&mut self, path: PathBuf) {
-        if self.is_cryo_plan() {
-            self.export_cryo_slide(path);
-            return;
-        }
-        if self.ire.result.is_none() {
-            self.notify(
-                NoticeLevel::Warning,
-                "The board slide shows the plan's zone: place the electrodes and let the model finish first",
-            );
+        if self.run.current(self.plan.revision()).is_none() {
+            let what = if self.is_cryo_plan() {
+                "The board slide shows the plan's iceball: place the cryoprobes and let the cryo model finish first"
+            } else {
+                "The board slide shows the plan's zone: place the electrodes and let the model finish first"
+            };
+            self.notify(NoticeLevel::Warning, what);
             return;
         }
         self.start_export(path, |s, path| {
             let result = s
                 .result
-                .as_deref()
+                .as_ref()
                 .ok_or("the zone is out of date: wait for the model")?;
-            let (options, settings, tissues) = &s.ire_inputs;
-            let provenance = match tissues {
-                Some(t) => ire_provenance(result, options, settings, t, &s.probes),
-                None => crate::export::Provenance {
-                    model: result.description.clone(),
-                    model_version: format!("ablaplan {} IRE model", env!("CARGO_PKG_VERSION")),
-                    ..Default::default()
-                },
-            };
-            let board = IreBoard {
-                title: s.title.clone(),
-                volume: &s.volume,
-                probes: &s.probes,
-                result,
-                isolines_v_per_cm: &s.isolines,
+            let assets = s.assets.as_ref().ok_or("the model's assets could not be read")?;
+            let rules = s.rules.as_deref().ok_or("the safety rules could not be read")?;
+            let slide = crate::pipeline::board_slide(&BoardInput {
+                title: &s.title,
+                volume: Some(&s.volume),
+                phantom: None,
                 structures: &s.structures,
-                calipers: s.caliper.clone().into_iter().collect(),
-                findings: s.findings.clone(),
-                margin: s.margin.clone(),
-                margin_ok: s.margin_ok,
-                provenance,
-                window: s.window,
-                anonymise: s.options.anonymise,
-            };
-            let slide = ire_board_slide(&board).map_err(|e| e.to_string())?;
-            slide.save_png(&path).map_err(|e| e.to_string())?;
-            Ok(path)
-        });
-    }
-
-    /// The cryo board slide: the full cryo result of the plan as it is now.
-    fn export_cryo_slide(&mut self, path: PathBuf) {
-        if self.cryo.result.is_none() || self.cryo.result_revision != self.plan.revision() {
-            self.notify(
-                NoticeLevel::Warning,
-                "The board slide shows the plan's iceball: place the cryoprobes and let the cryo model finish \
-                 first",
-            );
-            return;
-        }
-        self.start_export(path, |s, path| {
-            let result = s
-                .cryo
-                .as_deref()
-                .ok_or("the iceball is out of date: wait for the cryo model")?;
-            let tissues = crate::physics::cryo::tissue::builtin_cryo_tissues().map_err(|e| e.to_string())?;
-            let board = CryoBoard {
-                title: s.title.clone(),
-                volume: &s.volume,
+                structure_geometry: &s.volume.geometry,
                 probes: &s.probes,
+                settings: &s.settings,
                 result,
-                lethal_c: s.cryo_settings.lethal_isotherm_c,
-                structures: &s.structures,
-                calipers: s.caliper.clone().into_iter().collect(),
-                findings: s.findings.clone(),
-                margin: s.margin.clone(),
-                margin_ok: s.margin_ok,
-                provenance: cryo_provenance(result, &s.cryo_settings, &tissues, &s.probes),
-                window: s.window,
+                assets,
+                safety: s.safety.as_deref(),
+                rules,
+                case_file: s.case_path.as_deref(),
                 anonymise: s.options.anonymise,
-            };
-            let slide = cryo_board_slide(&board).map_err(|e| e.to_string())?;
+            })
+            .map_err(|e| e.to_string())?;
             slide.save_png(&path).map_err(|e| e.to_string())?;
             Ok(path)
         });
@@ -353,6 +248,7 @@ fn overlays(s: &Snapshot) -> Vec<Overlay<'_>> {
     let mut out: Vec<Overlay<'_>> = s
         .structures
         .iter()
+        .filter(|st| st.visible)
         .map(|st| {
             Overlay::Structure(StructureOverlay {
                 name: st.name.clone(),
@@ -362,13 +258,14 @@ fn overlays(s: &Snapshot) -> Vec<Overlay<'_>> {
             })
         })
         .collect();
-    if let Some(r) = &s.cryo {
-        out.push(Overlay::Zone(ZoneOverlay::cryo(
-            r,
-            s.cryo_settings.lethal_isotherm_c,
-        )));
-    } else if let Some(r) = &s.result {
-        out.push(Overlay::Zone(ZoneOverlay::ire(r, &s.isolines)));
+    match (&s.result, &s.settings) {
+        (Some(ModelResult::Cryo(r)), ModelSettings::Cryo(c)) => {
+            out.push(Overlay::Zone(ZoneOverlay::cryo(r, c.lethal_isotherm_c)));
+        }
+        (Some(ModelResult::Ire(r)), ModelSettings::Ire { model, .. }) => {
+            out.push(Overlay::Zone(ZoneOverlay::ire(r, &model.isolines_v_per_cm)));
+        }
+        _ => {}
     }
     if !s.probes.is_empty() {
         out.push(Overlay::Probes(ProbeOverlay::numbered(&s.probes)));

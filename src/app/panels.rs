@@ -424,9 +424,9 @@ pub fn status_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                 }
                 ui.separator();
             }
-            if let Some(p) = app.ire.progress() {
+            if let Some(p) = app.run.progress() {
                 ui.spinner();
-                ui.label(format!("IRE model {:.0} %", 100.0 * p.fraction()));
+                ui.label(format!("Model {:.0} %", 100.0 * p.fraction()));
                 ui.separator();
             }
             if let Some(l) = &app.loaded {
@@ -450,8 +450,8 @@ pub fn status_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                 ui.separator();
                 let col = match n.level {
                     NoticeLevel::Info => ui.visuals().text_color(),
-                    NoticeLevel::Warning => Color32::from_rgb(240, 180, 60),
-                    NoticeLevel::Error => Color32::from_rgb(240, 90, 80),
+                    NoticeLevel::Warning => super::widgets::c32(crate::render::palette::TEXT_CAUTION),
+                    NoticeLevel::Error => super::widgets::c32(crate::render::palette::TEXT_WARN),
                 };
                 ui.label(RichText::new(&n.text).color(col));
             }
@@ -645,7 +645,10 @@ fn picker(app: &AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
                                         .unwrap_or_default()
                                 ));
                                 for w in &s.warnings {
-                                    ui.label(RichText::new(w).color(Color32::from_rgb(240, 180, 60)));
+                                    ui.label(
+                                        RichText::new(w)
+                                            .color(super::widgets::c32(crate::render::palette::TEXT_CAUTION)),
+                                    );
                                 }
                             });
                             if ui.button(format!("Open series {}", n + 1)).clicked() {

@@ -12,9 +12,15 @@ use nalgebra::Vector3;
 use crate::geometry::{PatientPos, VolumeGeometry};
 use crate::physics::cryo::model::CryoSettings;
 use crate::physics::ire::model::IreModelOptions;
+use crate::physics::model::ModelSettings;
+use crate::plan::catalog::{Catalog, Modality};
 use crate::plan::ire::{ElectrodePair, IreSettings, pair_spacing_mm, voltage_for_spacing};
 use crate::plan::probe::Probe;
 use crate::volume::ViewKind;
+
+mod geometry;
+#[allow(unused_imports)]
+pub use geometry::*;
 
 /// The part of a probe a drag moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,13 +54,63 @@ pub struct PairRow {
     pub voltage_edited: bool,
 }
 
+/// The IRE part of a plan: pulse settings (`settings.pairs` always equals the included rows of
+/// [`PlanState::pair_rows`]), the user's per-pair overrides and the field model's options.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IrePlan {
+    pub settings: IreSettings,
+    /// Keyed by (lower probe index, higher probe index).
+    pub overrides: BTreeMap<(usize, usize), PairOverride>,
+    pub model: IreModelOptions,
+}
+
+/// The cryo part of a plan: protocol, isotherms and model options, and the sensor points (LPS mm)
+/// of the temperature plot (not a model input: editing them, [`PlanState::edit_sensors`], is
+/// undoable but does not bump the revision).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CryoPlan {
+    pub settings: CryoSettings,
+    pub sensors_lps: Vec<PatientPos>,
+}
+
+/// A plan holds one modality, by type: its probes are IRE electrodes or cryoprobes, and its
+/// settings are those of that model only.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlanModel {
+    Ire(IrePlan),
+    Cryo(CryoPlan),
+}
+
+impl Default for PlanModel {
+    fn default() -> Self {
+        PlanModel::Ire(IrePlan::default())
+    }
+}
+
+impl PlanModel {
+    pub fn modality(&self) -> Modality {
+        match self {
+            PlanModel::Ire(_) => Modality::Ire,
+            PlanModel::Cryo(_) => Modality::Cryo,
+        }
+    }
+
+    /// The same without the sensors (what a model result depends on).
+    fn without_sensors(&self) -> PlanModel {
+        match self {
+            PlanModel::Cryo(c) => PlanModel::Cryo(CryoPlan {
+                settings: c.settings.clone(),
+                sensors_lps: Vec::new(),
+            }),
+            ire => ire.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 struct Snapshot {
     probes: Vec<Probe>,
-    settings: IreSettings,
-    overrides: BTreeMap<(usize, usize), PairOverride>,
-    cryo: Option<CryoSettings>,
-    sensors: Vec<PatientPos>,
+    model: PlanModel,
 }
 
 /// Bound on remembered plan edits.
@@ -65,17 +121,8 @@ const MAX_UNDO: usize = 200;
 #[derive(Clone, Debug, Default)]
 pub struct PlanState {
     pub probes: Vec<Probe>,
-    /// Ratio, cap, pulses; `settings.pairs` always equals the included rows of [`Self::pair_rows`].
-    pub settings: IreSettings,
-    /// Keyed by (lower probe index, higher probe index).
-    pub overrides: BTreeMap<(usize, usize), PairOverride>,
-    pub model: IreModelOptions,
-    /// Cryo protocol, isotherms and model options (`None` until the plan gets a cryoprobe or
-    /// its cryo settings are edited; [`Self::cryo_settings`] gives the defaults then).
-    pub cryo: Option<CryoSettings>,
-    /// Sensor points (LPS mm) of the cryo temperature plot. Not a model input: editing them
-    /// ([`Self::edit_sensors`]) is undoable but does not bump the revision.
-    pub cryo_sensors_lps: Vec<PatientPos>,
+    /// IRE or cryo, by type ([`PlanModel`]).
+    model: PlanModel,
     pub selected: Option<usize>,
     revision: u64,
     edits: u64,
@@ -89,20 +136,14 @@ fn key(a: usize, b: usize) -> (usize, usize) {
     (a.min(b), a.max(b))
 }
 
-/// The change made by [`PlanState::set_settings`]: ratio, cap, pulses from `settings`, the pairs
-/// kept (they come from the rows).
-fn settings_change(settings: IreSettings) -> impl FnOnce(&mut PlanState) {
-    move |s| {
-        let pairs = std::mem::take(&mut s.settings.pairs);
-        s.settings = IreSettings { pairs, ..settings };
-    }
-}
-
 impl PlanState {
-    /// An empty plan with these model options.
+    /// An empty IRE plan with these model options.
     pub fn with_model(model: IreModelOptions) -> Self {
         Self {
-            model,
+            model: PlanModel::Ire(IrePlan {
+                model,
+                ..IrePlan::default()
+            }),
             ..Self::default()
         }
     }
@@ -132,31 +173,78 @@ impl PlanState {
         self.revision += 1;
     }
 
+    pub fn model(&self) -> &PlanModel {
+        &self.model
+    }
+
+    pub fn modality(&self) -> Modality {
+        self.model.modality()
+    }
+
+    /// The IRE part, for an IRE plan.
+    pub fn ire(&self) -> Option<&IrePlan> {
+        match &self.model {
+            PlanModel::Ire(p) => Some(p),
+            PlanModel::Cryo(_) => None,
+        }
+    }
+
+    /// The cryo part, for a cryo plan.
+    pub fn cryo(&self) -> Option<&CryoPlan> {
+        match &self.model {
+            PlanModel::Cryo(p) => Some(p),
+            PlanModel::Ire(_) => None,
+        }
+    }
+
+    /// The settings the model runs with (what the one model interface takes).
+    pub fn model_settings(&self) -> ModelSettings {
+        match &self.model {
+            PlanModel::Ire(p) => ModelSettings::Ire {
+                settings: p.settings.clone(),
+                model: p.model.clone(),
+            },
+            PlanModel::Cryo(p) => ModelSettings::Cryo(p.settings.clone()),
+        }
+    }
+
+    /// The cryo settings of a cryo plan; the defaults otherwise (for panels that show them).
+    pub fn cryo_settings(&self) -> CryoSettings {
+        self.cryo().map(|c| c.settings.clone()).unwrap_or_default()
+    }
+
+    /// The sensor points of a cryo plan (none for IRE).
+    pub fn cryo_sensors_lps(&self) -> &[PatientPos] {
+        self.cryo().map_or(&[], |c| &c.sensors_lps)
+    }
+
+    /// An empty plan takes the modality of the probe the user chose to place (one undo step);
+    /// a plan with probes keeps its own. Returns whether it changed.
+    pub fn set_modality(&mut self, modality: Modality) -> bool {
+        if !self.probes.is_empty() || self.modality() == modality {
+            return false;
+        }
+        self.edit(|s| {
+            s.model = match modality {
+                Modality::Ire => PlanModel::Ire(IrePlan::default()),
+                Modality::Cryo => PlanModel::Cryo(CryoPlan::default()),
+            };
+        })
+    }
+
     fn snapshot(&self) -> Snapshot {
         Snapshot {
             probes: self.probes.clone(),
-            settings: self.settings.clone(),
-            overrides: self.overrides.clone(),
-            cryo: self.cryo.clone(),
-            sensors: self.cryo_sensors_lps.clone(),
+            model: self.model.clone(),
         }
     }
 
     fn restore(&mut self, s: Snapshot) {
         // Sensors are not a model input: a step that only moves them keeps the revision.
-        let now = self.snapshot();
-        let model_changed = Snapshot {
-            sensors: Vec::new(),
-            ..now
-        } != Snapshot {
-            sensors: Vec::new(),
-            ..s.clone()
-        };
+        let model_changed =
+            self.probes != s.probes || self.model.without_sensors() != s.model.without_sensors();
         self.probes = s.probes;
-        self.settings = s.settings;
-        self.overrides = s.overrides;
-        self.cryo = s.cryo;
-        self.cryo_sensors_lps = s.sensors;
+        self.model = s.model;
         self.sync_pairs();
         self.fix_selection();
         if model_changed {
@@ -165,11 +253,14 @@ impl PlanState {
     }
 
     /// Edits the cryo sensor points as one undoable step (no revision bump); returns whether
-    /// anything changed.
+    /// anything changed. Nothing happens on an IRE plan.
     pub fn edit_sensors(&mut self, f: impl FnOnce(&mut Vec<PatientPos>)) -> bool {
         let before = self.snapshot();
-        f(&mut self.cryo_sensors_lps);
-        let changed = self.cryo_sensors_lps != before.sensors;
+        let PlanModel::Cryo(c) = &mut self.model else {
+            return false;
+        };
+        f(&mut c.sensors_lps);
+        let changed = self.snapshot() != before;
         if changed {
             self.record(before);
         }
@@ -236,7 +327,9 @@ impl PlanState {
     pub fn replace_probes(&mut self, probes: Vec<Probe>) {
         self.edit(|s| {
             s.probes = probes;
-            s.overrides.clear();
+            if let PlanModel::Ire(p) = &mut s.model {
+                p.overrides.clear();
+            }
             s.selected = (!s.probes.is_empty()).then_some(0);
         });
     }
@@ -257,11 +350,13 @@ impl PlanState {
         self.edit(|s| {
             s.probes.remove(i);
             let shift = |k: usize| if k > i { k - 1 } else { k };
-            s.overrides = std::mem::take(&mut s.overrides)
-                .into_iter()
-                .filter(|((a, b), _)| *a != i && *b != i)
-                .map(|((a, b), o)| ((shift(a), shift(b)), o))
-                .collect();
+            if let PlanModel::Ire(p) = &mut s.model {
+                p.overrides = std::mem::take(&mut p.overrides)
+                    .into_iter()
+                    .filter(|((a, b), _)| *a != i && *b != i)
+                    .map(|((a, b), o)| ((shift(a), shift(b)), o))
+                    .collect();
+            }
             s.selected = match s.selected {
                 Some(sel) if sel == i => None,
                 Some(sel) => Some(shift(sel)),
@@ -270,19 +365,29 @@ impl PlanState {
         })
     }
 
-    /// The cryo settings in force (the defaults until edited).
-    pub fn cryo_settings(&self) -> CryoSettings {
-        self.cryo.clone().unwrap_or_default()
-    }
-
-    /// New cryo settings (one undo step); returns whether anything changed.
+    /// New cryo settings (one undo step); returns whether anything changed (nothing on an IRE
+    /// plan).
     pub fn set_cryo(&mut self, settings: CryoSettings) -> bool {
-        self.edit(|s| s.cryo = Some(settings))
+        self.edit(cryo_change(settings))
     }
 
     /// [`Self::set_cryo`] during a drag of a value (recorded at [`Self::end_drag`]).
     pub fn set_cryo_live(&mut self, settings: CryoSettings) -> bool {
-        self.live(|s| s.cryo = Some(settings))
+        self.live(cryo_change(settings))
+    }
+
+    /// New IRE model options (a view setting like the grid spacing: not an undo step, but the
+    /// model reruns); nothing on a cryo plan.
+    pub fn set_ire_model(&mut self, model: IreModelOptions) -> bool {
+        let PlanModel::Ire(p) = &mut self.model else {
+            return false;
+        };
+        if p.model == model {
+            return false;
+        }
+        p.model = model;
+        self.revision += 1;
+        true
     }
 
     /// Ratio, cap, pulses (the `pairs` field of `settings` is ignored: pairs come from the rows).
@@ -292,7 +397,9 @@ impl PlanState {
 
     pub fn set_pair_included(&mut self, a: usize, b: usize, included: bool) -> bool {
         self.edit(|s| {
-            s.overrides.entry(key(a, b)).or_default().included = Some(included);
+            if let PlanModel::Ire(p) = &mut s.model {
+                p.overrides.entry(key(a, b)).or_default().included = Some(included);
+            }
         })
     }
 
@@ -308,16 +415,22 @@ impl PlanState {
         b: usize,
         voltage_v: Option<f64>,
     ) -> impl FnOnce(&mut Self) + use<> {
-        let cap = self.settings.voltage_cap_v;
+        let cap = self.ire().map_or(0.0, |p| p.settings.voltage_cap_v);
         let v = voltage_v.filter(|v| v.is_finite()).map(|v| v.clamp(0.0, cap));
         move |s: &mut Self| {
-            s.overrides.entry(key(a, b)).or_default().voltage_v = v;
+            if let PlanModel::Ire(p) = &mut s.model {
+                p.overrides.entry(key(a, b)).or_default().voltage_v = v;
+            }
         }
     }
 
     /// Back to the default pairs and voltages.
     pub fn reset_pairs(&mut self) -> bool {
-        self.edit(|s| s.overrides.clear())
+        self.edit(|s| {
+            if let PlanModel::Ire(p) = &mut s.model {
+                p.overrides.clear();
+            }
+        })
     }
 
     /// Starts a live drag: later [`Self::drag_probe`] calls move the probe without recording,
@@ -374,16 +487,19 @@ impl PlanState {
         changed
     }
 
-    /// Every pair of valid probes with its spacing, inclusion and voltage.
+    /// Every pair of valid probes with its spacing, inclusion and voltage (none for cryo).
     pub fn pair_rows(&self) -> Vec<PairRow> {
-        let s = &self.settings;
+        let Some(ire) = self.ire() else {
+            return Vec::new();
+        };
+        let s = &ire.settings;
         let mut rows = Vec::new();
         for (a, pa) in self.probes.iter().enumerate() {
             for (b, pb) in self.probes.iter().enumerate().skip(a + 1) {
                 let Some(spacing_mm) = pair_spacing_mm(pa, pb) else {
                     continue;
                 };
-                let o = self.overrides.get(&(a, b)).copied().unwrap_or_default();
+                let o = ire.overrides.get(&(a, b)).copied().unwrap_or_default();
                 let default_included = spacing_mm <= s.max_pair_spacing_mm + 1e-9;
                 let default_voltage_v = voltage_for_spacing(spacing_mm, s.ratio_v_per_cm, s.voltage_cap_v);
                 rows.push(PairRow {
@@ -401,61 +517,81 @@ impl PlanState {
         rows
     }
 
-    /// A plan as saved in a case (a fresh history: opening a case is not an undoable edit).
-    pub fn from_saved(saved: &crate::plan::document::NamedPlan) -> Self {
+    /// A plan as saved in a case (a fresh history: opening a case is not an undoable edit). Its
+    /// modality is its probes' (`catalog`), or the saved cryo section's when it has no probe.
+    pub fn from_saved(saved: &crate::plan::document::NamedPlan, catalog: Option<&Catalog>) -> Self {
         let mut p = Self::with_model(saved.model.clone());
         p.probes = saved.probes.clone();
-        p.settings = saved.ire.clone();
-        p.overrides = saved
-            .pair_overrides
-            .iter()
-            .filter(|c| c.a != c.b && c.a.max(c.b) < p.probes.len())
-            .map(|c| {
-                let o = PairOverride {
-                    included: c.included,
-                    voltage_v: c.voltage_v,
-                };
-                (key(c.a, c.b), o)
+        let cryo = match catalog {
+            Some(cat) if !p.probes.is_empty() => p
+                .probes
+                .iter()
+                .all(|q| cat.get(&q.model_id).is_some_and(|m| m.modality == Modality::Cryo)),
+            _ => saved.cryo.is_some() && p.probes.is_empty(),
+        };
+        p.model = if cryo {
+            let c = saved.cryo.clone().unwrap_or_default();
+            PlanModel::Cryo(CryoPlan {
+                settings: c.settings,
+                sensors_lps: c.sensors_lps,
             })
-            .collect();
-        if let Some(c) = &saved.cryo {
-            p.cryo = Some(c.settings.clone());
-            p.cryo_sensors_lps = c.sensors_lps.clone();
-        }
+        } else {
+            let n = p.probes.len();
+            PlanModel::Ire(IrePlan {
+                settings: saved.ire.clone(),
+                overrides: saved
+                    .pair_overrides
+                    .iter()
+                    .filter(|c| c.a != c.b && c.a.max(c.b) < n)
+                    .map(|c| {
+                        let o = PairOverride {
+                            included: c.included,
+                            voltage_v: c.voltage_v,
+                        };
+                        (key(c.a, c.b), o)
+                    })
+                    .collect(),
+                model: saved.model.clone(),
+            })
+        };
         p.sync_pairs();
         p.revision = 1;
         p
     }
 
-    /// This plan for a case file, under `name`.
+    /// This plan for a case file, under `name`. A cryo plan always saves its cryo section, so a
+    /// saved cryo plan is computed with the settings the planner saw.
     pub fn to_saved(&self, name: &str) -> crate::plan::document::NamedPlan {
-        crate::plan::document::NamedPlan {
-            name: name.to_string(),
-            probes: self.probes.clone(),
-            ire: self.settings.clone(),
-            pair_overrides: self
-                .overrides
-                .iter()
-                .map(|(&(a, b), o)| crate::plan::document::PairChoice {
-                    a,
-                    b,
-                    included: o.included,
-                    voltage_v: o.voltage_v,
-                })
-                .collect(),
-            model: self.model.clone(),
-            cryo: (self.cryo.is_some() || !self.cryo_sensors_lps.is_empty()).then(|| {
-                crate::plan::document::CryoPlanSettings {
-                    settings: self.cryo_settings(),
-                    sensors_lps: self.cryo_sensors_lps.clone(),
-                }
-            }),
+        let mut saved = crate::plan::document::NamedPlan::new(name);
+        saved.probes = self.probes.clone();
+        match &self.model {
+            PlanModel::Ire(p) => {
+                saved.ire = p.settings.clone();
+                saved.model = p.model.clone();
+                saved.pair_overrides = p
+                    .overrides
+                    .iter()
+                    .map(|(&(a, b), o)| crate::plan::document::PairChoice {
+                        a,
+                        b,
+                        included: o.included,
+                        voltage_v: o.voltage_v,
+                    })
+                    .collect();
+            }
+            PlanModel::Cryo(c) => {
+                saved.cryo = Some(crate::plan::document::CryoPlanSettings {
+                    settings: c.settings.clone(),
+                    sensors_lps: c.sensors_lps.clone(),
+                });
+            }
         }
+        saved
     }
 
     /// Keeps `settings.pairs` equal to the included rows (the model pulses exactly these).
     fn sync_pairs(&mut self) {
-        self.settings.pairs = self
+        let pairs: Vec<ElectrodePair> = self
             .pair_rows()
             .into_iter()
             .filter(|r| r.included)
@@ -465,6 +601,9 @@ impl PlanState {
                 voltage_v: r.voltage_v,
             })
             .collect();
+        if let PlanModel::Ire(p) = &mut self.model {
+            p.settings.pairs = pairs;
+        }
     }
 
     /// Display name of probe `i` ("1", "2", … or the user's label).
@@ -475,216 +614,24 @@ impl PlanState {
     }
 }
 
-/// The smallest positive number not yet used as a label.
-pub fn next_label(probes: &[Probe]) -> String {
-    (1..)
-        .map(|n: usize| n.to_string())
-        .find(|l| !probes.iter().any(|p| &p.label == l))
-        .unwrap_or_default()
-}
-
-/// A probe as drawn on screen (points), for hit-testing.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ProbeOnScreen {
-    pub index: usize,
-    pub tip: [f64; 2],
-    pub entry: [f64; 2],
-}
-
-fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
-    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
-}
-
-fn dist_to_segment(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {
-    let d = [b[0] - a[0], b[1] - a[1]];
-    let len2 = d[0] * d[0] + d[1] * d[1];
-    if len2 <= 0.0 {
-        return dist(p, a);
-    }
-    let t = (((p[0] - a[0]) * d[0] + (p[1] - a[1]) * d[1]) / len2).clamp(0.0, 1.0);
-    dist(p, [a[0] + t * d[0], a[1] + t * d[1]])
-}
-
-/// Which probe part is under the pointer `p` (screen points), within `radius`. The selected probe
-/// wins over the others, later (drawn on top) over earlier; the tip and entry handles win over the
-/// shaft. A probe seen end-on (tip and entry closer than `radius`) can only be moved whole.
-pub fn hit_test(
-    probes: &[ProbeOnScreen],
-    selected: Option<usize>,
-    p: [f64; 2],
-    radius: f64,
-) -> Option<(usize, ProbePart)> {
-    let order = probes
-        .iter()
-        .filter(|q| Some(q.index) == selected)
-        .chain(probes.iter().rev().filter(|q| Some(q.index) != selected));
-    for q in order {
-        if dist(q.tip, q.entry) < radius {
-            if dist(p, q.tip) <= radius {
-                return Some((q.index, ProbePart::Whole));
-            }
-            continue;
-        }
-        if dist(p, q.tip) <= radius {
-            return Some((q.index, ProbePart::Tip));
-        }
-        if dist(p, q.entry) <= radius {
-            return Some((q.index, ProbePart::Entry));
-        }
-    }
-    // Shafts after every handle, so a handle next to another probe's shaft stays reachable.
-    let order = probes
-        .iter()
-        .filter(|q| Some(q.index) == selected)
-        .chain(probes.iter().rev().filter(|q| Some(q.index) != selected));
-    for q in order {
-        if dist_to_segment(p, q.tip, q.entry) <= radius * 0.75 {
-            return Some((q.index, ProbePart::Whole));
-        }
-    }
-    None
-}
-
-/// The tip and entry after dragging `part` of `start` by `delta` (LPS mm).
-pub fn moved(start: &Probe, part: ProbePart, delta: Vector3<f64>) -> (PatientPos, PatientPos) {
-    match part {
-        ProbePart::Tip => (start.tip_lps + delta, start.entry_lps),
-        ProbePart::Entry => (start.tip_lps, start.entry_lps + delta),
-        ProbePart::Whole => (start.tip_lps + delta, start.entry_lps + delta),
-    }
-}
-
-/// Where an array template is centred.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArrayCentre {
-    Crosshair,
-    /// The centroid of the first Target structure.
-    Target,
-}
-
-/// The insertion direction (entry → tip) of an array.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArrayAxis {
-    /// Perpendicular to the active view (probes seen end-on there).
-    ViewNormal,
-    /// Anterior → posterior (+P).
-    AnteriorPosterior,
-    /// Right → left (+L).
-    RightLeft,
-    /// Superior → inferior (−S).
-    SuperiorInferior,
-}
-
-impl ArrayAxis {
-    pub const ALL: [ArrayAxis; 4] = [
-        ArrayAxis::ViewNormal,
-        ArrayAxis::AnteriorPosterior,
-        ArrayAxis::RightLeft,
-        ArrayAxis::SuperiorInferior,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            ArrayAxis::ViewNormal => "View normal",
-            ArrayAxis::AnteriorPosterior => "A to P",
-            ArrayAxis::RightLeft => "R to L",
-            ArrayAxis::SuperiorInferior => "S to I",
-        }
-    }
-
-    /// The fixed patient direction (LPS) of a chosen axis, or the axis a view looks along.
-    fn patient_dir(self, view: ViewKind) -> Vector3<f64> {
-        match self {
-            ArrayAxis::AnteriorPosterior => Vector3::y(),
-            ArrayAxis::RightLeft => Vector3::x(),
-            ArrayAxis::SuperiorInferior => -Vector3::z(),
-            ArrayAxis::ViewNormal => match view {
-                ViewKind::Axial => -Vector3::z(),
-                ViewKind::Coronal => Vector3::y(),
-                ViewKind::Sagittal => Vector3::x(),
-            },
+/// The change made by [`PlanState::set_settings`]: ratio, cap, pulses from `settings`, the pairs
+/// kept (they come from the rows).
+fn settings_change(settings: IreSettings) -> impl FnOnce(&mut PlanState) {
+    move |s| {
+        if let PlanModel::Ire(p) = &mut s.model {
+            let pairs = std::mem::take(&mut p.settings.pairs);
+            p.settings = IreSettings { pairs, ..settings };
         }
     }
 }
 
-/// The insertion direction of an array: for "view normal" the volume's own slice normal of that
-/// view (tilted with the scan when the gantry was tilted), oriented like the patient axis.
-pub fn array_direction(axis: ArrayAxis, view: ViewKind, g: &VolumeGeometry) -> Vector3<f64> {
-    let canonical = axis.patient_dir(view);
-    if axis != ArrayAxis::ViewNormal {
-        return canonical;
-    }
-    let m = crate::volume::SliceMapping::new(g, view);
-    let n = g.axis_dir(m.normal_axis);
-    if n.dot(&canonical) < 0.0 { -n } else { n }
-}
-
-/// A direction perpendicular-ish to `axis` for the first row of an array: the patient axis
-/// least aligned with it (L for A→P and S→I arrays, P for R→L).
-pub fn array_in_plane(axis: &Vector3<f64>) -> Vector3<f64> {
-    [Vector3::x(), Vector3::y(), Vector3::z()]
-        .into_iter()
-        .min_by(|a, b| a.dot(axis).abs().total_cmp(&b.dot(axis).abs()))
-        .unwrap_or_else(Vector3::x)
-}
-
-/// Options of the array template panel.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ArrayOptions {
-    pub n: usize,
-    pub spacing_mm: f64,
-    pub centre: ArrayCentre,
-    pub axis: ArrayAxis,
-    /// `None` = the catalog default.
-    pub exposure_mm: Option<f64>,
-    /// Tip-to-entry distance of each probe.
-    pub length_mm: f64,
-}
-
-impl Default for ArrayOptions {
-    fn default() -> Self {
-        Self {
-            // 4 electrodes in a square (issue 4: "4 electrodes (6 pairs)"), 15 mm apart (the
-            // middle of the ideal 1.5–2.0 cm, REFERENCE.md §4).
-            n: 4,
-            spacing_mm: 15.0,
-            centre: ArrayCentre::Target,
-            axis: ArrayAxis::ViewNormal,
-            exposure_mm: None,
-            length_mm: 100.0,
+/// The change made by [`PlanState::set_cryo`].
+fn cryo_change(settings: CryoSettings) -> impl FnOnce(&mut PlanState) {
+    move |s| {
+        if let PlanModel::Cryo(c) = &mut s.model {
+            c.settings = settings;
         }
     }
-}
-
-/// Axes for the zone extents: along the probes (mean insertion direction of the first pair),
-/// along the first pair (anode → cathode, made perpendicular), and perpendicular to both.
-pub fn extent_axes(probes: &[Probe], first_pair: (usize, usize)) -> Option<[Vector3<f64>; 3]> {
-    let (pa, pb) = (probes.get(first_pair.0)?, probes.get(first_pair.1)?);
-    let (xa, xb) = (pa.axis().ok()?, pb.axis().ok()?);
-    let along = (xa + xb).try_normalize(1e-9).unwrap_or(xa);
-    let (ma, mb) = (
-        pa.exposed_segment().ok()?.midpoint(),
-        pb.exposed_segment().ok()?.midpoint(),
-    );
-    let d = mb - ma;
-    let pair = (d - along * along.dot(&d)).try_normalize(1e-9)?;
-    Some([along, pair, along.cross(&pair)])
-}
-
-/// The line for the |E| profile of a pair: through the midpoints of both exposed parts,
-/// extended by `extend_mm` beyond each. Returns (start, end, distance of a's midpoint from the
-/// start, distance of b's midpoint).
-pub fn profile_line(
-    probes: &[Probe],
-    a: usize,
-    b: usize,
-    extend_mm: f64,
-) -> Option<(PatientPos, PatientPos, f64, f64)> {
-    let ma = probes.get(a)?.exposed_segment().ok()?.midpoint();
-    let mb = probes.get(b)?.exposed_segment().ok()?.midpoint();
-    let d = (mb - ma).try_normalize(1e-9)?;
-    let len = (mb - ma).norm();
-    Some((ma - d * extend_mm, mb + d * extend_mm, extend_mm, extend_mm + len))
 }
 
 #[cfg(test)]
@@ -709,14 +656,16 @@ mod tests {
         for (n, x) in [0.0, 15.0, 45.0].iter().enumerate() {
             plan.add_probe(probe(*x, &(n + 1).to_string()));
         }
-        let expected = default_pairs(&plan.probes, &plan.settings);
-        assert_eq!(plan.settings.pairs, expected);
+        let expected = default_pairs(&plan.probes, &plan.ire().expect("IRE plan").settings);
+        assert_eq!(plan.ire().expect("IRE plan").settings.pairs, expected);
         assert_eq!(expected.len(), 1, "45 mm is too far for a default pair");
         assert_eq!(expected[0].voltage_v, 2250.0);
 
         plan.set_pair_voltage(0, 1, Some(2000.0));
         plan.set_pair_included(1, 2, true);
         let v: Vec<(usize, usize, f64)> = plan
+            .ire()
+            .expect("IRE plan")
             .settings
             .pairs
             .iter()
@@ -730,10 +679,18 @@ mod tests {
 
         // Deleting the first probe drops its pair's override and renumbers the rest.
         plan.delete_probe(0);
-        assert_eq!(plan.overrides.keys().copied().collect::<Vec<_>>(), vec![(0, 1)]);
-        assert_eq!(plan.settings.pairs.len(), 1);
+        assert_eq!(
+            plan.ire()
+                .expect("IRE plan")
+                .overrides
+                .keys()
+                .copied()
+                .collect::<Vec<_>>(),
+            vec![(0, 1)]
+        );
+        assert_eq!(plan.ire().expect("IRE plan").settings.pairs.len(), 1);
         assert!(plan.reset_pairs());
-        assert!(plan.settings.pairs.is_empty());
+        assert!(plan.ire().expect("IRE plan").settings.pairs.is_empty());
     }
 
     #[test]
@@ -750,10 +707,14 @@ mod tests {
         assert_eq!(plan.edit_count(), 2, "live moves are not recorded");
         assert!(plan.end_drag());
         assert_eq!(plan.edit_count(), 3);
-        assert_eq!(plan.settings.pairs[0].voltage_v, 2700.0, "18 mm × 1500 V/cm");
+        assert_eq!(
+            plan.ire().expect("IRE plan").settings.pairs[0].voltage_v,
+            2700.0,
+            "18 mm × 1500 V/cm"
+        );
         assert!(plan.undo());
         assert_eq!(plan.probes, before);
-        assert_eq!(plan.settings.pairs[0].voltage_v, 2250.0);
+        assert_eq!(plan.ire().expect("IRE plan").settings.pairs[0].voltage_v, 2250.0);
         assert!(plan.redo());
         assert_eq!(plan.probes[1].tip_lps.x, 18.0);
         assert!(plan.undo() && plan.undo() && plan.undo());

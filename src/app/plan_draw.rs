@@ -8,8 +8,9 @@
 
 use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, Stroke, Vec2};
 
-use super::views::shadow_text;
+use super::widgets::{c32, rgb, shadow_text};
 use crate::geometry::{PatientPos, VolumeGeometry};
+use crate::physics::band::Surface;
 use crate::physics::ire::model::IreResult;
 use crate::plan::probe::Probe;
 use crate::render::isolines::{IsoSegment, marching_squares, mask_outline};
@@ -17,26 +18,18 @@ use crate::render::reslice::sample_lattice_with;
 use crate::volume::SliceMapping;
 
 /// Zone fill colour (RGB) and opacity.
-const ZONE_RGB: [u8; 3] = [255, 140, 30];
+use crate::render::palette::{self, IRE_ZONE_RGB as ZONE_RGB};
 const ZONE_ALPHA: f32 = 0.30;
 /// Exposed (active) part of a probe.
-const EXPOSED: Color32 = Color32::from_rgb(255, 200, 60);
-const SHAFT: Color32 = Color32::from_rgb(225, 225, 235);
-const SELECTED: Color32 = Color32::from_rgb(90, 230, 255);
+const EXPOSED: Color32 = c32(palette::PROBE_EXPOSED);
+const SHAFT: Color32 = c32(palette::PROBE_SHAFT);
+const SELECTED: Color32 = c32(palette::SELECTED_HANDLE);
 /// Pointer distance (points) that grabs a handle.
 pub const HANDLE_RADIUS: f64 = 9.0;
 
 /// Colour of isoline `n` (in the order of the model options' list).
 pub fn isoline_colour(n: usize) -> Color32 {
-    const P: [Color32; 6] = [
-        Color32::from_rgb(90, 140, 255),
-        Color32::from_rgb(60, 215, 215),
-        Color32::from_rgb(120, 230, 90),
-        Color32::from_rgb(240, 90, 200),
-        Color32::from_rgb(250, 250, 250),
-        Color32::from_rgb(200, 160, 255),
-    ];
-    P[n % P.len()]
+    rgb(palette::isoline(n))
 }
 
 /// What a view needs to show a model result.
@@ -50,6 +43,58 @@ pub struct ZoneRef<'a> {
     pub isolines_v_per_cm: &'a [f64],
 }
 
+impl<'a> ZoneRef<'a> {
+    /// The IRE zone the run shows for `plan` (the drag preview, else the full result), drawn
+    /// fainter when the plan changed since.
+    pub fn of(run: &'a super::run::ModelRun, plan: &'a super::plan::PlanState) -> Option<Self> {
+        let ire = plan.ire()?;
+        Some(ZoneRef {
+            result: run.ire_shown()?,
+            id: run.result_id,
+            outdated: run.ire_shown_revision() != plan.revision(),
+            isolines_v_per_cm: &ire.model.isolines_v_per_cm,
+        })
+    }
+}
+
+/// How a zone is filled in a view: colour, opacity, and the size of its pixel lattice.
+pub struct Fill {
+    pub rgb: [u8; 3],
+    pub alpha: f32,
+    pub size: [usize; 2],
+}
+
+/// The texture of a zone's fill over `flags` (one per lattice pixel, row by row), reusing `old`;
+/// `None` when nothing is filled. One for every model's zone.
+pub fn fill_texture(
+    ctx: &egui::Context,
+    old: Option<egui::TextureHandle>,
+    name: &str,
+    fill: &Fill,
+    flags: &[bool],
+) -> Option<egui::TextureHandle> {
+    if !flags.iter().any(|f| *f) {
+        return None;
+    }
+    let premul = fill.rgb.map(|c| (f32::from(c) * fill.alpha).round() as u8);
+    let a = (fill.alpha * 255.0).round() as u8;
+    let [w, h] = fill.size;
+    let mut rgba = vec![0u8; w * h * 4];
+    for (px, f) in rgba.chunks_exact_mut(4).zip(flags) {
+        if *f {
+            px.copy_from_slice(&[premul[0], premul[1], premul[2], a]);
+        }
+    }
+    let img = egui::ColorImage::from_rgba_premultiplied([w, h], &rgba);
+    Some(match old {
+        Some(mut t) => {
+            t.set(img, egui::TextureOptions::LINEAR);
+            t
+        }
+        None => ctx.load_texture(name, img, egui::TextureOptions::LINEAR),
+    })
+}
+
 /// The sampled zone of one view, valid for `key`.
 pub struct ZoneLayer {
     key: u64,
@@ -59,6 +104,8 @@ pub struct ZoneLayer {
     /// Segments in image pixel coordinates.
     outline: Vec<IsoSegment>,
     isolines: Vec<(usize, Vec<IsoSegment>)>,
+    /// The uncertainty band's inner and outer surfaces (dashed), when the result has one.
+    band: Vec<Vec<IsoSegment>>,
 }
 
 impl ZoneLayer {
@@ -122,6 +169,7 @@ fn build_layer(
         px: [0.0; 4],
         outline: Vec::new(),
         isolines: Vec::new(),
+        band: Vec::new(),
     };
     let old_texture = old.and_then(|o| o.texture);
     let Some([u0, v0, u1, v1]) = covered_pixels(&zone.result.grid, g, m, slice) else {
@@ -146,37 +194,34 @@ fn build_layer(
         .into_iter()
         .map(|(n, segs)| (n, to_image(segs)))
         .collect();
-    let texture = if flags.iter().any(|f| *f) {
-        let alpha = if zone.outdated {
-            ZONE_ALPHA * 0.5
-        } else {
-            ZONE_ALPHA
-        };
-        let premul = ZONE_RGB.map(|c| (f32::from(c) * alpha).round() as u8);
-        let a = (alpha * 255.0).round() as u8;
-        let mut rgba = vec![0u8; w * h * 4];
-        for (px, f) in rgba.chunks_exact_mut(4).zip(&flags) {
-            if *f {
-                px.copy_from_slice(&[premul[0], premul[1], premul[2], a]);
-            }
-        }
-        let img = egui::ColorImage::from_rgba_premultiplied([w, h], &rgba);
-        Some(match old_texture {
-            Some(mut t) => {
-                t.set(img, egui::TextureOptions::LINEAR);
-                t
-            }
-            None => ctx.load_texture(format!("ire-zone-{name}"), img, egui::TextureOptions::LINEAR),
-        })
+    let alpha = if zone.outdated {
+        ZONE_ALPHA * 0.5
     } else {
-        None
+        ZONE_ALPHA
     };
+    let fill = Fill {
+        rgb: ZONE_RGB,
+        alpha,
+        size: [w, h],
+    };
+    let texture = fill_texture(ctx, old_texture, &format!("ire-zone-{name}"), &fill, &flags);
+    let band = zone
+        .result
+        .band
+        .iter()
+        .flat_map(|b| [Surface::Inner, Surface::Outer].map(|s| (b, s)))
+        .map(|(b, s)| {
+            let inside = sample_lattice_with(&origin, &du, &dv, [w, h], |p| b.contains(s, &p));
+            to_image(mask_outline(&inside, w, h))
+        })
+        .collect();
     ZoneLayer {
         key,
         texture,
         px: [u0 as f64, v0 as f64, u1 as f64, v1 as f64],
         outline: to_image(mask_outline(&flags, w, h)),
         isolines,
+        band,
     }
 }
 
@@ -224,14 +269,28 @@ pub fn draw_zone(
         ]
     };
     draw_isolines(painter, &layer.isolines, zone.outdated, to_screen);
-    let stroke = Stroke::new(
-        2.0,
-        fade(Color32::from_rgb(ZONE_RGB[0], ZONE_RGB[1], ZONE_RGB[2])),
-    );
+    let stroke = Stroke::new(2.0, fade(rgb(ZONE_RGB)));
     for s in &layer.outline {
         painter.line_segment(seg(s), stroke);
     }
+    draw_band(painter, &layer.band, fade(rgb(ZONE_RGB)), &seg);
     true
+}
+
+/// The uncertainty band's surfaces, dashed (every other segment) in the zone's colour, so that
+/// they are never taken for the nominal outline.
+pub fn draw_band(
+    painter: &egui::Painter,
+    band: &[Vec<IsoSegment>],
+    colour: Color32,
+    seg: &dyn Fn(&IsoSegment) -> [Pos2; 2],
+) {
+    let stroke = Stroke::new(1.0, colour);
+    for segs in band {
+        for s in segs.iter().step_by(2) {
+            painter.line_segment(seg(s), stroke);
+        }
+    }
 }
 
 /// The |E| isolines of `values` (a `w × h` lattice, row-major) at each positive level: (index of
@@ -281,8 +340,11 @@ pub fn draw_legend(painter: &egui::Painter, rect: Rect, zone: &ZoneRef<'_>) {
         } else {
             "IRE zone".to_string()
         },
-        Color32::from_rgb(ZONE_RGB[0], ZONE_RGB[1], ZONE_RGB[2]),
+        rgb(ZONE_RGB),
     )];
+    if zone.result.band.is_some() {
+        lines.push(("- - uncertainty band (inner / outer)".to_string(), rgb(ZONE_RGB)));
+    }
     for (n, l) in zone.isolines_v_per_cm.iter().enumerate() {
         lines.push((format!("— {l:.0} V/cm"), isoline_colour(n)));
     }

@@ -4,9 +4,9 @@
 
 use eframe::egui::{self, Color32, RichText};
 
+use super::AblaApp;
 use super::command::Command;
 use super::plan::{ArrayAxis, ArrayCentre, PlanState, profile_line};
-use super::{AblaApp, IreStatus};
 use crate::physics::ire::model::{IreModelOptions, IreResult, ZoneCriterion};
 use crate::plan::checks::{PlacementLimits, Severity, check_probes};
 use crate::plan::ire::{
@@ -14,9 +14,9 @@ use crate::plan::ire::{
 };
 use crate::plan::probe::{ARRAY_COUNT, ARRAY_SPACING_MM, Probe};
 
-const WARN: Color32 = Color32::from_rgb(240, 90, 80);
-const CAUTION: Color32 = Color32::from_rgb(240, 180, 60);
-const GOOD: Color32 = Color32::from_rgb(110, 200, 110);
+const WARN: Color32 = super::widgets::c32(crate::render::palette::TEXT_WARN);
+const CAUTION: Color32 = super::widgets::c32(crate::render::palette::TEXT_CAUTION);
+const GOOD: Color32 = super::widgets::c32(crate::render::palette::TEXT_GOOD);
 /// Grid spacings offered (issue 4: 0.25–1.0 mm, 0.5 mm by default).
 const GRID_SPACINGS_MM: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
 /// How far the |E| profile runs beyond each electrode of the pair (mm).
@@ -25,17 +25,16 @@ const PROFILE_SAMPLES: usize = 241;
 
 fn severity_colour(s: Severity) -> Color32 {
     match s {
-        Severity::Warning => WARN,
-        Severity::Caution => CAUTION,
         Severity::Info => Color32::GRAY,
+        Severity::Caution => CAUTION,
+        _ => WARN,
     }
 }
 
 fn severity_name(s: Severity) -> &'static str {
     match s {
-        Severity::Warning => "Warning",
-        Severity::Caution => "Caution",
         Severity::Info => "Note",
+        other => other.label(),
     }
 }
 
@@ -63,7 +62,12 @@ pub fn panel(app: &mut AblaApp, ui: &mut egui::Ui) {
         return;
     }
     let mut cmds = Vec::new();
-    let extents_mm = app.ire.zone_extents(&app.plan);
+    let axes = app
+        .run
+        .ire_shown()
+        .and_then(|r| r.pairs.first())
+        .and_then(|first| super::plan::extent_axes(&app.plan.probes, (first.a, first.b)));
+    let extents_mm = app.run.ire_extents(app.plan.revision(), axes);
     let cryo = app.is_cryo_plan().then(|| super::cryo_ui::PanelData::new(app));
     let app_ref: &AblaApp = app;
     egui::Panel::left("plan")
@@ -360,7 +364,9 @@ fn geometry_checks(ui: &mut egui::Ui, plan: &PlanState) {
         report
             .findings
             .iter()
-            .filter(|f| f.probes.len() == 2 && f.probes.contains(&a) && f.probes.contains(&b))
+            .filter(|f| {
+                f.probe_indices.len() == 2 && f.probe_indices.contains(&a) && f.probe_indices.contains(&b)
+            })
             .map(|f| f.severity)
             .max()
     };
@@ -401,7 +407,8 @@ fn geometry_checks(ui: &mut egui::Ui, plan: &PlanState) {
 
 fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
     let plan = &app.plan;
-    let s = &plan.settings;
+    let Some(ire) = plan.ire() else { return };
+    let s = &ire.settings;
     // A value dragged in the panel is a live edit (preview), committed when the drag stops.
     let push = |cmds: &mut Vec<Command>, r: &egui::Response, settings: crate::plan::ire::IreSettings| {
         if r.changed() {
@@ -510,10 +517,9 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
         .weak(),
     );
     let result = app
-        .ire
-        .result
-        .as_deref()
-        .filter(|_| !app.ire.outdated(plan.revision()));
+        .run
+        .ire_shown()
+        .filter(|_| app.run.ire_shown_revision() == plan.revision());
     let mut any_over = false;
     table(
         ui,
@@ -614,66 +620,20 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
             .color(WARN),
         );
     }
-    if !plan.overrides.is_empty() && ui.button("Reset pairs").clicked() {
+    if plan.ire().is_some_and(|p| !p.overrides.is_empty()) && ui.button("Reset pairs").clicked() {
         cmds.push(Command::ResetPairs);
     }
 }
 
-/// `extents_mm`: the shown zone's extents ([`super::ire_run::IreRun::zone_extents`]).
+/// `extents_mm`: the shown zone's extents ([`super::run::ModelRun::ire_extents`]).
 fn model(ui: &mut egui::Ui, app: &AblaApp, extents_mm: Option<[f64; 3]>, cmds: &mut Vec<Command>) {
     let plan = &app.plan;
-    model_options(ui, &plan.model, cmds);
+    if let Some(ire) = plan.ire() {
+        model_options(ui, &ire.model, cmds);
+    }
     ui.separator();
-    match &app.ire.status {
-        IreStatus::Idle => {
-            ui.label("The zone is computed as soon as two or more electrodes are placed.");
-        }
-        IreStatus::Computing => match app.ire.progress() {
-            Some(p) => {
-                let msg = p.message();
-                ui.add(
-                    egui::ProgressBar::new(p.fraction())
-                        .text(if msg.is_empty() {
-                            "Computing the IRE zone".to_string()
-                        } else {
-                            format!("Computing: {msg}")
-                        })
-                        .animate(true),
-                );
-                if ui.button("Cancel IRE computation").clicked() {
-                    cmds.push(Command::CancelIre);
-                }
-            }
-            None => {
-                ui.label("The full model runs when the drag ends.");
-            }
-        },
-        IreStatus::Done => {
-            ui.label(RichText::new("Full model").color(GOOD));
-        }
-        IreStatus::Preview => {
-            ui.label(
-                RichText::new("PREVIEW (fast approximation) — the full model runs when the drag ends")
-                    .color(CAUTION),
-            );
-        }
-        IreStatus::Error(m) => {
-            ui.label(RichText::new(m).color(WARN));
-        }
-        IreStatus::Cancelled => {
-            ui.label("Computation cancelled.");
-        }
-    }
-    if ui
-        .add_enabled(
-            plan.probes.len() >= 2 && !app.ire.running(),
-            egui::Button::new("Recompute zone"),
-        )
-        .clicked()
-    {
-        cmds.push(Command::RunIre);
-    }
-    if let Some(r) = app.ire.result.as_deref() {
+    super::run_panel::run_status(ui, app, cmds);
+    if let Some(r) = app.run.ire_shown() {
         results(ui, app, r, extents_mm, cmds);
     }
 }
@@ -802,7 +762,7 @@ fn results(
     cmds: &mut Vec<Command>,
 ) {
     let plan = &app.plan;
-    if app.ire.outdated(plan.revision()) {
+    if app.run.ire_shown_revision() != plan.revision() {
         ui.label(RichText::new("The zone shown is for an earlier plan.").color(CAUTION));
     }
     ui.label(
@@ -835,7 +795,7 @@ fn results(
         .small()
         .weak(),
     );
-    if let Some(ms) = app.ire.last_preview_ms.filter(|_| r.preview) {
+    if let Some(ms) = app.run.last_preview_ms.filter(|_| r.preview) {
         ui.label(RichText::new(format!("preview took {ms:.1} ms")).small().weak());
     }
     if r.pairs.iter().any(|p| !p.converged) {
@@ -912,7 +872,7 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
     // The cryo overlay the slice views show (measured before the window borrows the app).
     let cryo = if app.is_cryo_plan() {
         let s = app.plan.cryo_settings();
-        app.cryo.view(&s, app.plan.revision())
+        super::cryo_ui::cryo_view(&mut app.run, &s, app.plan.revision())
     } else {
         None
     };
@@ -921,7 +881,7 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
         probe_view,
         structures,
         plan,
-        ire,
+        run,
         ..
     } = app;
     egui::Window::new("Along-probe view")
@@ -935,12 +895,7 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
                 structures: &structures.items,
                 probes: &plan.probes,
                 selected: plan.selected.unwrap_or(0),
-                zone: ire.result.as_deref().map(|result| super::plan_draw::ZoneRef {
-                    result,
-                    id: ire.result_id,
-                    outdated: ire.outdated(plan.revision()),
-                    isolines_v_per_cm: &plan.model.isolines_v_per_cm,
-                }),
+                zone: super::plan_draw::ZoneRef::of(run, plan),
                 cryo: cryo.as_ref(),
                 window,
             };

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use eframe::egui::{self, Color32};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
+pub use super::command::ReviewStep;
 use super::{AblaApp, Command, OpenDialog};
 use crate::geometry::VolumeGeometry;
 use crate::plan::document::{CaseReview, ResultSummary};
@@ -23,32 +24,6 @@ use crate::volume::SliceMapping;
 
 /// Months at which the cohort view lists the numbers at risk.
 const AT_RISK_MONTHS: [f64; 5] = [0.0, 6.0, 12.0, 24.0, 60.0];
-
-/// The steps of a review.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReviewStep {
-    Structures,
-    Probes,
-    Zone,
-    Findings,
-}
-
-impl ReviewStep {
-    pub const ALL: [ReviewStep; 4] = [
-        ReviewStep::Structures,
-        ReviewStep::Probes,
-        ReviewStep::Zone,
-        ReviewStep::Findings,
-    ];
-    pub fn label(self) -> &'static str {
-        match self {
-            ReviewStep::Structures => "1 Structures",
-            ReviewStep::Probes => "2 Probes",
-            ReviewStep::Zone => "3 Zone",
-            ReviewStep::Findings => "4 Findings",
-        }
-    }
-}
 
 /// Which layers the slice views draw. Everything outside review stepping; while the review
 /// window steps through a plan, only what the step has reached (structures → probes → zone →
@@ -110,7 +85,7 @@ pub struct CompareOverlay {
 }
 
 /// Colour of the compared plan's zone outline (distinct from the IRE orange and the cryo blues).
-const COMPARE_RGB: Color32 = Color32::from_rgb(255, 80, 220);
+const COMPARE_RGB: Color32 = super::widgets::rgb(crate::render::palette::COMPARE_RGB);
 
 /// State of the review windows (UI only; the case data lives in `CaseState`).
 pub struct ReviewUi {
@@ -136,7 +111,7 @@ pub struct ReviewUi {
     /// The last full zone of each plan seen in this session.
     plan_zones: Vec<PlanZone>,
     /// (generation, plan, IRE result id, cryo result id, plan revision) last looked at.
-    zone_seen: Option<(u64, usize, u64, u64, u64)>,
+    zone_seen: Option<(u64, usize, u64, u64)>,
     /// Text being typed into date fields (applied when it parses).
     drafts: std::collections::BTreeMap<String, String>,
 }
@@ -206,38 +181,16 @@ impl AblaApp {
     /// for the comparison overlay of the other plans.
     pub(super) fn remember_plan_zone(&mut self) {
         let plan = self.case.active_plan();
-        let key = (
-            self.generation,
-            plan,
-            self.ire.result_id,
-            self.cryo.result_id,
-            self.plan.revision(),
-        );
+        let key = (self.generation, plan, self.run.result_id, self.plan.revision());
         if self.review.zone_seen == Some(key) {
             return;
         }
-        let zone = if self.is_cryo_plan() {
-            self.cryo
-                .result
-                .as_deref()
-                .filter(|_| self.cryo.result_revision == self.plan.revision())
-                .map(|r| {
-                    let lethal = self.plan.cryo_settings().lethal_isotherm_c;
-                    Zone {
-                        label: format!("Lethal {lethal:.0} °C"),
-                        kind: crate::safety::ZoneKind::CryoLethal { temp_c: lethal },
-                        grid: r.grid.clone(),
-                        inside: r.reached_mask(r.last_snapshot(), lethal),
-                        preview: false,
-                    }
-                })
-        } else {
-            self.ire
-                .result
-                .as_deref()
-                .filter(|r| !r.preview && !self.ire.outdated(self.plan.revision()))
-                .map(|r| Zone::from_ire(r, "IRE zone"))
-        };
+        // The lethal zone (the last zone of a result: IRE zone, or the cryo lethal isotherm).
+        let lethal_c = crate::pipeline::lethal_c(&self.plan.model_settings());
+        let zone = self
+            .run
+            .current(self.plan.revision())
+            .and_then(|r| Zone::of_result(r, lethal_c).pop());
         // Wait (without marking the key seen) while the result is missing or out of date.
         let Some(zone) = zone else { return };
         self.review.zone_seen = Some(key);
@@ -333,7 +286,7 @@ pub fn draw_compare(
         };
         painter.line_segment([p(a), p(b)], stroke);
     }
-    super::views::shadow_text(
+    super::widgets::shadow_text(
         painter,
         egui::Pos2::new(rect.center().x, rect.min.y + 26.0),
         egui::Align2::CENTER_TOP,
@@ -789,7 +742,7 @@ fn review_window(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>
                             p.exposure_mm
                         ));
                     }
-                    for pair in &app.plan.settings.pairs {
+                    for pair in app.plan.ire().map_or(&[][..], |p| &p.settings.pairs) {
                         ui.label(format!(
                             "Pair {}–{}: {:.0} V",
                             app.plan.label(pair.a),

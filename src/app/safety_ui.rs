@@ -18,18 +18,14 @@ use egui_plot::{Bar, BarChart, Plot, VLine};
 use super::{AblaApp, Command, NoticeLevel};
 use crate::geometry::PatientPos;
 use crate::jobs::{Job, Progress};
+use crate::physics::model::{ModelPreview, ModelResult};
 use crate::plan::Sourced;
+use crate::render::palette;
 use crate::safety::Check;
-use crate::safety::{
-    Finding, Light, PairCurrent, RuleSet, SafetyCache, SafetyInput, SafetyReport, Zone, builtin_rules,
-    run_safety,
-};
+use crate::safety::{Finding, Light, RuleModality, RuleSet, SafetyCache, SafetyReport, builtin_rules};
 
 /// Wait this long after the last change before a new pass (a drag changes the plan every frame).
 const DEBOUNCE: Duration = Duration::from_millis(120);
-
-/// Margin rule of both source studies (REFERENCE.md §4): the histogram draws this line.
-const MARGIN_GOAL_MM: f64 = 5.0;
 
 /// Everything a pass depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,8 +34,8 @@ pub struct SafetyKey {
     structure_count: usize,
     structure_revisions: u64,
     plan_revision: u64,
+    /// The shown result or preview the zones come from (0 = no zone for this plan yet).
     zone_id: u64,
-    zone_outdated: bool,
     rules_revision: u64,
 }
 
@@ -111,15 +107,23 @@ impl AblaApp {
             structure_count: self.structures.items.len(),
             structure_revisions: self.structures.items.iter().map(|s| s.revision()).sum(),
             plan_revision: self.plan.revision(),
-            zone_id: self.ire.result.as_ref().map_or(0, |_| self.ire.result_id)
-                ^ self
-                    .cryo
-                    .result
-                    .as_ref()
-                    .map_or(0, |_| self.cryo.result_id.rotate_left(32)),
-            zone_outdated: self.ire.outdated(self.plan.revision()),
+            zone_id: if self.safety_result().is_some() {
+                self.run.result_id
+            } else {
+                0
+            },
             rules_revision: self.safety.rules_revision,
         })
+    }
+
+    /// The report shown, shared (the export job holds it).
+    pub(super) fn safety_report_arc(&self) -> Option<Arc<SafetyReport>> {
+        self.safety.report.as_ref().map(|(_, r)| r.clone())
+    }
+
+    /// The rules in force, shared.
+    pub(super) fn safety_rules_arc(&self) -> Option<Arc<RuleSet>> {
+        self.safety.rules.as_ref().ok().cloned()
     }
 
     /// The rules in force (saved with the case).
@@ -138,27 +142,37 @@ impl AblaApp {
         }
     }
 
-    /// The zones the pass looks at: the IRE zone shown (full or preview), and for a cryo plan
-    /// the largest extent over the whole protocol of the 0 °C, −20 °C and lethal isotherms
-    /// (tissue that was that cold once counts, even after it thawed).
-    fn safety_zones(&self) -> Vec<Zone> {
-        let mut zones: Vec<Zone> = self
-            .ire
-            .result
-            .as_deref()
-            .map(|r| {
-                let label = if r.preview {
-                    "IRE zone (preview)"
-                } else {
-                    "IRE zone"
-                };
-                vec![Zone::from_ire(r, label)]
-            })
-            .unwrap_or_default();
-        if let (Some(r), Some(settings)) = (self.cryo.result.as_deref(), self.plan.cryo.as_ref()) {
-            zones.extend(Zone::cryo_zones(r, settings.lethal_isotherm_c));
+    /// What the pass judges: the full result for the plan as it is, else the IRE drag preview
+    /// for it (so warnings follow the mouse); `None` while the model has not computed this plan
+    /// — the report then says "not computed", never "clear". One path for both modalities.
+    fn safety_result(&self) -> Option<ModelResult> {
+        let revision = self.plan.revision();
+        if let Some(r) = self.run.current(revision) {
+            return Some(r.clone());
         }
-        zones
+        match &self.run.preview {
+            Some(ModelPreview::Ire(p)) if self.run.ire_shown_revision() == revision => {
+                Some(ModelResult::Ire(p.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Forgets everything shown of the previous plan: report, selected finding, caliper.
+    pub(super) fn safety_forget_plan(&mut self) {
+        self.safety.report = None;
+        self.safety.pending = None;
+        self.safety.selected = None;
+        self.safety.caliper = None;
+    }
+
+    /// The margin goal (mm) of the plan's modality, from the rules in force.
+    pub fn margin_goal_mm(&self) -> Option<f64> {
+        let modality = match self.plan.modality() {
+            crate::plan::catalog::Modality::Ire => RuleModality::Ire,
+            crate::plan::catalog::Modality::Cryo => RuleModality::Cryo,
+        };
+        self.safety_rules().and_then(|r| r.margin_goal_mm(modality))
     }
 
     /// Polls the running pass and starts a new one when the inputs have settled.
@@ -204,6 +218,7 @@ impl AblaApp {
     }
 
     fn start_safety_pass(&mut self, key: SafetyKey) {
+        let _ = self.run.assets();
         let (Some(loaded), Ok(rules)) = (&self.loaded, &self.safety.rules) else {
             return;
         };
@@ -212,26 +227,34 @@ impl AblaApp {
         };
         let geometry = loaded.volume.geometry.clone();
         let structures = self.structures.items.clone();
-        let zones = self.safety_zones();
+        let result = self.safety_result();
+        let lethal_c = crate::pipeline::lethal_c(&self.plan.model_settings());
         let probes = self.plan.probes.clone();
-        let currents = self
-            .ire
-            .result
-            .as_deref()
-            .filter(|r| !r.preview)
-            .map(|r| PairCurrent::from_ire(r, &probes))
-            .unwrap_or_default();
         let rules = rules.clone();
+        let volume = loaded.volume.clone();
+        let phantom = loaded.phantom.clone();
+        let assets = self.run.assets().ok();
         let work = move |_: &crate::jobs::JobCtx| {
-            let input = SafetyInput {
-                geometry: &geometry,
-                structures: &structures,
-                zones: &zones,
-                probes: &probes,
-                currents: &currents,
-                rules: &rules,
-            };
-            let report = run_safety(&input, &mut cache);
+            let mut report = crate::safety::analyse(
+                &geometry,
+                &structures,
+                &probes,
+                result.as_ref().map(|r| (r, lethal_c)),
+                &rules,
+                &mut cache,
+            );
+            // The model's reason for an uncovered target, as `compute` gives it.
+            if let (Some(r), Some(assets)) = (&result, &assets) {
+                let tissue = super::run::scene_tissue(&volume, phantom.as_ref(), &structures);
+                crate::pipeline::explain::explain_findings(
+                    &mut report,
+                    r,
+                    tissue,
+                    &structures,
+                    &geometry,
+                    assets,
+                );
+            }
             (report, cache)
         };
         let ctx = self.ctx.clone();
@@ -281,7 +304,7 @@ impl AblaApp {
         let Some((_, report)) = &self.safety.report else {
             return;
         };
-        if report.preview {
+        if report.preview || !report.has_zone() {
             return;
         }
         let findings: Vec<(String, String)> = report
@@ -298,21 +321,32 @@ impl AblaApp {
     }
 }
 
+use super::widgets::c32 as colour;
+
 fn light_colour(l: Light) -> Color32 {
-    match l {
-        Light::Red => Color32::from_rgb(225, 60, 50),
-        Light::Amber => Color32::from_rgb(240, 170, 40),
-        Light::Green => Color32::from_rgb(70, 190, 90),
-    }
+    colour(palette::light(l))
 }
 
 /// The traffic light in the toolbar; a click shows or hides the findings panel.
 pub fn traffic_light(app: &AblaApp, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    let stale = if app.safety_current() { "" } else { " (updating)" };
     let (text, colour) = match app.safety.report() {
-        None => ("Safety: no analysis".to_string(), Color32::GRAY),
+        None => ("Safety: no analysis".to_string(), colour(palette::NEUTRAL)),
+        // Without a zone only the probe paths were checked: "no finding" is not an all-clear.
+        Some(r) if !r.has_zone() && r.findings.is_empty() => (
+            format!("Safety: zone not computed{stale}"),
+            colour(palette::NEUTRAL),
+        ),
+        Some(r) if !r.has_zone() => (
+            format!(
+                "Safety: {} red, {} amber — zone not computed{stale}",
+                r.count(Light::Red),
+                r.count(Light::Amber)
+            ),
+            light_colour(r.status),
+        ),
         Some(r) => {
             let (red, amber) = (r.count(Light::Red), r.count(Light::Amber));
-            let stale = if app.safety_current() { "" } else { " (updating)" };
             (
                 format!("Safety: {red} red, {amber} amber{stale}"),
                 light_colour(r.status),
@@ -356,9 +390,10 @@ pub fn panel(app: &mut AblaApp, ui: &mut egui::Ui) {
                 ui.label("Add structures and place probes: findings appear here.");
                 return;
             };
+            let goal_mm = app.margin_goal_mm();
             ui.columns(2, |cols| {
                 findings_table(&mut cols[0], report, app.safety.selected, current, &mut cmds);
-                margins(&mut cols[1], report);
+                margins(&mut cols[1], report, goal_mm);
             });
         });
     app.commands.extend(cmds);
@@ -371,23 +406,27 @@ fn findings_table(
     current: bool,
     cmds: &mut Vec<Command>,
 ) {
-    if report.findings.is_empty() {
+    if !report.has_zone() {
+        ui.colored_label(
+            colour(palette::NEUTRAL),
+            "Zone not computed: the model has not finished for this plan, so only the probe paths were checked.",
+        );
+    } else if report.findings.is_empty() {
         ui.colored_label(light_colour(Light::Green), "No rule fired.");
         return;
     }
     egui::ScrollArea::vertical().id_salt("findings").show(ui, |ui| {
         for (i, f) in report.findings.iter().enumerate() {
-            ui.horizontal(|ui| {
+            ui.horizontal_top(|ui| {
                 let mut colour = light_colour(f.light);
                 if !current {
                     colour = colour.gamma_multiply(0.5);
                 }
                 ui.colored_label(colour, f.severity.label());
-                if ui
-                    .selectable_label(selected == Some(i), &f.message)
-                    .on_hover_text(finding_details(f))
-                    .clicked()
-                {
+                // Long findings (the model's reasons) wrap inside the column instead of running
+                // under the margin plot beside it.
+                let item = egui::Button::selectable(selected == Some(i), &f.message).wrap();
+                if ui.add(item).on_hover_text(finding_details(f)).clicked() {
                     cmds.push(Command::FocusFinding(i));
                 }
             });
@@ -412,8 +451,13 @@ fn finding_details(f: &Finding) -> String {
     parts.join("\n")
 }
 
-/// Coverage and margin per target, and the histogram of the first target's surface margins.
-fn margins(ui: &mut egui::Ui, report: &SafetyReport) {
+/// Coverage and margin per target, and the histogram of the first target's surface margins
+/// with the goal of the rules.
+fn margins(ui: &mut egui::Ui, report: &SafetyReport, goal_mm: Option<f64>) {
+    if !report.has_zone() {
+        ui.label("Margin: not computed yet (the model has not finished for this plan).");
+        return;
+    }
     if report.margins.is_empty() {
         ui.label("Margin: draw a Target structure to see the ablative margin.");
         return;
@@ -439,7 +483,7 @@ fn margins(ui: &mut egui::Ui, report: &SafetyReport) {
             let mid = 0.5 * (b.lo_mm + b.hi_mm);
             Bar::new(mid, b.count as f64)
                 .width(b.hi_mm - b.lo_mm)
-                .fill(margin_colour(mid as f32))
+                .fill(margin_colour(mid as f32, goal_mm))
         })
         .collect();
     Plot::new("margin_histogram")
@@ -448,15 +492,18 @@ fn margins(ui: &mut egui::Ui, report: &SafetyReport) {
         .allow_scroll(false)
         .show(ui, |plot| {
             plot.bar_chart(BarChart::new("surface voxels", bars));
-            plot.vline(VLine::new("5 mm", MARGIN_GOAL_MM).color(Color32::WHITE));
+            if let Some(g) = goal_mm {
+                plot.vline(VLine::new(format!("{g:.0} mm"), g).color(Color32::WHITE));
+            }
         });
 }
 
-/// Red inside-out (< 0), amber short of the goal (0–5 mm), green at or beyond it.
-pub fn margin_colour(margin_mm: f32) -> Color32 {
+/// Red inside-out (< 0), amber short of the rules' goal, green at or beyond it (amber up to
+/// any positive margin when the rules set no goal).
+pub fn margin_colour(margin_mm: f32, goal_mm: Option<f64>) -> Color32 {
     if margin_mm < 0.0 {
         light_colour(Light::Red)
-    } else if (margin_mm as f64) < MARGIN_GOAL_MM {
+    } else if goal_mm.is_none_or(|g| (margin_mm as f64) < g) {
         light_colour(Light::Amber)
     } else {
         light_colour(Light::Green)
@@ -468,6 +515,8 @@ pub struct SafetyOverlay<'a> {
     pub report: Option<&'a SafetyReport>,
     pub caliper: Option<&'a Caliper>,
     pub probes: &'a [crate::plan::probe::Probe],
+    /// The margin goal of the rules (mm) the surface is coloured by.
+    pub goal_mm: Option<f64>,
 }
 
 /// Draws the caliper, the target's margin-coloured surface in this slice and probe-path
@@ -487,7 +536,11 @@ pub fn draw_in_view(
                 let (p, s_slice) = project(&s.lps);
                 if (s_slice - slice).abs() < 0.5 {
                     let r = egui::Rect::from_center_size(p, egui::vec2(2.0 * half, 2.0 * half));
-                    painter.rect_filled(r, 0.0, margin_colour(s.margin_mm).gamma_multiply(0.9));
+                    painter.rect_filled(
+                        r,
+                        0.0,
+                        margin_colour(s.margin_mm, overlay.goal_mm).gamma_multiply(0.9),
+                    );
                 }
             }
         }

@@ -9,10 +9,17 @@ use eframe::egui::{
 use super::command::{Command, Tool};
 use super::settings::{Layout, MouseMap};
 use super::viewer::{Ruler, ViewTransform, Viewer, Window};
+use super::widgets::{BarPlace, scale_bar, shadow_text, wheel_notches};
 use super::{AblaApp, Loaded};
 use crate::geometry::{PatientPos, VolumeGeometry};
 use crate::render::{WindowLevel, WlLut, render_slice};
 use crate::volume::{SliceImage, SliceMapping, ViewKind, Volume};
+
+mod annotations;
+mod keys;
+#[allow(unused_imports)]
+pub use annotations::*;
+pub use keys::*;
 
 /// Textures and transient interaction state of the views.
 #[derive(Default)]
@@ -68,53 +75,14 @@ pub struct Hover {
 /// Slicer's colours: axial red, coronal green, sagittal yellow.
 pub fn view_colour(v: ViewKind) -> Color32 {
     match v {
-        ViewKind::Axial => Color32::from_rgb(230, 80, 70),
-        ViewKind::Coronal => Color32::from_rgb(90, 200, 90),
-        ViewKind::Sagittal => Color32::from_rgb(235, 200, 60),
+        ViewKind::Axial => super::widgets::c32(crate::render::palette::AXIAL),
+        ViewKind::Coronal => super::widgets::c32(crate::render::palette::CORONAL),
+        ViewKind::Sagittal => super::widgets::c32(crate::render::palette::SAGITTAL),
     }
 }
 
 fn slot(v: ViewKind) -> usize {
     super::viewer::view_slot(v)
-}
-
-/// Pointer-scroll distance (points) that counts as one wheel notch.
-const POINTS_PER_NOTCH: f32 = 40.0;
-
-/// Wheel notches in this frame's events (positive = wheel forward): lines count one, pages ten,
-/// pixel deltas (touchpads) accumulate in `carry` so that a notch needs a deliberate swipe; Shift
-/// multiplies by `shift_mult`. With `skip_zoom`, wheel events with Ctrl / Cmd (zoom) are left out.
-pub(crate) fn wheel_notches(ui: &egui::Ui, carry: &mut f32, shift_mult: i64, skip_zoom: bool) -> i64 {
-    let mut notches = 0i64;
-    ui.input(|i| {
-        for e in &i.events {
-            if let egui::Event::MouseWheel {
-                unit,
-                delta,
-                modifiers,
-                ..
-            } = e
-            {
-                if skip_zoom && (modifiers.command || modifiers.ctrl) {
-                    continue;
-                }
-                let mult = if modifiers.shift { shift_mult } else { 1 };
-                match unit {
-                    egui::MouseWheelUnit::Line => notches += (delta.y.signum() as i64) * mult,
-                    egui::MouseWheelUnit::Page => notches += (delta.y.signum() as i64) * 10 * mult,
-                    egui::MouseWheelUnit::Point => {
-                        *carry += delta.y;
-                        while carry.abs() >= POINTS_PER_NOTCH {
-                            let s = carry.signum();
-                            notches += s as i64 * mult;
-                            *carry -= s * POINTS_PER_NOTCH;
-                        }
-                    }
-                }
-            }
-        }
-    });
-    notches
 }
 
 /// Index step that moves "forward" through the stack the way PACS stacks run: axial head to
@@ -139,7 +107,7 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
     // The cryo overlay (measured before the views borrow the app).
     let cryo = if app.is_cryo_plan() && layers.zone {
         let s = app.plan.cryo_settings();
-        app.cryo.view(&s, app.plan.revision())
+        super::cryo_ui::cryo_view(&mut app.run, &s, app.plan.revision())
     } else {
         None
     };
@@ -148,7 +116,7 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
         drop_hint(ui, full);
         return;
     };
-    let ire_shown = app.ire.result.as_deref().filter(|_| layers.zone);
+    let goal_mm = app.margin_goal_mm();
     let rects = layout_rects(full, app.settings.layout, viewer.active);
     app.views.hover = None;
     app.views.hovered_view = None;
@@ -174,16 +142,12 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
             plan: &app.plan,
             layers,
             compare: compare.as_ref(),
-            zone: ire_shown.map(|result| super::plan_draw::ZoneRef {
-                result,
-                id: app.ire.result_id,
-                outdated: app.ire.outdated(app.plan.revision()),
-                isolines_v_per_cm: &app.plan.model.isolines_v_per_cm,
-            }),
+            zone: super::plan_draw::ZoneRef::of(&app.run, &app.plan).filter(|_| layers.zone),
             safety: super::safety_ui::SafetyOverlay {
                 report: app.safety.report().filter(|_| layers.findings),
                 caliper: app.safety.caliper.as_ref().filter(|_| layers.findings),
                 probes: &app.plan.probes,
+                goal_mm,
             },
         };
         ctx.show(ui, view, rect, &mut cmds);
@@ -864,488 +828,6 @@ impl ViewCtx<'_> {
             });
         }
     }
-
-    fn draw_reference_lines(&self, painter: &egui::Painter, pane: &Pane, img: Rect) {
-        let (view, m, xf) = (pane.view, &pane.m, &pane.xf);
-        let (u, v, _) = m.pixel_of_voxel(&self.viewer.crosshair);
-        let centre = to_pos(xf.to_screen(u, v));
-        let gap = 10.0;
-        let other_colour = |axis: usize| {
-            ViewKind::ALL
-                .iter()
-                .copied()
-                .find(|o| *o != view && self.volume().view_mapping(*o).normal_axis == axis)
-                .map(view_colour)
-                .unwrap_or(Color32::GRAY)
-        };
-        // Vertical line: the plane of the view whose normal is our horizontal axis.
-        let vcol = other_colour(m.h_axis).gamma_multiply(0.8);
-        let hcol = other_colour(m.v_axis).gamma_multiply(0.8);
-        let sv = Stroke::new(1.0, vcol);
-        let sh = Stroke::new(1.0, hcol);
-        if centre.y - gap > img.min.y {
-            painter.line_segment(
-                [
-                    Pos2::new(centre.x, img.min.y),
-                    Pos2::new(centre.x, centre.y - gap),
-                ],
-                sv,
-            );
-        }
-        if centre.y + gap < img.max.y {
-            painter.line_segment(
-                [
-                    Pos2::new(centre.x, centre.y + gap),
-                    Pos2::new(centre.x, img.max.y),
-                ],
-                sv,
-            );
-        }
-        if centre.x - gap > img.min.x {
-            painter.line_segment(
-                [
-                    Pos2::new(img.min.x, centre.y),
-                    Pos2::new(centre.x - gap, centre.y),
-                ],
-                sh,
-            );
-        }
-        if centre.x + gap < img.max.x {
-            painter.line_segment(
-                [
-                    Pos2::new(centre.x + gap, centre.y),
-                    Pos2::new(img.max.x, centre.y),
-                ],
-                sh,
-            );
-        }
-    }
-
-    /// Clicked points of the active tool and the path through them. Points off this slice
-    /// are drawn hollow, so a path spanning slices stays readable.
-    fn draw_markers(&self, painter: &egui::Painter, pane: &Pane) {
-        let colour = Color32::from_rgb(255, 140, 40);
-        let slice = pane.slice as f64;
-        let pts: Vec<(Pos2, f64)> = self.markers.iter().map(|p| self.lps_to_screen(pane, p)).collect();
-        for w in pts.windows(2) {
-            painter.line_segment([w[0].0, w[1].0], Stroke::new(1.0, colour.gamma_multiply(0.7)));
-        }
-        for (n, (p, s)) in pts.iter().enumerate() {
-            if (s - slice).abs() < 0.5 {
-                painter.circle_filled(*p, 4.0, colour);
-            } else {
-                painter.circle_stroke(*p, 4.0, Stroke::new(1.5, colour));
-            }
-            painter.text(
-                *p + Vec2::new(6.0, -6.0),
-                Align2::LEFT_BOTTOM,
-                format!("{}", n + 1),
-                FontId::proportional(12.0),
-                colour,
-            );
-        }
-    }
-
-    fn draw_rulers(&self, painter: &egui::Painter, response: &egui::Response, pane: &Pane) {
-        let (view, slice) = (pane.view, pane.slice);
-        let colour = Color32::from_rgb(80, 220, 255);
-        let draw = |a: Pos2, b: Pos2, mm: f64| {
-            let stroke = Stroke::new(1.5, colour);
-            painter.line_segment([a, b], stroke);
-            for p in [a, b] {
-                painter.circle_filled(p, 2.5, colour);
-            }
-            let mid = a + (b - a) * 0.5 + Vec2::new(6.0, -6.0);
-            shadow_text(
-                painter,
-                mid,
-                Align2::LEFT_BOTTOM,
-                &format!("{mm:.1} mm"),
-                13.0,
-                colour,
-            );
-        };
-        for r in self
-            .viewer
-            .rulers
-            .iter()
-            .filter(|r| r.view == view && r.slice == slice)
-        {
-            let (a, _) = self.lps_to_screen(pane, &r.a_lps);
-            let (b, _) = self.lps_to_screen(pane, &r.b_lps);
-            draw(a, b, r.length_mm());
-        }
-        if let (Some((rv, a_lps)), Some(pos)) = (self.cache.ruler_start, response.interact_pointer_pos())
-            && rv == view
-            && response.dragged()
-        {
-            let (a, _) = self.lps_to_screen(pane, &a_lps);
-            let b_lps = self.screen_to_lps(pane, pos);
-            draw(a, pos, (b_lps - a_lps).norm());
-        }
-    }
-
-    fn draw_annotations(&self, painter: &egui::Painter, rect: Rect, pane: &Pane) {
-        let (view, m, slice, xf) = (pane.view, &pane.m, pane.slice, &pane.xf);
-        let vol = self.volume();
-        let g = &vol.geometry;
-        let meta = &vol.meta;
-        let size = 12.5;
-        let col = Color32::from_gray(225);
-        let pad = 6.0;
-
-        // Orientation letters at the edge midpoints, from the geometry.
-        let [l, r, t, b] = m.edge_labels(g);
-        let big = 15.0;
-        let ocol = Color32::from_rgb(255, 220, 120);
-        shadow_text(
-            painter,
-            Pos2::new(rect.min.x + pad, rect.center().y),
-            Align2::LEFT_CENTER,
-            &l,
-            big,
-            ocol,
-        );
-        shadow_text(
-            painter,
-            Pos2::new(rect.max.x - pad, rect.center().y),
-            Align2::RIGHT_CENTER,
-            &r,
-            big,
-            ocol,
-        );
-        shadow_text(
-            painter,
-            Pos2::new(rect.center().x, rect.min.y + pad),
-            Align2::CENTER_TOP,
-            &t,
-            big,
-            ocol,
-        );
-        shadow_text(
-            painter,
-            Pos2::new(rect.center().x, rect.max.y - pad),
-            Align2::CENTER_BOTTOM,
-            &b,
-            big,
-            ocol,
-        );
-
-        // Top left: view, image number, series number.
-        let mut tl = vec![
-            format!("{}", view.name()),
-            format!("Im {} / {}", slice + 1, m.slice_count),
-        ];
-        if let Some(n) = meta.series_number {
-            tl.push(format!("Se {n}"));
-        }
-        corner(
-            painter,
-            rect.left_top() + Vec2::new(pad, pad),
-            Align2::LEFT_TOP,
-            &tl,
-            size,
-            view_colour(view),
-        );
-
-        // Top right: patient and study (hidden when anonymised).
-        let mut tr = Vec::new();
-        if self.anonymise {
-            tr.push("Anonymised".to_string());
-        } else {
-            tr.push(meta.patient_name.replace('^', " "));
-            if !meta.patient_id.is_empty() {
-                tr.push(format!("ID {}", meta.patient_id));
-            }
-            if !meta.patient_birth_date.is_empty() {
-                tr.push(format!("DOB {}", dicom_date(&meta.patient_birth_date)));
-            }
-        }
-        for d in [&meta.study_description, &meta.series_description] {
-            if !d.is_empty() {
-                tr.push(d.clone());
-            }
-        }
-        corner(
-            painter,
-            rect.right_top() + Vec2::new(-pad, pad),
-            Align2::RIGHT_TOP,
-            &tr,
-            size,
-            col,
-        );
-
-        // Bottom left: window, slice position and thickness, cursor HU / LPS.
-        let w = self.viewer.window;
-        let preset = self
-            .viewer
-            .window_label
-            .as_deref()
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_default();
-        let normal = g.axis_dir(m.normal_axis);
-        let centre_vox = m.voxel_of_pixel(m.width as f64 / 2.0, m.height as f64 / 2.0, slice as f64);
-        let pos_mm = g.to_patient(&centre_vox).coords.dot(&normal);
-        let thickness = meta
-            .slice_thickness_mm
-            .filter(|_| view == ViewKind::Axial)
-            .unwrap_or(g.spacing_mm[m.normal_axis]);
-        let mut bl = vec![
-            format!("W {:.0}  L {:.0}{preset}", w.width_hu, w.center_hu),
-            format!("Pos {pos_mm:.1} mm  Th {thickness:.2} mm"),
-        ];
-        // Narrow views leave the cursor read-out to the status bar so corners never collide.
-        if let Some(h) = self
-            .cache
-            .hover
-            .filter(|h| h.view == view && rect.width() > 520.0)
-        {
-            let hu =
-                h.hu.map(|v| format!("{v} HU"))
-                    .unwrap_or_else(|| "outside".into());
-            bl.push(format!(
-                "{hu}  LPS ({:.1}, {:.1}, {:.1}) mm",
-                h.lps.x, h.lps.y, h.lps.z
-            ));
-        }
-        corner(
-            painter,
-            rect.left_bottom() + Vec2::new(pad, -pad),
-            Align2::LEFT_BOTTOM,
-            &bl,
-            size,
-            col,
-        );
-
-        // Bottom right: date/time and zoom.
-        let mut br = Vec::new();
-        if !meta.study_date.is_empty() {
-            br.push(format!(
-                "{} {}",
-                dicom_date(&meta.study_date),
-                dicom_time(&meta.study_time)
-            ));
-        }
-        br.push(format!("Zoom {:.0} %", self.viewer.view(view).zoom * 100.0));
-        corner(
-            painter,
-            rect.right_bottom() + Vec2::new(-pad, -pad),
-            Align2::RIGHT_BOTTOM,
-            &br,
-            size,
-            col,
-        );
-
-        scale_bar(painter, rect, xf.points_per_mm, BarPlace::BottomCentre);
-    }
-}
-
-/// Where a scale bar sits in its image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BarPlace {
-    /// About a sixth of the width, centred above the bottom orientation letter, between the
-    /// corner texts (slice views).
-    BottomCentre,
-    /// About a fifth of the width, bottom left (along-probe images).
-    BottomLeft,
-}
-
-/// A bar of a round length (1, 2, 5 × 10ⁿ mm) with its length written above it.
-pub(crate) fn scale_bar(painter: &egui::Painter, rect: Rect, points_per_mm: f64, place: BarPlace) {
-    if points_per_mm <= 0.0 || !points_per_mm.is_finite() {
-        return;
-    }
-    // (fraction of the width, height above the bottom edge, tick height)
-    let (divisor, lift, tick) = match place {
-        BarPlace::BottomCentre => (6.0, 30.0, 5.0),
-        BarPlace::BottomLeft => (5.0, 20.0, 4.0),
-    };
-    let length_mm = nice_length_mm(rect.width() as f64 / divisor / points_per_mm);
-    let len = (length_mm * points_per_mm) as f32;
-    let y = rect.max.y - lift;
-    let x0 = match place {
-        BarPlace::BottomCentre => rect.center().x - len / 2.0,
-        BarPlace::BottomLeft => rect.min.x + 10.0,
-    };
-    let col = Color32::from_gray(230);
-    let s = Stroke::new(1.5, col);
-    painter.line_segment([Pos2::new(x0, y), Pos2::new(x0 + len, y)], s);
-    for x in [x0, x0 + len] {
-        painter.line_segment([Pos2::new(x, y - tick), Pos2::new(x, y)], s);
-    }
-    let label = if length_mm >= 10.0 {
-        format!("{:.0} cm", length_mm / 10.0)
-    } else {
-        format!("{length_mm} mm")
-    };
-    let (at, anchor) = match place {
-        BarPlace::BottomCentre => (Pos2::new(rect.center().x, y - 3.0), Align2::CENTER_BOTTOM),
-        BarPlace::BottomLeft => (Pos2::new(x0, y - 3.0), Align2::LEFT_BOTTOM),
-    };
-    shadow_text(painter, at, anchor, &label, 11.0, col);
-}
-
-/// Largest 1/2/5 × 10ⁿ mm not above `target_mm` (at least 1 mm).
-pub fn nice_length_mm(target_mm: f64) -> f64 {
-    if !(target_mm.is_finite() && target_mm > 1.0) {
-        return 1.0;
-    }
-    let exp = target_mm.log10().floor();
-    let base = 10f64.powf(exp);
-    let m = target_mm / base;
-    let step = if m >= 5.0 {
-        5.0
-    } else if m >= 2.0 {
-        2.0
-    } else {
-        1.0
-    };
-    step * base
-}
-
-fn corner(painter: &egui::Painter, at: Pos2, anchor: Align2, lines: &[String], size: f32, col: Color32) {
-    let h = size + 3.0;
-    let n = lines.len() as f32;
-    for (i, line) in lines.iter().enumerate() {
-        let dy = if anchor.y() == egui::Align::Max {
-            -(n - 1.0 - i as f32) * h
-        } else {
-            i as f32 * h
-        };
-        shadow_text(painter, at + Vec2::new(0.0, dy), anchor, line, size, col);
-    }
-}
-
-/// Text with a dark shadow so it reads on any tissue.
-pub(crate) fn shadow_text(
-    painter: &egui::Painter,
-    at: Pos2,
-    anchor: Align2,
-    text: &str,
-    size: f32,
-    col: Color32,
-) {
-    let font = FontId::proportional(size);
-    painter.text(
-        at + Vec2::new(1.0, 1.0),
-        anchor,
-        text,
-        font.clone(),
-        Color32::from_black_alpha(220),
-    );
-    painter.text(at, anchor, text, font, col);
-}
-
-/// "20240131" → "2024-01-31"; anything else unchanged.
-pub fn dicom_date(d: &str) -> String {
-    let d = d.trim();
-    if d.len() == 8 && d.chars().all(|c| c.is_ascii_digit()) {
-        format!("{}-{}-{}", &d[0..4], &d[4..6], &d[6..8])
-    } else {
-        d.to_string()
-    }
-}
-
-/// "134501.123" → "13:45:01".
-pub fn dicom_time(t: &str) -> String {
-    let t = t.trim();
-    if t.len() >= 6 && t[..6].chars().all(|c| c.is_ascii_digit()) {
-        format!("{}:{}:{}", &t[0..2], &t[2..4], &t[4..6])
-    } else {
-        t.to_string()
-    }
-}
-
-/// Keys: ↑/↓ and PgUp/PgDn scroll (Shift ×10), number keys apply presets (0 = DICOM
-/// default), R resets the view, Space or I toggles annotations, Esc cancels a running job.
-pub fn keyboard(app: &mut AblaApp, ui: &egui::Ui) {
-    let ctx = ui.ctx();
-    if ctx.egui_wants_keyboard_input() {
-        return;
-    }
-    let Some(viewer) = &app.viewer else { return };
-    let Some(loaded) = &app.loaded else { return };
-    let mut cmds = Vec::new();
-    ctx.input_mut(|i| {
-        // Shifted first: the plain pattern matches logically and would swallow Ctrl+Shift+Z.
-        if i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z)
-            || i.consume_key(Modifiers::COMMAND, Key::Y)
-        {
-            cmds.push(Command::Redo);
-        }
-        if i.consume_key(Modifiers::COMMAND, Key::Z) {
-            cmds.push(Command::Undo);
-        }
-    });
-    let view = app.views.hovered_view.unwrap_or(viewer.active);
-    let m = loaded.volume.view_mapping(view);
-    let fwd = forward_step(&loaded.volume.geometry, &m);
-    ctx.input_mut(|i| {
-        for (key, dir) in [
-            (Key::ArrowDown, 1),
-            (Key::PageDown, 1),
-            (Key::ArrowUp, -1),
-            (Key::PageUp, -1),
-        ] {
-            // Shift first: a plain pattern also matches shifted keys (egui matches logically).
-            for (mods, mult) in [(Modifiers::SHIFT, 10), (Modifiers::NONE, 1)] {
-                let n = i.count_and_consume_key(mods, key) as i64;
-                if n > 0 {
-                    cmds.push(Command::Scroll {
-                        view,
-                        delta: dir * mult * n * fwd,
-                    });
-                }
-            }
-        }
-        let digits = [
-            Key::Num1,
-            Key::Num2,
-            Key::Num3,
-            Key::Num4,
-            Key::Num5,
-            Key::Num6,
-            Key::Num7,
-            Key::Num8,
-            Key::Num9,
-        ];
-        for (n, k) in digits.iter().enumerate() {
-            if i.consume_key(Modifiers::NONE, *k) {
-                cmds.push(Command::ApplyPreset(n));
-            }
-        }
-        if i.consume_key(Modifiers::NONE, Key::Num0) {
-            cmds.push(Command::ApplyDicomWindow);
-        }
-        if i.consume_key(Modifiers::NONE, Key::R) {
-            cmds.push(Command::ResetView);
-        }
-        if i.consume_key(Modifiers::NONE, Key::Space) || i.consume_key(Modifiers::NONE, Key::I) {
-            cmds.push(Command::ToggleAnnotations);
-        }
-        if i.consume_key(Modifiers::NONE, Key::M) {
-            cmds.push(Command::SetTool(if app.tool == Tool::Ruler {
-                Tool::Navigate
-            } else {
-                Tool::Ruler
-            }));
-        }
-        if i.consume_key(Modifiers::NONE, Key::B) {
-            cmds.push(Command::SetTool(Tool::Brush));
-        }
-        if i.consume_key(Modifiers::NONE, Key::E) {
-            cmds.push(Command::SetTool(Tool::Eraser));
-        }
-        if i.consume_key(Modifiers::NONE, Key::Escape) {
-            cmds.push(Command::SetTool(Tool::Navigate));
-        }
-        if let Some(sel) = app.plan.selected
-            && i.consume_key(Modifiers::NONE, Key::Delete)
-        {
-            cmds.push(Command::DeleteProbe(sel));
-        }
-    });
-    app.commands.extend(cmds);
 }
 
 /// A small texture of a series thumbnail (soft-tissue window).
@@ -1363,6 +845,7 @@ pub fn thumbnail_texture(ctx: &egui::Context, img: &SliceImage) -> egui::Texture
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::view::nice_length_mm;
 
     #[test]
     fn scale_bar_lengths_are_round() {

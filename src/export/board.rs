@@ -34,13 +34,28 @@ use super::view::{
 /// to show the neighbouring structures.
 pub const BOARD_FIELD_OF_VIEW_MM: f64 = 120.0;
 
-/// What the IRE board slide shows.
-pub struct IreBoard<'a> {
+/// The zone a board slide shows: an IRE result with its |E| isolines, or a cryo result with its
+/// lethal isotherm (°C). Cryo isotherms are drawn and measured at their largest extent over the
+/// whole protocol (the lowest temperature each point reached), the zones the safety analysis
+/// judges; the slide says so.
+#[derive(Clone, Copy)]
+pub enum BoardZone<'a> {
+    Ire {
+        result: &'a IreResult,
+        isolines_v_per_cm: &'a [f64],
+    },
+    Cryo {
+        result: &'a CryoResult,
+        lethal_c: f64,
+    },
+}
+
+/// What a board slide shows, for either modality.
+pub struct Board<'a> {
     pub title: String,
     pub volume: &'a Volume,
     pub probes: &'a [Probe],
-    pub result: &'a IreResult,
-    pub isolines_v_per_cm: &'a [f64],
+    pub zone: BoardZone<'a>,
     /// Drawn in every view (fill + outline).
     pub structures: &'a [Structure],
     /// Distance measurements drawn in every view (e.g. the closest points of a finding).
@@ -54,14 +69,15 @@ pub struct IreBoard<'a> {
     pub anonymise: bool,
 }
 
-/// Centre of the zone's nodes (LPS), or of the probes' exposed parts when the zone is empty.
-pub fn zone_centre(result: &IreResult, probes: &[Probe]) -> Option<PatientPos> {
+/// Centre of the nodes of `mask` on `grid` (LPS), or of the probes' exposed parts when the mask
+/// is empty: where a board's views are centred.
+pub fn mask_centre(grid: &ComputeGrid, mask: &[bool], probes: &[Probe]) -> Option<PatientPos> {
     let mut sum = Vector3::zeros();
     let mut n = 0usize;
-    for (idx, inside) in result.zone.iter().enumerate() {
+    for (idx, inside) in mask.iter().enumerate() {
         if *inside {
-            let [i, j, k] = result.grid.ijk(idx);
-            sum += result.grid.lps(i, j, k).coords;
+            let [i, j, k] = grid.ijk(idx);
+            sum += grid.lps(i, j, k).coords;
             n += 1;
         }
     }
@@ -77,6 +93,11 @@ pub fn zone_centre(result: &IreResult, probes: &[Probe]) -> Option<PatientPos> {
     })
 }
 
+/// Centre of an IRE zone (see [`mask_centre`]).
+pub fn zone_centre(result: &IreResult, probes: &[Probe]) -> Option<PatientPos> {
+    mask_centre(&result.grid, &result.zone, probes)
+}
+
 /// An MPR view through `centre`, cropped to a square of `fov_mm` around it.
 fn mpr_through(volume: &Volume, view: ViewKind, centre: &PatientPos, fov_mm: f64) -> (ViewPlane, [f64; 4]) {
     let m = volume.view_mapping(view);
@@ -89,23 +110,17 @@ fn mpr_through(volume: &Volume, view: ViewKind, centre: &PatientPos, fov_mm: f64
     (ViewPlane::Mpr { view, slice }, [u - hu, v - hv, u + hu, v + hv])
 }
 
-fn overlays<'a>(b: &IreBoard<'a>) -> Vec<Overlay<'a>> {
-    slide_overlays(
-        b.structures,
-        ZoneOverlay::ire(b.result, b.isolines_v_per_cm),
-        &b.calipers,
-        b.probes,
-    )
-}
-
 /// A board view's overlays, bottom to top: the visible structures, the zone, the calipers, the
 /// numbered probes.
-fn slide_overlays<'a>(
-    structures: &'a [Structure],
-    zone: ZoneOverlay<'a>,
-    calipers: &[CaliperOverlay],
-    probes: &'a [Probe],
-) -> Vec<Overlay<'a>> {
+fn overlays<'a>(b: &Board<'a>) -> Vec<Overlay<'a>> {
+    let (structures, calipers, probes) = (b.structures, &b.calipers, b.probes);
+    let zone = match b.zone {
+        BoardZone::Ire {
+            result,
+            isolines_v_per_cm,
+        } => ZoneOverlay::ire(result, isolines_v_per_cm),
+        BoardZone::Cryo { result, lethal_c } => ZoneOverlay::cryo(result, lethal_c),
+    };
     let mut out: Vec<Overlay<'a>> = structures
         .iter()
         .filter(|s| s.visible)
@@ -259,24 +274,43 @@ fn board_views<'v>(
 }
 
 /// Renders the IRE board slide.
-pub fn ire_board_slide(b: &IreBoard<'_>) -> Result<SlideImage, ExportError> {
-    let centre = zone_centre(b.result, b.probes)
-        .ok_or_else(|| ExportError::BadView("the plan has neither a zone nor a usable probe".into()))?;
-    let views = board_views(b.volume, b.window, b.anonymise, b.probes, &centre, || overlays(b))?;
-    let r = b.result;
-    let subtitle = format!(
-        "IRE — {} electrodes, {} pairs; zone {:.1} mL; highest predicted current {:.1} A{}",
-        b.probes.len(),
-        r.pairs.len(),
-        r.zone_volume_ml,
-        r.max_current_a(),
-        if r.any_over_limit() {
-            format!(" (over the {CURRENT_LIMIT_A} A limit)")
-        } else {
-            String::new()
+pub fn board_slide(b: &Board<'_>) -> Result<SlideImage, ExportError> {
+    let (centre, subtitle, plan) = match b.zone {
+        BoardZone::Ire { result: r, .. } => {
+            let centre = zone_centre(r, b.probes).ok_or_else(|| {
+                ExportError::BadView("the plan has neither a zone nor a usable probe".into())
+            })?;
+            let subtitle = format!(
+                "IRE — {} electrodes, {} pairs; zone {:.1} mL; highest predicted current {:.1} A{}",
+                b.probes.len(),
+                r.pairs.len(),
+                r.zone_volume_ml,
+                r.max_current_a(),
+                if r.any_over_limit() {
+                    format!(" (over the {CURRENT_LIMIT_A} A limit)")
+                } else {
+                    String::new()
+                }
+            );
+            (centre, subtitle, ire_plan_tables(b.probes, r))
         }
-    );
-    let plan = ire_plan_tables(b.probes, r);
+        BoardZone::Cryo { result: r, lethal_c } => {
+            let centre = iceball_centre(r, b.probes).ok_or_else(|| {
+                ExportError::BadView("the plan has neither an iceball nor a usable probe".into())
+            })?;
+            let lethal = r.reached_mask(r.last_snapshot(), lethal_c);
+            let subtitle = format!(
+                "Cryo — {} probe(s); {}; lethal zone (≤ {:.0} °C) {:.1} mL. Isotherms drawn and measured at \
+                 their largest extent over the protocol (lowest temperature reached).",
+                b.probes.len(),
+                r.protocol.description(),
+                lethal_c,
+                r.volume_ml(&lethal),
+            );
+            (centre, subtitle, cryo_plan_tables(b.probes, r, lethal_c))
+        }
+    };
+    let views = board_views(b.volume, b.window, b.anonymise, b.probes, &centre, || overlays(b))?;
     let slide = BoardSlide {
         title: b.title.clone(),
         subtitle,
@@ -296,52 +330,14 @@ pub fn ire_board_slide(b: &IreBoard<'_>) -> Result<SlideImage, ExportError> {
 // The cryo board slide
 // ---------------------------------------------------------------------------------------------
 
-/// What the cryo board slide shows. The isotherms are drawn and measured at their largest
-/// extent over the whole protocol (the lowest temperature each point reached), the zones the
-/// safety analysis judges; the slide says so.
-pub struct CryoBoard<'a> {
-    pub title: String,
-    pub volume: &'a Volume,
-    pub probes: &'a [Probe],
-    pub result: &'a CryoResult,
-    /// The lethal isotherm (°C) of the plan.
-    pub lethal_c: f64,
-    /// Drawn in every view (fill + outline).
-    pub structures: &'a [Structure],
-    /// Distance measurements drawn in every view (e.g. the closest points of a finding).
-    pub calipers: Vec<CaliperOverlay>,
-    /// `None`: no safety analysis (the slide says "not available").
-    pub findings: Option<Vec<(Severity, String)>>,
-    pub margin: Vec<String>,
-    pub margin_ok: Option<bool>,
-    pub provenance: Provenance,
-    pub window: WindowLevel,
-    pub anonymise: bool,
-}
-
 /// Where the cryo views are centred: the middle of the 0 °C iceball at its largest extent, or
 /// of the probes' active parts when nothing froze.
 pub fn iceball_centre(result: &CryoResult, probes: &[Probe]) -> Option<PatientPos> {
-    let mask = result.reached_mask(result.last_snapshot(), 0.0);
-    let mut sum = Vector3::zeros();
-    let mut n = 0usize;
-    for (idx, inside) in mask.iter().enumerate() {
-        if *inside {
-            let [i, j, k] = result.grid.ijk(idx);
-            sum += result.grid.lps(i, j, k).coords;
-            n += 1;
-        }
-    }
-    if n > 0 {
-        return Some(PatientPos::from(sum / n as f64));
-    }
-    let mids: Vec<PatientPos> = probes
-        .iter()
-        .filter_map(|p| p.exposed_segment().ok().map(|s| s.midpoint()))
-        .collect();
-    (!mids.is_empty()).then(|| {
-        PatientPos::from(mids.iter().fold(Vector3::zeros(), |a, p| a + p.coords) / mids.len() as f64)
-    })
+    mask_centre(
+        &result.grid,
+        &result.reached_mask(result.last_snapshot(), 0.0),
+        probes,
+    )
 }
 
 /// The isotherms listed on the slide: 0 °C, −20 °C, −40 °C and the lethal one, without repeats.
@@ -503,50 +499,6 @@ pub fn cryo_provenance(
         parameter_hash: parameter_hash(&refs),
         notes: Vec::new(),
     }
-}
-
-fn cryo_overlays<'a>(b: &CryoBoard<'a>) -> Vec<Overlay<'a>> {
-    slide_overlays(
-        b.structures,
-        ZoneOverlay::cryo(b.result, b.lethal_c),
-        &b.calipers,
-        b.probes,
-    )
-}
-
-/// Renders the cryo board slide: axial and coronal views through the iceball's centre and the
-/// along-probe view of the first probe, with the lethal zone, the 0 °C and −20 °C isotherms at
-/// their largest extent (legend in each view), numbered probes and structures; the probes,
-/// protocol and iceball tables; findings, margin and provenance.
-pub fn cryo_board_slide(b: &CryoBoard<'_>) -> Result<SlideImage, ExportError> {
-    let centre = iceball_centre(b.result, b.probes)
-        .ok_or_else(|| ExportError::BadView("the plan has neither an iceball nor a usable probe".into()))?;
-    let views = board_views(b.volume, b.window, b.anonymise, b.probes, &centre, || {
-        cryo_overlays(b)
-    })?;
-    let r = b.result;
-    let lethal = r.reached_mask(r.last_snapshot(), b.lethal_c);
-    let subtitle = format!(
-        "Cryo — {} probe(s); {}; lethal zone (≤ {:.0} °C) {:.1} mL. Isotherms drawn and measured at \
-         their largest extent over the protocol (lowest temperature reached).",
-        b.probes.len(),
-        r.protocol.description(),
-        b.lethal_c,
-        r.volume_ml(&lethal),
-    );
-    let slide = BoardSlide {
-        title: b.title.clone(),
-        subtitle,
-        views,
-        plan: cryo_plan_tables(b.probes, r, b.lethal_c),
-        findings: b.findings.clone(),
-        margin: b.margin.clone(),
-        margin_ok: b.margin_ok,
-        provenance: b.provenance.clone(),
-        anonymise: b.anonymise,
-        patient: Some(&b.volume.meta),
-    };
-    render_slide(&slide)
 }
 
 /// HU shown for a phantom block (display only: a soft-tissue gray in the default window, not a

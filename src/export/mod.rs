@@ -8,9 +8,7 @@ pub mod board;
 pub mod slide;
 pub mod view;
 
-pub use board::{
-    CryoBoard, IreBoard, cryo_board_slide, ire_board_slide, phantom_display_geometry, phantom_display_volume,
-};
+pub use board::{Board, BoardZone, board_slide, phantom_display_geometry, phantom_display_volume};
 pub use slide::{
     BoardSlide, Provenance, SLIDE_HEIGHT, SLIDE_WIDTH, Severity, SlideImage, SlideTable, TableRow,
     parameter_hash, render_slide,

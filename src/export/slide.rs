@@ -14,33 +14,8 @@ use super::view::{ViewExport, identifying_strings, render_view_fit};
 pub const SLIDE_WIDTH: usize = 1920;
 pub const SLIDE_HEIGHT: usize = 1080;
 
-/// How a finding is shown: grey, amber or red. Callers map their own levels (e.g. the safety
-/// rules' info → `Info`; caution / dissection advised / warning → `Caution`; high risk / stop →
-/// `HighRisk`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Info,
-    Caution,
-    HighRisk,
-}
-
-impl Severity {
-    pub fn label(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Caution => "caution",
-            Severity::HighRisk => "high risk",
-        }
-    }
-
-    fn colour(self) -> Rgba {
-        match self {
-            Severity::Info => [170, 185, 200, 255],
-            Severity::Caution => [255, 190, 60, 255],
-            Severity::HighRisk => [255, 85, 70, 255],
-        }
-    }
-}
+pub use crate::plan::finding::Severity;
+use crate::render::palette;
 
 /// One row of a table; `flagged` rows are drawn in red (e.g. a pair over the current limit).
 #[derive(Clone, Debug, PartialEq)]
@@ -357,8 +332,8 @@ pub fn render_slide(slide: &BoardSlide<'_>) -> Result<SlideImage, ExportError> {
                 if find.y + line_height(15.0) > find.y1 {
                     break;
                 }
-                c.circle_filled([find.x0 + 6.0, find.y + 10.0], 5.0, sev.colour());
-                if !find.para(&mut c, text, 15.0, sev.colour(), 18.0) {
+                c.circle_filled([find.x0 + 6.0, find.y + 10.0], 5.0, palette::severity(*sev));
+                if !find.para(&mut c, text, 15.0, palette::severity(*sev), 18.0) {
                     break;
                 }
                 find.y += 4.0;

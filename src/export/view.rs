@@ -16,6 +16,7 @@ use nalgebra::Vector3;
 
 use crate::anatomy::mask::Mask;
 use crate::geometry::{PatientPos, orientation_label};
+use crate::physics::band::Surface;
 use crate::physics::cryo::model::{CryoResult, trilinear_i16};
 use crate::physics::ire::model::{IreResult, electrode_radius_mm};
 use crate::plan::probe::Probe;
@@ -82,19 +83,12 @@ pub struct ZoneOverlay<'a> {
     pub isolines: Vec<Isoline>,
     /// Axis-aligned LPS box outside which the zone and the field are empty (limits sampling).
     pub bounds_lps: Option<[PatientPos; 2]>,
+    /// Surfaces of the model's uncertainty band, drawn dashed: (colour, inside predicate).
+    pub band: Vec<([u8; 3], InsideFn<'a>)>,
 }
 
-/// IRE zone fill colour (as `app::plan_draw`).
-pub const ZONE_RGB: [u8; 3] = [255, 140, 30];
-/// Isoline colours in list order (as `app::plan_draw::isoline_colour`).
-pub const ISOLINE_RGB: [[u8; 3]; 6] = [
-    [90, 140, 255],
-    [60, 215, 215],
-    [120, 230, 90],
-    [240, 90, 200],
-    [250, 250, 250],
-    [200, 160, 255],
-];
+/// IRE zone fill and isoline colours: the screen's ([`crate::render::palette`]).
+pub use crate::render::palette::{IRE_ZONE_RGB as ZONE_RGB, ISOLINE_RGB};
 
 impl<'a> ZoneOverlay<'a> {
     /// The IRE zone of a model result with |E| isolines at `isolines_v_per_cm`.
@@ -122,23 +116,23 @@ impl<'a> ZoneOverlay<'a> {
                 })
                 .collect(),
             bounds_lps: Some([g.origin_lps, far]),
+            band: result
+                .band
+                .iter()
+                .flat_map(|b| [Surface::Inner, Surface::Outer].map(|s| (b, s)))
+                .map(|(b, s)| {
+                    (
+                        ZONE_RGB,
+                        Box::new(move |p: &PatientPos| b.contains(s, p)) as InsideFn<'a>,
+                    )
+                })
+                .collect(),
         }
     }
 }
 
-/// Fill colour of the cryo lethal zone (as `app::cryo_ui`).
-pub const CRYO_LETHAL_RGB: [u8; 3] = [40, 90, 255];
-
-/// Colour of a cryo isotherm line (as `app::cryo_ui::isotherm_colour`: 0 °C white-blue, −20 °C
-/// cyan, −40 °C blue, others magenta).
-pub fn cryo_isotherm_rgb(t_c: f64) -> [u8; 3] {
-    match t_c {
-        t if t.abs() < 1e-9 => [210, 235, 255],
-        t if (t + 20.0).abs() < 1e-9 => [60, 220, 230],
-        t if (t + 40.0).abs() < 1e-9 => [80, 120, 255],
-        _ => [240, 90, 200],
-    }
-}
+/// Fill colour of the cryo lethal zone and the isotherm colours: the screen's.
+pub use crate::render::palette::{CRYO_LETHAL_RGB, isotherm as cryo_isotherm_rgb};
 
 /// Temperature used outside the cryo grid when sampling (°C): warm, so no isotherm crosses there.
 const CRYO_OUTSIDE_C: f32 = 37.0;
@@ -167,6 +161,23 @@ impl<'a> ZoneOverlay<'a> {
                 })
                 .collect(),
             bounds_lps: Some([g.origin_lps, far]),
+            band: result
+                .band
+                .iter()
+                .flat_map(|b| {
+                    [
+                        (CRYO_LETHAL_RGB, &b.lethal, Surface::Inner),
+                        (CRYO_LETHAL_RGB, &b.lethal, Surface::Outer),
+                        (cryo_isotherm_rgb(0.0), &b.iceball, Surface::Outer),
+                    ]
+                })
+                .map(|(c, zb, s)| {
+                    (
+                        c,
+                        Box::new(move |p: &PatientPos| zb.contains(s, p)) as InsideFn<'a>,
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -462,13 +473,11 @@ fn rgba(c: [u8; 3]) -> Rgba {
     [c[0], c[1], c[2], 255]
 }
 
-const EXPOSED: Rgba = [255, 200, 60, 255];
-const SHAFT: Rgba = [225, 225, 235, 255];
-const TIP: Rgba = [255, 80, 60, 255];
-const CALIPER: Rgba = [80, 220, 255, 255];
-const ORIENTATION: Rgba = [255, 220, 120, 255];
+use crate::render::palette::{
+    CALIPER, ORIENTATION, PROBE_EXPOSED as EXPOSED, PROBE_SHAFT as SHAFT, PROBE_TIP as TIP,
+};
 const CORNER: Rgba = [225, 225, 225, 255];
-const VIEW_TEXT: Rgba = [140, 200, 255, 255];
+use crate::render::palette::VIEW_TEXT;
 
 fn seg_px(s: &IsoSegment) -> [Pt; 2] {
     // Sample (x, y) of a plane sampling sits at pixel centre (x + 0.5, y + 0.5).
@@ -554,6 +563,19 @@ fn draw_zone(canvas: &mut Canvas, plane: &ObliquePlane, z: &ZoneOverlay<'_>, k: 
         .map(|s| shift(seg_px(s)))
         .collect();
     canvas.stroke_segments(&outline, 2.0 * k, rgba(z.colour));
+    for (colour, inside) in &z.band {
+        let flags = sample_plane_with(&sub, |p| inside(&p));
+        // Dashed (every other segment), so a band surface is never taken for the zone's outline.
+        let segs: Vec<[Pt; 2]> = mask_outline(&flags, w, h)
+            .iter()
+            .step_by(2)
+            .map(|s| shift(seg_px(s)))
+            .collect();
+        canvas.stroke_segments(&segs, 1.0 * k, rgba(*colour));
+    }
+    if !z.band.is_empty() {
+        legend.push(("- - uncertainty band".to_string(), rgba(z.colour)));
+    }
     legend
 }
 

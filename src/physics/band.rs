@@ -88,6 +88,13 @@ impl ZoneBand {
         }
     }
 
+    /// Whether `p` lies inside surface `s` (its nearest node; outside off the grid).
+    pub fn contains(&self, s: Surface, p: &crate::geometry::PatientPos) -> bool {
+        self.grid
+            .nearest(p)
+            .is_some_and(|[i, j, k]| self.surface(s)[self.grid.index(i, j, k)])
+    }
+
     /// Volume (mL) inside one surface.
     pub fn volume_ml(&self, s: Surface) -> f64 {
         let voxel_ml = self.grid.spacing_mm.powi(3) / 1000.0;
@@ -169,5 +176,14 @@ mod tests {
         assert_eq!(band.outer, vec![false, true, true, true]);
         assert!(band.volume_ml(Surface::Inner) <= band.volume_ml(Surface::Nominal));
         assert!(band.volume_ml(Surface::Nominal) <= band.volume_ml(Surface::Outer));
+        let sum = band.summary([
+            nalgebra::Vector3::x(),
+            nalgebra::Vector3::y(),
+            nalgebra::Vector3::z(),
+        ]);
+        assert_eq!(sum.inner.extents_mm.probe_axis, 1.0);
+        assert_eq!(sum.outer.extents_mm.probe_axis, 3.0);
+        assert_eq!(sum.outer.extents_mm.pair_axis, 1.0);
+        assert!(sum.inner.volume_ml <= sum.outer.volume_ml);
     }
 }

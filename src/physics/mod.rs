@@ -6,3 +6,4 @@ pub mod cryo;
 pub mod grid;
 pub mod ire;
 pub mod linalg;
+pub mod model;

@@ -13,14 +13,14 @@
 
 use super::catalog::{Catalog, Modality};
 use super::ire::{ElectrodePair, IreSettings, IreSettingsError, default_pairs};
+use super::ire::{IreModelOptions, SPACING_RANGE_MM, ZoneCriterion};
 use super::probe::Probe;
+use super::rules::RuleSet;
+use super::shapes::CaseStructure;
 use super::tissue_params::TissueParams;
 use super::{AssetError, catalog, tissue_params};
 use crate::geometry::PatientPos;
 use crate::physics::cryo::model::CryoSettings;
-use crate::physics::ire::model::{IreModelOptions, SPACING_RANGE_MM, ZoneCriterion};
-use crate::safety::rules::RuleSet;
-use crate::safety::shapes::CaseStructure;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::Write;
@@ -339,27 +339,7 @@ impl CaseFile {
                     ));
                 }
             }
-            let active = p
-                .exposed_segment()
-                .map_err(|e| CaseError::invalid(file, field.clone(), e.to_string()))?;
-            if let CaseSource::Phantom {
-                size_mm, centre_lps, ..
-            } = &self.source
-            {
-                for (what, point) in [("tip", active.start), ("end of the active length", active.end)] {
-                    if !inside_block(&point, centre_lps, size_mm) {
-                        return Err(CaseError::invalid(
-                            file,
-                            field.clone(),
-                            format!(
-                                "probe \"{}\": the {what} at ({:.2}, {:.2}, {:.2}) mm LPS lies outside the \
-                                 phantom ({:?} mm centred on {:?}) — move the probe or enlarge source.size_mm",
-                                p.label, point.x, point.y, point.z, size_mm, centre_lps
-                            ),
-                        ));
-                    }
-                }
-            }
+            self.check_probe_in_phantom(file, &field, p, "end of the active length")?;
         }
         let cryo = self.cryo_settings();
         cryo.settings()
@@ -594,26 +574,34 @@ impl CaseFile {
                     ));
                 }
             }
-            let exposed = p
-                .exposed_segment()
-                .map_err(|e| CaseError::invalid(file, field.clone(), e.to_string()))?;
-            if let CaseSource::Phantom {
-                size_mm, centre_lps, ..
-            } = &self.source
-            {
-                for (what, point) in [("tip", exposed.start), ("end of the exposed part", exposed.end)] {
-                    if !inside_block(&point, centre_lps, size_mm) {
-                        return Err(CaseError::invalid(
-                            file,
-                            field.clone(),
-                            format!(
-                                "probe \"{}\": the {what} at ({:.2}, {:.2}, {:.2}) mm LPS lies outside the \
-                                 phantom ({:?} mm centred on {:?}) — move the probe or enlarge source.size_mm",
-                                p.label, point.x, point.y, point.z, size_mm, centre_lps
-                            ),
-                        ));
-                    }
-                }
+            self.check_probe_in_phantom(file, &field, p, "end of the exposed part")?;
+        }
+        Ok(())
+    }
+
+    /// A probe's active (exposed) part must be usable and, in a phantom, lie inside the block
+    /// (both modalities; `end` names the far end as the modality does).
+    fn check_probe_in_phantom(&self, file: &str, field: &str, p: &Probe, end: &str) -> Result<(), CaseError> {
+        let seg = p
+            .exposed_segment()
+            .map_err(|e| CaseError::invalid(file, field, e.to_string()))?;
+        let CaseSource::Phantom {
+            size_mm, centre_lps, ..
+        } = &self.source
+        else {
+            return Ok(());
+        };
+        for (what, point) in [("tip", seg.start), (end, seg.end)] {
+            if !inside_block(&point, centre_lps, size_mm) {
+                return Err(CaseError::invalid(
+                    file,
+                    field,
+                    format!(
+                        "probe \"{}\": the {what} at ({:.2}, {:.2}, {:.2}) mm LPS lies outside the \
+                         phantom ({:?} mm centred on {:?}) — move the probe or enlarge source.size_mm",
+                        p.label, point.x, point.y, point.z, size_mm, centre_lps
+                    ),
+                ));
             }
         }
         Ok(())

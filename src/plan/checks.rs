@@ -53,13 +53,9 @@ impl PlacementLimits {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Severity {
-    Info,
-    Caution,
-    Warning,
-}
+pub use super::finding::{Finding, Light, Severity};
 
+/// What a placement check found; its rule id is [`FindingKind::rule_id`] (a [`Finding`]'s `rule`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FindingKind {
     /// A probe's geometry is unusable (tip = entry, non-finite, exposure ≤ 0).
@@ -71,17 +67,78 @@ pub enum FindingKind {
     ExposuresDoNotOverlap,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Finding {
-    pub severity: Severity,
-    pub kind: FindingKind,
-    /// Indices into the probe list.
-    pub probes: Vec<usize>,
-    /// The measured value (mm or degrees) and the limit it crossed, when numeric.
-    pub value: Option<f64>,
-    pub limit: Option<f64>,
-    pub message: String,
-    pub source: String,
+impl FindingKind {
+    pub const ALL: [FindingKind; 5] = [
+        FindingKind::InvalidProbe,
+        FindingKind::SpacingTooSmall,
+        FindingKind::SpacingTooLarge,
+        FindingKind::NotParallel,
+        FindingKind::ExposuresDoNotOverlap,
+    ];
+
+    pub fn rule_id(self) -> &'static str {
+        match self {
+            FindingKind::InvalidProbe => "placement.invalid_probe",
+            FindingKind::SpacingTooSmall => "placement.spacing_too_small",
+            FindingKind::SpacingTooLarge => "placement.spacing_too_large",
+            FindingKind::NotParallel => "placement.not_parallel",
+            FindingKind::ExposuresDoNotOverlap => "placement.exposures_do_not_overlap",
+        }
+    }
+
+    fn rule_text(self) -> &'static str {
+        match self {
+            FindingKind::InvalidProbe => "A probe needs a tip, an entry and an exposed part",
+            FindingKind::SpacingTooSmall => "Probes must not be closer than the minimum spacing",
+            FindingKind::SpacingTooLarge => "Each probe's nearest neighbour within the maximum spacing",
+            FindingKind::NotParallel => "Probes parallel",
+            FindingKind::ExposuresDoNotOverlap => "Exposed parts of a pair facing each other",
+        }
+    }
+
+    /// The kind of a placement finding (`None` for a finding of the safety rules).
+    pub fn of(f: &Finding) -> Option<FindingKind> {
+        Self::ALL.into_iter().find(|k| k.rule_id() == f.rule)
+    }
+}
+
+/// A placement finding: the one [`Finding`] type, about probes rather than structures.
+fn placement(
+    kind: FindingKind,
+    severity: Severity,
+    probes: Vec<usize>,
+    value: Option<f64>,
+    limit: Option<f64>,
+    message: String,
+    source: String,
+) -> Finding {
+    Finding {
+        severity,
+        light: severity.light(),
+        rule: kind.rule_id().into(),
+        rule_text: kind.rule_text().into(),
+        source,
+        structure: None,
+        structure_index: None,
+        kind: None,
+        zone: None,
+        zone_index: None,
+        probe: None,
+        probe_index: probes.first().copied(),
+        distance_mm: None,
+        distance_lower_mm: None,
+        error_bound_mm: None,
+        overlap_ml: None,
+        limit,
+        gain_mm: None,
+        path_from_entry_mm: None,
+        current_a: None,
+        caliper_lps: None,
+        focus_lps: None,
+        probe_indices: probes,
+        value,
+        message,
+    }
 }
 
 /// The geometry of one pair of probes.
@@ -215,15 +272,15 @@ pub fn check_probes(probes: &[Probe], limits: &PlacementLimits) -> CheckReport {
     for (i, p) in probes.iter().enumerate() {
         match p.exposed_segment() {
             Ok(_) => valid.push(i),
-            Err(e) => report.findings.push(Finding {
-                severity: Severity::Warning,
-                kind: FindingKind::InvalidProbe,
-                probes: vec![i],
-                value: None,
-                limit: None,
-                message: e.to_string(),
-                source: String::new(),
-            }),
+            Err(e) => report.findings.push(placement(
+                FindingKind::InvalidProbe,
+                Severity::Warning,
+                vec![i],
+                None,
+                None,
+                e.to_string(),
+                String::new(),
+            )),
         }
     }
     for (k, &i) in valid.iter().enumerate() {
@@ -236,18 +293,18 @@ pub fn check_probes(probes: &[Probe], limits: &PlacementLimits) -> CheckReport {
     for g in &report.pairs {
         let names = format!("{}–{}", label(g.a), label(g.b));
         if g.shaft_distance_mm < limits.min_spacing_mm {
-            report.findings.push(Finding {
-                severity: Severity::Warning,
-                kind: FindingKind::SpacingTooSmall,
-                probes: vec![g.a, g.b],
-                value: Some(g.shaft_distance_mm),
-                limit: Some(limits.min_spacing_mm),
-                message: format!(
+            report.findings.push(placement(
+                FindingKind::SpacingTooSmall,
+                Severity::Warning,
+                vec![g.a, g.b],
+                Some(g.shaft_distance_mm),
+                Some(limits.min_spacing_mm),
+                format!(
                     "probes {names}: {:.1} mm apart, below {:.1} mm — risk of over-current and heating; widen the spacing",
                     g.shaft_distance_mm, limits.min_spacing_mm
                 ),
-                source: limits.spacing_source.clone(),
-            });
+                limits.spacing_source.clone(),
+            ));
         }
         let (sev, lim) = if g.angle_deg > limits.warning_angle_deg {
             (Some(Severity::Warning), limits.warning_angle_deg)
@@ -257,31 +314,29 @@ pub fn check_probes(probes: &[Probe], limits: &PlacementLimits) -> CheckReport {
             (None, 0.0)
         };
         if let Some(severity) = sev {
-            report.findings.push(Finding {
+            report.findings.push(placement(
+                FindingKind::NotParallel,
                 severity,
-                kind: FindingKind::NotParallel,
-                probes: vec![g.a, g.b],
-                value: Some(g.angle_deg),
-                limit: Some(lim),
-                message: format!(
+                vec![g.a, g.b],
+                Some(g.angle_deg),
+                Some(lim),
+                format!(
                     "probes {names}: {:.1}° from parallel (limit {lim:.0}°) — converging tips over-current, diverging tips leave gaps",
                     g.angle_deg
                 ),
-                source: PARALLEL_SOURCE.into(),
-            });
+                PARALLEL_SOURCE.into(),
+            ));
         }
         if g.shaft_distance_mm <= limits.max_spacing_mm && g.exposure_overlap_mm <= 0.0 {
-            report.findings.push(Finding {
-                severity: Severity::Warning,
-                kind: FindingKind::ExposuresDoNotOverlap,
-                probes: vec![g.a, g.b],
-                value: Some(g.exposure_overlap_mm),
-                limit: Some(0.0),
-                message: format!(
-                    "probes {names}: the exposed parts do not overlap along the probes — align the tips"
-                ),
-                source: OVERLAP_SOURCE.into(),
-            });
+            report.findings.push(placement(
+                FindingKind::ExposuresDoNotOverlap,
+                Severity::Warning,
+                vec![g.a, g.b],
+                Some(g.exposure_overlap_mm),
+                Some(0.0),
+                format!("probes {names}: the exposed parts do not overlap along the probes — align the tips"),
+                OVERLAP_SOURCE.into(),
+            ));
         }
     }
     for &i in &valid {
@@ -292,19 +347,19 @@ pub fn check_probes(probes: &[Probe], limits: &PlacementLimits) -> CheckReport {
             .map(|g| g.shaft_distance_mm)
             .fold(f64::INFINITY, f64::min);
         if nearest.is_finite() && nearest > limits.max_spacing_mm {
-            report.findings.push(Finding {
-                severity: Severity::Warning,
-                kind: FindingKind::SpacingTooLarge,
-                probes: vec![i],
-                value: Some(nearest),
-                limit: Some(limits.max_spacing_mm),
-                message: format!(
+            report.findings.push(placement(
+                FindingKind::SpacingTooLarge,
+                Severity::Warning,
+                vec![i],
+                Some(nearest),
+                Some(limits.max_spacing_mm),
+                format!(
                     "probe {}: nearest other probe {nearest:.1} mm away, above {:.1} mm — the zone may have a gap; move it closer",
                     label(i),
                     limits.max_spacing_mm
                 ),
-                source: limits.spacing_source.clone(),
-            });
+                limits.spacing_source.clone(),
+            ));
         }
     }
     report

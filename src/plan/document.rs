@@ -20,12 +20,12 @@ use serde_json::Value;
 
 use super::case::{CaseError, CaseFile, CaseSource, write_atomic};
 use super::catalog::Catalog;
+use super::ire::IreModelOptions;
 use super::ire::IreSettings;
 use super::probe::Probe;
 use super::tissue_params::TissueParams;
 use crate::anatomy::Structure;
 use crate::geometry::VolumeGeometry;
-use crate::physics::ire::model::IreModelOptions;
 
 /// The document schema this code writes; version 1 (experiment cases) is migrated on load.
 pub const DOCUMENT_SCHEMA_VERSION: u32 = 2;
@@ -61,7 +61,7 @@ pub struct CaseDocument {
     pub review: CaseReview,
     /// The safety rules the plan was checked with; `None` = the built-in rules.
     #[serde(default)]
-    pub rules: Option<crate::safety::RuleSet>,
+    pub rules: Option<super::rules::RuleSet>,
 }
 
 /// The prediction of one plan as it was when the case was saved (for the case library and the
@@ -102,7 +102,7 @@ pub struct CaseReview {
     pub teaching_notes: String,
     /// The plan that is the reference (expert) plan, if any.
     pub reference_plan: Option<usize>,
-    pub outcome: Option<crate::review::outcome::CaseOutcome>,
+    pub outcome: Option<super::outcome::CaseOutcome>,
 }
 
 /// FNV-1a (64 bit) of `bytes` as 16 hex digits: stable across runs and platforms, which
@@ -303,7 +303,7 @@ impl CaseDocument {
 
     /// Plan `index` with a source that always validates when the document has none (the demo),
     /// so probes, pairs and model options are checked the same way for every case.
-    fn plan_for_checks(&self, index: usize) -> Option<CaseFile> {
+    pub fn plan_for_checks(&self, index: usize) -> Option<CaseFile> {
         self.plan_as_case(index).or_else(|| {
             let stand_in = CaseSource::Dicom {
                 path: PathBuf::from("demo"),

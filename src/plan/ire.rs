@@ -285,3 +285,76 @@ pub fn default_pairs(probes: &[Probe], settings: &IreSettings) -> Vec<ElectrodeP
     }
     out
 }
+
+// ---------------------------------------------------------------------------------------------
+// The IRE model's options (the model itself, and `validate`, are in `physics::ire`)
+// ---------------------------------------------------------------------------------------------
+
+/// How the lethal zone is decided from the running maximum |E|.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ZoneCriterion {
+    /// Each node's tissue class lethal threshold (`lethal_threshold_v_per_cm`).
+    #[default]
+    TissueThreshold,
+    /// One threshold everywhere.
+    Fixed { threshold_v_per_cm: f64 },
+    /// Peleg–Fermi: lethal where the surviving fraction after the plan's pulse count is below
+    /// `max_survival` (e.g. 0.1).
+    PelegFermi { max_survival: f64 },
+}
+
+impl ZoneCriterion {
+    /// Short label for descriptions.
+    pub fn label(&self) -> String {
+        match self {
+            ZoneCriterion::TissueThreshold => "tissue thresholds".into(),
+            ZoneCriterion::Fixed { threshold_v_per_cm } => format!("{threshold_v_per_cm:.0} V/cm"),
+            ZoneCriterion::PelegFermi { max_survival } => {
+                format!("Peleg–Fermi survival < {:.0} %", 100.0 * max_survival)
+            }
+        }
+    }
+}
+
+/// Model settings (saved with cases; defaults are the defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IreModelOptions {
+    /// Isotropic grid spacing, 0.25–1.0 mm.
+    pub spacing_mm: f64,
+    /// Margin around the exposed segments of all probes.
+    pub margin_mm: f64,
+    /// Conductivity rises with field (σ(E) of each class); `false` = constant σ0.
+    pub nonlinear: bool,
+    pub max_nonlinear_iterations: usize,
+    /// Stop the per-pair iteration when max relative change of σ is below this.
+    pub nonlinear_tol: f64,
+    /// Relative residual of each linear solve.
+    pub linear_rel_tol: f64,
+    pub zone: ZoneCriterion,
+    /// Isolines for display, V/cm.
+    pub isolines_v_per_cm: Vec<f64>,
+    /// Compute the uncertainty band (inner / nominal / outer zone) from the calibrated parameter
+    /// ranges (`physics::ire::band`); about 1.3–1.5× the cost of the nominal zone.
+    pub band: bool,
+}
+
+impl Default for IreModelOptions {
+    fn default() -> Self {
+        Self {
+            spacing_mm: 0.5,
+            margin_mm: 15.0,
+            nonlinear: true,
+            max_nonlinear_iterations: 12,
+            nonlinear_tol: 1e-3,
+            linear_rel_tol: 1e-6,
+            zone: ZoneCriterion::TissueThreshold,
+            isolines_v_per_cm: vec![300.0, 500.0, 700.0, 1000.0],
+            band: true,
+        }
+    }
+}
+
+/// Accepted grid spacing (mm); the UI offers 0.25–1.0, tests and coarse studies go wider.
+pub const SPACING_RANGE_MM: (f64, f64) = (0.1, 4.0);

@@ -9,9 +9,13 @@ pub mod case;
 pub mod catalog;
 pub mod checks;
 pub mod document;
+pub mod finding;
 pub mod ire;
+pub mod outcome;
 pub mod probe;
 pub mod protocol;
+pub mod rules;
+pub mod shapes;
 pub mod tissue_params;
 
 use serde::{Deserialize, Serialize};

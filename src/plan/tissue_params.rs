@@ -22,6 +22,116 @@ pub struct TissueClass {
     pub e_rev_v_per_cm: Sourced,
     pub e_irr_v_per_cm: Sourced,
     pub lethal_threshold_v_per_cm: Sourced,
+    /// The range of the lethal threshold that remains after calibration (REFERENCE.md §7): the
+    /// inner surface of the zone's band uses `hi`, the outer `lo`. `None` = no band from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lethal_threshold_range_v_per_cm: Option<ParamRange>,
+    /// The range of σ0 when the literature gives no value (lymph node): σ(E) is scaled as a whole
+    /// (σ1/σ0 kept), and the band takes the least / most favourable field per node. `None` = σ0
+    /// is not uncertain enough to widen the band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigma0_range_s_per_m: Option<ParamRange>,
+}
+
+/// A parameter's range `[lo, hi]` with where it comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamRange {
+    pub lo: f64,
+    pub hi: f64,
+    pub source: String,
+    #[serde(default = "default_true")]
+    pub confirmed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl ParamRange {
+    fn check(&self, file: &str, what: &str, value: f64) -> Result<(), AssetError> {
+        if !(self.lo.is_finite() && self.hi.is_finite() && self.lo > 0.0 && self.lo <= self.hi) {
+            return Err(AssetError::invalid(
+                file,
+                format!(
+                    "{what}: range [{}, {}] must be positive and ordered",
+                    self.lo, self.hi
+                ),
+            ));
+        }
+        if !(self.lo..=self.hi).contains(&value) {
+            return Err(AssetError::invalid(
+                file,
+                format!(
+                    "{what}: value {value} lies outside its range [{}, {}]",
+                    self.lo, self.hi
+                ),
+            ));
+        }
+        if self.source.trim().is_empty() {
+            return Err(AssetError::invalid(
+                file,
+                format!("{what}: empty range \"source\""),
+            ));
+        }
+        if !self.confirmed && self.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
+            return Err(AssetError::invalid(
+                file,
+                format!("{what}: unconfirmed range needs a \"note\" for the user"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One calibrated parameter: its value, the published range it was kept in, the range that
+/// remains after calibration (the band's), and the sources of the published range.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibratedValue {
+    pub value: f64,
+    pub published_range: [f64; 2],
+    pub band_range: [f64; 2],
+    pub sources: Vec<String>,
+}
+
+/// What the IRE calibration was fitted on and what it found (REFERENCE.md §7). Written by
+/// `physics::ire::calibrate` (see `command`); the classes' numbers follow from it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IreCalibration {
+    /// The calibration set, e.g. "V3 Ben-David et al., AJR 2012 (REFERENCE.md §7)".
+    pub calibrated_on: String,
+    /// The command that reproduces the numbers.
+    pub command: String,
+    /// The class the experiment measured (liver).
+    pub class_id: String,
+    /// Measured zone: along the pair axis, perpendicular to the electrode plane, along the
+    /// electrodes (mm), and one SD of each.
+    pub measured_extents_mm: [f64; 3],
+    pub measured_sd_mm: [f64; 3],
+    pub measurement_source: String,
+    /// `class_id`'s threshold as cited before calibration (the protocol shift is relative to it)
+    /// and the other classes' cited threshold (the soft-tissue default).
+    pub cited_threshold_v_per_cm: f64,
+    pub other_cited_threshold_v_per_cm: f64,
+    /// Model grid the fit ran on.
+    pub spacing_mm: f64,
+    pub margin_mm: f64,
+    /// Lethal threshold of `class_id` for the study's protocol (70–90 pulses of 70–100 µs).
+    pub lethal_threshold_v_per_cm: CalibratedValue,
+    /// Electroporated / static conductivity σ1/σ0 of `class_id`.
+    pub sigma_ratio: CalibratedValue,
+    /// Calibrated threshold / the class's cited threshold before calibration: the protocol
+    /// shift that the other classes' thresholds follow.
+    pub threshold_factor: f64,
+    /// The model at the calibrated values, and (model − measured) / SD per axis.
+    pub predicted_extents_mm: [f64; 3],
+    pub residuals_sd: [f64; 3],
+    /// The V3 band at the band ranges (inner, outer extents, mm).
+    pub band_inner_extents_mm: [f64; 3],
+    pub band_outer_extents_mm: [f64; 3],
+    /// How the other classes follow.
+    pub other_classes: String,
 }
 
 impl TissueClass {
@@ -101,12 +211,27 @@ pub struct TissueParams {
     pub classes: Vec<TissueClass>,
     pub hu_classes: HuClasses,
     pub peleg_fermi: PelegFermi,
+    /// The calibration the thresholds and the σ ratio come from (REFERENCE.md §7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<IreCalibration>,
+    /// Joule heating parameters (issue 13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heating: Option<IreHeating>,
+}
+
+/// Parameters of the electro-thermal coupling σ(E, T) = σ(E)·(1 + α (T − T0)).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IreHeating {
+    /// α (1/°C).
+    pub temperature_coefficient_per_c: Sourced,
+    pub temperature_coefficient_range_per_c: ParamRange,
 }
 
 /// Class ids the model refers to (structure overrides, HU bins); the file must define them.
-pub const REQUIRED_CLASSES: [&str; 8] = [
+pub const REQUIRED_CLASSES: [&str; 9] = [
     "fat",
     "soft_tissue",
+    "lymph_node",
     "tumour",
     "liver",
     "blood",
@@ -190,6 +315,20 @@ impl TissueParams {
                     ),
                 ));
             }
+            if let Some(r) = &c.lethal_threshold_range_v_per_cm {
+                r.check(
+                    file,
+                    &format!("{}.lethal_threshold_range_v_per_cm", c.id),
+                    c.lethal_threshold_v_per_cm.value,
+                )?;
+            }
+            if let Some(r) = &c.sigma0_range_s_per_m {
+                r.check(
+                    file,
+                    &format!("{}.sigma0_range_s_per_m", c.id),
+                    c.sigma0_s_per_m.value,
+                )?;
+            }
             if c.sigma1_s_per_m.value < c.sigma0_s_per_m.value {
                 return Err(AssetError::invalid(
                     file,
@@ -199,6 +338,18 @@ impl TissueParams {
                     ),
                 ));
             }
+        }
+        if let Some(cal) = &self.calibration {
+            cal.check(file, self)?;
+        }
+        if let Some(h) = &self.heating {
+            h.temperature_coefficient_per_c
+                .check(file, "heating.temperature_coefficient_per_c")?;
+            h.temperature_coefficient_range_per_c.check(
+                file,
+                "heating.temperature_coefficient_range_per_c",
+                h.temperature_coefficient_per_c.value,
+            )?;
         }
         for id in REQUIRED_CLASSES {
             if self.class(id).is_none() {
@@ -243,12 +394,52 @@ impl TissueParams {
     }
 }
 
-/// The class a structure kind overrides a voxel with (issue 4: Vessel → blood, Target → tumour,
-/// Bowel → bowel wall, Bone → bone); `None` keeps the HU class.
+impl IreCalibration {
+    fn check(&self, file: &str, params: &TissueParams) -> Result<(), AssetError> {
+        let bad = |m: String| Err(AssetError::invalid(file, format!("calibration: {m}")));
+        if params.class(&self.class_id).is_none() {
+            return bad(format!("unknown class \"{}\"", self.class_id));
+        }
+        for (name, v) in [
+            ("lethal_threshold_v_per_cm", &self.lethal_threshold_v_per_cm),
+            ("sigma_ratio", &self.sigma_ratio),
+        ] {
+            let [plo, phi] = v.published_range;
+            let [blo, bhi] = v.band_range;
+            let ordered = plo > 0.0 && plo <= blo && blo <= v.value && v.value <= bhi && bhi <= phi;
+            if !(ordered && [plo, phi, blo, bhi, v.value].iter().all(|x| x.is_finite())) {
+                return bad(format!(
+                    "{name}: need published lo ≤ band lo ≤ value ≤ band hi ≤ published hi, got {:?} / {:?} / {}",
+                    v.published_range, v.band_range, v.value
+                ));
+            }
+            if v.sources.iter().all(|s| s.trim().is_empty()) {
+                return bad(format!("{name}: no source for the published range"));
+            }
+        }
+        if !(self.threshold_factor.is_finite() && self.threshold_factor > 0.0) {
+            return bad(format!(
+                "threshold_factor {} must be positive",
+                self.threshold_factor
+            ));
+        }
+        if self.measured_sd_mm.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return bad("measured_sd_mm must be positive".into());
+        }
+        if self.calibrated_on.trim().is_empty() || self.measurement_source.trim().is_empty() {
+            return bad("calibrated_on and measurement_source must name the data".into());
+        }
+        Ok(())
+    }
+}
+
+/// The class a structure kind overrides a voxel with (issue 4: Vessel → blood, Bowel → bowel
+/// wall, Bone → bone; issue 13: Target → lymph node, the targets of both source studies, whose
+/// unconfirmed conductivity range then widens the band); `None` keeps the HU class.
 pub fn class_for_structure(kind: StructureKind) -> Option<&'static str> {
     match kind {
         StructureKind::Vessel => Some("blood"),
-        StructureKind::Target => Some("tumour"),
+        StructureKind::Target => Some("lymph_node"),
         StructureKind::Bowel => Some("bowel_wall"),
         StructureKind::Bone => Some("bone"),
         StructureKind::Nerve | StructureKind::Other => None,

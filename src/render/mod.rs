@@ -4,6 +4,7 @@
 pub mod isolines;
 pub mod overlay;
 pub mod paint;
+pub mod palette;
 mod raster;
 pub mod reslice;
 mod window;

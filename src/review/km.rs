@@ -18,23 +18,7 @@ use super::outcome::CaseOutcome;
 /// Days per month for plotting in months (365.25 / 12).
 pub const DAYS_PER_MONTH: f64 = 365.25 / 12.0;
 
-/// One subject: the time (any unit, ≥ 0) and whether it ends in the event (`true`) or is
-/// censored (`false`).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Observation {
-    pub time: f64,
-    pub event: bool,
-}
-
-impl Observation {
-    pub fn event(time: f64) -> Self {
-        Self { time, event: true }
-    }
-
-    pub fn censored(time: f64) -> Self {
-        Self { time, event: false }
-    }
-}
+pub use crate::plan::outcome::Observation;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum KmError {

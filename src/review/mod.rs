@@ -6,7 +6,10 @@
 
 pub mod km;
 pub mod library;
-pub mod outcome;
+/// The outcome fields moved down to `plan` (they are saved with a case); this path stays.
+pub mod outcome {
+    pub use crate::plan::outcome::*;
+}
 
 pub use km::{
     CohortCase, CohortCurves, DAYS_PER_MONTH, Endpoint, GroupBy, GroupCurve, KaplanMeier, KmError, KmStep,

@@ -13,10 +13,17 @@
 pub mod distance;
 pub mod margin;
 pub mod path;
-pub mod rules;
-pub mod shapes;
+/// The rules moved down to `plan` (they are saved with a case); this path stays for callers.
+pub mod rules {
+    pub use crate::plan::rules::*;
+}
+/// The case shapes moved down to `plan` (they are part of a case); this path stays.
+pub mod shapes {
+    pub use crate::plan::shapes::*;
+}
 pub mod zone;
 
+pub use crate::plan::finding::Finding;
 pub use distance::{Distance, structure_structure_distance, zone_structure_distance};
 pub use margin::{HistogramBin, MarginReport, SurfaceMargin, margin_report};
 pub use path::{PathCollision, path_collisions};
@@ -28,6 +35,7 @@ pub use zone::{PreparedZone, Zone, ZoneKind};
 use crate::anatomy::query::{DistanceCache, DistanceMap, VoxelBox};
 use crate::anatomy::structure::{Structure, StructureKind};
 use crate::geometry::{PatientPos, VolumeGeometry};
+use crate::physics::band::Surface;
 use crate::physics::ire::model::{IreResult, electrode_radius_mm};
 use crate::plan::probe::Probe;
 use rayon::prelude::*;
@@ -61,6 +69,42 @@ impl PairCurrent {
             })
             .collect()
     }
+}
+
+impl PairCurrent {
+    /// The pulsed pairs of a full IRE result (none for cryo, nor for a preview: its coarse grid
+    /// does not predict the current).
+    pub fn of_result(result: &crate::physics::model::ModelResult, probes: &[Probe]) -> Vec<PairCurrent> {
+        result
+            .ire()
+            .filter(|r| !r.preview)
+            .map(|r| PairCurrent::from_ire(r, probes))
+            .unwrap_or_default()
+    }
+}
+
+/// The safety pass of one plan's model result, whatever the modality: its zones
+/// ([`Zone::of_result`]) and pair currents against the rules. `None` for the result = nothing
+/// computed yet: only the probe paths are checked, and the report says it saw no zone.
+pub fn analyse(
+    geometry: &VolumeGeometry,
+    structures: &[Structure],
+    probes: &[Probe],
+    result: Option<(&crate::physics::model::ModelResult, f64)>,
+    rules: &RuleSet,
+    cache: &mut SafetyCache,
+) -> SafetyReport {
+    let zones = result.map_or_else(Vec::new, |(r, lethal_c)| Zone::of_result(r, lethal_c));
+    let currents = result.map_or_else(Vec::new, |(r, _)| PairCurrent::of_result(r, probes));
+    let input = SafetyInput {
+        geometry,
+        structures,
+        zones: &zones,
+        probes,
+        currents: &currents,
+        rules,
+    };
+    run_safety(&input, cache)
 }
 
 /// Everything one pass looks at. Structures are masks on `geometry` (the CT grid).
@@ -116,46 +160,6 @@ pub struct TargetDistance {
     pub beyond_mm: f64,
 }
 
-/// One rule that fired.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Finding {
-    pub severity: Severity,
-    /// Red / amber / green.
-    pub light: Light,
-    /// Rule id.
-    pub rule: String,
-    pub rule_text: String,
-    pub source: String,
-    pub structure: Option<String>,
-    pub structure_index: Option<usize>,
-    /// Structure kind.
-    pub kind: Option<StructureKind>,
-    pub zone: Option<String>,
-    pub zone_index: Option<usize>,
-    pub probe: Option<String>,
-    pub probe_index: Option<usize>,
-    /// Best estimate (mm); negative = inside the zone by that depth; for margin findings the
-    /// signed minimal margin.
-    pub distance_mm: Option<f64>,
-    /// Conservative lower bound the rule compared (mm).
-    pub distance_lower_mm: Option<f64>,
-    pub error_bound_mm: Option<f64>,
-    pub overlap_ml: Option<f64>,
-    /// The rule's limit (mm, or A for the current rule).
-    pub limit: Option<f64>,
-    /// Protective dissection: distance still to gain (mm) to reach the rule's goal.
-    pub gain_mm: Option<f64>,
-    /// Probe path: depth along the path from the entry point (mm), start and end.
-    pub path_from_entry_mm: Option<[f64; 2]>,
-    pub current_a: Option<f64>,
-    /// Caliper: the zone (or target, or path start) side and the structure side, LPS mm.
-    pub caliper_lps: Option<[PatientPos; 2]>,
-    /// Where the views should go.
-    pub focus_lps: Option<PatientPos>,
-    /// One line for the user.
-    pub message: String,
-}
-
 /// The result of one pass.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SafetyReport {
@@ -174,9 +178,18 @@ pub struct SafetyReport {
     pub beyond_mm: f64,
     /// Some zone came from a fast preview.
     pub preview: bool,
+    /// The zones analysed; empty = no model result yet, so "no finding" is not an all-clear.
+    #[serde(skip)]
+    pub zones: Vec<String>,
 }
 
 impl SafetyReport {
+    /// Whether a zone was analysed: without one only the probe paths were checked, and a
+    /// report with no finding means "not computed", never "clear".
+    pub fn has_zone(&self) -> bool {
+        !self.zones.is_empty()
+    }
+
     /// The findings at a light.
     pub fn count(&self, light: Light) -> usize {
         self.findings.iter().filter(|f| f.light == light).count()
@@ -294,6 +307,7 @@ pub fn run_safety(input: &SafetyInput<'_>, cache: &mut SafetyCache) -> SafetyRep
         })
     };
     let mpairs: Vec<(usize, usize)> = (0..prepared.len())
+        .filter(|&z| prepared[z].surface != Surface::Outer)
         .filter(|&z| prepared[z].kind.is_lethal() || margin_rule_zone(prepared[z].kind))
         .flat_map(|z| targets.iter().map(move |&t| (z, t)))
         .collect();
@@ -357,6 +371,7 @@ pub fn run_safety(input: &SafetyInput<'_>, cache: &mut SafetyCache) -> SafetyRep
         paths,
         beyond_mm: beyond,
         preview: input.zones.iter().any(|z| z.preview),
+        zones: input.zones.iter().map(|z| z.label.clone()).collect(),
     }
 }
 
@@ -500,6 +515,8 @@ fn blank(rule: &Rule) -> Finding {
         current_a: None,
         caliper_lps: None,
         focus_lps: None,
+        probe_indices: Vec::new(),
+        value: None,
         message: String::new(),
     }
 }
@@ -547,8 +564,18 @@ fn evaluate(
     paths: &[PathCollision],
     out: &mut Vec<Finding>,
 ) {
-    let zone_ok =
-        |z: usize, sel: &ZoneSelector| zones.get(z).is_some_and(|p| selects(sel, rule.modality, p.kind));
+    // Distances to structures are measured from the outer surface of a zone's uncertainty band,
+    // coverage and margins on the inner one (a zone without a band is both).
+    let zone_ok = |z: usize, sel: &ZoneSelector| {
+        zones
+            .get(z)
+            .is_some_and(|p| p.surface != Surface::Inner && selects(sel, rule.modality, p.kind))
+    };
+    let margin_zone_ok = |z: usize, sel: &ZoneSelector| {
+        zones
+            .get(z)
+            .is_some_and(|p| p.surface != Surface::Outer && selects(sel, rule.modality, p.kind))
+    };
     match &rule.check {
         Check::ZoneDistance {
             zone,
@@ -659,7 +686,7 @@ fn evaluate(
             }
         }
         Check::TargetMargin { zone, margin_mm } => {
-            for m in margins.iter().filter(|m| zone_ok(m.zone_index, zone)) {
+            for m in margins.iter().filter(|m| margin_zone_ok(m.zone_index, zone)) {
                 let fires = m.min_margin_lower_mm.is_none_or(|l| l < margin_mm.value);
                 if !fires {
                     continue;

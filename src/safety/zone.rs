@@ -5,6 +5,7 @@
 
 use crate::anatomy::distance::edt_mm;
 use crate::geometry::PatientPos;
+use crate::physics::band::Surface;
 use crate::physics::cryo::model::CryoResult;
 use crate::physics::grid::ComputeGrid;
 use crate::physics::ire::model::IreResult;
@@ -52,6 +53,22 @@ pub struct Zone {
     pub inside: Vec<bool>,
     /// From a fast approximation (the drag preview), not the full model.
     pub preview: bool,
+    /// Which surface of the model's uncertainty band this is: distances to critical structures
+    /// are measured from the outer one and coverage / margin from the inner one (both
+    /// conservative); a model without a band gives its nominal zone to both.
+    pub surface: Surface,
+}
+
+impl Zone {
+    /// Whether the distance rules (structures near or inside the zone) measure this zone.
+    pub fn for_distances(&self) -> bool {
+        self.surface != Surface::Inner
+    }
+
+    /// Whether coverage and margin are measured on this zone.
+    pub fn for_margins(&self) -> bool {
+        self.surface != Surface::Outer
+    }
 }
 
 impl Zone {
@@ -63,6 +80,7 @@ impl Zone {
             grid: result.grid.clone(),
             inside: result.zone.clone(),
             preview: result.preview,
+            surface: Surface::Nominal,
         }
     }
 
@@ -78,6 +96,7 @@ impl Zone {
             grid: result.grid.clone(),
             inside: result.reached_mask(last, temp_c),
             preview: false,
+            surface: Surface::Nominal,
         };
         vec![
             zone("Iceball 0 °C".into(), ZoneKind::CryoIsotherm { temp_c: 0.0 }, 0.0),
@@ -92,6 +111,82 @@ impl Zone {
                 lethal_c,
             ),
         ]
+    }
+
+    /// The zones of any model's result the rules look at (the IRE zone; the cryo 0 °C, −20 °C
+    /// and lethal isotherms at their largest extent). `lethal_c` is the cryo plan's lethal
+    /// isotherm (ignored for IRE).
+    ///
+    /// With an uncertainty band the rules see its two conservative surfaces instead of the
+    /// nominal zone: the outer one for distances to structures (for cryo, the outer 0 °C iceball
+    /// — the "stop at 2 mm" rule watches the visible ice), the inner one for coverage and margin;
+    /// each zone's label says which surface it is, and so does every finding about it.
+    pub fn of_result(result: &crate::physics::model::ModelResult, lethal_c: f64) -> Vec<Zone> {
+        use crate::physics::model::ModelResult;
+        match result {
+            ModelResult::Ire(r) => match &r.band {
+                Some(b) => vec![
+                    Zone::from_band(b, Surface::Outer, "IRE zone (outer)", ZoneKind::IreThreshold),
+                    Zone::from_band(b, Surface::Inner, "IRE zone (inner)", ZoneKind::IreThreshold),
+                ],
+                None => vec![Zone::from_ire(r, Self::ire_label(r.preview))],
+            },
+            ModelResult::Cryo(r) => {
+                let mut zones = Zone::cryo_zones(r, lethal_c);
+                if let Some(b) = &r.band {
+                    // 0 °C: the outer iceball replaces the nominal one for the distance rules;
+                    // the lethal zone: outer for distances, inner for coverage and margin.
+                    zones.retain(|z| {
+                        !matches!(z.kind, ZoneKind::CryoLethal { .. }) && z.kind.temp_c() != Some(0.0)
+                    });
+                    zones.insert(
+                        0,
+                        Zone::from_band(
+                            &b.iceball,
+                            Surface::Outer,
+                            "Iceball 0 °C (outer)",
+                            ZoneKind::CryoIsotherm { temp_c: 0.0 },
+                        ),
+                    );
+                    let lethal = ZoneKind::CryoLethal { temp_c: lethal_c };
+                    zones.push(Zone::from_band(
+                        &b.lethal,
+                        Surface::Outer,
+                        &format!("Lethal {lethal_c:.0} °C (outer)"),
+                        lethal,
+                    ));
+                    zones.push(Zone::from_band(
+                        &b.lethal,
+                        Surface::Inner,
+                        &format!("Lethal {lethal_c:.0} °C (inner)"),
+                        lethal,
+                    ));
+                }
+                zones
+            }
+        }
+    }
+
+    /// One surface of an uncertainty band as a zone.
+    pub fn from_band(
+        band: &crate::physics::band::ZoneBand,
+        surface: Surface,
+        label: &str,
+        kind: ZoneKind,
+    ) -> Zone {
+        Zone {
+            label: label.to_string(),
+            kind,
+            grid: band.grid.clone(),
+            inside: band.surface(surface).to_vec(),
+            preview: false,
+            surface,
+        }
+    }
+
+    /// "IRE zone", or "IRE zone (preview)" for the coarse preview.
+    pub fn ire_label(preview: bool) -> &'static str {
+        if preview { "IRE zone (preview)" } else { "IRE zone" }
     }
 
     /// A zone from a predicate on node positions (analytic zones for tests and benches, or a
@@ -115,6 +210,7 @@ impl Zone {
             grid,
             inside: flags,
             preview: false,
+            surface: Surface::Nominal,
         }
     }
 
@@ -160,6 +256,7 @@ const MAX_CROP_NODES: usize = 16_000_000;
 pub struct PreparedZone {
     pub label: String,
     pub kind: ZoneKind,
+    pub surface: Surface,
     /// The crop: same spacing as the zone's grid; its nodes are nodes of the zone's grid
     /// (possibly beyond it, where they are outside the zone).
     pub crop: ComputeGrid,
@@ -274,6 +371,7 @@ impl PreparedZone {
         PreparedZone {
             label: zone.label.clone(),
             kind: zone.kind,
+            surface: zone.surface,
             crop,
             inside,
             d_out,

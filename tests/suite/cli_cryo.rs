@@ -71,7 +71,8 @@ fn cryo_json_lists_the_iceball_stop_finding_and_the_slide_is_written() {
         .unwrap_or_else(|| panic!("no iceball stop finding in {findings:#?}"));
     assert_eq!(stop["structure"], "Nerve");
     assert_eq!(stop["kind"], "Nerve");
-    assert_eq!(stop["zone"], "Iceball 0 °C");
+    // Distances are measured from the band's outer 0 °C iceball (issue 14).
+    assert_eq!(stop["zone"], "Iceball 0 °C (outer)");
     assert_eq!(stop["severity"], "stop");
     // Inside the iceball: a negative distance, and what the rule compared is below its 2 mm.
     assert!(stop["distance_mm"].as_f64().unwrap() < 0.0, "{stop}");
@@ -90,7 +91,8 @@ fn cryo_json_lists_the_iceball_stop_finding_and_the_slide_is_written() {
     // The target's margin is measured against the lethal zone (−40 °C for C3).
     let m = &v["margins"][0];
     assert_eq!(m["target"], "Target node");
-    assert_eq!(m["zone"], "Lethal -40 °C");
+    // … its inner surface (issue 14).
+    assert_eq!(m["zone"], "Lethal -40 °C (inner)");
     let coverage = m["coverage"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&coverage), "{m}");
     // The slide was written next to the report.
@@ -133,7 +135,16 @@ fn moving_the_nerve_away_clears_the_stop_finding() {
         "{:#?}",
         far.findings
     );
-    assert_ne!(far.safety.status, ablaplan::safety::Light::Red);
+    // What stays red is the target's coverage, judged on the band's inner lethal surface at this
+    // coarse grid (issue 14: conservative), never the nerve.
+    assert!(
+        far.findings
+            .iter()
+            .filter(|f| f.light == ablaplan::safety::Light::Red)
+            .all(|f| f.kind == Some(ablaplan::anatomy::StructureKind::Target)),
+        "{:#?}",
+        far.findings
+    );
     // The same iceball both times: only the nerve moved.
     assert_eq!(near.isotherms[0].volume_ml, far.isotherms[0].volume_ml);
 }

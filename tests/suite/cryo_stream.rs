@@ -217,7 +217,7 @@ fn default_super_step_matches_forward_euler_with_a_probe() {
 
 use crate::common;
 use ablaplan::app::SnapshotGate;
-use ablaplan::app::{AblaApp, Command, CryoStatus, StartupOptions};
+use ablaplan::app::{AblaApp, Command, RunStatus, StartupOptions};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::time::Duration;
@@ -285,8 +285,8 @@ fn the_slider_scrubs_the_iceball_while_the_model_runs() {
         "three streamed snapshots",
         |app| app.cryo_partial().is_some_and(|p| p.snapshot_count() == 3),
     );
-    assert!(h.state().cryo_running(), "the job is held, not finished");
-    assert_eq!(*h.state().cryo_status(), CryoStatus::Computing);
+    assert!(h.state().model_running(), "the job is held, not finished");
+    assert_eq!(*h.state().model_status(), RunStatus::Computing);
     assert!(h.state().cryo_result().is_none(), "no full result yet");
     assert!(
         h.query_by_label_contains("computing — 1.0 of 30 min").is_some(),
@@ -320,32 +320,32 @@ fn the_slider_scrubs_the_iceball_while_the_model_runs() {
     h.run_steps(3);
     h.get_by_label("Cancel cryo computation").click();
     h.run_steps(2);
-    assert_eq!(*h.state().cryo_status(), CryoStatus::Cancelled);
-    assert!(!h.state().cryo_running());
+    assert_eq!(*h.state().model_status(), RunStatus::Cancelled);
+    assert!(!h.state().model_running());
     assert!(h.state().cryo_partial().is_none());
     // Released, a rerun streams through to the full result.
     gate.release();
     h.state_mut().set_cryo_snapshot_gate(None);
     push(&mut h, Command::SetCryoTime(1800.0));
-    push(&mut h, Command::RunCryo);
+    push(&mut h, Command::RunModel);
     common::step_until(&mut h, Duration::from_secs(300), "cryo job", |app| {
-        !app.cryo_running()
+        !app.model_running()
     });
-    assert_eq!(*h.state().cryo_status(), CryoStatus::Done);
+    assert_eq!(*h.state().model_status(), RunStatus::Done);
     assert_eq!(h.state().cryo_result().map(|r| r.snapshot_count()), Some(61));
     assert!(h.state().cryo_partial().is_none());
     // Sensors are plan edits: undo and redo bring them back, without rerunning the model (they
     // are not a model input).
     let revision = h.state().plan().revision();
     push(&mut h, Command::AddCryoSensor(centre));
-    assert_eq!(h.state().plan().cryo_sensors_lps.len(), 1);
+    assert_eq!(h.state().plan().cryo_sensors_lps().len(), 1);
     push(&mut h, Command::Undo);
     assert!(
-        h.state().plan().cryo_sensors_lps.is_empty(),
+        h.state().plan().cryo_sensors_lps().is_empty(),
         "undo removes the sensor"
     );
     push(&mut h, Command::Redo);
-    assert_eq!(h.state().plan().cryo_sensors_lps, vec![centre]);
+    assert_eq!(h.state().plan().cryo_sensors_lps(), vec![centre]);
     assert_eq!(h.state().plan().revision(), revision);
-    assert!(!h.state().cryo_running());
+    assert!(!h.state().model_running());
 }

@@ -244,16 +244,18 @@ fn cryo_on_demo() -> (
 
 #[test]
 fn cryo_slide_lists_the_protocol_and_iceball_and_hides_the_patient() {
-    use ablaplan::export::{CryoBoard, cryo_board_slide};
+    use ablaplan::export::{Board, BoardZone, board_slide};
     let (v, probes, settings, r) = cryo_on_demo();
     let tissues = ablaplan::physics::cryo::tissue::builtin_cryo_tissues().unwrap();
     let provenance = ablaplan::export::board::cryo_provenance(&r, &settings, &tissues, &probes);
-    let board = |anonymise: bool| CryoBoard {
+    let board = |anonymise: bool| Board {
         title: "Case 9: cryo".into(),
         volume: &v,
         probes: &probes,
-        result: &r,
-        lethal_c: settings.lethal_isotherm_c,
+        zone: BoardZone::Cryo {
+            result: &r,
+            lethal_c: settings.lethal_isotherm_c,
+        },
         structures: &[],
         calipers: Vec::new(),
         findings: Some(vec![(Severity::HighRisk, "Stop: nerve in the iceball".into())]),
@@ -263,7 +265,7 @@ fn cryo_slide_lists_the_protocol_and_iceball_and_hides_the_patient() {
         window: ablaplan::render::WindowLevel::new(40.0, 400.0),
         anonymise,
     };
-    let s = cryo_board_slide(&board(true)).unwrap();
+    let s = board_slide(&board(true)).unwrap();
     assert_eq!((s.image.width, s.image.height), (SLIDE_WIDTH, SLIDE_HEIGHT));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cryo.png");
@@ -339,7 +341,7 @@ fn cryo_slide_lists_the_protocol_and_iceball_and_hides_the_patient() {
             .collect()
     };
     assert_eq!(hits(&s), Vec::<String>::new());
-    let named = cryo_board_slide(&board(false)).unwrap();
+    let named = board_slide(&board(false)).unwrap();
     assert!(!hits(&named).is_empty(), "the check can fail");
     // The lethal zone's blue is drawn in the axial panel.
     let blue = (84..684)

@@ -481,7 +481,14 @@ fn overrides_change_one_parameter() {
         voltage_v: Some(1800.0),
         ..Default::default()
     };
-    apply_overrides(&mut c, &o, file, &mut warnings).expect("voltage");
+    apply_overrides(
+        &mut c,
+        ablaplan::plan::catalog::Modality::Ire,
+        &o,
+        file,
+        &mut warnings,
+    )
+    .expect("voltage");
     assert_eq!(
         c.ire.pairs.len(),
         6,
@@ -498,7 +505,14 @@ fn overrides_change_one_parameter() {
         threshold_v_per_cm: Some(637.0),
         ..Default::default()
     };
-    apply_overrides(&mut c, &o, file, &mut warnings).expect("model");
+    apply_overrides(
+        &mut c,
+        ablaplan::plan::catalog::Modality::Ire,
+        &o,
+        file,
+        &mut warnings,
+    )
+    .expect("model");
     assert_eq!(c.model.spacing_mm, 1.0);
     assert!(!c.model.nonlinear);
     assert_eq!(
@@ -514,7 +528,14 @@ fn overrides_change_one_parameter() {
         voltage_v: Some(3500.0),
         ..Default::default()
     };
-    apply_overrides(&mut c, &o, file, &mut warnings).expect("high voltage");
+    apply_overrides(
+        &mut c,
+        ablaplan::plan::catalog::Modality::Ire,
+        &o,
+        file,
+        &mut warnings,
+    )
+    .expect("high voltage");
     assert!(warnings.iter().any(|w| w.contains("3500")), "{warnings:?}");
 
     for (o, flag) in [
@@ -548,7 +569,14 @@ fn overrides_change_one_parameter() {
         ),
     ] {
         let mut c = base.clone();
-        let err = apply_overrides(&mut c, &o, file, &mut Vec::new()).expect_err(flag);
+        let err = apply_overrides(
+            &mut c,
+            ablaplan::plan::catalog::Modality::Ire,
+            &o,
+            file,
+            &mut Vec::new(),
+        )
+        .expect_err(flag);
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains(flag), "{err}");
     }

@@ -351,13 +351,15 @@ fn translation_and_rotation_keep_the_zone_volume() {
             Vector3::y(),
             1e-3,
         ),
-        // The electrodes cut the grid at new sub-voxel positions: grid tolerance.
+        // The electrodes cut the grid at new sub-voxel positions: grid tolerance (3.0 % at the
+        // calibrated 415 V/cm, whose larger zone also feels the larger zero-flux box of the
+        // oblique pair's grid more).
         (
             "oblique (35° and 20°)",
             PatientPos::new(0.21, 0.33, 0.1),
             rot * Vector3::z(),
             rot * Vector3::x(),
-            0.03,
+            0.035,
         ),
     ];
     println!("invariance: base zone {base:.3} mL at {} mm", opts.spacing_mm);
@@ -417,11 +419,21 @@ fn v3(nonlinear: bool, spacing_mm: f64) -> ([f64; 3], IreResult) {
 
 #[test]
 fn v3_ben_david_porcine_liver() {
-    // Liver class from assets/tissues_ire.json as cited (Go-Smart σ 0.08→0.32 S/m, 350/700 V/cm;
-    // lethal 550 V/cm, the midpoint of the human-liver 500–600 V/cm), 70 pulses — not fitted to V3.
+    // Liver class from assets/tissues_ire.json: Go-Smart σ0 0.08 S/m and 350/700 V/cm, with the
+    // lethal threshold and σ1/σ0 calibrated on this experiment (ire_calibration.rs,
+    // REFERENCE.md §7; V3 is the calibration set).
     let h = 0.5;
     let (ext, r) = v3(true, h);
     let (lin, rl) = v3(false, h);
+    let axes = [Vector3::x(), Vector3::y(), Vector3::z()];
+    let band = r.band.as_ref().expect("the full model carries a band");
+    // Summary axes in the report's order; read back as (pair axis, perpendicular, along).
+    let sum = band.summary([axes[2], axes[0], axes[1]]);
+    let ext_of = |s: &ablaplan::physics::band::SurfaceSummary| {
+        let e = s.extents_mm;
+        [e.pair_axis, e.perpendicular, e.probe_axis]
+    };
+    let (inner, outer) = (ext_of(&sum.inner), ext_of(&sum.outer));
     println!(
         "V3 nonlinear ({h} mm): {:.1} × {:.1} × {:.1} mm (pair axis × perpendicular × along), {:.2} mL, \
          {:.1} A, {} nonlinear iterations, converged {}",
@@ -434,26 +446,65 @@ fn v3_ben_david_porcine_liver() {
         r.pairs[0].converged
     );
     println!(
+        "V3 band: inner {:.1} × {:.1} × {:.1} mm ({:.2} mL), outer {:.1} × {:.1} × {:.1} mm ({:.2} mL); {:?}",
+        inner[0],
+        inner[1],
+        inner[2],
+        sum.inner.volume_ml,
+        outer[0],
+        outer[1],
+        outer[2],
+        sum.outer.volume_ml,
+        sum.parameters
+            .iter()
+            .map(|p| (&p.name, p.inner, p.nominal, p.outer))
+            .collect::<Vec<_>>()
+    );
+    println!(
         "V3 linear σ0 ({h} mm): {:.1} × {:.1} × {:.1} mm, {:.2} mL, {:.1} A",
         lin[0], lin[1], lin[2], rl.zone_volume_ml, rl.pairs[0].current_a
     );
     println!("V3 published (Ben-David 2012): 30 ± 4 × 17 ± 4 × 30 ± 6 mm");
     assert!(r.pairs[0].converged);
-    // Published: 30 ± 4 × 17 ± 4 × 30 ± 6 mm. Perpendicular to the electrode plane and along the
-    // electrodes the cited parameters give it (14.5 and 28.5 mm at 0.5 mm; 14.2–14.5 and
-    // 28.2–28.5 mm from 0.25 to 0.75 mm, `v3_series_release`).
-    assert!((ext[1] - 17.0).abs() <= 4.0, "perpendicular {:.1} mm", ext[1]);
-    assert!((ext[2] - 30.0).abs() <= 6.0, "along {:.1} mm", ext[2]);
-    // Along the pair axis they do not: 22.5 mm (22.5–23.4 mm over the grids) against 26–34 mm.
-    // That axis is where the nonlinear model differs most from the constant-σ one: σ rises 4×
-    // wherever E > 700 V/cm, i.e. in the whole gap, which draws the current into the gap and lowers
-    // the field on the outer side of each electrode (linear model 25.5 mm on this axis, nonlinear
-    // 22.5 mm, while the perpendicular extent grows from 11.5 to 14.5 mm). A 30 mm extent would put
-    // the lethal field 7.5 mm outside each electrode, where even the linear field is only
-    // ≈ 300 V/cm: the study's zone (70–90 pulses) implies a lower effective threshold there than
-    // the 550 V/cm of the assets (Peleg–Fermi Ec falls from 489 V/cm at 70 pulses to 269 V/cm at
-    // 90). Asserted as it is, so that a change of the model shows up here.
-    assert!((20.0..=25.0).contains(&ext[0]), "pair axis {:.1} mm", ext[0]);
+    // Published: 30 ± 4 × 17 ± 4 × 30 ± 6 mm — the nominal zone within 1 SD on all three axes.
+    // Before the calibration (550 V/cm, σ1/σ0 = 4) the pair axis was 22.5 mm: the zone was short
+    // behind each electrode.
+    let (measured, sd) = ([30.0, 17.0, 30.0], [4.0, 4.0, 6.0]);
+    for ax in 0..3 {
+        assert!(
+            (ext[ax] - measured[ax]).abs() <= sd[ax],
+            "axis {ax}: {:.1} mm against {} ± {}",
+            ext[ax],
+            measured[ax],
+            sd[ax]
+        );
+        // The measured extents lie inside the band, and the band is no wider than ±1 SD.
+        assert!(
+            inner[ax] <= measured[ax] && measured[ax] <= outer[ax],
+            "axis {ax}: measured {} outside the band {:.1}–{:.1} mm",
+            measured[ax],
+            inner[ax],
+            outer[ax]
+        );
+        assert!(
+            outer[ax] - inner[ax] <= 2.0 * sd[ax],
+            "axis {ax}: band {:.1}–{:.1} mm wider than ±1 SD",
+            inner[ax],
+            outer[ax]
+        );
+        assert!(inner[ax] <= ext[ax] && ext[ax] <= outer[ax]);
+    }
+    // The band names its parameters with their ranges: the liver threshold and σ1/σ0.
+    assert!(
+        sum.parameters
+            .iter()
+            .any(|p| p.name.contains("threshold") && p.inner > p.outer)
+    );
+    assert!(
+        sum.parameters
+            .iter()
+            .any(|p| p.name.contains("σ1/σ0") && p.inner < p.outer)
+    );
     // The nonlinear σ grows the zone (REFERENCE.md §2: the constant-σ model under-predicts the
     // perpendicular extent).
     assert!(r.zone_volume_ml > rl.zone_volume_ml);
@@ -463,7 +514,7 @@ fn v3_ben_david_porcine_liver() {
         ext[1],
         lin[1]
     );
-    assert!(r.pairs[0].current_a > 2.0 * rl.pairs[0].current_a);
+    assert!(r.pairs[0].current_a > 1.5 * rl.pairs[0].current_a);
 }
 
 /// With σ1 = σ0 the nonlinear iteration has nothing to do: it must reproduce the linear model.
@@ -517,11 +568,14 @@ fn preview_is_labelled_and_close_to_the_linear_model() {
         pv.zone_volume_ml, ep, full.zone_volume_ml, ef, pv.pairs[0].current_a, full.pairs[0].current_a
     );
     // Same physics (linear, homogeneous) without the end effects and the boundary, sampled at
-    // 1.5 mm: the volume within 25 %, the extents within 3 mm (two preview spacings).
+    // 1.5 mm: the volume within 25 %, the extents within 3 mm (two preview spacings) across the
+    // electrodes. Along them 4 mm: the line sources end abruptly at the tips, and at the
+    // calibrated 415 V/cm the zone reaches further past the tips, where the finite electrodes'
+    // fringe field adds ≈ 3.75 mm the preview lacks.
     assert!((pv.zone_volume_ml - full.zone_volume_ml).abs() < 0.25 * full.zone_volume_ml);
     for ax in 0..3 {
         assert!(
-            (ep[ax] - ef[ax]).abs() <= 3.0,
+            (ep[ax] - ef[ax]).abs() <= if ax == 2 { 4.0 } else { 3.0 },
             "axis {ax}: {} vs {}",
             ep[ax],
             ef[ax]

@@ -145,7 +145,7 @@ fn kinds(probes: &[Probe]) -> Vec<(FindingKind, Severity)> {
     check_probes(probes, &PlacementLimits::default())
         .findings
         .iter()
-        .map(|f| (f.kind, f.severity))
+        .map(|f| (FindingKind::of(f).expect("a placement finding"), f.severity))
         .collect()
 }
 
@@ -187,7 +187,11 @@ fn cryo_limits_are_tighter() {
     );
     let r = check_probes(&pair, &PlacementLimits::cryo());
     assert_eq!(r.findings.len(), 2);
-    assert!(r.findings.iter().all(|f| f.kind == FindingKind::SpacingTooLarge));
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| FindingKind::of(f) == Some(FindingKind::SpacingTooLarge))
+    );
     assert!(r.findings.iter().all(|f| f.source.contains("Shah 2016")));
 }
 
@@ -240,7 +244,7 @@ fn invalid_probe_is_a_finding_not_a_panic() {
     let r = check_probes(&[probe_at(15.0, 0.0, 0.0, "1"), bad], &PlacementLimits::default());
     assert_eq!(r.pairs.len(), 0);
     assert_eq!(r.findings.len(), 1);
-    assert_eq!(r.findings[0].kind, FindingKind::InvalidProbe);
+    assert_eq!(FindingKind::of(&r.findings[0]), Some(FindingKind::InvalidProbe));
     assert!(r.findings[0].message.contains("\"2\""));
 }
 

@@ -520,6 +520,7 @@ fn sphere_zone(centre: PatientPos, radius_mm: f64) -> IreResult {
         elapsed_s: radius_mm,
         preview: true,
         description: "test sphere".into(),
+        band: None,
     }
 }
 

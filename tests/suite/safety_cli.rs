@@ -28,7 +28,8 @@ fn compute_json_lists_the_nerve_finding() {
         .unwrap_or_else(|| panic!("no nerve finding in {findings:#?}"));
     assert_eq!(nerve["structure"], "Nerve");
     assert_eq!(nerve["kind"], "Nerve");
-    assert_eq!(nerve["zone"], "IRE zone");
+    // Distances are measured from the band's outer surface (issue 13).
+    assert_eq!(nerve["zone"], "IRE zone (outer)");
     assert_eq!(nerve["severity"], "high_risk");
     assert!(nerve["distance_mm"].as_f64().is_some());
     assert!(nerve["distance_lower_mm"].as_f64().unwrap() < 2.0);
@@ -98,4 +99,21 @@ fn structures_and_rules_are_validated_naming_the_field() {
     assert!(e.contains("rules") && e.contains("source"), "{e}");
     // Old case files without the new keys stay valid.
     load_case(&case_path("v2_spacing_20mm.json")).expect("old case");
+}
+
+/// Issue 13: an uncovered target's finding says why, from the model — the node in fat conducts
+/// better than the fat, so the field inside it is lower — and what voltage would reach it.
+#[test]
+fn an_uncovered_node_in_fat_says_why() {
+    let case = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/cases/node_in_fat_bracket.json");
+    let r = compute_case(&case, &ComputeOverrides::default(), &JobCtx::default()).expect("compute");
+    let coverage = r
+        .findings
+        .iter()
+        .find(|f| f.rule == "ire.zone_coverage")
+        .unwrap_or_else(|| panic!("the bracket does not cover the node: {:#?}", r.findings));
+    let m = &coverage.message;
+    assert!(m.contains("why:"), "{m}");
+    assert!(m.contains("conducts") && m.contains("field inside"), "{m}");
+    assert!(m.contains(" V"), "what voltage would reach it: {m}");
 }

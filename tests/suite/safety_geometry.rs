@@ -621,3 +621,58 @@ proptest! {
         }
     }
 }
+
+/// A zone with an uncertainty band (issues 13, 14): the nerve rule measures the outer surface,
+/// the margin the inner one, so both errors are conservative; each finding names its surface.
+#[test]
+fn distances_use_the_outer_band_surface_and_margins_the_inner_one() {
+    use ablaplan::physics::band::Surface;
+    let g = ct([0.8, 0.8, 1.0], 80.0);
+    let rules = builtin_rules().unwrap();
+    let c = [0.0, 0.0, 0.0];
+    let band = |label: &str, r: f64, surface: Surface| Zone {
+        surface,
+        ..Zone::sphere(label, ZoneKind::IreThreshold, PatientPos::from(c), r, 0.5)
+    };
+    // Inner 10 mm, outer 16 mm. A nerve 13 mm from the centre (3 mm outside the inner surface,
+    // inside the outer one); a target of 6 mm radius: 4 mm margin on the inner surface (below the
+    // 5 mm goal), 10 mm on the outer one.
+    let zones = [
+        band("IRE zone (outer)", 16.0, Surface::Outer),
+        band("IRE zone (inner)", 10.0, Surface::Inner),
+    ];
+    let nerve = structure(
+        "nerve",
+        StructureKind::Nerve,
+        sphere([13.0 + 1.5, 0.0, 0.0], 1.5),
+        &g,
+    );
+    let target = structure("node", StructureKind::Target, sphere(c, 6.0), &g);
+    let rep = pass(&g, &[nerve, target], &zones, &[], &rules);
+    let nerve_findings: Vec<_> = rep
+        .findings
+        .iter()
+        .filter(|f| f.kind == Some(StructureKind::Nerve))
+        .collect();
+    assert!(
+        !nerve_findings.is_empty(),
+        "the nerve inside the outer surface fires"
+    );
+    assert!(
+        nerve_findings
+            .iter()
+            .all(|f| f.zone.as_deref() == Some("IRE zone (outer)")),
+        "{nerve_findings:?}"
+    );
+    assert!(
+        rep.margins.iter().all(|m| m.zone == "IRE zone (inner)"),
+        "margins only on the inner surface: {:?}",
+        rep.margins.iter().map(|m| &m.zone).collect::<Vec<_>>()
+    );
+    let margin = rep
+        .findings
+        .iter()
+        .find(|f| f.rule == "ire.zone_margin")
+        .expect("4 mm on the inner surface is below the 5 mm goal");
+    assert_eq!(margin.zone.as_deref(), Some("IRE zone (inner)"));
+}

@@ -10,7 +10,7 @@ use crate::common;
 use ablaplan::app::plan::{ArrayCentre, ArrayOptions, array_direction, array_in_plane};
 use ablaplan::app::settings::Settings;
 use ablaplan::app::viewer::ViewTransform;
-use ablaplan::app::{AblaApp, Command, IreStatus, StartupOptions, Tool};
+use ablaplan::app::{AblaApp, Command, RunStatus, StartupOptions, Tool};
 use ablaplan::geometry::PatientPos;
 use ablaplan::physics::ire::model::IreModelOptions;
 use ablaplan::plan::catalog::{Modality, builtin_catalog};
@@ -46,7 +46,7 @@ fn demo() -> Harness<'static, AblaApp> {
 
 /// Steps frames until the background IRE job (if any) is done.
 fn settle_ire(h: &mut Harness<'static, AblaApp>, limit: Duration) {
-    common::step_until(h, limit, "IRE job", |app| !app.ire_running());
+    common::step_until(h, limit, "IRE job", |app| !app.model_running());
 }
 
 const WINDOW: egui::Vec2 = egui::Vec2::new(1400.0, 900.0);
@@ -189,8 +189,8 @@ fn dragging_in_the_axial_view_places_an_electrode() {
     assert_eq!(p.label, "1");
     assert_eq!(plan.selected, Some(0));
     // One electrode: the model says what is missing, no panic.
-    match h.state().ire_status() {
-        IreStatus::Error(m) => assert!(m.contains("two electrodes"), "{m}"),
+    match h.state().model_status() {
+        RunStatus::Error(m) => assert!(m.contains("two electrodes"), "{m}"),
         s => panic!("unexpected status {s:?}"),
     }
     assert!(
@@ -260,10 +260,10 @@ fn array_template_places_four_electrodes_with_default_pairs() {
     // The axial view's normal: probes run head to feet.
     assert!((plan.probes[0].tip_lps.z - plan.probes[0].entry_lps.z) < 0.0);
     // Pairs: what NanoKnife would pulse (every pair ≤ 25 mm: a 15 mm square's sides and diagonals).
-    let pairs = default_pairs(&plan.probes, &plan.settings);
-    assert_eq!(plan.settings.pairs, pairs);
+    let pairs = default_pairs(&plan.probes, &plan.ire().expect("IRE plan").settings);
+    assert_eq!(plan.ire().expect("IRE plan").settings.pairs, pairs);
     assert_eq!(pairs.len(), 6);
-    for pr in &plan.settings.pairs {
+    for pr in &plan.ire().expect("IRE plan").settings.pairs {
         let d = pair_spacing_mm(&plan.probes[pr.a], &plan.probes[pr.b]).expect("valid");
         let v = ((d / 10.0 * 1500.0) / 10.0).round() * 10.0;
         assert_eq!(pr.voltage_v, v.min(3000.0), "pair {}–{}: {d} mm", pr.a, pr.b);
@@ -288,11 +288,19 @@ fn excluding_a_pair_and_editing_a_voltage() {
     let mut h = demo();
     h.state_mut().push(Command::PlaceArray);
     h.run_steps(3);
-    let n_pairs = h.state().plan().settings.pairs.len();
+    let n_pairs = h.state().plan().ire().expect("IRE plan").settings.pairs.len();
     click_label(&mut h, "Pair 1–3");
     let plan = h.state().plan();
-    assert_eq!(plan.settings.pairs.len(), n_pairs - 1);
-    assert!(!plan.settings.pairs.iter().any(|p| (p.a, p.b) == (0, 2)));
+    assert_eq!(plan.ire().expect("IRE plan").settings.pairs.len(), n_pairs - 1);
+    assert!(
+        !plan
+            .ire()
+            .expect("IRE plan")
+            .settings
+            .pairs
+            .iter()
+            .any(|p| (p.a, p.b) == (0, 2))
+    );
     h.state_mut().push(Command::SetPairVoltage {
         a: 0,
         b: 1,
@@ -300,10 +308,16 @@ fn excluding_a_pair_and_editing_a_voltage() {
         live: false,
     });
     h.run_steps(2);
-    assert_eq!(h.state().plan().settings.pairs[0].voltage_v, 1800.0);
+    assert_eq!(
+        h.state().plan().ire().expect("IRE plan").settings.pairs[0].voltage_v,
+        1800.0
+    );
     click_label(&mut h, "Reset pairs");
     let plan = h.state().plan();
-    assert_eq!(plan.settings.pairs, default_pairs(&plan.probes, &plan.settings));
+    assert_eq!(
+        plan.ire().expect("IRE plan").settings.pairs,
+        default_pairs(&plan.probes, &plan.ire().expect("IRE plan").settings)
+    );
 }
 
 #[test]
@@ -324,8 +338,16 @@ fn spacing_above_the_limit_is_a_warning() {
     assert!(warnings >= 1, "a spacing warning is shown");
     assert!(h.query_all_by_label_contains("Warning: probe").count() >= 1);
     // 30 mm is too far for a default pair: the model says so instead of running.
-    assert!(h.state().plan().settings.pairs.is_empty());
-    assert!(matches!(h.state().ire_status(), IreStatus::Error(m) if m.contains("no pair to pulse")));
+    assert!(
+        h.state()
+            .plan()
+            .ire()
+            .expect("IRE plan")
+            .settings
+            .pairs
+            .is_empty()
+    );
+    assert!(matches!(h.state().model_status(), RunStatus::Error(m) if m.contains("no pair to pulse")));
     assert!(h.query_by_label_contains("no pair to pulse").is_some());
 }
 
@@ -449,11 +471,11 @@ fn the_model_runs_or_says_why_not() {
     settle_ire(&mut h, Duration::from_secs(600));
     eprintln!(
         "IRE status {:?}; zone {:?} mL",
-        h.state().ire_status(),
+        h.state().model_status(),
         h.state().ire_result().map(|r| r.zone_volume_ml)
     );
-    match h.state().ire_status().clone() {
-        IreStatus::Done => {
+    match h.state().model_status().clone() {
+        RunStatus::Done => {
             let r = h.state().ire_result().expect("a result");
             assert!(!r.preview);
             assert!(
@@ -467,7 +489,7 @@ fn the_model_runs_or_says_why_not() {
             // The |E| profile plot's pair chooser.
             assert!(h.query_by_label("Profile pair").is_some());
         }
-        IreStatus::Error(m) => {
+        RunStatus::Error(m) => {
             assert!(!m.is_empty());
             assert!(h.query_by_label(&m).is_some(), "the error is shown: {m}");
         }
@@ -483,15 +505,15 @@ fn a_running_model_can_be_cancelled() {
         .push(Command::SetModelOptions(IreModelOptions::default()));
     h.state_mut().push(Command::PlaceArray);
     h.run_steps(2);
-    assert!(h.state().ire_running(), "{:?}", h.state().ire_status());
-    assert_eq!(*h.state().ire_status(), IreStatus::Computing);
+    assert!(h.state().model_running(), "{:?}", h.state().model_status());
+    assert_eq!(*h.state().model_status(), RunStatus::Computing);
     click_label_now(&mut h, "Cancel IRE computation");
-    assert!(!h.state().ire_running());
-    assert_eq!(*h.state().ire_status(), IreStatus::Cancelled);
+    assert!(!h.state().model_running());
+    assert_eq!(*h.state().model_status(), RunStatus::Cancelled);
     assert!(h.query_by_label("Computation cancelled.").is_some());
     // Recompute starts it again.
     click_label(&mut h, "Recompute zone");
-    assert!(h.state().ire_running());
+    assert!(h.state().model_running());
 }
 
 #[test]

@@ -155,7 +155,7 @@ fn a_press_away_from_the_probes_moves_nothing() {
 fn the_view_draws_isolines_of_the_computed_zone() {
     let mut h = demo_with_view();
     common::step_until(&mut h, Duration::from_secs(240), "IRE model", |app| {
-        app.ire_result().is_some_and(|r| !r.preview) && !app.ire_running()
+        app.ire_result().is_some_and(|r| !r.preview) && !app.model_running()
     });
     h.run_steps(3);
     let [in_plane, eye] = h.state().probe_view().isoline_segment_counts();
@@ -317,7 +317,7 @@ fn the_view_draws_cryo_isotherms_in_a_cryo_plan() {
     );
     assert!(h.state().is_cryo_plan());
     common::step_until(&mut h, Duration::from_secs(600), "cryo model", |app| {
-        app.cryo_result().is_some() && !app.cryo_running()
+        app.cryo_result().is_some() && !app.model_running()
     });
     common::run(&mut h, Command::ShowProbeView(true));
     h.run_steps(3);

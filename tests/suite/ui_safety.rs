@@ -95,6 +95,9 @@ fn nerve_finding_fires_focuses_the_views_and_clears_when_moved_away() {
             .or(f.caliper_lps.map(|[a, b]| nalgebra::center(&a, &b)))
             .unwrap()
     };
+    // More findings than the panel shows at once (the band's surfaces): bring it into view first.
+    h.get_by_label(&message).scroll_to_me();
+    h.run_steps(3);
     h.get_by_label(&message).click();
     h.run_steps(3);
     let app = h.state();

@@ -35,7 +35,7 @@ use super::field::{
 };
 use super::preview::{AnalyticPair, PREVIEW_MARGIN_MM, PREVIEW_SPACING_MM, max_field};
 use super::tissue::{OUTSIDE, node_classes, plan_grid};
-use super::zone;
+use super::{band, zone};
 use crate::anatomy::structure::Structure;
 use crate::geometry::PatientPos;
 use crate::jobs::JobCtx;
@@ -64,78 +64,27 @@ pub enum TissueSource<'a> {
         centre_lps: PatientPos,
         size_mm: [f64; 3],
     },
-    /// A CT: classes from HU bins; structure kinds override (Vessel → blood, Target → tumour,
-    /// Bowel → bowel wall; `plan::tissue_params::class_for_structure`).
+    /// A CT: classes from HU bins; structure kinds override (Vessel → blood, Target → lymph
+    /// node, Bowel → bowel wall; `plan::tissue_params::class_for_structure`).
     Ct {
         volume: &'a Volume,
         structures: &'a [Structure],
     },
+    /// A phantom block of `class_id` in which analytic regions set their own class (a node of
+    /// lymph-node tissue in fat, a vessel of blood): heterogeneous experiments as cases. Later
+    /// regions win where they overlap ([`super::tissue::phantom_regions`] orders them by the CT's
+    /// override priority). Grid and faces as for [`TissueSource::Phantom`].
+    PhantomRegions {
+        class_id: &'a str,
+        centre_lps: PatientPos,
+        size_mm: [f64; 3],
+        regions: &'a [super::tissue::TissueRegion],
+    },
 }
 
-/// How the lethal zone is decided from the running maximum |E|.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ZoneCriterion {
-    /// Each node's tissue class lethal threshold (`lethal_threshold_v_per_cm`).
-    #[default]
-    TissueThreshold,
-    /// One threshold everywhere.
-    Fixed { threshold_v_per_cm: f64 },
-    /// Peleg–Fermi: lethal where the surviving fraction after the plan's pulse count is below
-    /// `max_survival` (e.g. 0.1).
-    PelegFermi { max_survival: f64 },
-}
-
-impl ZoneCriterion {
-    /// Short label for descriptions.
-    pub fn label(&self) -> String {
-        match self {
-            ZoneCriterion::TissueThreshold => "tissue thresholds".into(),
-            ZoneCriterion::Fixed { threshold_v_per_cm } => format!("{threshold_v_per_cm:.0} V/cm"),
-            ZoneCriterion::PelegFermi { max_survival } => {
-                format!("Peleg–Fermi survival < {:.0} %", 100.0 * max_survival)
-            }
-        }
-    }
-}
-
-/// Model settings (saved with cases; defaults are the defaults).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct IreModelOptions {
-    /// Isotropic grid spacing, 0.25–1.0 mm.
-    pub spacing_mm: f64,
-    /// Margin around the exposed segments of all probes.
-    pub margin_mm: f64,
-    /// Conductivity rises with field (σ(E) of each class); `false` = constant σ0.
-    pub nonlinear: bool,
-    pub max_nonlinear_iterations: usize,
-    /// Stop the per-pair iteration when max relative change of σ is below this.
-    pub nonlinear_tol: f64,
-    /// Relative residual of each linear solve.
-    pub linear_rel_tol: f64,
-    pub zone: ZoneCriterion,
-    /// Isolines for display, V/cm.
-    pub isolines_v_per_cm: Vec<f64>,
-}
-
-impl Default for IreModelOptions {
-    fn default() -> Self {
-        Self {
-            spacing_mm: 0.5,
-            margin_mm: 15.0,
-            nonlinear: true,
-            max_nonlinear_iterations: 12,
-            nonlinear_tol: 1e-3,
-            linear_rel_tol: 1e-6,
-            zone: ZoneCriterion::TissueThreshold,
-            isolines_v_per_cm: vec![300.0, 500.0, 700.0, 1000.0],
-        }
-    }
-}
-
-/// Accepted grid spacing (mm); the UI offers 0.25–1.0, tests and coarse studies go wider.
-pub const SPACING_RANGE_MM: (f64, f64) = (0.1, 4.0);
+// The model's options are plan settings (saved with a case): they live in `plan`, and keep
+// their path here for the model's callers.
+pub use crate::plan::ire::{IreModelOptions, SPACING_RANGE_MM, ZoneCriterion};
 
 impl IreModelOptions {
     /// Checks the numbers (the model reports the first bad one).
@@ -224,6 +173,10 @@ pub struct IreResult {
     pub preview: bool,
     /// One line for the UI and exports, e.g. "IRE nonlinear σ(E), 0.5 mm, tissue thresholds".
     pub description: String,
+    /// The zone's uncertainty band from the calibrated parameter ranges (`None` for the preview
+    /// or with `IreModelOptions::band` off). Safety measures distances from its outer surface and
+    /// coverage from its inner one.
+    pub band: Option<crate::physics::band::ZoneBand>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -559,13 +512,25 @@ impl Setup {
         pairs: Vec<PairResult>,
         started: Instant,
         preview: bool,
+        band_fields: Option<BandFields>,
         description: String,
     ) -> Result<IreResult, IreError> {
         let Level { grid, classes, .. } = self.fine;
         let threshold = zone::node_thresholds(&classes, params, &opts.zone, settings.pulses)?;
         let zone_flags = zone::zone_mask(&max_e, &threshold, &classes);
         let zone_volume_ml = zone::zone_volume_ml(&grid, &zone_flags);
+        let band = band_fields.map(|b| {
+            b.into_band(
+                &grid,
+                &classes,
+                params,
+                &opts.zone,
+                &threshold,
+                zone_flags.clone(),
+            )
+        });
         Ok(IreResult {
+            band,
             zone_volume_ml,
             linear_iterations: pairs.iter().map(|p| p.linear_iterations).sum(),
             grid,
@@ -585,6 +550,13 @@ impl Setup {
 /// 0.5 and 0.35 mm); on a 1.5 mm grid it is not (a 35°-oblique pair's zone moved by 8 % at
 /// 0.75 mm), so coarser plan grids iterate on the plan grid only (they are cheap anyway).
 const NESTED_MAX_COARSE_SPACING_MM: f64 = 1.0;
+
+/// Nonlinear tolerance (largest relative change of σ) of the band's solves at the ends of the
+/// conductivity ranges. They only supply the relative change of the field (`super::band`): 1 %
+/// in σ changes E by well under 1 %, which moves a zone edge 8 mm from an electrode (where E
+/// falls like 1/r to 1/r²) by < 0.1 mm — far below the 2h grid the ends are solved on — and it
+/// saves about half of their nonlinear iterations.
+const BAND_NONLINEAR_TOL: f64 = 1e-2;
 
 /// Relative residual of the intermediate linear solves of a nonlinear iteration: σ is about to
 /// change anyway; the solve of the converged σ is then polished to `linear_rel_tol`. 1e-4 keeps
@@ -764,13 +736,27 @@ pub fn compute_ire(
         opts.margin_mm,
         true,
     )?;
-    let coarse = if opts.nonlinear && 2.0 * opts.spacing_mm <= NESTED_MAX_COARSE_SPACING_MM + 1e-9 {
+    let fits_coarse = 2.0 * opts.spacing_mm <= NESTED_MAX_COARSE_SPACING_MM + 1e-9;
+    // The 2h grid: the nested start of the nonlinear iteration, and where the band's conductivity
+    // ends are solved (see `super::band`).
+    let coarse = if (opts.nonlinear || opts.band) && fits_coarse {
         setup.fine.coarsen(&setup.electrodes)
     } else {
         None
     };
     let fine = &setup.fine;
     let n = fine.grid.len();
+    let present = band::classes_present(&fine.classes, params.classes.len());
+    let groups = if opts.band {
+        band::conductivity_groups(params, &present, opts.nonlinear)
+    } else {
+        Vec::new()
+    };
+    let mut band_acc = opts.band.then(|| band::Accumulator::new(&groups, n));
+    let band_opts = IreModelOptions {
+        nonlinear_tol: opts.nonlinear_tol.max(BAND_NONLINEAR_TOL),
+        ..opts.clone()
+    };
     let n_pairs = setup.pairs.len();
     let per_pair_its = if opts.nonlinear {
         opts.max_nonlinear_iterations
@@ -780,7 +766,8 @@ pub fn compute_ire(
     let mut max_e = vec![0.0f32; n];
     let mut results = Vec::with_capacity(n_pairs);
     for (p_i, pair) in setup.pairs.iter().enumerate() {
-        let nested = coarse.as_ref().is_some_and(|c| c.covers(pair));
+        let on_coarse = coarse.as_ref().filter(|c| c.covers(pair));
+        let nested = opts.nonlinear && on_coarse.is_some();
         // Fraction within the pair: the coarse start takes the first half when there is one.
         let report = |stage: &str, it: usize| {
             let within = (it - 1).min(per_pair_its) as f32 / per_pair_its as f32;
@@ -799,19 +786,24 @@ pub fn compute_ire(
         };
         // Start: U/2 everywhere (the far-field potential of a symmetric pair), or the coarse
         // solution.
-        let (phi0, e_run0) = match coarse.as_ref().filter(|_| nested) {
-            Some(c) => {
-                let cs = solve_on_level(
-                    c,
-                    params,
-                    opts,
-                    pair,
-                    vec![0.5 * pair.voltage_v; c.grid.len()],
-                    vec![0.0; c.grid.len()],
-                    false,
-                    ctx,
-                    &|it| report("coarse ", it),
-                )?;
+        // The nominal solution on the 2h grid: the nested start, and the reference of the band's
+        // relative changes.
+        let coarse_nominal = match on_coarse {
+            Some(c) if nested || !groups.is_empty() => Some(solve_on_level(
+                c,
+                params,
+                opts,
+                pair,
+                vec![0.5 * pair.voltage_v; c.grid.len()],
+                vec![0.0; c.grid.len()],
+                false,
+                ctx,
+                &|it| report("coarse ", it),
+            )?),
+            _ => None,
+        };
+        let (phi0, e_run0) = match (on_coarse, coarse_nominal.as_ref().filter(|_| nested)) {
+            (Some(c), Some(cs)) => {
                 let e_run: Vec<f64> = cs.e_run.iter().map(|&v| f64::from(v)).collect();
                 (
                     prolong(&fine.grid, &c.grid, &cs.phi_v),
@@ -821,11 +813,46 @@ pub fn compute_ire(
                         .collect(),
                 )
             }
-            None => (vec![0.5 * pair.voltage_v; n], vec![0.0f32; n]),
+            _ => (vec![0.5 * pair.voltage_v; n], vec![0.0f32; n]),
         };
         let sol = solve_on_level(fine, params, opts, pair, phi0, e_run0, true, ctx, &|it| {
             report("", it)
         })?;
+        if let Some(acc) = band_acc.as_mut() {
+            // Each end of each conductivity range: on the 2h grid when there is one (relative
+            // change prolonged), else on the plan grid.
+            let (level, nominal) = match (on_coarse, coarse_nominal.as_ref()) {
+                (Some(c), Some(cs)) => (c, cs),
+                _ => (fine, &sol),
+            };
+            for (g_i, group) in groups.iter().enumerate() {
+                for (e_i, end) in group.ends.iter().enumerate() {
+                    ctx.progress.set_message(format!(
+                        "pair {}/{n_pairs}, band: {}",
+                        p_i + 1,
+                        group.parameter.name
+                    ));
+                    let alt = solve_on_level(
+                        level,
+                        end,
+                        &band_opts,
+                        pair,
+                        nominal.phi_v.clone(),
+                        vec![0.0; level.grid.len()],
+                        false,
+                        ctx,
+                        &|_| {},
+                    )?;
+                    let change = band::relative_change(&alt.e_v_per_cm, &nominal.e_v_per_cm);
+                    let change = if std::ptr::eq(level, fine) {
+                        change
+                    } else {
+                        prolong(&fine.grid, &level.grid, &change)
+                    };
+                    acc.add(g_i, e_i, &sol.e_v_per_cm, &change);
+                }
+            }
+        }
         max_e
             .par_iter_mut()
             .zip(sol.e_v_per_cm.par_iter())
@@ -844,6 +871,15 @@ pub fn compute_ire(
     }
     ctx.progress.set(1.0);
     let description = opts.description();
+    let band_fields = band_acc.map(|acc| {
+        let (inner, outer) = acc.fields(&max_e);
+        let parameters = groups.into_iter().map(|g| g.parameter).collect();
+        BandFields {
+            inner,
+            outer,
+            parameters,
+        }
+    });
     setup.finish(
         params,
         settings,
@@ -852,8 +888,119 @@ pub fn compute_ire(
         results,
         started,
         false,
+        band_fields,
         description,
     )
+}
+
+/// The band's inner and outer fields before thresholding.
+struct BandFields {
+    inner: Vec<f32>,
+    outer: Vec<f32>,
+    parameters: Vec<crate::physics::band::BandParameter>,
+}
+
+impl BandFields {
+    /// Thresholds the inner field at each class's upper threshold and the outer at its lower.
+    fn into_band(
+        self,
+        grid: &ComputeGrid,
+        classes: &[u8],
+        params: &TissueParams,
+        criterion: &ZoneCriterion,
+        nominal_threshold: &[f32],
+        nominal_zone: Vec<bool>,
+    ) -> crate::physics::band::ZoneBand {
+        let present = band::classes_present(classes, params.classes.len());
+        let (t_lo, t_hi, mut parameters) =
+            band::threshold_bounds(params, classes, &present, criterion, nominal_threshold);
+        parameters.extend(self.parameters);
+        let inner = zone::zone_mask(&self.inner, &t_hi, classes);
+        let outer = zone::zone_mask(&self.outer, &t_lo, classes);
+        crate::physics::band::ZoneBand::nested(grid.clone(), inner, nominal_zone, outer, parameters)
+    }
+}
+
+/// One pulse of one pair, solved on the plan grid (nonlinear σ(E) to convergence), with its
+/// Joule source (`super::heating`): the electrical input of the electro-thermal model.
+#[derive(Clone, Debug)]
+pub struct PulseJoule {
+    pub grid: ComputeGrid,
+    pub pair: PairResult,
+    pub power: super::heating::JoulePower,
+    /// σ per node at the end of the pulse (S/m) and the metal nodes of the anode.
+    pub sigma_s_per_m: Vec<f64>,
+    pub anode_metal: Vec<usize>,
+    pub cathode_metal: Vec<usize>,
+}
+
+/// Solves pair `pair_index` of the plan alone and returns its Joule source.
+pub fn pulse_joule(
+    probes: &[Probe],
+    settings: &IreSettings,
+    tissue: TissueSource<'_>,
+    params: &TissueParams,
+    opts: &IreModelOptions,
+    pair_index: usize,
+    ctx: &JobCtx,
+) -> Result<PulseJoule, IreError> {
+    opts.validate()?;
+    let setup = Setup::new(
+        probes,
+        settings,
+        &tissue,
+        params,
+        opts.spacing_mm,
+        opts.margin_mm,
+        true,
+    )?;
+    let pair = setup
+        .pairs
+        .get(pair_index)
+        .ok_or_else(|| IreError::Invalid(format!("no pair {pair_index}")))?;
+    let fine = &setup.fine;
+    let n = fine.grid.len();
+    let sol = solve_on_level(
+        fine,
+        params,
+        opts,
+        pair,
+        vec![0.5 * pair.voltage_v; n],
+        vec![0.0; n],
+        true,
+        ctx,
+        &|_| {},
+    )?;
+    let sigma = if opts.nonlinear {
+        fine.sigma(params, Some(&sol.e_run))
+    } else {
+        fine.sigma(params, None)
+    };
+    let (anode, cathode) = (fine.mask(pair.a)?, fine.mask(pair.b)?);
+    let mut op = pair_operator(&fine.grid, &sigma, &[anode, cathode]);
+    if let Some(inside) = &fine.inside {
+        op.fixed.iter_mut().zip(inside).for_each(|(f, &i)| *f |= !i);
+    }
+    let power = super::heating::joule_power(&fine.grid, &op, &sol.phi_v);
+    let current_a = electrode_current_a(&fine.grid, &op, &sol.phi_v, anode);
+    Ok(PulseJoule {
+        grid: fine.grid.clone(),
+        pair: PairResult {
+            a: pair.a,
+            b: pair.b,
+            voltage_v: pair.voltage_v,
+            spacing_mm: setup.spacings_mm.get(pair_index).copied().unwrap_or(0.0),
+            current_a,
+            over_limit: current_a > CURRENT_LIMIT_A,
+            linear_iterations: sol.linear_iterations,
+            nonlinear_iterations: sol.nonlinear_iterations,
+            converged: sol.converged,
+        },
+        power,
+        sigma_s_per_m: sigma,
+        anode_metal: anode.metal.clone(),
+        cathode_metal: cathode.metal.clone(),
+    })
 }
 
 /// Instant preview while dragging (< 16 ms): the analytic line-source field of every pair (linear,
@@ -921,7 +1068,17 @@ pub fn preview_ire(
         "IRE preview: analytic line sources, linear homogeneous σ, {spacing} mm, {} — not the full model",
         opts.zone.label()
     );
-    setup.finish(params, settings, opts, max_e, results, started, true, description)
+    setup.finish(
+        params,
+        settings,
+        opts,
+        max_e,
+        results,
+        started,
+        true,
+        None,
+        description,
+    )
 }
 
 impl IreResult {
@@ -958,6 +1115,16 @@ impl IreResult {
     /// Whether an LPS point lies inside the compute grid.
     pub fn contains(&self, p: &PatientPos) -> bool {
         self.grid.nearest(p).is_some()
+    }
+
+    /// One surface of the zone: the band's when there is one, else the nominal zone for every
+    /// surface (a preview, or a model run without the band). Safety measures distances to
+    /// critical structures from `Surface::Outer` and coverage / margins from `Surface::Inner`.
+    pub fn zone_surface(&self, s: crate::physics::band::Surface) -> &[bool] {
+        match &self.band {
+            Some(b) => b.surface(s),
+            None => &self.zone,
+        }
     }
 
     /// Largest predicted current over the pairs (A).

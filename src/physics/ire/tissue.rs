@@ -20,6 +20,7 @@ use crate::anatomy::structure::StructureKind;
 use crate::geometry::PatientPos;
 use crate::physics::grid::ComputeGrid;
 use crate::plan::tissue_params::{TissueParams, class_for_structure};
+use crate::safety::shapes::{CaseStructure, Shape};
 use crate::volume::Volume;
 use nalgebra::Vector3;
 use rayon::prelude::*;
@@ -74,6 +75,9 @@ pub fn plan_grid(
     let block = |ax: usize| match tissue {
         TissueSource::Ct { .. } => (f64::NEG_INFINITY, f64::INFINITY),
         TissueSource::Phantom {
+            centre_lps, size_mm, ..
+        }
+        | TissueSource::PhantomRegions {
             centre_lps, size_mm, ..
         } => (
             centre_lps[ax] - 0.5 * size_mm[ax],
@@ -157,34 +161,95 @@ pub fn node_classes(
             ))
         })
     };
-    match tissue {
+    let (class_id, centre_lps, size_mm, regions) = match tissue {
         TissueSource::Phantom {
             class_id,
             centre_lps,
             size_mm,
-        } => {
-            if !size_mm.iter().all(|s| s.is_finite() && *s > 0.0) || !centre_lps.iter().all(|c| c.is_finite())
-            {
-                return Err(IreError::Invalid(format!(
-                    "phantom block size {size_mm:?} mm must be positive and finite"
-                )));
-            }
-            let c = class_index(class_id)?;
-            let eps = 1e-6 * grid.spacing_mm;
-            let lo = centre_lps.coords - Vector3::from(*size_mm) * 0.5;
-            let hi = centre_lps.coords + Vector3::from(*size_mm) * 0.5;
-            Ok((0..grid.len())
-                .into_par_iter()
-                .map(|idx| {
-                    let [i, j, k] = grid.ijk(idx);
-                    let p = grid.lps(i, j, k);
-                    let inside = (0..3).all(|ax| p[ax] >= lo[ax] - eps && p[ax] <= hi[ax] + eps);
-                    if inside { c } else { OUTSIDE }
-                })
-                .collect())
+        } => (*class_id, centre_lps, size_mm, &[][..]),
+        TissueSource::PhantomRegions {
+            class_id,
+            centre_lps,
+            size_mm,
+            regions,
+        } => (*class_id, centre_lps, size_mm, *regions),
+        TissueSource::Ct { volume, structures } => {
+            return ct_classes(grid, volume, structures, params, &class_index);
         }
-        TissueSource::Ct { volume, structures } => ct_classes(grid, volume, structures, params, &class_index),
+    };
+    if !size_mm.iter().all(|s| s.is_finite() && *s > 0.0) || !centre_lps.iter().all(|c| c.is_finite()) {
+        return Err(IreError::Invalid(format!(
+            "phantom block size {size_mm:?} mm must be positive and finite"
+        )));
     }
+    let c = class_index(class_id)?;
+    let region_classes = regions
+        .iter()
+        .map(|r| class_index(&r.class_id))
+        .collect::<Result<Vec<u8>, IreError>>()?;
+    let eps = 1e-6 * grid.spacing_mm;
+    let lo = centre_lps.coords - Vector3::from(*size_mm) * 0.5;
+    let hi = centre_lps.coords + Vector3::from(*size_mm) * 0.5;
+    Ok((0..grid.len())
+        .into_par_iter()
+        .map(|idx| {
+            let [i, j, k] = grid.ijk(idx);
+            let p = grid.lps(i, j, k);
+            let inside = (0..3).all(|ax| p[ax] >= lo[ax] - eps && p[ax] <= hi[ax] + eps);
+            if !inside {
+                return OUTSIDE;
+            }
+            // The last region containing the node wins (ordered by priority).
+            regions
+                .iter()
+                .zip(&region_classes)
+                .rev()
+                .find(|(r, _)| r.shape.contains(&p))
+                .map_or(c, |(_, &rc)| rc)
+        })
+        .collect())
+}
+
+/// A region of a phantom with its own tissue class: an analytic shape (node centres inside it
+/// take `class_id`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TissueRegion {
+    /// The structure it comes from (for messages).
+    pub name: String,
+    pub shape: Shape,
+    pub class_id: String,
+}
+
+/// The tissue regions a phantom case's structures set, by the same rule and priority as the
+/// CT's structure overrides (`class_for_structure`: Vessel → blood, Target → lymph node, Bowel →
+/// bowel wall, Bone → bone; Vessel > Bowel > Bone > Target where they overlap), so that a case
+/// written as a phantom behaves like the same anatomy drawn on a CT. Nerves and other kinds keep
+/// the block's tissue; imports have no shape (phantoms refuse them).
+pub fn phantom_regions(structures: &[CaseStructure]) -> Vec<TissueRegion> {
+    let mut out: Vec<(u8, TissueRegion)> = structures
+        .iter()
+        .filter_map(|s| {
+            let kind = match s {
+                CaseStructure::Sphere { kind, .. }
+                | CaseStructure::Capsule { kind, .. }
+                | CaseStructure::Cylinder { kind, .. }
+                | CaseStructure::Box { kind, .. } => *kind,
+                CaseStructure::Import { .. } => return None,
+            };
+            let class_id = class_for_structure(kind)?;
+            Some((
+                override_rank(kind),
+                TissueRegion {
+                    name: s.name(),
+                    shape: s.shape()?,
+                    class_id: class_id.to_string(),
+                },
+            ))
+        })
+        .collect();
+    // Stable: equal ranks keep the file's order (the later one wins).
+    out.sort_by_key(|(rank, _)| *rank);
+    out.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Override priority of a structure kind (higher wins); 0 = no override.

@@ -93,10 +93,7 @@ pub fn drag(h: &mut Harness<'static, AblaApp>, from: Pos2, to: Pos2, button: Poi
 /// Steps frames until loads, exports, model runs and the safety pass are all done.
 pub fn settle_jobs(h: &mut Harness<'static, AblaApp>) {
     step_until(h, Duration::from_secs(240), "background jobs", |app| {
-        !app.is_busy()
-            && !app.ire_running()
-            && !app.cryo_running()
-            && (app.volume().is_none() || app.safety_current())
+        !app.is_busy() && !app.model_running() && (app.volume().is_none() || app.safety_current())
     });
 }
 

@@ -311,6 +311,19 @@ impl RuleSet {
     }
 
     /// The largest distance (mm) any enabled rule looks at.
+    /// The margin goal (mm) of `modality`: the `target_margin` rule on its lethal zone (both
+    /// source studies: 5 mm). `None` when the rules have none. Every place that judges a margin
+    /// (findings, views, histogram, slide) reads it here.
+    pub fn margin_goal_mm(&self, modality: RuleModality) -> Option<f64> {
+        self.rules
+            .iter()
+            .filter(|r| r.modality == modality || r.modality == RuleModality::Both)
+            .find_map(|r| match &r.check {
+                Check::TargetMargin { margin_mm, .. } if margin_mm.value > 0.0 => Some(margin_mm.value),
+                _ => None,
+            })
+    }
+
     pub fn reach_mm(&self) -> f64 {
         self.rules
             .iter()

@@ -9,7 +9,23 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::km::Observation;
+/// One subject: the time (any unit, ≥ 0) and whether it ends in the event (`true`) or is
+/// censored (`false`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub time: f64,
+    pub event: bool,
+}
+
+impl Observation {
+    pub fn event(time: f64) -> Self {
+        Self { time, event: true }
+    }
+
+    pub fn censored(time: f64) -> Self {
+        Self { time, event: false }
+    }
+}
 
 /// Technical success threshold (mm): complete ablation with an ablative margin **> 5 mm** (IRE
 /// study, Narayanan et al., CVIR 2024;47:1066–1073; the cryo study aims at ≥ 5 mm, Autrusseau et
