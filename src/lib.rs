@@ -3,7 +3,6 @@
 
 pub mod anatomy;
 pub mod app;
-pub mod calibrate_cli;
 pub mod cli;
 pub mod demo;
 pub mod dicom;

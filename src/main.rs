@@ -67,7 +67,7 @@ enum Cmd {
     },
     /// Rerun a model calibration on the calibration set of REFERENCE.md §7 (`calibrate cryo`).
     #[command(subcommand)]
-    Calibrate(ablaplan::calibrate_cli::CalibrateCmd),
+    Calibrate(ablaplan::cli::calibrate::CalibrateCmd),
 }
 
 fn main() -> ExitCode {
@@ -104,7 +104,7 @@ fn main() -> ExitCode {
                 png: png.as_deref(),
             },
         ),
-        Some(Cmd::Calibrate(cmd)) => ablaplan::calibrate_cli::run(cmd),
+        Some(Cmd::Calibrate(cmd)) => ablaplan::cli::calibrate::run(cmd),
         None => match ablaplan::app::run(ablaplan::app::StartupOptions {
             open: cli.path,
             ..Default::default()

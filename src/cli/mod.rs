@@ -1,6 +1,7 @@
 //! Headless commands (also the test and benchmark surface): `inspect` ([`inspect`]) and
 //! `compute` ([`compute`], the [`crate::pipeline`] on a case file).
 
+pub mod calibrate;
 pub mod compute;
 pub mod inspect;
 

@@ -6,54 +6,21 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-use super::cryo::model::{
-    CryoAssets, CryoError, CryoResult, CryoSettings, CryoStream, compute_cryo_streaming,
-};
+use super::cryo::model::{CryoAssets, CryoError, CryoResult, CryoStream, compute_cryo_streaming};
 use super::cryo::preview::{CryoPreview, preview_cryo, warm_preview};
 use super::cryo::tissue::CryoTissueSource;
 use super::grid::ComputeGrid;
-use super::ire::model::{IreError, IreModelOptions, IreResult, TissueSource, compute_ire, preview_ire};
+use super::ire::model::{IreError, IreResult, TissueSource, compute_ire, preview_ire};
 use super::ire::tissue::TissueRegion;
 use crate::anatomy::Structure;
 use crate::geometry::PatientPos;
 use crate::jobs::JobCtx;
 use crate::plan::catalog::Modality;
-use crate::plan::ire::IreSettings;
 use crate::plan::probe::Probe;
 use crate::plan::tissue_params::TissueParams;
 use crate::volume::Volume;
 
-/// The model settings of one plan: one modality, by type.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "modality", rename_all = "lowercase")]
-pub enum ModelSettings {
-    /// Pairs and pulses, and the field model's options.
-    Ire {
-        settings: IreSettings,
-        model: IreModelOptions,
-    },
-    /// Protocol, isotherms and the bioheat model's options.
-    Cryo(CryoSettings),
-}
-
-impl ModelSettings {
-    pub fn modality(&self) -> Modality {
-        match self {
-            ModelSettings::Ire { .. } => Modality::Ire,
-            ModelSettings::Cryo(_) => Modality::Cryo,
-        }
-    }
-
-    /// The lethal isotherm of a cryo plan (°C); `None` for IRE.
-    pub fn lethal_isotherm_c(&self) -> Option<f64> {
-        match self {
-            ModelSettings::Cryo(c) => Some(c.lethal_isotherm_c),
-            ModelSettings::Ire { .. } => None,
-        }
-    }
-}
+pub use crate::plan::model_settings::ModelSettings;
 
 /// Where the tissue comes from, for either model.
 #[derive(Clone, Copy)]

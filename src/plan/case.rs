@@ -12,6 +12,7 @@
 //! old file intact.
 
 use super::catalog::{Catalog, Modality};
+use super::cryo::CryoSettings;
 use super::ire::{ElectrodePair, IreSettings, IreSettingsError, default_pairs};
 use super::ire::{IreModelOptions, SPACING_RANGE_MM, ZoneCriterion};
 use super::probe::Probe;
@@ -20,7 +21,6 @@ use super::shapes::CaseStructure;
 use super::tissue_params::TissueParams;
 use super::{AssetError, catalog, tissue_params};
 use crate::geometry::PatientPos;
-use crate::physics::cryo::model::CryoSettings;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::Write;
@@ -81,7 +81,7 @@ pub struct CryoCaseSettings {
     /// Initial temperature of a phantom block (°C; 37 by default). A CT starts at the arterial
     /// temperature of `assets/tissues_cryo.json`.
     pub phantom_temperature_c: f64,
-    pub model: crate::physics::cryo::model::CryoModelOptions,
+    pub model: super::cryo::CryoModelOptions,
 }
 
 impl CryoCaseSettings {
@@ -477,9 +477,8 @@ impl CaseFile {
     fn check_source(&self, file: &str, tissues: &TissueParams, modality: Modality) -> Result<(), CaseError> {
         match &self.source {
             CaseSource::Phantom { tissue, .. } if modality == Modality::Cryo => {
-                let cryo = crate::physics::cryo::tissue::builtin_cryo_tissues()?;
-                if cryo.class(tissue).is_none() {
-                    let known: Vec<&str> = cryo.classes.iter().map(|c| c.id.as_str()).collect();
+                let known = super::cryo::builtin_cryo_class_ids()?;
+                if !known.iter().any(|id| id == tissue) {
                     return Err(CaseError::invalid(
                         file,
                         "source.tissue",

@@ -221,7 +221,7 @@ pub struct NamedPlan {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CryoPlanSettings {
-    pub settings: crate::physics::cryo::model::CryoSettings,
+    pub settings: super::cryo::CryoSettings,
     /// Thermocouple-like sensor points (LPS mm) whose temperature curves the plan panel plots.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sensors_lps: Vec<crate::geometry::PatientPos>,

@@ -8,9 +8,11 @@
 pub mod case;
 pub mod catalog;
 pub mod checks;
+pub mod cryo;
 pub mod document;
 pub mod finding;
 pub mod ire;
+pub mod model_settings;
 pub mod outcome;
 pub mod probe;
 pub mod protocol;

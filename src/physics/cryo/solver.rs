@@ -101,10 +101,7 @@ pub const THETA_MIN: f64 = 0.2;
 /// Margin on the forward-Euler stability limit (monotone: `dt·Σg/(h²C) ≤ 0.9`).
 const SAFETY: f64 = 0.9;
 
-/// Default RKL2 super-step (s): 2 per 30-s snapshot. C1's front stays within 0.3 % of forward
-/// Euler, and a single probe's isotherm radii within 0.2 mm (`tests/suite/cryo_stream.rs`); 30 s
-/// moved them by up to 0.2 mm on average and a point temperature by 8 K.
-pub const DEFAULT_SUPER_STEP_S: f64 = 15.0;
+pub use crate::plan::cryo::DEFAULT_SUPER_STEP_S;
 
 /// First super-step (s) after the probes' boundaries change (see the ramp in [`run_streaming`]).
 pub const RAMP_FIRST_S: f64 = 1.0;

@@ -12,7 +12,7 @@ use crate::plan::{AssetError, Sourced, read_asset};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-pub const BUILTIN_CRYO_TISSUES_JSON: &str = include_str!("../../../assets/tissues_cryo.json");
+pub use crate::plan::cryo::BUILTIN_CRYO_TISSUES_JSON;
 const BUILTIN_NAME: &str = "built-in assets/tissues_cryo.json";
 pub const CRYO_TISSUES_SCHEMA_VERSION: u32 = 1;
 
