@@ -252,22 +252,9 @@ pub fn draw_zone(
     if layer.is_empty() {
         return false;
     }
-    if let Some(t) = &layer.texture {
-        let [u0, v0, u1, v1] = layer.px;
-        painter.image(
-            t.id(),
-            Rect::from_min_max(to_pos(to_screen(u0, v0)), to_pos(to_screen(u1, v1))),
-            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
-            Color32::WHITE,
-        );
-    }
+    paint_fill(painter, layer.texture.as_ref(), layer.px, to_screen);
     let fade = |c: Color32| if zone.outdated { c.gamma_multiply(0.5) } else { c };
-    let seg = |s: &IsoSegment| {
-        [
-            to_pos(to_screen(f64::from(s[0][0]), f64::from(s[0][1]))),
-            to_pos(to_screen(f64::from(s[1][0]), f64::from(s[1][1]))),
-        ]
-    };
+    let seg = |s: &IsoSegment| screen_segment(s, to_screen);
     draw_isolines(painter, &layer.isolines, zone.outdated, to_screen);
     let stroke = Stroke::new(2.0, fade(rgb(ZONE_RGB)));
     for s in &layer.outline {
@@ -275,6 +262,32 @@ pub fn draw_zone(
     }
     draw_band(painter, &layer.band, fade(rgb(ZONE_RGB)), &seg);
     true
+}
+
+/// Paints a zone's fill texture over the image pixels `px` (u0, v0, u1, v1) of a view.
+pub fn paint_fill(
+    painter: &egui::Painter,
+    texture: Option<&egui::TextureHandle>,
+    px: [f64; 4],
+    to_screen: &dyn Fn(f64, f64) -> [f64; 2],
+) {
+    if let Some(t) = texture {
+        let [u0, v0, u1, v1] = px;
+        painter.image(
+            t.id(),
+            Rect::from_min_max(to_pos(to_screen(u0, v0)), to_pos(to_screen(u1, v1))),
+            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+            Color32::WHITE,
+        );
+    }
+}
+
+/// A segment in image pixels as a screen line.
+pub fn screen_segment(s: &IsoSegment, to_screen: &dyn Fn(f64, f64) -> [f64; 2]) -> [Pos2; 2] {
+    [
+        to_pos(to_screen(f64::from(s[0][0]), f64::from(s[0][1]))),
+        to_pos(to_screen(f64::from(s[1][0]), f64::from(s[1][1]))),
+    ]
 }
 
 /// The uncertainty band's surfaces, dashed (every other segment) in the zone's colour, so that

@@ -130,10 +130,6 @@ pub(super) fn build_layer(
     }
 }
 
-pub(super) fn to_pos(p: [f64; 2]) -> Pos2 {
-    Pos2::new(p[0] as f32, p[1] as f32)
-}
-
 /// Draws the cryo overlay of one view (cached per result, time, slice and volume generation).
 /// Returns whether any of it is visible on this slice.
 #[allow(clippy::too_many_arguments)]
@@ -165,15 +161,7 @@ pub fn draw_cryo(
     if layer.texture.is_none() && layer.lines.iter().all(|(_, s)| s.is_empty()) {
         return false;
     }
-    if let Some(t) = &layer.texture {
-        let [u0, v0, u1, v1] = layer.px;
-        painter.image(
-            t.id(),
-            Rect::from_min_max(to_pos(to_screen(u0, v0)), to_pos(to_screen(u1, v1))),
-            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
-            Color32::WHITE,
-        );
-    }
+    super::super::plan_draw::paint_fill(painter, layer.texture.as_ref(), layer.px, to_screen);
     let fade = |c: Color32| if v.outdated { c.gamma_multiply(0.5) } else { c };
     let dashed = v.preview.is_some();
     for (t, segs) in &layer.lines {
@@ -183,17 +171,10 @@ pub fn draw_cryo(
             if dashed && n % 2 == 1 {
                 continue;
             }
-            let a = to_pos(to_screen(f64::from(s[0][0]), f64::from(s[0][1])));
-            let b = to_pos(to_screen(f64::from(s[1][0]), f64::from(s[1][1])));
-            painter.line_segment([a, b], stroke);
+            painter.line_segment(super::super::plan_draw::screen_segment(s, to_screen), stroke);
         }
     }
-    let seg = |s: &IsoSegment| {
-        [
-            to_pos(to_screen(f64::from(s[0][0]), f64::from(s[0][1]))),
-            to_pos(to_screen(f64::from(s[1][0]), f64::from(s[1][1]))),
-        ]
-    };
+    let seg = |s: &IsoSegment| super::super::plan_draw::screen_segment(s, to_screen);
     for (t, segs) in &layer.band {
         super::super::plan_draw::draw_band(
             painter,
