@@ -50,6 +50,27 @@ impl ComputeGrid {
         }
     }
 
+    /// The cell of `p` for trilinear interpolation: the base node and the fractions along each
+    /// axis (round-off at the faces tolerated); `None` outside the grid. Shared by every field
+    /// the models sample (|E|, temperatures).
+    pub fn cell_at(&self, p: &PatientPos) -> Option<([usize; 3], [f64; 3])> {
+        let g = self.to_grid(p);
+        let mut base = [0usize; 3];
+        let mut frac = [0.0f64; 3];
+        for ax in 0..3 {
+            let top = (self.dims[ax] as f64) - 1.0;
+            let x = g[ax];
+            if !x.is_finite() || x < -1e-9 || x > top + 1e-9 {
+                return None;
+            }
+            let x = x.clamp(0.0, top);
+            let f = x.floor().min((top - 1.0).max(0.0));
+            base[ax] = f as usize;
+            frac[ax] = if self.dims[ax] > 1 { x - f } else { 0.0 };
+        }
+        Some((base, frac))
+    }
+
     pub fn len(&self) -> usize {
         self.dims[0] * self.dims[1] * self.dims[2]
     }

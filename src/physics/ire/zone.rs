@@ -73,21 +73,7 @@ pub fn zone_volume_ml(grid: &ComputeGrid, zone: &[bool]) -> f64 {
 
 /// Trilinear interpolation of a node field at an LPS point; `None` outside the grid.
 pub fn trilinear(grid: &ComputeGrid, values: &[f32], p: &PatientPos) -> Option<f32> {
-    let g = grid.to_grid(p);
-    let mut base = [0usize; 3];
-    let mut frac = [0.0f64; 3];
-    for ax in 0..3 {
-        let top = (grid.dims[ax] as f64) - 1.0;
-        let x = g[ax];
-        // Tolerate round-off at the faces.
-        if !x.is_finite() || x < -1e-9 || x > top + 1e-9 {
-            return None;
-        }
-        let x = x.clamp(0.0, top);
-        let f = x.floor().min((top - 1.0).max(0.0));
-        base[ax] = f as usize;
-        frac[ax] = if grid.dims[ax] > 1 { x - f } else { 0.0 };
-    }
+    let (base, frac) = grid.cell_at(p)?;
     let mut v = 0.0f64;
     for (dk, wk) in [(0, 1.0 - frac[2]), (1, frac[2])] {
         for (dj, wj) in [(0, 1.0 - frac[1]), (1, frac[1])] {
