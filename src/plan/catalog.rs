@@ -113,14 +113,10 @@ pub struct RangedValue {
     pub band_min: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub band_max: Option<f64>,
-    #[serde(default = "default_true")]
+    #[serde(default = "super::default_true")]
     pub confirmed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-}
-
-fn default_true() -> bool {
-    true
 }
 
 impl RangedValue {
@@ -187,7 +183,7 @@ pub struct GasSide {
 pub struct HProfile {
     pub points: Vec<[f64; 2]>,
     pub source: String,
-    #[serde(default = "default_true")]
+    #[serde(default = "super::default_true")]
     pub confirmed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

@@ -38,7 +38,9 @@ pub struct Sourced {
     pub note: Option<String>,
 }
 
-fn default_true() -> bool {
+/// Serde default of the `confirmed` flags of every asset file: a value is confirmed unless the
+/// file says otherwise.
+pub(crate) fn default_true() -> bool {
     true
 }
 

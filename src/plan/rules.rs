@@ -190,12 +190,8 @@ pub struct Rule {
     /// Where the rule comes from (study, and the REFERENCE.md section).
     pub source: String,
     /// Switched off rules are kept (and saved) but never fire.
-    #[serde(default = "default_true")]
+    #[serde(default = "super::default_true")]
     pub enabled: bool,
-}
-
-fn default_true() -> bool {
-    true
 }
 
 /// A rule set (the asset file, or the copy saved with a case).

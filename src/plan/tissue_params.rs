@@ -39,14 +39,10 @@ pub struct ParamRange {
     pub lo: f64,
     pub hi: f64,
     pub source: String,
-    #[serde(default = "default_true")]
+    #[serde(default = "super::default_true")]
     pub confirmed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-}
-
-fn default_true() -> bool {
-    true
 }
 
 impl ParamRange {

@@ -421,6 +421,26 @@ struct Setup {
 }
 
 impl Setup {
+    /// The full model's setup: options checked, the plan's grid at its spacing and margin.
+    fn for_full_model(
+        probes: &[Probe],
+        settings: &IreSettings,
+        tissue: &TissueSource<'_>,
+        params: &TissueParams,
+        opts: &IreModelOptions,
+    ) -> Result<Self, IreError> {
+        opts.validate()?;
+        Setup::new(
+            probes,
+            settings,
+            tissue,
+            params,
+            opts.spacing_mm,
+            opts.margin_mm,
+            true,
+        )
+    }
+
     fn new(
         probes: &[Probe],
         settings: &IreSettings,
@@ -726,16 +746,7 @@ pub fn compute_ire(
     ctx: &JobCtx,
 ) -> Result<IreResult, IreError> {
     let started = Instant::now();
-    opts.validate()?;
-    let setup = Setup::new(
-        probes,
-        settings,
-        &tissue,
-        params,
-        opts.spacing_mm,
-        opts.margin_mm,
-        true,
-    )?;
+    let setup = Setup::for_full_model(probes, settings, &tissue, params, opts)?;
     let fits_coarse = 2.0 * opts.spacing_mm <= NESTED_MAX_COARSE_SPACING_MM + 1e-9;
     // The 2h grid: the nested start of the nonlinear iteration, and where the band's conductivity
     // ends are solved (see `super::band`).
@@ -944,16 +955,7 @@ pub fn pulse_joule(
     pair_index: usize,
     ctx: &JobCtx,
 ) -> Result<PulseJoule, IreError> {
-    opts.validate()?;
-    let setup = Setup::new(
-        probes,
-        settings,
-        &tissue,
-        params,
-        opts.spacing_mm,
-        opts.margin_mm,
-        true,
-    )?;
+    let setup = Setup::for_full_model(probes, settings, &tissue, params, opts)?;
     let pair = setup
         .pairs
         .get(pair_index)
