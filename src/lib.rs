@@ -7,6 +7,7 @@ pub mod cli;
 pub mod demo;
 pub mod dicom;
 pub mod export;
+pub mod fsio;
 pub mod geometry;
 pub mod jobs;
 pub mod physics;

@@ -111,7 +111,7 @@ fn main() -> ExitCode {
         }) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("ablaplan: cannot open a window: {e}");
+                ablaplan::cli::term::eprint_line(&format!("ablaplan: cannot open a window: {e}"));
                 ExitCode::FAILURE
             }
         },
@@ -119,27 +119,29 @@ fn main() -> ExitCode {
 }
 
 fn inspect(path: &std::path::Path, json: bool, structures: bool) -> ExitCode {
+    use ablaplan::cli::term::{eprint_line, print_json, print_stdout};
     match ablaplan::cli::inspect_with(path, structures) {
         Ok(report) => {
-            if json {
+            let printed = if json {
                 match serde_json::to_string_pretty(&report) {
-                    Ok(s) => println!("{s}"),
+                    Ok(s) => print_json(&s),
                     Err(e) => {
-                        eprintln!("ablaplan: cannot write JSON: {e}");
+                        eprint_line(&format!("ablaplan: cannot write JSON: {e}"));
                         return ExitCode::FAILURE;
                     }
                 }
             } else {
-                print!("{}", ablaplan::cli::format_inspect(&report));
-            }
-            if report.series.iter().any(|s| s.loaded) {
-                ExitCode::SUCCESS
+                print_stdout(&ablaplan::cli::format_inspect(&report))
+            };
+            let code = ablaplan::cli::compute::exit_after_printing(printed);
+            if code != ExitCode::SUCCESS || report.series.iter().any(|s| s.loaded) {
+                code
             } else {
                 ExitCode::from(2)
             }
         }
         Err(e) => {
-            eprintln!("ablaplan inspect: {e}");
+            eprint_line(&format!("ablaplan inspect: {e}"));
             ExitCode::FAILURE
         }
     }

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use super::term::{Printed, eprint_line, print_json, print_stdout};
 use crate::pipeline::{CaseReport, ComputeError, RunOptions, run_case};
 
 /// Runs `compute` and returns its exit code: 0 done, 2 bad input, 1 the model failed, 130
@@ -11,7 +12,7 @@ use crate::pipeline::{CaseReport, ComputeError, RunOptions, run_case};
 pub fn compute_command(case: &Path, json: bool, opts: &RunOptions<'_>) -> ExitCode {
     let code = run_compute(json, |ctx| run_case(case, opts, ctx), CaseReport::format);
     if let (Some(p), true) = (opts.png, code == ExitCode::SUCCESS) {
-        eprintln!("wrote the board slide to {}", p.display());
+        eprint_line(&format!("wrote the board slide to {}", p.display()));
     }
     code
 }
@@ -35,31 +36,37 @@ fn run_compute<R: serde::Serialize + Send>(
     });
     // Whatever the worker returned after a Ctrl-C (usually "cancelled") is not the answer asked for.
     if let Some(what) = interrupted.get() {
-        eprintln!("ablaplan compute: cancelled by Ctrl-C {what}");
+        eprint_line(&format!("ablaplan compute: cancelled by Ctrl-C {what}"));
         return ExitCode::from(EXIT_INTERRUPTED);
     }
-    match outcome {
+    let printed = match outcome {
         Ok(Ok(report)) if json => match serde_json::to_string_pretty(&report) {
-            Ok(s) => {
-                println!("{s}");
-                ExitCode::SUCCESS
-            }
+            Ok(s) => print_json(&s),
             Err(e) => {
-                eprintln!("ablaplan compute: cannot write JSON: {e}");
-                ExitCode::FAILURE
+                eprint_line(&format!("ablaplan compute: cannot write JSON: {e}"));
+                return ExitCode::FAILURE;
             }
         },
-        Ok(Ok(report)) => {
-            print!("{}", text(&report));
-            ExitCode::SUCCESS
-        }
+        Ok(Ok(report)) => print_stdout(&text(&report)),
         Ok(Err(e)) => {
-            eprintln!("ablaplan compute: {e}");
-            ExitCode::from(e.exit_code())
+            eprint_line(&format!("ablaplan compute: {e}"));
+            return ExitCode::from(e.exit_code());
         }
         // The panic message itself was printed by the panic hook.
         Err(_) => {
-            eprintln!("ablaplan compute: the model crashed (see the message above)");
+            eprint_line("ablaplan compute: the model crashed (see the message above)");
+            return ExitCode::FAILURE;
+        }
+    };
+    exit_after_printing(printed)
+}
+
+/// Exit 0 when the report went out or its reader left (`| head`), 1 when stdout failed.
+pub fn exit_after_printing(printed: std::io::Result<Printed>) -> ExitCode {
+    match printed {
+        Ok(Printed::Done | Printed::ReaderGone) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprint_line(&format!("ablaplan: cannot write to stdout: {e}"));
             ExitCode::FAILURE
         }
     }
@@ -103,7 +110,7 @@ fn report_progress<T>(worker: &std::thread::ScopedJoinHandle<'_, T>, progress: &
     let mut print_if_new = || {
         let message = progress.message();
         if message != last && !message.is_empty() {
-            eprintln!("{:3.0} % {message}", 100.0 * progress.fraction());
+            eprint_line(&format!("{:3.0} % {message}", 100.0 * progress.fraction()));
             last = message;
         }
     };

@@ -4,6 +4,7 @@
 pub mod calibrate;
 pub mod compute;
 pub mod inspect;
+pub mod term;
 
 pub use inspect::*;
 // The pipeline's entry points under their old paths (tests and scripts use them).

@@ -161,6 +161,9 @@ pub fn case_slide(
 pub fn run_case(path: &Path, opts: &RunOptions<'_>, ctx: &JobCtx) -> Result<CaseReport, ComputeError> {
     let started = std::time::Instant::now();
     let file = path.display().to_string();
+    if let Some(png) = opts.png {
+        check_output_path(path, png)?;
+    }
     let assets = ModelAssets::builtin().map_err(|e| ComputeError::input(&file, "(assets)", e.to_string()))?;
     let loaded = load_case(path, opts.plan, &opts.overrides, &assets, ctx)?;
     let result = run_model(&loaded, &assets, ctx, &mut |_| {})?;
@@ -186,6 +189,42 @@ pub fn run_case(path: &Path, opts: &RunOptions<'_>, ctx: &JobCtx) -> Result<Case
     }
     report.set_total_s(started.elapsed().as_secs_f64());
     Ok(report)
+}
+
+/// The PNG signature: an existing file without it is not a slide we wrote, so it is not replaced.
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// Refuses an output path that is the input case itself or an existing file that is not a PNG
+/// (`compute x.json --png x.json` once replaced the case with a slide): checked before the
+/// model runs, so nothing is computed for nothing.
+pub fn check_output_path(case: &Path, png: &Path) -> Result<(), ComputeError> {
+    let field = "--png";
+    let out = png.display().to_string();
+    if crate::fsio::same_file(case, png) {
+        return Err(ComputeError::input(
+            &out,
+            field,
+            "is the case file itself — choose another name for the slide (e.g. slide.png)",
+        ));
+    }
+    if png.is_dir() {
+        return Err(ComputeError::input(&out, field, "is a folder — give a file name (e.g. slide.png)"));
+    }
+    if png.exists() {
+        let mut head = [0u8; 8];
+        let is_png = std::fs::File::open(png)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok()
+            && head == PNG_SIGNATURE;
+        if !is_png {
+            return Err(ComputeError::input(
+                &out,
+                field,
+                "exists and is not a PNG image — it is never overwritten; choose another name",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// [`run_case`] for a caller that expects one modality's report: `pick` takes it out of the

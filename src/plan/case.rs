@@ -26,6 +26,8 @@ use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use crate::fsio::write_atomic;
+
 /// The case schema this code reads and writes. Older versions are migrated on load
 /// ([`migrate`]); newer ones are refused.
 pub const CASE_SCHEMA_VERSION: u32 = 1;
@@ -1163,46 +1165,6 @@ pub fn save_case(path: &Path, case: &CaseFile) -> Result<(), CaseError> {
     write_atomic(path, |f| f.write_all(text.as_bytes())).map_err(save_err)
 }
 
-/// Writes `path` through a temporary file in the same folder (so the rename stays on one file
-/// system and is atomic): `write` fills it, it is fsynced, renamed over `path`, and the folder is
-/// fsynced so the rename survives a crash. On any error the temporary file is removed and `path`
-/// is untouched.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path has no file name"))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)?;
-    let written = write(&mut f).and_then(|()| f.sync_all());
-    drop(f);
-    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    // Persist the directory entry (POSIX); opening a directory fails on some platforms, where the
-    // rename is still atomic, just not yet durable.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {
@@ -1227,24 +1189,5 @@ mod tests {
     fn json_path_handles_escapes_and_keys_with_structural_chars() {
         let text = r#"{"we\"ird,{[": {"k": tru"#;
         assert_eq!(json_path_at(text, 1, text.len()), "we\"ird,{[.k");
-    }
-
-    #[test]
-    fn failed_write_leaves_the_old_file_and_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("case.json");
-        std::fs::write(&path, "old").unwrap();
-        let err = write_atomic(&path, |f| {
-            f.write_all(b"half a ")?;
-            Err(std::io::Error::other("simulated crash"))
-        })
-        .expect_err("the writer fails");
-        assert!(err.to_string().contains("simulated crash"));
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
     }
 }

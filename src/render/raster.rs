@@ -208,18 +208,21 @@ pub fn save_png(path: impl AsRef<Path>, img: &RgbaImage) -> Result<(), RenderErr
     if w == 0 || h == 0 {
         return Err(RenderError::Empty);
     }
-    image::save_buffer_with_format(
-        path,
+    let png_err = |source| RenderError::Png {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Encoded in memory, then written atomically: a kill mid-write never leaves half a PNG.
+    let mut bytes = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut bytes),
         &img.pixels,
         w,
         h,
         image::ExtendedColorType::Rgba8,
-        image::ImageFormat::Png,
     )
-    .map_err(|source| RenderError::Png {
-        path: path.to_path_buf(),
-        source,
-    })
+    .map_err(png_err)?;
+    crate::fsio::write_atomic_bytes(path, &bytes).map_err(|e| png_err(image::ImageError::IoError(e)))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod dicom_real;
 mod dicom_synthetic;
 mod export_slide;
 mod export_view;
+mod files_and_limits;
 mod ire_band;
 mod ire_calibration;
 mod ire_cases;
