@@ -102,7 +102,10 @@ mod tests {
         std::fs::write(&a, "{}").unwrap();
         let spelled = dir.path().join(".").join("case.json");
         assert!(same_file(&a, &spelled));
-        assert!(!same_file(&a, &dir.path().join("slide.png")), "a missing file is not the input");
+        assert!(
+            !same_file(&a, &dir.path().join("slide.png")),
+            "a missing file is not the input"
+        );
         let b = dir.path().join("other.json");
         std::fs::write(&b, "{}").unwrap();
         assert!(!same_file(&a, &b));

@@ -52,6 +52,21 @@ impl AblaApp {
             self.notify(NoticeLevel::Warning, why);
             return;
         }
+        if let Some(modality) = self.catalog().and_then(|c| c.get(&model_id)).map(|m| m.modality) {
+            let max = crate::plan::limits::max_probes(modality);
+            if self.plan.probes.len() >= max {
+                self.notify(
+                    NoticeLevel::Warning,
+                    format!(
+                        "This plan already has {max} probes, the most a plan may hold: {} {}. \
+                         Remove one, or start a new plan (Plans > New plan).",
+                        max,
+                        crate::plan::limits::probes_what(modality)
+                    ),
+                );
+                return;
+            }
+        }
         let p = crate::plan::probe::Probe {
             model_id,
             tip_lps,

@@ -384,10 +384,17 @@ impl ModelRun {
             return Finished::Stale;
         }
         match outcome {
-            Ok(Ok(r)) => {
-                self.show(r, job_revision);
-                Finished::Accepted
-            }
+            // A solve that did not converge is a failure, never a zone (issue 15).
+            Ok(Ok(r)) => match r.failure() {
+                Some(m) => {
+                    self.fail(m.clone());
+                    Finished::Failed(m)
+                }
+                None => {
+                    self.show(r, job_revision);
+                    Finished::Accepted
+                }
+            },
             Ok(Err(e)) if e.is_cancelled() => {
                 self.drop_partial();
                 self.status = RunStatus::Cancelled;
@@ -814,5 +821,34 @@ mod tests {
         )));
         assert_eq!(run.finish(1, 1, cancelled), Finished::Cancelled);
         assert_eq!(run.status, RunStatus::Cancelled);
+    }
+
+    #[test]
+    fn a_solve_that_did_not_converge_is_a_failure_not_a_zone() {
+        let mut run = ModelRun::default();
+        run.show(ModelResult::Ire(Arc::new(result(1.0, false))), 1);
+        let mut r = result(3.0, false);
+        r.pairs.push(crate::physics::ire::model::PairResult {
+            a: 0,
+            b: 1,
+            voltage_v: 2250.0,
+            spacing_mm: 15.0,
+            current_a: 1.4e19,
+            over_limit: true,
+            linear_iterations: 500,
+            nonlinear_iterations: 12,
+            converged: false,
+        });
+        let f = run.finish(2, 2, Ok(Ok(ModelResult::Ire(Arc::new(r)))));
+        assert!(
+            matches!(&f, Finished::Failed(m) if m.contains("did not converge") && m.contains("1–2")),
+            "{f:?}"
+        );
+        assert!(
+            run.result.is_none(),
+            "no zone of the failed solve, nor the previous one"
+        );
+        assert!(matches!(&run.status, RunStatus::Error(m) if m.contains("not reliable")));
+        assert!(run.current(2).is_none(), "safety sees no zone");
     }
 }

@@ -63,7 +63,10 @@ pub fn print_stdout(text: &str) -> std::io::Result<Printed> {
 
 /// [`print_stdout`] of JSON text (with [`sanitize_json`]) and a final newline.
 pub fn print_json(json: &str) -> std::io::Result<Printed> {
-    write_to(&mut std::io::stdout().lock(), &format!("{}\n", sanitize_json(json)))
+    write_to(
+        &mut std::io::stdout().lock(),
+        &format!("{}\n", sanitize_json(json)),
+    )
 }
 
 fn write_to(w: &mut impl Write, text: &str) -> std::io::Result<Printed> {
@@ -89,7 +92,10 @@ mod tests {
     fn escape_sequences_and_invisible_characters_are_shown_not_obeyed() {
         let label = "Probe\u{1b}[2J\u{1b}[31m 1\r\u{7}\u{202E}evil\u{200B}";
         let s = sanitize(label);
-        assert_eq!(s, "Probe\\u{1b}[2J\\u{1b}[31m 1\\u{d}\\u{7}\\u{202e}evil\\u{200b}");
+        assert_eq!(
+            s,
+            "Probe\\u{1b}[2J\\u{1b}[31m 1\\u{d}\\u{7}\\u{202e}evil\\u{200b}"
+        );
         assert!(!s.chars().any(|c| c.is_control()));
     }
 

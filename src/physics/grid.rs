@@ -12,10 +12,12 @@ pub struct ComputeGrid {
     pub dims: [usize; 3],
 }
 
-/// Multigrid-friendly size: the smallest `n >= min_n` with `n - 1` a multiple of 8.
-fn mg_friendly(min_n: usize) -> usize {
+/// Multigrid-friendly size: the smallest `n >= min_n` with `n - 1` a multiple of 8 (saturating:
+/// an absurd size from crafted coordinates stays absurd, for the node limit to refuse, instead
+/// of overflowing).
+pub fn mg_friendly(min_n: usize) -> usize {
     let m = min_n.max(2) - 1;
-    m.div_ceil(8) * 8 + 1
+    m.div_ceil(8).saturating_mul(8).saturating_add(1)
 }
 
 impl ComputeGrid {
@@ -39,7 +41,7 @@ impl ComputeGrid {
         let mut origin = Vector3::zeros();
         for ax in 0..3 {
             let extent = (hi[ax] - lo[ax]) + 2.0 * margin_mm.max(0.0);
-            let n = mg_friendly((extent / spacing_mm).ceil() as usize + 1);
+            let n = mg_friendly(((extent / spacing_mm).ceil() as usize).saturating_add(1));
             dims[ax] = n;
             origin[ax] = centre[ax] - 0.5 * (n - 1) as f64 * spacing_mm;
         }
@@ -71,8 +73,12 @@ impl ComputeGrid {
         Some((base, frac))
     }
 
+    /// Number of nodes, saturating at `usize::MAX` (the models' node limits then refuse the
+    /// grid before anything is allocated).
     pub fn len(&self) -> usize {
-        self.dims[0] * self.dims[1] * self.dims[2]
+        self.dims[0]
+            .saturating_mul(self.dims[1])
+            .saturating_mul(self.dims[2])
     }
 
     pub fn is_empty(&self) -> bool {
@@ -129,6 +135,15 @@ impl ComputeGrid {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn absurd_extents_saturate_instead_of_overflowing() {
+        let far = PatientPos::new(1e300, -1e300, 0.0);
+        let g = ComputeGrid::around_segments(&[(PatientPos::origin(), far)], 1e300, 0.1);
+        assert_eq!(g.len(), usize::MAX, "{:?}", g.dims);
+        assert!(mg_friendly(usize::MAX) >= usize::MAX - 8);
+        assert_eq!(mg_friendly(10), 17);
+    }
+
     use super::*;
 
     #[test]

@@ -16,6 +16,7 @@ use crate::anatomy::Structure;
 use crate::geometry::PatientPos;
 use crate::jobs::JobCtx;
 use crate::plan::catalog::Modality;
+use crate::plan::checks::first_overlap;
 use crate::plan::probe::Probe;
 use crate::plan::tissue_params::TissueParams;
 use crate::volume::Volume;
@@ -115,6 +116,10 @@ pub enum ModelError {
     Ire(#[from] IreError),
     #[error(transparent)]
     Cryo(#[from] CryoError),
+    /// The solve finished without converging ([`ModelResult::failure`]): its zone is not shown
+    /// or reported as if it were a result.
+    #[error("{0}")]
+    NotConverged(String),
 }
 
 impl ModelError {
@@ -134,6 +139,28 @@ pub enum ModelResult {
 }
 
 impl ModelResult {
+    /// Why this result must not be used: an IRE pair whose solve did not converge, or a
+    /// non-finite current (a broken-down solve). `None` for a sound result.
+    pub fn failure(&self) -> Option<String> {
+        let ModelResult::Ire(r) = self else {
+            return None;
+        };
+        let bad: Vec<String> = r
+            .pairs
+            .iter()
+            .filter(|p| !p.converged || !p.current_a.is_finite())
+            .map(|p| format!("{}–{}", p.a + 1, p.b + 1))
+            .collect();
+        (!bad.is_empty()).then(|| {
+            format!(
+                "IRE model: the solver did not converge on pair(s) {} — the zone is not reliable and is \
+                 not shown. Use a coarser grid, fewer or better-spaced electrodes, or the default solver \
+                 settings.",
+                bad.join(", ")
+            )
+        })
+    }
+
     pub fn modality(&self) -> Modality {
         match self {
             ModelResult::Ire(_) => Modality::Ire,
@@ -206,6 +233,7 @@ pub fn compute(
     ctx: &JobCtx,
     on_stream: &mut dyn FnMut(CryoStream<'_>),
 ) -> Result<ModelResult, ModelError> {
+    refuse_overlapping_probes(probes, settings, assets)?;
     Ok(match settings {
         ModelSettings::Ire { settings, model } => ModelResult::Ire(Arc::new(compute_ire(
             probes,
@@ -232,6 +260,29 @@ pub fn compute(
 }
 
 /// The preview: fast enough for the UI thread while dragging.
+/// The models' precondition: no two probes in the same tissue ([`first_overlap`]), named in the
+/// model's own error.
+fn refuse_overlapping_probes(
+    probes: &[Probe],
+    settings: &ModelSettings,
+    assets: &ModelAssets,
+) -> Result<(), ModelError> {
+    let radius = |p: &Probe| {
+        assets
+            .cryo
+            .catalog
+            .get(&p.model_id)
+            .map_or(0.0, |m| m.radius_mm())
+    };
+    match first_overlap(probes, radius) {
+        None => Ok(()),
+        Some(o) => Err(match settings {
+            ModelSettings::Ire { .. } => IreError::Invalid(o.to_string()).into(),
+            ModelSettings::Cryo(_) => CryoError::Invalid(o.to_string()).into(),
+        }),
+    }
+}
+
 pub fn preview(
     probes: &[Probe],
     settings: &ModelSettings,

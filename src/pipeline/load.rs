@@ -225,6 +225,15 @@ pub fn load_case(
     apply_overrides(&mut case, modality, overrides, &file, &mut warnings)?;
     case.validate(&file, tissues, catalog)
         .map_err(|e| blame_override(e, overrides, &file))?;
+    // The models refuse this too; caught here it is bad input (exit 2), not a model failure.
+    let radius = |p: &crate::plan::probe::Probe| catalog.get(&p.model_id).map_or(0.0, |m| m.radius_mm());
+    if let Some(o) = crate::plan::checks::first_overlap(&case.probes, radius) {
+        return Err(ComputeError::input(
+            &file,
+            format!("probes[{}]", o.b),
+            o.to_string(),
+        ));
+    }
 
     let case_dir = path.parent().unwrap_or_else(|| Path::new(""));
     let cryo = case.cryo_settings();

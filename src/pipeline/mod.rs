@@ -167,6 +167,12 @@ pub fn run_case(path: &Path, opts: &RunOptions<'_>, ctx: &JobCtx) -> Result<Case
     let assets = ModelAssets::builtin().map_err(|e| ComputeError::input(&file, "(assets)", e.to_string()))?;
     let loaded = load_case(path, opts.plan, &opts.overrides, &assets, ctx)?;
     let result = run_model(&loaded, &assets, ctx, &mut |_| {})?;
+    if let Some(why) = result.failure() {
+        return Err(ComputeError::Model {
+            file,
+            source: crate::physics::model::ModelError::NotConverged(why),
+        });
+    }
     ctx.progress.set_message("safety analysis");
     let safety = safety(&loaded, &result, &assets);
     let mut report = report(
@@ -208,7 +214,11 @@ pub fn check_output_path(case: &Path, png: &Path) -> Result<(), ComputeError> {
         ));
     }
     if png.is_dir() {
-        return Err(ComputeError::input(&out, field, "is a folder — give a file name (e.g. slide.png)"));
+        return Err(ComputeError::input(
+            &out,
+            field,
+            "is a folder — give a file name (e.g. slide.png)",
+        ));
     }
     if png.exists() {
         let mut head = [0u8; 8];

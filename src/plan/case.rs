@@ -268,6 +268,8 @@ impl CaseFile {
             return Err(CaseError::invalid(file, "name", "empty — give the case a name"));
         }
         let modality = self.modality_with(catalog);
+        self.check_limits(modality)
+            .map_err(|(field, message)| CaseError::invalid(file, field, message))?;
         self.check_source(file, tissues, modality)?;
         match modality {
             Modality::Ire => {
@@ -275,6 +277,32 @@ impl CaseFile {
                 self.check_pairs(file)?;
             }
             Modality::Cryo => self.check_cryo(file, catalog)?,
+        }
+        Ok(())
+    }
+
+    /// The counts and sizes of [`super::limits`]: probes (the IRE generator's electrodes or the
+    /// cryo console's needles), pairs, structures and the phantom block.
+    fn check_limits(&self, modality: Modality) -> Result<(), (String, String)> {
+        use super::limits::{MAX_PHANTOM_SIDE_MM, MAX_STRUCTURES, check_count, max_probes, probes_what};
+        let max = max_probes(modality);
+        check_count("probes", self.probes.len(), max, probes_what(modality))?;
+        if modality == Modality::Ire {
+            check_count(
+                "ire.pairs",
+                self.ire.pairs.len(),
+                max * (max - 1) / 2,
+                "pairs (every pair of the electrodes)",
+            )?;
+        }
+        check_count("structures", self.structures.len(), MAX_STRUCTURES, "structures")?;
+        if let CaseSource::Phantom { size_mm, .. } = &self.source
+            && let Some(s) = size_mm.iter().find(|s| **s > MAX_PHANTOM_SIDE_MM)
+        {
+            return Err((
+                "source.size_mm".into(),
+                format!("{s} mm — a phantom block's side is at most {MAX_PHANTOM_SIDE_MM} mm"),
+            ));
         }
         Ok(())
     }
@@ -668,20 +696,12 @@ pub fn check_model_options(o: &IreModelOptions) -> Result<(), (String, String)> 
     if !o.spacing_mm.is_finite() || o.spacing_mm < lo || o.spacing_mm > hi {
         return bad("spacing_mm", format!("{} — choose {lo}–{hi} mm", o.spacing_mm));
     }
-    if !o.margin_mm.is_finite() || o.margin_mm < 0.0 {
-        return bad("margin_mm", format!("{} — must be ≥ 0 mm", o.margin_mm));
+    let max_margin = super::limits::MAX_MARGIN_MM;
+    if !o.margin_mm.is_finite() || o.margin_mm < 0.0 || o.margin_mm > max_margin {
+        return bad("margin_mm", format!("{} — choose 0–{max_margin} mm", o.margin_mm));
     }
-    if o.max_nonlinear_iterations == 0 {
-        return bad("max_nonlinear_iterations", "0 — must be at least 1".into());
-    }
-    if !o.nonlinear_tol.is_finite() || o.nonlinear_tol <= 0.0 {
-        return bad("nonlinear_tol", format!("{} — must be positive", o.nonlinear_tol));
-    }
-    if !o.linear_rel_tol.is_finite() || o.linear_rel_tol <= 0.0 || o.linear_rel_tol >= 1.0 {
-        return bad(
-            "linear_rel_tol",
-            format!("{} — must be between 0 and 1 (e.g. 1e-6)", o.linear_rel_tol),
-        );
+    if let Err(e) = o.check_solver_settings() {
+        return bad(e.field, e.message);
     }
     match &o.zone {
         ZoneCriterion::TissueThreshold => {}
@@ -702,6 +722,12 @@ pub fn check_model_options(o: &IreModelOptions) -> Result<(), (String, String)> 
             }
         }
     }
+    super::limits::check_count(
+        "model.isolines_v_per_cm",
+        o.isolines_v_per_cm.len(),
+        super::limits::MAX_ISOLINES,
+        "isolines",
+    )?;
     if let Some((i, v)) = o
         .isolines_v_per_cm
         .iter()
@@ -1164,7 +1190,6 @@ pub fn save_case(path: &Path, case: &CaseFile) -> Result<(), CaseError> {
     text.push('\n');
     write_atomic(path, |f| f.write_all(text.as_bytes())).map_err(save_err)
 }
-
 
 #[cfg(test)]
 mod tests {

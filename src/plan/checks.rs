@@ -256,6 +256,54 @@ pub fn pair_geometry(probes: &[Probe], a: usize, b: usize) -> Option<PairGeometr
     })
 }
 
+/// Two probes whose exposed parts come closer than their radii together.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Overlap {
+    pub a: usize,
+    pub b: usize,
+    pub apart_mm: f64,
+    pub touching_mm: f64,
+}
+
+impl std::fmt::Display for Overlap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "probes {} and {} overlap: their exposed parts are {:.2} mm apart, less than their radii \
+             together ({:.2} mm) — move one",
+            self.a + 1,
+            self.b + 1,
+            self.apart_mm,
+            self.touching_mm
+        )
+    }
+}
+
+/// The first pair of probes occupying the same tissue (`radius_mm` of each from its model). A
+/// model of that is meaningless — two electrodes at one point once gave a 0 mm pair at
+/// "0 A, ok" — so the models refuse it. Probes without a valid segment are skipped (they are
+/// reported by [`check_probes`]).
+pub fn first_overlap(probes: &[Probe], radius_mm: impl Fn(&Probe) -> f64) -> Option<Overlap> {
+    let segments: Vec<_> = probes.iter().map(|p| p.exposed_segment().ok()).collect();
+    for (a, (p, sa)) in probes.iter().zip(&segments).enumerate() {
+        for (b, (q, sb)) in probes.iter().zip(&segments).enumerate().skip(a + 1) {
+            let (Some(sa), Some(sb)) = (sa, sb) else { continue };
+            let apart_mm = segment_segment_distance(sa, sb);
+            let touching_mm = radius_mm(p) + radius_mm(q);
+            // A zero radius (an unknown model) still refuses coincident probes.
+            if apart_mm < touching_mm.max(1e-3) {
+                return Some(Overlap {
+                    a,
+                    b,
+                    apart_mm,
+                    touching_mm,
+                });
+            }
+        }
+    }
+    None
+}
+
 /// Runs every check on `probes`.
 ///
 /// - Spacing below the minimum (between the exposed parts, which is never more than tip-to-tip):

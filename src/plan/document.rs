@@ -403,6 +403,13 @@ impl CaseDocument {
         if self.plans.is_empty() {
             return Err(invalid(file, "plans", "empty — a case has at least one plan"));
         }
+        {
+            use super::limits::{MAX_PLANS, MAX_RESULTS, MAX_STRUCTURES, check_count};
+            check_count("plans", self.plans.len(), MAX_PLANS, "plans")
+                .and_then(|()| check_count("structures", self.structures.len(), MAX_STRUCTURES, "structures"))
+                .and_then(|()| check_count("results", self.results.len(), MAX_RESULTS, "saved results"))
+                .map_err(|(field, message)| invalid(file, field, message))?;
+        }
         if self.active_plan >= self.plans.len() {
             return Err(invalid(
                 file,
@@ -453,6 +460,18 @@ impl CaseDocument {
         }
         for (i, s) in self.structures.iter().enumerate() {
             let field = format!("structures[{i}]");
+            let voxels: u128 = s.mask().dims().iter().map(|&n| n as u128).product();
+            if voxels > super::limits::MAX_MASK_VOXELS {
+                return Err(invalid(
+                    file,
+                    format!("{field}.mask"),
+                    format!(
+                        "a {:?} grid ({voxels} voxels) — at most {} voxels",
+                        s.mask().dims(),
+                        super::limits::MAX_MASK_VOXELS
+                    ),
+                ));
+            }
             s.mask()
                 .check()
                 .map_err(|m| invalid(file, format!("{field}.mask"), m))?;

@@ -47,6 +47,33 @@ pub struct GeneratorLimits {
     pub voltage_cap_v: Sourced,
     /// Current above which the generator stops and recharges (A).
     pub current_limit_a: Sourced,
+    /// Most electrodes the generator drives (a whole number; edited files without it get
+    /// [`MAX_ELECTRODES`]).
+    #[serde(default = "default_max_electrodes")]
+    pub max_electrodes: Sourced,
+}
+
+/// Electrodes the NanoKnife generator drives (REFERENCE.md §1); the value validation uses is
+/// [`GeneratorLimits::max_electrodes`].
+pub const MAX_ELECTRODES: usize = 6;
+
+fn default_max_electrodes() -> Sourced {
+    Sourced {
+        value: MAX_ELECTRODES as f64,
+        uncertainty: None,
+        source: "REFERENCE.md §1: the generator supports up to 6 electrodes (ablaplan's built-in constant)"
+            .into(),
+        confirmed: true,
+        note: None,
+    }
+}
+
+impl GeneratorLimits {
+    /// The most electrodes one plan may hold.
+    pub fn max_electrodes(&self) -> usize {
+        // Checked whole and ≥ 2 on load.
+        self.max_electrodes.value as usize
+    }
 }
 
 impl GeneratorLimits {
@@ -71,6 +98,13 @@ impl GeneratorLimits {
                 return Err(AssetError::invalid(file, format!("{what}: must be positive")));
             }
         }
+        let n = limits.max_electrodes.value;
+        if !(n.fract() == 0.0 && (2.0..=64.0).contains(&n)) {
+            return Err(AssetError::invalid(
+                file,
+                format!("max_electrodes: {n} — a whole number of electrodes, 2–64"),
+            ));
+        }
         Ok(limits)
     }
 
@@ -90,6 +124,7 @@ impl GeneratorLimits {
             description: String::new(),
             voltage_cap_v: sourced(VOLTAGE_CAP_V),
             current_limit_a: sourced(CURRENT_LIMIT_A),
+            max_electrodes: sourced(MAX_ELECTRODES as f64),
         }
     }
 }
@@ -338,6 +373,64 @@ pub struct IreModelOptions {
     /// Compute the uncertainty band (inner / nominal / outer zone) from the calibrated parameter
     /// ranges (`physics::ire::band`); about 1.3–1.5× the cost of the nominal zone.
     pub band: bool,
+}
+
+/// Relative residual a linear solve may be asked for: below 1e-12 double precision cannot
+/// certify it (a request of 1e-30 once broke the solver down to 10¹⁹ A with exit 0); above
+/// 1e-2 the field is visibly wrong.
+pub const LINEAR_REL_TOL_RANGE: (f64, f64) = (1e-12, 1e-2);
+
+/// Relative σ change at which the σ(E) iteration stops: finer than 1e-6 it never settles on a
+/// 0.1 mm grid, coarser than 0.2 it has not started.
+pub const NONLINEAR_TOL_RANGE: (f64, f64) = (1e-6, 0.2);
+
+/// Most σ(E) iterations per pair (they converge in 4–8).
+pub const MAX_NONLINEAR_ITERATIONS: usize = 100;
+
+/// A model setting outside what the solver can do: the field (relative to the options) and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SettingError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl IreModelOptions {
+    /// Checks the solver settings against what the solver can reach
+    /// ([`LINEAR_REL_TOL_RANGE`], [`NONLINEAR_TOL_RANGE`], [`MAX_NONLINEAR_ITERATIONS`]).
+    pub fn check_solver_settings(&self) -> Result<(), SettingError> {
+        let in_range = |field, v: f64, (lo, hi): (f64, f64), hint: &str| {
+            if v.is_finite() && (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(SettingError {
+                    field,
+                    message: format!("{v} — choose {lo:e}…{hi:e} ({hint})"),
+                })
+            }
+        };
+        in_range(
+            "linear_rel_tol",
+            self.linear_rel_tol,
+            LINEAR_REL_TOL_RANGE,
+            "1e-6 by default",
+        )?;
+        in_range(
+            "nonlinear_tol",
+            self.nonlinear_tol,
+            NONLINEAR_TOL_RANGE,
+            "1e-3 by default",
+        )?;
+        if !(1..=MAX_NONLINEAR_ITERATIONS).contains(&self.max_nonlinear_iterations) {
+            return Err(SettingError {
+                field: "max_nonlinear_iterations",
+                message: format!(
+                    "{} — choose 1–{MAX_NONLINEAR_ITERATIONS} (12 by default)",
+                    self.max_nonlinear_iterations
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Default for IreModelOptions {

@@ -12,6 +12,7 @@ pub mod cryo;
 pub mod document;
 pub mod finding;
 pub mod ire;
+pub mod limits;
 pub mod model_settings;
 pub mod outcome;
 pub mod probe;

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn shipped(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/cases").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/cases")
+        .join(name)
 }
 
 fn ablaplan() -> Command {
@@ -65,8 +67,14 @@ fn a_writer_killed_mid_write_leaves_the_old_file() {
             .sum()
     };
     while temp_size() < 8 << 20 {
-        assert!(std::time::Instant::now() < deadline, "the child never started writing");
-        assert!(child.try_wait().unwrap().is_none(), "the child ended before the kill");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never started writing"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child ended before the kill"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -103,7 +111,10 @@ fn compute_refuses_to_write_its_slide_over_the_case() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "bad input: {stderr}");
-    assert!(stderr.contains("--png") && stderr.contains("case file itself"), "{stderr}");
+    assert!(
+        stderr.contains("--png") && stderr.contains("case file itself"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read(&case).unwrap(), before, "the case is untouched");
 
     // Nor over any other file that is not a PNG (a DICOM slice, a case of another name).
@@ -160,15 +171,132 @@ fn a_crafted_probe_label_cannot_drive_the_terminal() {
         assert!(out.status.success(), "{stderr}");
         for (name, s) in [("stdout", &stdout), ("stderr", &stderr)] {
             assert!(
-                !s.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{202E}'),
+                !s.chars()
+                    .any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{202E}'),
                 "raw control characters on {name}: {s:?}"
             );
         }
         if json {
             let v: serde_json::Value = serde_json::from_str(&stdout).expect("still valid JSON");
-            assert!(v.to_string().contains("pwned"), "the label's text is kept, escaped");
+            assert!(
+                v.to_string().contains("pwned"),
+                "the label's text is kept, escaped"
+            );
         } else {
             assert!(stdout.contains("\\u{1b}"), "the escape is shown: {stdout}");
         }
     }
+}
+
+/// The V1 case with `edit` applied, written to `dir`.
+fn edited_v1(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let text = std::fs::read_to_string(shipped("v1_two_cylinders_2250v.json")).unwrap();
+    let mut case: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edit(&mut case);
+    let path = dir.join("edited.json");
+    std::fs::write(&path, serde_json::to_string(&case).unwrap()).unwrap();
+    path
+}
+
+/// `compute` on the edited case: (exit code, stderr), with a deadline (a limit that is not
+/// enforced would show as a long run, not only as a wrong code).
+fn compute_edited(edit: impl FnOnce(&mut serde_json::Value)) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = edited_v1(dir.path(), edit);
+    let started = std::time::Instant::now();
+    let out = ablaplan()
+        .arg("compute")
+        .arg(&path)
+        .args(["--spacing-mm", "1.0"])
+        .output()
+        .unwrap();
+    assert!(started.elapsed().as_secs() < 60, "took {:?}", started.elapsed());
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn electrode(x_mm: f64, label: &str) -> serde_json::Value {
+    serde_json::json!({
+        "model_id": "nanoknife_19g",
+        "tip_lps": [x_mm, 0.0, -20.0],
+        "entry_lps": [x_mm, 0.0, 80.0],
+        "exposure_mm": 40.0,
+        "label": label,
+    })
+}
+
+#[test]
+fn more_electrodes_than_the_generator_drives_are_refused_by_field() {
+    for n in [7usize, 100] {
+        let (code, stderr) = compute_edited(|c| {
+            c["probes"] = (0..n)
+                .map(|i| electrode(-60.0 + 2.0 * i as f64, &format!("E{i}")))
+                .collect();
+        });
+        assert_eq!(code, Some(2), "{n} electrodes: {stderr}");
+        assert!(
+            stderr.contains("probes") && stderr.contains("at most 6"),
+            "{n} electrodes: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn absurd_sizes_are_refused_before_anything_is_allocated() {
+    let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
+        (
+            "model.isolines_v_per_cm",
+            Box::new(|c| c["model"]["isolines_v_per_cm"] = (1..=100_000).map(f64::from).collect()),
+        ),
+        (
+            "source.size_mm",
+            Box::new(|c| c["source"]["size_mm"] = serde_json::json!([1e12, 1e12, 40.0])),
+        ),
+        (
+            "model.margin_mm",
+            Box::new(|c| c["model"]["margin_mm"] = serde_json::json!(1e15)),
+        ),
+        (
+            "structures",
+            Box::new(|c| {
+                let sphere = serde_json::json!({
+                    "shape": "sphere", "name": "n", "kind": "Nerve",
+                    "centre_lps": [0.0, 30.0, 0.0], "radius_mm": 2.0
+                });
+                c["structures"] = serde_json::Value::Array(vec![sphere; 300]);
+            }),
+        ),
+    ];
+    for (field, edit) in cases {
+        let (code, stderr) = compute_edited(edit);
+        assert_eq!(code, Some(2), "{field}: {stderr}");
+        assert!(stderr.contains(field), "{field}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{field}: {stderr}");
+    }
+}
+
+#[test]
+fn solver_tolerances_it_cannot_reach_are_refused() {
+    for (key, value) in [
+        ("linear_rel_tol", 1e-30),
+        ("linear_rel_tol", 0.5),
+        ("nonlinear_tol", 1e-12),
+        ("max_nonlinear_iterations", 1e9),
+    ] {
+        let (code, stderr) = compute_edited(|c| c["model"][key] = serde_json::json!(value));
+        assert_eq!(code, Some(2), "{key} = {value}: {stderr}");
+        assert!(stderr.contains(key), "{key} = {value}: {stderr}");
+    }
+}
+
+#[test]
+fn two_electrodes_at_one_point_are_refused_not_reported_as_zero_amperes() {
+    let (code, stderr) = compute_edited(|c| c["probes"][1] = electrode(-7.5, "twin"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("overlap") && stderr.contains("probes[1]"),
+        "{stderr}"
+    );
 }

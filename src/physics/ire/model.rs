@@ -96,30 +96,15 @@ impl IreModelOptions {
                 self.spacing_mm
             )));
         }
-        if !(self.margin_mm.is_finite() && self.margin_mm >= 0.0) {
+        let max_margin = crate::plan::limits::MAX_MARGIN_MM;
+        if !(self.margin_mm.is_finite() && (0.0..=max_margin).contains(&self.margin_mm)) {
             return Err(IreError::Invalid(format!(
-                "margin {} mm must be finite and ≥ 0",
+                "margin {} mm — choose 0–{max_margin} mm",
                 self.margin_mm
             )));
         }
-        if !(self.nonlinear_tol.is_finite() && self.nonlinear_tol > 0.0) {
-            return Err(IreError::Invalid(format!(
-                "nonlinear tolerance {} must be positive",
-                self.nonlinear_tol
-            )));
-        }
-        if !(self.linear_rel_tol.is_finite() && self.linear_rel_tol > 0.0 && self.linear_rel_tol < 1.0) {
-            return Err(IreError::Invalid(format!(
-                "linear tolerance {} must lie in (0, 1)",
-                self.linear_rel_tol
-            )));
-        }
-        if self.max_nonlinear_iterations == 0 {
-            return Err(IreError::Invalid(
-                "at least one nonlinear iteration is needed".into(),
-            ));
-        }
-        Ok(())
+        self.check_solver_settings()
+            .map_err(|e| IreError::Invalid(format!("{}: {}", e.field, e.message)))
     }
 
     /// One line for the UI, e.g. "IRE nonlinear σ(E), 0.5 mm, tissue thresholds".

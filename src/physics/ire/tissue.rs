@@ -18,7 +18,7 @@
 use super::model::{IreError, TissueSource};
 use crate::anatomy::structure::StructureKind;
 use crate::geometry::PatientPos;
-use crate::physics::grid::ComputeGrid;
+use crate::physics::grid::{ComputeGrid, mg_friendly};
 use crate::plan::tissue_params::{TissueParams, class_for_structure};
 use crate::safety::shapes::{CaseStructure, Shape};
 use crate::volume::Volume;
@@ -30,13 +30,6 @@ pub const OUTSIDE: u8 = u8::MAX;
 
 /// Largest grid the model accepts (nodes): about 3 GB of working memory.
 pub const MAX_NODES: usize = 24_000_000;
-
-/// Multigrid-friendly size: the smallest `n >= min_n` with `n - 1` a multiple of 8 (same rule as
-/// `ComputeGrid::around_segments`).
-fn mg_friendly(min_n: usize) -> usize {
-    let m = min_n.max(2) - 1;
-    m.div_ceil(8) * 8 + 1
-}
 
 /// Bounding box of segments.
 fn bbox(segments: &[(PatientPos, PatientPos)]) -> (Vector3<f64>, Vector3<f64>) {
@@ -98,11 +91,11 @@ pub fn plan_grid(
         // Never past a block face: rounding up for the solver stops at the block (the grid then
         // spans the block, up to less than one spacing when its size is not a multiple of h).
         let n_max = if (bhi - blo).is_finite() {
-            ((bhi - blo) / spacing_mm + 1e-9).floor() as usize + 1
+            (((bhi - blo) / spacing_mm + 1e-9).floor() as usize).saturating_add(1)
         } else {
             usize::MAX
         };
-        let n = round(((hi - lo) / spacing_mm - 1e-9).ceil() as usize + 1)
+        let n = round((((hi - lo) / spacing_mm - 1e-9).ceil() as usize).saturating_add(1))
             .min(n_max)
             .max(2);
         let span = (n - 1) as f64 * spacing_mm;
