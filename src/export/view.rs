@@ -437,6 +437,7 @@ pub fn identifying_strings(meta: &VolumeMeta) -> Vec<String> {
     if !dob.is_empty() {
         out.push(dob);
     }
+    out.extend(crate::render::redact::date_variants(&meta.patient_birth_date));
     out.sort();
     out.dedup();
     out

@@ -6,6 +6,7 @@ pub mod overlay;
 pub mod paint;
 pub mod palette;
 mod raster;
+pub mod redact;
 pub mod reslice;
 mod window;
 

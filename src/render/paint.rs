@@ -94,16 +94,16 @@ pub struct DrawnText {
     pub colour: Rgba,
 }
 
-/// What replaces a redacted string.
-pub const REDACTED: &str = "[removed]";
+pub use super::redact::REDACTED;
+use super::redact::Redactor;
 
 /// An RGBA image with vector drawing and text.
 #[derive(Clone, Debug)]
 pub struct Canvas {
     pub image: RgbaImage,
     texts: Vec<DrawnText>,
-    /// Lower-case strings that must never be drawn.
-    redact: Vec<String>,
+    /// Identifiers that must never be drawn.
+    redactor: Redactor,
     /// How many requested strings were replaced.
     redacted: usize,
 }
@@ -139,7 +139,7 @@ impl Canvas {
         Ok(Self {
             image: RgbaImage::new(width, height, fill),
             texts: Vec::new(),
-            redact: Vec::new(),
+            redactor: Redactor::default(),
             redacted: 0,
         })
     }
@@ -153,7 +153,7 @@ impl Canvas {
         Ok(Self {
             image,
             texts: Vec::new(),
-            redact: Vec::new(),
+            redactor: Redactor::default(),
             redacted: 0,
         })
     }
@@ -182,14 +182,11 @@ impl Canvas {
         (self.image, self.texts)
     }
 
-    /// Strings that must never appear: any text containing one of them (case-insensitive) is
-    /// drawn and recorded as [`REDACTED`]. Empty strings are ignored.
+    /// Identifiers that must never appear: the words of any text that spell one of them
+    /// (however written: [`super::redact`]) are drawn and recorded as [`REDACTED`]. Empty and
+    /// one-character strings are ignored.
     pub fn set_redactions(&mut self, tokens: impl IntoIterator<Item = String>) {
-        self.redact = tokens
-            .into_iter()
-            .map(|t| t.trim().to_lowercase())
-            .filter(|t| !t.is_empty())
-            .collect();
+        self.redactor = Redactor::new(tokens);
     }
 
     /// Appends texts drawn on another canvas (e.g. a view blitted into a slide), shifted by
@@ -448,13 +445,11 @@ impl Canvas {
 
     /// The text after redaction (counted).
     fn redacted(&mut self, text: &str) -> String {
-        let lower = text.to_lowercase();
-        if self.redact.iter().any(|t| lower.contains(t.as_str())) {
+        let (out, n) = self.redactor.redact(text);
+        if n > 0 {
             self.redacted += 1;
-            REDACTED.to_string()
-        } else {
-            text.to_string()
         }
+        out
     }
 
     /// Draws `text` (one line) of em size `size_px` with its box placed by `anchor` at `at`;
@@ -726,13 +721,14 @@ mod tests {
     }
 
     #[test]
-    fn redaction_replaces_whole_strings() {
+    fn redaction_replaces_the_identifying_words() {
         let mut c = Canvas::new(100, 30, BLACK).unwrap();
         c.set_redactions(["Doe^John".to_string(), "".to_string(), "PID123".to_string()]);
         c.text_shadow([0.0, 0.0], Anchor::LEFT_TOP, "ID pid123", 12.0, WHITE);
         c.text([0.0, 0.0], Anchor::LEFT_TOP, "Axial", 12.0, WHITE);
         let t: Vec<&str> = c.texts().iter().map(|t| t.text.as_str()).collect();
-        assert_eq!(t, vec![REDACTED, "Axial"]);
+        assert_eq!(t, vec!["ID [removed]", "Axial"]);
+        assert_eq!(c.redacted_count(), 1);
     }
 
     #[test]

@@ -150,6 +150,49 @@ fn anonymised_slide_contains_no_identifiers() {
 }
 
 #[test]
+fn anonymisation_sees_through_spellings_and_keeps_the_finding() {
+    // A patient "Jöhn Döe", ID "MRN-4711", born 1961-02-03, written the ways people write them
+    // into probe labels and notes.
+    let mut v = demo_volume();
+    v.meta.patient_name = "Döe^Jöhn".into();
+    v.meta.patient_id = "MRN-4711".into();
+    v.meta.patient_birth_date = "19610203".into();
+    let spelled = [
+        "MRN 4711",
+        "mrn4711",
+        "03.02.1961",
+        "02/03/1961",
+        "3 Feb 1961",
+        "John Doe",
+        "D\u{043e}e",
+        "Jo\u{200B}hn",
+    ];
+    let findings: Vec<(Severity, String)> = spelled
+        .iter()
+        .map(|s| {
+            (
+                Severity::HighRisk,
+                format!("High risk: nerve 0.8 mm from probe {s}"),
+            )
+        })
+        .collect();
+    let anon = render_slide(&slide(&v, true, Some(findings))).unwrap();
+    let t = texts(&anon);
+    for s in spelled {
+        let folded = s.replace('\u{200B}', "").replace('\u{043e}', "o").to_lowercase();
+        assert!(
+            !t.iter().any(|x| x.to_lowercase().contains(&folded)),
+            "{s:?} survived: {t:?}"
+        );
+    }
+    let kept = t
+        .iter()
+        .filter(|x| x.as_str() == "High risk: nerve 0.8 mm from probe [removed]")
+        .count();
+    assert_eq!(kept, spelled.len(), "each finding keeps its words: {t:?}");
+}
+
+#[test]
 fn slide_text_renders() {
     let v = demo_volume();
     let s = render_slide(&slide(&v, true, None)).unwrap();

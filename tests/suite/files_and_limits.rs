@@ -245,7 +245,8 @@ fn more_electrodes_than_the_generator_drives_are_refused_by_field() {
 
 #[test]
 fn absurd_sizes_are_refused_before_anything_is_allocated() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "model.isolines_v_per_cm",
             Box::new(|c| c["model"]["isolines_v_per_cm"] = (1..=100_000).map(f64::from).collect()),
