@@ -184,14 +184,25 @@ pub fn run_case(path: &Path, opts: &RunOptions<'_>, ctx: &JobCtx) -> Result<Case
         started.elapsed().as_secs_f64(),
     )?;
     if let Some(png) = opts.png {
+        // Ctrl-C during the model or the slide: nothing is written (the slide takes about a
+        // second; the check before writing keeps a cancelled run from leaving a file).
+        let cancelled = || ComputeError::Model {
+            file: file.clone(),
+            source: crate::physics::model::ModelError::Ire(crate::physics::ire::model::IreError::Cancelled),
+        };
+        if ctx.cancel.is_cancelled() {
+            return Err(cancelled());
+        }
         ctx.progress.set_message("rendering the board slide");
         let export_err = |source| ComputeError::Export {
             file: file.clone(),
             source,
         };
-        case_slide(&loaded, &result, &safety, &assets)
-            .and_then(|s| s.save_png(png))
-            .map_err(export_err)?;
+        let slide = case_slide(&loaded, &result, &safety, &assets).map_err(export_err)?;
+        if ctx.cancel.is_cancelled() {
+            return Err(cancelled());
+        }
+        slide.save_png(png).map_err(export_err)?;
     }
     report.set_total_s(started.elapsed().as_secs_f64());
     Ok(report)
