@@ -74,6 +74,9 @@ pub struct StartupOptions {
     /// Folder of the autosave / recovery files; `None` = no autosave (tests). The GUI uses the
     /// settings folder.
     pub recovery_dir: Option<PathBuf>,
+    /// Folder of `settings.json` (written atomically on every save); `None` = settings are not
+    /// written (tests). The GUI uses eframe's storage folder.
+    pub settings_dir: Option<PathBuf>,
 }
 
 /// The volume on screen and where it came from.
@@ -200,17 +203,36 @@ pub struct AblaApp {
     review: review::ReviewUi,
     safety: safety_ui::SafetyRun,
     export: export_ui::ExportRun,
+    /// Where settings are written, and what was last written there (to write only changes).
+    settings_store: Option<(PathBuf, Option<Settings>)>,
     ctx: egui::Context,
 }
 
 impl AblaApp {
     pub fn new(cc: &eframe::CreationContext<'_>, mut opts: StartupOptions) -> Self {
+        let storage_dir = eframe::storage_dir("ablaplan");
         if opts.recovery_dir.is_none() {
-            opts.recovery_dir = eframe::storage_dir("ablaplan").map(|d| d.join("recovery"));
+            opts.recovery_dir = storage_dir.as_ref().map(|d| d.join("recovery"));
         }
-        let settings = cc
-            .storage
-            .and_then(|s| eframe::get_value::<Settings>(s, settings::STORAGE_KEY))
+        if opts.settings_dir.is_none() {
+            opts.settings_dir = storage_dir;
+        }
+        // Our own atomically written file; eframe's store (written in place) only for settings
+        // saved by versions before it.
+        let settings = opts
+            .settings_dir
+            .as_deref()
+            .and_then(|d| match settings::load_from(d) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::warn!("{e}; using the default settings");
+                    None
+                }
+            })
+            .or_else(|| {
+                cc.storage
+                    .and_then(|s| eframe::get_value::<Settings>(s, settings::STORAGE_KEY))
+            })
             .unwrap_or_default();
         Self::with_settings(cc.egui_ctx.clone(), settings, opts)
     }
@@ -263,6 +285,7 @@ impl AblaApp {
             review: review::ReviewUi::default(),
             safety: safety_ui::SafetyRun::default(),
             export: export_ui::ExportRun::default(),
+            settings_store: None,
             ctx,
         };
         for e in [app.catalog.as_ref().err(), app.tissue.as_ref().err()]
@@ -276,6 +299,7 @@ impl AblaApp {
         if let Some(dir) = opts.recovery_dir {
             app.start_recovery(dir);
         }
+        app.settings_store = opts.settings_dir.map(|d| (d, None));
         match opts.open {
             Some(p) => app.apply(Command::Open(vec![p])),
             None => app.apply(Command::OpenDemo),
@@ -468,9 +492,25 @@ impl eframe::App for AblaApp {
     }
 
     /// Called every 30 s and on quit: settings, and unsaved work to the recovery file.
-    fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+    fn save(&mut self, _storage: &mut dyn eframe::Storage) {
+        self.save_settings();
         self.autosave_on_exit();
+    }
+}
+
+impl AblaApp {
+    /// Writes the settings (atomically) when they changed since the last write.
+    fn save_settings(&mut self) {
+        let Some((dir, written)) = &mut self.settings_store else {
+            return;
+        };
+        if written.as_ref() == Some(&self.settings) {
+            return;
+        }
+        match settings::save_to(dir, &self.settings) {
+            Ok(()) => *written = Some(self.settings.clone()),
+            Err(e) => log::error!("cannot save the settings in {}: {e}", dir.display()),
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! User settings persisted by eframe between runs. By design they hold no patient data:
+//! User settings persisted between runs in `settings.json` of the app's storage folder, written
+//! atomically ([`crate::fsio::write_atomic`]). By design they hold no patient data:
 //! recent entries are paths only, never names, IDs or descriptions read from files.
 
 use serde::{Deserialize, Serialize};
@@ -104,6 +105,29 @@ impl Settings {
 
 pub const STORAGE_KEY: &str = "ablaplan-settings-v1";
 
+/// The settings file in the storage folder.
+pub const SETTINGS_FILE: &str = "settings.json";
+
+/// The settings saved in `dir`; `Ok(None)` when there are none yet, an error naming the file
+/// when it cannot be read.
+pub fn load_from(dir: &std::path::Path) -> Result<Option<Settings>, String> {
+    let path = dir.join(SETTINGS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Writes the settings to `dir` (created when missing) atomically.
+pub fn save_to(dir: &std::path::Path, settings: &Settings) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let text = serde_json::to_string_pretty(settings).map_err(std::io::Error::other)?;
+    crate::fsio::write_atomic_bytes(&dir.join(SETTINGS_FILE), text.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +166,18 @@ mod tests {
         for forbidden in ["patient", "name\":\"DEMO", "birth"] {
             assert!(!json.to_lowercase().contains(forbidden), "{forbidden} in {json}");
         }
+    }
+
+    #[test]
+    fn settings_round_trip_through_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load_from(dir.path()).unwrap(), None, "none saved yet");
+        let mut s = Settings::default();
+        s.mouse_map = MouseMap::Pacs;
+        save_to(&dir.path().join("sub"), &s).unwrap();
+        assert_eq!(load_from(&dir.path().join("sub")).unwrap(), Some(s));
+        std::fs::write(dir.path().join(SETTINGS_FILE), "{ broken").unwrap();
+        let e = load_from(dir.path()).unwrap_err();
+        assert!(e.contains(SETTINGS_FILE), "{e}");
     }
 }
