@@ -272,12 +272,10 @@ fn the_calibration_record_is_what_the_model_gives() {
                 &JobCtx::default(),
             )
             .expect("run");
-        for t in &cal.targets {
-            let got = match t.quantity.as_str() {
-                q if q.starts_with("lethal") => sizes.lethal_diameter_mm,
-                q if q.contains("length") => sizes.iceball_length_mm,
-                _ => sizes.iceball_width_mm,
-            };
+        assert_eq!(cal.targets.len(), spec.targets.len(), "{}", spec.model_id);
+        for (t, target) in cal.targets.iter().zip(&spec.targets) {
+            assert_eq!(t.quantity, target.measure.label());
+            let got = target.measure.of(&sizes);
             eprintln!(
                 "{}: {} model {got:.2} mm (record {:.2}), published {} ± {}",
                 spec.model_id, t.quantity, t.model_mm, t.published_mm, t.tolerance_mm
@@ -315,15 +313,7 @@ fn the_calibration_record_is_what_the_model_gives() {
 /// C2 / C3 case sizes of a band surface (the same measures as the calibration).
 fn band_sizes(r: &CryoResult, probes: &[Probe], s: Surface) -> CaseSizes {
     let band = r.band.as_ref().expect("band");
-    let axes = iceball_axes(probes).expect("axes");
-    let l = r.extents_mm(band.lethal.surface(s), axes);
-    let i = r.extents_mm(band.iceball.surface(s), axes);
-    CaseSizes {
-        lethal_diameter_mm: 0.5 * (l[1] + l[2]),
-        lethal_extents_mm: l,
-        iceball_length_mm: i[0],
-        iceball_width_mm: 0.5 * (i[1] + i[2]),
-    }
+    CaseSizes::of_masks(r, probes, band.lethal.surface(s), band.iceball.surface(s)).expect("sizes")
 }
 
 #[test]
