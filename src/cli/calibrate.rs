@@ -4,7 +4,9 @@
 //! used to choose a value) with the result, and with `--write` stores it in a catalog file.
 
 use crate::jobs::JobCtx;
-use crate::physics::cryo::calibrate::{ModelCalibration, PhantomCase, apply_calibration, calibrate_all};
+use crate::physics::cryo::calibrate::{
+    Measure, ModelCalibration, PhantomCase, apply_calibration, calibrate_all,
+};
 use crate::physics::cryo::model::CryoAssets;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -33,11 +35,17 @@ pub struct ValidationRow {
     pub case_file: String,
     pub measure: String,
     pub published_mm: f64,
+    /// The equivalent-circle diameter of the lethal cross-section at the middle of the active
+    /// length (`physics::cryo::calibrate::Measure::LethalSectionDiameter`).
     pub model_mm: f64,
-    /// The lethal zone's extents along the pair axis and the perpendicular (their mean is
-    /// `model_mm`).
+    /// The lethal zone's node extents along the pair axis and the perpendicular, and their mean
+    /// (shown beside it; not the measure).
     pub pair_axis_mm: f64,
     pub perpendicular_mm: f64,
+    pub mean_of_extents_mm: f64,
+    /// Lethal / iceball cross-section area, and Littrup's figure for it.
+    pub lethal_area_fraction: f64,
+    pub published_area_fraction: f64,
     pub error_mm: f64,
     pub within_mm: f64,
 }
@@ -49,11 +57,11 @@ pub struct CalibrationReport {
 }
 
 /// The validation set run after a calibration: C2 with 2, 3, 4 probes (Littrup 2009, lethal
-/// −30 °C diameters 33 / 41 / 49 mm, aim ±5 mm).
-pub const C2_VALIDATION: [(&str, f64); 3] = [
-    ("assets/cases/c2_littrup_2_probes.json", 33.0),
-    ("assets/cases/c2_littrup_3_probes.json", 41.0),
-    ("assets/cases/c2_littrup_4_probes.json", 49.0),
+/// −30 °C diameters 33 / 41 / 49 mm, aim ±5 mm; lethal ice 46 / 51 / 56 % of the iceball's area).
+pub const C2_VALIDATION: [(&str, f64, f64); 3] = [
+    ("assets/cases/c2_littrup_2_probes.json", 33.0, 0.46),
+    ("assets/cases/c2_littrup_3_probes.json", 41.0, 0.51),
+    ("assets/cases/c2_littrup_4_probes.json", 49.0, 0.56),
 ];
 
 pub fn run(cmd: CalibrateCmd) -> ExitCode {
@@ -97,23 +105,26 @@ fn calibrate(
     let mut calibrated = assets.clone();
     apply_calibration(&mut calibrated.catalog, &models);
     let mut validation = Vec::new();
-    for (file, published) in C2_VALIDATION {
+    for (file, published, fraction) in C2_VALIDATION {
         let case = PhantomCase::load(&root.join(file)).map_err(|e| e.to_string())?;
         let (_, s) = case
             .run(&calibrated, "", None, spacing_mm, &ctx)
             .map_err(|e| e.to_string())?;
         eprintln!(
             "  validation {file}: lethal diameter {:.1} mm (published {published})",
-            s.lethal_diameter_mm
+            s.lethal_section_diameter_mm
         );
         validation.push(ValidationRow {
             case_file: file.into(),
-            measure: "lethal (−30 °C) diameter, mean of the two extents across the probes".into(),
+            measure: Measure::LethalSectionDiameter.label().into(),
             published_mm: published,
-            model_mm: s.lethal_diameter_mm,
+            model_mm: s.lethal_section_diameter_mm,
             pair_axis_mm: s.lethal_extents_mm[1],
             perpendicular_mm: s.lethal_extents_mm[2],
-            error_mm: s.lethal_diameter_mm - published,
+            mean_of_extents_mm: s.lethal_diameter_mm,
+            lethal_area_fraction: s.lethal_area_fraction,
+            published_area_fraction: fraction,
+            error_mm: s.lethal_section_diameter_mm - published,
             within_mm: 5.0,
         });
     }
@@ -150,7 +161,7 @@ pub fn format_report(r: &CalibrationReport) -> String {
         }
         for t in &m.targets {
             s += &format!(
-                "  {}: model {:.1} mm vs published {} ± {} mm (residual {:+.1} mm)\n",
+                "  {}: model {:.1} mm vs published {:.1} ± {} mm (residual {:+.1} mm)\n",
                 t.quantity, t.model_mm, t.published_mm, t.tolerance_mm, t.residual_mm
             );
         }
@@ -159,17 +170,20 @@ pub fn format_report(r: &CalibrationReport) -> String {
         }
         s += &format!("  {} model runs on a {} mm grid\n", m.runs, m.spacing_mm);
     }
-    s += "Validation (not used to choose anything):\n";
+    s += "Validation (not used to choose anything; lethal diameter = equivalent circle of the cross-section at the middle of the active length):\n";
     for v in &r.validation {
         s += &format!(
-            "  {}: {:.1} mm ({:.0} × {:.0}) vs published {} mm ({:+.1} mm, aim ±{} mm)\n",
+            "  {}: {:.1} mm vs published {} mm ({:+.1} mm, aim ±{} mm); lethal {:.0} % of the iceball's area vs {:.0} %; node extents {:.0} × {:.0} (mean {:.1})\n",
             v.case_file,
             v.model_mm,
-            v.pair_axis_mm,
-            v.perpendicular_mm,
             v.published_mm,
             v.error_mm,
-            v.within_mm
+            v.within_mm,
+            100.0 * v.lethal_area_fraction,
+            100.0 * v.published_area_fraction,
+            v.pair_axis_mm,
+            v.perpendicular_mm,
+            v.mean_of_extents_mm
         );
     }
     s

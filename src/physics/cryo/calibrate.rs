@@ -3,20 +3,25 @@
 //! Only the parameters the literature leaves open are fitted, per probe model, inside their
 //! published or physical ranges, on the calibration set of REFERENCE.md §7 and nothing else:
 //!
-//! - **2.4 mm probe** (`littrup2009_2p4mm`): h, on C2 with one probe (Littrup 2009: lethal
-//!   (< −30 °C) diameter 12 mm, 39 °C agar, 15 min; `assets/cases/c2_littrup_1_probes.json`).
-//!   The gas temperature, the h profile and the active length stay as the catalog has them.
+//! - **2.4 mm probe** (`littrup2009_2p4mm`): h, on C2 with one probe (Littrup 2009, 39 °C agar,
+//!   15 min, `assets/cases/c2_littrup_1_probes.json`), on both figures the paper gives for that
+//!   experiment: the lethal (< −30 °C) diameter, 12 mm, and the lethal ice's share of the
+//!   iceball's cross-section, 13 %, which makes the iceball (seen on CT, not read from the
+//!   thermocouples) 12 / √0.13 = 33.3 mm across. The gas temperature, the h profile and the
+//!   active length stay as the catalog has them.
 //! - **17G needles** (`icesphere`, and through the shared needle design IceSeed, IceRod,
 //!   IceForce): h and the IceSphere's active length, on C3 (0 °C iceball 37 ± 4 × 32 ± 3 mm in gel
 //!   at 10 min; `assets/cases/c3_icesphere_gel_10min.json`).
 //!
 //! C2 with 2, 3 and 4 probes is validation only: nothing here reads those cases.
 //!
-//! Sizes are measured as `compute --json` reports them (node extents of the zone at the end of
-//! the freeze, along the probe axis, the pair axis and the perpendicular, [`iceball_axes`]), so
-//! the fit aims at exactly what the validation checks. Node extents step with the grid, so the
-//! fits are bisections on a monotone step function: "the smallest value whose size reaches the
-//! target".
+//! Sizes: C3 as `compute --json` reports them (node extents of the zone at the end of the freeze,
+//! along the probe axis and across it, [`iceball_axes`]); C2 as Littrup measured them, in the
+//! plane of the thermocouples across the probes ([`active_mid_plane`]): the diameter of the
+//! circle of the cross-section's area (see [`Measure::LethalSectionDiameter`]), the same measure
+//! the 2–4 probe validation uses. The fits are bisections on monotone functions of h: with two
+//! targets for h, the h where the larger residual in units of its tolerance is smallest (both
+//! sizes grow with h, so that is where the two scaled residuals are equal and opposite).
 //!
 //! Besides the value, the calibration gives the **range that remains**: the h values for which the
 //! calibration case stays within its tolerance (C2: ±5 mm, the aim REFERENCE.md gives — Littrup's
@@ -26,7 +31,8 @@
 //! Also the single-probe experiment of the preview ([`single_probe_dims`]).
 
 use super::model::{
-    CryoAssets, CryoError, CryoResult, CryoSettings, build_problem, compute_cryo, iceball_axes, probe_thermal,
+    CryoAssets, CryoError, CryoResult, CryoSettings, active_mid_plane, build_problem, compute_cryo,
+    equivalent_diameter_mm, iceball_axes, probe_thermal,
 };
 use super::solver;
 use super::tissue::CryoTissueSource;
@@ -165,9 +171,19 @@ pub fn single_probe_dims(
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Measure {
-    /// The lethal zone (the case's lethal isotherm, lowest temperature reached): mean of the
-    /// extents along the pair axis and the perpendicular (the C2 "diameter").
-    LethalDiameter,
+    /// The lethal zone (the case's lethal isotherm, lowest temperature reached) in the plane
+    /// across the probes at the middle of their active lengths: the diameter of the circle of
+    /// its area — the C2 "average lethal diameter". Why this measure (Littrup et al., JVIR
+    /// 2009): the paper assessed the "diameters and surface areas" of the −30 °C isotherm on the
+    /// CT plane of the thermocouples, and its own figures obey diameter ratio² = area ratio (the
+    /// 1.7 mm probes: 84 % of the diameter, 71 % of the area; 0.84² = 0.71), which the
+    /// equivalent-circle diameter satisfies by construction; it needs no choice of axes for the
+    /// non-circular multi-probe zones. Chosen on that evidence, before the validation was run
+    /// with it (it gave the smaller multi-probe diameters of the measures at hand).
+    LethalSectionDiameter,
+    /// The 0 °C iceball at the end of the freeze in the same plane, as the same equivalent
+    /// diameter.
+    IceballSectionDiameter,
     /// The 0 °C iceball at the end of the freeze along the probe axis.
     IceballLength,
     /// The 0 °C iceball: mean of the two extents across the probe.
@@ -177,15 +193,22 @@ pub enum Measure {
 impl Measure {
     pub fn label(self) -> &'static str {
         match self {
-            Measure::LethalDiameter => "lethal diameter (mean of the two extents across the probes)",
+            Measure::LethalSectionDiameter => {
+                "lethal diameter (equivalent circle of the cross-section at the middle of the active length)"
+            }
+            Measure::IceballSectionDiameter => {
+                "0 °C iceball diameter (equivalent circle of the cross-section at the middle of the active length)"
+            }
             Measure::IceballLength => "0 °C iceball length (along the probe)",
             Measure::IceballWidth => "0 °C iceball width (mean of the two extents across the probe)",
         }
     }
 
-    fn of(self, s: &CaseSizes) -> f64 {
+    /// This measure of a case's sizes.
+    pub fn of(self, s: &CaseSizes) -> f64 {
         match self {
-            Measure::LethalDiameter => s.lethal_diameter_mm,
+            Measure::LethalSectionDiameter => s.lethal_section_diameter_mm,
+            Measure::IceballSectionDiameter => s.iceball_section_diameter_mm,
             Measure::IceballLength => s.iceball_length_mm,
             Measure::IceballWidth => s.iceball_width_mm,
         }
@@ -218,20 +241,43 @@ pub struct CalibrationSpec {
     pub active_length_range_source: &'static str,
 }
 
+/// C2 single probe: the published lethal (< −30 °C) diameter (mm), Littrup 2009.
+pub const C2_SINGLE_LETHAL_MM: f64 = 12.0;
+/// C2 single probe: the lethal ice's share of the iceball's area, Littrup 2009 ("13 %").
+pub const C2_SINGLE_LETHAL_AREA_FRACTION: f64 = 0.13;
+/// Tolerance (mm) of the iceball diameter derived from the two rounded figures: 1.2 ± 0.05 cm
+/// and 13 ± 0.5 % give 11.5 / √0.135 = 31.3 to 12.5 / √0.125 = 35.4 mm, ± 2.0 around 33.3.
+pub const C2_SINGLE_ICEBALL_TOLERANCE_MM: f64 = 2.0;
+
+/// The single probe's 0 °C iceball diameter (mm) the paper implies: the lethal diameter over
+/// √(area fraction) — both figures of the same experiment, so the ratio holds whatever the
+/// thermocouples did to the lethal edge (12 / √0.13 = 33.28 mm).
+pub fn c2_single_iceball_mm() -> f64 {
+    C2_SINGLE_LETHAL_MM / C2_SINGLE_LETHAL_AREA_FRACTION.sqrt()
+}
+
 /// The calibration set of REFERENCE.md §7, as code.
 pub fn calibration_set() -> Vec<CalibrationSpec> {
     vec![
         CalibrationSpec {
             model_id: "littrup2009_2p4mm",
             shares_h_with: Vec::new(),
-            calibrated_on: "C2 single probe (Littrup et al., JVIR 2009: one 2.4 mm probe, 39 °C agar, 15 min, lethal < −30 °C diameter 12 mm; REFERENCE.md §3, §7)",
+            calibrated_on: "C2 single probe (Littrup et al., JVIR 2009: one 2.4 mm probe, 39 °C agar, 15 min, lethal < −30 °C diameter 12 mm comprising 13 % of the iceball's area; REFERENCE.md §3, §7)",
             case_file: "assets/cases/c2_littrup_1_probes.json",
-            targets: vec![Target {
-                measure: Measure::LethalDiameter,
-                published_mm: 12.0,
-                tolerance_mm: 5.0,
-                source: "Littrup 2009 (REFERENCE.md §3 C2): 12 mm, SD not reported — aim ±5 mm (REFERENCE.md); the thermocouples sat 0.5 cm apart",
-            }],
+            targets: vec![
+                Target {
+                    measure: Measure::LethalSectionDiameter,
+                    published_mm: C2_SINGLE_LETHAL_MM,
+                    tolerance_mm: 5.0,
+                    source: "Littrup 2009 (REFERENCE.md §3 C2): 12 mm, SD not reported — aim ±5 mm (REFERENCE.md); the thermocouples sat 0.5 cm apart",
+                },
+                Target {
+                    measure: Measure::IceballSectionDiameter,
+                    published_mm: c2_single_iceball_mm(),
+                    tolerance_mm: C2_SINGLE_ICEBALL_TOLERANCE_MM,
+                    source: "Littrup 2009 abstract (PMC2762356): the single 2.4 mm probe's lethal ice is 13 % of the iceball's surface area, so the iceball is 12 mm / √0.13 = 33.3 mm across (equivalent circle); ± 2.0 mm is the rounding of the two published figures (1.2 ± 0.05 cm, 13 ± 0.5 %: 31.3–35.4 mm). The iceball edge is seen on CT, not read from the thermocouples",
+                },
+            ],
             fit_active_length: false,
             active_length_range_mm: (40.0, 40.0),
             active_length_range_source: "not fitted for the 2.4 mm probe (REFERENCE.md §7 fits the active length of the 17G needles only)",
@@ -265,26 +311,70 @@ pub fn calibration_set() -> Vec<CalibrationSpec> {
 /// The sizes a calibration or validation case gives (mm).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct CaseSizes {
+    /// The lethal zone: mean of the node extents along the pair axis and the perpendicular
+    /// (reported beside the section diameter; not a calibration target).
     pub lethal_diameter_mm: f64,
     /// The lethal zone's extents along the probe axis, the pair axis and the perpendicular.
     pub lethal_extents_mm: [f64; 3],
     pub iceball_length_mm: f64,
     pub iceball_width_mm: f64,
+    /// Equivalent-circle diameters (mm) of the lethal zone and of the 0 °C iceball in the plane
+    /// across the probes at the middle of their active lengths ([`active_mid_plane`]).
+    pub lethal_section_diameter_mm: f64,
+    pub iceball_section_diameter_mm: f64,
+    /// Lethal cross-section area / iceball cross-section area in that plane (Littrup's
+    /// "percentage of lethal ice": 13 / 46 / 51 / 56 % for 1–4 probes).
+    pub lethal_area_fraction: f64,
 }
 
 impl CaseSizes {
     /// The sizes of a computed case at the end of its last freeze (node extents, `compute
-    /// --json`'s axes).
+    /// --json`'s axes; sections from the temperature fields, interpolated).
     pub fn of(r: &CryoResult, probes: &[Probe]) -> Option<Self> {
-        let axes = iceball_axes(probes)?;
         let s = r.end_of_last_freeze_snapshot();
-        let lethal = r.extents_mm(&r.lethal_mask(s), axes);
-        let ice = r.extents_mm(&r.isotherm_mask(s, 0.0), axes);
+        let lethal = r.lethal_mask(s);
+        let ice = r.isotherm_mask(s, 0.0);
+        let (centre, normal) = active_mid_plane(probes)?;
+        let lethal_area = if s == r.last_snapshot() {
+            r.isotherm_section_mm2(&r.min_final, r.lethal_isotherm_c, &centre, &normal)
+        } else {
+            r.mask_section_mm2(&lethal, &centre, &normal)
+        };
+        let ice_area = r.isotherm_section_mm2(&r.snapshots[s], 0.0, &centre, &normal);
+        Self::from_parts(r, probes, &lethal, &ice, lethal_area, ice_area)
+    }
+
+    /// The same sizes of two node masks (a band's lethal and 0 °C surfaces).
+    pub fn of_masks(r: &CryoResult, probes: &[Probe], lethal: &[bool], ice: &[bool]) -> Option<Self> {
+        let (centre, normal) = active_mid_plane(probes)?;
+        let lethal_area = r.mask_section_mm2(lethal, &centre, &normal);
+        let ice_area = r.mask_section_mm2(ice, &centre, &normal);
+        Self::from_parts(r, probes, lethal, ice, lethal_area, ice_area)
+    }
+
+    fn from_parts(
+        r: &CryoResult,
+        probes: &[Probe],
+        lethal: &[bool],
+        ice: &[bool],
+        lethal_area_mm2: f64,
+        ice_area_mm2: f64,
+    ) -> Option<Self> {
+        let axes = iceball_axes(probes)?;
+        let l = r.extents_mm(lethal, axes);
+        let i = r.extents_mm(ice, axes);
         Some(Self {
-            lethal_diameter_mm: 0.5 * (lethal[1] + lethal[2]),
-            lethal_extents_mm: lethal,
-            iceball_length_mm: ice[0],
-            iceball_width_mm: 0.5 * (ice[1] + ice[2]),
+            lethal_diameter_mm: 0.5 * (l[1] + l[2]),
+            lethal_extents_mm: l,
+            iceball_length_mm: i[0],
+            iceball_width_mm: 0.5 * (i[1] + i[2]),
+            lethal_section_diameter_mm: equivalent_diameter_mm(lethal_area_mm2),
+            iceball_section_diameter_mm: equivalent_diameter_mm(ice_area_mm2),
+            lethal_area_fraction: if ice_area_mm2 > 0.0 {
+                lethal_area_mm2 / ice_area_mm2
+            } else {
+                0.0
+            },
         })
     }
 }
@@ -482,14 +572,34 @@ pub fn calibrate_model(
         let (_, s) = case.run(&a, spec.model_id, l, Some(spacing), ctx)?;
         Ok(s)
     };
-    // The target that h is fitted to: the width across the probe (C3) or the lethal diameter
-    // (C2); the active length is fitted to the length.
-    let h_target = spec
+    // The targets h is fitted to: the width across the probe (C3), the lethal and the iceball
+    // diameters (C2); the active length is fitted to the length.
+    let h_targets: Vec<Target> = spec
         .targets
         .iter()
-        .find(|t| t.measure != Measure::IceballLength)
-        .ok_or_else(|| CryoError::Invalid("no target for h".into()))?
-        .clone();
+        .filter(|t| t.measure != Measure::IceballLength)
+        .cloned()
+        .collect();
+    if h_targets.is_empty() {
+        return Err(CryoError::Invalid("no target for h".into()));
+    }
+    // The smallest and largest residual of the h targets in units of their tolerances. Every
+    // size grows with h, so both do: the larger |residual| is smallest where their sum crosses
+    // 0 (with one target: where the size meets the published value), and every target is
+    // within its tolerance from where the smallest reaches −1 to where the largest reaches +1.
+    let scaled = |s: &CaseSizes| {
+        h_targets
+            .iter()
+            .map(|t| (t.measure.of(s) - t.published_mm) / t.tolerance_mm)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), g| {
+                (lo.min(g), hi.max(g))
+            })
+    };
+    let h_labels = h_targets
+        .iter()
+        .map(|t| format!("{} {:.1} mm", t.measure.label(), t.published_mm))
+        .collect::<Vec<_>>()
+        .join(" and ");
     let len_target = spec
         .targets
         .iter()
@@ -498,17 +608,15 @@ pub fn calibrate_model(
     let mut h = h_range.1;
     let rounds = if spec.fit_active_length { 3 } else { 1 };
     for round in 0..rounds {
-        h = match crossing(h_range, true, 10, h_target.published_mm, &mut |x| {
-            Ok(h_target.measure.of(&size(x, length, &mut runs)?))
+        h = match crossing(h_range, true, 10, 0.0, &mut |x| {
+            let (lo, hi) = scaled(&size(x, length, &mut runs)?);
+            Ok(lo + hi)
         })? {
             Some(x) => x,
             None => {
                 let n = format!(
-                    "{}: the {} target {} mm is not reached inside the h range (largest at h = {} W/m²·K) — h stops at the range's end",
-                    spec.model_id,
-                    h_target.measure.label(),
-                    h_target.published_mm,
-                    h_range.1
+                    "{}: the {h_labels} target is not reached inside the h range (largest at h = {} W/m²·K) — h stops at the range's end",
+                    spec.model_id, h_range.1
                 );
                 if !notes.contains(&n) {
                     notes.push(n.clone());
@@ -565,6 +673,27 @@ pub fn calibrate_model(
     // h to 3 significant figures for the catalog; the sizes below are at the stored value.
     h = sig3(h);
     let nominal = size(h, length, &mut runs)?;
+    if h_targets.len() > 1 {
+        // Say what a compromise costs: each residual at the chosen h, in units of its tolerance.
+        let parts = h_targets
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} {:+.1} mm ({:+.2} tolerances)",
+                    t.measure.label(),
+                    t.measure.of(&nominal) - t.published_mm,
+                    (t.measure.of(&nominal) - t.published_mm) / t.tolerance_mm
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let n = format!(
+            "{}: h alone cannot meet the case's figures together (a larger iceball needs a colder wall, which widens the lethal zone too); h = {h:.0} W/m²·K makes the larger residual in units of its tolerance smallest: {parts}",
+            spec.model_id
+        );
+        log(&n);
+        notes.push(n);
+    }
     // The ranges that remain (the band's): each fitted parameter over the values for which the
     // target it was fitted to stays within its tolerance (h ↔ the width or lethal diameter, the
     // active length ↔ the length), the other parameter at its fitted value.
@@ -578,9 +707,14 @@ pub fn calibrate_model(
         let hi = crossing(range, log_scale, 8, t.published_mm + t.tolerance_mm + 1e-9, f)?.unwrap_or(range.1);
         Ok((lo, hi))
     };
-    let (lo, hi) = within(h_range, true, &h_target, &mut |x| {
-        Ok(h_target.measure.of(&size(x, length, &mut runs)?))
-    })?;
+    let lo = crossing(h_range, true, 8, -1.0, &mut |x| {
+        Ok(scaled(&size(x, length, &mut runs)?).0)
+    })?
+    .unwrap_or(h_range.1);
+    let hi = crossing(h_range, true, 8, 1.0 + 1e-9, &mut |x| {
+        Ok(scaled(&size(x, length, &mut runs)?).1)
+    })?
+    .unwrap_or(h_range.1);
     let (lo, hi) = (sig3(lo).min(h), sig3(hi).max(h));
     let length_band = match (&len_target, length) {
         (Some(t), Some(l)) if spec.fit_active_length => {
@@ -629,7 +763,17 @@ pub fn calibrate_model(
         runs,
         spacing_mm: spacing,
         method: format!(
-            "physics::cryo::calibrate::calibrate_model (`ablaplan calibrate cryo`): bisection (log h) on the case's node extents at the end of the freeze, {spacing} mm grid{}; the band's ranges = the h (and active length) for which the target each was fitted to stays within its tolerance",
+            "physics::cryo::calibrate::calibrate_model (`ablaplan calibrate cryo`): bisection (log h) on the case's {} at the end of the freeze, {spacing} mm grid{}; the band's ranges = the h (and active length) for which the targets each was fitted to stay within their tolerances",
+            if h_targets.iter().any(|t| {
+                matches!(
+                    t.measure,
+                    Measure::LethalSectionDiameter | Measure::IceballSectionDiameter
+                )
+            }) {
+                "cross-sections across the probe at the middle of the active length (equivalent-circle diameters, interpolated; h where the larger of the two residuals in units of its tolerance is smallest)"
+            } else {
+                "node extents"
+            },
             if spec.fit_active_length {
                 ", alternating with a bisection of the active length on the 0 °C length (3 rounds)"
             } else {

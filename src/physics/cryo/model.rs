@@ -336,6 +336,118 @@ pub fn iceball_axes(probes: &[Probe]) -> Option<[Vector3<f64>; 3]> {
     Some([axis, second, axis.cross(&second)])
 }
 
+/// The plane a cross-section of the iceball is measured in: through the mean of the probes'
+/// active-segment midpoints, perpendicular to the first probe's axis — the plane of a
+/// thermocouple jig set at the middle of parallel probes' active lengths (C2, Littrup 2009).
+/// Returns its centre and unit normal.
+pub fn active_mid_plane(probes: &[Probe]) -> Option<(PatientPos, Vector3<f64>)> {
+    let normal = probes.first()?.axis().ok()?;
+    let mids: Vec<Vector3<f64>> = probes
+        .iter()
+        .filter_map(|p| p.exposed_segment().ok().map(|s| s.midpoint().coords))
+        .collect();
+    if mids.is_empty() {
+        return None;
+    }
+    let mean = mids.iter().fold(Vector3::zeros(), |a, m| a + m) / mids.len() as f64;
+    Some((PatientPos::from(mean), normal))
+}
+
+/// Diameter (mm) of the circle of `area_mm2`: the "average diameter" of a cross-section of any
+/// shape (two probes give a peanut, three a rounded triangle) without choosing axes.
+pub fn equivalent_diameter_mm(area_mm2: f64) -> f64 {
+    2.0 * (area_mm2.max(0.0) / std::f64::consts::PI).sqrt()
+}
+
+/// Sub-sampling of a cross-section: pixels of a quarter node, so that the area of a 12 mm
+/// section is resolved to well under 1 % (its edge is interpolated, not stepped by nodes).
+const SECTION_PIXELS_PER_NODE: f64 = 4.0;
+
+/// Area (mm²) of the part of the plane through `centre` perpendicular to `normal` where `inside`
+/// holds, sampled on square pixels over the whole grid.
+fn section_area_mm2(
+    grid: &ComputeGrid,
+    centre: &PatientPos,
+    normal: &Vector3<f64>,
+    inside: &(dyn Fn(&PatientPos) -> bool + Sync),
+) -> f64 {
+    let Some(n) = normal.try_normalize(1e-12) else {
+        return 0.0;
+    };
+    let helper = if n.x.abs() < 0.9 {
+        Vector3::x()
+    } else {
+        Vector3::y()
+    };
+    let u = (helper - n * n.dot(&helper)).normalize();
+    let v = n.cross(&u);
+    let px = grid.spacing_mm / SECTION_PIXELS_PER_NODE;
+    // Half the grid's diagonal: the plane's part inside the grid lies within it from any centre
+    // inside the grid.
+    let diag = (grid.last_node_lps() - grid.origin_lps).norm();
+    let half =
+        0.5 * diag + (centre - (grid.origin_lps + (grid.last_node_lps() - grid.origin_lps) * 0.5)).norm();
+    let w = (2.0 * half / px).ceil() as usize + 1;
+    let count: usize = (0..w * w)
+        .into_par_iter()
+        .filter(|idx| {
+            let (x, y) = ((idx % w) as f64, (idx / w) as f64);
+            let p = centre + u * (x * px - half) + v * (y * px - half);
+            inside(&p)
+        })
+        .count();
+    count as f64 * px * px
+}
+
+impl CryoResult {
+    /// Area (mm²) of the cross-section at or below `temperature_c` of a node field (`values`:
+    /// a snapshot or [`Self::min_final`]), trilinear, in the plane through `centre`
+    /// perpendicular to `normal`.
+    pub fn isotherm_section_mm2(
+        &self,
+        values: &[i16],
+        temperature_c: f64,
+        centre: &PatientPos,
+        normal: &Vector3<f64>,
+    ) -> f64 {
+        let grid = &self.grid;
+        section_area_mm2(grid, centre, normal, &|p| {
+            trilinear_i16(grid, values, p).is_some_and(|t| f64::from(t) <= temperature_c)
+        })
+    }
+
+    /// Area (mm²) of the cross-section of a node mask (a band surface) in the same plane: the
+    /// mask interpolated trilinearly as 0 / 1 and cut at ½, so the edge falls between the last
+    /// node inside and the first outside.
+    pub fn mask_section_mm2(&self, mask: &[bool], centre: &PatientPos, normal: &Vector3<f64>) -> f64 {
+        let grid = &self.grid;
+        if mask.len() != grid.len() {
+            return 0.0;
+        }
+        section_area_mm2(grid, centre, normal, &|p| {
+            let Some((base, frac)) = grid.cell_at(p) else {
+                return false;
+            };
+            let mut sum = 0.0;
+            for (dk, wk) in [(0, 1.0 - frac[2]), (1, frac[2])] {
+                for (dj, wj) in [(0, 1.0 - frac[1]), (1, frac[1])] {
+                    for (di, wi) in [(0, 1.0 - frac[0]), (1, frac[0])] {
+                        let (i, j, k) = (
+                            (base[0] + di).min(grid.dims[0] - 1),
+                            (base[1] + dj).min(grid.dims[1] - 1),
+                            (base[2] + dk).min(grid.dims[2] - 1),
+                        );
+                        if mask[grid.index(i, j, k)] {
+                            sum += wi * wj * wk;
+                        }
+                    }
+                }
+            }
+            sum >= 0.5
+        })
+    }
+}
+
 /// What [`compute_cryo_streaming`] hands out while it runs: `Started` once (before the solver
 /// starts), then one `Snapshot` per kept time, in time order.
 #[derive(Clone, Copy, Debug)]
