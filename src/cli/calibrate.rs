@@ -130,7 +130,8 @@ fn calibrate(
     }
     if let Some(path) = write {
         let text = serde_json::to_string_pretty(&calibrated.catalog).map_err(|e| e.to_string())?;
-        std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        crate::fsio::write_atomic_bytes(path, (text + "\n").as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         eprintln!("  wrote {}", path.display());
     }
     Ok(CalibrationReport { models, validation })

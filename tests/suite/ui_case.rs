@@ -121,6 +121,7 @@ fn unsaved_work_of_a_dead_session_is_offered_and_recovered() {
     let mut h2 = app(StartupOptions {
         open: None,
         recovery_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
     });
     h2.get_by_label("Recover").click();
     h2.run_steps(2);
@@ -138,6 +139,7 @@ fn unsaved_work_of_a_dead_session_is_offered_and_recovered() {
     let h3 = app(StartupOptions {
         open: None,
         recovery_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
     });
     assert!(h3.query_by_label("Recover").is_none());
 }
