@@ -730,6 +730,7 @@ mod tests {
             preview,
             description: String::new(),
             band: None,
+            heating: None,
         }
     }
 
