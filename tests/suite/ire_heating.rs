@@ -306,3 +306,51 @@ fn heating_conserves_energy_on_a_closed_block() {
         assert!(err < 0.01, "energy balance error {err:.2e}");
     }
 }
+
+/// The thermal-dose safety rule (`ire.thermal_injury`, `assets/safety_rules.json`) on the shipped
+/// nerve case: with its default limits the nerve 9 mm from the pair's plane is clear (no finding);
+/// with the temperature limit edited down to just above body temperature the same nerve fires,
+/// naming the rule, the structure and the temperature it reaches.
+#[test]
+fn thermal_dose_rule_fires_on_the_nerve_when_its_limit_is_reached() {
+    use ablaplan::pipeline::{self, ComputeOverrides};
+    use ablaplan::plan::rules::Check;
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/cases/safety_nerve_near_zone.json");
+    let assets = ablaplan::physics::model::ModelAssets::builtin().unwrap();
+    let ctx = JobCtx::default();
+    let mut loaded =
+        pipeline::load::load_case(&path, None, &ComputeOverrides::default(), &assets, &ctx).unwrap();
+    // The nerve lies 8.5 mm from the electrodes' axis plane: widen the heat grid to reach it.
+    if let ablaplan::plan::model_settings::ModelSettings::Ire { model, .. } = &mut loaded.settings {
+        model.heating.margin_mm = 12.0;
+    }
+    let result = pipeline::run_model(&loaded, &assets, &ctx, &mut |_| {}).unwrap();
+    let ire = result.ire().unwrap();
+    let h = ire.heating.as_ref().expect("heating is on by default");
+    let nerve = loaded.structures.iter().find(|s| s.name == "Nerve").unwrap();
+    let heat = ablaplan::safety::thermal::structure_heat(ire, nerve, &loaded.structure_geometry)
+        .expect("the nerve warms a little");
+    println!(
+        "nerve: peak {:.2} °C, CEM43 {:.4} min (plan peak {:.1} °C)",
+        heat.max_temp_c,
+        heat.max_cem43_min,
+        h.max_temperature_c()
+    );
+    let rule = "ire.thermal_injury";
+    let report = pipeline::safety(&loaded, &result, &assets);
+    assert!(!report.findings.iter().any(|f| f.rule == rule));
+    for r in &mut loaded.rules.rules {
+        if let Check::ThermalDose { max_temp_c, .. } = &mut r.check {
+            max_temp_c.value = heat.max_temp_c - 0.01;
+        }
+    }
+    let report = pipeline::safety(&loaded, &result, &assets);
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.rule == rule)
+        .expect("the edited limit fires");
+    assert_eq!(f.structure.as_deref(), Some("Nerve"));
+    assert!(f.message.contains("°C"), "{}", f.message);
+}
