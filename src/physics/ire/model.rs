@@ -936,7 +936,9 @@ pub fn compute_ire(
         });
     }
     if let Some(h) = heater.as_mut() {
-        ctx.progress.set_message("cooling down");
+        ctx.progress.set_message(format!(
+            "pair {n_pairs}/{n_pairs}, cooling down after the last train"
+        ));
         h.cool_down(ctx)?;
     }
     ctx.progress.set(1.0);
