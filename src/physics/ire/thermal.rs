@@ -586,17 +586,14 @@ impl Heater {
             let t_field = Instant::now();
             let last = c == n_chunks;
             if reference.is_none() || last || self.opts.resolve_every_chunk {
-                // σ(E, T) → the field at this temperature.
-                self.apply_temperature(&mut sigma, &sigma_e_crop);
-                let fresh = c == 0
-                    && kept.as_ref().is_some_and(|h| {
-                        // The isothermal solution is this σ when nothing is warm yet.
-                        self.temp
-                            .iter()
-                            .all(|t| !t.is_finite() || (f64::from(*t) - self.t_ref_c).abs() < 1e-6)
-                            && h.fine().dims == fine.grid.dims
-                    });
-                if !fresh {
+                // The train starts from the pair's isothermal solution (σ(E) at T0: the factors of
+                // the reference are 1), scaled to the tissue's temperature at first order like
+                // every chunk — the earlier pairs warmed it. Later: σ(E, T) → the field.
+                let isothermal = c == 0
+                    && !self.opts.resolve_every_chunk
+                    && kept.as_ref().is_some_and(|h| h.fine().dims == fine.grid.dims);
+                if !isothermal {
+                    self.apply_temperature(&mut sigma, &sigma_e_crop);
                     let mut op = pair_operator(&fine.grid, &sigma, &[anode, cathode]);
                     if let Some(inside) = &fine.inside {
                         op.fixed.iter_mut().zip(inside).for_each(|(f, &i)| *f |= !i);
@@ -627,7 +624,11 @@ impl Heater {
                     return Ok(());
                 }
                 let density = self.crop_joule_density(&fine.grid, hier.fine(), &phi);
-                let factor = self.temperature_factors();
+                let factor = if isothermal {
+                    vec![1.0; self.temp.len()]
+                } else {
+                    self.temperature_factors()
+                };
                 reference = Some((density, factor, pair.voltage_v * current_a));
             }
             let Some((density_ref, factor_ref, power_ref)) = reference.as_ref() else {
