@@ -275,6 +275,7 @@ fn heating_conserves_energy_on_a_closed_block() {
     settings.pulses = 30;
     settings.pairs[0].voltage_v = 1500.0;
     let p = builtin_tissue_params().unwrap();
+    let mut finals = Vec::new();
     for every in [false, true] {
         let mut opts = case.model.clone();
         opts.heating.margin_mm = 40.0;
@@ -304,7 +305,15 @@ fn heating_conserves_energy_on_a_closed_block() {
         );
         assert!(h.electrical_energy_j > 1.0);
         assert!(err < 0.01, "energy balance error {err:.2e}");
+        finals.push(h.pairs[0].final_current_a);
     }
+    // The first-order update between field solves bounds the re-solved current from above
+    // (Thomson: the conductance is concave in σ), and closely.
+    let (first_order, resolved) = (finals[0], finals[1]);
+    assert!(
+        first_order >= resolved - 1e-3 && first_order - resolved < 0.02 * resolved,
+        "{first_order} vs {resolved}"
+    );
 }
 
 /// The thermal-dose safety rule (`ire.thermal_injury`, `assets/safety_rules.json`) on the shipped
