@@ -7,9 +7,13 @@
 //!
 //! 1. σ(E, T) = σ(E)·(1 + α_class (T − T0)) per node, σ(E) from the pair's converged running
 //!    maximum |E| (the isothermal nonlinear solve of `compute_ire`) and T the current temperature;
-//! 2. the field of the pair at that σ (warm-started from the previous chunk's potential, the
-//!    multigrid hierarchy kept while it stays fast) → the current and the Joule power density of
-//!    one pulse (`super::heating::joule_power`: exactly U·I, the discrete dissipation);
+//! 2. the Joule power density of one pulse at that σ (`super::heating`'s discrete dissipation,
+//!    exactly U·I) and the current: between field solves at first order — the field held, each
+//!    node's density scaled by σ(E, T)/σ(E, T_ref) and I = P/U (an upper bound of the re-solved
+//!    current by Thomson's principle, second-order error; within 2 % of the re-solved one on the
+//!    closed block of `tests/suite/ire_heating.rs`). The field is solved at σ(E, T) at the end of
+//!    each train (the final current, warm-started with the pair's own multigrid hierarchy), and
+//!    before every chunk with `IreHeatingOptions::resolve_every_chunk` (the reference);
 //! 3. the heat solver shared with the cryo model (`physics::cryo::solver::run_heated`: Pennes
 //!    with perfusion, vessels of ≥ 3 mm held at blood temperature as in the cryo model) runs over
 //!    the chunk with the source time-averaged over it.
@@ -21,9 +25,8 @@
 //! interval: each pulse raises T by at most q τ/(ρc) before it diffuses; that spike is added to
 //! the peak temperature (conservative), not to the temperature carried on.
 //!
-//! After the last chunk one more field solve at the final temperature gives the pair's final
-//! current (the one the 48 A limit stops). After the last pair the tissue cools for
-//! `cooldown_s`, and the thermal dose keeps growing meanwhile.
+//! The final current (the one the 48 A limit stops) is the re-solved one. After the last pair the
+//! tissue cools for `cooldown_s`, and the thermal dose keeps growing meanwhile.
 //!
 //! Thermal dose: CEM43 (Sapareto & Dewey 1984) integrated exactly for a temperature that varies
 //! linearly between the solver's outputs ([`cem43_increment_min`]). The thermal damage zone is
