@@ -737,6 +737,7 @@ mod tests {
             preview,
             description: String::new(),
             band: None,
+            heating: None,
         }
     }
 

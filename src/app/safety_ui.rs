@@ -590,6 +590,11 @@ fn limits_mut(check: &mut Check) -> Vec<(&'static str, &mut Sourced)> {
         } => vec![("within (mm)", within_mm), ("until (mm)", goal_mm)],
         Check::TargetMargin { margin_mm, .. } => vec![("margin (mm)", margin_mm)],
         Check::CurrentAbove { above_a } => vec![("above (A)", above_a)],
+        Check::ThermalDose {
+            cem43_min,
+            max_temp_c,
+            ..
+        } => vec![("CEM43 (min)", cem43_min), ("peak (°C)", max_temp_c)],
         Check::InsideZone { .. } | Check::PathThrough { .. } => Vec::new(),
     }
 }

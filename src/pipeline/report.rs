@@ -31,6 +31,10 @@ pub struct ComputeReport {
     pub zone: ComputeZone,
     pub pairs: Vec<ComputePair>,
     pub solver: ComputeSolver,
+    /// The electro-thermal model (issue 13): per-pair currents over the train, peak temperatures,
+    /// thermal dose and the thermal damage zone; absent when the model ran without heating.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heating: Option<ComputeHeating>,
     /// Safety findings (`crate::safety`), worst first: severity, rule, structure, kind, zone,
     /// distance_mm (best estimate; negative = inside the zone), distance_lower_mm (what the rule
     /// compared), source, message, caliper points.
@@ -160,6 +164,48 @@ pub struct ComputePair {
     pub linear_iterations: usize,
     pub nonlinear_iterations: usize,
     pub converged: bool,
+}
+
+/// The `heating` block of an IRE report.
+#[derive(Debug, Serialize)]
+pub struct ComputeHeating {
+    /// Pulses per pair, width (µs), rate (per minute), simulated time incl. the cool-down (s).
+    pub pulses: u32,
+    pub pulse_width_us: f64,
+    pub pulse_rate_per_min: f64,
+    pub duration_s: f64,
+    /// Body (start) temperature and the hottest node of the plan (°C, one pulse's spike
+    /// included).
+    pub initial_temperature_c: f64,
+    pub max_temperature_c: f64,
+    pub max_cem43_min: f64,
+    /// The thermal damage zone: CEM43 at or above `damage_cem43_min`.
+    pub damage: ComputeThermalDamage,
+    /// Per pair, in the order pulsed.
+    pub pairs: Vec<ComputeHeatingPair>,
+    /// Electrical energy of all pulses and the Joule heat the heat grid received (J).
+    pub electrical_energy_j: f64,
+    pub source_energy_j: f64,
+    pub elapsed_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComputeThermalDamage {
+    pub damage_cem43_min: f64,
+    pub volume_ml: f64,
+    pub extents_mm: ZoneExtents,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComputeHeatingPair {
+    pub a_label: String,
+    pub b_label: String,
+    pub initial_current_a: f64,
+    pub final_current_a: f64,
+    /// The highest current of the train against the generator's limit.
+    pub over_limit: bool,
+    pub peak_temperature_c: f64,
+    pub energy_j: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -307,6 +353,62 @@ pub fn ire_report(
             p.a_label, p.b_label
         ));
     }
+    let heating = r.heating.as_ref().map(|h| {
+        let [d0, d1, d2] = crate::physics::ire::zone::extents_mm(
+            &r.grid,
+            &h.damage_zone,
+            [
+                Vector3::from(axes.probe_axis),
+                Vector3::from(axes.pair_axis),
+                Vector3::from(axes.perpendicular),
+            ],
+        );
+        ComputeHeating {
+            pulses: case.effective_ire().pulses,
+            pulse_width_us: case.effective_ire().pulse_width_us,
+            pulse_rate_per_min: case.effective_ire().pulse_rate_per_min,
+            duration_s: h.duration_s,
+            initial_temperature_c: h.initial_temperature_c,
+            max_temperature_c: h.max_temperature_c(),
+            max_cem43_min: h.max_cem43_min(),
+            damage: ComputeThermalDamage {
+                damage_cem43_min: h.damage_cem43_min,
+                volume_ml: h.damage_volume_ml,
+                extents_mm: ZoneExtents {
+                    probe_axis: d0,
+                    pair_axis: d1,
+                    perpendicular: d2,
+                },
+            },
+            pairs: h
+                .pairs
+                .iter()
+                .map(|p| ComputeHeatingPair {
+                    a_label: label(p.a),
+                    b_label: label(p.b),
+                    initial_current_a: p.initial_current_a,
+                    final_current_a: p.final_current_a,
+                    over_limit: p.max_current_a() > CURRENT_LIMIT_A,
+                    peak_temperature_c: p.peak_temperature_c,
+                    energy_j: p.energy_j,
+                })
+                .collect(),
+            electrical_energy_j: h.electrical_energy_j,
+            source_energy_j: h.source_energy_j,
+            elapsed_s: h.elapsed_s,
+        }
+    });
+    if let Some(h) = &heating {
+        for p in h.pairs.iter().filter(|p| p.over_limit) {
+            warnings.push(format!(
+                "pair {}–{}: the current rises to {:.1} A over the pulse train (heating), above the \
+                 {CURRENT_LIMIT_A} A limit",
+                p.a_label,
+                p.b_label,
+                p.initial_current_a.max(p.final_current_a)
+            ));
+        }
+    }
     let g = &r.grid;
     ComputeReport {
         schema_version: COMPUTE_SCHEMA_VERSION,
@@ -343,6 +445,7 @@ pub fn ire_report(
             total_s,
         },
         pairs,
+        heating,
         findings: Vec::new(),
         margins: Vec::new(),
         safety: empty_safety(),
@@ -389,6 +492,44 @@ pub fn format_compute(r: &ComputeReport) -> String {
             p.nonlinear_iterations,
             if p.converged { "" } else { ", NOT CONVERGED" }
         );
+    }
+    if let Some(h) = &r.heating {
+        let _ = writeln!(
+            out,
+            "Heating: {} × {:.0} µs per pair at {:.0}/min, {:.0} s simulated: peak {:.1} °C (from {:.1} °C), \
+             thermal dose up to {:.1} CEM43 min",
+            h.pulses,
+            h.pulse_width_us,
+            h.pulse_rate_per_min,
+            h.duration_s,
+            h.max_temperature_c,
+            h.initial_temperature_c,
+            h.max_cem43_min
+        );
+        let d = &h.damage;
+        let _ = writeln!(
+            out,
+            "  thermal damage zone (CEM43 ≥ {:.0} min): {:.3} mL, {:.1} × {:.1} × {:.1} mm (probe axis, pair axis, \
+             perpendicular)",
+            d.damage_cem43_min,
+            d.volume_ml,
+            d.extents_mm.probe_axis,
+            d.extents_mm.pair_axis,
+            d.extents_mm.perpendicular
+        );
+        for p in &h.pairs {
+            let _ = writeln!(
+                out,
+                "  {}–{}: current {:.1} A → {:.1} A over the train {}, peak {:.1} °C, {:.0} J",
+                p.a_label,
+                p.b_label,
+                p.initial_current_a,
+                p.final_current_a,
+                if p.over_limit { "OVER THE LIMIT" } else { "ok" },
+                p.peak_temperature_c,
+                p.energy_j
+            );
+        }
     }
     let s = &r.solver;
     let _ = writeln!(

@@ -23,6 +23,17 @@ pub const VOLTAGE_STEP_V: f64 = 10.0;
 /// 70 pulses of 70 µs per pair (IRE study, REFERENCE.md §1).
 pub const DEFAULT_PULSES: u32 = 70;
 pub const DEFAULT_PULSE_WIDTH_US: f64 = 70.0;
+/// Pulse repetition rate (pulses per minute) of the generator when not ECG-synchronised:
+/// NanoKnife offers 90 and 240 per minute; 90 is the usual setting. Source: the generator's
+/// operator manual as cited in the IRE literature — *(unconfirmed: not in REFERENCE.md)*; editable
+/// in the IRE settings. ECG-synchronised delivery (one pulse per R wave, 60–100 per minute) falls
+/// in the same range.
+pub const DEFAULT_PULSE_RATE_PER_MIN: f64 = 90.0;
+
+fn default_pulse_rate_per_min() -> f64 {
+    DEFAULT_PULSE_RATE_PER_MIN
+}
+
 /// Pairs farther apart than this are not pulsed by default: IRE spacing 1.0–2.5 cm
 /// (REFERENCE.md §4).
 pub const DEFAULT_MAX_PAIR_SPACING_MM: f64 = 25.0;
@@ -165,6 +176,10 @@ pub struct IreSettings {
     pub max_pair_spacing_mm: f64,
     pub pulses: u32,
     pub pulse_width_us: f64,
+    /// Pulses per minute (the generator's rate; the electro-thermal model spaces the pulses by
+    /// it). Old cases without it load with [`DEFAULT_PULSE_RATE_PER_MIN`].
+    #[serde(default = "default_pulse_rate_per_min")]
+    pub pulse_rate_per_min: f64,
     pub pairs: Vec<ElectrodePair>,
     /// Why voltages above the generator's maximum ([`generator_limits`]) are accepted: for
     /// non-clinical numerical checks only (REFERENCE.md §2 V2 at 25 mm needs 3,750 V). `None`,
@@ -181,6 +196,7 @@ impl Default for IreSettings {
             max_pair_spacing_mm: DEFAULT_MAX_PAIR_SPACING_MM,
             pulses: DEFAULT_PULSES,
             pulse_width_us: DEFAULT_PULSE_WIDTH_US,
+            pulse_rate_per_min: DEFAULT_PULSE_RATE_PER_MIN,
             pairs: Vec::new(),
             above_generator_cap: None,
         }
@@ -243,6 +259,18 @@ impl IreSettings {
         )?;
         positive("pulse_width_us", self.pulse_width_us, "the default is 70 µs")?;
         positive("pulses", f64::from(self.pulses), "the default is 70 pulses")?;
+        positive(
+            "pulse_rate_per_min",
+            self.pulse_rate_per_min,
+            "the generator pulses at 90 per minute (or 240, or with the ECG)",
+        )?;
+        if 60.0 / self.pulse_rate_per_min <= self.pulse_width_us * 1e-6 {
+            return Err(IreSettingsError::Bad {
+                what: "pulse_rate_per_min",
+                value: self.pulse_rate_per_min,
+                hint: "pulses would overlap: the interval must exceed the pulse width",
+            });
+        }
         for p in &self.pairs {
             if p.a >= n_probes || p.b >= n_probes {
                 return Err(IreSettingsError::PairIndex {
@@ -373,6 +401,69 @@ pub struct IreModelOptions {
     /// Compute the uncertainty band (inner / nominal / outer zone) from the calibrated parameter
     /// ranges (`physics::ire::band`); about 1.3–1.5× the cost of the nominal zone.
     pub band: bool,
+    /// Joule heating over the pulse train, thermal dose and the thermal damage zone
+    /// (`physics::ire::thermal`). Old cases without it load with the default.
+    pub heating: IreHeatingOptions,
+}
+
+/// Options of the electro-thermal model (`physics::ire::thermal`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IreHeatingOptions {
+    /// Run it (the preview never does).
+    pub enabled: bool,
+    /// Pulses per chunk: σ(E, T) and the Joule source are updated between chunks (the source
+    /// is time-averaged within one).
+    pub pulses_per_chunk: u32,
+    /// Re-solve the field at σ(E, T) before every chunk (the reference); `false`: between the
+    /// train's first and last field the chunks scale the Joule source with σ(E, T) at a held
+    /// field (first order, an upper bound of the current; `physics::ire::thermal`).
+    pub resolve_every_chunk: bool,
+    /// Simulated time after the last pulse (s): the tissue is still hot and its thermal dose
+    /// keeps growing while it cools.
+    pub cooldown_s: f64,
+    /// Margin of the heat grid around the electrodes (mm): a crop of the field grid, its faces
+    /// held at body temperature. The rise beyond ~6 mm of an electrode stays below ~1 °C
+    /// (V3: < 1 °C at 10 mm, `tests/suite/ire_heating.rs`).
+    pub margin_mm: f64,
+}
+
+impl IreHeatingOptions {
+    /// Checks the numbers against what makes sense for a pulse train: a crafted cool-down of
+    /// 10³⁰⁰ s would run forever, zero pulses per chunk divides by zero.
+    pub fn check(&self) -> Result<(), SettingError> {
+        if !(1..=1000).contains(&self.pulses_per_chunk) {
+            return Err(SettingError {
+                field: "heating.pulses_per_chunk",
+                message: format!("{} — choose 1–1000 (35 by default)", self.pulses_per_chunk),
+            });
+        }
+        if !(self.cooldown_s.is_finite() && (0.0..=600.0).contains(&self.cooldown_s)) {
+            return Err(SettingError {
+                field: "heating.cooldown_s",
+                message: format!("{} — choose 0–600 s (60 by default)", self.cooldown_s),
+            });
+        }
+        if !(self.margin_mm.is_finite() && (1.0..=30.0).contains(&self.margin_mm)) {
+            return Err(SettingError {
+                field: "heating.margin_mm",
+                message: format!("{} — choose 1–30 mm (6 by default)", self.margin_mm),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for IreHeatingOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            pulses_per_chunk: 35,
+            resolve_every_chunk: false,
+            cooldown_s: 60.0,
+            margin_mm: 6.0,
+        }
+    }
 }
 
 /// Relative residual a linear solve may be asked for: below 1e-12 double precision cannot
@@ -420,6 +511,7 @@ impl IreModelOptions {
             NONLINEAR_TOL_RANGE,
             "1e-3 by default",
         )?;
+        self.heating.check()?;
         if !(1..=MAX_NONLINEAR_ITERATIONS).contains(&self.max_nonlinear_iterations) {
             return Err(SettingError {
                 field: "max_nonlinear_iterations",
@@ -445,6 +537,7 @@ impl Default for IreModelOptions {
             zone: ZoneCriterion::TissueThreshold,
             isolines_v_per_cm: vec![300.0, 500.0, 700.0, 1000.0],
             band: true,
+            heating: IreHeatingOptions::default(),
         }
     }
 }

@@ -123,6 +123,15 @@ pub enum Check {
     CurrentAbove { above_a: Sourced },
     /// A probe (entry → tip) passing through a structure of one of `structures`.
     PathThrough { structures: Vec<StructureKind> },
+    /// IRE heating (the electro-thermal model): a structure of one of `structures` whose tissue
+    /// reaches a thermal dose of `cem43_min` (CEM43, min) or a peak temperature of `max_temp_c`
+    /// (°C) anywhere. Evaluated on the model's temperature and dose fields
+    /// (`safety::thermal`), not on a zone.
+    ThermalDose {
+        structures: Vec<StructureKind>,
+        cem43_min: Sourced,
+        max_temp_c: Sourced,
+    },
 }
 
 impl Check {
@@ -133,7 +142,7 @@ impl Check {
             | Check::InsideZone { zone, .. }
             | Check::Dissection { zone, .. }
             | Check::TargetMargin { zone, .. } => Some(zone),
-            Check::CurrentAbove { .. } | Check::PathThrough { .. } => None,
+            Check::CurrentAbove { .. } | Check::PathThrough { .. } | Check::ThermalDose { .. } => None,
         }
     }
 
@@ -143,7 +152,8 @@ impl Check {
             Check::ZoneDistance { structures, .. }
             | Check::InsideZone { structures, .. }
             | Check::Dissection { structures, .. }
-            | Check::PathThrough { structures } => structures,
+            | Check::PathThrough { structures }
+            | Check::ThermalDose { structures, .. } => structures,
             Check::TargetMargin { .. } => &[StructureKind::Target],
             Check::CurrentAbove { .. } => &[],
         }
@@ -158,6 +168,11 @@ impl Check {
             } => vec![("within_mm", within_mm), ("goal_mm", goal_mm)],
             Check::TargetMargin { margin_mm, .. } => vec![("margin_mm", margin_mm)],
             Check::CurrentAbove { above_a } => vec![("above_a", above_a)],
+            Check::ThermalDose {
+                cem43_min,
+                max_temp_c,
+                ..
+            } => vec![("cem43_min", cem43_min), ("max_temp_c", max_temp_c)],
             Check::InsideZone { .. } | Check::PathThrough { .. } => Vec::new(),
         }
     }
@@ -171,7 +186,10 @@ impl Check {
                 within_mm, goal_mm, ..
             } => within_mm.value.max(goal_mm.value),
             Check::TargetMargin { margin_mm, .. } => margin_mm.value,
-            Check::InsideZone { .. } | Check::CurrentAbove { .. } | Check::PathThrough { .. } => 0.0,
+            Check::InsideZone { .. }
+            | Check::CurrentAbove { .. }
+            | Check::PathThrough { .. }
+            | Check::ThermalDose { .. } => 0.0,
         }
     }
 }
@@ -277,6 +295,12 @@ impl RuleSet {
                         format!("{at}: an IRE rule cannot look at a cryo isotherm"),
                     ));
                 }
+            }
+            if matches!(r.check, Check::ThermalDose { .. }) && r.modality == RuleModality::Cryo {
+                return Err(AssetError::invalid(
+                    file,
+                    format!("{at}: the thermal dose of IRE pulses is not a cryo check"),
+                ));
             }
             if matches!(r.check.zone(), Some(ZoneSelector::IreZone)) && r.modality == RuleModality::Cryo {
                 return Err(AssetError::invalid(

@@ -215,12 +215,116 @@ pub struct TissueParams {
     pub heating: Option<IreHeating>,
 }
 
-/// Parameters of the electro-thermal coupling σ(E, T) = σ(E)·(1 + α (T − T0)).
+/// Parameters of the electro-thermal coupling σ(E, T) = σ(E)·(1 + α (T − T0)) and of the
+/// thermal dose (CEM43, Sapareto & Dewey 1984).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IreHeating {
-    /// α (1/°C).
+    /// α (1/°C) of a class without its own entry.
     pub temperature_coefficient_per_c: Sourced,
     pub temperature_coefficient_range_per_c: ParamRange,
+    /// α per tissue class (class id → value with its source).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_class: Vec<ClassCoefficient>,
+    /// T0 (°C), at which σ(E) of the classes holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_temperature_c: Option<Sourced>,
+    /// CEM43 (min) at and above which tissue counts as thermally damaged (the thermal damage
+    /// zone; nerve and bowel have their own, lower limits in the safety rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damage_cem43_min: Option<Sourced>,
+    /// The CEM43 base R above and below 43 °C.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cem43_r_above_43: Option<Sourced>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cem43_r_below_43: Option<Sourced>,
+}
+
+/// One class's temperature coefficient of conductivity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassCoefficient {
+    pub class: String,
+    pub temperature_coefficient_per_c: Sourced,
+}
+
+/// Defaults when the file has no value: T0 37 °C, CEM43 240 min, R 0.5 / 0.25 (see the asset).
+pub const DEFAULT_REFERENCE_TEMPERATURE_C: f64 = 37.0;
+pub const DEFAULT_DAMAGE_CEM43_MIN: f64 = 240.0;
+
+impl IreHeating {
+    /// α (1/°C) of class `id`: its own entry, else the general value.
+    pub fn alpha_per_c(&self, id: &str) -> f64 {
+        self.per_class
+            .iter()
+            .find(|c| c.class == id)
+            .map_or(self.temperature_coefficient_per_c.value, |c| {
+                c.temperature_coefficient_per_c.value
+            })
+    }
+
+    pub fn reference_temperature_c(&self) -> f64 {
+        self.reference_temperature_c
+            .as_ref()
+            .map_or(DEFAULT_REFERENCE_TEMPERATURE_C, |q| q.value)
+    }
+
+    pub fn damage_cem43_min(&self) -> f64 {
+        self.damage_cem43_min
+            .as_ref()
+            .map_or(DEFAULT_DAMAGE_CEM43_MIN, |q| q.value)
+    }
+
+    /// (R above 43 °C, R below).
+    pub fn cem43_r(&self) -> (f64, f64) {
+        (
+            self.cem43_r_above_43.as_ref().map_or(0.5, |q| q.value),
+            self.cem43_r_below_43.as_ref().map_or(0.25, |q| q.value),
+        )
+    }
+
+    fn check(&self, file: &str, params: &TissueParams) -> Result<(), AssetError> {
+        self.temperature_coefficient_per_c
+            .check(file, "heating.temperature_coefficient_per_c")?;
+        self.temperature_coefficient_range_per_c.check(
+            file,
+            "heating.temperature_coefficient_range_per_c",
+            self.temperature_coefficient_per_c.value,
+        )?;
+        for c in &self.per_class {
+            let what = format!("heating.per_class.{}", c.class);
+            c.temperature_coefficient_per_c.check(file, &what)?;
+            let a = c.temperature_coefficient_per_c.value;
+            if !(a.is_finite() && (0.0..=0.1).contains(&a)) {
+                return Err(AssetError::invalid(
+                    file,
+                    format!("{what}: {a} per °C lies outside 0–0.1 (tissues: 0.012–0.023)"),
+                ));
+            }
+            if params.class(&c.class).is_none() {
+                return Err(AssetError::invalid(
+                    file,
+                    format!("{what}: unknown class \"{}\"", c.class),
+                ));
+            }
+        }
+        for (what, q) in [
+            ("heating.reference_temperature_c", &self.reference_temperature_c),
+            ("heating.damage_cem43_min", &self.damage_cem43_min),
+            ("heating.cem43_r_above_43", &self.cem43_r_above_43),
+            ("heating.cem43_r_below_43", &self.cem43_r_below_43),
+        ] {
+            if let Some(q) = q {
+                q.check(file, what)?;
+            }
+        }
+        let (ra, rb) = self.cem43_r();
+        if !(0.0 < rb && rb < 1.0 && 0.0 < ra && ra < 1.0) || self.damage_cem43_min() <= 0.0 {
+            return Err(AssetError::invalid(
+                file,
+                "heating: CEM43 bases must lie in (0, 1) and the damage dose be positive".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Class ids the model refers to (structure overrides, HU bins); the file must define them.
@@ -339,13 +443,7 @@ impl TissueParams {
             cal.check(file, self)?;
         }
         if let Some(h) = &self.heating {
-            h.temperature_coefficient_per_c
-                .check(file, "heating.temperature_coefficient_per_c")?;
-            h.temperature_coefficient_range_per_c.check(
-                file,
-                "heating.temperature_coefficient_range_per_c",
-                h.temperature_coefficient_per_c.value,
-            )?;
+            h.check(file, self)?;
         }
         for id in REQUIRED_CLASSES {
             if self.class(id).is_none() {

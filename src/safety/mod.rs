@@ -13,6 +13,7 @@
 pub mod distance;
 pub mod margin;
 pub mod path;
+pub mod thermal;
 /// The rules moved down to `plan` (they are saved with a case); this path stays for callers.
 pub mod rules {
     pub use crate::plan::rules::*;
@@ -58,12 +59,14 @@ impl PairCurrent {
         result
             .pairs
             .iter()
-            .map(|p| {
+            .enumerate()
+            .map(|(i, p)| {
                 let label = |i: usize| probes.get(i).map_or_else(|| i.to_string(), |q| q.label.clone());
                 let mid = |i: usize| probes.get(i)?.exposed_segment().ok().map(|s| s.midpoint());
                 PairCurrent {
                     label: format!("{}–{}", label(p.a), label(p.b)),
-                    current_a: p.current_a,
+                    // With heating: the highest current of the train (the generator's check).
+                    current_a: result.pair_max_current_a(i).unwrap_or(p.current_a),
                     focus_lps: mid(p.a).zip(mid(p.b)).map(|(x, y)| nalgebra::center(&x, &y)),
                 }
             })
@@ -104,7 +107,22 @@ pub fn analyse(
         currents: &currents,
         rules,
     };
-    run_safety(&input, cache)
+    let mut report = run_safety(&input, cache);
+    // The IRE heating's thermal dose rules read the model's fields, not a zone.
+    if let Some(ire) = result.and_then(|(r, _)| r.ire()) {
+        let extra = thermal::thermal_findings(geometry, structures, ire, rules);
+        if !extra.is_empty() {
+            report.findings.extend(extra);
+            sort_findings(&mut report.findings);
+            report.status = report
+                .findings
+                .iter()
+                .map(|f| f.light)
+                .max()
+                .unwrap_or(Light::Green);
+        }
+    }
+    report
 }
 
 /// Everything one pass looks at. Structures are masks on `geometry` (the CT grid).
@@ -491,7 +509,7 @@ fn sort_findings(f: &mut [Finding]) {
     });
 }
 
-fn blank(rule: &Rule) -> Finding {
+pub(crate) fn blank(rule: &Rule) -> Finding {
     Finding {
         severity: rule.severity,
         light: rule.severity.light(),
@@ -771,5 +789,7 @@ fn evaluate(
                 out.push(f);
             }
         }
+        // Evaluated on the heating's fields by `analyse` (`thermal::thermal_findings`).
+        Check::ThermalDose { .. } => {}
     }
 }

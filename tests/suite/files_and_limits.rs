@@ -285,8 +285,13 @@ fn solver_tolerances_it_cannot_reach_are_refused() {
         ("linear_rel_tol", 0.5),
         ("nonlinear_tol", 1e-12),
         ("max_nonlinear_iterations", 1e9),
+        ("heating.cooldown_s", 1e300),
+        ("heating.pulses_per_chunk", 0.0),
     ] {
-        let (code, stderr) = compute_edited(|c| c["model"][key] = serde_json::json!(value));
+        let (code, stderr) = compute_edited(|c| match key.split_once('.') {
+            Some((a, b)) => c["model"][a][b] = serde_json::json!(value),
+            None => c["model"][key] = serde_json::json!(value),
+        });
         assert_eq!(code, Some(2), "{key} = {value}: {stderr}");
         assert!(stderr.contains(key), "{key} = {value}: {stderr}");
     }

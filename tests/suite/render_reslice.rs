@@ -521,6 +521,7 @@ fn sphere_zone(centre: PatientPos, radius_mm: f64) -> IreResult {
         preview: true,
         description: "test sphere".into(),
         band: None,
+        heating: None,
     }
 }
 

@@ -70,6 +70,13 @@
 //! Faces of the grid: adiabatic (phantom block faces) or held at a temperature (a crop inside a
 //! larger body or phantom: the far field), through a ghost layer.
 //!
+//! Heat sources (issue 13, the IRE electro-thermal model): [`run_heated`] adds a per-node start
+//! temperature and a per-node volumetric source (W/m³) that is constant over the call, added to
+//! every free node's rate in the same fused stage pass (a second instantiation of the loop, so the
+//! cryo model's loop is unchanged). A source that varies in time runs as consecutive calls, one
+//! per chunk, each starting from the last one's final temperature; the source's energy is
+//! reported for the energy balance.
+//!
 //! Snapshots are handed out as they are taken ([`run_streaming`]), so that the GUI can scrub the
 //! growth while the rest is computed.
 //!
@@ -237,6 +244,9 @@ pub struct SolverOutput {
     /// solidus).
     pub initial_enthalpy_j: f64,
     pub final_enthalpy_j: f64,
+    /// Energy the volumetric source of [`HeatInputs`] put into the free nodes (J; 0 without one):
+    /// with adiabatic faces, no probes, perfusion or held nodes, `final − initial enthalpy`.
+    pub source_energy_j: f64,
     /// Temperature at the end (°C) per node (NaN where not modelled).
     pub final_temperature_c: Vec<f32>,
     /// Per probe: the wall temperature and cooling power after every step.
@@ -653,6 +663,8 @@ struct Fixed<'a> {
     cut_nodes: &'a [CutNode],
     inv_h2: f32,
     ta: f32,
+    /// Volumetric source per padded node (W/m³; 0 on nodes that are not free), if any.
+    src: Option<&'a [f32]>,
 }
 
 /// The stage coefficients in f32, with τ folded in.
@@ -684,6 +696,35 @@ pub fn run(
     run_streaming(problem, cancel, progress, &mut |_| {})
 }
 
+/// Per-call additions for a heat source (the IRE electro-thermal model, issue 13): the problem
+/// stays the cryo model's, these come on top. Everything is per grid node (`grid.len()` entries).
+/// A time-varying source runs as a sequence of calls, each over one chunk of time with a constant
+/// source, the next starting from the previous call's `final_temperature_c`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeatInputs<'a> {
+    /// Start temperature per node (°C); `None` = `problem.initial_temperature_c` everywhere.
+    /// Held nodes keep `held_temperature_c`; a NaN entry takes the problem's initial value.
+    pub initial_temperature_c: Option<&'a [f32]>,
+    /// Volumetric source per node (W/m³), constant over the call, added to the enthalpy rate of
+    /// every free node (held and inert nodes ignore it). Its energy is reported in
+    /// [`SolverOutput::source_energy_j`].
+    pub source_w_per_m3: Option<&'a [f32]>,
+    /// Take full super-steps from the start. The ramp of [`run_streaming`] exists for the sharp
+    /// transient of a probe switching on; a smooth volumetric source continued from the previous
+    /// chunk has none, and the ramp would cost about twice the stages of a short chunk.
+    pub no_ramp: bool,
+}
+
+/// [`run`] with a per-node start temperature and a volumetric source ([`HeatInputs`]).
+pub fn run_heated(
+    problem: &ThermalProblem,
+    heat: &HeatInputs<'_>,
+    cancel: &dyn Fn() -> bool,
+    progress: &dyn Fn(f64),
+) -> Result<SolverOutput, SolverError> {
+    run_inner(problem, heat, cancel, progress, &mut |_| {})
+}
+
 /// One snapshot as it is produced (see [`run_streaming`]).
 #[derive(Clone, Copy, Debug)]
 pub struct SnapshotEvent<'a> {
@@ -704,10 +745,27 @@ pub fn run_streaming(
     progress: &dyn Fn(f64),
     on_snapshot: &mut dyn FnMut(SnapshotEvent<'_>),
 ) -> Result<SolverOutput, SolverError> {
+    run_inner(problem, &HeatInputs::default(), cancel, progress, on_snapshot)
+}
+
+fn run_inner(
+    problem: &ThermalProblem,
+    heat: &HeatInputs<'_>,
+    cancel: &dyn Fn() -> bool,
+    progress: &dyn Fn(f64),
+    on_snapshot: &mut dyn FnMut(SnapshotEvent<'_>),
+) -> Result<SolverOutput, SolverError> {
     let g = &problem.grid;
     let n = g.len();
     if problem.classes.len() != n || (!problem.held.is_empty() && problem.held.len() != n) {
         return Err(SolverError::Invalid("node arrays do not match the grid".into()));
+    }
+    if heat.initial_temperature_c.is_some_and(|t| t.len() != n)
+        || heat.source_w_per_m3.is_some_and(|q| q.len() != n)
+    {
+        return Err(SolverError::Invalid(
+            "initial temperature or source does not match the grid".into(),
+        ));
     }
     if g.spacing_mm.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || n == 0 {
         return Err(SolverError::Invalid("empty grid or non-positive spacing".into()));
@@ -793,7 +851,12 @@ pub fn run_streaming(
             continue;
         }
         let held = problem.held.get(idx).copied().unwrap_or(false);
-        let t_node = if held { problem.held_temperature_c } else { t0 };
+        let t_start = heat
+            .initial_temperature_c
+            .map(|t| f64::from(t[idx]))
+            .filter(|t| t.is_finite())
+            .unwrap_or(t0);
+        let t_node = if held { problem.held_temperature_c } else { t_start };
         if let Some((h, _, s)) = state_at(c, t_node) {
             kind[p] = if held { HELD } else { FREE };
             y0[p] = h as Enth;
@@ -910,6 +973,22 @@ pub fn run_streaming(
             * volume_m3
     };
     let initial_enthalpy_j = sum_enthalpy(&y0);
+    // The source on the padded layout, free nodes only (held and inert nodes keep their
+    // temperature or carry no heat). A constant rate is integrated exactly by every stage
+    // recursion (each is a consistent method), so its energy is rate × time.
+    let src_padded: Option<Vec<f32>> = heat.source_w_per_m3.map(|q| {
+        let mut out = vec![0.0f32; plen];
+        for (idx, &v) in q.iter().enumerate() {
+            let p = pad.of_grid(idx);
+            if kind[p] == FREE && v.is_finite() {
+                out[p] = v;
+            }
+        }
+        out
+    });
+    let source_power_w = src_padded
+        .as_ref()
+        .map_or(0.0, |q| q.iter().map(|&v| f64::from(v)).sum::<f64>() * volume_m3);
     let fixed = Fixed {
         pad,
         coefs: &coefs,
@@ -918,6 +997,7 @@ pub fn run_streaming(
         cut_nodes: &cut_nodes,
         inv_h2: inv_h2 as f32,
         ta: problem.arterial_temperature_c as f32,
+        src: src_padded.as_deref(),
     };
 
     let mut temp_b = temp.clone();
@@ -1121,7 +1201,7 @@ pub fn run_streaming(
             // super-steps would smear: they grow from `RAMP_FIRST_S`, each at most the time since
             // the change (a geometric ramp; RKL2 only, Euler steps are short anyway).
             let since = t_now - piece.start_s;
-            let cap = if rkl {
+            let cap = if rkl && !heat.no_ramp {
                 step_max.min(since.max(RAMP_FIRST_S))
             } else {
                 step_max
@@ -1263,6 +1343,7 @@ pub fn run_streaming(
         probe_heat_j,
         initial_enthalpy_j,
         final_enthalpy_j: sum_enthalpy(&y0),
+        source_energy_j: source_power_w * total_s,
         final_temperature_c,
         wall_samples,
         stages: stages_done,
@@ -1343,10 +1424,18 @@ fn run_stage(
             let a = run.start - base;
             let b = a + run.len;
             let (d, t, s) = (&mut d_pl[a..b], &mut t_pl[a..b], &mut s_pl[a..b]);
-            match mode {
-                FIRST => stage_run::<FIRST>(fx, inp, run.start, coef, k, d, t, s, &mut l0_pl[a..b]),
-                SECOND => stage_run::<SECOND>(fx, inp, run.start, coef, k, d, t, s, &mut []),
-                _ => stage_run::<LATER>(fx, inp, run.start, coef, k, d, t, s, &mut []),
+            // Without a source (the cryo model) the loop is the one it always was.
+            match (mode, fx.src.is_some()) {
+                (FIRST, false) => {
+                    stage_run::<FIRST, false>(fx, inp, run.start, coef, k, d, t, s, &mut l0_pl[a..b])
+                }
+                (SECOND, false) => stage_run::<SECOND, false>(fx, inp, run.start, coef, k, d, t, s, &mut []),
+                (_, false) => stage_run::<LATER, false>(fx, inp, run.start, coef, k, d, t, s, &mut []),
+                (FIRST, true) => {
+                    stage_run::<FIRST, true>(fx, inp, run.start, coef, k, d, t, s, &mut l0_pl[a..b])
+                }
+                (SECOND, true) => stage_run::<SECOND, true>(fx, inp, run.start, coef, k, d, t, s, &mut []),
+                (_, true) => stage_run::<LATER, true>(fx, inp, run.start, coef, k, d, t, s, &mut []),
             }
         }
     };
@@ -1396,7 +1485,7 @@ macro_rules! stencil {
 /// and T, √k of the result — one pass, every array read or written once, no branch (vectorises).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn stage_run<const MODE: u8>(
+fn stage_run<const MODE: u8, const SRC: bool>(
     fx: &Fixed<'_>,
     inp: &StageIn<'_>,
     r: usize,
@@ -1422,6 +1511,11 @@ fn stage_run<const MODE: u8>(
     let l0_out: &mut [f32] = if MODE == FIRST { &mut l0_out[..len] } else { l0_out };
     let c = *coef;
     let (ih2, ta) = (fx.inv_h2, fx.ta);
+    // The source (W/m³) of these nodes; an empty placeholder without one (never read).
+    let q: &[f32] = match fx.src {
+        Some(q) if SRC => &q[r..r + len],
+        _ => &[],
+    };
     for i in 0..len {
         let ti = tc[i];
         let f = sxm[i] * (txm[i] - ti)
@@ -1430,7 +1524,10 @@ fn stage_run<const MODE: u8>(
             + syp[i] * (typ[i] - ti)
             + szm[i] * (tzm[i] - ti)
             + szp[i] * (tzp[i] - ti);
-        let rate = sc[i] * f * ih2 + c.source(ti, ta);
+        let mut rate = sc[i] * f * ih2 + c.source(ti, ta);
+        if SRC {
+            rate += q[i];
+        }
         let d = match MODE {
             FIRST => {
                 l0_out[i] = rate;
@@ -1523,6 +1620,57 @@ mod tests {
             },
             warnings: Vec::new(),
         }
+    }
+
+    /// A closed block (adiabatic faces, no perfusion, no probe) with a source on some nodes and
+    /// a non-uniform start: the enthalpy gained is the source's energy, and a run without a
+    /// source keeps the total.
+    #[test]
+    fn heated_closed_block_conserves_energy() {
+        let mut problem = slab();
+        problem.faces = [Face::Adiabatic; 6];
+        problem.grid.dims = [12, 10, 8];
+        let n = problem.grid.len();
+        problem.classes = vec![0; n];
+        problem.materials[0].perfusion_w_per_m3_k = 0.0;
+        problem.snapshot_times_s = Vec::new();
+        problem.timeline[0].end_s = 20.0;
+        let start: Vec<f32> = (0..n).map(|i| 30.0 + (i % 7) as f32).collect();
+        let source: Vec<f32> = (0..n).map(|i| if i % 11 == 0 { 2.0e7 } else { 0.0 }).collect();
+        let heated = run_heated(
+            &problem,
+            &HeatInputs {
+                initial_temperature_c: Some(&start),
+                source_w_per_m3: Some(&source),
+                no_ramp: true,
+            },
+            &|| false,
+            &|_| {},
+        )
+        .unwrap();
+        let expected: f64 = source.iter().map(|&q| f64::from(q)).sum::<f64>() * 1e-9 * 20.0;
+        assert!((heated.source_energy_j - expected).abs() < 1e-9 * expected);
+        let gained = heated.final_enthalpy_j - heated.initial_enthalpy_j;
+        assert!(
+            (gained - expected).abs() < 1e-4 * expected,
+            "{gained} J vs {expected} J"
+        );
+        // The start field was used: the first snapshot is it.
+        assert_eq!(heated.snapshots[0][3], 3300);
+        let plain = run_heated(
+            &problem,
+            &HeatInputs {
+                initial_temperature_c: Some(&start),
+                ..HeatInputs::default()
+            },
+            &|| false,
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(plain.source_energy_j, 0.0);
+        assert!(
+            (plain.final_enthalpy_j - plain.initial_enthalpy_j).abs() < 1e-5 * plain.initial_enthalpy_j.abs()
+        );
     }
 
     #[test]

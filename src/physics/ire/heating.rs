@@ -1,5 +1,5 @@
-//! Joule heating of an IRE pulse (issue 13, item 1 — the electrical half; the thermal half runs in
-//! the heat solver shared with the cryo model, see the hook below).
+//! Joule heating of an IRE pulse (issue 13, item 1 — the electrical half; the thermal half is
+//! `super::thermal`).
 //!
 //! The source is the discrete dissipation of the same finite-volume scheme the field and the
 //! current come from: a link between nodes m and n with coefficient c (S/m, cut-link factors
@@ -8,11 +8,10 @@
 //! link this is exactly `U · I` at convergence (Σ_links c h Δφ² = Σ_metal φ · flux out = U · I_anode
 //! with the cathode at 0 V): energy is conserved by construction, not by a tolerance.
 //!
-//! Thermal coupling (needs a hook in `physics::cryo::solver`, which another engineer owns): a
-//! per-node volumetric source `source_w_per_m3: Vec<f32>` added to the enthalpy update of
-//! `ThermalProblem`, and a per-node initial temperature, so that the pulse train runs as K
-//! chunks — σ(E, T) = σ(E)·(1 + α (T − T0)) → field → time-averaged Joule source over the chunk
-//! (power × pulses × pulse width / chunk duration) → Pennes over the chunk → T.
+//! The thermal half (`super::thermal`) runs the pulse train in chunks on the heat solver shared
+//! with the cryo model (`physics::cryo::solver::run_heated`: a per-node source and start
+//! temperature): σ(E, T) = σ(E)·(1 + α (T − T0)) → the Joule source (this density, on a crop) →
+//! Pennes over the chunk → T.
 
 use super::field::ElectrodeMask;
 use crate::physics::grid::ComputeGrid;

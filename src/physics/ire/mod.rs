@@ -6,6 +6,8 @@
 //! - `calibrate`: the reproducible calibration of the lethal threshold and σ ratio on V3.
 //! - `explain`: why a target is not covered (field inside vs around, conductivity contrast).
 //! - `heating`: the Joule source of a pulse (exact discrete U·I balance), σ(E, T), adiabatic rise.
+//! - `thermal`: the electro-thermal model over the pulse train (σ(E, T), Joule source, the shared
+//!   heat solver), per-pair currents and peak temperatures, CEM43 and the thermal damage zone.
 //! - `current`: the exact discrete current out of an electrode.
 //! - `zone`: thresholds, the lethal zone, extents and resampling for displays.
 //! - `preview`: the analytic instant preview.
@@ -19,5 +21,6 @@ pub mod field;
 pub mod heating;
 pub mod model;
 pub mod preview;
+pub mod thermal;
 pub mod tissue;
 pub mod zone;

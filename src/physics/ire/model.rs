@@ -162,6 +162,10 @@ pub struct IreResult {
     /// or with `IreModelOptions::band` off). Safety measures distances from its outer surface and
     /// coverage from its inner one.
     pub band: Option<crate::physics::band::ZoneBand>,
+    /// The electro-thermal model over the pulse train (`super::thermal`): per-pair initial and
+    /// final currents and peak temperatures, the temperature and CEM43 fields, the thermal damage
+    /// zone. `None` for the preview or with `IreModelOptions::heating` off.
+    pub heating: Option<super::thermal::IreHeatingResult>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -204,11 +208,11 @@ pub fn probe_electrode(probe: &Probe) -> Result<Electrode, IreError> {
 
 /// A grid with its tissue classes and electrode masks: the plan grid, or its 2h coarsening used
 /// for the early nonlinear iterations.
-struct Level {
-    grid: ComputeGrid,
-    classes: Vec<u8>,
+pub(super) struct Level {
+    pub(super) grid: ComputeGrid,
+    pub(super) classes: Vec<u8>,
     /// `Some` when some nodes lie outside the tissue (phantom faces inside the grid).
-    inside: Option<Vec<bool>>,
+    pub(super) inside: Option<Vec<bool>>,
     /// Per probe; `None` for probes no pair uses (or before the masks are computed).
     masks: Vec<Option<ElectrodeMask>>,
 }
@@ -235,7 +239,7 @@ impl Level {
         self
     }
 
-    fn mask(&self, i: usize) -> Result<&ElectrodeMask, IreError> {
+    pub(super) fn mask(&self, i: usize) -> Result<&ElectrodeMask, IreError> {
         self.masks
             .get(i)
             .and_then(Option::as_ref)
@@ -243,7 +247,7 @@ impl Level {
     }
 
     /// σ per node (S/m) for a field per node (`None` = no field, σ0).
-    fn sigma(&self, params: &TissueParams, e: Option<&[f32]>) -> Vec<f64> {
+    pub(super) fn sigma(&self, params: &TissueParams, e: Option<&[f32]>) -> Vec<f64> {
         self.classes
             .par_iter()
             .enumerate()
@@ -320,13 +324,13 @@ impl Level {
 }
 
 /// σ(E) of every class as plain numbers (the per-node update is the model's inner loop).
-struct SigmaTable {
+pub(super) struct SigmaTable {
     /// (σ0, σ1, E_rev, E_irr) per class index.
     classes: Vec<(f64, f64, f64, f64)>,
 }
 
 impl SigmaTable {
-    fn new(params: &TissueParams) -> Self {
+    pub(super) fn new(params: &TissueParams) -> Self {
         Self {
             classes: params
                 .classes
@@ -345,7 +349,7 @@ impl SigmaTable {
 
     /// Same law as `TissueClass::sigma`; 0 outside the tissue.
     #[inline]
-    fn sigma(&self, class: u8, e_v_per_cm: f64) -> f64 {
+    pub(super) fn sigma(&self, class: u8, e_v_per_cm: f64) -> f64 {
         match self.classes.get(usize::from(class)) {
             Some(&(s0, s1, e0, e1)) => {
                 if e_v_per_cm <= e0 {
@@ -518,9 +522,18 @@ impl Setup {
         started: Instant,
         preview: bool,
         band_fields: Option<BandFields>,
+        heater: Option<super::thermal::Heater>,
         description: String,
     ) -> Result<IreResult, IreError> {
         let Level { grid, classes, .. } = self.fine;
+        let heating = heater.map(|h| h.finish(&grid));
+        let mut pairs = pairs;
+        if let Some(h) = &heating {
+            // The generator checks the current of every pulse: the train's highest counts.
+            for (p, hp) in pairs.iter_mut().zip(&h.pairs) {
+                p.over_limit |= hp.max_current_a() > CURRENT_LIMIT_A;
+            }
+        }
         let threshold = zone::node_thresholds(&classes, params, &opts.zone, settings.pulses)?;
         let zone_flags = zone::zone_mask(&max_e, &threshold, &classes);
         let zone_volume_ml = zone::zone_volume_ml(&grid, &zone_flags);
@@ -546,6 +559,7 @@ impl Setup {
             elapsed_s: started.elapsed().as_secs_f64(),
             preview,
             description,
+            heating,
         })
     }
 }
@@ -566,7 +580,7 @@ const BAND_NONLINEAR_TOL: f64 = 1e-2;
 /// Relative residual of the intermediate linear solves of a nonlinear iteration: σ is about to
 /// change anyway; the solve of the converged σ is then polished to `linear_rel_tol`. 1e-4 keeps
 /// the error in E (≈ 1e-4 relative) an order below what moves σ by the default 1e-3 tolerance.
-const INTERMEDIATE_REL_TOL: f64 = 1e-4;
+pub(super) const INTERMEDIATE_REL_TOL: f64 = 1e-4;
 
 /// Outcome of the nonlinear iteration of one pair on one level.
 struct LevelSolution {
@@ -577,9 +591,12 @@ struct LevelSolution {
     linear_iterations: usize,
     nonlinear_iterations: usize,
     converged: bool,
+    /// The multigrid hierarchy of the final σ (the electro-thermal model re-solves the pair with
+    /// σ(E, T) preconditioned by it, see `super::thermal`).
+    hierarchy: Option<Hierarchy>,
 }
 
-fn map_solve_error(e: SolveError) -> IreError {
+pub(super) fn map_solve_error(e: SolveError) -> IreError {
     match e {
         SolveError::Cancelled => IreError::Cancelled,
         SolveError::NoDirichlet => {
@@ -675,8 +692,10 @@ fn solve_on_level(
                 converged &= r.converged;
                 e = field_magnitude_v_per_cm(&level.grid, &phi_v, level.inside.as_deref());
             }
+            let current_a = electrode_current_a(&level.grid, hier.fine(), &phi_v, anode);
             return Ok(LevelSolution {
-                current_a: electrode_current_a(&level.grid, hier.fine(), &phi_v, anode),
+                current_a,
+                hierarchy: kept.take(),
                 phi_v,
                 e_v_per_cm: e,
                 e_run,
@@ -690,7 +709,7 @@ fn solve_on_level(
 
 /// A kept hierarchy is rebuilt once a solve preconditioned by it needed more CG iterations than
 /// this (a fresh one needs 1–7 on the plan grids; see [`hierarchy_for`]).
-const REBUILD_AFTER_ITERATIONS: usize = 8;
+pub(super) const REBUILD_AFTER_ITERATIONS: usize = 8;
 
 /// The hierarchy for `op`: the kept one with its outer operator swapped (see
 /// [`Hierarchy::set_outer`]), else a new one; `slow`: the last solve with the kept one needed more
@@ -699,7 +718,7 @@ const REBUILD_AFTER_ITERATIONS: usize = 8;
 /// the previous σ (σ only grows, most of it in the first step, near the electrodes) costs about
 /// as many iterations as a fresh one and saves re-coarsening (≈ 50 ms per iteration at 1 M
 /// nodes).
-fn hierarchy_for<'h>(
+pub(super) fn hierarchy_for<'h>(
     kept: &'h mut Option<Hierarchy>,
     op: Operator,
     sigma: &[f64],
@@ -761,6 +780,24 @@ pub fn compute_ire(
     };
     let mut max_e = vec![0.0f32; n];
     let mut results = Vec::with_capacity(n_pairs);
+    let mut heater = if opts.heating.enabled {
+        let phantom = matches!(
+            tissue,
+            TissueSource::Phantom { .. } | TissueSource::PhantomRegions { .. }
+        );
+        let vessels = !matches!(tissue, TissueSource::Phantom { .. });
+        Some(super::thermal::Heater::new(
+            fine,
+            &setup.electrodes,
+            params,
+            settings,
+            opts,
+            phantom,
+            vessels,
+        )?)
+    } else {
+        None
+    };
     for (p_i, pair) in setup.pairs.iter().enumerate() {
         let on_coarse = coarse.as_ref().filter(|c| c.covers(pair));
         let nested = opts.nonlinear && on_coarse.is_some();
@@ -814,6 +851,24 @@ pub fn compute_ire(
         let sol = solve_on_level(fine, params, opts, pair, phi0, e_run0, true, ctx, &|it| {
             report("", it)
         })?;
+        let mut sol = sol;
+        if let Some(h) = heater.as_mut() {
+            let hierarchy = sol.hierarchy.take();
+            h.pulse_pair(
+                fine,
+                params,
+                opts,
+                pair,
+                &sol.phi_v,
+                &sol.e_run,
+                hierarchy,
+                ctx,
+                &|c, m| {
+                    ctx.progress
+                        .set_message(format!("pair {}/{n_pairs}, heating {c}/{m}", p_i + 1))
+                },
+            )?;
+        }
         if let Some(acc) = band_acc.as_mut() {
             // Each end of each conductivity range: on the 2h grid when there is one (relative
             // change prolonged), else on the plan grid.
@@ -865,6 +920,12 @@ pub fn compute_ire(
             converged: sol.converged,
         });
     }
+    if let Some(h) = heater.as_mut() {
+        ctx.progress.set_message(format!(
+            "pair {n_pairs}/{n_pairs}, cooling down after the last train"
+        ));
+        h.cool_down(ctx)?;
+    }
     ctx.progress.set(1.0);
     let description = opts.description();
     let band_fields = band_acc.map(|acc| {
@@ -885,6 +946,7 @@ pub fn compute_ire(
         started,
         false,
         band_fields,
+        heater,
         description,
     )
 }
@@ -1064,6 +1126,7 @@ pub fn preview_ire(
         started,
         true,
         None,
+        None,
         description,
     )
 }
@@ -1114,9 +1177,29 @@ impl IreResult {
         }
     }
 
-    /// Largest predicted current over the pairs (A).
+    /// Largest predicted current over the pairs (A): with heating, the highest of any pulse of
+    /// the train (the one the generator's limit stops).
     pub fn max_current_a(&self) -> f64 {
-        self.pairs.iter().map(|p| p.current_a).fold(0.0, f64::max)
+        let isothermal = self.pairs.iter().map(|p| p.current_a).fold(0.0, f64::max);
+        self.heating
+            .as_ref()
+            .map_or(isothermal, |h| isothermal.max(h.max_current_a()))
+    }
+
+    /// The highest current of pair `i` (A): over the train with heating, else the model's.
+    pub fn pair_max_current_a(&self, i: usize) -> Option<f64> {
+        let p = self.pairs.get(i)?;
+        let heated = self
+            .heating
+            .as_ref()
+            .and_then(|h| h.pairs.get(i))
+            .map_or(0.0, |h| h.max_current_a());
+        Some(p.current_a.max(heated))
+    }
+
+    /// The thermal damage zone (on `grid`, like `zone`), when heating was computed.
+    pub fn thermal_damage_zone(&self) -> Option<&[bool]> {
+        self.heating.as_ref().map(|h| h.damage_zone.as_slice())
     }
 
     /// Whether any pair exceeds the generator's current limit.
