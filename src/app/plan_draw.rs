@@ -106,6 +106,8 @@ pub struct ZoneLayer {
     isolines: Vec<(usize, Vec<IsoSegment>)>,
     /// The uncertainty band's inner and outer surfaces (dashed), when the result has one.
     band: Vec<Vec<IsoSegment>>,
+    /// The thermal damage zone's outline, when the electro-thermal model found one.
+    thermal: Vec<IsoSegment>,
 }
 
 impl ZoneLayer {
@@ -170,6 +172,7 @@ fn build_layer(
         outline: Vec::new(),
         isolines: Vec::new(),
         band: Vec::new(),
+        thermal: Vec::new(),
     };
     let old_texture = old.and_then(|o| o.texture);
     let Some([u0, v0, u1, v1]) = covered_pixels(&zone.result.grid, g, m, slice) else {
@@ -215,6 +218,12 @@ fn build_layer(
             to_image(mask_outline(&inside, w, h))
         })
         .collect();
+    let thermal = if zone.result.thermal_damage_zone().is_some() {
+        let damage = sample_lattice_with(&origin, &du, &dv, [w, h], |p| zone.result.in_thermal_damage(&p));
+        to_image(mask_outline(&damage, w, h))
+    } else {
+        Vec::new()
+    };
     ZoneLayer {
         key,
         texture,
@@ -222,6 +231,7 @@ fn build_layer(
         outline: to_image(mask_outline(&flags, w, h)),
         isolines,
         band,
+        thermal,
     }
 }
 
@@ -261,6 +271,10 @@ pub fn draw_zone(
         painter.line_segment(seg(s), stroke);
     }
     draw_band(painter, &layer.band, fade(rgb(ZONE_RGB)), &seg);
+    let thermal = Stroke::new(2.0, fade(rgb(palette::THERMAL_DAMAGE_RGB)));
+    for s in &layer.thermal {
+        painter.line_segment(seg(s), thermal);
+    }
     true
 }
 
@@ -357,6 +371,16 @@ pub fn draw_legend(painter: &egui::Painter, rect: Rect, zone: &ZoneRef<'_>) {
     )];
     if zone.result.band.is_some() {
         lines.push(("- - uncertainty band (inner / outer)".to_string(), rgb(ZONE_RGB)));
+    }
+    if let Some(h) = &zone.result.heating {
+        lines.push((
+            format!(
+                "— thermal damage (CEM43 ≥ {:.0} min), peak {:.0} °C",
+                h.damage_cem43_min,
+                h.max_temperature_c()
+            ),
+            rgb(palette::THERMAL_DAMAGE_RGB),
+        ));
     }
     for (n, l) in zone.isolines_v_per_cm.iter().enumerate() {
         lines.push((format!("— {l:.0} V/cm"), isoline_colour(n)));

@@ -584,16 +584,28 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
                         });
                     }
                 });
-                let pr = result.and_then(|res| res.pairs.iter().find(|p| p.a == r.a && p.b == r.b));
-                match pr {
-                    Some(p) => {
-                        any_over |= p.over_limit;
-                        let col = if p.over_limit {
-                            WARN
+                let found = result.and_then(|res| {
+                    let i = res.pairs.iter().position(|p| p.a == r.a && p.b == r.b)?;
+                    Some((res, i, &res.pairs[i]))
+                });
+                let pr = found.map(|(_, _, p)| p);
+                match found {
+                    Some((res, i, p)) => {
+                        // The generator stops on the highest current of the train: with heating
+                        // the final one, shown with the first.
+                        let max_a = res.pair_max_current_a(i).unwrap_or(p.current_a);
+                        let over = p.over_limit || max_a > CURRENT_LIMIT_A;
+                        any_over |= over;
+                        let col = if over { WARN } else { ui.visuals().text_color() };
+                        let text = if max_a > p.current_a + 0.05 {
+                            format!("{:.1} → {max_a:.1} A / {CURRENT_LIMIT_A:.0} A", p.current_a)
                         } else {
-                            ui.visuals().text_color()
+                            format!("{:.1} A / {CURRENT_LIMIT_A:.0} A", p.current_a)
                         };
-                        ui.label(RichText::new(format!("{:.1} A", p.current_a)).color(col));
+                        ui.label(RichText::new(text).color(col)).on_hover_text(
+                            "Predicted current at the start of the pulse train → at its end (the tissue \
+                             warms and conducts better); the generator stops above the limit.",
+                        );
                     }
                     None => {
                         ui.label("—");

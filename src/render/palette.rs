@@ -42,6 +42,8 @@ pub fn severity(s: Severity) -> Rgba {
 pub const IRE_ZONE_RGB: [u8; 3] = [255, 140, 30];
 /// The cryo lethal zone fill.
 pub const CRYO_LETHAL_RGB: [u8; 3] = [40, 90, 255];
+/// The IRE thermal damage zone (CEM43 above the damage dose): red, apart from the zone's orange.
+pub const THERMAL_DAMAGE_RGB: [u8; 3] = [255, 40, 40];
 /// |E| isolines in the order of the model options' list.
 pub const ISOLINE_RGB: [[u8; 3]; 6] = [
     [90, 140, 255],

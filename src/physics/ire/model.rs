@@ -1144,6 +1144,17 @@ impl IreResult {
             .is_some_and(|[i, j, k]| self.zone[self.grid.index(i, j, k)])
     }
 
+    /// Whether `p` lies in the thermal damage zone (nearest node; `false` without heating).
+    pub fn in_thermal_damage(&self, p: &PatientPos) -> bool {
+        let Some(damage) = self.thermal_damage_zone() else {
+            return false;
+        };
+        self.grid
+            .nearest(p)
+            .and_then(|[i, j, k]| damage.get(self.grid.index(i, j, k)).copied())
+            .unwrap_or(false)
+    }
+
     /// Extents of the zone (mm) along three unit directions (max − min of the projections of the
     /// zone's node centres, plus one spacing).
     pub fn zone_extents_mm(&self, axes: [Vector3<f64>; 3]) -> [f64; 3] {
