@@ -30,7 +30,9 @@
 
 use std::path::PathBuf;
 
+pub mod budget;
 mod decode;
+mod guard;
 mod header;
 mod load;
 mod parse;
