@@ -930,14 +930,20 @@ fn run_target(
 
 thread_local! {
     static PANIC_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    static IN_TARGET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Install (once) a panic hook that records the location instead of printing, for the
-/// fuzzer's own catch (the library's decoder guard has its own).
+/// Install (once) a panic hook that, while this thread runs a target under [`catch_panic`],
+/// records the location instead of printing; other panics (a failing test assertion) go to the
+/// previous hook as usual.
 pub fn quiet_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_TARGET.with(std::cell::Cell::get) {
+                return previous(info);
+            }
             let loc = info
                 .location()
                 .map(|l| format!("{}:{}", l.file(), l.line()))
@@ -948,7 +954,10 @@ pub fn quiet_panics() {
 }
 
 fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+    IN_TARGET.with(|c| c.set(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_TARGET.with(|c| c.set(false));
+    r.map_err(|p| {
         let msg = p
             .downcast_ref::<&str>()
             .map(|s| s.to_string())

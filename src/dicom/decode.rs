@@ -374,7 +374,11 @@ pub const TS_RLE: &str = "1.2.840.10008.1.2.5";
 /// as: "RleLosslessAdapter::decode_frame trusts the segment count of the RLE header; validate
 /// it against SamplesPerPixel × BitsAllocated / 8 (≤ 15) and the fragment length before
 /// allocating".
-pub fn check_rle_header(data: &[u8], bits_allocated: u16) -> Result<(), String> {
+///
+/// Each segment must also decode to Rows × Columns bytes (one more is tolerated: a pad byte):
+/// the registry decoder silently stops at Rows × Columns, so a frame of twice the rows would
+/// otherwise load as its first half.
+pub fn check_rle_header(data: &[u8], bits_allocated: u16, pixels: usize) -> Result<(), String> {
     const HEADER: usize = 64;
     let samples = 1usize; // colour images are refused by the header reader
     let expected = samples * (bits_allocated as usize / 8);
@@ -406,7 +410,43 @@ pub fn check_rle_header(data: &[u8], bits_allocated: u16) -> Result<(), String> 
         }
         prev = off;
     }
+    for i in 1..=n {
+        let start = word(i).unwrap_or(0) as usize;
+        let end = if i < n {
+            word(i + 1).unwrap_or(0) as usize
+        } else {
+            data.len()
+        };
+        let seg = data.get(start..end).unwrap_or_default();
+        let len = packbits_len(seg);
+        if len < pixels || len > pixels + 1 {
+            return Err(format!(
+                "RLE segment {i} decodes to {len} bytes but Rows × Columns = {pixels}: header and pixel data disagree"
+            ));
+        }
+    }
     Ok(())
+}
+
+/// Decoded length of a PackBits segment, without decoding it (literal runs count only the
+/// bytes that are present).
+fn packbits_len(seg: &[u8]) -> usize {
+    let (mut i, mut n) = (0usize, 0usize);
+    while i < seg.len() {
+        let c = seg[i] as i8;
+        i += 1;
+        if c >= 0 {
+            let l = (c as usize + 1).min(seg.len() - i);
+            n += l;
+            i += l;
+        } else if c != -128 {
+            if i < seg.len() {
+                n += (1 - c as isize) as usize;
+            }
+            i += 1;
+        }
+    }
+    n
 }
 
 /// Width, height and component count a JPEG / JPEG-LS (SOFn, SOF55) or JPEG 2000 (SIZ)
@@ -531,7 +571,7 @@ pub fn decode_encapsulated(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec
         return Err(advice(ts));
     };
     if ts == TS_RLE {
-        check_rle_header(data, h.bits_allocated)?;
+        check_rle_header(data, h.bits_allocated, h.rows as usize * h.cols as usize)?;
     }
     let view = FrameView { ts, h, data };
     out.clear();
@@ -872,6 +912,54 @@ mod tests {
             padding: None,
         };
         assert!(to_hu(&[0, 0], &fmt16(16, false), &map, &mut out).is_err());
+    }
+
+    #[test]
+    fn rle_header_is_checked_before_the_decoder() {
+        // 2 segments of 4 literal bytes each for a 2 × 2 16-bit frame.
+        let mut f = vec![0u8; 64];
+        f[0..4].copy_from_slice(&2u32.to_le_bytes());
+        f[4..8].copy_from_slice(&64u32.to_le_bytes());
+        f[8..12].copy_from_slice(&70u32.to_le_bytes());
+        f.extend_from_slice(&[3, 1, 2, 3, 4, 0x80, 3, 5, 6, 7, 8, 0x80]);
+        assert!(check_rle_header(&f, 16, 4).is_ok());
+        assert!(
+            check_rle_header(&f, 16, 2)
+                .unwrap_err()
+                .contains("decodes to 4 bytes")
+        );
+        let mut bad = f.clone();
+        bad[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(
+            check_rle_header(&bad, 16, 4)
+                .unwrap_err()
+                .contains("4294967295 segment")
+        );
+        let mut bad = f.clone();
+        bad[8..12].copy_from_slice(&60u32.to_le_bytes());
+        assert!(check_rle_header(&bad, 16, 4).unwrap_err().contains("segment 2"));
+        assert!(
+            check_rle_header(&f[..10], 16, 4)
+                .unwrap_err()
+                .contains("64-byte header")
+        );
+        assert_eq!(packbits_len(&[0xFE, 9]), 3);
+        assert_eq!(packbits_len(&[5, 1]), 1);
+    }
+
+    #[test]
+    fn codestream_sizes_are_read_from_jpeg_ls_and_j2k_headers() {
+        let jls = [0xFF, 0xD8, 0xFF, 0xF7, 0, 11, 16, 0, 16, 0, 8, 1, 1, 0x11, 0];
+        assert_eq!(codestream_size(&jls), Some((8, 16, 1)));
+        let mut j2k = vec![0xFF, 0x4F, 0xFF, 0x51, 0, 41, 0, 0];
+        for x in [8u32, 16, 0, 0, 8, 16, 0, 0] {
+            j2k.extend_from_slice(&x.to_be_bytes());
+        }
+        j2k.extend_from_slice(&[0, 1]);
+        assert_eq!(codestream_size(&j2k), Some((8, 16, 1)));
+        assert_eq!(codestream_size(&[0xFF, 0xD8, 0xFF]), None);
+        assert!(check_jpeg_ls_end(&[0xFF, 0xD8, 0xFF, 0xD9, 0]).is_ok());
+        assert!(check_jpeg_ls_end(&[0xFF, 0xD8, 0xFF, 0xDA, 1, 2]).is_err());
     }
 
     #[test]

@@ -199,8 +199,18 @@ fn fg<'a>(
     }
 }
 
+/// A number as a user would write it: plain for ordinary magnitudes, scientific for the
+/// extreme ones (`1e308`, not three hundred digits).
+pub fn fmt_num(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-4..1e6).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 fn fmt_vals(v: &[f64]) -> String {
-    v.iter().map(|x| format!("{x}")).collect::<Vec<_>>().join("\\")
+    v.iter().map(|x| fmt_num(*x)).collect::<Vec<_>>().join("\\")
 }
 
 /// Classify a parsed file.

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use super::budget;
 use super::decode::{FrameCounts, PADDING_HU, decode_frame};
 use super::guard::catch_quiet;
-use super::header::{Classified, FrameInfo, ImageHeader, SPACING_RANGE_MM, classify_path, ts_name};
+use super::header::{Classified, FrameInfo, ImageHeader, SPACING_RANGE_MM, classify_path, fmt_num, ts_name};
 use super::parse::{self, Parsed};
 use super::stack::{self, StackPlan, normal_of, sort_by_normal};
 use super::{DicomError, LoadedSeries, SeriesEntry, SeriesReport, SkippedFile};
@@ -418,7 +418,7 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
     if srcs.len() > 1 && !SPACING_RANGE_MM.contains(&plan.step_mm) {
         return Err(DicomError::Unloadable(format!(
             "the slice step is {} mm (ImagePositionPatient of {} … {}), outside the plausible {}–{} mm: the positions are damaged",
-            plan.step_mm,
+            fmt_num(plan.step_mm),
             label(&headers[srcs[0].file], srcs[0].frame),
             label(&headers[srcs[srcs.len() - 1].file], srcs[srcs.len() - 1].frame),
             SPACING_RANGE_MM.start(),
@@ -442,8 +442,8 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         let what = format!(
             "{} (RescaleSlope {}, RescaleIntercept {}): {n} voxels{}",
             file_name(&headers[fi].path),
-            f0.slope,
-            f0.intercept,
+            fmt_num(f0.slope),
+            fmt_num(f0.intercept),
             if clipped.len() > 1 {
                 format!(", {total_clipped} in {} files", clipped.len())
             } else {
