@@ -95,6 +95,10 @@ pub fn seeds() -> Vec<Seed> {
         target: Target::Ct,
         objs: vec![ct_slice(0, TS_J2K)],
     });
+    v.push(Seed::Dicom {
+        target: Target::Ct,
+        objs: (0..SLICES).map(ct_slice_jpeg8).collect(),
+    });
     for ts in [TS_EXPLICIT, TS_RLE, TS_DEFLATED] {
         v.push(Seed::Dicom {
             target: Target::Ct,
@@ -740,6 +744,11 @@ pub fn mutate(seed: &Seed, all: &[Seed], rng: &mut Rng) -> Input {
         Seed::Dicom { target, objs } => {
             let mut objs = objs.clone();
             let which = rng.below(objs.len());
+            if objs.len() > 1 && rng.chance(8) {
+                // A second damaged file in the same series (grouping, duplicates, gaps).
+                let other = (which + 1) % objs.len();
+                mutate_tree(&mut objs[other], rng);
+            }
             // Tree mutations first, then (sometimes) bytes on the written file.
             let tree_rounds = if rng.chance(4) { 0 } else { rounds };
             for _ in 0..tree_rounds {

@@ -472,6 +472,35 @@ pub fn ct_slice(k: usize, ts: &str) -> Obj {
     o
 }
 
+pub const TS_JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
+
+/// CT slice `k` as 8-bit JPEG Baseline (jpeg-decoder's path), through the registry's encoder.
+pub fn ct_slice_jpeg8(k: usize) -> Obj {
+    let mut o = ct_slice(k, TS_EXPLICIT);
+    o.ts = TS_JPEG_BASELINE.into();
+    for (tag, v) in [
+        (0x0028_0100u32, 8u16),
+        (0x0028_0101, 8),
+        (0x0028_0102, 7),
+        (0x0028_0103, 0),
+    ] {
+        o.set(us(tag, v));
+    }
+    let px: Vec<u8> = slice_pixels(k)
+        .chunks_exact(2)
+        .map(|c| (i16::from_le_bytes([c[0], c[1]]) / 8 + 128).clamp(0, 255) as u8)
+        .collect();
+    let f = encode_frame(TS_JPEG_BASELINE, ROWS, COLS, 8, &px).unwrap_or_default();
+    o.set(Elem {
+        tag: 0x7FE0_0010,
+        vr: *b"OB",
+        val: Val::Frags(vec![Vec::new(), f]),
+        len: None,
+        undefined: true,
+    });
+    o
+}
+
 /// An Enhanced CT of the seed volume: per-frame plane positions, shared orientation, spacing
 /// and rescale; native or RLE.
 pub fn enhanced_ct(ts: &str) -> Obj {
