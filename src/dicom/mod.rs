@@ -50,6 +50,7 @@ pub mod stack;
 pub mod structset;
 
 pub use decode::{HuMap, PADDING_HU, PixelFormat, check_decodable, to_hu};
+pub use guard::catch_quiet;
 pub use load::{load_series, thumbnail};
 pub use rtstruct::import_rtstruct;
 pub use scan::scan;

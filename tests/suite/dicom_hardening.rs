@@ -349,6 +349,42 @@ fn not_hounsfield_warning_appears_once_in_inspect() {
     assert_eq!(n, 1, "{:?}", r.series[0].warnings);
 }
 
+/// Child half of `caught_decoder_panics_print_no_backtrace` (run in a subprocess only).
+#[test]
+#[ignore = "run by caught_decoder_panics_print_no_backtrace in a child process"]
+fn panic_child() {
+    if std::env::var_os("ABLAPLAN_PANIC_CHILD").is_none() {
+        return;
+    }
+    let r: Result<(), String> = ablaplan::dicom::catch_quiet(|| panic!("codec exploded"));
+    let e = r.expect_err("caught");
+    assert!(e.contains("codec exploded"), "{e}");
+    eprintln!("child done");
+}
+
+#[test]
+fn caught_decoder_panics_print_no_backtrace() {
+    let exe = std::env::current_exe().expect("test binary");
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "dicom_hardening::panic_child",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("ABLAPLAN_PANIC_CHILD", "1")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("run child");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("child done"), "the child ran: {err}");
+    assert!(
+        !err.contains("panicked at") && !err.contains("stack backtrace"),
+        "a caught decoder panic printed to stderr: {err}"
+    );
+}
+
 // ---- 7. fuzz smoke -------------------------------------------------------------------------------------
 
 #[test]
