@@ -735,6 +735,12 @@ pub struct Input {
 }
 
 pub fn mutate(seed: &Seed, all: &[Seed], rng: &mut Rng) -> Input {
+    mutate_keep(seed, all, rng).0
+}
+
+/// A mutated input and, when it can be mutated further structurally, the seed it came from
+/// (the mutated tree, or the bytes).
+pub fn mutate_keep(seed: &Seed, all: &[Seed], rng: &mut Rng) -> (Input, Option<Seed>) {
     let other: Vec<u8> = match &all[rng.below(all.len())] {
         Seed::Dicom { objs, .. } => objs.first().map(Obj::to_bytes).unwrap_or_default(),
         Seed::Bytes { data, .. } => data.clone(),
@@ -759,15 +765,23 @@ pub fn mutate(seed: &Seed, all: &[Seed], rng: &mut Rng) -> Input {
                 .enumerate()
                 .map(|(i, o)| (format!("f{i}.dcm"), o.to_bytes()))
                 .collect();
+            let mut keep = Some(Seed::Dicom {
+                target: *target,
+                objs: objs.clone(),
+            });
             if tree_rounds == 0 || rng.chance(3) {
                 for _ in 0..rounds {
                     mutate_bytes(&mut files[which].1, rng, &other);
                 }
+                keep = None;
             }
-            Input {
-                target: *target,
-                files,
-            }
+            (
+                Input {
+                    target: *target,
+                    files,
+                },
+                keep,
+            )
         }
         Seed::Bytes { target, data } => {
             let mut d = data.clone();
@@ -782,10 +796,17 @@ pub fn mutate(seed: &Seed, all: &[Seed], rng: &mut Rng) -> Input {
                 Target::Nifti => "label.nii",
                 _ => "case.json",
             };
-            Input {
+            let keep = Seed::Bytes {
                 target: *target,
-                files: vec![(name.into(), d)],
-            }
+                data: d.clone(),
+            };
+            (
+                Input {
+                    target: *target,
+                    files: vec![(name.into(), d)],
+                },
+                Some(keep),
+            )
         }
     }
 }
@@ -814,6 +835,18 @@ impl Failure {
 
 /// Run the reader for `input` in `dir` (emptied first). Returns a failure, if any.
 pub fn run_input(input: &Input, scratch: &Path, budget: Duration) -> Option<Failure> {
+    run_input_outcome(input, scratch, budget).0
+}
+
+/// [`run_input`] plus the normalised outcome (see `OUTCOME`).
+pub fn run_input_outcome(input: &Input, scratch: &Path, budget: Duration) -> (Option<Failure>, String) {
+    OUTCOME.with(|o| o.borrow_mut().clear());
+    let f = run_input_inner(input, scratch, budget);
+    let outcome = OUTCOME.with(|o| std::mem::take(&mut *o.borrow_mut()));
+    (f, format!("{:?}:{outcome}", input.target))
+}
+
+fn run_input_inner(input: &Input, scratch: &Path, budget: Duration) -> Option<Failure> {
     let _ = std::fs::remove_dir_all(scratch);
     // The folder is named after the target, so a worker that dies leaves input and target.
     let dir = &scratch.join(format!("{:?}", input.target));
@@ -839,7 +872,26 @@ pub fn run_input(input: &Input, scratch: &Path, budget: Duration) -> Option<Fail
     }
 }
 
+thread_local! {
+    /// What the readers said during one execution, normalised (digits dropped, first words):
+    /// the fuzzer keeps an input in its corpus when this outcome was not seen before, a cheap
+    /// stand-in for coverage feedback that lets mutations stack.
+    static OUTCOME: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+fn note(msg: &str) {
+    let short: String = msg.chars().filter(|c| !c.is_ascii_digit()).take(48).collect();
+    OUTCOME.with(|o| {
+        let mut o = o.borrow_mut();
+        if o.len() < 1024 {
+            o.push_str(&short);
+            o.push('|');
+        }
+    });
+}
+
 fn nonempty(what: &str, msg: String) -> Result<(), String> {
+    note(&msg);
     if msg.trim().is_empty() {
         Err(format!("{what}: error without a message"))
     } else {
@@ -864,8 +916,17 @@ fn run_target(
                 nonempty("skipped reason", s.reason.clone())?;
             }
             for e in &rep.series {
+                for w in &e.warnings {
+                    note(w);
+                }
+            }
+            for e in &rep.series {
                 match load_series(e, &ctx) {
                     Ok(l) => {
+                        note("loaded");
+                        for w in &l.report.warnings {
+                            note(w);
+                        }
                         let g = &l.volume.geometry;
                         let n = g.dims[0]
                             .checked_mul(g.dims[1])
@@ -903,6 +964,10 @@ fn run_target(
             };
             match r {
                 Ok(s) => {
+                    note(&format!("imported {}", s.structures.len()));
+                    for w in &s.warnings {
+                        note(w);
+                    }
                     for st in &s.structures {
                         if st.mask().dims() != g.dims {
                             return Err(format!("mask dims {:?} on a {:?} grid", st.mask().dims(), g.dims));
@@ -985,6 +1050,8 @@ pub struct Stats {
     /// Distinct failures (by key) with the first input that showed them.
     pub failures: std::collections::BTreeMap<String, (Failure, Input)>,
     pub slowest: Duration,
+    /// Inputs kept for their new outcome.
+    pub corpus: usize,
 }
 
 impl std::fmt::Debug for Input {
@@ -1006,9 +1073,18 @@ pub fn fuzz(
     let all = seeds();
     let mut rng = Rng::new(seed);
     let mut stats = Stats::default();
+    // Inputs with an outcome not seen before join the corpus (bounded), so mutations stack.
+    const CORPUS_MAX: usize = 4096;
+    let mut corpus: Vec<Seed> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     // Seeds themselves first (they must load cleanly enough: no failure).
     for i in 0..execs {
-        let s = &all[(rng.next() % all.len() as u64) as usize];
+        let s = if !corpus.is_empty() && rng.chance(2) {
+            &corpus[rng.below(corpus.len())]
+        } else {
+            &all[(rng.next() % all.len() as u64) as usize]
+        };
+        let mut keep = None;
         let input = if i < all.len() as u64 {
             // The unmutated seeds first.
             let s = &all[i as usize];
@@ -1035,10 +1111,23 @@ pub fn fuzz(
                 },
             }
         } else {
-            mutate(s, &all, &mut rng)
+            let (input, k) = mutate_keep(s, &all, &mut rng);
+            keep = k;
+            input
         };
         let t0 = Instant::now();
-        let f = run_input(&input, dir, budget);
+        let (f, outcome) = run_input_outcome(&input, dir, budget);
+        if seen.insert(outcome)
+            && let Some(k) = keep
+        {
+            if corpus.len() < CORPUS_MAX {
+                corpus.push(k);
+            } else {
+                let i = rng.below(CORPUS_MAX);
+                corpus[i] = k;
+            }
+        }
+        stats.corpus = corpus.len();
         stats.slowest = stats.slowest.max(t0.elapsed());
         stats.execs += 1;
         *stats.per_target.entry(format!("{:?}", input.target)).or_default() += 1;

@@ -148,7 +148,7 @@ fn worker(a: &Args) {
     });
     println!("EXECS {} HWM {}", stats.execs, vm_hwm_kb());
     println!("SLOWEST {} ms", stats.slowest.as_millis());
-    println!("TARGETS {:?}", stats.per_target);
+    println!("TARGETS {:?} CORPUS {}", stats.per_target, stats.corpus);
 }
 
 fn main() {
