@@ -242,6 +242,9 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         )));
     };
     // Multi-frame files that need a full parse are parsed once and shared by their frames.
+    // Not leased from `budget`: it is one file (a multi-frame object is its own series), read
+    // before the parallel phase, and a lease held here would make every plane's lease below
+    // wait behind it; its size is bounded by the header checks (2 GiB, plausible expansion).
     let mut preloaded: BTreeMap<usize, Arc<Parsed>> = BTreeMap::new();
     let mut preload_fail: BTreeMap<usize, String> = BTreeMap::new();
     for s in &srcs {
