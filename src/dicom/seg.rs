@@ -29,7 +29,7 @@ use super::header::tags::{
     PIXEL_PADDING_VALUE, PIXEL_SPACING, PLANE_ORIENTATION_SEQ, PLANE_POSITION_SEQ, ROWS, SERIES_DESC,
     SHARED_FG,
 };
-use super::header::{ImageHeader, normalise_iop};
+use super::header::{ImageHeader, MAX_POSITION_MM, SPACING_RANGE_MM, fmt_num, normalise_iop};
 use super::parse::{self, DataSet, PixelLoc, TAG_PIXEL_DATA};
 use super::structset::{
     ImportOptions, ImportedStructures, LABELMAP_SEG_SOP_CLASS, SEG_SOP_CLASS, SeriesIds,
@@ -135,6 +135,25 @@ fn frame_plane(
     let iop = normalise_iop(&iop).ok_or("ImageOrientationPatient is degenerate")?;
     if !(ps[0] > 0.0 && ps[1] > 0.0 && ps[0].is_finite() && ps[1].is_finite()) {
         return Err(format!("PixelSpacing {:?} is not positive", &ps[..2]));
+    }
+    // The same plausibility as for CT images (issue 15, `header.rs`): a damaged spacing or
+    // position would place the mask somewhere else without a word.
+    if !ps[..2].iter().all(|v| SPACING_RANGE_MM.contains(v)) {
+        return Err(format!(
+            "PixelSpacing {}\\{} mm is outside {}–{} mm (damaged header)",
+            fmt_num(ps[0]),
+            fmt_num(ps[1]),
+            SPACING_RANGE_MM.start(),
+            SPACING_RANGE_MM.end()
+        ));
+    }
+    if ipp[..3].iter().any(|v| v.abs() > MAX_POSITION_MM) {
+        return Err(format!(
+            "ImagePositionPatient {}\\{}\\{} is more than 10 m from the origin (damaged header)",
+            fmt_num(ipp[0]),
+            fmt_num(ipp[1]),
+            fmt_num(ipp[2])
+        ));
     }
     Ok(FramePlane {
         ipp: [ipp[0], ipp[1], ipp[2]],

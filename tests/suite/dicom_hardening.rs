@@ -203,6 +203,42 @@ fn implausible_pixel_spacing_and_position_are_refused_by_name() {
 }
 
 #[test]
+fn seg_frames_with_implausible_spacing_are_not_placed() {
+    let (g, ids) = harness::ct_grid();
+    let mut o = seeds::seg(8);
+    // Shared Pixel Measures: PixelSpacing 1e-6 mm.
+    if let Some(Val::Seq(items)) = o
+        .elems
+        .iter_mut()
+        .find(|e| e.tag == 0x5200_9229)
+        .map(|e| &mut e.val)
+    {
+        items[0][1] = Elem::seq(
+            0x0028_9110,
+            vec![vec![
+                Elem::text(0x0018_0050, b"DS", "2.5"),
+                Elem::text(0x0028_0030, b"DS", "1e-6\\1e-6"),
+            ]],
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("seg.dcm");
+    std::fs::write(&p, o.to_bytes()).expect("write");
+    let r = import_seg(&p, &g, &ids, &ImportOptions::default());
+    let text = match r {
+        Ok(r) => {
+            assert!(r.structures.is_empty());
+            r.warnings.join("\n")
+        }
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        text.contains("PixelSpacing 1e-6") && text.contains("0.05–50 mm"),
+        "{text}"
+    );
+}
+
+#[test]
 fn implausible_slice_steps_are_refused() {
     for step in [0.02, 60.0] {
         let dir = tempfile::tempdir().expect("tempdir");
