@@ -233,7 +233,9 @@ pub fn inspect_with(path: &Path, structures: bool) -> Result<InspectReport, dico
                     s.geometry = Some((&l.volume.geometry).into());
                     s.hu_range = l.volume.hu_range().map(|(a, b)| [a, b]);
                     s.transfer_syntaxes = l.report.transfer_syntaxes;
-                    s.warnings.extend(l.report.warnings);
+                    // The load report already starts with the scan's warnings of this series
+                    // (`load_series` copies them): replace, not extend, so none shows twice.
+                    s.warnings = l.report.warnings;
                     s.skipped = l.report.skipped;
                 }
                 Err(e) => {

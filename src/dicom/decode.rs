@@ -16,6 +16,7 @@ use dicom_encoding::adapters::{PixelDataObject, RawPixelData};
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
+use super::guard::catch_quiet;
 use super::header::{ImageHeader, ts_name};
 use super::parse::{self, MAX_BYTES, Parsed, PixelLoc};
 
@@ -73,6 +74,24 @@ pub fn check_decodable(ts: &str, bits_stored: u16, bits_allocated: u16) -> Resul
 /// Convert one frame of native little/big-endian stored values to HU. Returns the number of
 /// padding voxels. `raw` must hold at least `dst.len()` samples.
 pub fn to_hu(raw: &[u8], fmt: &PixelFormat, map: &HuMap, dst: &mut [i16]) -> Result<usize, String> {
+    to_hu_counted(raw, fmt, map, dst).map(|c| c.padded)
+}
+
+/// What converting one frame found: padding voxels, and voxels whose HU after rescale lies
+/// outside what an i16 volume holds (−32768 … 32767) and were clipped.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FrameCounts {
+    pub padded: usize,
+    pub clipped: usize,
+}
+
+/// [`to_hu`] that also counts clipped voxels.
+pub fn to_hu_counted(
+    raw: &[u8],
+    fmt: &PixelFormat,
+    map: &HuMap,
+    dst: &mut [i16],
+) -> Result<FrameCounts, String> {
     let bytes = (fmt.bits_allocated / 8) as usize;
     let need = dst.len() * bytes;
     if raw.len() < need {
@@ -96,6 +115,7 @@ pub fn to_hu(raw: &[u8], fmt: &PixelFormat, map: &HuMap, dst: &mut [i16]) -> Res
             dst,
         ));
     }
+    let mut clipped = 0usize;
     let mask: u64 = if bs >= 64 { u64::MAX } else { (1u64 << bs) - 1 };
     let sign_bit = 1u64 << (bs - 1);
     let signed = fmt.signed;
@@ -117,9 +137,13 @@ pub fn to_hu(raw: &[u8], fmt: &PixelFormat, map: &HuMap, dst: &mut [i16]) -> Res
             return PADDING_HU;
         }
         if int_path {
-            (v + icpt).clamp(i16::MIN as i64, i16::MAX as i64) as i16
+            let h = v + icpt;
+            clipped += usize::from(h < i16::MIN as i64 || h > i16::MAX as i64);
+            h.clamp(i16::MIN as i64, i16::MAX as i64) as i16
         } else {
             let h = (v as f64 * map.slope + map.intercept).round();
+            // NaN (0 × inf) counts as clipped too; `as` maps it to 0.
+            clipped += usize::from(!(h >= i16::MIN as f64 && h <= i16::MAX as f64));
             h.clamp(i16::MIN as f64, i16::MAX as f64) as i16
         }
     };
@@ -154,7 +178,7 @@ pub fn to_hu(raw: &[u8], fmt: &PixelFormat, map: &HuMap, dst: &mut [i16]) -> Res
         }
         _ => return Err(format!("BitsAllocated {} is not supported", fmt.bits_allocated)),
     }
-    Ok(padded)
+    Ok(FrameCounts { padded, clipped })
 }
 
 /// Fast path (most CT): 16-bit little endian, integer intercept, slope 1. Written as simple
@@ -166,7 +190,7 @@ fn to_hu_16le_int(
     icpt: i32,
     padding: Option<(i64, i64)>,
     dst: &mut [i16],
-) -> usize {
+) -> FrameCounts {
     let up = 32 - bs; // shift that puts the stored sign bit at bit 31
     let mask = if bs >= 16 { 0xFFFFu32 } else { (1u32 << bs) - 1 };
     let stored = |b: &[u8]| -> i32 {
@@ -177,10 +201,16 @@ fn to_hu_16le_int(
             (v & mask) as i32
         }
     };
+    let mut clipped = 0usize;
     for (d, b) in dst.iter_mut().zip(raw.chunks_exact(2)) {
-        *d = (stored(b) + icpt).clamp(i16::MIN as i32, i16::MAX as i32) as i16;
+        let h = stored(b) + icpt;
+        let c = h.clamp(i16::MIN as i32, i16::MAX as i32);
+        clipped += usize::from(c != h);
+        *d = c as i16;
     }
-    let Some((lo, hi)) = padding else { return 0 };
+    let Some((lo, hi)) = padding else {
+        return FrameCounts { padded: 0, clipped };
+    };
     let (lo, hi) = (
         lo.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
         hi.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
@@ -192,7 +222,8 @@ fn to_hu_16le_int(
         n += pad as usize;
         *d = if pad { PADDING_HU } else { *d };
     }
-    n
+    // A padding voxel whose rescaled value clipped is counted in both (rare, harmless).
+    FrameCounts { padded: n, clipped }
 }
 
 /// One encoded frame presented to a registry codec as a single-frame object.
@@ -327,10 +358,211 @@ pub fn frame_bytes<'a>(
     ))
 }
 
+/// RLE Lossless transfer syntax.
+pub const TS_RLE: &str = "1.2.840.10008.1.2.5";
+
+/// Check the 64-byte header of an RLE Lossless frame (PS3.5 G.3.1) before the registry decoder
+/// sees it: the number of segments must be what one greyscale sample needs (1 for 8-bit, 2 for
+/// 16-bit data, never more than 15), and the offsets must be ascending and inside the fragment.
+///
+/// Upstream defect (dicom-transfer-syntax-registry 0.10.1, `adapters/rle_lossless.rs`,
+/// `read_rle_header`): it allocates `vec![0u32; nr_segments]` from the first word of the fragment
+/// before looking at anything else, so a damaged count (up to 2³² − 1) asks for up to 17 GB and
+/// aborts the process under a memory limit (allocation failure is not a panic, so
+/// `catch_unwind` cannot help); it also slices `fragment[0..4]` and `fragment[4..4 * (n + 1)]`
+/// without length checks (a panic on fragments shorter than the header). To be reported upstream
+/// as: "RleLosslessAdapter::decode_frame trusts the segment count of the RLE header; validate
+/// it against SamplesPerPixel × BitsAllocated / 8 (≤ 15) and the fragment length before
+/// allocating".
+///
+/// Each segment must also decode to Rows × Columns bytes (one more is tolerated: a pad byte):
+/// the registry decoder silently stops at Rows × Columns, so a frame of twice the rows would
+/// otherwise load as its first half.
+pub fn check_rle_header(data: &[u8], bits_allocated: u16, pixels: usize) -> Result<(), String> {
+    const HEADER: usize = 64;
+    let samples = 1usize; // colour images are refused by the header reader
+    let expected = samples * (bits_allocated as usize / 8);
+    let word = |i: usize| -> Option<u32> {
+        data.get(4 * i..4 * i + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if data.len() < HEADER {
+        return Err(format!(
+            "the RLE frame has {} bytes, less than its 64-byte header (damaged or truncated)",
+            data.len()
+        ));
+    }
+    let n = word(0).unwrap_or(0) as usize;
+    if n != expected || n > 15 {
+        return Err(format!(
+            "the RLE header declares {n} segment(s) but {bits_allocated}-bit greyscale data has {expected} (damaged RLE header)"
+        ));
+    }
+    let mut prev = HEADER;
+    for i in 1..=n {
+        let off = word(i).unwrap_or(0) as usize;
+        let first_ok = i > 1 || off == HEADER;
+        if !first_ok || off < prev || off > data.len() {
+            return Err(format!(
+                "RLE segment {i} starts at byte {off}, outside the {}-byte frame or before the previous segment (damaged RLE header)",
+                data.len()
+            ));
+        }
+        prev = off;
+    }
+    for i in 1..=n {
+        let start = word(i).unwrap_or(0) as usize;
+        let end = if i < n {
+            word(i + 1).unwrap_or(0) as usize
+        } else {
+            data.len()
+        };
+        let seg = data.get(start..end).unwrap_or_default();
+        let len = packbits_len(seg);
+        if len < pixels || len > pixels + 1 {
+            return Err(format!(
+                "RLE segment {i} decodes to {len} bytes but Rows × Columns = {pixels}: header and pixel data disagree"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Decoded length of a PackBits segment, without decoding it (literal runs count only the
+/// bytes that are present).
+fn packbits_len(seg: &[u8]) -> usize {
+    let (mut i, mut n) = (0usize, 0usize);
+    while i < seg.len() {
+        let c = seg[i] as i8;
+        i += 1;
+        if c >= 0 {
+            let l = (c as usize + 1).min(seg.len() - i);
+            n += l;
+            i += l;
+        } else if c != -128 {
+            if i < seg.len() {
+                n += (1 - c as isize) as usize;
+            }
+            i += 1;
+        }
+    }
+    n
+}
+
+/// Width, height and component count a JPEG / JPEG-LS (SOFn, SOF55) or JPEG 2000 (SIZ)
+/// codestream declares, read from its first marker segments; `None` when the stream is not
+/// one of these or does not say (e.g. a JP2 box file, or a JPEG whose height comes later in a
+/// DNL marker).
+pub fn codestream_size(data: &[u8]) -> Option<(u32, u32, u32)> {
+    let be16 = |o: usize| {
+        data.get(o..o + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]) as u32)
+    };
+    let be32 = |o: usize| {
+        data.get(o..o + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if data.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) {
+        // J2K: SOC, SIZ: Lsiz(2) Rsiz(2) Xsiz(4) Ysiz(4) XOsiz(4) YOsiz(4) … Csiz(2) at 40.
+        let (x, y, xo, yo) = (be32(8)?, be32(12)?, be32(16)?, be32(20)?);
+        let c = be16(40)?;
+        return Some((x.checked_sub(xo)?, y.checked_sub(yo)?, c));
+    }
+    if !data.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut pos = 2usize;
+    // A bounded walk over marker segments up to the first SOF / SOS.
+    for _ in 0..64 {
+        if *data.get(pos)? != 0xFF {
+            return None;
+        }
+        let m = *data.get(pos + 1)?;
+        match m {
+            0xFF => pos += 1, // fill byte
+            0x01 | 0xD0..=0xD7 => pos += 2,
+            0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | 0xF7 => {
+                // SOFn / SOF55: Lf(2) P(1) Y(2) X(2) Nf(1)
+                let y = be16(pos + 5)?;
+                let x = be16(pos + 7)?;
+                let nf = *data.get(pos + 9)? as u32;
+                return Some((x, y, nf));
+            }
+            0xDA | 0xD9 => return None,
+            _ => pos += 2 + be16(pos + 2)? as usize,
+        }
+    }
+    None
+}
+
+/// Refuse a codestream whose own header disagrees with Rows × Columns before decoding it: the
+/// decoder would allocate what the codestream says (a damaged size is a memory bomb) and return
+/// an image of another shape.
+fn check_codestream_size(h: &ImageHeader, ts: &str, data: &[u8]) -> Result<(), String> {
+    let Some((w, hgt, comps)) = codestream_size(data) else {
+        return Ok(());
+    };
+    // Height 0 is legal in JPEG (given later by a DNL marker): compare the width only.
+    let rows_ok = hgt == 0 || hgt == u32::from(h.rows);
+    if w != u32::from(h.cols) || !rows_ok || comps != 1 {
+        return Err(format!(
+            "the {} codestream is {w}×{hgt} with {comps} component(s) but Columns × Rows = {}×{} with 1 sample per pixel: header and pixel data disagree",
+            ts_name(ts),
+            h.cols,
+            h.rows
+        ));
+    }
+    Ok(())
+}
+
+const TS_JLS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
+const TS_JLS_NEAR: &str = "1.2.840.10008.1.2.4.81";
+
+/// Frames up to this decoded size are decoded whatever their encoded size.
+pub const EXPANSION_FLOOR_BYTES: usize = 64 << 20;
+/// Above the floor, a frame may decode to at most this many times its encoded size. Lossless
+/// CT compresses 2–4×, lossy JPEG 2000 rarely beyond 100×; only near-empty frames compress
+/// further, and those are small (a blank 512 × 512 frame is 0.5 MB, under the floor).
+pub const MAX_EXPANSION: usize = 2000;
+
+/// Refuse a frame whose decoded size (from Rows × Columns × bytes) is implausibly large for the
+/// bytes that encode it, before a decoder allocates it: a few damaged header bytes must not
+/// make a small file ask for gigabytes.
+pub fn check_expansion(h: &ImageHeader, ts: &str, encoded: usize) -> Result<(), String> {
+    let bytes = (h.bits_allocated as usize).div_ceil(8).max(1);
+    let decoded = h.rows as usize * h.cols as usize * bytes;
+    if decoded > EXPANSION_FLOOR_BYTES && decoded / MAX_EXPANSION > encoded {
+        return Err(format!(
+            "a {}×{} frame ({decoded} bytes) cannot be encoded in {encoded} bytes of {}: Rows/Columns are damaged",
+            h.cols,
+            h.rows,
+            ts_name(ts)
+        ));
+    }
+    Ok(())
+}
+
+/// A JPEG-LS stream must end with its end-of-image marker (fragments may add a zero pad byte).
+/// CharLS 2.4.5 (through charls-sys 2.4.6) spends seconds of CPU per 8 × 8 frame in
+/// `decode_lines` on a stream cut short inside the scan, instead of failing at once; a
+/// truncated stream is damaged anyway, so it is refused before CharLS sees it.
+fn check_jpeg_ls_end(data: &[u8]) -> Result<(), String> {
+    let end = data.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+    if end < 4 || data[end - 2..end] != [0xFF, 0xD9] {
+        return Err("the JPEG-LS stream has no end-of-image marker (truncated or damaged frame)".into());
+    }
+    Ok(())
+}
+
 /// Decode an encapsulated frame into native little-endian sample bytes.
 /// Also used by SEG import (`seg.rs`) for encapsulated segmentation frames.
 pub fn decode_encapsulated(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     check_decodable(ts, h.bits_stored, h.bits_allocated)?;
+    check_codestream_size(h, ts, data)?;
+    check_expansion(h, ts, data.len())?;
+    if ts == TS_JLS_LOSSLESS || ts == TS_JLS_NEAR {
+        check_jpeg_ls_end(data)?;
+    }
     if let Some(g) = gdcm_syntax(ts, h.bits_stored, h.bits_allocated) {
         return decode_gdcm(h, ts, g, data, out);
     }
@@ -338,11 +570,12 @@ pub fn decode_encapsulated(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec
     let Codec::EncapsulatedPixelData(Some(reader), _) = t.codec() else {
         return Err(advice(ts));
     };
+    if ts == TS_RLE {
+        check_rle_header(data, h.bits_allocated, h.rows as usize * h.cols as usize)?;
+    }
     let view = FrameView { ts, h, data };
     out.clear();
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        reader.decode_frame(&view, 0, out)
-    }));
+    let res = catch_quiet(|| reader.decode_frame(&view, 0, out));
     match res {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
@@ -358,14 +591,7 @@ pub fn decode_encapsulated(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec
             }
             Err(format!("{} decoder failed: {msg}", ts_name(ts)))
         }
-        Err(p) => {
-            let m = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(format!("the {} decoder crashed on this file ({m})", ts_name(ts)))
-        }
+        Err(m) => Err(format!("the {} decoder crashed on this file ({m})", ts_name(ts))),
     }
 }
 
@@ -417,7 +643,7 @@ fn decode_gdcm(
     })?;
     let expected = h.rows as usize * h.cols as usize * SAMPLES as usize * (h.bits_allocated as usize / 8);
     out.clear();
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let res = catch_quiet(|| {
         gdcm_rs::decode_single_frame_compressed(
             data,
             u32::from(h.cols),
@@ -437,7 +663,7 @@ fn decode_gdcm(
             }
             d.len()
         })
-    }));
+    });
     match res {
         Ok(Ok(n)) if n == expected => Ok(()),
         Ok(Ok(n)) => Err(format!(
@@ -450,17 +676,10 @@ fn decode_gdcm(
             "{} decoder (GDCM) failed: {e}; the JPEG stream is probably damaged",
             ts_name(ts)
         )),
-        Err(p) => {
-            let m = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(format!(
-                "the {} decoder (GDCM) crashed on this file ({m})",
-                ts_name(ts)
-            ))
-        }
+        Err(m) => Err(format!(
+            "the {} decoder (GDCM) crashed on this file ({m})",
+            ts_name(ts)
+        )),
     }
 }
 
@@ -515,7 +734,7 @@ pub fn decode_parsed_frame(
     frame: usize,
     dst: &mut [i16],
     scratch: &mut Vec<u8>,
-) -> Result<usize, String> {
+) -> Result<FrameCounts, String> {
     let n = h.rows as usize * h.cols as usize;
     if dst.len() != n {
         return Err("internal: output slice has the wrong size".into());
@@ -528,7 +747,7 @@ pub fn decode_parsed_frame(
                 return Err(format!("PixelData is too short for frame {}", frame + 1));
             }
             let raw = &p.buf[off + start..off + start + fb];
-            to_hu(
+            to_hu_counted(
                 raw,
                 &pixel_format(h, p.ts == parse::TS_EXPLICIT_BE),
                 &hu_map(h, frame),
@@ -541,17 +760,21 @@ pub fn decode_parsed_frame(
         }) => {
             let data = frame_bytes(&p.buf, offset_table, fragments, h.frames.len(), frame)?;
             decode_encapsulated(h, &p.ts, &data, scratch)?;
-            if scratch.len() < fb {
+            // Exactly the header's size: more bytes mean the image has another shape than
+            // Rows × Columns say (e.g. a codestream of twice the rows), never "extra" data.
+            if scratch.len() != fb {
                 return Err(format!(
-                    "the {} decoder returned {} bytes for a {}×{} frame ({} expected)",
+                    "the {} decoder returned {} bytes for frame {} but Columns × Rows × bytes = {}×{}×{} = {} bytes: header and pixel data disagree",
                     ts_name(&p.ts),
                     scratch.len(),
+                    frame + 1,
                     h.cols,
                     h.rows,
+                    h.bits_allocated / 8,
                     fb
                 ));
             }
-            to_hu(&scratch[..fb], &pixel_format(h, false), &hu_map(h, frame), dst)
+            to_hu_counted(scratch, &pixel_format(h, false), &hu_map(h, frame), dst)
         }
         _ => Err("no pixel data".into()),
     }
@@ -566,14 +789,14 @@ pub fn decode_frame(
     frame: usize,
     dst: &mut [i16],
     scratch: &mut Vec<u8>,
-) -> Result<usize, String> {
+) -> Result<FrameCounts, String> {
     if let Some(p) = preloaded {
         return decode_parsed_frame(h, p, frame, dst, scratch);
     }
     if let Some(off) = native_offset {
         read_native_frame(&h.path, off, h.frame_bytes(), frame, scratch)?;
         let raw = std::mem::take(scratch);
-        let r = to_hu(
+        let r = to_hu_counted(
             &raw,
             &pixel_format(h, h.ts == parse::TS_EXPLICIT_BE),
             &hu_map(h, frame),
@@ -689,6 +912,54 @@ mod tests {
             padding: None,
         };
         assert!(to_hu(&[0, 0], &fmt16(16, false), &map, &mut out).is_err());
+    }
+
+    #[test]
+    fn rle_header_is_checked_before_the_decoder() {
+        // 2 segments of 4 literal bytes each for a 2 × 2 16-bit frame.
+        let mut f = vec![0u8; 64];
+        f[0..4].copy_from_slice(&2u32.to_le_bytes());
+        f[4..8].copy_from_slice(&64u32.to_le_bytes());
+        f[8..12].copy_from_slice(&70u32.to_le_bytes());
+        f.extend_from_slice(&[3, 1, 2, 3, 4, 0x80, 3, 5, 6, 7, 8, 0x80]);
+        assert!(check_rle_header(&f, 16, 4).is_ok());
+        assert!(
+            check_rle_header(&f, 16, 2)
+                .unwrap_err()
+                .contains("decodes to 4 bytes")
+        );
+        let mut bad = f.clone();
+        bad[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(
+            check_rle_header(&bad, 16, 4)
+                .unwrap_err()
+                .contains("4294967295 segment")
+        );
+        let mut bad = f.clone();
+        bad[8..12].copy_from_slice(&60u32.to_le_bytes());
+        assert!(check_rle_header(&bad, 16, 4).unwrap_err().contains("segment 2"));
+        assert!(
+            check_rle_header(&f[..10], 16, 4)
+                .unwrap_err()
+                .contains("64-byte header")
+        );
+        assert_eq!(packbits_len(&[0xFE, 9]), 3);
+        assert_eq!(packbits_len(&[5, 1]), 1);
+    }
+
+    #[test]
+    fn codestream_sizes_are_read_from_jpeg_ls_and_j2k_headers() {
+        let jls = [0xFF, 0xD8, 0xFF, 0xF7, 0, 11, 16, 0, 16, 0, 8, 1, 1, 0x11, 0];
+        assert_eq!(codestream_size(&jls), Some((8, 16, 1)));
+        let mut j2k = vec![0xFF, 0x4F, 0xFF, 0x51, 0, 41, 0, 0];
+        for x in [8u32, 16, 0, 0, 8, 16, 0, 0] {
+            j2k.extend_from_slice(&x.to_be_bytes());
+        }
+        j2k.extend_from_slice(&[0, 1]);
+        assert_eq!(codestream_size(&j2k), Some((8, 16, 1)));
+        assert_eq!(codestream_size(&[0xFF, 0xD8, 0xFF]), None);
+        assert!(check_jpeg_ls_end(&[0xFF, 0xD8, 0xFF, 0xD9, 0]).is_ok());
+        assert!(check_jpeg_ls_end(&[0xFF, 0xD8, 0xFF, 0xDA, 1, 2]).is_err());
     }
 
     #[test]

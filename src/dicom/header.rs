@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::OtherObject;
-use super::decode::check_decodable;
+use super::decode::{EXPANSION_FLOOR_BYTES, MAX_EXPANSION, check_decodable};
 use super::parse::{self, DataSet, MAX_BYTES, Parsed, PixelLoc};
 
 // Tags used here.
@@ -59,6 +59,14 @@ pub mod tags {
     pub const CONTENT_LABEL: u32 = 0x0070_0080;
 }
 use tags::*;
+
+/// Plausible pixel spacing and slice step of a CT, in mm (issue 15). Outside this range the
+/// header is damaged: a vendor workstation would show such an image, but a planning tool
+/// measures margins in mm, so the file (pixel spacing) or the series (slice step, see
+/// `load.rs`) is refused with the value named rather than loaded with wrong distances.
+pub const SPACING_RANGE_MM: std::ops::RangeInclusive<f64> = 0.05..=50.0;
+/// ImagePositionPatient farther than this from the origin (10 m) in any axis is refused.
+pub const MAX_POSITION_MM: f64 = 10_000.0;
 
 /// Geometry and value transform of one image plane (a slice, or a frame of a multi-frame).
 #[derive(Clone, Debug, PartialEq)]
@@ -191,8 +199,18 @@ fn fg<'a>(
     }
 }
 
+/// A number as a user would write it: plain for ordinary magnitudes, scientific for the
+/// extreme ones (`1e308`, not three hundred digits).
+pub fn fmt_num(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-4..1e6).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 fn fmt_vals(v: &[f64]) -> String {
-    v.iter().map(|x| format!("{x}")).collect::<Vec<_>>().join("\\")
+    v.iter().map(|x| fmt_num(*x)).collect::<Vec<_>>().join("\\")
 }
 
 /// Classify a parsed file.
@@ -317,7 +335,10 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
                     "truncated: PixelData declares {declared} bytes but the file ends after {len} bytes of it"
                 ));
             }
-            if *len < total {
+            // Exactly the geometry's size (an odd total may carry one pad byte): longer data
+            // means Rows, Columns or NumberOfFrames are not what the writer used, and reading
+            // it with the header's stride gives a different, wrong image.
+            if *len != total && *len != total + total % 2 {
                 return Err(format!(
                     "PixelData has {len} bytes but Rows × Columns × frames × bytes/sample = {rows} × {cols} × {n_frames} × {} = {total} bytes: header and pixel data disagree",
                     bits_allocated / 8
@@ -326,6 +347,30 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
         }
         Some(PixelLoc::Encapsulated { .. }) | Some(PixelLoc::EncapsulatedUnparsed { .. }) => {
             check_decodable(&p.ts, bits_stored, bits_allocated)?;
+            // Every frame needs at least one fragment item (8-byte header): a NumberOfFrames
+            // beyond what the rest of the file can hold is damaged (and would make the loader
+            // try 100,000 copies of one frame).
+            let room = match &p.pixel {
+                Some(PixelLoc::EncapsulatedUnparsed { off }) => p.file_len.saturating_sub(*off) / 8,
+                Some(PixelLoc::Encapsulated { fragments, .. }) => fragments.len(),
+                _ => usize::MAX,
+            };
+            if n_frames > room {
+                return Err(format!(
+                    "NumberOfFrames {n_frames} but the encapsulated pixel data has room for at most {room} fragments: the header is damaged"
+                ));
+            }
+            // The loader allocates the decoded frames before decoding them: refuse a
+            // geometry the file's bytes cannot plausibly encode (same rule as per frame in
+            // `decode::check_expansion`), so damaged Rows/Columns/NumberOfFrames in a small
+            // file cannot ask for gigabytes.
+            if total > EXPANSION_FLOOR_BYTES && total / MAX_EXPANSION > p.file_len {
+                return Err(format!(
+                    "the header declares {rows} × {cols} × {n_frames} frames × {} bytes = {total} bytes of pixels,                      which a {}-byte file cannot encode: Rows, Columns or NumberOfFrames are damaged",
+                    bits_allocated / 8,
+                    p.file_len
+                ));
+            }
         }
         None => return Err("no pixel data".into()),
     }
@@ -376,6 +421,13 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
             ));
         };
         let ipp = match ipp_ds.ds(buf, IPP) {
+            Some(Ok(v)) if v.len() == 3 && v.iter().any(|x| x.abs() > MAX_POSITION_MM) => {
+                return Err(format!(
+                    "ImagePositionPatient{where_} {} is more than {} m from the scanner's origin: not a plausible patient position (damaged header)",
+                    fmt_vals(&v),
+                    MAX_POSITION_MM / 1000.0
+                ));
+            }
             Some(Ok(v)) if v.len() == 3 => [v[0], v[1], v[2]],
             Some(Ok(v)) => {
                 return Err(format!(
@@ -413,6 +465,19 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
         let ps_ds = fg(ds, pf, shared, PIXEL_MEASURES_SEQ, PIXEL_SPACING)
             .ok_or_else(|| format!("missing PixelSpacing{where_}: distances cannot be measured"))?;
         let pixel_spacing = match ps_ds.ds(buf, PIXEL_SPACING) {
+            Some(Ok(v))
+                if v.len() == 2
+                    && v.iter().any(|x| !SPACING_RANGE_MM.contains(x))
+                    && v[0] > 0.0
+                    && v[1] > 0.0 =>
+            {
+                return Err(format!(
+                    "PixelSpacing{where_} {} mm is outside {}–{} mm: not a plausible CT pixel size (damaged header); distances would be wrong",
+                    fmt_vals(&v),
+                    SPACING_RANGE_MM.start(),
+                    SPACING_RANGE_MM.end()
+                ));
+            }
             Some(Ok(v)) if v.len() == 2 && v[0] > 0.0 && v[1] > 0.0 => [v[0], v[1]],
             Some(Ok(v)) => {
                 return Err(format!(
@@ -431,7 +496,9 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
             .and_then(|d| d.ds(buf, SLICE_THICKNESS))
             .and_then(|r| r.ok())
             .and_then(|v| v.first().copied())
-            .filter(|t| *t > 0.0);
+            // Used only as the step of a single-slice series: an implausible value is ignored
+            // (that series then says its step is a default).
+            .filter(|t| SPACING_RANGE_MM.contains(t));
         let (slope, intercept) = match fg(ds, pf, shared, PIXEL_VALUE_TRANSFORM_SEQ, RESCALE_SLOPE)
             .or_else(|| fg(ds, pf, shared, PIXEL_VALUE_TRANSFORM_SEQ, RESCALE_INTERCEPT))
         {

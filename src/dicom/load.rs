@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use nalgebra::{Matrix3, Point3, Vector3};
 use rayon::prelude::*;
 
-use super::decode::{PADDING_HU, decode_frame};
-use super::header::{Classified, FrameInfo, ImageHeader, classify_path, ts_name};
+use super::budget;
+use super::decode::{FrameCounts, PADDING_HU, decode_frame};
+use super::guard::catch_quiet;
+use super::header::{Classified, FrameInfo, ImageHeader, SPACING_RANGE_MM, classify_path, fmt_num, ts_name};
 use super::parse::{self, Parsed};
 use super::stack::{self, StackPlan, normal_of, sort_by_normal};
 use super::{DicomError, LoadedSeries, SeriesEntry, SeriesReport, SkippedFile};
@@ -69,8 +71,12 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         .files
         .par_iter()
         .map(|p| {
-            let r = std::panic::catch_unwind(|| header_of(p))
-                .unwrap_or_else(|_| Err("the header reader crashed on this file (please report)".into()));
+            let _lease = budget::lease(budget::file_estimate(p, 0).min(256 << 20));
+            let r = catch_quiet(|| header_of(p)).unwrap_or_else(|m| {
+                Err(format!(
+                    "the header reader crashed on this file ({m}; please report)"
+                ))
+            });
             (p.clone(), r)
         })
         .collect();
@@ -126,6 +132,14 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         });
         for (fi, n) in dropped_files {
             let h = &headers[fi];
+            if h.frames.len() > 1 {
+                // Frames of a multi-frame object left out are a warning of the series too.
+                report.warnings.push(format!(
+                    "{n} of the {} frames of {} differ from the rest of the series in image size, orientation or pixel spacing and are left out of the volume",
+                    h.frames.len(),
+                    file_name(&h.path)
+                ));
+            }
             report.skipped.push(SkippedFile {
                 path: h.path.clone(),
                 reason: format!(
@@ -228,6 +242,9 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         )));
     };
     // Multi-frame files that need a full parse are parsed once and shared by their frames.
+    // Not leased from `budget`: it is one file (a multi-frame object is its own series), read
+    // before the parallel phase, and a lease held here would make every plane's lease below
+    // wait behind it; its size is bounded by the header checks (2 GiB, plausible expansion).
     let mut preloaded: BTreeMap<usize, Arc<Parsed>> = BTreeMap::new();
     let mut preload_fail: BTreeMap<usize, String> = BTreeMap::new();
     for s in &srcs {
@@ -251,19 +268,25 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
     let mut buf = vec![0i16; total_voxels];
     let done = AtomicUsize::new(0);
     let n_src = srcs.len();
-    let decode_one = |s: &Src, dst: &mut [i16], scratch: &mut Vec<u8>| -> Result<usize, String> {
+    let decode_one = |s: &Src, dst: &mut [i16], scratch: &mut Vec<u8>| -> Result<FrameCounts, String> {
         let h = &headers[s.file];
         if let Some(e) = preload_fail.get(&s.file) {
             return Err(e.clone());
         }
         let pre = preloaded.get(&s.file).map(|a| a.as_ref());
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            decode_frame(h, h.native_offset, pre, s.frame, dst, scratch)
-        }))
-        .unwrap_or_else(|_| Err("the decoder crashed on this file".into()))
+        // Bytes this plane holds while it decodes: one frame when read from the file or a
+        // shared preloaded file, else the whole file (+ its inflated / decoded frame).
+        let fb = h.frame_bytes();
+        let _lease = if pre.is_some() || h.native_offset.is_some() {
+            budget::lease(fb)
+        } else {
+            budget::lease(budget::file_estimate(&h.path, 2 * fb))
+        };
+        catch_quiet(|| decode_frame(h, h.native_offset, pre, s.frame, dst, scratch))
+            .unwrap_or_else(|m| Err(format!("the decoder crashed on this file ({m})")))
     };
-    // Per plane: Ok(padded) or Err(reason), plus failures of duplicates tried before success.
-    type Outcome = (Result<usize, String>, Vec<(Src, String)>, Option<Src>);
+    // Per plane: Ok(counts) or Err(reason), plus failures of duplicates tried before success.
+    type Outcome = (Result<FrameCounts, String>, Vec<(Src, String)>, Option<Src>);
     let results: Vec<Outcome> = buf
         .par_chunks_mut(slice_len)
         .zip(srcs.par_iter().zip(alts.par_iter()))
@@ -297,6 +320,8 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         return Err(DicomError::Cancelled);
     }
     let mut padded = 0usize;
+    // Clipped voxels (HU after rescale outside −32768 … 32767) per file.
+    let mut clipped: BTreeMap<usize, usize> = BTreeMap::new();
     let mut failed = vec![false; n_src];
     let mut failed_files: BTreeMap<usize, String> = BTreeMap::new();
     for (k, (r, failures, used_alt)) in results.into_iter().enumerate() {
@@ -312,7 +337,12 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
             srcs[k] = a;
         }
         match r {
-            Ok(n) => padded += n,
+            Ok(c) => {
+                padded += c.padded;
+                if c.clipped > 0 {
+                    *clipped.entry(srcs[k].file).or_default() += c.clipped;
+                }
+            }
             Err(_) => failed[k] = true,
         }
     }
@@ -323,6 +353,40 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         });
     }
     if failed.iter().any(|f| *f) {
+        // Never silent: every plane left out is named in a warning of the series (not only
+        // under `skipped`, which lists files), with where the volume lacks it — a gap inside
+        // the stack (interpolated or refused by the stack plan below) or a shorter end.
+        let n_failed = failed.iter().filter(|f| **f).count();
+        let first_ok = failed.iter().position(|f| !*f);
+        let last_ok = failed.iter().rposition(|f| !*f);
+        const LIST_MAX: usize = 8;
+        let mut items = Vec::new();
+        for (k, _) in failed.iter().enumerate().filter(|(_, f)| **f).take(LIST_MAX) {
+            let s = srcs[k];
+            let at = pos(&s).dot(&normal);
+            let where_ = match (first_ok, last_ok) {
+                (Some(a), Some(b)) if k > a && k < b => "a gap inside the volume",
+                (Some(_), Some(_)) => "the volume ends before it",
+                _ => "nothing else decoded",
+            };
+            let why = failed_files
+                .get(&s.file)
+                .map(String::as_str)
+                .unwrap_or("decode failed");
+            items.push(format!(
+                "{} at {at:.2} mm ({where_}; {why})",
+                label(&headers[s.file], s.frame)
+            ));
+        }
+        report.warnings.push(format!(
+            "{n_failed} of {n_src} image planes could not be decoded and are missing from the volume: {}{}",
+            items.join("; "),
+            if n_failed > LIST_MAX {
+                format!("; and {} more", n_failed - LIST_MAX)
+            } else {
+                String::new()
+            }
+        ));
         // Compact the stack: drop failed planes.
         let mut wpos = 0usize;
         for (k, _) in failed.iter().enumerate().filter(|(_, f)| !**f) {
@@ -341,7 +405,11 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
             keep
         });
         if srcs.is_empty() {
-            let why = failed_files.values().next().cloned().unwrap_or_default();
+            let why = failed_files
+                .iter()
+                .next()
+                .map(|(fi, e)| format!("{}: {e}", file_name(&headers[*fi].path)))
+                .unwrap_or_default();
             return Err(DicomError::Unloadable(format!(
                 "no image of the series could be decoded ({why})"
             )));
@@ -350,7 +418,50 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
 
     // 5. Plan the output grid (again, without failed planes) and resample if needed.
     let plan = plan_for(&srcs)?;
+    if srcs.len() > 1 && !SPACING_RANGE_MM.contains(&plan.step_mm) {
+        return Err(DicomError::Unloadable(format!(
+            "the slice step is {} mm (ImagePositionPatient of {} … {}), outside the plausible {}–{} mm: the positions are damaged",
+            fmt_num(plan.step_mm),
+            label(&headers[srcs[0].file], srcs[0].frame),
+            label(&headers[srcs[srcs.len() - 1].file], srcs[srcs.len() - 1].frame),
+            SPACING_RANGE_MM.start(),
+            SPACING_RANGE_MM.end()
+        )));
+    }
     report.warnings.extend(plan.warnings.iter().cloned());
+    // Rescale plausibility: HU outside what a CT volume holds were clipped. A few clipped
+    // voxels (metal in an extended-range scan) are a warning naming the file and its rescale;
+    // when half of the volume clips, the rescale is wrong (RescaleSlope 1e308 clips every
+    // voxel to 32767 HU) and the series is refused: the HU drive the tissue model.
+    if !clipped.is_empty() {
+        let total_clipped: usize = clipped.values().sum();
+        let voxels = srcs.len() * slice_len;
+        let (fi, n) = clipped
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(f, n)| (*f, *n))
+            .unwrap_or((0, 0));
+        let f0 = &headers[fi].frames[0];
+        let what = format!(
+            "{} (RescaleSlope {}, RescaleIntercept {}): {n} voxels{}",
+            file_name(&headers[fi].path),
+            fmt_num(f0.slope),
+            fmt_num(f0.intercept),
+            if clipped.len() > 1 {
+                format!(", {total_clipped} in {} files", clipped.len())
+            } else {
+                String::new()
+            }
+        );
+        if total_clipped * 2 >= voxels {
+            return Err(DicomError::Unloadable(format!(
+                "{total_clipped} of {voxels} voxels map outside −32768…32767 HU after rescale — the rescale is not plausible for CT: {what}"
+            )));
+        }
+        report.warnings.push(format!(
+            "HU after rescale outside −32768…32767 were clipped: {what}"
+        ));
+    }
     let hu = if plan.identity {
         buf
     } else {
@@ -462,10 +573,8 @@ pub fn thumbnail(entry: &SeriesEntry) -> Result<SliceImage, DicomError> {
         let (w, hh) = (h.cols as usize, h.rows as usize);
         let mut full = vec![0i16; w * hh];
         let mut scratch = Vec::new();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            decode_frame(&h, h.native_offset, None, frame, &mut full, &mut scratch)
-        }))
-        .unwrap_or_else(|_| Err("the decoder crashed on this file".into()));
+        let r = catch_quiet(|| decode_frame(&h, h.native_offset, None, frame, &mut full, &mut scratch))
+            .unwrap_or_else(|m| Err(format!("the decoder crashed on this file ({m})")));
         if let Err(e) = r {
             last_err = format!("{}: {e}", file_name(path));
             continue;

@@ -26,11 +26,20 @@
 //!   without a decoder is named per file, with `dcmdjpeg` / `gdcmconv --raw` advice.
 //! - Limits: any element longer than the bytes left in the file is an error (nothing is
 //!   allocated from a declared length); a frame set above 2 GiB is refused; native pixel data
-//!   shorter than Rows × Columns × frames × bytes is refused before decoding.
+//!   whose length differs from Rows × Columns × frames × bytes (+ one pad byte) is refused
+//!   before decoding, and so is every decoded or encapsulated frame of another size (issue 15,
+//!   see `decode.rs`); deflated data sets inflate only to what their geometry needs.
+//! - Plausibility (issue 15): PixelSpacing and the slice step must lie in 0.05–50 mm and
+//!   ImagePositionPatient within ±10 m (refused: distances drive the plan); HU clipped by the
+//!   rescale are warned about per file, and the series is refused when half the volume clips.
+//! - Memory: the parallel scan and load lease the bytes they will hold from `budget`
+//!   (1 GiB in flight), so memory does not grow with the thread count.
 
 use std::path::PathBuf;
 
+pub mod budget;
 mod decode;
+mod guard;
 mod header;
 mod load;
 mod parse;
@@ -41,6 +50,7 @@ pub mod stack;
 pub mod structset;
 
 pub use decode::{HuMap, PADDING_HU, PixelFormat, check_decodable, to_hu};
+pub use guard::catch_quiet;
 pub use load::{load_series, thumbnail};
 pub use rtstruct::import_rtstruct;
 pub use scan::scan;

@@ -122,6 +122,8 @@ pub struct Parsed {
     /// True when the parse stopped at the pixel data (header-only read).
     #[allow(dead_code)]
     pub header_only: bool,
+    /// Size of the file on disk (of the compressed file for deflated data sets).
+    pub file_len: usize,
 }
 
 fn tag_str(tag: u32) -> String {
@@ -628,8 +630,66 @@ fn encoding_of_ts(ts: &str) -> (Encoding, bool) {
     }
 }
 
-/// Inflate a raw-deflate data set using the registry's deflate adapter (bounded).
-fn inflate(data: &[u8]) -> Result<Vec<u8>, String> {
+/// Inflated bytes allowed before the pixel data element of a deflated data set (its header).
+/// Real headers are far smaller; an Enhanced CT of a few thousand frames has a few MB.
+pub const MAX_INFLATED_HEADER: usize = 256 << 20;
+/// Inflated bytes allowed after the pixel data the geometry needs (trailing elements such as
+/// padding or digital signatures).
+pub const INFLATE_SLACK: usize = 1 << 20;
+
+/// What the header of a (partly inflated) data set says about its pixel data: where its value
+/// starts and how many bytes Rows × Columns × frames × samples × bits need.
+/// `Ok(None)`: the header is damaged or has no pixel data (nothing more is needed to report
+/// that); `Ok(Some((value offset, bytes needed)))`; `Err`: a geometry beyond the limits.
+fn pixel_need(prefix: &[u8], enc: Encoding) -> Option<Result<Option<(usize, usize)>, String>> {
+    let mut reader = Reader {
+        buf: prefix,
+        opts: Opts {
+            stop_at_pixels: true,
+            // Unknown total: running out of bytes is `NeedMore`, never an error.
+            file_len: usize::MAX,
+        },
+        pixel: None,
+        stopped: false,
+        notes: Vec::new(),
+    };
+    let mut root = DataSet::default();
+    match reader.read_dataset(0, None, enc, 0, &mut root) {
+        Err(ParseError::NeedMore { .. }) => return None,
+        // Malformed: the full parse reports it; nothing more needs inflating to see it.
+        Err(ParseError::Malformed(_)) => return Some(Ok(None)),
+        Ok(_) => {}
+    }
+    let off = match reader.pixel {
+        Some(PixelLoc::Native { off, .. }) | Some(PixelLoc::EncapsulatedUnparsed { off }) => off,
+        _ => return Some(Ok(None)),
+    };
+    let u = |tag: u32| root.u16(prefix, tag).unwrap_or(0) as usize;
+    let (rows, cols, bits) = (u(0x0028_0010), u(0x0028_0011), u(0x0028_0100));
+    let samples = root.u16(prefix, 0x0028_0002).unwrap_or(1) as usize;
+    let frames = root.is(prefix, 0x0028_0008).unwrap_or(1).max(1) as u64;
+    let need = (rows as u64 * cols as u64)
+        .checked_mul(frames)
+        .and_then(|n| n.checked_mul(samples as u64))
+        .and_then(|n| n.checked_mul(bits as u64))
+        .map(|bits| bits.div_ceil(8))
+        .filter(|n| *n <= MAX_BYTES as u64);
+    Some(match need {
+        Some(n) => Ok(Some((off, n as usize))),
+        None => Err(format!(
+            "the deflated data set declares {rows} × {cols} × {frames} frames × {samples} samples × {bits} bits, more than the 2 GiB limit"
+        )),
+    })
+}
+
+/// Inflate a raw-deflate data set with the registry's deflate adapter, never more than the
+/// header's geometry needs: inflate the header (up to [`MAX_INFLATED_HEADER`]) until the pixel
+/// data element is reached, then at most the pixel bytes Rows × Columns × frames × samples ×
+/// bits need plus [`INFLATE_SLACK`]. Anything beyond is a deflate bomb (2 MB of zeros inflate
+/// to 2 GB) and is refused before it is held in memory. With `header_only`, stops at the pixel
+/// data element.
+/// Returns the bytes and whether they stop at the pixel data (header-only read).
+fn inflate(data: &[u8], enc: Encoding, header_only: bool) -> Result<(Vec<u8>, bool), String> {
     use dicom_encoding::Codec;
     use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
     let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry
@@ -638,16 +698,53 @@ fn inflate(data: &[u8]) -> Result<Vec<u8>, String> {
     let Codec::Dataset(Some(adapter)) = ts.codec() else {
         return Err("deflate support is not compiled in".into());
     };
-    let reader = adapter.adapt_reader(Box::new(data));
+    let mut reader = adapter.adapt_reader(Box::new(data));
+    let err = |e: std::io::Error| format!("the deflated data set cannot be inflated: {e}");
     let mut out = Vec::new();
-    reader
-        .take(MAX_BYTES as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("the deflated data set cannot be inflated: {e}"))?;
-    if out.len() > MAX_BYTES {
-        return Err("the deflated data set inflates to more than 2 GiB".into());
+    let mut chunk = 64usize << 10;
+    // 1. The header, in growing chunks, until the pixel data element shows up.
+    let limit = loop {
+        let before = out.len();
+        (&mut reader)
+            .take(chunk as u64)
+            .read_to_end(&mut out)
+            .map_err(err)?;
+        let eof = out.len() - before < chunk;
+        // The body's VR mode is checked against its first element as in `parse`.
+        let enc = match out.get(4..6) {
+            Some(v) if enc.explicit && !is_vr(v) => Encoding::IMPLICIT_LE,
+            _ => enc,
+        };
+        match pixel_need(&out, enc) {
+            Some(Ok(Some((off, need)))) => {
+                if header_only {
+                    // Header read: the pixel data is inflated when the file is loaded.
+                    return Ok((out, true));
+                }
+                break off.saturating_add(need).saturating_add(INFLATE_SLACK);
+            }
+            // Damaged before the pixel data, or no pixel data: the parse reports it.
+            Some(Ok(None)) => return Ok((out, false)),
+            Some(Err(e)) => return Err(e),
+            None if eof => return Ok((out, false)),
+            None if out.len() >= MAX_INFLATED_HEADER => {
+                return Err(format!(
+                    "the deflated data set inflates to more than {} MiB without reaching its pixel data (deflate bomb or damaged file)",
+                    MAX_INFLATED_HEADER >> 20
+                ));
+            }
+            None => chunk = (chunk * 4).min(MAX_INFLATED_HEADER - out.len()),
+        }
+    };
+    // 2. The rest, bounded by the geometry.
+    let room = limit.saturating_sub(out.len()) as u64;
+    (&mut reader).take(room + 1).read_to_end(&mut out).map_err(err)?;
+    if out.len() > limit {
+        return Err(format!(
+            "the deflated data set inflates to more than {limit} bytes, more than its header's geometry (Rows × Columns × frames × bits) needs: refused (deflate bomb or damaged header)"
+        ));
     }
-    Ok(out)
+    Ok((out, false))
 }
 
 /// Parse a DICOM file held (fully or as a prefix) in `buf`; `file_len` is the real file size.
@@ -767,9 +864,12 @@ pub fn parse(buf: Vec<u8>, file_len: usize, header_only: bool) -> Result<Parsed,
         if buf.len() < file_len {
             return Err(ParseError::NeedMore { at: buf.len() });
         }
-        let inflated = inflate(raw).map_err(ParseError::Malformed)?;
+        let (inflated, at_pixels) = inflate(raw, enc, header_only).map_err(ParseError::Malformed)?;
         let n = inflated.len();
-        (inflated, 0usize, n)
+        // A header-only inflate stops at the pixel data: its length is unknown until the file
+        // is loaded, so the declared length is trusted here and checked by the full read.
+        let len_known = if at_pixels { usize::MAX } else { n };
+        (inflated, 0usize, len_known)
     } else {
         (buf, body_pos, file_len)
     };
@@ -847,6 +947,7 @@ pub fn parse(buf: Vec<u8>, file_len: usize, header_only: bool) -> Result<Parsed,
         pixel,
         notes,
         header_only: stopped,
+        file_len,
     })
 }
 

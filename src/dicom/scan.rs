@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use nalgebra::Vector3;
 use rayon::prelude::*;
 
+use super::budget;
+use super::guard::catch_quiet;
 use super::header::{Classified, Ids, ImageHeader, classify_path};
 use super::stack::{normal_of, sort_by_normal};
 use super::{DicomError, ScanReport, SeriesEntry, SkippedFile};
@@ -79,11 +81,13 @@ pub fn scan(paths: &[PathBuf], ctx: &JobCtx) -> Result<ScanReport, DicomError> {
                 if ctx.cancel.is_cancelled() {
                     return (p.clone(), None);
                 }
-                let c =
-                    std::panic::catch_unwind(|| classify_path(p)).unwrap_or_else(|_| Classified::Skipped {
-                        reason: "the header reader crashed on this file (please report)".into(),
-                        ids: None,
-                    });
+                // A header read holds at most the file, or the inflated header of a deflated
+                // one (bounded by `parse::MAX_INFLATED_HEADER`).
+                let _lease = budget::lease(budget::file_estimate(p, 0).min(256 << 20));
+                let c = catch_quiet(|| classify_path(p)).unwrap_or_else(|m| Classified::Skipped {
+                    reason: format!("the header reader crashed on this file ({m}; please report)"),
+                    ids: None,
+                });
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if n.is_multiple_of(16) || n == total {
                     ctx.progress.set(n as f32 / total.max(1) as f32);

@@ -23,13 +23,13 @@ use std::path::Path;
 
 use nalgebra::{Matrix2, Vector2, Vector3};
 
-use super::decode::{decode_encapsulated, frame_bytes};
+use super::decode::{check_expansion, decode_encapsulated, frame_bytes};
 use super::header::tags::{
     BITS_ALLOCATED, COLUMNS, FOR_UID, IOP, IPP, NUMBER_OF_FRAMES, PER_FRAME_FG, PIXEL_MEASURES_SEQ,
     PIXEL_PADDING_VALUE, PIXEL_SPACING, PLANE_ORIENTATION_SEQ, PLANE_POSITION_SEQ, ROWS, SERIES_DESC,
     SHARED_FG,
 };
-use super::header::{ImageHeader, normalise_iop};
+use super::header::{ImageHeader, MAX_POSITION_MM, SPACING_RANGE_MM, fmt_num, normalise_iop};
 use super::parse::{self, DataSet, PixelLoc, TAG_PIXEL_DATA};
 use super::structset::{
     ImportOptions, ImportedStructures, LABELMAP_SEG_SOP_CLASS, SEG_SOP_CLASS, SeriesIds,
@@ -136,6 +136,25 @@ fn frame_plane(
     if !(ps[0] > 0.0 && ps[1] > 0.0 && ps[0].is_finite() && ps[1].is_finite()) {
         return Err(format!("PixelSpacing {:?} is not positive", &ps[..2]));
     }
+    // The same plausibility as for CT images (issue 15, `header.rs`): a damaged spacing or
+    // position would place the mask somewhere else without a word.
+    if !ps[..2].iter().all(|v| SPACING_RANGE_MM.contains(v)) {
+        return Err(format!(
+            "PixelSpacing {}\\{} mm is outside {}–{} mm (damaged header)",
+            fmt_num(ps[0]),
+            fmt_num(ps[1]),
+            SPACING_RANGE_MM.start(),
+            SPACING_RANGE_MM.end()
+        ));
+    }
+    if ipp[..3].iter().any(|v| v.abs() > MAX_POSITION_MM) {
+        return Err(format!(
+            "ImagePositionPatient {}\\{}\\{} is more than 10 m from the origin (damaged header)",
+            fmt_num(ipp[0]),
+            fmt_num(ipp[1]),
+            fmt_num(ipp[2])
+        ));
+    }
     Ok(FramePlane {
         ipp: [ipp[0], ipp[1], ipp[2]],
         iop,
@@ -181,13 +200,21 @@ fn rle_1bit_frame(data: &[u8], packed_len: usize) -> Result<Vec<u8>, String> {
     let seg = data
         .get(start..)
         .ok_or("the RLE segment offset points past the end of the frame")?;
-    let out = packbits(seg, packed_len);
-    if out.len() < packed_len {
+    // One byte beyond the packed size is tolerated (a segment padded to even length); more
+    // means the frame has another shape than Rows × Columns say.
+    let mut out = packbits(seg, packed_len + 2);
+    if out.len() < packed_len || out.len() > packed_len + 1 {
         return Err(format!(
-            "the RLE frame decodes to {} bytes, {packed_len} expected",
-            out.len()
+            "the RLE frame decodes to {}{} bytes but Rows × Columns need {packed_len}: header and pixel data disagree",
+            if out.len() > packed_len + 1 {
+                "more than "
+            } else {
+                ""
+            },
+            out.len().min(packed_len + 1)
         ));
     }
+    out.truncate(packed_len);
     Ok(out)
 }
 
@@ -215,7 +242,6 @@ impl PixelSource<'_> {
     fn frame(&self, f: usize, out: &mut Vec<u16>, scratch: &mut Vec<u8>) -> Result<(), String> {
         let n = self.rows * self.cols;
         out.clear();
-        out.resize(n, 0);
         match &self.p.pixel {
             Some(PixelLoc::Native { off, len, .. }) => {
                 let data = self
@@ -223,6 +249,8 @@ impl PixelSource<'_> {
                     .buf
                     .get(*off..off + len)
                     .ok_or("PixelData lies outside the file")?;
+                // The size check of `import_seg` bounds n × frames by the bytes in the file.
+                out.resize(n, 0);
                 match self.bits {
                     1 => {
                         if self.swap_ow {
@@ -261,8 +289,12 @@ impl PixelSource<'_> {
             }) => {
                 let enc = frame_bytes(&self.p.buf, offset_table, fragments, self.n_frames, f)?;
                 let packed_len = n.div_ceil(8);
+                // Allocate the frame only once its encoded size makes it plausible (damaged
+                // Rows/Columns of 65535 × 65535 would ask for 8 GB per frame).
+                check_expansion(&self.header, &self.p.ts, enc.len())?;
                 if self.bits == 1 && self.p.ts == TS_RLE {
                     let packed = rle_1bit_frame(&enc, packed_len)?;
+                    out.resize(n, 0);
                     unpack_bits(&packed, 0, n, out);
                     return Ok(());
                 }
@@ -276,30 +308,38 @@ impl PixelSource<'_> {
                     res = decode_encapsulated(&h, &self.p.ts, &enc, scratch);
                 }
                 res?;
+                out.resize(n, 0);
                 match self.bits {
-                    1 if scratch.len() >= n => {
+                    1 if scratch.len() == n => {
                         for (o, v) in out.iter_mut().zip(scratch.iter()) {
                             *o = (*v != 0) as u16;
                         }
                     }
-                    1 if scratch.len() >= packed_len => unpack_bits(scratch, 0, n, out),
-                    8 if scratch.len() >= n => {
+                    1 if scratch.len() == packed_len => unpack_bits(scratch, 0, n, out),
+                    8 if scratch.len() == n => {
                         for (o, v) in out.iter_mut().zip(scratch.iter()) {
                             *o = *v as u16;
                         }
                     }
-                    16 if scratch.len() >= 2 * n => {
+                    16 if scratch.len() == 2 * n => {
                         for (o, c) in out.iter_mut().zip(scratch.chunks_exact(2)) {
                             *o = u16::from_le_bytes([c[0], c[1]]);
                         }
                     }
                     _ => {
+                        // Exact sizes only: a frame of another shape than Rows × Columns
+                        // would paint a different mask without a word.
                         return Err(format!(
-                            "the decoder returned {} bytes for a {}×{} frame of {} bit(s) per pixel",
+                            "the decoder returned {} bytes for frame {} but Columns × Rows = {}×{} at {} bit(s) per pixel need {}: header and pixel data disagree",
                             scratch.len(),
+                            f + 1,
                             self.cols,
                             self.rows,
-                            self.bits
+                            self.bits,
+                            match self.bits {
+                                1 => format!("{n} or {packed_len} bytes"),
+                                b => format!("{} bytes", n * (b as usize / 8)),
+                            }
                         ));
                     }
                 }
@@ -520,10 +560,14 @@ pub fn import_seg(
             } else {
                 n * n_frames * (bits as usize / 8)
             };
-            if declared > len || *len < need {
+            // Exactly what the geometry needs (plus the one pad byte that makes an odd length
+            // even): shorter is truncated, longer means Rows/Columns/frames are not what the
+            // writer used, and the mask would be painted with the wrong stride.
+            let padded = need + need % 2;
+            if declared > len || (*len != need && *len != padded) {
                 return Err(malformed(format!(
                     "PixelData has {len} bytes but {rows} × {cols} × {n_frames} frames × {bits} bit(s) need {need}: \
-                     the file is truncated or its header is wrong"
+                     header and pixel data disagree (the file is truncated or its header is wrong)"
                 )));
             }
         }

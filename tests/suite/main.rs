@@ -18,6 +18,7 @@ mod cryo_stream;
 mod cryo_validation;
 mod demo_volume;
 mod dicom_fuzz;
+mod dicom_hardening;
 mod dicom_real;
 mod dicom_synthetic;
 mod export_slide;
