@@ -375,7 +375,7 @@ pub fn draw_legend(painter: &egui::Painter, rect: Rect, zone: &ZoneRef<'_>) {
     if let Some(h) = &zone.result.heating {
         lines.push((
             format!(
-                "— thermal damage (CEM43 ≥ {:.0} min), peak {:.0} °C",
+                "— thermal damage (CEM43 from {:.0} min), peak {:.0} °C",
                 h.damage_cem43_min,
                 h.max_temperature_c()
             ),

@@ -598,13 +598,13 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
                         any_over |= over;
                         let col = if over { WARN } else { ui.visuals().text_color() };
                         let text = if max_a > p.current_a + 0.05 {
-                            format!("{:.1} → {max_a:.1} A / {CURRENT_LIMIT_A:.0} A", p.current_a)
+                            format!("{:.1} A, end {max_a:.1} A / {CURRENT_LIMIT_A:.0} A", p.current_a)
                         } else {
                             format!("{:.1} A / {CURRENT_LIMIT_A:.0} A", p.current_a)
                         };
                         ui.label(RichText::new(text).color(col)).on_hover_text(
-                            "Predicted current at the start of the pulse train → at its end (the tissue \
-                             warms and conducts better); the generator stops above the limit.",
+                            "Predicted current at the start and at the end of the pulse train (the \
+                             tissue warms and conducts better); the generator stops above the limit.",
                         );
                     }
                     None => {

@@ -444,10 +444,14 @@ impl IreHeatingOptions {
                 message: format!("{} — choose 0–600 s (60 by default)", self.cooldown_s),
             });
         }
-        if !(self.margin_mm.is_finite() && (1.0..=30.0).contains(&self.margin_mm)) {
+        if !(self.margin_mm.is_finite() && (1.0..=super::limits::MAX_MARGIN_MM).contains(&self.margin_mm)) {
             return Err(SettingError {
                 field: "heating.margin_mm",
-                message: format!("{} — choose 1–30 mm (6 by default)", self.margin_mm),
+                message: format!(
+                    "{} — choose 1–{} mm (6 by default)",
+                    self.margin_mm,
+                    super::limits::MAX_MARGIN_MM
+                ),
             });
         }
         Ok(())
