@@ -172,8 +172,10 @@ mod tests {
     fn settings_round_trip_through_their_file() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load_from(dir.path()).unwrap(), None, "none saved yet");
-        let mut s = Settings::default();
-        s.mouse_map = MouseMap::Pacs;
+        let s = Settings {
+            mouse_map: MouseMap::Pacs,
+            ..Settings::default()
+        };
         save_to(&dir.path().join("sub"), &s).unwrap();
         assert_eq!(load_from(&dir.path().join("sub")).unwrap(), Some(s));
         std::fs::write(dir.path().join(SETTINGS_FILE), "{ broken").unwrap();
