@@ -41,6 +41,7 @@ fn overlays(mask: &Mask, centre: PatientPos) -> Vec<Overlay<'_>> {
                 .collect(),
             bounds_lps: Some([centre - Vector3::repeat(40.0), centre + Vector3::repeat(40.0)]),
             band: Vec::new(),
+            outlines: Vec::new(),
         }),
         Overlay::Probes(vec![ProbeOverlay {
             label: "1".into(),

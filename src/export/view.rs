@@ -85,6 +85,9 @@ pub struct ZoneOverlay<'a> {
     pub bounds_lps: Option<[PatientPos; 2]>,
     /// Surfaces of the model's uncertainty band, drawn dashed: (colour, inside predicate).
     pub band: Vec<([u8; 3], InsideFn<'a>)>,
+    /// Further zones drawn as solid outlines with a legend line: (legend, colour, inside), e.g.
+    /// the IRE thermal damage zone.
+    pub outlines: Vec<(String, [u8; 3], InsideFn<'a>)>,
 }
 
 /// IRE zone fill and isoline colours: the screen's ([`crate::render::palette`]).
@@ -126,6 +129,19 @@ impl<'a> ZoneOverlay<'a> {
                         Box::new(move |p: &PatientPos| b.contains(s, p)) as InsideFn<'a>,
                     )
                 })
+                .collect(),
+            outlines: result
+                .heating
+                .as_ref()
+                .filter(|h| h.damage_zone.iter().any(|d| *d))
+                .map(|h| {
+                    (
+                        format!("thermal damage (CEM43 from {:.0} min)", h.damage_cem43_min),
+                        crate::render::palette::THERMAL_DAMAGE_RGB,
+                        Box::new(move |p: &PatientPos| result.in_thermal_damage(p)) as InsideFn<'a>,
+                    )
+                })
+                .into_iter()
                 .collect(),
         }
     }
@@ -178,6 +194,7 @@ impl<'a> ZoneOverlay<'a> {
                     )
                 })
                 .collect(),
+            outlines: Vec::new(),
         }
     }
 }
@@ -576,6 +593,15 @@ fn draw_zone(canvas: &mut Canvas, plane: &ObliquePlane, z: &ZoneOverlay<'_>, k: 
     }
     if !z.band.is_empty() {
         legend.push(("- - uncertainty band".to_string(), rgba(z.colour)));
+    }
+    for (label, colour, inside) in &z.outlines {
+        let flags = sample_plane_with(&sub, |p| inside(&p));
+        let segs: Vec<[Pt; 2]> = mask_outline(&flags, w, h)
+            .iter()
+            .map(|s| shift(seg_px(s)))
+            .collect();
+        canvas.stroke_segments(&segs, 2.0 * k, rgba(*colour));
+        legend.push((format!("— {label}"), rgba(*colour)));
     }
     legend
 }

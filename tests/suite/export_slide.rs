@@ -402,3 +402,37 @@ fn cryo_slide_lists_the_protocol_and_iceball_and_hides_the_patient() {
     assert_eq!(provenance.parameter_hash.len(), 16);
     assert_ne!(provenance.parameter_hash, changed.parameter_hash);
 }
+
+#[test]
+fn the_thermal_damage_zone_is_outlined_on_the_slide() {
+    // The gel heating case (100 × 90 µs): the electro-thermal model finds a thermal damage zone
+    // next to the electrodes; the slide outlines it with its own legend line.
+    use ablaplan::pipeline::{ComputeOverrides, case_slide, load_case, run_model, safety};
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/cases/gel_ruarus_2018_heating.json");
+    let assets = ablaplan::physics::model::ModelAssets::builtin().unwrap();
+    let ctx = ablaplan::jobs::JobCtx::default();
+    let loaded = load_case(&path, None, &ComputeOverrides::default(), &assets, &ctx).unwrap();
+    let result = run_model(&loaded, &assets, &ctx, &mut |_| {}).unwrap();
+    let ablaplan::physics::model::ModelResult::Ire(ire) = &result else {
+        panic!("an IRE case")
+    };
+    let damage = ire.thermal_damage_zone().expect("heating on by default");
+    assert!(damage.iter().any(|d| *d), "the gel case heats into damage");
+    let s = safety(&loaded, &result, &assets);
+    let slide = case_slide(&loaded, &result, &s, &assets).unwrap();
+    let t = texts(&slide);
+    assert!(
+        t.iter().any(|x| x.contains("thermal damage (CEM43")),
+        "no thermal damage legend: {t:?}"
+    );
+    // Drawn in its own colour on the axial panel.
+    let red = ablaplan::render::palette::THERMAL_DAMAGE_RGB;
+    let drawn = slide
+        .image
+        .pixels
+        .chunks_exact(4)
+        .filter(|p| p[..3] == red)
+        .count();
+    assert!(drawn > 20, "{drawn} thermal damage outline pixels");
+}

@@ -176,6 +176,7 @@ fn overlays_change_the_pixels_where_expected() {
             }],
             bounds_lps: None,
             band: Vec::new(),
+            outlines: Vec::new(),
         }),
         Overlay::Caliper(CaliperOverlay {
             a_lps: Point3::new(5.0, 5.0, 10.0),
