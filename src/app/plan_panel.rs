@@ -502,6 +502,22 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
             );
         });
         ui.end_row();
+        // The rate sets how long the train lasts, hence how much the tissue cools between pulses
+        // (the electro-thermal model); ECG-synchronised delivery runs near the heart rate.
+        let l = ui.label("Pulse rate");
+        let mut rate = s.pulse_rate_per_min;
+        let r = ui
+            .add(egui::DragValue::new(&mut rate).range(10.0..=240.0).suffix(" /min"))
+            .labelled_by(l.id);
+        push(
+            cmds,
+            &r,
+            crate::plan::ire::IreSettings {
+                pulse_rate_per_min: rate,
+                ..s.clone()
+            },
+        );
+        ui.end_row();
     });
     let rows = plan.pair_rows();
     if rows.is_empty() {

@@ -552,3 +552,23 @@ fn a_cryoprobe_cannot_join_a_plan_of_ire_electrodes() {
     h.run_steps(2);
     assert_eq!(h.state().plan().probes.len(), 3);
 }
+
+#[test]
+fn the_pulse_rate_is_an_ire_setting_with_its_label() {
+    // The electro-thermal model's train lasts pulses / rate: the rate is edited where the
+    // pulses are, and labelled so it can be found.
+    let mut h = demo();
+    h.state_mut().push(Command::PlaceArray);
+    h.run_steps(3);
+    let rate = h.get_by_label("Pulse rate");
+    assert!(rate.rect().width() > 0.0);
+    assert_eq!(
+        h.state()
+            .plan()
+            .ire()
+            .expect("IRE plan")
+            .settings
+            .pulse_rate_per_min,
+        ablaplan::plan::ire::IreSettings::default().pulse_rate_per_min
+    );
+}
