@@ -135,11 +135,15 @@ fn arrow_keys_and_wheel_scroll_the_hovered_view() {
 #[test]
 fn layout_buttons_toggle_the_layout() {
     let mut h = demo();
+    // Everything the demo starts (model, safety) has finished: the toolbar no longer moves.
+    common::settle_jobs(&mut h);
     h.get_by_label("1×3").click();
     h.run_steps(2);
+    settle(&mut h);
     assert_eq!(h.state().settings().layout, Layout::OneByThree);
     h.get_by_label("1×1").click();
     h.run_steps(2);
+    settle(&mut h);
     assert_eq!(h.state().settings().layout, Layout::Single);
     assert!(
         h.query_by_label("Coronal view").is_none(),
@@ -147,6 +151,7 @@ fn layout_buttons_toggle_the_layout() {
     );
     h.get_by_label("1+2").click();
     h.run_steps(2);
+    settle(&mut h);
     assert_eq!(h.state().settings().layout, Layout::OnePlusTwo);
     h.get_by_label("Sagittal view");
 }
