@@ -24,19 +24,7 @@ fn v3_heating_adiabatic_bound() {
     let rho_c = liver.density_kg_per_m3.value * liver.c_unfrozen_j_per_kg_k.value;
     let alpha = p.heating.as_ref().unwrap().temperature_coefficient_per_c.value;
     let case = v3_case().unwrap();
-    let CaseSource::Phantom {
-        tissue,
-        size_mm,
-        centre_lps,
-    } = &case.source
-    else {
-        panic!("phantom");
-    };
-    let source = TissueSource::Phantom {
-        class_id: tissue,
-        centre_lps: (*centre_lps).into(),
-        size_mm: *size_mm,
-    };
+    let source = phantom_source(&case);
     let settings = case.effective_ire();
     let j = pulse_joule(
         &case.probes,
@@ -106,19 +94,7 @@ fn v3_heating_adiabatic_bound() {
 #[test]
 fn v3_electro_thermal_currents_and_peak_temperature() {
     let case = v3_case().unwrap();
-    let CaseSource::Phantom {
-        tissue,
-        size_mm,
-        centre_lps,
-    } = &case.source
-    else {
-        panic!("phantom");
-    };
-    let source = TissueSource::Phantom {
-        class_id: tissue,
-        centre_lps: (*centre_lps).into(),
-        size_mm: *size_mm,
-    };
+    let source = phantom_source(&case);
     let p = builtin_tissue_params().unwrap();
     let settings = case.effective_ire();
     let mut opts = case.model.clone();
