@@ -161,8 +161,10 @@ fn default_super_step_matches_forward_euler_with_a_probe() {
     // forward Euler at its stable step. The probe's cut links are the stiffest links of the
     // problem, the probe switches on at t = 0 (a sharp transient) and a super-step spans ~120
     // Euler steps, so this is where a time-stepping error would show. Tolerances: each isotherm's
-    // reach along ±x, ±y, ±z within 0.2 mm (a fifth of the grid spacing; the 1 mm grid itself is
-    // ~0.4 mm off the 0.5 mm one, `cryo_validation.rs`), and the heat removed within 1 %.
+    // reach along ±x, ±y, ±z within 0.3 mm (under a third of the grid spacing; the 1 mm grid itself
+    // is ~0.4 mm off the 0.5 mm one, `cryo_validation.rs`), and the heat removed within 1 %. It
+    // was 0.2 mm until the 17G wall was calibrated near the gas temperature and ice's k rose as
+    // 1/T (issue 14): the probe's links are ~3× stiffer, and the switch-on transient with them.
     let assets = CryoAssets::builtin().expect("assets");
     let probes = [probe_along_s("iceseed", 0.3, -0.2, 20.0)];
     let mut s = CryoSettings {
@@ -200,7 +202,7 @@ fn default_super_step_matches_forward_euler_with_a_probe() {
             v(&euler),
             euler.stages
         );
-        assert!(worst < 0.2, "{t} °C: RKL2 reach {worst} mm off Euler's");
+        assert!(worst < 0.3, "{t} °C: RKL2 reach {worst} mm off Euler's");
     }
     let (qa, qb) = (rkl.heat_extracted_j(), euler.heat_extracted_j());
     eprintln!("heat: RKL2 {qa:.1} J, Euler {qb:.1} J");

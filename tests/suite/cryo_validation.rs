@@ -51,6 +51,8 @@ fn water() -> Material {
         tl_c: 0.25,
         ks: 2.2,
         kl: 0.6,
+        // Neumann's solution has a constant k: the analytic check keeps the ice's 1/T law off.
+        ka: 0.0,
         perfusion_w_per_m3_k: 0.0,
         metabolism_w_per_m3: 0.0,
         insulator: false,

@@ -83,7 +83,7 @@
 //! Deterministic: every stage reads only the previous stage's buffers; planes are updated in
 //! parallel into separate buffers; the probe links and all sums run serially in a fixed order.
 
-use super::tissue::{Material, NO_TISSUE};
+use super::tissue::{COLDEST_C, KELVIN, Material, NO_TISSUE};
 use crate::physics::grid::ComputeGrid;
 use rayon::prelude::*;
 
@@ -107,6 +107,8 @@ pub const THETA_MIN: f64 = 0.2;
 
 /// Margin on the forward-Euler stability limit (monotone: `dt·Σg/(h²C) ≤ 0.9`).
 const SAFETY: f64 = 0.9;
+
+const KELVIN_F32: f32 = KELVIN as f32;
 
 pub use crate::plan::cryo::DEFAULT_SUPER_STEP_S;
 
@@ -306,7 +308,10 @@ struct Coef {
     inv_band: f32,
     inv_hl: f32,
     ks: f32,
-    dk: f32,
+    kl: f32,
+    /// Frozen k's 1/T term (W/m) and 1/T_solidus (1/K): see [`Material::ka`].
+    ka: f32,
+    inv_ts_k: f32,
     perf: f32,
     q: f32,
 }
@@ -322,7 +327,9 @@ impl Coef {
             inv_band: (1.0 / (m.tl_c - m.ts_c)) as f32,
             inv_hl: (1.0 / m.hl()) as f32,
             ks: m.ks as f32,
-            dk: (m.kl - m.ks) as f32,
+            kl: m.kl as f32,
+            ka: m.ka as f32,
+            inv_ts_k: (1.0 / (m.ts_c + KELVIN)) as f32,
             perf: m.perfusion_w_per_m3_k as f32,
             q: m.metabolism_w_per_m3 as f32,
         }
@@ -334,7 +341,13 @@ impl Coef {
         let band = min(max(h, 0.0), self.hl);
         let t =
             self.ts + min(h, 0.0) * self.inv_cs + band * self.inv_cm + max(h - self.hl, 0.0) * self.inv_cl;
-        let k = self.ks + self.dk * (band * self.inv_hl);
+        // Frozen k at T (constant when ka = 0: the tissue classes), then linear in the liquid
+        // fraction over the band as before. T is clamped at the coldest probe temperature: an
+        // internal RKL2 stage may overshoot below it, and 1/T must stay bounded there (the
+        // stability bound takes k at that temperature).
+        let t_k = max(min(t, self.ts), COLDEST_C as f32) + KELVIN_F32;
+        let kf = self.ks + self.ka * (1.0 / t_k - self.inv_ts_k);
+        let k = kf + (self.kl - kf) * (band * self.inv_hl);
         (t, k.sqrt())
     }
 
@@ -582,7 +595,7 @@ pub fn stable_time_step_s(problem: &ThermalProblem) -> f64 {
         .filter(|(m, p)| **p && !m.insulator)
     {
         c_min = c_min.min(m.cs.min(m.cl));
-        k_max = k_max.max(m.ks.max(m.kl));
+        k_max = k_max.max(m.max_conductivity(COLDEST_C));
         perf_max = perf_max.max(m.perfusion_w_per_m3_k);
     }
     if !c_min.is_finite() || k_max <= 0.0 {
@@ -1584,6 +1597,7 @@ mod tests {
             tl_c: 0.0,
             ks: 2.0,
             kl: 0.6,
+            ka: 0.0,
             perfusion_w_per_m3_k: 0.0,
             metabolism_w_per_m3: 0.0,
             insulator: false,

@@ -29,6 +29,11 @@ pub struct CryoClass {
     pub insulator: bool,
     pub k_unfrozen_w_per_m_k: Sourced,
     pub k_frozen_w_per_m_k: Sourced,
+    /// Ice-like frozen phases conduct better the colder they are (ice: 2.2 W/m·K at 0 °C, ≈ 6 at
+    /// −185 °C): `k(T) = k_frozen + a (1/T − 1/T_solidus)`, T in kelvin, `a` in W/m. Absent =
+    /// constant `k_frozen` (tissue classes: no published temperature law in REFERENCE.md §3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k_frozen_inverse_t_w_per_m: Option<Sourced>,
     pub c_unfrozen_j_per_kg_k: Sourced,
     pub c_frozen_j_per_kg_k: Sourced,
     pub density_kg_per_m3: Sourced,
@@ -199,6 +204,16 @@ impl CryoTissues {
                     format!("class \"{}\" appears twice", c.id),
                 ));
             }
+            if let Some(a) = &c.k_frozen_inverse_t_w_per_m {
+                let name = format!("{}.k_frozen_inverse_t_w_per_m", c.id);
+                a.check(file, &name)?;
+                if a.value < 0.0 {
+                    return Err(AssetError::invalid(
+                        file,
+                        format!("{name}: {} must not be negative", a.value),
+                    ));
+                }
+            }
             if c.solidus_c.value >= c.liquidus_c.value {
                 return Err(AssetError::invalid(
                     file,
@@ -253,6 +268,13 @@ pub fn load_cryo_tissues(path: &Path) -> Result<CryoTissues, AssetError> {
     parse_cryo_tissues(&text, &path.display().to_string())
 }
 
+/// 0 °C in kelvin.
+pub const KELVIN: f64 = 273.15;
+
+/// The coldest temperature any probe reaches (liquid nitrogen, −196 °C; argon boils at −186 °C):
+/// where the stability bound takes the conductivity of a class whose frozen k rises as 1/T.
+pub const COLDEST_C: f64 = -196.0;
+
 /// A tissue class in the enthalpy form the solver integrates (SI, volumetric, °C).
 ///
 /// Volumetric enthalpy `H` (J/m³) is 0 at the solidus; below it `H = Cs (T − Ts)`; in the band
@@ -270,6 +292,9 @@ pub struct Material {
     pub tl_c: f64,
     pub ks: f64,
     pub kl: f64,
+    /// Frozen conductivity's 1/T term (W/m): `k_s(T) = ks + ka (1/T_K − 1/Ts_K)` below the
+    /// solidus; 0 = constant `ks`.
+    pub ka: f64,
     /// ω ρ_b c_b (W/m³·K), applied times the liquid fraction.
     pub perfusion_w_per_m3_k: f64,
     pub metabolism_w_per_m3: f64,
@@ -287,6 +312,7 @@ impl Material {
             tl_c: c.liquidus_c.value,
             ks: c.k_frozen_w_per_m_k.value,
             kl: c.k_unfrozen_w_per_m_k.value,
+            ka: c.k_frozen_inverse_t_w_per_m.as_ref().map_or(0.0, |a| a.value),
             perfusion_w_per_m3_k: c.perfusion_per_s.value
                 * blood.density_kg_per_m3.value
                 * blood.specific_heat_j_per_kg_k.value,
@@ -331,7 +357,20 @@ impl Material {
     }
 
     pub fn conductivity(&self, h: f64) -> f64 {
-        self.ks + (self.kl - self.ks) * self.liquid_fraction(h)
+        let ks = self.frozen_conductivity(self.temperature(h));
+        ks + (self.kl - ks) * self.liquid_fraction(h)
+    }
+
+    /// Conductivity of the frozen phase at `t_c` (the solidus value above the solidus; no
+    /// colder than [`COLDEST_C`], where the 1/T law is bounded).
+    pub fn frozen_conductivity(&self, t_c: f64) -> f64 {
+        let t_k = t_c.min(self.ts_c).max(COLDEST_C) + KELVIN;
+        self.ks + self.ka * (1.0 / t_k - 1.0 / (self.ts_c + KELVIN))
+    }
+
+    /// The largest conductivity the class reaches down to `coldest_c` (the stability bound).
+    pub fn max_conductivity(&self, coldest_c: f64) -> f64 {
+        self.kl.max(self.frozen_conductivity(coldest_c))
     }
 
     /// dH/dT at enthalpy `h` (J/m³·K).
@@ -445,6 +484,32 @@ mod tests {
         assert_eq!(soft.liquid_fraction(soft.enthalpy(-20.0)), 0.0);
         assert_eq!(soft.liquid_fraction(soft.enthalpy(10.0)), 1.0);
         assert!((soft.conductivity(soft.enthalpy(-4.5)) - 1.25).abs() < 1e-9);
+    }
+
+    /// Ice conducts better the colder it is: the water phantoms follow Fukusako's correlation
+    /// 488.19/T + 0.4685 W/m·K (within 3 % from the solidus to −185 °C, where it is 6.0 — almost
+    /// 3× the 0 °C value); tissue classes keep the constant frozen k of REFERENCE.md §3.
+    #[test]
+    fn phantom_ice_conductivity_rises_as_one_over_t_and_tissue_stays_constant() {
+        let t = builtin_cryo_tissues().unwrap();
+        let fukusako = |t_c: f64| 488.19 / (t_c + KELVIN) + 0.4685;
+        for id in PHANTOM_CLASSES {
+            let m = Material::new(t.class(id).unwrap(), &t.blood);
+            for t_c in [-2.0, -20.0, -60.0, -100.0, -150.0, -185.0] {
+                let k = m.conductivity(m.enthalpy(t_c));
+                assert!(
+                    (k / fukusako(t_c) - 1.0).abs() < 0.03,
+                    "{id} at {t_c} °C: k {k:.3} vs {:.3}",
+                    fukusako(t_c)
+                );
+            }
+            assert!(m.conductivity(m.enthalpy(-185.0)) > 2.5 * m.ks);
+        }
+        for id in ["soft_tissue", "liver", "fat"] {
+            let m = Material::new(t.class(id).unwrap(), &t.blood);
+            assert_eq!(m.conductivity(m.enthalpy(-185.0)), m.ks, "{id}");
+            assert_eq!(m.max_conductivity(-196.0), m.ks.max(m.kl), "{id}");
+        }
     }
 
     #[test]

@@ -214,6 +214,7 @@ fn heating_material(tissues: &CryoTissues, id: &str) -> Result<Material, IreErro
     let mut m = Material::new(c, &tissues.blood);
     m.cs = m.cl;
     m.ks = m.kl;
+    m.ka = 0.0;
     Ok(m)
 }
 
