@@ -32,6 +32,7 @@ mod ire_tissue;
 mod ire_validation;
 mod ire_voltage_cap;
 mod physics_ire;
+mod pacs;
 mod physics_linalg;
 mod plan_assets;
 mod plan_geometry;
