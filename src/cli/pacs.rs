@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::term::{eprint_line, print_stdout};
 use crate::jobs::JobCtx;
-use crate::net::{self, NetError, Node, ScpConfig, ScpEvent, ScuOptions};
+use crate::net::{self, NetError, Node, ScpConfig, ScuOptions};
 
 const EXIT_INTERRUPTED: u8 = 130;
 
@@ -130,35 +130,6 @@ pub struct ReceiveArgs {
     pub for_s: Option<f64>,
 }
 
-/// One line per event, the same words the GUI's status shows.
-pub fn describe(e: &ScpEvent) -> String {
-    match e {
-        ScpEvent::Listening(a) => format!("listening on {a}"),
-        ScpEvent::Echo { calling_ae } => format!("C-ECHO from {calling_ae}"),
-        ScpEvent::Refused { peer, reason } => format!("refused {peer}: {reason}"),
-        ScpEvent::Arrived(s) => format!(
-            "series complete: {} object(s) from {} in {} ({} {})",
-            s.objects,
-            s.calling_ae,
-            s.dir.display(),
-            s.modality,
-            s.description
-        ),
-        ScpEvent::Aborted {
-            peer,
-            reason,
-            objects,
-            partial,
-        } => format!(
-            "association with {peer} ended without release ({reason}); {objects} object(s) kept as partial{}",
-            partial.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default()
-        ),
-        ScpEvent::StoreFailed { calling_ae, reason } => format!("store from {calling_ae} failed: {reason}"),
-        ScpEvent::Error(m) => format!("error: {m}"),
-        ScpEvent::Stopped => "stopped".into(),
-    }
-}
-
 /// `ablaplan receive --ae AE --port P --dir D`: the C-STORE SCP in the foreground.
 pub fn receive_command(args: ReceiveArgs) -> ExitCode {
     if !(args.timeout_s.is_finite() && args.timeout_s > 0.0 && args.timeout_s <= 3600.0) {
@@ -188,7 +159,7 @@ pub fn receive_command(args: ReceiveArgs) -> ExitCode {
     let until = args.for_s.filter(|s| s.is_finite() && *s >= 0.0).map(|s| std::time::Instant::now() + Duration::from_secs_f64(s));
     while !interrupted.load(Ordering::SeqCst) && until.is_none_or(|t| std::time::Instant::now() < t) {
         if let Some(e) = scp.next_event(Duration::from_millis(100)) {
-            let _ = print_stdout(&format!("{}\n", describe(&e)));
+            let _ = print_stdout(&format!("{}\n", e));
         }
     }
     scp.stop();

@@ -119,7 +119,40 @@ pub enum ScpEvent {
     Stopped,
 }
 
-type Waker = Arc<dyn Fn() + Send + Sync>;
+/// One line per event: what the CLI prints and the GUI's status shows.
+impl std::fmt::Display for ScpEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScpEvent::Listening(a) => write!(f, "listening on {a}"),
+            ScpEvent::Echo { calling_ae } => write!(f, "C-ECHO from {calling_ae}"),
+            ScpEvent::Refused { peer, reason } => write!(f, "refused {peer}: {reason}"),
+            ScpEvent::Arrived(s) => write!(
+                f,
+                "series complete: {} object(s) from {} in {} ({} {})",
+                s.objects,
+                s.calling_ae,
+                s.dir.display(),
+                s.modality,
+                s.description
+            ),
+            ScpEvent::Aborted {
+                peer,
+                reason,
+                objects,
+                partial,
+            } => write!(
+                f,
+                "association with {peer} ended without release ({reason}); {objects} object(s) kept as partial{}",
+                partial.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default()
+            ),
+            ScpEvent::StoreFailed { calling_ae, reason } => write!(f, "store from {calling_ae} failed: {reason}"),
+            ScpEvent::Error(m) => write!(f, "error: {m}"),
+            ScpEvent::Stopped => f.write_str("stopped"),
+        }
+    }
+}
+
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
 /// The running receiver; dropping it stops it.
 pub struct ScpHandle {

@@ -50,6 +50,7 @@ mod ui_cryo;
 mod ui_export;
 mod ui_flows;
 mod ui_pipeline;
+mod ui_pacs;
 mod ui_plan;
 mod ui_probe_view;
 mod ui_review;
