@@ -158,7 +158,7 @@ pub type Waker = Arc<dyn Fn() + Send + Sync>;
 pub struct ScpHandle {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<(u64, TcpStream)>>>,
+    conns: Arc<Mutex<Vec<Conn>>>,
     thread: Option<JoinHandle<()>>,
     events: mpsc::Receiver<ScpEvent>,
 }
@@ -188,8 +188,8 @@ impl ScpHandle {
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Ok(conns) = self.conns.lock() {
-            for (_, c) in conns.iter() {
-                let _ = c.shutdown(std::net::Shutdown::Both);
+            for c in conns.iter() {
+                let _ = c.stream.shutdown(std::net::Shutdown::Both);
             }
         }
         if let Some(t) = self.thread.take() {
@@ -204,12 +204,23 @@ impl Drop for ScpHandle {
     }
 }
 
+/// One open connection as the listener sees it: a handle to cut it, when it last completed a
+/// PDU, and whether the watchdog cut it.
+struct Conn {
+    id: u64,
+    stream: TcpStream,
+    last_pdu_ms: Arc<AtomicU64>,
+    cut: Arc<AtomicBool>,
+}
+
 /// Shared by the listener and the association workers.
 struct Shared {
     cfg: ScpConfig,
     stop: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<(u64, TcpStream)>>>,
+    conns: Arc<Mutex<Vec<Conn>>>,
     active: AtomicUsize,
+    /// The clock of `Conn::last_pdu_ms`.
+    epoch: std::time::Instant,
     events: mpsc::Sender<ScpEvent>,
     waker: Option<Waker>,
 }
@@ -242,6 +253,7 @@ pub fn start(cfg: ScpConfig, waker: Option<Waker>) -> Result<ScpHandle, NetError
         stop: stop.clone(),
         conns: conns.clone(),
         active: AtomicUsize::new(0),
+        epoch: std::time::Instant::now(),
         events: tx,
         waker,
     });
@@ -262,6 +274,7 @@ pub fn start(cfg: ScpConfig, waker: Option<Waker>) -> Result<ScpHandle, NetError
 fn listen(listener: TcpListener, shared: Arc<Shared>) {
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
     while !shared.stop.load(Ordering::SeqCst) {
+        watchdog(&shared);
         match listener.accept() {
             Ok((stream, peer)) => {
                 workers.retain(|w| !w.is_finished());
@@ -306,14 +319,39 @@ fn listen(listener: TcpListener, shared: Arc<Shared>) {
     }
     drop(listener);
     if let Ok(conns) = shared.conns.lock() {
-        for (_, c) in conns.iter() {
-            let _ = c.shutdown(std::net::Shutdown::Both);
+        for c in conns.iter() {
+            let _ = c.stream.shutdown(std::net::Shutdown::Both);
         }
     }
     for w in workers {
         let _ = w.join();
     }
     shared.emit(ScpEvent::Stopped);
+}
+
+impl Shared {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The longest a peer may take to complete one PDU: twice the timeout. The socket timeout
+    /// alone does not catch a peer that trickles a byte now and then.
+    fn pdu_deadline_ms(&self) -> u64 {
+        u64::try_from(self.cfg.timeout.as_millis().saturating_mul(2)).unwrap_or(u64::MAX)
+    }
+}
+
+/// Cuts connections that completed no PDU within the deadline; their worker then aborts.
+fn watchdog(shared: &Shared) {
+    let now = shared.now_ms();
+    let limit = shared.pdu_deadline_ms();
+    if let Ok(conns) = shared.conns.lock() {
+        for c in conns.iter() {
+            if now.saturating_sub(c.last_pdu_ms.load(Ordering::SeqCst)) > limit && !c.cut.swap(true, Ordering::SeqCst) {
+                let _ = c.stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
 }
 
 /// Calling AE titles allowed (empty: any) and the called AE title must be ours.
@@ -404,9 +442,22 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
     static CONN_ID: AtomicU64 = AtomicU64::new(0);
     let conn_id = CONN_ID.fetch_add(1, Ordering::Relaxed);
     let raw = stream.try_clone().ok();
+    let last_pdu_ms = Arc::new(AtomicU64::new(shared.now_ms()));
+    let cut = Arc::new(AtomicBool::new(false));
     if let (Some(r), Ok(mut conns)) = (raw.as_ref().and_then(|r| r.try_clone().ok()), shared.conns.lock()) {
-        conns.push((conn_id, r));
+        conns.push(Conn {
+            id: conn_id,
+            stream: r,
+            last_pdu_ms: last_pdu_ms.clone(),
+            cut: cut.clone(),
+        });
     }
+    let trickled = || {
+        format!(
+            "the peer completed no PDU within {:.0} s: aborted",
+            shared.pdu_deadline_ms() as f64 / 1000.0
+        )
+    };
     let mut options = ServerAssociationOptions::new()
         .ae_access_control(Access {
             allowed: cfg.allowed_callers.clone(),
@@ -438,6 +489,8 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
             }
             let reason = if timed_out {
                 format!("no association request within {:.0} s: aborted", cfg.timeout.as_secs_f64())
+            } else if cut.load(Ordering::SeqCst) {
+                trickled()
             } else {
                 chain(&e)
             };
@@ -447,7 +500,17 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
         }
     };
     let calling = assoc.peer_ae_title().trim().to_string();
-    let outcome = receive_objects(assoc, &calling, shared);
+    let outcome = receive_objects(assoc, &calling, shared, &last_pdu_ms);
+    let outcome = match outcome {
+        Outcome::Aborted {
+            stored, partial_dir, ..
+        } if cut.load(Ordering::SeqCst) => Outcome::Aborted {
+            reason: trickled(),
+            stored,
+            partial_dir,
+        },
+        o => o,
+    };
     forget_conn(shared, conn_id);
     match outcome {
         Outcome::Released { stored, partial_dir } => publish(stored, partial_dir.as_deref(), &calling, shared),
@@ -466,7 +529,7 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
 
 fn forget_conn(shared: &Shared, conn_id: u64) {
     if let Ok(mut conns) = shared.conns.lock() {
-        conns.retain(|(id, _)| *id != conn_id);
+        conns.retain(|c| c.id != conn_id);
     }
 }
 
@@ -488,7 +551,12 @@ fn association_id() -> String {
 /// Largest command set accepted (real ones are < 1 KiB).
 const MAX_COMMAND_BYTES: usize = 64 * 1024;
 
-fn receive_objects(mut assoc: dicom_ul::ServerAssociation<TcpStream>, calling: &str, shared: &Shared) -> Outcome {
+fn receive_objects(
+    mut assoc: dicom_ul::ServerAssociation<TcpStream>,
+    calling: &str,
+    shared: &Shared,
+    last_pdu_ms: &AtomicU64,
+) -> Outcome {
     let cfg = &shared.cfg;
     let partial_dir = cfg.folder.join(".partial").join(association_id());
     let mut stored: Vec<Stored> = Vec::new();
@@ -509,7 +577,10 @@ fn receive_objects(mut assoc: dicom_ul::ServerAssociation<TcpStream>, calling: &
             return aborted(assoc, "the receiver was stopped".into(), &stored);
         }
         let pdu = match assoc.receive() {
-            Ok(p) => p,
+            Ok(p) => {
+                last_pdu_ms.store(shared.now_ms(), Ordering::SeqCst);
+                p
+            }
             Err(e) => {
                 let reason = if is_timeout(&e) {
                     format!("the peer sent nothing for {:.0} s: aborted", cfg.timeout.as_secs_f64())

@@ -354,7 +354,28 @@ fn a_stalling_or_garbage_peer_is_aborted_in_time_and_the_scp_keeps_serving() {
     let (_, took) = answer_and_close(s);
     assert!(took < timeout * 3, "{took:?}");
 
-    // 5. An association that stalls after it is set up: aborted, reported, nothing listed.
+    // 5. A peer that trickles a byte now and then (each read is within the socket timeout):
+    // cut when no PDU completes within twice the timeout.
+    let mut s = TcpStream::connect(addr).unwrap();
+    let reader = s.try_clone().unwrap();
+    let t0 = Instant::now();
+    let trickler = std::thread::spawn(move || {
+        // An A-ASSOCIATE-RQ header announcing 200 bytes, then one byte every 300 ms.
+        let mut bytes = vec![0x01, 0x00, 0x00, 0x00, 0x00, 0xC8];
+        bytes.extend(std::iter::repeat_n(0u8, 200));
+        for b in bytes {
+            if s.write_all(&[b]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let (_, _) = answer_and_close(reader);
+    let took = t0.elapsed();
+    assert!(took < timeout * 2 + Duration::from_secs(2), "a trickling peer stayed {took:?}");
+    trickler.join().unwrap();
+
+    // 6. An association that stalls after it is set up: aborted, reported, nothing listed.
     let stall = dicom_ul::ClientAssociationOptions::new()
         .calling_ae_title("STALLER")
         .called_ae_title("ABLATEST")
