@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{AblaApp, Command, NoticeLevel};
 use crate::jobs::{Job, Progress};
-use crate::net::{self, ArrivedSeries, NetError, Node, ScpConfig, ScpEvent, ScpHandle, ScuOptions, SendReport};
+use crate::net::{
+    self, ArrivedSeries, NetError, Node, ScpConfig, ScpEvent, ScpHandle, ScuOptions, SendReport,
+};
 
 /// The receiver's settings (persisted in `settings.json`; no patient data).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -214,7 +216,11 @@ impl AblaApp {
         });
         match started {
             Ok((scp, folder, ae)) => {
-                self.pacs.status = format!("Listening on {} as {ae}, storing in {}", scp.local_addr(), folder.display());
+                self.pacs.status = format!(
+                    "Listening on {} as {ae}, storing in {}",
+                    scp.local_addr(),
+                    folder.display()
+                );
                 // Series that completed in earlier sessions are listed too.
                 let mut earlier = net::list_received(&folder);
                 earlier.reverse();
@@ -241,9 +247,12 @@ impl AblaApp {
         };
         let ctx = self.ctx.clone();
         self.pacs.echo_result = format!("Testing {node}…");
-        match Job::spawn("pacs-echo", 0, Progress::with_waker(move || ctx.request_repaint()), move |_| {
-            net::echo(&node, &opts)
-        }) {
+        match Job::spawn(
+            "pacs-echo",
+            0,
+            Progress::with_waker(move || ctx.request_repaint()),
+            move |_| net::echo(&node, &opts),
+        ) {
             Ok(j) => self.pacs.echo = Some(j),
             Err(e) => self.pacs.echo_result = format!("Cannot start the test: {e}"),
         }
@@ -255,14 +264,16 @@ impl AblaApp {
         }
         let (tx, rx) = mpsc::channel();
         let ctx = self.ctx.clone();
-        let spawned = std::thread::Builder::new().name("pacs-dialog".into()).spawn(move || {
-            let picked = rfd::FileDialog::new()
-                .set_title("DICOM files to send to PACS")
-                .pick_files()
-                .unwrap_or_default();
-            let _ = tx.send(picked);
-            ctx.request_repaint();
-        });
+        let spawned = std::thread::Builder::new()
+            .name("pacs-dialog".into())
+            .spawn(move || {
+                let picked = rfd::FileDialog::new()
+                    .set_title("DICOM files to send to PACS")
+                    .pick_files()
+                    .unwrap_or_default();
+                let _ = tx.send(picked);
+                ctx.request_repaint();
+            });
         match spawned {
             Ok(_) => self.pacs.dialog = Some(rx),
             Err(e) => self.notify(NoticeLevel::Error, format!("Cannot show the file dialog: {e}")),
@@ -283,9 +294,12 @@ impl AblaApp {
         };
         let ctx = self.ctx.clone();
         self.pacs.send_result = format!("Sending {} file(s) to {node}…", files.len());
-        match Job::spawn("pacs-send", 0, Progress::with_waker(move || ctx.request_repaint()), move |jc| {
-            net::send_files(&node, &files, &opts, jc)
-        }) {
+        match Job::spawn(
+            "pacs-send",
+            0,
+            Progress::with_waker(move || ctx.request_repaint()),
+            move |jc| net::send_files(&node, &files, &opts, jc),
+        ) {
             Ok(j) => self.pacs.send = Some(j),
             Err(e) => self.notify(NoticeLevel::Error, format!("Cannot start sending: {e}")),
         }
@@ -293,7 +307,12 @@ impl AblaApp {
 
     /// Each frame: receiver events, the echo and send jobs, the file dialog.
     pub(super) fn poll_pacs(&mut self) {
-        let events = self.pacs.scp.as_ref().map(ScpHandle::try_events).unwrap_or_default();
+        let events = self
+            .pacs
+            .scp
+            .as_ref()
+            .map(ScpHandle::try_events)
+            .unwrap_or_default();
         for e in events {
             self.pacs.last_event = e.to_string();
             match e {
@@ -317,7 +336,9 @@ impl AblaApp {
         if let Some(done) = self.pacs.send.as_mut().and_then(Job::poll) {
             self.pacs.send = None;
             let (level, text) = match done {
-                Ok(Ok(r)) if r.failed.is_empty() => (NoticeLevel::Info, format!("Sent {} file(s) to PACS", r.sent)),
+                Ok(Ok(r)) if r.failed.is_empty() => {
+                    (NoticeLevel::Info, format!("Sent {} file(s) to PACS", r.sent))
+                }
                 Ok(Ok(r)) => (
                     NoticeLevel::Warning,
                     format!(
@@ -332,7 +353,10 @@ impl AblaApp {
                             .join("; ")
                     ),
                 ),
-                Ok(Err(NetError::Cancelled)) => (NoticeLevel::Info, "Send to PACS cancelled (the association was aborted)".into()),
+                Ok(Err(NetError::Cancelled)) => (
+                    NoticeLevel::Info,
+                    "Send to PACS cancelled (the association was aborted)".into(),
+                ),
                 Ok(Err(e)) => (NoticeLevel::Error, format!("Send to PACS failed: {e}")),
                 Err(e) => (NoticeLevel::Error, format!("Send to PACS failed: {e}")),
             };
@@ -363,7 +387,8 @@ fn text_row(ui: &mut egui::Ui, label: &str, value: &mut String) {
 
 fn port_row(ui: &mut egui::Ui, label: &str, value: &mut u16) {
     let l = ui.label(label);
-    ui.add(egui::DragValue::new(value).range(1..=65535)).labelled_by(l.id);
+    ui.add(egui::DragValue::new(value).range(1..=65535))
+        .labelled_by(l.id);
     ui.end_row();
 }
 
@@ -375,7 +400,10 @@ pub(super) fn settings_section(app: &mut AblaApp, ui: &mut egui::Ui, cmds: &mut 
     ui.label(RichText::new("Receive from PACS/scanner").strong());
     let mut on = saved.receive.enabled;
     if ui
-        .checkbox(&mut on, "Receive from PACS/scanner (listen for C-STORE and C-ECHO)")
+        .checkbox(
+            &mut on,
+            "Receive from PACS/scanner (listen for C-STORE and C-ECHO)",
+        )
         .changed()
     {
         cmds.push(Command::Pacs(PacsCommand::SetReceive(ReceiveSettings {
@@ -393,7 +421,11 @@ pub(super) fn settings_section(app: &mut AblaApp, ui: &mut egui::Ui, cmds: &mut 
         text_row(ui, "Receiver AE title", &mut draft.receive.ae_title);
         port_row(ui, "Receiver port", &mut draft.receive.port);
         text_row(ui, "Listen address", &mut draft.receive.bind);
-        text_row(ui, "Allowed calling AE titles (empty: any)", &mut draft.receive.allowed_callers);
+        text_row(
+            ui,
+            "Allowed calling AE titles (empty: any)",
+            &mut draft.receive.allowed_callers,
+        );
         text_row(ui, "Storage folder (empty: app folder)", &mut folder);
     });
     draft.receive.folder = (!folder.trim().is_empty()).then(|| PathBuf::from(folder.trim()));
@@ -476,7 +508,11 @@ pub(super) fn received_menu(app: &AblaApp, ui: &mut egui::Ui, cmds: &mut Vec<Com
             } else {
                 format!("{} {}", s.modality, s.description)
             };
-            let from = if s.calling_ae.is_empty() { String::new() } else { format!(" from {}", s.calling_ae) };
+            let from = if s.calling_ae.is_empty() {
+                String::new()
+            } else {
+                format!(" from {}", s.calling_ae)
+            };
             if ui
                 .button(format!("{} - {} object(s){from}", what.trim(), s.objects))
                 .on_hover_text(s.dir.display().to_string())

@@ -41,13 +41,19 @@ fn scu_options(calling_ae: &str, timeout_s: f64) -> Result<ScuOptions, String> {
 
 /// `ablaplan echo AE@host:port`: C-ECHO, prints the round trip.
 pub fn echo_command(to: &str, calling_ae: &str, timeout_s: f64) -> ExitCode {
-    let (node, opts) = match Node::parse(to).map_err(|e| e.to_string()).and_then(|n| Ok((n, scu_options(calling_ae, timeout_s)?))) {
+    let (node, opts) = match Node::parse(to)
+        .map_err(|e| e.to_string())
+        .and_then(|n| Ok((n, scu_options(calling_ae, timeout_s)?)))
+    {
         Ok(x) => x,
         Err(e) => return bad("echo", e),
     };
     match net::echo(&node, &opts) {
         Ok(rtt) => {
-            let _ = print_stdout(&format!("C-ECHO {node}: success in {:.0} ms\n", rtt.as_secs_f64() * 1000.0));
+            let _ = print_stdout(&format!(
+                "C-ECHO {node}: success in {:.0} ms\n",
+                rtt.as_secs_f64() * 1000.0
+            ));
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -86,7 +92,10 @@ fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
 
 /// `ablaplan send --to AE@host:port FILES...`: C-STORE of every file (folders are walked).
 pub fn send_command(to: &str, files: &[PathBuf], calling_ae: &str, timeout_s: f64) -> ExitCode {
-    let (node, opts) = match Node::parse(to).map_err(|e| e.to_string()).and_then(|n| Ok((n, scu_options(calling_ae, timeout_s)?))) {
+    let (node, opts) = match Node::parse(to)
+        .map_err(|e| e.to_string())
+        .and_then(|n| Ok((n, scu_options(calling_ae, timeout_s)?)))
+    {
         Ok(x) => x,
         Err(e) => return bad("send", e),
     };
@@ -109,7 +118,11 @@ pub fn send_command(to: &str, files: &[PathBuf], calling_ae: &str, timeout_s: f6
                 text.push_str(&format!("failed: {}: {e}\n", p.display()));
             }
             let _ = print_stdout(&text);
-            if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprint_line(&format!("ablaplan send: {e}"));
@@ -133,7 +146,10 @@ pub struct ReceiveArgs {
 /// `ablaplan receive --ae AE --port P --dir D`: the C-STORE SCP in the foreground.
 pub fn receive_command(args: ReceiveArgs) -> ExitCode {
     if !(args.timeout_s.is_finite() && args.timeout_s > 0.0 && args.timeout_s <= 3600.0) {
-        return bad("receive", format!("--timeout {} is not within 0-3600 s", args.timeout_s));
+        return bad(
+            "receive",
+            format!("--timeout {} is not within 0-3600 s", args.timeout_s),
+        );
     }
     let cfg = ScpConfig {
         ae_title: args.ae_title,
@@ -156,7 +172,10 @@ pub fn receive_command(args: ReceiveArgs) -> ExitCode {
     if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
         eprint_line(&format!("ablaplan receive: Ctrl-C will not stop cleanly: {e}"));
     }
-    let until = args.for_s.filter(|s| s.is_finite() && *s >= 0.0).map(|s| std::time::Instant::now() + Duration::from_secs_f64(s));
+    let until = args
+        .for_s
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| std::time::Instant::now() + Duration::from_secs_f64(s));
     while !interrupted.load(Ordering::SeqCst) && until.is_none_or(|t| std::time::Instant::now() < t) {
         if let Some(e) = scp.next_event(Duration::from_millis(100)) {
             let _ = print_stdout(&format!("{}\n", e));

@@ -56,12 +56,19 @@ pub fn read_command(buf: &[u8]) -> Result<Command, String> {
     let mut pos = 0;
     while pos < buf.len() {
         let h = buf.get(pos..pos + 8).ok_or("the command set is truncated")?;
-        let tag = (u32::from(u16::from_le_bytes([h[0], h[1]])) << 16) | u32::from(u16::from_le_bytes([h[2], h[3]]));
+        let tag =
+            (u32::from(u16::from_le_bytes([h[0], h[1]])) << 16) | u32::from(u16::from_le_bytes([h[2], h[3]]));
         let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
         let v = buf
             .get(pos + 8..(pos + 8).saturating_add(len))
             .ok_or("a command element runs past the end of the command set")?;
-        let us = || if v.len() >= 2 { u16::from_le_bytes([v[0], v[1]]) } else { 0 };
+        let us = || {
+            if v.len() >= 2 {
+                u16::from_le_bytes([v[0], v[1]])
+            } else {
+                0
+            }
+        };
         match tag {
             COMMAND_FIELD => c.field = us(),
             MESSAGE_ID => c.message_id = us(),

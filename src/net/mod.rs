@@ -102,10 +102,15 @@ pub fn check_ae_title(ae: &str) -> Result<(), NetError> {
         return Err(NetError::Config("the AE title is empty".into()));
     }
     if ae.len() > 16 {
-        return Err(NetError::Config(format!("the AE title \"{ae}\" is longer than 16 characters")));
+        return Err(NetError::Config(format!(
+            "the AE title \"{ae}\" is longer than 16 characters"
+        )));
     }
     if let Some(c) = ae.chars().find(|c| !(' '..='~').contains(c) || *c == '\\') {
-        return Err(NetError::Config(format!("the AE title \"{}\" holds {c:?}, not allowed in an AE title", ae.escape_debug())));
+        return Err(NetError::Config(format!(
+            "the AE title \"{}\" holds {c:?}, not allowed in an AE title",
+            ae.escape_debug()
+        )));
     }
     Ok(())
 }
@@ -117,9 +122,19 @@ mod tests {
     #[test]
     fn node_addresses_parse_and_bad_ones_are_refused() {
         let n = Node::parse("PACS@10.0.0.5:104").unwrap();
-        assert_eq!((n.ae_title.as_str(), n.host.as_str(), n.port), ("PACS", "10.0.0.5", 104));
+        assert_eq!(
+            (n.ae_title.as_str(), n.host.as_str(), n.port),
+            ("PACS", "10.0.0.5", 104)
+        );
         assert_eq!(Node::parse("A@[::1]:11112").unwrap().host, "::1");
-        for bad in ["PACS10.0.0.5:104", "PACS@host", "PACS@host:0", "@host:104", "WAY_TOO_LONG_AE_TITLE@h:1", "A\\B@h:1"] {
+        for bad in [
+            "PACS10.0.0.5:104",
+            "PACS@host",
+            "PACS@host:0",
+            "@host:104",
+            "WAY_TOO_LONG_AE_TITLE@h:1",
+            "A\\B@h:1",
+        ] {
             assert!(Node::parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -54,7 +54,13 @@ pub fn split_part10(buf: &[u8]) -> Result<Part10, String> {
         let end = vpos
             .checked_add(len as usize)
             .filter(|&e| len != UNDEFINED && e <= buf.len())
-            .ok_or_else(|| format!("the file meta element ({:04X},{:04X}) runs past the end", tag >> 16, tag & 0xFFFF))?;
+            .ok_or_else(|| {
+                format!(
+                    "the file meta element ({:04X},{:04X}) runs past the end",
+                    tag >> 16,
+                    tag & 0xFFFF
+                )
+            })?;
         let value = || trim_uid(&buf[vpos..end]);
         match tag {
             0x0002_0002 => class = Some(value()),
@@ -64,7 +70,10 @@ pub fn split_part10(buf: &[u8]) -> Result<Part10, String> {
         }
         pos = end;
     }
-    let need = |v: Option<String>, what: &str| v.filter(|s| !s.is_empty()).ok_or(format!("the file meta information has no {what}"));
+    let need = |v: Option<String>, what: &str| {
+        v.filter(|s| !s.is_empty())
+            .ok_or(format!("the file meta information has no {what}"))
+    };
     Ok(Part10 {
         sop_class_uid: need(class, "MediaStorageSOPClassUID (0002,0002)")?,
         sop_instance_uid: need(inst, "MediaStorageSOPInstanceUID (0002,0003)")?,
@@ -90,7 +99,9 @@ pub fn part10_header(
     if !source_ae.is_empty() {
         b = b.source_application_entity_title(source_ae);
     }
-    let meta = b.build().map_err(|e| format!("cannot build the file meta information: {e}"))?;
+    let meta = b
+        .build()
+        .map_err(|e| format!("cannot build the file meta information: {e}"))?;
     let mut out = vec![0u8; 128];
     out.extend_from_slice(b"DICM");
     meta.write(&mut out)
@@ -126,7 +137,12 @@ pub struct TopElement {
 
 /// The top-level elements of a data set in order, up to and including the first tag above
 /// `stop_after` (which ends the walk). Sequences are skipped without being read.
-pub fn top_level(buf: &[u8], explicit: bool, little: bool, stop_after: u32) -> Result<Vec<TopElement>, String> {
+pub fn top_level(
+    buf: &[u8],
+    explicit: bool,
+    little: bool,
+    stop_after: u32,
+) -> Result<Vec<TopElement>, String> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < buf.len() {
@@ -147,7 +163,12 @@ pub fn top_level(buf: &[u8], explicit: bool, little: bool, stop_after: u32) -> R
 
 /// The values of `wanted` top-level tags (trimmed strings) of a data set, walking elements in
 /// order and stopping past the largest wanted tag.
-pub fn find_strings(buf: &[u8], explicit: bool, little: bool, wanted: &[u32]) -> Result<Vec<(u32, String)>, String> {
+pub fn find_strings(
+    buf: &[u8],
+    explicit: bool,
+    little: bool,
+    wanted: &[u32],
+) -> Result<Vec<(u32, String)>, String> {
     let last = wanted.iter().copied().max().unwrap_or(0);
     Ok(top_level(buf, explicit, little, last)?
         .into_iter()
@@ -158,7 +179,11 @@ pub fn find_strings(buf: &[u8], explicit: bool, little: bool, wanted: &[u32]) ->
 
 /// A value of a found tag, or "".
 pub fn value_of(found: &[(u32, String)], tag: u32) -> &str {
-    found.iter().find(|(t, _)| *t == tag).map(|(_, v)| v.as_str()).unwrap_or("")
+    found
+        .iter()
+        .find(|(t, _)| *t == tag)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
 }
 
 struct Header {
@@ -169,11 +194,18 @@ struct Header {
 }
 
 fn long_vr(vr: [u8; 2]) -> bool {
-    matches!(&vr, b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV")
+    matches!(
+        &vr,
+        b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV"
+    )
 }
 
 fn u16_at(b: &[u8], little: bool) -> u16 {
-    if little { u16::from_le_bytes([b[0], b[1]]) } else { u16::from_be_bytes([b[0], b[1]]) }
+    if little {
+        u16::from_le_bytes([b[0], b[1]])
+    } else {
+        u16::from_be_bytes([b[0], b[1]])
+    }
 }
 
 fn u32_at(b: &[u8], little: bool) -> u32 {
@@ -200,11 +232,26 @@ fn read_element(buf: &[u8], pos: usize, explicit: bool, little: bool) -> Result<
         }
         if long_vr(vr) {
             let l = buf.get(pos + 8..pos + 12).ok_or_else(|| truncated(pos))?;
-            return Ok(Header { tag, vr, len: u32_at(l, little), value_pos: pos + 12 });
+            return Ok(Header {
+                tag,
+                vr,
+                len: u32_at(l, little),
+                value_pos: pos + 12,
+            });
         }
-        return Ok(Header { tag, vr, len: u32::from(u16_at(&h[6..8], little)), value_pos: pos + 8 });
+        return Ok(Header {
+            tag,
+            vr,
+            len: u32::from(u16_at(&h[6..8], little)),
+            value_pos: pos + 8,
+        });
     }
-    Ok(Header { tag, vr: *b"UN", len: u32_at(&h[4..8], little), value_pos: pos + 8 })
+    Ok(Header {
+        tag,
+        vr: *b"UN",
+        len: u32_at(&h[4..8], little),
+        value_pos: pos + 8,
+    })
 }
 
 /// The position after `el`'s value; undefined lengths (sequences, items, encapsulated pixel
@@ -215,7 +262,13 @@ fn skip_value(buf: &[u8], el: &Header, explicit: bool, little: bool, depth: usiz
             .value_pos
             .checked_add(el.len as usize)
             .filter(|&e| e <= buf.len())
-            .ok_or_else(|| format!("element ({:04X},{:04X}) runs past the end of the data", el.tag >> 16, el.tag & 0xFFFF));
+            .ok_or_else(|| {
+                format!(
+                    "element ({:04X},{:04X}) runs past the end of the data",
+                    el.tag >> 16,
+                    el.tag & 0xFFFF
+                )
+            });
     }
     if depth >= MAX_DEPTH {
         return Err(format!("sequences nest deeper than {MAX_DEPTH} levels"));
@@ -227,7 +280,9 @@ fn skip_value(buf: &[u8], el: &Header, explicit: bool, little: bool, depth: usiz
         let item = read_element(buf, pos, false, little)?;
         match item.tag {
             0xFFFE_E0DD => return Ok(item.value_pos),
-            0xFFFE_E000 if item.len != UNDEFINED => pos = skip_value(buf, &item, explicit, little, depth + 1)?,
+            0xFFFE_E000 if item.len != UNDEFINED => {
+                pos = skip_value(buf, &item, explicit, little, depth + 1)?
+            }
             0xFFFE_E000 => {
                 // An item of undefined length: its elements up to the item delimiter.
                 pos = item.value_pos;
@@ -242,7 +297,11 @@ fn skip_value(buf: &[u8], el: &Header, explicit: bool, little: bool, depth: usiz
             }
             _ => {
                 let _ = el.vr;
-                return Err(format!("unexpected tag ({:04X},{:04X}) inside a sequence at byte {pos}", item.tag >> 16, item.tag & 0xFFFF));
+                return Err(format!(
+                    "unexpected tag ({:04X},{:04X}) inside a sequence at byte {pos}",
+                    item.tag >> 16,
+                    item.tag & 0xFFFF
+                ));
             }
         }
     }
@@ -253,7 +312,13 @@ fn skip_value(buf: &[u8], el: &Header, explicit: bool, little: bool, depth: usiz
 pub fn trim_uid(b: &[u8]) -> String {
     let s: String = b
         .iter()
-        .map(|&c| if (0x20..0x7F).contains(&c) { c as char } else { '\0' })
+        .map(|&c| {
+            if (0x20..0x7F).contains(&c) {
+                c as char
+            } else {
+                '\0'
+            }
+        })
         .collect();
     s.trim_end_matches(['\0', ' ']).trim_start().replace('\0', "?")
 }
@@ -309,7 +374,11 @@ mod tests {
         ds.extend(implicit(0x0020_000D, b"1.2.3.4 "));
         ds.extend(implicit(0x0020_000E, b"1.2.3.5\0"));
         let found = find_strings(&ds, false, true, &[0x0020_000D, 0x0020_000E]).unwrap();
-        assert_eq!(value_of(&found, 0x0020_000D), "1.2.3.4", "the UID inside the sequence is not top level");
+        assert_eq!(
+            value_of(&found, 0x0020_000D),
+            "1.2.3.4",
+            "the UID inside the sequence is not top level"
+        );
         assert_eq!(value_of(&found, 0x0020_000E), "1.2.3.5");
     }
 

@@ -80,10 +80,15 @@ impl ScpConfig {
             return Err(NetError::Config("the timeout must be above 0 s".into()));
         }
         if !(dicom_ul::pdu::MINIMUM_PDU_SIZE..=(64 << 20)).contains(&self.max_pdu) {
-            return Err(NetError::Config(format!("the maximum PDU {} is outside 1018 B .. 64 MiB", self.max_pdu)));
+            return Err(NetError::Config(format!(
+                "the maximum PDU {} is outside 1018 B .. 64 MiB",
+                self.max_pdu
+            )));
         }
         if self.max_associations == 0 || self.max_object_bytes == 0 {
-            return Err(NetError::Config("the maximum associations and object size must be above 0".into()));
+            return Err(NetError::Config(
+                "the maximum associations and object size must be above 0".into(),
+            ));
         }
         Ok(())
     }
@@ -107,14 +112,27 @@ pub struct ArrivedSeries {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ScpEvent {
     Listening(SocketAddr),
-    Echo { calling_ae: String },
+    Echo {
+        calling_ae: String,
+    },
     /// An association refused (unknown calling or called AE title, bad request).
-    Refused { peer: String, reason: String },
+    Refused {
+        peer: String,
+        reason: String,
+    },
     Arrived(ArrivedSeries),
     /// An association that ended without a normal release; its objects stay in `partial`.
-    Aborted { peer: String, reason: String, objects: usize, partial: Option<PathBuf> },
+    Aborted {
+        peer: String,
+        reason: String,
+        objects: usize,
+        partial: Option<PathBuf>,
+    },
     /// A store that failed (the peer was told); the association goes on.
-    StoreFailed { calling_ae: String, reason: String },
+    StoreFailed {
+        calling_ae: String,
+        reason: String,
+    },
     Error(String),
     Stopped,
 }
@@ -143,9 +161,14 @@ impl std::fmt::Display for ScpEvent {
             } => write!(
                 f,
                 "association with {peer} ended without release ({reason}); {objects} object(s) kept as partial{}",
-                partial.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default()
+                partial
+                    .as_ref()
+                    .map(|p| format!(" in {}", p.display()))
+                    .unwrap_or_default()
             ),
-            ScpEvent::StoreFailed { calling_ae, reason } => write!(f, "store from {calling_ae} failed: {reason}"),
+            ScpEvent::StoreFailed { calling_ae, reason } => {
+                write!(f, "store from {calling_ae} failed: {reason}")
+            }
             ScpEvent::Error(m) => write!(f, "error: {m}"),
             ScpEvent::Stopped => f.write_str("stopped"),
         }
@@ -237,14 +260,25 @@ impl Shared {
 /// Starts the receiver: binds now (so a port in use is an error here), serves on threads.
 pub fn start(cfg: ScpConfig, waker: Option<Waker>) -> Result<ScpHandle, NetError> {
     cfg.validate()?;
-    std::fs::create_dir_all(&cfg.folder)
-        .map_err(|e| NetError::Config(format!("cannot create the storage folder {}: {e}", cfg.folder.display())))?;
-    let listener = TcpListener::bind((cfg.bind, cfg.port)).map_err(|source| NetError::Bind { port: cfg.port, source })?;
-    let addr = listener.local_addr().map_err(|source| NetError::Bind { port: cfg.port, source })?;
+    std::fs::create_dir_all(&cfg.folder).map_err(|e| {
+        NetError::Config(format!(
+            "cannot create the storage folder {}: {e}",
+            cfg.folder.display()
+        ))
+    })?;
+    let listener = TcpListener::bind((cfg.bind, cfg.port)).map_err(|source| NetError::Bind {
+        port: cfg.port,
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(|source| NetError::Bind {
+        port: cfg.port,
+        source,
+    })?;
     // Non-blocking accept, so the listener sees the stop flag within one poll interval.
-    listener
-        .set_nonblocking(true)
-        .map_err(|source| NetError::Bind { port: cfg.port, source })?;
+    listener.set_nonblocking(true).map_err(|source| NetError::Bind {
+        port: cfg.port,
+        source,
+    })?;
     let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let conns = Arc::new(Mutex::new(Vec::new()));
@@ -290,15 +324,18 @@ fn listen(listener: TcpListener, shared: Arc<Shared>) {
                 let spawned = std::thread::Builder::new()
                     .name("dicom-scp-assoc".into())
                     .spawn(move || {
-                        let result =
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(stream, peer, &s)));
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            serve(stream, peer, &s)
+                        }));
                         if let Err(p) = result {
                             let msg = p
                                 .downcast_ref::<&str>()
                                 .map(|s| s.to_string())
                                 .or_else(|| p.downcast_ref::<String>().cloned())
                                 .unwrap_or_default();
-                            s.emit(ScpEvent::Error(format!("the association with {peer} crashed: {msg}")));
+                            s.emit(ScpEvent::Error(format!(
+                                "the association with {peer} crashed: {msg}"
+                            )));
                         }
                         s.active.fetch_sub(1, Ordering::SeqCst);
                     });
@@ -306,11 +343,15 @@ fn listen(listener: TcpListener, shared: Arc<Shared>) {
                     Ok(h) => workers.push(h),
                     Err(e) => {
                         shared.active.fetch_sub(1, Ordering::SeqCst);
-                        shared.emit(ScpEvent::Error(format!("cannot start an association thread: {e}")));
+                        shared.emit(ScpEvent::Error(format!(
+                            "cannot start an association thread: {e}"
+                        )));
                     }
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             Err(e) => {
                 shared.emit(ScpEvent::Error(format!("accept failed: {e}")));
                 std::thread::sleep(Duration::from_millis(200));
@@ -347,7 +388,9 @@ fn watchdog(shared: &Shared) {
     let limit = shared.pdu_deadline_ms();
     if let Ok(conns) = shared.conns.lock() {
         for c in conns.iter() {
-            if now.saturating_sub(c.last_pdu_ms.load(Ordering::SeqCst)) > limit && !c.cut.swap(true, Ordering::SeqCst) {
+            if now.saturating_sub(c.last_pdu_ms.load(Ordering::SeqCst)) > limit
+                && !c.cut.swap(true, Ordering::SeqCst)
+            {
                 let _ = c.stream.shutdown(std::net::Shutdown::Both);
             }
         }
@@ -392,7 +435,10 @@ fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cur {
         if let Some(io) = c.downcast_ref::<std::io::Error>()
-            && matches!(io.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            )
         {
             return true;
         }
@@ -488,7 +534,10 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
                 let _ = r.shutdown(std::net::Shutdown::Both);
             }
             let reason = if timed_out {
-                format!("no association request within {:.0} s: aborted", cfg.timeout.as_secs_f64())
+                format!(
+                    "no association request within {:.0} s: aborted",
+                    cfg.timeout.as_secs_f64()
+                )
             } else if cut.load(Ordering::SeqCst) {
                 trickled()
             } else {
@@ -513,7 +562,9 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
     };
     forget_conn(shared, conn_id);
     match outcome {
-        Outcome::Released { stored, partial_dir } => publish(stored, partial_dir.as_deref(), &calling, shared),
+        Outcome::Released { stored, partial_dir } => {
+            publish(stored, partial_dir.as_deref(), &calling, shared)
+        }
         Outcome::Aborted {
             reason,
             stored,
@@ -534,8 +585,15 @@ fn forget_conn(shared: &Shared, conn_id: u64) {
 }
 
 enum Outcome {
-    Released { stored: Vec<Stored>, partial_dir: Option<PathBuf> },
-    Aborted { reason: String, stored: usize, partial_dir: Option<PathBuf> },
+    Released {
+        stored: Vec<Stored>,
+        partial_dir: Option<PathBuf>,
+    },
+    Aborted {
+        reason: String,
+        stored: usize,
+        partial_dir: Option<PathBuf>,
+    },
 }
 
 /// A unique folder name for one association's partial files.
@@ -583,7 +641,10 @@ fn receive_objects(
             }
             Err(e) => {
                 let reason = if is_timeout(&e) {
-                    format!("the peer sent nothing for {:.0} s: aborted", cfg.timeout.as_secs_f64())
+                    format!(
+                        "the peer sent nothing for {:.0} s: aborted",
+                        cfg.timeout.as_secs_f64()
+                    )
                 } else if shared.stop.load(Ordering::SeqCst) {
                     "the receiver was stopped".into()
                 } else {
@@ -602,14 +663,24 @@ fn receive_objects(
                                 Err(format!("a command set larger than {MAX_COMMAND_BYTES} bytes"))
                             } else if v.is_last {
                                 let bytes = std::mem::take(&mut command);
-                                on_command(&mut assoc, &bytes, v.presentation_context_id, &mut pending, calling, shared)
+                                on_command(
+                                    &mut assoc,
+                                    &bytes,
+                                    v.presentation_context_id,
+                                    &mut pending,
+                                    calling,
+                                    shared,
+                                )
                             } else {
                                 Ok(())
                             }
                         }
                         PDataValueType::Data => {
                             if pending.as_ref().map(|p| p.1) != Some(v.presentation_context_id) {
-                                Err("data arrived without a C-STORE request on its presentation context".into())
+                                Err(
+                                    "data arrived without a C-STORE request on its presentation context"
+                                        .into(),
+                                )
                             } else if data.len() + v.data.len() > cfg.max_object_bytes {
                                 Err(format!(
                                     "an object larger than the maximum of {} MiB",
@@ -620,7 +691,16 @@ fn receive_objects(
                                 match (v.is_last, pending.take()) {
                                     (true, Some((rq, pc))) => {
                                         let bytes = std::mem::take(&mut data);
-                                        on_data_set(&mut assoc, &rq, pc, &bytes, calling, &partial_dir, &mut stored, shared)
+                                        on_data_set(
+                                            &mut assoc,
+                                            &rq,
+                                            pc,
+                                            &bytes,
+                                            calling,
+                                            &partial_dir,
+                                            &mut stored,
+                                            shared,
+                                        )
                                     }
                                     (false, p) => {
                                         pending = p;
@@ -639,7 +719,11 @@ fn receive_objects(
             Pdu::ReleaseRQ => {
                 if pending.is_some() {
                     // A release in the middle of an object: the object never completed.
-                    return aborted(assoc, "release requested in the middle of an object".into(), &stored);
+                    return aborted(
+                        assoc,
+                        "release requested in the middle of an object".into(),
+                        &stored,
+                    );
                 }
                 let _ = assoc.send(&Pdu::ReleaseRP);
                 return Outcome::Released {
@@ -655,13 +739,21 @@ fn receive_objects(
                 };
             }
             other => {
-                return aborted(assoc, format!("unexpected {}", other.short_description()), &stored);
+                return aborted(
+                    assoc,
+                    format!("unexpected {}", other.short_description()),
+                    &stored,
+                );
             }
         }
     }
 }
 
-fn send_command(assoc: &mut dicom_ul::ServerAssociation<TcpStream>, pc: u8, bytes: Vec<u8>) -> Result<(), String> {
+fn send_command(
+    assoc: &mut dicom_ul::ServerAssociation<TcpStream>,
+    pc: u8,
+    bytes: Vec<u8>,
+) -> Result<(), String> {
     assoc
         .send(&Pdu::PData {
             data: vec![PDataValue {
@@ -691,7 +783,9 @@ fn on_command(
         .iter()
         .any(|p| p.id == pc && p.reason == PresentationContextResultReason::Acceptance);
     if !accepted {
-        return Err(format!("a command on presentation context {pc}, which was not accepted"));
+        return Err(format!(
+            "a command on presentation context {pc}, which was not accepted"
+        ));
     }
     match cmd.field {
         dimse::C_ECHO_RQ => {
@@ -705,7 +799,10 @@ fn on_command(
             *pending = Some((cmd, pc));
             Ok(())
         }
-        _ if cmd.has_data_set() => Err(format!("command 0x{:04X} with a data set is not served here", cmd.field)),
+        _ if cmd.has_data_set() => Err(format!(
+            "command 0x{:04X} with a data set is not served here",
+            cmd.field
+        )),
         _ => send_command(assoc, pc, dimse::unrecognised_rsp(&cmd)),
     }
 }
@@ -752,13 +849,27 @@ const SERIES_UID: u32 = 0x0020_000E;
 
 /// Writes one received data set under the association's partial folder. Errors carry the
 /// DIMSE status to answer with.
-fn store_one(rq: &Command, ts: &str, dataset: &[u8], calling: &str, partial_dir: &Path) -> Result<Stored, (u16, String)> {
-    let (explicit, little) = encoding_of(ts).ok_or((dimse::STATUS_CANNOT_UNDERSTAND, format!("transfer syntax {ts}")))?;
+fn store_one(
+    rq: &Command,
+    ts: &str,
+    dataset: &[u8],
+    calling: &str,
+    partial_dir: &Path,
+) -> Result<Stored, (u16, String)> {
+    let (explicit, little) =
+        encoding_of(ts).ok_or((dimse::STATUS_CANNOT_UNDERSTAND, format!("transfer syntax {ts}")))?;
     let found = find_strings(
         dataset,
         explicit,
         little,
-        &[SOP_CLASS, SOP_INSTANCE, MODALITY, SERIES_DESCRIPTION, STUDY_UID, SERIES_UID],
+        &[
+            SOP_CLASS,
+            SOP_INSTANCE,
+            MODALITY,
+            SERIES_DESCRIPTION,
+            STUDY_UID,
+            SERIES_UID,
+        ],
     )
     .map_err(|e| (dimse::STATUS_CANNOT_UNDERSTAND, e))?;
     let inst = value_of(&found, SOP_INSTANCE);
@@ -770,7 +881,10 @@ fn store_one(rq: &Command, ts: &str, dataset: &[u8], calling: &str, partial_dir:
         ));
     }
     if rq.sop_instance_uid.is_empty() || rq.sop_class_uid.is_empty() {
-        return Err((dimse::STATUS_CANNOT_UNDERSTAND, "the request names no SOP class/instance".into()));
+        return Err((
+            dimse::STATUS_CANNOT_UNDERSTAND,
+            "the request names no SOP class/instance".into(),
+        ));
     }
     let study = uid_as_name(value_of(&found, STUDY_UID));
     let series = uid_as_name(value_of(&found, SERIES_UID));
@@ -779,7 +893,12 @@ fn store_one(rq: &Command, ts: &str, dataset: &[u8], calling: &str, partial_dir:
         .map_err(|e| (dimse::STATUS_CANNOT_UNDERSTAND, e))?;
     let dir = partial_dir.join(&study).join(&series);
     let path = dir.join(&sop_name);
-    let disk = |e: std::io::Error| (dimse::STATUS_OUT_OF_RESOURCES, format!("cannot write {}: {e}", path.display()));
+    let disk = |e: std::io::Error| {
+        (
+            dimse::STATUS_OUT_OF_RESOURCES,
+            format!("cannot write {}: {e}", path.display()),
+        )
+    };
     std::fs::create_dir_all(&dir).map_err(disk)?;
     crate::fsio::write_atomic(&path, |f| {
         f.write_all(&header)?;
@@ -803,7 +922,8 @@ fn publish(stored: Vec<Stored>, partial_dir: Option<&Path>, calling: &str, share
     let mut failed = Vec::new();
     for s in &stored {
         let dir = shared.cfg.folder.join(&s.study).join(&s.series);
-        let moved = std::fs::create_dir_all(&dir).and_then(|()| std::fs::rename(&s.partial, dir.join(&s.sop_name)));
+        let moved =
+            std::fs::create_dir_all(&dir).and_then(|()| std::fs::rename(&s.partial, dir.join(&s.sop_name)));
         if let Err(e) = moved {
             failed.push(format!("{}: {e}", s.partial.display()));
             continue;
@@ -847,7 +967,9 @@ pub fn list_received(folder: &Path) -> Vec<ArrivedSeries> {
         };
         let mut v: Vec<PathBuf> = rd
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && !e.file_name().to_string_lossy().starts_with('.'))
+            .filter(|e| {
+                e.file_type().is_ok_and(|t| t.is_dir()) && !e.file_name().to_string_lossy().starts_with('.')
+            })
             .map(|e| e.path())
             .collect();
         v.sort();
@@ -865,7 +987,11 @@ pub fn list_received(folder: &Path) -> Vec<ArrivedSeries> {
             if objects == 0 {
                 continue;
             }
-            let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = |p: &Path| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            };
             out.push(ArrivedSeries {
                 study_uid: name(&study),
                 series_uid: name(&series),

@@ -63,7 +63,10 @@ fn options(node: &Node, opts: &ScuOptions) -> Result<ClientAssociationOptions<'s
         .connection_timeout(opts.timeout))
 }
 
-fn establish(node: &Node, o: ClientAssociationOptions<'static>) -> Result<ClientAssociation<TcpStream>, NetError> {
+fn establish(
+    node: &Node,
+    o: ClientAssociationOptions<'static>,
+) -> Result<ClientAssociation<TcpStream>, NetError> {
     o.establish((node.host.as_str(), node.port)).map_err(|e| {
         let reason = chain(&e);
         if matches!(e, dicom_ul::association::Error::Rejected { .. }) {
@@ -113,7 +116,9 @@ pub fn echo(node: &Node, opts: &ScuOptions) -> Result<Duration, NetError> {
         });
     match result {
         Ok(()) => {
-            assoc.release().map_err(|e| ex(format!("release failed: {}", chain(&e))))?;
+            assoc
+                .release()
+                .map_err(|e| ex(format!("release failed: {}", chain(&e))))?;
             Ok(t0.elapsed())
         }
         Err(reason) => {
@@ -152,7 +157,10 @@ fn send_command(assoc: &mut ClientAssociation<TcpStream>, pc: u8, bytes: Vec<u8>
 fn receive_response(assoc: &mut ClientAssociation<TcpStream>) -> Result<dimse::Command, String> {
     let mut bytes = Vec::new();
     loop {
-        match assoc.receive().map_err(|e| format!("no response: {}", chain(&e)))? {
+        match assoc
+            .receive()
+            .map_err(|e| format!("no response: {}", chain(&e)))?
+        {
             Pdu::PData { data } => {
                 for v in data {
                     if v.value_type != PDataValueType::Command {
@@ -188,7 +196,12 @@ fn read_meta(path: &Path) -> Result<Part10, String> {
 /// is listed in the report and the others go on; a broken association or a cancel stops the
 /// send (the association is aborted, so the receiver does not take a partial series for a
 /// complete one).
-pub fn send_files(node: &Node, files: &[PathBuf], opts: &ScuOptions, ctx: &JobCtx) -> Result<SendReport, NetError> {
+pub fn send_files(
+    node: &Node,
+    files: &[PathBuf],
+    opts: &ScuOptions,
+    ctx: &JobCtx,
+) -> Result<SendReport, NetError> {
     let mut report = SendReport::default();
     let mut items: Vec<(PathBuf, Part10)> = Vec::new();
     for f in files {
@@ -219,7 +232,8 @@ pub fn send_files(node: &Node, files: &[PathBuf], opts: &ScuOptions, ctx: &JobCt
             let _ = assoc.abort();
             return Err(NetError::Cancelled);
         }
-        ctx.progress.set_message(format!("Sending {} of {n} to {node}", i + 1));
+        ctx.progress
+            .set_message(format!("Sending {} of {n} to {node}", i + 1));
         let Some(pc) = accepted_context(&assoc, &meta.sop_class_uid, &meta.transfer_syntax) else {
             report.failed.push((
                 path.clone(),
@@ -245,11 +259,14 @@ pub fn send_files(node: &Node, files: &[PathBuf], opts: &ScuOptions, ctx: &JobCt
                 dimse::STATUS_SUCCESS => report.sent += 1,
                 0x0001 | 0x0107 | 0x0116 | 0xB000..=0xBFFF => {
                     report.sent += 1;
-                    report
-                        .warnings
-                        .push((path.clone(), format!("stored with warning status 0x{:04X}", rsp.status)));
+                    report.warnings.push((
+                        path.clone(),
+                        format!("stored with warning status 0x{:04X}", rsp.status),
+                    ));
                 }
-                s => report.failed.push((path.clone(), format!("refused with status 0x{s:04X}"))),
+                s => report
+                    .failed
+                    .push((path.clone(), format!("refused with status 0x{s:04X}"))),
             },
             Err(Step::Cancelled) => {
                 let _ = assoc.abort();
@@ -285,8 +302,12 @@ fn store_one(
     dataset: &[u8],
     ctx: &JobCtx,
 ) -> Result<dimse::Command, Step> {
-    send_command(assoc, pc, dimse::store_rq(message_id, &meta.sop_class_uid, &meta.sop_instance_uid))
-        .map_err(Step::Failed)?;
+    send_command(
+        assoc,
+        pc,
+        dimse::store_rq(message_id, &meta.sop_class_uid, &meta.sop_instance_uid),
+    )
+    .map_err(Step::Failed)?;
     {
         let mut w = assoc.send_pdata(pc);
         for chunk in dataset.chunks(CHUNK) {

@@ -116,7 +116,10 @@ fn dcmtk_encoding(src: &Path, tmp: &Path) -> Vec<u8> {
 
 /// Where two byte strings first differ (for a short failure message instead of a dump).
 fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
-    a.iter().zip(b).position(|(x, y)| x != y).or((a.len() != b.len()).then(|| a.len().min(b.len())))
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .or((a.len() != b.len()).then(|| a.len().min(b.len())))
 }
 
 #[test]
@@ -134,15 +137,31 @@ fn echoscu_reaches_our_scp_and_an_unknown_calling_ae_is_refused() {
             .unwrap()
     };
     let ok = echo("FRIEND");
-    assert!(ok.status.success(), "echoscu as FRIEND failed: {}", String::from_utf8_lossy(&ok.stderr));
-    let (_, echoed) = events_until(&scp, Duration::from_secs(5), |e| matches!(e, ScpEvent::Echo { calling_ae } if calling_ae == "FRIEND"));
+    assert!(
+        ok.status.success(),
+        "echoscu as FRIEND failed: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let (_, echoed) = events_until(
+        &scp,
+        Duration::from_secs(5),
+        |e| matches!(e, ScpEvent::Echo { calling_ae } if calling_ae == "FRIEND"),
+    );
     assert!(echoed, "no C-ECHO event");
 
     let refused = echo("STRANGER");
-    assert!(!refused.status.success(), "a calling AE title not on the list was accepted");
+    assert!(
+        !refused.status.success(),
+        "a calling AE title not on the list was accepted"
+    );
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("Calling AE Title Not Recognized"), "echoscu said: {stderr}");
-    let (_, seen) = events_until(&scp, Duration::from_secs(5), |e| matches!(e, ScpEvent::Refused { .. }));
+    assert!(
+        stderr.contains("Calling AE Title Not Recognized"),
+        "echoscu said: {stderr}"
+    );
+    let (_, seen) = events_until(&scp, Duration::from_secs(5), |e| {
+        matches!(e, ScpEvent::Refused { .. })
+    });
     assert!(seen, "no refusal reported");
 
     // Our SCU sees the same rejection as an error naming the node, and the SCP keeps serving.
@@ -163,7 +182,10 @@ fn echoscu_reaches_our_scp_and_an_unknown_calling_ae_is_refused() {
         ae_title: "SOMEONEELSE".into(),
         ..node
     };
-    assert!(net::echo(&wrong, &friend).is_err(), "a wrong called AE title was accepted");
+    assert!(
+        net::echo(&wrong, &friend).is_err(),
+        "a wrong called AE title was accepted"
+    );
     scp.stop();
 }
 
@@ -187,10 +209,20 @@ fn storescu_sends_the_pancreas_ct_and_every_data_set_arrives_as_sent() {
         .arg(&ct)
         .output()
         .unwrap();
-    assert!(out.status.success(), "storescu failed: {}", String::from_utf8_lossy(&out.stderr));
-    let (events, arrived) = events_until(&scp, Duration::from_secs(30), |e| matches!(e, ScpEvent::Arrived(_)));
+    assert!(
+        out.status.success(),
+        "storescu failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (events, arrived) = events_until(&scp, Duration::from_secs(30), |e| {
+        matches!(e, ScpEvent::Arrived(_))
+    });
     assert!(arrived, "the series was not reported: {events:?}");
-    eprintln!("storescu → ablaplan: {} files in {:.1} s", sources.len(), t0.elapsed().as_secs_f64());
+    eprintln!(
+        "storescu → ablaplan: {} files in {:.1} s",
+        sources.len(),
+        t0.elapsed().as_secs_f64()
+    );
     let Some(ScpEvent::Arrived(series)) = events.last() else {
         unreachable!()
     };
@@ -204,26 +236,49 @@ fn storescu_sends_the_pancreas_ct_and_every_data_set_arrives_as_sent() {
     let mut reencoded = 0;
     for src in &sources {
         let (m, ds) = split(src);
-        let rx = got.get(&m.sop_instance_uid).unwrap_or_else(|| panic!("{} did not arrive", src.display()));
+        let rx = got
+            .get(&m.sop_instance_uid)
+            .unwrap_or_else(|| panic!("{} did not arrive", src.display()));
         // Filed by study and series, named by the SOP instance.
         let rel = rx.strip_prefix(dir.path()).unwrap();
-        assert_eq!(rel.file_name().unwrap().to_string_lossy(), format!("{}.dcm", m.sop_instance_uid));
+        assert_eq!(
+            rel.file_name().unwrap().to_string_lossy(),
+            format!("{}.dcm", m.sop_instance_uid)
+        );
         let (rm, rds) = split(rx);
         assert_eq!(rm.sop_instance_uid, m.sop_instance_uid);
-        assert_eq!((rm.sop_class_uid.as_str(), rm.transfer_syntax.as_str()), (m.sop_class_uid.as_str(), m.transfer_syntax.as_str()), "{}", src.display());
+        assert_eq!(
+            (rm.sop_class_uid.as_str(), rm.transfer_syntax.as_str()),
+            (m.sop_class_uid.as_str(), m.transfer_syntax.as_str()),
+            "{}",
+            src.display()
+        );
         let sent = dcmtk_encoding(src, tmp.path());
-        assert_eq!(first_difference(&rds, &sent), None, "{}: the data set differs from what storescu sent ({} vs {} bytes)", src.display(), rds.len(), sent.len());
+        assert_eq!(
+            first_difference(&rds, &sent),
+            None,
+            "{}: the data set differs from what storescu sent ({} vs {} bytes)",
+            src.display(),
+            rds.len(),
+            sent.len()
+        );
         if rds != ds {
             reencoded += 1;
         }
     }
-    eprintln!("{reencoded} of {} data sets were re-encoded by storescu on the way (sequence lengths)", sources.len());
+    eprintln!(
+        "{reencoded} of {} data sets were re-encoded by storescu on the way (sequence lengths)",
+        sources.len()
+    );
     scp.stop();
 }
 
 #[test]
 fn our_scu_to_our_scp_is_byte_for_byte_with_progress() {
-    let (Some(ct), Some(rs)) = (common::dicom_data("pancreas-ct-rtstruct/CT"), common::dicom_data("pancreas-ct-rtstruct/RTSTRUCT")) else {
+    let (Some(ct), Some(rs)) = (
+        common::dicom_data("pancreas-ct-rtstruct/CT"),
+        common::dicom_data("pancreas-ct-rtstruct/RTSTRUCT"),
+    ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -233,25 +288,45 @@ fn our_scu_to_our_scp_is_byte_for_byte_with_progress() {
     let ctx = JobCtx::default();
     let t0 = Instant::now();
     let report = net::send_files(&node_of(&scp), &files, &ScuOptions::default(), &ctx).unwrap();
-    eprintln!("ablaplan → ablaplan: {} files in {:.1} s", files.len(), t0.elapsed().as_secs_f64());
+    eprintln!(
+        "ablaplan → ablaplan: {} files in {:.1} s",
+        files.len(),
+        t0.elapsed().as_secs_f64()
+    );
     assert_eq!((report.sent, report.failed.len()), (files.len(), 0), "{report:?}");
     assert_eq!(ctx.progress.fraction(), 1.0);
-    let (events, _) = events_until(&scp, Duration::from_secs(10), |e| matches!(e, ScpEvent::Arrived(s) if s.modality == "RTSTRUCT"));
-    let arrived: Vec<_> = events.iter().filter(|e| matches!(e, ScpEvent::Arrived(_))).collect();
+    let (events, _) = events_until(
+        &scp,
+        Duration::from_secs(10),
+        |e| matches!(e, ScpEvent::Arrived(s) if s.modality == "RTSTRUCT"),
+    );
+    let arrived: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, ScpEvent::Arrived(_)))
+        .collect();
     assert_eq!(arrived.len(), 2, "CT and RTSTRUCT series: {events:?}");
     let got = received(dir.path());
     for src in &files {
         let (m, ds) = split(src);
         let (rm, rds) = split(&got[&m.sop_instance_uid]);
         assert_eq!(rm.transfer_syntax, m.transfer_syntax);
-        assert_eq!(first_difference(&rds, &ds), None, "{}: the data set differs", src.display());
+        assert_eq!(
+            first_difference(&rds, &ds),
+            None,
+            "{}: the data set differs",
+            src.display()
+        );
     }
     scp.stop();
 }
 
 /// A free loopback port (bound and released; the tiny race is acceptable on loopback).
 fn free_port() -> u16 {
-    TcpListener::bind((LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
+    TcpListener::bind((LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct KillOnDrop(Child);
@@ -298,19 +373,35 @@ fn our_scu_sends_to_dcmtk_storescp_and_the_files_arrive() {
     assert_eq!((report.sent, report.failed.len()), (files.len(), 0), "{report:?}");
     // storescp names files by modality and SOP instance UID; each one is there and carries
     // the data set we sent.
-    let stored: Vec<PathBuf> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    let stored: Vec<PathBuf> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     let tmp = tempfile::tempdir().unwrap();
     assert_eq!(stored.len(), files.len());
     for src in &files {
         let (m, _) = split(src);
         let rx = stored
             .iter()
-            .find(|p| p.file_name().unwrap().to_string_lossy().ends_with(&m.sop_instance_uid))
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .ends_with(&m.sop_instance_uid)
+            })
             .unwrap_or_else(|| panic!("{} not stored by storescp", src.display()));
         let (rm, rds) = split(rx);
-        assert_eq!((rm.sop_instance_uid.as_str(), rm.transfer_syntax.as_str()), (m.sop_instance_uid.as_str(), m.transfer_syntax.as_str()));
+        assert_eq!(
+            (rm.sop_instance_uid.as_str(), rm.transfer_syntax.as_str()),
+            (m.sop_instance_uid.as_str(), m.transfer_syntax.as_str())
+        );
         let written = dcmtk_encoding(src, tmp.path());
-        assert_eq!(first_difference(&rds, &written), None, "{}: storescp holds another data set", src.display());
+        assert_eq!(
+            first_difference(&rds, &written),
+            None,
+            "{}: storescp holds another data set",
+            src.display()
+        );
     }
 }
 
@@ -333,7 +424,10 @@ fn a_stalling_or_garbage_peer_is_aborted_in_time_and_the_scp_keeps_serving() {
     // 1. Connects and sends nothing: an A-ABORT PDU (type 07) after the timeout, then close.
     let (got, took) = answer_and_close(TcpStream::connect(addr).unwrap());
     assert_eq!(got.first(), Some(&0x07), "expected an A-ABORT, got {got:?}");
-    assert!(took >= timeout && took < timeout * 3, "closed after {took:?} for a {timeout:?} timeout");
+    assert!(
+        took >= timeout && took < timeout * 3,
+        "closed after {took:?} for a {timeout:?} timeout"
+    );
 
     // 2. Half a PDU header, then silence: the same.
     let mut s = TcpStream::connect(addr).unwrap();
@@ -372,7 +466,10 @@ fn a_stalling_or_garbage_peer_is_aborted_in_time_and_the_scp_keeps_serving() {
     });
     let (_, _) = answer_and_close(reader);
     let took = t0.elapsed();
-    assert!(took < timeout * 2 + Duration::from_secs(2), "a trickling peer stayed {took:?}");
+    assert!(
+        took < timeout * 2 + Duration::from_secs(2),
+        "a trickling peer stayed {took:?}"
+    );
     trickler.join().unwrap();
 
     // 6. An association that stalls after it is set up: aborted, reported, nothing listed.
@@ -382,7 +479,9 @@ fn a_stalling_or_garbage_peer_is_aborted_in_time_and_the_scp_keeps_serving() {
         .with_presentation_context(net::VERIFICATION, vec![part10::TS_IMPLICIT_LE])
         .establish(addr)
         .unwrap();
-    let (events, aborted) = events_until(&scp, Duration::from_secs(5), |e| matches!(e, ScpEvent::Aborted { .. }));
+    let (events, aborted) = events_until(&scp, Duration::from_secs(5), |e| {
+        matches!(e, ScpEvent::Aborted { .. })
+    });
     assert!(aborted, "the stalled association was not aborted: {events:?}");
     drop(stall);
 
@@ -415,16 +514,25 @@ fn send_then_abort(addr: std::net::SocketAddr, files: &[PathBuf]) {
             is_last: true,
             data: dimse::store_rq(i as u16 + 1, &m.sop_class_uid, &m.sop_instance_uid),
         };
-        assoc.send(&dicom_ul::Pdu::PData { data: vec![cmd.clone()] }).unwrap();
+        assoc
+            .send(&dicom_ul::Pdu::PData {
+                data: vec![cmd.clone()],
+            })
+            .unwrap();
         {
             let mut w = assoc.send_pdata(pc);
             w.write_all(&ds).unwrap();
             w.finish().unwrap();
         }
         let rsp = assoc.receive().unwrap();
-        let dicom_ul::Pdu::PData { data } = rsp else { panic!("{rsp:?}") };
+        let dicom_ul::Pdu::PData { data } = rsp else {
+            panic!("{rsp:?}")
+        };
         cmd.data = data[0].data.clone();
-        assert_eq!(dimse::read_command(&cmd.data).unwrap().status, dimse::STATUS_SUCCESS);
+        assert_eq!(
+            dimse::read_command(&cmd.data).unwrap().status,
+            dimse::STATUS_SUCCESS
+        );
     }
     assoc.abort().unwrap();
 }
@@ -439,15 +547,27 @@ fn a_half_received_series_is_never_listed_as_complete() {
     let files: Vec<PathBuf> = dicom_files(&ct).into_iter().take(3).collect();
 
     send_then_abort(scp.local_addr(), &files);
-    let (events, aborted) = events_until(&scp, Duration::from_secs(5), |e| matches!(e, ScpEvent::Aborted { .. }));
+    let (events, aborted) = events_until(&scp, Duration::from_secs(5), |e| {
+        matches!(e, ScpEvent::Aborted { .. })
+    });
     assert!(aborted, "{events:?}");
     let Some(ScpEvent::Aborted { objects, partial, .. }) = events.last() else {
         unreachable!()
     };
     assert_eq!(*objects, 3, "all three were stored before the abort");
-    assert!(partial.as_ref().is_some_and(|p| p.starts_with(dir.path().join(".partial"))));
-    assert!(!events.iter().any(|e| matches!(e, ScpEvent::Arrived(_))), "an aborted series was offered: {events:?}");
-    assert!(net::list_received(dir.path()).is_empty(), "an aborted series is listed");
+    assert!(
+        partial
+            .as_ref()
+            .is_some_and(|p| p.starts_with(dir.path().join(".partial")))
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, ScpEvent::Arrived(_))),
+        "an aborted series was offered: {events:?}"
+    );
+    assert!(
+        net::list_received(dir.path()).is_empty(),
+        "an aborted series is listed"
+    );
 
     // A cancelled send is aborted too: never listed.
     let ctx = JobCtx::default();
@@ -459,7 +579,11 @@ fn a_half_received_series_is_never_listed_as_complete() {
     // The same objects sent to the end and released: listed, complete.
     let report = net::send_files(&node_of(&scp), &files, &ScuOptions::default(), &JobCtx::default()).unwrap();
     assert_eq!(report.sent, 3);
-    let (_, arrived) = events_until(&scp, Duration::from_secs(5), |e| matches!(e, ScpEvent::Arrived(s) if s.objects == 3));
+    let (_, arrived) = events_until(
+        &scp,
+        Duration::from_secs(5),
+        |e| matches!(e, ScpEvent::Arrived(s) if s.objects == 3),
+    );
     assert!(arrived);
     let listed = net::list_received(dir.path());
     assert_eq!((listed.len(), listed[0].objects), (1, 3));
@@ -488,9 +612,14 @@ fn an_object_above_the_size_limit_aborts_the_association() {
     let files: Vec<PathBuf> = dicom_files(&ct).into_iter().take(1).collect();
     let err = net::send_files(&node_of(&scp), &files, &ScuOptions::default(), &JobCtx::default());
     assert!(err.is_err(), "an oversized object was accepted");
-    let (events, aborted) = events_until(&scp, Duration::from_secs(5), |e| matches!(e, ScpEvent::Aborted { .. }));
+    let (events, aborted) = events_until(&scp, Duration::from_secs(5), |e| {
+        matches!(e, ScpEvent::Aborted { .. })
+    });
     assert!(aborted, "{events:?}");
-    assert!(format!("{events:?}").contains("larger than the maximum"), "{events:?}");
+    assert!(
+        format!("{events:?}").contains("larger than the maximum"),
+        "{events:?}"
+    );
     assert!(net::list_received(dir.path()).is_empty());
     scp.stop();
 }

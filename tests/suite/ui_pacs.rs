@@ -14,7 +14,10 @@ use crate::common;
 #[test]
 fn receiving_is_off_by_default_and_every_pacs_widget_is_labelled() {
     let mut h = common::app_with(StartupOptions::default());
-    assert!(h.state().pacs_listening().is_none(), "something listens by default");
+    assert!(
+        h.state().pacs_listening().is_none(),
+        "something listens by default"
+    );
     assert!(!h.state().settings().pacs.receive.enabled);
     common::run(&mut h, Command::ShowSettings(true));
     for label in [
@@ -34,7 +37,11 @@ fn receiving_is_off_by_default_and_every_pacs_widget_is_labelled() {
     ] {
         h.get_by_label(label);
     }
-    assert!(h.state().pacs_status().starts_with("Off"), "{}", h.state().pacs_status());
+    assert!(
+        h.state().pacs_status().starts_with("Off"),
+        "{}",
+        h.state().pacs_status()
+    );
 }
 
 #[test]
@@ -55,10 +62,20 @@ fn a_series_sent_to_the_app_is_listed_once_complete_and_opens_from_the_file_menu
             folder: Some(dir.path().to_path_buf()),
         })),
     );
-    let addr = h.state().pacs_listening().expect("the receiver listens once turned on");
-    assert!(h.state().pacs_status().contains("Listening"), "{}", h.state().pacs_status());
+    let addr = h
+        .state()
+        .pacs_listening()
+        .expect("the receiver listens once turned on");
+    assert!(
+        h.state().pacs_status().contains("Listening"),
+        "{}",
+        h.state().pacs_status()
+    );
 
-    let mut files: Vec<_> = std::fs::read_dir(&ct).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&ct)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     files.truncate(5);
     let node = Node {
@@ -69,18 +86,24 @@ fn a_series_sent_to_the_app_is_listed_once_complete_and_opens_from_the_file_menu
     // The receiver runs on its own threads: the send can block this one.
     let report = net::send_files(&node, &files, &ScuOptions::default(), &JobCtx::default()).unwrap();
     assert_eq!(report.sent, 5);
-    common::step_until(&mut h, Duration::from_secs(10), "the series listed", |a| !a.pacs_arrived().is_empty());
+    common::step_until(&mut h, Duration::from_secs(10), "the series listed", |a| {
+        !a.pacs_arrived().is_empty()
+    });
     assert_eq!(h.state().pacs_arrived()[0].objects, 5);
 
     h.get_by_label("File").click();
     h.run_steps(2);
     h.get_by_label("Received from PACS").click();
     h.run_steps(2);
-    h.get_by_label("CT PANCREAS DI, iDose (3) - 5 object(s) from ABLAPLAN").click();
+    h.get_by_label("CT PANCREAS DI, iDose (3) - 5 object(s) from ABLAPLAN")
+        .click();
     h.run_steps(2);
-    common::step_until(&mut h, Duration::from_secs(60), "the received series loaded", |a| {
-        a.volume().is_some_and(|v| v.geometry.dims[2] == 5)
-    });
+    common::step_until(
+        &mut h,
+        Duration::from_secs(60),
+        "the received series loaded",
+        |a| a.volume().is_some_and(|v| v.geometry.dims[2] == 5),
+    );
 
     // Turned off: nothing listens any more.
     let off = ReceiveSettings {
@@ -89,5 +112,8 @@ fn a_series_sent_to_the_app_is_listed_once_complete_and_opens_from_the_file_menu
     };
     common::run(&mut h, Command::Pacs(PacsCommand::SetReceive(off)));
     assert!(h.state().pacs_listening().is_none());
-    assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err(), "still listening");
+    assert!(
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err(),
+        "still listening"
+    );
 }
