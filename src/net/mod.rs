@@ -115,6 +115,21 @@ pub fn check_ae_title(ae: &str) -> Result<(), NetError> {
     Ok(())
 }
 
+/// An error and its causes on one line (`dicom-ul`'s errors nest the I/O error that says why).
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,7 @@ use dicom_ul::pdu::{
     PresentationContextResultReason, UserIdentity,
 };
 
+use super::chain;
 use super::dimse::{self, Command};
 use super::part10::{self, encoding_of, find_strings, uid_as_name, value_of};
 use super::{NetError, check_ae_title};
@@ -445,21 +446,6 @@ fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
         cur = c.source();
     }
     false
-}
-
-/// An error and its causes on one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 fn abort_pdu() -> Pdu {

@@ -13,9 +13,9 @@ use dicom_ul::association::client::ClientAssociationOptions;
 use dicom_ul::pdu::{PDataValue, PDataValueType, PresentationContextResultReason};
 use dicom_ul::{ClientAssociation, Pdu};
 
-use super::dimse;
 use super::part10::{self, Part10};
 use super::{NetError, Node, check_ae_title};
+use super::{chain, dimse};
 use crate::jobs::JobCtx;
 
 /// How this node calls others.
@@ -81,20 +81,6 @@ fn establish(
             }
         }
     })
-}
-
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 /// C-ECHO: associates, echoes, releases. Returns the round trip.

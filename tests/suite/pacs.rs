@@ -623,3 +623,77 @@ fn an_object_above_the_size_limit_aborts_the_association() {
     assert!(net::list_received(dir.path()).is_empty());
     scp.stop();
 }
+
+#[test]
+fn the_cli_receives_and_sends() {
+    let Some(ct) = common::dicom_data("pancreas-ct-rtstruct/CT") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let exe = env!("CARGO_BIN_EXE_ablaplan");
+    let _receiver = KillOnDrop(
+        Command::new(exe)
+            .args([
+                "receive",
+                "--ae",
+                "CLIRX",
+                "--bind",
+                "127.0.0.1",
+                "--for",
+                "60",
+                "--port",
+            ])
+            .arg(port.to_string())
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let to = format!("CLIRX@127.0.0.1:{port}");
+    let t0 = Instant::now();
+    while !Command::new(exe)
+        .args(["echo", &to])
+        .output()
+        .unwrap()
+        .status
+        .success()
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "ablaplan receive did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let files: Vec<PathBuf> = dicom_files(&ct).into_iter().take(3).collect();
+    let out = Command::new(exe)
+        .args(["send", "--to", &to])
+        .args(&files)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("sent 3 of 3"), "{stdout}");
+    let t0 = Instant::now();
+    while net::list_received(dir.path()).first().map(|s| s.objects) != Some(3) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the sent series is not listed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A bad address is bad input (exit 2), named.
+    let bad = Command::new(exe)
+        .args(["send", "--to", "nohost"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("AE@host:port"));
+}
