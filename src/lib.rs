@@ -10,6 +10,7 @@ pub mod export;
 pub mod fsio;
 pub mod geometry;
 pub mod jobs;
+pub mod net;
 pub mod physics;
 pub mod pipeline;
 pub mod plan;

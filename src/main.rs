@@ -68,6 +68,56 @@ enum Cmd {
     /// Rerun a model calibration on the calibration set of REFERENCE.md §7 (`calibrate cryo`).
     #[command(subcommand)]
     Calibrate(ablaplan::cli::calibrate::CalibrateCmd),
+    /// C-ECHO a DICOM node (AE@host:port) and print the round trip.
+    Echo {
+        #[arg(value_name = "AE@HOST:PORT")]
+        to: String,
+        /// Our (calling) AE title.
+        #[arg(long, default_value = "ABLAPLAN")]
+        aet: String,
+        /// Timeout of each network step in seconds.
+        #[arg(long, default_value_t = 30.0)]
+        timeout: f64,
+    },
+    /// Send DICOM files (folders are walked) to a node with C-STORE, each data set as it is
+    /// on disk. Exit 1 when a file was refused or the association failed.
+    Send {
+        /// The receiving node.
+        #[arg(long, value_name = "AE@HOST:PORT")]
+        to: String,
+        /// Our (calling) AE title.
+        #[arg(long, default_value = "ABLAPLAN")]
+        aet: String,
+        /// Timeout of each network step in seconds.
+        #[arg(long, default_value_t = 30.0)]
+        timeout: f64,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Receive DICOM objects (C-STORE SCP with C-ECHO) into DIR/STUDY/SERIES/SOP.dcm until
+    /// Ctrl-C; a series is listed as complete only after a normal release.
+    Receive {
+        /// Our AE title (the called AE title peers must use).
+        #[arg(long, default_value = "ABLAPLAN")]
+        ae: String,
+        #[arg(long, default_value_t = 11112)]
+        port: u16,
+        /// Storage folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Calling AE title allowed to send (repeat for several); any when absent.
+        #[arg(long)]
+        allow: Vec<String>,
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0")]
+        bind: std::net::IpAddr,
+        /// Seconds a peer may stay silent before it is aborted.
+        #[arg(long, default_value_t = 30.0)]
+        timeout: f64,
+        /// Stop after this many seconds.
+        #[arg(long = "for", value_name = "SECONDS")]
+        for_s: Option<f64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -105,6 +155,30 @@ fn main() -> ExitCode {
             },
         ),
         Some(Cmd::Calibrate(cmd)) => ablaplan::cli::calibrate::run(cmd),
+        Some(Cmd::Echo { to, aet, timeout }) => ablaplan::cli::pacs::echo_command(&to, &aet, timeout),
+        Some(Cmd::Send {
+            to,
+            aet,
+            timeout,
+            files,
+        }) => ablaplan::cli::pacs::send_command(&to, &files, &aet, timeout),
+        Some(Cmd::Receive {
+            ae,
+            port,
+            dir,
+            allow,
+            bind,
+            timeout,
+            for_s,
+        }) => ablaplan::cli::pacs::receive_command(ablaplan::cli::pacs::ReceiveArgs {
+            ae_title: ae,
+            port,
+            dir,
+            allow,
+            bind,
+            timeout_s: timeout,
+            for_s,
+        }),
         None => match ablaplan::app::run(ablaplan::app::StartupOptions {
             open: cli.path,
             ..Default::default()

@@ -187,6 +187,7 @@ impl AblaApp {
             }
             Command::DismissNotices => self.notices.clear(),
             Command::ForgetRecent => self.settings.recent.clear(),
+            Command::Pacs(c) => self.apply_pacs(c),
             Command::ShowProbeView(b) => self.show_probe_view = b,
             Command::ShowPlanPanel(b) => self.show_plan_panel = b,
             Command::SetProfilePair(n) => self.profile_pair = n,

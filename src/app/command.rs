@@ -152,6 +152,8 @@ pub enum Command {
     SetPresets(Vec<WlPreset>),
     DismissNotices,
     ForgetRecent,
+    /// Receive from / send to PACS (Settings, File menu).
+    Pacs(super::pacs::PacsCommand),
     // ----- structures -----
     /// A new empty structure of this kind on the CT grid, selected for drawing.
     NewStructure(StructureKind),

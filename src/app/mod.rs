@@ -12,6 +12,7 @@ mod export_ui;
 mod history;
 mod import;
 mod loading;
+pub mod pacs;
 mod panels;
 mod placement;
 pub mod plan;
@@ -203,6 +204,8 @@ pub struct AblaApp {
     review: review::ReviewUi,
     safety: safety_ui::SafetyRun,
     export: export_ui::ExportRun,
+    /// Receiver, C-ECHO test and send to PACS.
+    pacs: pacs::PacsState,
     /// Where settings are written, and what was last written there (to write only changes).
     settings_store: Option<(PathBuf, Option<Settings>)>,
     ctx: egui::Context,
@@ -285,6 +288,7 @@ impl AblaApp {
             review: review::ReviewUi::default(),
             safety: safety_ui::SafetyRun::default(),
             export: export_ui::ExportRun::default(),
+            pacs: pacs::PacsState::default(),
             settings_store: None,
             ctx,
         };
@@ -300,6 +304,7 @@ impl AblaApp {
             app.start_recovery(dir);
         }
         app.settings_store = opts.settings_dir.map(|d| (d, None));
+        app.start_pacs_from_settings();
         match opts.open {
             Some(p) => app.apply(Command::Open(vec![p])),
             None => app.apply(Command::OpenDemo),
@@ -463,6 +468,7 @@ impl eframe::App for AblaApp {
         self.remember_plan_zone();
         self.safety_tick(std::time::Instant::now());
         self.poll_export();
+        self.poll_pacs();
         // Imports finish outside `apply`: enter their edits into the undo history.
         self.sync_history();
         self.apply_queued();

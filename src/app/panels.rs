@@ -48,6 +48,7 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                         }
                     }
                 });
+                super::pacs::received_menu(app, ui, &mut cmds);
                 if ui.button("Open demo case").clicked() {
                     cmds.push(Command::OpenDemo);
                     ui.close();
@@ -777,6 +778,7 @@ fn settings(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
     egui::Window::new("Settings")
         .open(&mut open)
         .default_width(460.0)
+        .vscroll(true)
         .show(ctx, |ui| {
             ui.label(RichText::new("Mouse").strong());
             for m in [MouseMap::Ohif, MouseMap::Pacs] {
@@ -841,6 +843,7 @@ fn settings(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
             if ui.button("Forget recent locations").clicked() {
                 cmds.push(Command::ForgetRecent);
             }
+            super::pacs::settings_section(app, ui, cmds);
         });
     if !open {
         cmds.push(Command::ShowSettings(false));

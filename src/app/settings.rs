@@ -79,6 +79,8 @@ pub struct Settings {
     pub layout: Layout,
     pub anonymise: bool,
     pub show_annotations: bool,
+    /// Receive from / send to PACS (receiving off by default).
+    pub pacs: super::pacs::PacsSettings,
 }
 
 impl Default for Settings {
@@ -90,6 +92,7 @@ impl Default for Settings {
             layout: Layout::default(),
             anonymise: false,
             show_annotations: true,
+            pacs: Default::default(),
         }
     }
 }
