@@ -68,6 +68,18 @@ enum Cmd {
     /// Rerun a model calibration on the calibration set of REFERENCE.md §7 (`calibrate cryo`).
     #[command(subcommand)]
     Calibrate(ablaplan::cli::calibrate::CalibrateCmd),
+    /// Run a case's plan and write it as DICOM (SEG, RTSTRUCT, Secondary Captures) into a folder.
+    Export {
+        case: PathBuf,
+        /// The folder to write the DICOM objects into (created if missing).
+        #[arg(long, value_name = "OUTDIR")]
+        dicom: PathBuf,
+        /// Replace the patient's identifiers in every object and in the view's text.
+        #[arg(long)]
+        anonymise: bool,
+        #[arg(long, value_name = "NAME")]
+        plan: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -105,6 +117,12 @@ fn main() -> ExitCode {
             },
         ),
         Some(Cmd::Calibrate(cmd)) => ablaplan::cli::calibrate::run(cmd),
+        Some(Cmd::Export {
+            case,
+            dicom,
+            anonymise,
+            plan,
+        }) => ablaplan::cli::export::export_command(&case, plan.as_deref(), &dicom, anonymise),
         None => match ablaplan::app::run(ablaplan::app::StartupOptions {
             open: cli.path,
             ..Default::default()

@@ -344,3 +344,80 @@ fn pancreas_ct_export_references_the_ct_and_reads_back() {
             .all(|c| c.matches_frame_of_reference && c.references_series)
     );
 }
+
+#[test]
+fn export_command_refuses_a_phantom_case() {
+    let case = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/cases/four_electrode_square.json");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let e = ablaplan::cli::export::export_case_dicom(&case, None, tmp.path(), false, &JobCtx::default())
+        .expect_err("a phantom has no CT");
+    assert_eq!(e.exit_code(), 2);
+    assert!(e.to_string().contains("phantom"), "{e}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).expect("dir").count(),
+        0,
+        "nothing written"
+    );
+}
+
+/// `ablaplan export CASE --dicom OUTDIR --anonymise` on the shipped pancreas example (its grid
+/// coarsened and heating off to keep the test light): SEG, RTSTRUCT and two Secondary Captures,
+/// valid, anonymised, in the CT's study.
+#[test]
+fn export_command_writes_the_case_as_dicom() {
+    let Some(ct) = common::dicom_data("pancreas-ct-rtstruct/CT") else {
+        return;
+    };
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/cases/dicom_pancreas_ct_example.json");
+    let mut case: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src).expect("read")).expect("json");
+    case["source"]["path"] = serde_json::Value::String(ct.display().to_string());
+    case["model"]["spacing_mm"] = serde_json::json!(1.0);
+    case["model"]["heating"] = serde_json::json!({"enabled": false});
+    let tmp = tempfile::tempdir().expect("tmp");
+    let case_path = tmp.path().join("case.json");
+    std::fs::write(&case_path, serde_json::to_string(&case).expect("json")).expect("write");
+    let out = tmp.path().join("dicom");
+    let paths = ablaplan::cli::export::export_case_dicom(&case_path, None, &out, true, &JobCtx::default())
+        .expect("export");
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    println!("{names:?}");
+    assert!(names[0].starts_with("SEG_") && names[1].starts_with("RTSTRUCT_"));
+    assert_eq!(names.iter().filter(|n| n.starts_with("SC_")).count(), 2);
+    let scan = dicom::scan(&[ct], &JobCtx::default()).expect("scan");
+    let study = scan.series[0].study_instance_uid.clone();
+    let mut bad = Vec::new();
+    for p in &paths {
+        if let Some(errors) = dciodvfy_errors(p)
+            && !errors.is_empty()
+        {
+            bad.push(format!("{}: {errors:?}", p.display()));
+        }
+        let obj = dicom_object::open_file(p).expect("open");
+        let s = |t| {
+            obj.element(t)
+                .ok()
+                .and_then(|e| e.to_str().ok())
+                .map(|s| s.trim().to_string())
+        };
+        assert_eq!(
+            s(dicom_dictionary_std::tags::PATIENT_NAME).as_deref(),
+            Some("ANONYMISED")
+        );
+        assert_eq!(
+            s(dicom_dictionary_std::tags::PATIENT_IDENTITY_REMOVED).as_deref(),
+            Some("YES")
+        );
+        assert_eq!(
+            s(dicom_dictionary_std::tags::STUDY_INSTANCE_UID),
+            Some(study.clone())
+        );
+        if let Some(b) = s(dicom_dictionary_std::tags::BURNED_IN_ANNOTATION) {
+            assert_eq!(b, "NO", "anonymised images show no identifiers");
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}

@@ -12,6 +12,10 @@
 
 use std::collections::HashMap;
 
+/// A cell's cut: from one edge midpoint to another (doubled coordinates), and the corner that
+/// orients it.
+type Segment = ((i64, i64), (i64, i64), usize);
+
 /// A closed loop of points (the last joins the first), in (i, j) voxel coordinates.
 pub type Loop = Vec<[f64; 2]>;
 
@@ -58,13 +62,13 @@ pub fn mask_loops(inside: &[bool], nx: usize, ny: usize) -> Vec<Loop> {
             // different from the next corner (clockwise), there is a crossing on edge (c, c+1).
             // Pair crossings per cut corner (split saddles): a segment cuts off one corner when
             // that corner differs from both neighbours, else it separates two halves.
-            let mut segs: Vec<((i64, i64), (i64, i64), usize)> = Vec::new();
+            let mut segs: Vec<Segment> = Vec::new();
             let differs_both = |c: usize| v[c] != v[(c + 1) % 4] && v[c] != v[(c + 3) % 4];
             let saddle = n_in == 2 && v[0] == v[2];
             if saddle {
                 // Split: cut off each inside corner on its own.
-                for c in 0..4 {
-                    if v[c] {
+                for (c, inside) in v.iter().enumerate() {
+                    if *inside {
                         segs.push((mid((c + 3) % 4, c), mid(c, (c + 1) % 4), c));
                     }
                 }
