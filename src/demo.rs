@@ -57,6 +57,8 @@ pub fn demo_meta() -> VolumeMeta {
         frame_of_reference_uid: "2.25.271828182845904523536028747135266251".into(),
         slice_thickness_mm: Some(DEMO_SPACING_MM[2]),
         default_window: Some((40.0, 350.0)),
+        patient_name_pn: "DEMO^Synthetic Abdomen".into(),
+        ..VolumeMeta::default()
     }
 }
 

@@ -118,6 +118,18 @@ enum Cmd {
         #[arg(long = "for", value_name = "SECONDS")]
         for_s: Option<f64>,
     },
+    /// Run a case's plan and write it as DICOM (SEG, RTSTRUCT, Secondary Captures) into a folder.
+    Export {
+        case: PathBuf,
+        /// The folder to write the DICOM objects into (created if missing).
+        #[arg(long, value_name = "OUTDIR")]
+        dicom: PathBuf,
+        /// Replace the patient's identifiers in every object and in the view's text.
+        #[arg(long)]
+        anonymise: bool,
+        #[arg(long, value_name = "NAME")]
+        plan: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -179,6 +191,12 @@ fn main() -> ExitCode {
             timeout_s: timeout,
             for_s,
         }),
+        Some(Cmd::Export {
+            case,
+            dicom,
+            anonymise,
+            plan,
+        }) => ablaplan::cli::export::export_command(&case, plan.as_deref(), &dicom, anonymise),
         None => match ablaplan::app::run(ablaplan::app::StartupOptions {
             open: cli.path,
             ..Default::default()

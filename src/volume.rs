@@ -26,6 +26,31 @@ pub struct VolumeMeta {
     pub slice_thickness_mm: Option<f64>,
     /// DICOM default window (centre, width) in HU, first value of the first slice.
     pub default_window: Option<(f64, f64)>,
+    /// PatientName as written (`^` between the name's components); `patient_name` is for display.
+    #[serde(default)]
+    pub patient_name_pn: String,
+    #[serde(default)]
+    pub patient_sex: String,
+    #[serde(default)]
+    pub accession_number: String,
+    #[serde(default)]
+    pub referring_physician_pn: String,
+    #[serde(default)]
+    pub study_id: String,
+    /// The CT image each slice `k` of the volume is, for the references of exported objects:
+    /// one entry per slice when the volume is the series' own planes (not resampled), else
+    /// empty (nothing is referenced that the volume does not show).
+    #[serde(default)]
+    pub slice_refs: Vec<SliceRef>,
+}
+
+/// One CT image plane: its SOP class and instance, and its frame number (1-based) in a
+/// multi-frame instance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SliceRef {
+    pub sop_class_uid: String,
+    pub sop_instance_uid: String,
+    pub frame_number: Option<u32>,
 }
 
 /// A CT volume: HU as i16 in (i fastest, then j, then k) order.

@@ -63,6 +63,7 @@ impl AblaApp {
             }
             Command::ExportViewTo(p) => self.export_view(p),
             Command::ExportSlideTo(p) => self.export_slide(p),
+            Command::ExportDicomTo(p) => self.export_dicom(p),
             Command::ExportLayoutTo(p) => self.export_layout(p),
             Command::OpenDemo => self.start_demo(),
             Command::PickSeries(n) => self.start_load(n),

@@ -56,6 +56,8 @@ pub enum OpenDialog {
     ExportSlide,
     /// Where to write the whole layout.
     ExportLayout,
+    /// The folder to write the plan's DICOM objects into.
+    ExportDicom,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -105,6 +107,8 @@ pub enum Command {
     ExportSlideTo(PathBuf),
     /// Render the whole layout (as on screen) into a PNG.
     ExportLayoutTo(PathBuf),
+    /// Write the plan as DICOM (SEG, RTSTRUCT, Secondary Captures) into a folder.
+    ExportDicomTo(PathBuf),
     /// Move the views to finding `n` of the safety report and show its caliper.
     FocusFinding(usize),
     ClearCaliper,

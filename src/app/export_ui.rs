@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 pub use super::command::ExportOptions;
 use super::{AblaApp, NoticeLevel};
+use crate::export::dicom::{CaptureImage, DicomExportRequest, build_export, write_export};
 use crate::export::view::{
     CaliperOverlay, LayoutPanel, Overlay, ProbeOverlay, StructureOverlay, ViewExport, ViewPlane, ZoneOverlay,
     render_layout, render_view,
@@ -210,6 +211,83 @@ impl AblaApp {
             .map_err(|e| e.to_string())?;
             slide.save_png(&path).map_err(|e| e.to_string())?;
             Ok(path)
+        });
+    }
+
+    /// Writes the plan as DICOM into the folder `dir`: SEG and RTSTRUCT of the structures and
+    /// the current zones, Secondary Captures of the board slide (when the zone is current) and
+    /// of the active view, in the CT's study; "Anonymise exports" replaces the patient's
+    /// identifiers in every object and in the view's corner text.
+    pub(super) fn export_dicom(&mut self, dir: PathBuf) {
+        if self
+            .loaded
+            .as_ref()
+            .is_some_and(|l| l.volume.meta.study_instance_uid.trim().is_empty())
+        {
+            self.notify(
+                NoticeLevel::Warning,
+                "This CT has no StudyInstanceUID, so DICOM objects could not join its study",
+            );
+            return;
+        }
+        self.start_export(dir, |s, dir| {
+            let mut captures = Vec::new();
+            if let (Some(result), Some(assets), Some(rules)) = (&s.result, &s.assets, s.rules.as_deref()) {
+                let slide = crate::pipeline::board_slide(&BoardInput {
+                    title: &s.title,
+                    volume: Some(&s.volume),
+                    phantom: None,
+                    structures: &s.structures,
+                    structure_geometry: &s.volume.geometry,
+                    probes: &s.probes,
+                    settings: &s.settings,
+                    result,
+                    assets,
+                    safety: s.safety.as_deref(),
+                    rules,
+                    case_file: s.case_path.as_deref(),
+                    anonymise: s.options.anonymise,
+                })
+                .map_err(|e| e.to_string())?;
+                captures.push(CaptureImage {
+                    title: format!("Tumour-board slide: {}", s.title),
+                    image: slide.image,
+                    // The slide never shows the patient's name, ID or birth date.
+                    identifying_text: false,
+                });
+            }
+            let mut e = ViewExport::new(
+                &s.volume,
+                ViewPlane::Mpr {
+                    view: s.view,
+                    slice: s.slice,
+                },
+            );
+            e.window = s.window;
+            e.scale = s.options.scale;
+            e.anonymise = s.options.anonymise;
+            e.overlays = overlays(&s);
+            let view = render_view(&e).map_err(|e| e.to_string())?;
+            captures.push(CaptureImage {
+                title: format!("{} view", s.view.name()),
+                image: view.image,
+                identifying_text: !s.options.anonymise,
+            });
+            let lethal_c = match &s.settings {
+                ModelSettings::Cryo(c) => c.lethal_isotherm_c,
+                ModelSettings::Ire { .. } => f64::NAN,
+            };
+            let objects = build_export(&DicomExportRequest {
+                volume: &s.volume,
+                structures: &s.structures,
+                result: s.result.as_ref(),
+                lethal_c,
+                captures,
+                anonymise: s.options.anonymise,
+            })
+            .map_err(|e| e.to_string())?;
+            write_export(&dir, &objects).map_err(|e| e.to_string())?;
+            Ok(dir)
         });
     }
 

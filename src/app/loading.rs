@@ -88,6 +88,10 @@ impl AblaApp {
                         .set_file_name("board_slide.png")
                         .save_file()
                         .map(|p| vec![p]),
+                    OpenDialog::ExportDicom => rfd::FileDialog::new()
+                        .set_title("Export the plan to DICOM: choose a folder")
+                        .pick_folder()
+                        .map(|p| vec![p]),
                     OpenDialog::Library => rfd::FileDialog::new()
                         .set_title("Choose the folder of the case library")
                         .pick_folder()
@@ -144,6 +148,10 @@ impl AblaApp {
                         .into_iter()
                         .take(1)
                         .for_each(|p| self.apply(Command::ExportSlideTo(p))),
+                    OpenDialog::ExportDicom => paths
+                        .into_iter()
+                        .take(1)
+                        .for_each(|p| self.apply(Command::ExportDicomTo(p))),
                     OpenDialog::Library => paths
                         .into_iter()
                         .take(1)

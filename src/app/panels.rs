@@ -108,6 +108,17 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     cmds.push(Command::OpenDialog(OpenDialog::ExportSlide));
                     ui.close();
                 }
+                if ui
+                    .add_enabled(can_save, egui::Button::new("Export to DICOM…"))
+                    .on_hover_text(
+                        "SEG and RTSTRUCT of the structures and zones, Secondary Captures of the board slide \
+                         and the active view, into the CT's study (honours \"Anonymise exports\")",
+                    )
+                    .clicked()
+                {
+                    cmds.push(Command::OpenDialog(OpenDialog::ExportDicom));
+                    ui.close();
+                }
                 ui.separator();
                 if ui.button("Quit").clicked() {
                     ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);

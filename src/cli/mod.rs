@@ -3,6 +3,7 @@
 
 pub mod calibrate;
 pub mod compute;
+pub mod export;
 pub mod inspect;
 pub mod pacs;
 pub mod term;

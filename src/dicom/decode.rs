@@ -1034,6 +1034,7 @@ mod tests {
             native_offset: None,
             frames: Vec::new(),
             notes: Vec::new(),
+            study: Default::default(),
         };
         let mut out = Vec::new();
         for data in [

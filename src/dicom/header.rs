@@ -57,6 +57,10 @@ pub mod tags {
     pub const STRUCTURE_SET_LABEL: u32 = 0x3006_0002;
     pub const REF_FOR_SEQ: u32 = 0x3006_0010;
     pub const CONTENT_LABEL: u32 = 0x0070_0080;
+    pub const ACCESSION_NUMBER: u32 = 0x0008_0050;
+    pub const REFERRING_PHYSICIAN: u32 = 0x0008_0090;
+    pub const PATIENT_SEX: u32 = 0x0010_0040;
+    pub const STUDY_ID: u32 = 0x0020_0010;
 }
 use tags::*;
 
@@ -80,6 +84,17 @@ pub struct FrameInfo {
     pub slope: f64,
     pub intercept: f64,
     pub window: Option<(f64, f64)>,
+}
+
+/// Patient and study attributes a derived object (SEG, RTSTRUCT, Secondary Capture) copies from
+/// its CT, as written (PatientName with its `^` separators).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StudyHeader {
+    pub patient_name_pn: String,
+    pub patient_sex: String,
+    pub accession_number: String,
+    pub referring_physician_pn: String,
+    pub study_id: String,
 }
 
 /// Everything the loader needs from one image file.
@@ -118,6 +133,8 @@ pub struct ImageHeader {
     pub frames: Vec<FrameInfo>,
     /// Notes from parsing (corrected transfer syntax, …).
     pub notes: Vec<String>,
+    /// Copied into the objects ablaplan exports.
+    pub study: StudyHeader,
 }
 
 impl ImageHeader {
@@ -581,6 +598,13 @@ fn image_header(path: &Path, p: &Parsed, sop_class: String, modality: String) ->
         },
         frames,
         notes: p.notes.clone(),
+        study: StudyHeader {
+            patient_name_pn: ds.str_or_empty(buf, PATIENT_NAME),
+            patient_sex: ds.str_or_empty(buf, PATIENT_SEX),
+            accession_number: ds.str_or_empty(buf, ACCESSION_NUMBER),
+            referring_physician_pn: ds.str_or_empty(buf, REFERRING_PHYSICIAN),
+            study_id: ds.str_or_empty(buf, STUDY_ID),
+        },
     })
 }
 

@@ -17,7 +17,7 @@ use super::stack::{self, StackPlan, normal_of, sort_by_normal};
 use super::{DicomError, LoadedSeries, SeriesEntry, SeriesReport, SkippedFile};
 use crate::geometry::VolumeGeometry;
 use crate::jobs::JobCtx;
-use crate::volume::{SliceImage, Volume, VolumeMeta};
+use crate::volume::{SliceImage, SliceRef, Volume, VolumeMeta};
 
 /// One image plane to decode: file (index into headers) and frame.
 #[derive(Clone, Copy, Debug)]
@@ -537,10 +537,42 @@ pub fn load_series(entry: &SeriesEntry, ctx: &JobCtx) -> Result<LoadedSeries, Di
         frame_of_reference_uid: first.for_uid.clone(),
         slice_thickness_mm: f0.slice_thickness,
         default_window: f0.window,
+        patient_name_pn: first.study.patient_name_pn.clone(),
+        patient_sex: first.study.patient_sex.clone(),
+        accession_number: first.study.accession_number.clone(),
+        referring_physician_pn: first.study.referring_physician_pn.clone(),
+        study_id: first.study.study_id.clone(),
+        slice_refs: slice_refs(&headers, &srcs, plan.identity && plan.n_out == srcs.len()),
     };
     let volume = Volume::new(geometry, hu, meta).map_err(|e| DicomError::Unloadable(e.to_string()))?;
     ctx.progress.set(1.0);
     Ok(LoadedSeries { volume, report })
+}
+
+/// The CT image behind each output slice when the output planes are the sources' own
+/// (`identity`); empty otherwise, or when any plane lacks its UIDs.
+fn slice_refs(headers: &[ImageHeader], srcs: &[Src], identity: bool) -> Vec<SliceRef> {
+    if !identity {
+        return Vec::new();
+    }
+    let refs: Vec<SliceRef> = srcs
+        .iter()
+        .map(|s| {
+            let h = &headers[s.file];
+            SliceRef {
+                sop_class_uid: h.sop_class.clone(),
+                sop_instance_uid: h.sop_instance.clone(),
+                frame_number: h.multiframe.then(|| s.frame as u32 + 1),
+            }
+        })
+        .collect();
+    if refs
+        .iter()
+        .any(|r| r.sop_class_uid.trim().is_empty() || r.sop_instance_uid.trim().is_empty())
+    {
+        return Vec::new();
+    }
+    refs
 }
 
 /// Longer side of a thumbnail, in pixels.

@@ -52,12 +52,12 @@ pub mod structset;
 pub use decode::{HuMap, PADDING_HU, PixelFormat, check_decodable, to_hu};
 pub use guard::catch_quiet;
 pub use load::{load_series, thumbnail};
-pub use rtstruct::import_rtstruct;
+pub use rtstruct::{ON_EDGE_TOLERANCE, import_rtstruct, rasterise_contours};
 pub use scan::scan;
 pub use seg::import_seg;
 pub use structset::{
     ImportOptions, ImportedStructures, SeriesIds, StructureImportError, StructureSetCandidate,
-    find_structure_sets, import_structure_set,
+    cielab_to_srgb, find_structure_sets, import_structure_set,
 };
 
 use crate::volume::Volume;

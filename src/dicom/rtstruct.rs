@@ -4,13 +4,23 @@
 //! taken to continuous CT voxel coordinates (`VolumeGeometry::to_voxel`); a contour is used
 //! when all its points lie within [`SLICE_TOLERANCE`] × slice spacing of one slice plane `k`
 //! (otherwise it is oblique to the slices or lies between them, and is skipped and counted).
-//! On that slice it is scan-converted in the (i, j) plane with the even–odd rule over *all*
-//! contours of the ROI on the slice (so holes and several islands work, as an XOR), sub-pixel
-//! correct: a voxel is inside when its centre is inside. Per row `j`, the x-crossings of the
-//! edges with `y = j` are collected with the half-open rule (an edge spans `[min y, max y)`, so
-//! a vertex exactly on a row is counted once and horizontal edges never), sorted, and voxels
-//! `i` with `x_a ≤ i < x_b` between successive pairs are set.
-
+//!
+//! **Convention: a voxel belongs to the ROI when its centre is inside the contour or on it.**
+//! Tools that write RTSTRUCTs from voxel masks (rt-utils, highdicom's converters, most RT
+//! systems) draw the contour through the centres of the mask's boundary voxels, and they read
+//! those voxels back as inside. Dropping them — a strict centre-inside rule — shrinks a small
+//! vessel or nerve by about one voxel on a side, so every distance to it comes out too large:
+//! the unsafe direction for a safety check. So, on each slice:
+//! 1. the interior: even–odd rule over *all* contours of the ROI on the slice (holes and several
+//!    islands work, as an XOR), sub-pixel exact. Per row `j`, the x-crossings of the edges with
+//!    `y = j` are collected with the half-open rule (an edge spans `[min y, max y)`, so a vertex
+//!    exactly on a row is counted once and horizontal edges never), sorted, and voxels `i` with
+//!    `x_a ≤ i < x_b` between successive pairs are set;
+//! 2. the contour itself: every voxel centre within [`ON_EDGE_TOLERANCE`] voxel (a fraction of
+//!    the pixel spacing along each axis, so it scales with the grid) of an edge of any contour is
+//!    set, whatever step 1 said — also on the edge of a hole, whose contour likewise runs through
+//!    the ROI's own boundary voxels. The tolerance only absorbs the decimal rounding of the
+//!    written coordinates; nothing is dilated.
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -41,9 +51,88 @@ const TAG_RT_ROI_INTERPRETED_TYPE: u32 = 0x3006_00A4;
 /// spacing of the plane.
 pub const SLICE_TOLERANCE: f64 = 0.1;
 
+/// A voxel centre closer than this to a contour edge, in voxels along each in-plane axis, lies
+/// on the contour (and so inside). Contour coordinates are written as decimal strings (IS/DS,
+/// at most 16 characters): 0.001 voxel is far above their rounding and far below anything
+/// drawn on purpose.
+pub const ON_EDGE_TOLERANCE: f64 = 1e-3;
+
+/// The module's rasterisation rule for the closed contours of one ROI on one slice, in
+/// continuous (i, j) voxel coordinates on an `nx × ny` grid (row-major, i fastest): the
+/// even–odd interior ([`rasterise_even_odd`]) plus every voxel centre on an edge
+/// ([`mark_on_edges`]).
+pub fn rasterise_contours(polygons: &[Vec<[f64; 2]>], nx: usize, ny: usize) -> Vec<bool> {
+    let mut out = rasterise_even_odd(polygons, nx, ny);
+    mark_on_edges(polygons, nx, ny, ON_EDGE_TOLERANCE, &mut out);
+    out
+}
+
+/// Set every voxel centre `(i, j)` within `tol` (voxels) of an edge of a closed polygon
+/// (polygons with at least 2 points; the closing edge included). Exact point–segment
+/// distances; per edge only the rows and columns its tolerance band reaches are visited.
+pub fn mark_on_edges(polygons: &[Vec<[f64; 2]>], nx: usize, ny: usize, tol: f64, out: &mut [bool]) {
+    for poly in polygons {
+        let n = poly.len();
+        if n < 2 {
+            continue;
+        }
+        for e in 0..n {
+            let (a, b) = (poly[e], poly[(e + 1) % n]);
+            if a.iter().chain(&b).all(|v| v.is_finite()) {
+                mark_segment(a, b, nx, ny, tol, out);
+            }
+        }
+    }
+}
+
+/// Distance from `p` to the segment `a`–`b`.
+fn point_segment_distance(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 {
+        (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (p[0] - a[0] - t * dx).hypot(p[1] - a[1] - t * dy)
+}
+
+fn mark_segment(a: [f64; 2], b: [f64; 2], nx: usize, ny: usize, tol: f64, out: &mut [bool]) {
+    let (ylo, yhi) = (a[1].min(b[1]), a[1].max(b[1]));
+    let j0 = (ylo - tol).ceil().max(0.0);
+    let j1 = (yhi + tol).floor().min(ny as f64 - 1.0);
+    if j0 > j1 {
+        return;
+    }
+    for j in j0 as usize..=j1 as usize {
+        let y = j as f64;
+        // The part of the segment within the row's band |y' − y| ≤ tol, as an x-range.
+        let (xa, xb) = if b[1] == a[1] {
+            (a[0].min(b[0]), a[0].max(b[0]))
+        } else {
+            let t0 = ((y - tol - a[1]) / (b[1] - a[1])).clamp(0.0, 1.0);
+            let t1 = ((y + tol - a[1]) / (b[1] - a[1])).clamp(0.0, 1.0);
+            let (x0, x1) = (a[0] + t0 * (b[0] - a[0]), a[0] + t1 * (b[0] - a[0]));
+            (x0.min(x1), x0.max(x1))
+        };
+        let i0 = (xa - tol).ceil().max(0.0);
+        let i1 = (xb + tol).floor().min(nx as f64 - 1.0);
+        if i0 > i1 {
+            continue;
+        }
+        for i in i0 as usize..=i1 as usize {
+            if point_segment_distance([i as f64, y], a, b) <= tol {
+                out[j * nx + i] = true;
+            }
+        }
+    }
+}
+
 /// Even–odd scan conversion of closed polygons given in continuous (i, j) voxel coordinates on
 /// an `nx × ny` grid (row-major, i fastest). A voxel is set when its centre `(i, j)` is inside
 /// an odd number of polygons (edges of all polygons are combined, so overlapping polygons XOR).
+/// Centres exactly on an edge follow the half-open rule; the import adds them all through
+/// [`rasterise_contours`].
 pub fn rasterise_even_odd(polygons: &[Vec<[f64; 2]>], nx: usize, ny: usize) -> Vec<bool> {
     let mut out = vec![false; nx * ny];
     let mut crossings: Vec<Vec<f64>> = vec![Vec::new(); ny];
@@ -327,7 +416,7 @@ pub fn import_rtstruct(
         }
         let mut mask = Mask::empty(ct.dims);
         for (k, polys) in &per_slice {
-            mask.set_slice_dense(*k, &rasterise_even_odd(polys, nx, ny));
+            mask.set_slice_dense(*k, &rasterise_contours(polys, nx, ny));
         }
         let mut w = Vec::new();
         let q = format!("\"{name}\"");
@@ -467,6 +556,39 @@ mod tests {
         assert_eq!(count(&rasterise_even_odd(&[d], 9, 9)), 8);
     }
 
+    #[test]
+    fn centres_on_the_contour_are_inside() {
+        // Square through voxel centres 2 and 5: all 4 × 4 centres, the edge ones included.
+        let m = rasterise_contours(&[square(2.0, 2.0, 5.0, 5.0)], 8, 8);
+        assert_eq!(count(&m), 16);
+        assert!(m[5 * 8 + 5] && m[2 * 8 + 5] && m[5 * 8 + 2]);
+        // A diamond with vertices on centres: every centre with |di| + |dj| ≤ 2 (1 + 3 + 5 + 3 + 1).
+        let d = vec![[4.0, 2.0], [6.0, 4.0], [4.0, 6.0], [2.0, 4.0]];
+        assert_eq!(count(&rasterise_contours(&[d], 9, 9)), 13);
+        // A one-voxel-wide line drawn as a contour that goes out and back encloses no area,
+        // yet its voxels are on the contour.
+        let line = vec![[1.0, 3.0], [6.0, 3.0], [1.0, 3.0]];
+        let m = rasterise_contours(&[line], 8, 8);
+        assert_eq!(count(&m), 6);
+        assert!((1..=6).all(|i| m[3 * 8 + i]));
+        // A hole's contour through the ROI's own boundary voxels keeps them: outer 1..=7,
+        // hole through 3..=5 leaves only the hole's interior centre (4, 4) out.
+        let m = rasterise_contours(&[square(1.0, 1.0, 7.0, 7.0), square(3.0, 3.0, 5.0, 5.0)], 9, 9);
+        assert_eq!(count(&m), 49 - 1);
+        assert!(!m[4 * 9 + 4] && m[3 * 9 + 3]);
+    }
+
+    #[test]
+    fn the_on_edge_tolerance_absorbs_rounding_but_does_not_dilate() {
+        // Decimal rounding of the written coordinates (1e-6 voxel off the centres) changes nothing.
+        let e = 1e-6;
+        let m = rasterise_contours(&[square(2.0 + e, 2.0 - e, 5.0 - e, 5.0 + e)], 8, 8);
+        assert_eq!(count(&m), 16);
+        // A contour 0.01 voxel inside the boundary centres leaves them out: 2 × 2 remain.
+        let m = rasterise_contours(&[square(2.01, 2.01, 4.99, 4.99)], 8, 8);
+        assert_eq!(count(&m), 4);
+    }
+
     /// Classic crossing-number point-in-polygon test (W. R. Franklin's pnpoly).
     fn pnpoly(poly: &[[f64; 2]], x: f64, y: f64) -> bool {
         let mut inside = false;
@@ -503,10 +625,23 @@ mod tests {
                 })
                 .collect();
             let m = rasterise_even_odd(&polys, nx, ny);
+            let with_edges = rasterise_contours(&polys, nx, ny);
             for j in 0..ny {
                 for i in 0..nx {
-                    let want = polys.iter().filter(|p| pnpoly(p, i as f64, j as f64)).count() % 2 == 1;
+                    let p = [i as f64, j as f64];
+                    let want = polys.iter().filter(|q| pnpoly(q, p[0], p[1])).count() % 2 == 1;
                     assert_eq!(m[j * nx + i], want, "voxel ({i}, {j}) of {polys:?}");
+                    // Brute force over every edge: inside, or on an edge.
+                    let on_edge = polys.iter().any(|q| {
+                        (0..q.len()).any(|e| {
+                            point_segment_distance(p, q[e], q[(e + 1) % q.len()]) <= ON_EDGE_TOLERANCE
+                        })
+                    });
+                    assert_eq!(
+                        with_edges[j * nx + i],
+                        want || on_edge,
+                        "voxel ({i}, {j}) of {polys:?}"
+                    );
                 }
             }
         }

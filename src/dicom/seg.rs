@@ -607,6 +607,7 @@ pub fn import_seg(
         native_offset: None,
         frames: Vec::new(),
         notes: Vec::new(),
+        study: Default::default(),
     };
     let src = PixelSource {
         p: &p,

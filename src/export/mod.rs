@@ -5,6 +5,7 @@
 //! Inputs are plain data; images are `render::RgbaImage` written with `render::save_png`.
 
 pub mod board;
+pub mod dicom;
 pub mod slide;
 pub mod view;
 

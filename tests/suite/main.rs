@@ -17,6 +17,7 @@ mod cryo_model;
 mod cryo_stream;
 mod cryo_validation;
 mod demo_volume;
+mod dicom_export;
 mod dicom_fuzz;
 mod dicom_hardening;
 mod dicom_real;

@@ -33,14 +33,17 @@ fn ml(r: &ImportedStructures, name: &str, g: &VolumeGeometry) -> f64 {
         .volume_ml(g.spacing_mm)
 }
 
-/// Expected volumes from an independent rasteriser, run once (pydicom 3.0.2, numpy 2.4,
-/// matplotlib 3.11; the scripts are `tools/reference/rtstruct_ref_volumes{,_pnpoly}.py`): every voxel centre
+/// Volumes from an independent rasteriser, run once (pydicom 3.0.2, numpy 2.4, matplotlib
+/// 3.11; the scripts are `tools/reference/rtstruct_ref_volumes{,_pnpoly}.py`): every voxel centre
 /// in pixel coordinates `((x − IPPx)/PixelSpacing[1], (y − IPPy)/PixelSpacing[0])` is tested
 /// against each contour with W. R. Franklin's crossing-number test (pnpoly, vectorised in
 /// numpy), even–odd by XOR of all contours of a ROI on a slice, slices matched by nearest z
 /// (≤ 0.1 × spacing); mL = voxels × voxel volume. Columns: (ROI, pnpoly mL, matplotlib
-/// `Path.contains_points` mL with the same slice matching). Tolerance 1 % against both where the
-/// contour vertices lie at arbitrary sub-pixel positions (MIM contours here).
+/// `Path.contains_points` mL with the same slice matching). Both are centre-strictly-inside
+/// rules with their own tie-breaking for centres on the contour (pnpoly: half-open, as ablaplan
+/// before issue 17), so they bound our volumes from below: ablaplan also takes every centre on
+/// the contour (see `dicom/rtstruct.rs`), and that may add at most [`MAX_ON_EDGE_GAIN`] for these
+/// MIM contours, whose vertices mostly lie at arbitrary sub-pixel positions.
 const PANCREAS_EXPECTED_ML: &[(&str, f64, f64)] = &[
     ("Bowel_sm_planCT", 422.832, 422.884),
     ("LUNG_L", 1381.509, 1381.509),
@@ -49,11 +52,15 @@ const PANCREAS_EXPECTED_ML: &[(&str, f64, f64)] = &[
     ("Stomach_duo_planCT", 273.575, 273.755),
 ];
 
+/// The most the voxel centres on the contour may add to a centre-inside volume on the
+/// pancreas-ct contours (issue 17: "unchanged within 1–3 %").
+const MAX_ON_EDGE_GAIN: f64 = 0.03;
+
 /// Same method. These rt-utils contours run exactly through the centres of the boundary voxels
 /// of the TotalSegmentator label map, so every boundary voxel is a tie of the centre-inside
-/// rule: pnpoly (half-open: boundary centres on left/top edges inside) agrees with us to 1 %,
-/// matplotlib breaks the ties differently (1–14 % fewer voxels), and the label map (SEG) has
-/// them all (see `structures_seg.rs`). We assert 1 % against pnpoly and matplotlib ≤ ours.
+/// rule: pnpoly keeps those on left/top edges, matplotlib fewer, and the label map (SEG) has
+/// them all, as our on-contour rule does (`structures_seg.rs` compares with the SEG voxel by
+/// voxel). Here: never below either centre-inside rule.
 const TOTALSEG_EXPECTED_ML: &[(&str, f64, f64)] = &[
     ("liver", 685.617, 677.265),
     ("spleen", 240.986, 235.825),
@@ -66,11 +73,13 @@ const TOTALSEG_EXPECTED_ML: &[(&str, f64, f64)] = &[
     ("spinal_cord", 8.137, 7.504),
 ];
 
+/// Every ROI's volume lies between the larger of the two centre-inside references (less a
+/// rounding of 0.01 %) and, when `max_gain` is given, that reference plus `max_gain`.
 fn assert_volumes(
     r: &ImportedStructures,
     g: &VolumeGeometry,
     expected: &[(&str, f64, f64)],
-    mpl_within_1pc: bool,
+    max_gain: Option<f64>,
 ) {
     let mut bad = Vec::new();
     for (name, pnpoly, mpl) in expected {
@@ -81,14 +90,19 @@ fn assert_volumes(
             rel(*pnpoly) * 100.0,
             rel(*mpl) * 100.0
         );
-        if rel(*pnpoly).abs() >= 0.01 {
-            bad.push(format!("{name}: {got:.3} mL vs pnpoly {pnpoly:.3} mL"));
+        let floor = pnpoly.max(*mpl);
+        if rel(floor) < -1e-4 {
+            bad.push(format!(
+                "{name}: {got:.3} mL is below the centre-inside volume {floor:.3} mL"
+            ));
         }
-        if mpl_within_1pc && rel(*mpl).abs() >= 0.01 {
-            bad.push(format!("{name}: {got:.3} mL vs matplotlib {mpl:.3} mL"));
-        }
-        if !mpl_within_1pc && got < *mpl {
-            bad.push(format!("{name}: {got:.3} mL below matplotlib {mpl:.3} mL"));
+        if let Some(m) = max_gain
+            && rel(*pnpoly) > m
+        {
+            bad.push(format!(
+                "{name}: {got:.3} mL is more than {:.0} % above pnpoly {pnpoly:.3} mL",
+                m * 100.0
+            ));
         }
     }
     assert!(bad.is_empty(), "{bad:?}");
@@ -111,7 +125,7 @@ fn pancreas_rtstruct_matches_independent_rasteriser() {
     let r = import_rtstruct(&path, &g, &ids, &ImportOptions::default()).expect("import");
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     assert!(r.skipped_rois.is_empty(), "{:?}", r.skipped_rois);
-    assert_volumes(&r, &g, PANCREAS_EXPECTED_ML, true);
+    assert_volumes(&r, &g, PANCREAS_EXPECTED_ML, Some(MAX_ON_EDGE_GAIN));
     let kind = |n: &str| r.structures.iter().find(|s| s.name == n).map(|s| s.kind);
     assert_eq!(kind("Bowel_sm_planCT"), Some(StructureKind::Bowel));
     assert_eq!(kind("Stomach_duo_planCT"), Some(StructureKind::Bowel));
@@ -138,7 +152,7 @@ fn totalseg_rtstruct_matches_independent_rasteriser() {
     let path = dir.join("RTSTRUCT/rtstruct.dcm");
     let r = import_rtstruct(&path, &g, &ids, &ImportOptions::default()).expect("import");
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
-    assert_volumes(&r, &g, TOTALSEG_EXPECTED_ML, false);
+    assert_volumes(&r, &g, TOTALSEG_EXPECTED_ML, None);
     let kind = |n: &str| r.structures.iter().find(|s| s.name == n).map(|s| s.kind);
     assert_eq!(kind("aorta"), Some(StructureKind::Vessel));
     assert_eq!(kind("inferior_vena_cava"), Some(StructureKind::Vessel));
@@ -445,8 +459,9 @@ fn synthetic_holes_islands_rows_and_off_plane_contours() {
             ],
         },
         Roi {
-            // Vertices exactly on voxel centres: [2, 5] × [2, 5] → centres 2, 3, 4 in each
-            // direction (half-open), 9 voxels; written slightly off the plane (0.05 × 2 mm).
+            // Vertices exactly on voxel centres: [2, 5] × [2, 5] → centres 2 … 5 in each
+            // direction (the centres on the contour are inside), 16 voxels; written slightly
+            // off the plane (0.05 × 2 mm).
             name: "on rows",
             kind: "",
             contours: vec![("CLOSED_PLANAR", rect(2.0, 2.0, 5.0, 5.0, z(0.0) + 0.1))],
@@ -490,8 +505,8 @@ fn synthetic_holes_islands_rows_and_off_plane_contours() {
     assert_eq!(isl.kind, StructureKind::Target);
     assert_eq!(isl.mask().bounding_box(), Some(([1, 1, 2], [13, 12, 3])));
     let rows = get("on rows");
-    assert_eq!(rows.mask().voxel_count(), 9);
-    assert_eq!(rows.mask().bounding_box(), Some(([2, 2, 0], [4, 4, 0])));
+    assert_eq!(rows.mask().voxel_count(), 16);
+    assert_eq!(rows.mask().bounding_box(), Some(([2, 2, 0], [5, 5, 0])));
     assert_eq!(r.structures.len(), 3);
     assert_eq!(r.skipped_rois.len(), 1);
     assert_eq!(r.skipped_rois[0].0, "bad contours");

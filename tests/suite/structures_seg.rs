@@ -565,8 +565,8 @@ fn totalseg_seg_on_its_ct_compared_with_the_rtstruct() {
         ]
     );
     // The RTSTRUCT was made by rt-utils from the same label map: its contours run through the
-    // centres of the boundary voxels, so a centre-inside rasteriser keeps only about half of the
-    // boundary voxels (those on left/top edges) and the SEG is larger by the other half.
+    // centres of the boundary voxels, which the writing tool (and we, since issue 17) count as
+    // inside. So each ROI is its SEG segment's twin: within 2 % of its voxel count and inside it.
     let rt = import_rtstruct(
         &dir.join("RTSTRUCT/rtstruct.dcm"),
         g,
@@ -585,15 +585,16 @@ fn totalseg_seg_on_its_ct_compared_with_the_rtstruct() {
         let dense_c = c.mask().to_dense();
         let inter = dense_s.iter().zip(&dense_c).filter(|(a, b)| **a && **b).count();
         let dice = 2.0 * inter as f64 / (ns + nc) as f64;
+        let change = (nc as f64 - ns as f64) / ns as f64;
         eprintln!(
-            "{}: SEG {ns} voxels, RTSTRUCT {nc} voxels ({:+.1} %), RTSTRUCT ⊆ SEG for {:.2} % of its voxels, Dice {dice:.3}",
+            "{}: SEG {ns} voxels, RTSTRUCT {nc} voxels ({:+.2} %), RTSTRUCT inside the SEG for {:.2} % of its voxels, Dice {dice:.4}",
             s.name,
-            (nc as f64 - ns as f64) / ns as f64 * 100.0,
+            change * 100.0,
             inter as f64 / nc as f64 * 100.0
         );
         assert!(
-            nc <= ns && nc as f64 > 0.8 * ns as f64,
-            "{}: {nc} vs {ns}",
+            change.abs() <= 0.02,
+            "{}: RTSTRUCT {nc} vs SEG {ns} voxels",
             s.name
         );
         assert!(
@@ -601,6 +602,6 @@ fn totalseg_seg_on_its_ct_compared_with_the_rtstruct() {
             "{}: the RTSTRUCT lies inside the SEG",
             s.name
         );
-        assert!(dice > 0.85, "{}: Dice {dice}", s.name);
+        assert!(dice >= 0.98, "{}: Dice {dice}", s.name);
     }
 }
