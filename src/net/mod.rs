@@ -12,11 +12,13 @@
 
 pub mod dimse;
 pub mod part10;
+mod received;
 pub mod scp;
 pub mod scu;
 mod storage_classes;
 
-pub use scp::{ArrivedSeries, ScpConfig, ScpEvent, ScpHandle, list_received};
+pub use received::list_received;
+pub use scp::{ArrivedSeries, ScpConfig, ScpEvent, ScpHandle};
 pub use scu::{ScuOptions, SendReport, echo, send_files};
 pub use storage_classes::STORAGE_SOP_CLASSES;
 

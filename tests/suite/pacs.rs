@@ -425,7 +425,7 @@ fn a_stalling_or_garbage_peer_is_aborted_in_time_and_the_scp_keeps_serving() {
     let (got, took) = answer_and_close(TcpStream::connect(addr).unwrap());
     assert_eq!(got.first(), Some(&0x07), "expected an A-ABORT, got {got:?}");
     assert!(
-        took >= timeout && took < timeout * 3,
+        took >= timeout && took < timeout * 2 + Duration::from_secs(2),
         "closed after {took:?} for a {timeout:?} timeout"
     );
 
@@ -434,19 +434,22 @@ fn a_stalling_or_garbage_peer_is_aborted_in_time_and_the_scp_keeps_serving() {
     s.write_all(&[0x01, 0x00, 0x00]).unwrap();
     let (got, took) = answer_and_close(s);
     assert_eq!(got.first(), Some(&0x07), "expected an A-ABORT, got {got:?}");
-    assert!(took < timeout * 3, "{took:?}");
+    assert!(took < timeout * 2 + Duration::from_secs(2), "{took:?}");
 
     // 3. Garbage (an HTTP request): refused at once, never a hang.
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let (_, took) = answer_and_close(s);
-    assert!(took < timeout * 3, "garbage kept the connection for {took:?}");
+    assert!(
+        took < timeout * 2 + Duration::from_secs(2),
+        "garbage kept the connection for {took:?}"
+    );
 
     // 4. A PDU that claims 4 GB: refused by the PDU length check, nothing allocated.
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(&[0x04, 0x00, 0xFF, 0xFF, 0xFF, 0xF0]).unwrap();
     let (_, took) = answer_and_close(s);
-    assert!(took < timeout * 3, "{took:?}");
+    assert!(took < timeout * 2 + Duration::from_secs(2), "{took:?}");
 
     // 5. A peer that trickles a byte now and then (each read is within the socket timeout):
     // cut when no PDU completes within twice the timeout.
