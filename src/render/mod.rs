@@ -2,6 +2,7 @@
 //! window/level lookup table, an RGBA raster with drawing helpers, and PNG output.
 
 pub mod isolines;
+pub mod mesh;
 pub mod overlay;
 pub mod paint;
 pub mod palette;
