@@ -9,6 +9,7 @@ pub mod palette;
 mod raster;
 pub mod redact;
 pub mod reslice;
+pub mod scene3d;
 mod window;
 
 pub use self::raster::{Rgba, RgbaImage, save_png};
