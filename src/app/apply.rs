@@ -99,6 +99,7 @@ impl AblaApp {
                 self.safety.selected = None;
             }
             Command::SetLayout(l) => self.settings.layout = l,
+            Command::View3d(a) => self.apply_view3d(a),
             Command::SetActiveView(v) => {
                 if let Some(vw) = &mut self.viewer {
                     vw.active = v;

@@ -113,6 +113,8 @@ pub enum Command {
     ClosePicker,
     CancelJob,
     SetLayout(Layout),
+    /// Rotate, pan, zoom or reset the 3-D view, show bone, move the crosshair to a picked point.
+    View3d(super::view3d::Action),
     SetActiveView(ViewKind),
     /// Apply preset `n` of the settings' preset list.
     ApplyPreset(usize),

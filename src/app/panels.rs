@@ -123,6 +123,8 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     }
                 }
                 ui.separator();
+                super::view3d::menu(app, ui, &mut cmds);
+                ui.separator();
                 if ui.button("Reset zoom and pan (R)").clicked() {
                     cmds.push(Command::ResetView);
                     ui.close();
