@@ -75,7 +75,7 @@ impl Layout {
             Layout::OnePlusTwo => "1+2",
             Layout::OneByThree => "1×3",
             Layout::TwoByTwo3d => "2×2 with 3D",
-            Layout::Only3d => "3D",
+            Layout::Only3d => "3D only",
         }
     }
 }

@@ -22,11 +22,9 @@ use crate::physics::model::{ModelPreview, ModelResult};
 use crate::render::scene3d::build::{BONE_RGB, plan_camera, probe_objects, structure_object};
 use crate::render::scene3d::pick::pick;
 use crate::render::scene3d::raster::render_scene;
-use crate::render::scene3d::{Camera, Part, Scene, SceneObject};
+use crate::render::scene3d::{BACKGROUND, Camera, Part, Scene, SceneObject};
 use meshes::{MeshCache, Wanted, ZoneData, ZoneKey};
 
-/// Background of the 3-D pane (and of the exported 3-D picture).
-pub const BACKGROUND: [u8; 4] = [12, 14, 20, 255];
 
 /// What the 3-D view's input does (applied in `apply.rs` like every command).
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +47,9 @@ pub enum Action {
 pub struct View3d {
     /// `None`: fitted to the plan when the scene next has something to show.
     camera: Option<Camera>,
+    /// The mesh revision the camera was fitted for, while the user has not moved it: meshes
+    /// arrive in batches (the target may come after the vessels), so the fit follows them.
+    auto_fit: Option<u64>,
     meshes: MeshCache,
     pub show_bone: bool,
     render_state: Option<eframe::egui_wgpu::RenderState>,
@@ -58,8 +59,12 @@ pub struct View3d {
     frames: u32,
     since: Option<std::time::Instant>,
     pub fps: Option<f64>,
-    /// Surfaces drawn in the last frame.
+    /// Surfaces and triangles drawn in the last frame, time spent in `show` since the last
+    /// fps figure (ms).
     drawn: usize,
+    triangles: usize,
+    cpu_ms: f64,
+    cpu_at: Option<f64>,
     /// `ABLAPLAN_3D_SPIN`: turn the scene continuously (fps measurement).
     spin: bool,
 }
@@ -74,7 +79,9 @@ impl View3d {
 
     /// Remembers the frame's wgpu state (once) and installs the pipelines.
     pub fn set_render_state(&mut self, frame: &eframe::Frame) {
+        // `ABLAPLAN_3D_CPU`: draw with the exports' rasteriser (a comparison of the two paths).
         if self.render_state.is_none()
+            && std::env::var_os("ABLAPLAN_3D_CPU").is_none()
             && let Some(rs) = frame.wgpu_render_state()
         {
             gpu::install(rs);
@@ -94,12 +101,38 @@ impl View3d {
         if dt >= 2.0 {
             self.fps = Some(self.frames as f64 / dt);
             if self.spin {
-                log::info!("3-D view: {:.1} fps", self.frames as f64 / dt);
+                // Process CPU time per frame (all threads, llvmpipe's included): on a shared,
+                // loaded machine the wall-clock fps understates what an idle one does.
+                let cpu = process_cpu_s();
+                let per_frame = match (cpu, self.cpu_at) {
+                    (Some(now), Some(then)) => (now - then) / self.frames as f64 * 1e3,
+                    _ => f64::NAN,
+                };
+                self.cpu_at = cpu;
+                log::info!(
+                    "3-D view: {:.1} fps, {} triangles, {:.1} ms CPU per frame (all threads), {:.1} ms in the pane's code",
+                    self.frames as f64 / dt,
+                    self.triangles,
+                    per_frame,
+                    self.cpu_ms / self.frames as f64
+                );
+                self.cpu_ms = 0.0;
             }
             self.frames = 0;
             self.since = Some(now);
         }
     }
+}
+
+/// CPU seconds of this process (user + system, Linux `/proc`; clock ticks of 1/100 s, the
+/// kernel's USER_HZ on every mainstream architecture). `None` elsewhere.
+fn process_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// The zone to show in 3-D and its key: the IRE zone (drag preview or result), or the cryo result
@@ -133,6 +166,10 @@ impl AblaApp {
 
     pub(super) fn apply_view3d(&mut self, a: Action) {
         let v = &mut self.view3d;
+        if matches!(a, Action::Orbit { .. } | Action::Pan { .. } | Action::Zoom(_)) {
+            // The user's view from now on: no more automatic fits.
+            v.auto_fit = Some(u64::MAX);
+        }
         match a {
             Action::Orbit { dx, dy } => {
                 if let Some(c) = &mut v.camera {
@@ -149,7 +186,10 @@ impl AblaApp {
                     c.zoom(f);
                 }
             }
-            Action::ResetCamera => v.camera = None,
+            Action::ResetCamera => {
+                v.camera = None;
+                v.auto_fit = None;
+            }
             Action::ShowBone(b) => v.show_bone = b,
             Action::CrosshairTo(p) => {
                 if let (Some(loaded), Some(vw)) = (&self.loaded, &mut self.viewer) {
@@ -222,6 +262,7 @@ impl AblaApp {
 
 /// Draws the 3-D pane in `rect` and turns its input into commands.
 pub fn show(app: &mut AblaApp, ui: &mut egui::Ui, rect: Rect) {
+    let t0 = std::time::Instant::now();
     let id = ui.scope_id().with("view-3d");
     let response = ui.interact(rect, id, Sense::click_and_drag());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "3D view"));
@@ -230,8 +271,20 @@ pub fn show(app: &mut AblaApp, ui: &mut egui::Ui, rect: Rect) {
     let Some(scene) = app.scene_3d() else {
         return;
     };
-    if app.view3d.camera.is_none() && !scene.objects.is_empty() {
-        app.view3d.camera = Some(plan_camera(&scene));
+    let revision = app.view3d.meshes.revision;
+    let refit = match app.view3d.auto_fit {
+        None => true,
+        Some(r) => r != u64::MAX && r != revision,
+    };
+    if (app.view3d.camera.is_none() || refit) && !scene.objects.is_empty() {
+        let mut fitted = plan_camera(&scene);
+        if let Some(old) = app.view3d.camera {
+            // Keep the direction of view (a spinning view keeps spinning).
+            fitted.yaw_rad = old.yaw_rad;
+            fitted.pitch_rad = old.pitch_rad;
+        }
+        app.view3d.camera = Some(fitted);
+        app.view3d.auto_fit = Some(revision);
     }
     let mut camera = app.view3d.camera.unwrap_or_default();
     if app.view3d.spin {
@@ -252,6 +305,7 @@ pub fn show(app: &mut AblaApp, ui: &mut egui::Ui, rect: Rect) {
     }
     app.view3d.count_frame();
     app.view3d.drawn = scene.objects.len();
+    app.view3d.triangles = scene.triangle_count();
     let mut cmds = Vec::new();
     let markers = draw_findings(app, &painter, rect, &camera);
     caption(app, &painter, rect, &scene);
@@ -260,6 +314,7 @@ pub fn show(app: &mut AblaApp, ui: &mut egui::Ui, rect: Rect) {
         ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
     }
     app.commands.extend(cmds);
+    app.view3d.cpu_ms += t0.elapsed().as_secs_f64() * 1e3;
 }
 
 fn paint_gpu(painter: &egui::Painter, rect: Rect, scene: &Scene, camera: &Camera, aspect: f64, size_px: [u32; 2]) {

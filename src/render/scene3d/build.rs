@@ -137,8 +137,8 @@ pub fn plan_camera(scene: &Scene) -> Camera {
     });
     match focus.or_else(|| scene.bounds_where(|_| true)) {
         Some((lo, hi)) => {
-            // Some context around the zone: the closest structures are usually within 2 cm.
-            let pad = 20.0;
+            // Some context around the zone: the structures the rules watch are close to it.
+            let pad = 12.0;
             Camera::fitted([lo[0] - pad, lo[1] - pad, lo[2] - pad], [hi[0] + pad, hi[1] + pad, hi[2] + pad])
         }
         None => Camera::default(),

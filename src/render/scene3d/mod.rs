@@ -18,6 +18,8 @@ use std::sync::Arc;
 /// of the GPU view uses the same numbers.
 pub const AMBIENT: f32 = 0.32;
 pub const DIFFUSE: f32 = 0.68;
+/// Background of the 3-D view and of its exported pictures.
+pub const BACKGROUND: [u8; 4] = [12, 14, 20, 255];
 
 /// Which part of the plan a scene object shows (picking maps a click back through it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
