@@ -64,6 +64,7 @@ impl AblaApp {
             Command::ExportViewTo(p) => self.export_view(p),
             Command::ExportSlideTo(p) => self.export_slide(p),
             Command::ExportLayoutTo(p) => self.export_layout(p),
+            Command::Export3dTo(p) => self.export_3d(p),
             Command::OpenDemo => self.start_demo(),
             Command::PickSeries(n) => self.start_load(n),
             Command::ClosePicker => self.picker = None,

@@ -56,6 +56,8 @@ pub enum OpenDialog {
     ExportSlide,
     /// Where to write the whole layout.
     ExportLayout,
+    /// Where to write the 3-D view's picture.
+    Export3d,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -105,6 +107,8 @@ pub enum Command {
     ExportSlideTo(PathBuf),
     /// Render the whole layout (as on screen) into a PNG.
     ExportLayoutTo(PathBuf),
+    /// Render the 3-D view as seen (camera, surfaces) on the CPU into a PNG.
+    Export3dTo(PathBuf),
     /// Move the views to finding `n` of the safety report and show its caliper.
     FocusFinding(usize),
     ClearCaliper,

@@ -32,7 +32,7 @@ impl ExportRun {
 }
 
 /// What an export needs, owned so the job can run off the UI thread.
-struct Snapshot {
+pub(super) struct Snapshot {
     volume: Arc<Volume>,
     view: ViewKind,
     layout: super::settings::Layout,
@@ -223,7 +223,7 @@ impl AblaApp {
         });
     }
 
-    fn start_export(
+    pub(super) fn start_export(
         &mut self,
         path: PathBuf,
         work: impl FnOnce(Snapshot, PathBuf) -> Result<PathBuf, String> + Send + 'static,

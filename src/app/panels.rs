@@ -101,6 +101,13 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     ui.close();
                 }
                 if ui
+                    .add_enabled(can_save, egui::Button::new("Export 3D view as PNG…"))
+                    .clicked()
+                {
+                    cmds.push(Command::OpenDialog(OpenDialog::Export3d));
+                    ui.close();
+                }
+                if ui
                     .add_enabled(can_save, egui::Button::new("Export board slide…"))
                     .clicked()
                 {

@@ -17,8 +17,8 @@ use crate::physics::ire::model::{IreModelOptions, IreResult};
 use crate::plan::ire::{CURRENT_LIMIT_A, IreSettings};
 use crate::plan::probe::Probe;
 use crate::plan::tissue_params::TissueParams;
-use crate::render::{RgbaImage, WindowLevel};
 use crate::render::reslice::{ProbePlaneOptions, in_plane_for_probe};
+use crate::render::{RgbaImage, WindowLevel};
 use crate::volume::{ViewKind, Volume, VolumeMeta};
 
 use super::ExportError;

@@ -294,7 +294,13 @@ pub fn render_slide(slide: &BoardSlide<'_>) -> Result<SlideImage, ExportError> {
             1.0,
             RULE,
         );
-        c.text([x + 6.0, y0 + 8.0], Anchor::LEFT_TOP, "3D, anterior view", 13.0, DIM);
+        c.text(
+            [x + 6.0, y0 + 8.0],
+            Anchor::LEFT_TOP,
+            "3D, anterior view",
+            13.0,
+            DIM,
+        );
         plan.x1 = x - 18.0;
     }
     // Tables that do not fit under each other flow into a second column.

@@ -42,18 +42,27 @@ fn the_demo_scene_puts_the_target_in_the_middle_of_the_picture() {
         (tlo[1] + thi[1]) as f64 / 2.0,
         (tlo[2] + thi[2]) as f64 / 2.0,
     );
-    assert!((camera.target_lps - centre).norm() < 1.0, "the camera aims at the target");
+    assert!(
+        (camera.target_lps - centre).norm() < 1.0,
+        "the camera aims at the target"
+    );
     let (w, h) = (320, 240);
     let img = render_scene(&scene, &camera, w, h, BG, 2);
     if let Ok(dir) = std::env::var("ABLAPLAN_SNAPSHOT_DIR") {
         save_png(std::path::Path::new(&dir).join("demo_3d.png"), &img).unwrap();
     }
     let drawn = img.pixels.chunks(4).filter(|p| p[..3] != BG[..3]).count();
-    assert!(drawn > w * h / 8, "the scene fills part of the picture: {drawn} pixels");
+    assert!(
+        drawn > w * h / 8,
+        "the scene fills part of the picture: {drawn} pixels"
+    );
     // The target (red, nothing opaque in front of it from the front) is at the centre.
     let c = img.get(w as i64 / 2, h as i64 / 2).unwrap();
     let tc = structures[target].colour;
-    assert!(c[0] > 120 && (c[0] as i32 - c[2] as i32) > 60, "centre {c:?}, target colour {tc:?}");
+    assert!(
+        c[0] > 120 && (c[0] as i32 - c[2] as i32) > 60,
+        "centre {c:?}, target colour {tc:?}"
+    );
 }
 
 mod gui {
@@ -73,7 +82,9 @@ mod gui {
         h.run_steps(2);
         assert_eq!(h.state().settings().layout, Layout::TwoByTwo3d);
         let n = h.state().structures().items.len();
-        step_until(&mut h, Duration::from_secs(180), "3-D meshes", |app| app.scene_3d_drawn().0 >= n);
+        step_until(&mut h, Duration::from_secs(180), "3-D meshes", |app| {
+            app.scene_3d_drawn().0 >= n
+        });
         let pane = h.get_by_label("3D view").rect();
         // The slice views stay beside it.
         h.get_by_label("Axial view");
@@ -91,20 +102,29 @@ mod gui {
             .expect("demo target");
         let cam = app.camera_3d().expect("camera fitted");
         let g = app.volume().expect("demo").geometry.clone();
-        let (lo, hi) = app.structures().items[target].mask().bounding_box().expect("target mask");
+        let (lo, hi) = app.structures().items[target]
+            .mask()
+            .bounding_box()
+            .expect("target mask");
         let mid = g.to_patient(&Vector3::new(
             (lo[0] + hi[0]) as f64 / 2.0,
             (lo[1] + hi[1]) as f64 / 2.0,
             (lo[2] + hi[2]) as f64 / 2.0,
         ));
-        assert!((cam.target_lps - mid.coords).norm() < 3.0, "camera aims at the target");
+        assert!(
+            (cam.target_lps - mid.coords).norm() < 3.0,
+            "camera aims at the target"
+        );
         // A click in the middle hits the target: selected, and the crosshair moves onto it.
         click_at(&mut h, pane.center());
         h.run_steps(2);
         let app = h.state();
         assert_eq!(app.structures().selected, Some(target));
         let cross = g.to_patient(&app.viewer().expect("viewer").crosshair);
-        assert!((cross - mid).norm() < 15.0, "crosshair {cross:?} near the target {mid:?}");
+        assert!(
+            (cross - mid).norm() < 15.0,
+            "crosshair {cross:?} near the target {mid:?}"
+        );
         // A left drag rotates.
         let yaw = app.camera_3d().expect("camera").yaw_rad;
         let from = pane.center() + egui::vec2(-60.0, 40.0);
@@ -149,7 +169,9 @@ fn the_board_slide_carries_the_3d_picture_of_the_plan() {
     let s = safety(&loaded, &result, &assets);
     let slide = case_slide(&loaded, &result, &s, &assets).unwrap();
     if let Ok(dir) = std::env::var("ABLAPLAN_SNAPSHOT_DIR") {
-        slide.save_png(&std::path::Path::new(&dir).join("slide_3d.png")).unwrap();
+        slide
+            .save_png(&std::path::Path::new(&dir).join("slide_3d.png"))
+            .unwrap();
     }
     assert!(slide.texts.iter().any(|t| t.text == "3D, anterior view"));
     // The picture's box: right-aligned in the plan block (x ≤ 930), under the views.

@@ -13,9 +13,17 @@ use eframe::wgpu::{self, util::DeviceExt};
 use crate::render::mesh::TriMesh;
 use crate::render::scene3d::{AMBIENT, DIFFUSE};
 
-/// Samples per pixel of the offscreen target (smooth silhouettes; llvmpipe keeps 30 fps with it
-/// at the demo's size, see the README).
-const MSAA: u32 = 4;
+/// Samples per pixel of the offscreen target: 4 smooths the silhouettes on a GPU; a software
+/// rasteriser (llvmpipe) pays for every sample (4× cost ~27 ms of CPU per frame on the demo), so
+/// it gets 1. `ABLAPLAN_3D_MSAA=1` or `=4` overrides.
+fn msaa(adapter: &wgpu::Adapter) -> u32 {
+    match std::env::var("ABLAPLAN_3D_MSAA").ok().as_deref() {
+        Some("1") => 1,
+        Some("4") => 4,
+        _ if adapter.get_info().device_type == wgpu::DeviceType::Cpu => 1,
+        _ => 4,
+    }
+}
 const COLOUR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 /// view_proj (64) + colour (16) + light (16) + params (16).
@@ -65,13 +73,15 @@ pub struct SceneGpu {
     meshes: HashMap<usize, GpuMesh>,
     uniforms: Vec<(wgpu::Buffer, wgpu::BindGroup)>,
     targets: Option<Targets>,
+    msaa: u32,
 }
 
 /// Installs the pipelines once per renderer (the target format is the window's).
 pub fn install(render_state: &egui_wgpu::RenderState) {
     let mut renderer = render_state.renderer.write();
     if renderer.callback_resources.get::<SceneGpu>().is_none() {
-        let gpu = SceneGpu::new(&render_state.device, render_state.target_format);
+        let msaa = msaa(&render_state.adapter);
+        let gpu = SceneGpu::new(&render_state.device, render_state.target_format, msaa);
         renderer.callback_resources.insert(gpu);
     }
 }
@@ -81,7 +91,7 @@ fn mesh_key(m: &Arc<TriMesh>) -> usize {
 }
 
 impl SceneGpu {
-    fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
+    fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat, msaa: u32) -> Self {
         let scene_shader = device.create_shader_module(wgpu::include_wgsl!("scene.wgsl"));
         let blit_shader = device.create_shader_module(wgpu::include_wgsl!("blit.wgsl"));
         let uniform_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -141,7 +151,7 @@ impl SceneGpu {
                     bias: wgpu::DepthBiasState::default(),
                 }),
                 multisample: wgpu::MultisampleState {
-                    count: MSAA,
+                    count: msaa,
                     mask: !0,
                     alpha_to_coverage_enabled: false,
                 },
@@ -201,8 +211,9 @@ impl SceneGpu {
         });
         let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
             label: Some("scene3d_sampler"),
-            mag_filter: wgpu::FilterMode::Nearest,
-            min_filter: wgpu::FilterMode::Nearest,
+            // Linear: the picture may be drawn below the pane's resolution (see `render_scale`).
+            mag_filter: wgpu::FilterMode::Linear,
+            min_filter: wgpu::FilterMode::Linear,
             ..Default::default()
         });
         Self {
@@ -215,6 +226,7 @@ impl SceneGpu {
             meshes: HashMap::new(),
             uniforms: Vec::new(),
             targets: None,
+            msaa,
         }
     }
 
@@ -287,7 +299,7 @@ impl SceneGpu {
         let colour_msaa = texture(
             "scene3d_colour",
             COLOUR_FORMAT,
-            MSAA,
+            self.msaa,
             wgpu::TextureUsages::RENDER_ATTACHMENT,
         );
         let resolved = texture(
@@ -296,7 +308,12 @@ impl SceneGpu {
             1,
             wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
         );
-        let depth = texture("scene3d_depth", DEPTH_FORMAT, MSAA, wgpu::TextureUsages::RENDER_ATTACHMENT);
+        let depth = texture(
+            "scene3d_depth",
+            DEPTH_FORMAT,
+            self.msaa,
+            wgpu::TextureUsages::RENDER_ATTACHMENT,
+        );
         let blit_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("scene3d_blit"),
             layout: &self.blit_layout,
@@ -375,8 +392,9 @@ impl CallbackTrait for SceneCallback {
         let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
             label: Some("scene3d"),
             color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: &t.colour_msaa,
-                resolve_target: Some(&t.resolved),
+                // Without multisampling the picture is drawn straight into the blitted texture.
+                view: if gpu.msaa > 1 { &t.colour_msaa } else { &t.resolved },
+                resolve_target: (gpu.msaa > 1).then_some(&t.resolved),
                 ops: wgpu::Operations {
                     load: wgpu::LoadOp::Clear(wgpu::Color {
                         r: bg[0] as f64,
@@ -384,7 +402,11 @@ impl CallbackTrait for SceneCallback {
                         b: bg[2] as f64,
                         a: 1.0,
                     }),
-                    store: wgpu::StoreOp::Discard,
+                    store: if gpu.msaa > 1 {
+                        wgpu::StoreOp::Discard
+                    } else {
+                        wgpu::StoreOp::Store
+                    },
                 },
                 depth_slice: None,
             })],

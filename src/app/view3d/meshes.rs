@@ -16,6 +16,16 @@ use crate::render::scene3d::SceneObject;
 use crate::render::scene3d::build::{BONE_THRESHOLD_HU, ZoneSource, zone_objects};
 use crate::volume::Volume;
 
+/// The smallest block (mm) of the view's meshes: `ABLAPLAN_3D_BLOCK_MM`, default 0 (the CT's
+/// own resolution).
+fn view_block_mm() -> f64 {
+    std::env::var("ABLAPLAN_3D_BLOCK_MM")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+        .unwrap_or(0.0)
+}
+
 /// What the zone surfaces were made from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ZoneKey {
@@ -133,7 +143,10 @@ impl MeshCache {
         let generation = self.generation;
         let geometry = wanted.geometry;
         let job = Job::spawn("meshes-3d", generation, progress, move |ctx| {
-            let opts = MeshOptions::default();
+            let opts = MeshOptions {
+                min_block_mm: view_block_mm(),
+                ..MeshOptions::default()
+            };
             let mut out = Batch {
                 generation,
                 structures: Vec::new(),
@@ -144,7 +157,8 @@ impl MeshCache {
                 if ctx.cancel.is_cancelled() {
                     return out;
                 }
-                out.structures.push((uid, rev, Arc::new(mask_mesh(&mask, &geometry, &opts))));
+                out.structures
+                    .push((uid, rev, Arc::new(mask_mesh(&mask, &geometry, &opts))));
             }
             if let Some((key, data)) = zone {
                 let source = match &data {

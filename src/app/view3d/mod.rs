@@ -13,10 +13,10 @@ use std::sync::Arc;
 use eframe::egui::{self, Align2, Color32, FontId, PointerButton, Pos2, Rect, Sense, Stroke};
 use nalgebra::Vector3;
 
+use super::AblaApp;
 use super::command::Command;
 use super::settings::MouseMap;
 use super::widgets::c32;
-use super::AblaApp;
 use crate::geometry::PatientPos;
 use crate::physics::model::{ModelPreview, ModelResult};
 use crate::render::scene3d::build::{BONE_RGB, plan_camera, probe_objects, structure_object};
@@ -25,14 +25,20 @@ use crate::render::scene3d::raster::render_scene;
 use crate::render::scene3d::{BACKGROUND, Camera, Part, Scene, SceneObject};
 use meshes::{MeshCache, Wanted, ZoneData, ZoneKey};
 
-
 /// What the 3-D view's input does (applied in `apply.rs` like every command).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Rotate by a drag of (dx, dy) points.
-    Orbit { dx: f64, dy: f64 },
+    Orbit {
+        dx: f64,
+        dy: f64,
+    },
     /// Pan by a drag of (dx, dy) points in a pane `height` points tall.
-    Pan { dx: f64, dy: f64, height: f64 },
+    Pan {
+        dx: f64,
+        dy: f64,
+        height: f64,
+    },
     /// Zoom in by this factor (> 1 closer).
     Zoom(f64),
     /// Back to the front view fitted to the plan.
@@ -124,6 +130,22 @@ impl View3d {
     }
 }
 
+/// The picture's resolution relative to the pane's pixels: at most `ABLAPLAN_3D_MAX_PIXELS`
+/// pixels (default 400 000, a 730 × 550 picture) are drawn and the blit scales them up, so a
+/// large pane on a software rasteriser stays interactive.
+fn render_scale(rect: Rect, ppp: f32) -> f32 {
+    let budget: f32 = std::env::var("ABLAPLAN_3D_MAX_PIXELS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(400_000.0);
+    let pixels = rect.width() * rect.height() * ppp * ppp;
+    if pixels > budget && pixels > 0.0 {
+        (budget / pixels).sqrt()
+    } else {
+        1.0
+    }
+}
+
 /// CPU seconds of this process (user + system, Linux `/proc`; clock ticks of 1/100 s, the
 /// kernel's USER_HZ on every mainstream architecture). `None` elsewhere.
 fn process_cpu_s() -> Option<f64> {
@@ -143,7 +165,11 @@ fn zone_wanted(app: &AblaApp) -> Option<(ZoneKey, ZoneData)> {
         let r = run.cryo_shown()?.clone();
         let s = run.shown_snapshot()?;
         let iso = super::cryo_ui::drawn_isotherms(&app.plan.cryo_settings());
-        let key = ZoneKey::Cryo(run.shown_id(), s, iso.iter().map(|t| (t * 100.0).round() as i64).collect());
+        let key = ZoneKey::Cryo(
+            run.shown_id(),
+            s,
+            iso.iter().map(|t| (t * 100.0).round() as i64).collect(),
+        );
         return Some((key, ZoneData::Cryo(r, s, iso)));
     }
     let ire = match &run.preview {
@@ -203,6 +229,21 @@ impl AblaApp {
         }
     }
 
+    /// Renders the 3-D view as it is on screen (camera, surfaces; the CPU rasteriser at 1600 ×
+    /// 1200, 2 × 2 samples per pixel) into `path`, in the export job.
+    pub(super) fn export_3d(&mut self, path: std::path::PathBuf) {
+        let Some(scene) = self.scene_3d() else {
+            self.notify(super::NoticeLevel::Warning, "Nothing to export: open a CT first");
+            return;
+        };
+        let camera = self.view3d.camera.unwrap_or_else(|| plan_camera(&scene));
+        self.start_export(path, move |_, path| {
+            let img = render_scene(&scene, &camera, 1600, 1200, BACKGROUND, 2);
+            crate::render::save_png(&path, &img).map_err(|e| e.to_string())?;
+            Ok(path)
+        });
+    }
+
     /// Rebuilds what changed (in the background) and assembles this frame's scene.
     fn scene_3d(&mut self) -> Option<Scene> {
         let loaded = self.loaded.as_ref()?;
@@ -252,7 +293,10 @@ impl AblaApp {
         if layers.probes {
             let catalog = self.catalog.as_ref().ok().cloned();
             let radius = move |p: &crate::plan::probe::Probe| {
-                catalog.as_ref().and_then(|c| c.get(&p.model_id)).map_or(0.6, |m| m.radius_mm())
+                catalog
+                    .as_ref()
+                    .and_then(|c| c.get(&p.model_id))
+                    .map_or(0.6, |m| m.radius_mm())
             };
             scene.objects.extend(probe_objects(&self.plan.probes, &radius));
         }
@@ -292,7 +336,7 @@ pub fn show(app: &mut AblaApp, ui: &mut egui::Ui, rect: Rect) {
         app.view3d.camera = Some(camera);
         ui.ctx().request_repaint();
     }
-    let ppp = ui.ctx().pixels_per_point();
+    let ppp = ui.ctx().pixels_per_point() * render_scale(rect, ui.ctx().pixels_per_point());
     let size_px = [
         (rect.width() * ppp).round().max(1.0) as u32,
         (rect.height() * ppp).round().max(1.0) as u32,
@@ -311,13 +355,21 @@ pub fn show(app: &mut AblaApp, ui: &mut egui::Ui, rect: Rect) {
     caption(app, &painter, rect, &scene);
     input(app, ui, &response, rect, &scene, &camera, &markers, &mut cmds);
     if app.view3d.meshes.building() {
-        ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(100));
     }
     app.commands.extend(cmds);
     app.view3d.cpu_ms += t0.elapsed().as_secs_f64() * 1e3;
 }
 
-fn paint_gpu(painter: &egui::Painter, rect: Rect, scene: &Scene, camera: &Camera, aspect: f64, size_px: [u32; 2]) {
+fn paint_gpu(
+    painter: &egui::Painter,
+    rect: Rect,
+    scene: &Scene,
+    camera: &Camera,
+    aspect: f64,
+    size_px: [u32; 2],
+) {
     let vp = camera.view_projection(aspect).cast::<f32>();
     let mut view_proj = [0.0f32; 16];
     view_proj.copy_from_slice(vp.as_slice());
@@ -345,12 +397,26 @@ fn paint_gpu(painter: &egui::Painter, rect: Rect, scene: &Scene, camera: &Camera
 }
 
 /// Without wgpu: the exports' rasteriser into a texture, redrawn only when the picture changes.
-fn paint_cpu(app: &mut AblaApp, painter: &egui::Painter, rect: Rect, scene: &Scene, camera: &Camera, size_px: [u32; 2]) {
+fn paint_cpu(
+    app: &mut AblaApp,
+    painter: &egui::Painter,
+    rect: Rect,
+    scene: &Scene,
+    camera: &Camera,
+    size_px: [u32; 2],
+) {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     use std::hash::{Hash, Hasher};
     app.view3d.meshes.revision.hash(&mut h);
     size_px.hash(&mut h);
-    for v in [camera.yaw_rad, camera.pitch_rad, camera.distance_mm, camera.target_lps.x, camera.target_lps.y, camera.target_lps.z] {
+    for v in [
+        camera.yaw_rad,
+        camera.pitch_rad,
+        camera.distance_mm,
+        camera.target_lps.x,
+        camera.target_lps.y,
+        camera.target_lps.z,
+    ] {
         v.to_bits().hash(&mut h);
     }
     for o in &scene.objects {
@@ -358,9 +424,18 @@ fn paint_cpu(app: &mut AblaApp, painter: &egui::Painter, rect: Rect, scene: &Sce
     }
     let key = h.finish();
     if app.view3d.cpu_picture.as_ref().is_none_or(|(k, _)| *k != key) {
-        let img = render_scene(scene, camera, size_px[0] as usize, size_px[1] as usize, BACKGROUND, 1);
+        let img = render_scene(
+            scene,
+            camera,
+            size_px[0] as usize,
+            size_px[1] as usize,
+            BACKGROUND,
+            1,
+        );
         let image = egui::ColorImage::from_rgba_unmultiplied([img.width, img.height], &img.pixels);
-        let tex = painter.ctx().load_texture("view-3d", image, egui::TextureOptions::LINEAR);
+        let tex = painter
+            .ctx()
+            .load_texture("view-3d", image, egui::TextureOptions::LINEAR);
         app.view3d.cpu_picture = Some((key, tex));
     }
     if let Some((_, tex)) = &app.view3d.cpu_picture {

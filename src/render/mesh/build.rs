@@ -2,9 +2,9 @@
 //! temperature field on a model grid, a HU threshold of the CT (bone). Large inputs are built on
 //! a coarser grid (block averages, so a surface keeps its place) to bound the triangle count.
 
+use super::TriMesh;
 use super::nets::{Field, GridToLps, surface_nets};
 use super::smooth::taubin;
-use super::TriMesh;
 use crate::anatomy::Mask;
 use crate::geometry::VolumeGeometry;
 use crate::physics::grid::ComputeGrid;
@@ -18,6 +18,9 @@ pub struct MeshOptions {
     pub max_nodes: usize,
     /// Taubin λ|μ pairs.
     pub smooth_iterations: usize,
+    /// Smallest block edge (mm): finer voxels are averaged into blocks about this size (fewer
+    /// triangles for an interactive view; 0 = the grid's own resolution).
+    pub min_block_mm: f64,
 }
 
 impl Default for MeshOptions {
@@ -27,14 +30,25 @@ impl Default for MeshOptions {
             // skeleton gets 2–4 voxel blocks; a few 100 k triangles each.
             max_nodes: 2_000_000,
             smooth_iterations: 8,
+            min_block_mm: 0.0,
         }
     }
 }
 
 /// Integer block size per axis so that the grid of blocks has at most `max_nodes` nodes; blocks
 /// grow first along the finest axis, so coarse slices are not merged before fine pixels.
-pub fn block_factors(dims: [usize; 3], spacing_mm: [f64; 3], max_nodes: usize) -> [usize; 3] {
+pub fn block_factors(
+    dims: [usize; 3],
+    spacing_mm: [f64; 3],
+    max_nodes: usize,
+    min_block_mm: f64,
+) -> [usize; 3] {
     let mut f = [1usize; 3];
+    for a in 0..3 {
+        if spacing_mm[a] > 0.0 && min_block_mm > 0.0 {
+            f[a] = ((min_block_mm / spacing_mm[a]).round() as usize).clamp(1, dims[a].max(1));
+        }
+    }
     let nodes = |f: &[usize; 3]| (0..3).map(|a| dims[a].div_ceil(f[a])).product::<usize>();
     let mut guard = 0;
     while nodes(&f) > max_nodes.max(8) && guard < 256 {
@@ -76,8 +90,12 @@ pub fn mask_mesh(mask: &Mask, geometry: &VolumeGeometry, opts: &MeshOptions) -> 
         return TriMesh::default();
     };
     let ext = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
-    let f = block_factors(ext, geometry.spacing_mm, opts.max_nodes);
-    let bd = [ext[0].div_ceil(f[0]), ext[1].div_ceil(f[1]), ext[2].div_ceil(f[2])];
+    let f = block_factors(ext, geometry.spacing_mm, opts.max_nodes, opts.min_block_mm);
+    let bd = [
+        ext[0].div_ceil(f[0]),
+        ext[1].div_ceil(f[1]),
+        ext[2].div_ceil(f[2]),
+    ];
     // Fraction of each block inside the mask (binary 0 / 1 with blocks of one voxel).
     let mut values = vec![0.0f32; bd[0] * bd[1] * bd[2]];
     let weight = 1.0 / (f[0] * f[1] * f[2]) as f32;
@@ -129,7 +147,12 @@ pub fn flags_mesh(grid: &ComputeGrid, flags: &[bool], opts: &MeshOptions) -> Tri
 
 /// The surface where a temperature field (°C, NaN where not modelled) crosses `isotherm_c`,
 /// enclosing the colder side (an iceball isotherm). Interpolated, so smoother than flags.
-pub fn isotherm_mesh(grid: &ComputeGrid, temperature_c: &[f32], isotherm_c: f64, opts: &MeshOptions) -> TriMesh {
+pub fn isotherm_mesh(
+    grid: &ComputeGrid,
+    temperature_c: &[f32],
+    isotherm_c: f64,
+    opts: &MeshOptions,
+) -> TriMesh {
     if temperature_c.len() != grid.len() {
         return TriMesh::default();
     }
@@ -152,8 +175,12 @@ pub fn ct_threshold_mesh(volume: &Volume, threshold_hu: f64, opts: &MeshOptions)
     if volume.hu.len() != g.voxel_count() {
         return TriMesh::default();
     }
-    let f = block_factors(dims, g.spacing_mm, opts.max_nodes);
-    let bd = [dims[0].div_ceil(f[0]), dims[1].div_ceil(f[1]), dims[2].div_ceil(f[2])];
+    let f = block_factors(dims, g.spacing_mm, opts.max_nodes, opts.min_block_mm);
+    let bd = [
+        dims[0].div_ceil(f[0]),
+        dims[1].div_ceil(f[1]),
+        dims[2].div_ceil(f[2]),
+    ];
     let mut sum = vec![0.0f32; bd[0] * bd[1] * bd[2]];
     let mut count = vec![0u16; sum.len()];
     for k in 0..dims[2] {

@@ -72,12 +72,18 @@ fn a_sphere_field_gives_a_closed_genus_zero_mesh_of_the_analytic_size() {
         axes_mm: Matrix3::identity(),
     };
     let mesh = surface_nets(&field, &grid);
-    assert!(mesh.is_watertight(), "every edge shared by two triangles, opposite ways");
+    assert!(
+        mesh.is_watertight(),
+        "every edge shared by two triangles, opposite ways"
+    );
     assert_eq!(mesh.euler_characteristic(), 2);
     let area = mesh.area_mm2();
     let volume = mesh.volume_mm3();
     assert!(rel(area, 4.0 * PI * r * r) < 0.03, "area {area:.0} mm²");
-    assert!(rel(volume, 4.0 / 3.0 * PI * r.powi(3)) < 0.03, "volume {volume:.0} mm³");
+    assert!(
+        rel(volume, 4.0 / 3.0 * PI * r.powi(3)) < 0.03,
+        "volume {volume:.0} mm³"
+    );
 }
 
 #[test]
@@ -93,20 +99,32 @@ fn a_ball_mask_on_a_tilted_anisotropic_grid_meshes_closed_sized_and_in_place() {
         // Outward-facing whatever the handedness of the voxel frame: positive volume.
         let volume = mesh.volume_mm3();
         let exact = 4.0 / 3.0 * PI * r.powi(3);
-        assert!(rel(volume, exact) < 0.05, "mirrored {mirrored}: volume {volume:.0} vs {exact:.0} mm³");
+        assert!(
+            rel(volume, exact) < 0.05,
+            "mirrored {mirrored}: volume {volume:.0} vs {exact:.0} mm³"
+        );
         let area = mesh.area_mm2();
         let exact_area = 4.0 * PI * r * r;
-        assert!(rel(area, exact_area) < 0.06, "mirrored {mirrored}: area {area:.0} vs {exact_area:.0} mm²");
+        assert!(
+            rel(area, exact_area) < 0.06,
+            "mirrored {mirrored}: area {area:.0} vs {exact_area:.0} mm²"
+        );
         // LPS placement: the surface's centre is the ball's centre within a voxel.
         let off = (centroid(&mesh) - centre.coords).norm();
-        assert!(off < 0.8, "mirrored {mirrored}: centroid {off:.2} mm from the centre");
+        assert!(
+            off < 0.8,
+            "mirrored {mirrored}: centroid {off:.2} mm from the centre"
+        );
         // And every vertex is near the sphere (within the slice spacing).
         let worst = mesh
             .positions_lps
             .iter()
             .map(|p| ((Vector3::new(p[0] as f64, p[1] as f64, p[2] as f64) - centre.coords).norm() - r).abs())
             .fold(0.0, f64::max);
-        assert!(worst < 2.0, "mirrored {mirrored}: a vertex {worst:.2} mm off the sphere");
+        assert!(
+            worst < 2.0,
+            "mirrored {mirrored}: a vertex {worst:.2} mm off the sphere"
+        );
     }
 }
 
@@ -122,20 +140,37 @@ fn large_masks_are_meshed_on_blocks_within_the_node_budget_and_keep_their_size()
         ..MeshOptions::default()
     };
     let coarse = mask_mesh(&mask, &g, &opts);
-    assert!(coarse.triangles.len() * 3 < fine.triangles.len(), "{} vs {}", coarse.triangles.len(), fine.triangles.len());
+    assert!(
+        coarse.triangles.len() * 3 < fine.triangles.len(),
+        "{} vs {}",
+        coarse.triangles.len(),
+        fine.triangles.len()
+    );
     assert!(coarse.is_watertight());
     let exact = 4.0 / 3.0 * PI * r.powi(3);
-    assert!(rel(coarse.volume_mm3(), exact) < 0.10, "coarse volume {:.0} vs {exact:.0}", coarse.volume_mm3());
+    assert!(
+        rel(coarse.volume_mm3(), exact) < 0.10,
+        "coarse volume {:.0} vs {exact:.0}",
+        coarse.volume_mm3()
+    );
     assert!((centroid(&coarse) - centre.coords).norm() < 1.5);
 }
 
 #[test]
 fn block_factors_respect_the_budget_and_merge_the_finest_axis_first() {
-    let f = block_factors([512, 512, 100], [0.7, 0.7, 3.0], 2_000_000);
+    let f = block_factors([512, 512, 100], [0.7, 0.7, 3.0], 2_000_000, 0.0);
     let nodes: usize = (0..3).map(|a| [512usize, 512, 100][a].div_ceil(f[a])).product();
     assert!(nodes <= 2_000_000, "{f:?} gives {nodes}");
-    assert_eq!(f[2], 1, "3 mm slices are not merged while 0.7 mm pixels can be: {f:?}");
-    assert_eq!(block_factors([10, 10, 10], [1.0; 3], 2_000_000), [1, 1, 1]);
+    assert_eq!(
+        f[2], 1,
+        "3 mm slices are not merged while 0.7 mm pixels can be: {f:?}"
+    );
+    assert_eq!(block_factors([10, 10, 10], [1.0; 3], 2_000_000, 0.0), [1, 1, 1]);
+    // A minimal block size merges fine pixels only.
+    assert_eq!(
+        block_factors([100, 100, 50], [0.8, 0.8, 2.0], 2_000_000, 1.5),
+        [2, 2, 1]
+    );
 }
 
 #[test]
@@ -174,7 +209,12 @@ fn zone_flags_and_isotherms_mesh_around_the_right_nodes() {
 
 #[test]
 fn probe_cylinders_and_marker_spheres_are_closed_solids_of_their_size() {
-    let c = cylinder(Vector3::new(0.0, 0.0, 0.0), Vector3::new(10.0, 20.0, -5.0), 0.75, 24);
+    let c = cylinder(
+        Vector3::new(0.0, 0.0, 0.0),
+        Vector3::new(10.0, 20.0, -5.0),
+        0.75,
+        24,
+    );
     assert!(c.is_watertight());
     assert_eq!(c.euler_characteristic(), 2);
     let len = (100.0f64 + 400.0 + 25.0).sqrt();
@@ -206,5 +246,9 @@ fn the_ct_threshold_mesh_finds_a_dense_ball() {
     let volume = Volume::new(g, hu, Default::default()).expect("consistent volume");
     let m = ct_threshold_mesh(&volume, 200.0, &MeshOptions::default());
     assert!(m.is_watertight());
-    assert!(rel(m.volume_mm3(), 4.0 / 3.0 * PI * 1000.0) < 0.08, "{}", m.volume_mm3());
+    assert!(
+        rel(m.volume_mm3(), 4.0 / 3.0 * PI * 1000.0) < 0.08,
+        "{}",
+        m.volume_mm3()
+    );
 }

@@ -58,8 +58,12 @@ impl TriMesh {
         let base = self.positions_lps.len() as u32;
         self.positions_lps.extend_from_slice(&other.positions_lps);
         self.normals.extend_from_slice(&other.normals);
-        self.triangles
-            .extend(other.triangles.iter().map(|t| [t[0] + base, t[1] + base, t[2] + base]));
+        self.triangles.extend(
+            other
+                .triangles
+                .iter()
+                .map(|t| [t[0] + base, t[1] + base, t[2] + base]),
+        );
     }
 
     /// Area-weighted vertex normals (a vertex of no triangle gets +z, never NaN).

@@ -41,7 +41,11 @@ impl Field<'_> {
         }
         let idx = i as usize + nx * (j as usize + ny * k as usize);
         // NaN (nothing modelled there) counts as outside.
-        self.values.get(idx).copied().filter(|v| !v.is_nan()).unwrap_or(self.outside)
+        self.values
+            .get(idx)
+            .copied()
+            .filter(|v| !v.is_nan())
+            .unwrap_or(self.outside)
     }
 }
 
@@ -162,9 +166,7 @@ pub fn surface_nets(field: &Field<'_>, to_lps: &GridToLps) -> TriMesh {
 /// Two triangles of a quad, split along its shorter diagonal (fewer slivers).
 fn push_quad(mesh: &mut TriMesh, q: [u32; 4]) {
     let p = |i: usize| mesh.positions_lps[q[i] as usize];
-    let d = |a: [f32; 3], b: [f32; 3]| {
-        (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)
-    };
+    let d = |a: [f32; 3], b: [f32; 3]| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2);
     if d(p(0), p(2)) <= d(p(1), p(3)) {
         mesh.triangles.push([q[0], q[1], q[2]]);
         mesh.triangles.push([q[0], q[2], q[3]]);

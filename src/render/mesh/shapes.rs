@@ -23,7 +23,9 @@ fn perpendiculars(axis: Vector3<f64>) -> (Vector3<f64>, Vector3<f64>) {
 pub fn cylinder(a: Vector3<f64>, b: Vector3<f64>, radius_mm: f64, sides: usize) -> TriMesh {
     let d = b - a;
     let len = d.norm();
-    if !(len > 1e-9) || !(radius_mm > 0.0) || !len.is_finite() {
+    // NaN fails every comparison: checked as "not valid" on purpose.
+    let valid = len > 1e-9 && radius_mm > 0.0 && len.is_finite();
+    if !valid {
         return TriMesh::default();
     }
     let axis = d / len;

@@ -64,8 +64,18 @@ fn surface(part: Part, mesh: TriMesh, rgb: [u8; 3], alpha: f32) -> Option<SceneO
 
 fn band_objects(band: &ZoneBand, rgb: [u8; 3], opts: &MeshOptions) -> Vec<SceneObject> {
     [
-        surface(Part::BandInner, flags_mesh(&band.grid, &band.inner, opts), rgb, 0.22),
-        surface(Part::BandOuter, flags_mesh(&band.grid, &band.outer, opts), rgb, 0.10),
+        surface(
+            Part::BandInner,
+            flags_mesh(&band.grid, &band.inner, opts),
+            rgb,
+            0.22,
+        ),
+        surface(
+            Part::BandOuter,
+            flags_mesh(&band.grid, &band.outer, opts),
+            rgb,
+            0.10,
+        ),
     ]
     .into_iter()
     .flatten()
@@ -77,7 +87,12 @@ pub fn zone_objects(zone: ZoneSource<'_>, opts: &MeshOptions) -> Vec<SceneObject
     let mut out = Vec::new();
     match zone {
         ZoneSource::Ire(r) => {
-            out.extend(surface(Part::Zone, flags_mesh(&r.grid, &r.zone, opts), palette::IRE_ZONE_RGB, 0.38));
+            out.extend(surface(
+                Part::Zone,
+                flags_mesh(&r.grid, &r.zone, opts),
+                palette::IRE_ZONE_RGB,
+                0.38,
+            ));
             if let Some(b) = &r.band {
                 out.extend(band_objects(b, palette::IRE_ZONE_RGB, opts));
             }
@@ -90,7 +105,12 @@ pub fn zone_objects(zone: ZoneSource<'_>, opts: &MeshOptions) -> Vec<SceneObject
             let temps = result.temperatures_c(snapshot);
             for &t in isotherms_c {
                 let part = Part::Isotherm((t * 100.0).round() as i32);
-                out.extend(surface(part, isotherm_mesh(&result.grid, &temps, t, opts), palette::isotherm(t), 0.18));
+                out.extend(surface(
+                    part,
+                    isotherm_mesh(&result.grid, &temps, t, opts),
+                    palette::isotherm(t),
+                    0.18,
+                ));
             }
             let lethal = result.lethal_mask(snapshot);
             out.extend(surface(
@@ -118,8 +138,18 @@ pub fn probe_objects(probes: &[Probe], radius_mm: &dyn Fn(&Probe) -> f64) -> Vec
         };
         let r = radius_mm(p).max(0.3);
         let parts = [
-            (Part::ProbeShaft(n), shaft.start.coords, shaft.end.coords, rgb(palette::PROBE_SHAFT)),
-            (Part::ProbeExposed(n), exposed.start.coords, exposed.end.coords, rgb(palette::PROBE_EXPOSED)),
+            (
+                Part::ProbeShaft(n),
+                shaft.start.coords,
+                shaft.end.coords,
+                rgb(palette::PROBE_SHAFT),
+            ),
+            (
+                Part::ProbeExposed(n),
+                exposed.start.coords,
+                exposed.end.coords,
+                rgb(palette::PROBE_EXPOSED),
+            ),
         ];
         for (part, a, b, colour) in parts {
             out.extend(surface(part, cylinder(a, b, r, 16), colour, 1.0));
@@ -132,14 +162,19 @@ pub fn probe_objects(probes: &[Probe], radius_mm: &dyn Fn(&Probe) -> f64) -> Vec
 /// parts (what a tumour board looks at), else to everything.
 pub fn plan_camera(scene: &Scene) -> Camera {
     let focus = scene.bounds_where(|o| {
-        matches!(o.part, Part::Zone | Part::ProbeExposed(_) | Part::Isotherm(_) | Part::BandOuter)
-            || (matches!(o.part, Part::Structure(_)) && o.rgb == StructureKind::Target.default_colour())
+        matches!(
+            o.part,
+            Part::Zone | Part::ProbeExposed(_) | Part::Isotherm(_) | Part::BandOuter
+        ) || (matches!(o.part, Part::Structure(_)) && o.rgb == StructureKind::Target.default_colour())
     });
     match focus.or_else(|| scene.bounds_where(|_| true)) {
         Some((lo, hi)) => {
             // Some context around the zone: the structures the rules watch are close to it.
             let pad = 12.0;
-            Camera::fitted([lo[0] - pad, lo[1] - pad, lo[2] - pad], [hi[0] + pad, hi[1] + pad, hi[2] + pad])
+            Camera::fitted(
+                [lo[0] - pad, lo[1] - pad, lo[2] - pad],
+                [hi[0] + pad, hi[1] + pad, hi[2] + pad],
+            )
         }
         None => Camera::default(),
     }

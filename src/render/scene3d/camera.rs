@@ -72,10 +72,22 @@ impl Camera {
         let (r, u, f) = self.basis();
         let e = self.eye();
         Matrix4::new(
-            r.x, r.y, r.z, -r.dot(&e), //
-            u.x, u.y, u.z, -u.dot(&e), //
-            -f.x, -f.y, -f.z, f.dot(&e), //
-            0.0, 0.0, 0.0, 1.0,
+            r.x,
+            r.y,
+            r.z,
+            -r.dot(&e), //
+            u.x,
+            u.y,
+            u.z,
+            -u.dot(&e), //
+            -f.x,
+            -f.y,
+            -f.z,
+            f.dot(&e), //
+            0.0,
+            0.0,
+            0.0,
+            1.0,
         )
     }
 
@@ -87,12 +99,28 @@ impl Camera {
     pub fn projection(&self, aspect: f64) -> Matrix4<f64> {
         let f = 1.0 / (self.fov_y_rad / 2.0).tan();
         let (n, fa) = self.near_far();
-        let aspect = if aspect.is_finite() && aspect > 0.0 { aspect } else { 1.0 };
+        let aspect = if aspect.is_finite() && aspect > 0.0 {
+            aspect
+        } else {
+            1.0
+        };
         Matrix4::new(
-            f / aspect, 0.0, 0.0, 0.0, //
-            0.0, f, 0.0, 0.0, //
-            0.0, 0.0, fa / (n - fa), n * fa / (n - fa), //
-            0.0, 0.0, -1.0, 0.0,
+            f / aspect,
+            0.0,
+            0.0,
+            0.0, //
+            0.0,
+            f,
+            0.0,
+            0.0, //
+            0.0,
+            0.0,
+            fa / (n - fa),
+            n * fa / (n - fa), //
+            0.0,
+            0.0,
+            -1.0,
+            0.0,
         )
     }
 
@@ -157,13 +185,24 @@ mod tests {
         };
         let (w, h) = (200.0, 100.0);
         let (cx, cy, _) = c.project(c.target_lps, w, h).expect("in front");
-        assert!((cx - 100.0).abs() < 1e-9 && (cy - 50.0).abs() < 1e-9, "target at the centre");
-        let (lx, _, _) = c.project(c.target_lps + Vector3::x() * 10.0, w, h).expect("in front");
+        assert!(
+            (cx - 100.0).abs() < 1e-9 && (cy - 50.0).abs() < 1e-9,
+            "target at the centre"
+        );
+        let (lx, _, _) = c
+            .project(c.target_lps + Vector3::x() * 10.0, w, h)
+            .expect("in front");
         assert!(lx > cx, "patient left (+x) is on the screen's right");
-        let (_, sy, _) = c.project(c.target_lps + Vector3::z() * 10.0, w, h).expect("in front");
+        let (_, sy, _) = c
+            .project(c.target_lps + Vector3::z() * 10.0, w, h)
+            .expect("in front");
         assert!(sy < cy, "superior (+z) is up");
-        let (_, _, near) = c.project(c.target_lps - Vector3::y() * 10.0, w, h).expect("in front");
-        let (_, _, far) = c.project(c.target_lps + Vector3::y() * 10.0, w, h).expect("in front");
+        let (_, _, near) = c
+            .project(c.target_lps - Vector3::y() * 10.0, w, h)
+            .expect("in front");
+        let (_, _, far) = c
+            .project(c.target_lps + Vector3::y() * 10.0, w, h)
+            .expect("in front");
         assert!(near < far, "anterior (−y) is nearer the viewer");
     }
 

@@ -43,7 +43,10 @@ pub enum Part {
 impl Part {
     /// Parts a click can select (the translucent model surfaces are seen through).
     pub fn pickable(self) -> bool {
-        matches!(self, Part::Structure(_) | Part::ProbeShaft(_) | Part::ProbeExposed(_) | Part::Bone)
+        matches!(
+            self,
+            Part::Structure(_) | Part::ProbeShaft(_) | Part::ProbeExposed(_) | Part::Bone
+        )
     }
 }
 
@@ -109,7 +112,9 @@ impl Scene {
                 (c - eye).norm()
             })
         };
-        let mut opaque: Vec<usize> = (0..self.objects.len()).filter(|&i| self.objects[i].opaque()).collect();
+        let mut opaque: Vec<usize> = (0..self.objects.len())
+            .filter(|&i| self.objects[i].opaque())
+            .collect();
         let mut clear: Vec<(f64, usize)> = (0..self.objects.len())
             .filter(|&i| !self.objects[i].opaque())
             .map(|i| (dist(&self.objects[i]), i))

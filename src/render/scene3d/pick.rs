@@ -65,7 +65,13 @@ fn ray_hits_box(o: &Vector3<f64>, d: &Vector3<f64>, lo: [f32; 3], hi: [f32; 3]) 
 }
 
 /// Distance along the ray to the triangle, both faces.
-fn intersect(o: &Vector3<f64>, d: &Vector3<f64>, a: Vector3<f64>, b: Vector3<f64>, c: Vector3<f64>) -> Option<f64> {
+fn intersect(
+    o: &Vector3<f64>,
+    d: &Vector3<f64>,
+    a: Vector3<f64>,
+    b: Vector3<f64>,
+    c: Vector3<f64>,
+) -> Option<f64> {
     let (e1, e2) = (b - a, c - a);
     let p = d.cross(&e2);
     let det = e1.dot(&p);

@@ -85,7 +85,10 @@ fn draw_mesh(
                 return None;
             }
             let inv_w = 1.0 / clip.w;
-            let n = mesh.normals.get(i).map_or(Vector3::z(), |n| Vector3::new(n[0], n[1], n[2]));
+            let n = mesh
+                .normals
+                .get(i)
+                .map_or(Vector3::z(), |n| Vector3::new(n[0], n[1], n[2]));
             Some(Projected {
                 x: (clip.x * inv_w + 1.0) * 0.5 * wf,
                 y: (1.0 - clip.y * inv_w) * 0.5 * hf,
@@ -181,8 +184,8 @@ fn downsample(colour: &[[f32; 3]], width: usize, height: usize, s: usize) -> Rgb
                 }
             }
             let o = (y * width + x) * 4;
-            for ch in 0..3 {
-                out.pixels[o + ch] = (acc[ch] * k * 255.0).round().clamp(0.0, 255.0) as u8;
+            for (dst, a) in out.pixels[o..o + 3].iter_mut().zip(acc) {
+                *dst = (a * k * 255.0).round().clamp(0.0, 255.0) as u8;
             }
         }
     }

@@ -20,7 +20,8 @@ fn ball(part: Part, centre: Vector3<f64>, r: f64, rgb: [u8; 3], alpha: f32) -> S
 }
 
 fn px(img: &RgbaImage, x: f64, y: f64) -> [u8; 4] {
-    img.get(x.floor() as i64, y.floor() as i64).expect("inside the image")
+    img.get(x.floor() as i64, y.floor() as i64)
+        .expect("inside the image")
 }
 
 #[test]
@@ -70,8 +71,20 @@ fn nearer_opaque_objects_hide_farther_ones_and_translucent_ones_tint() {
         ..Camera::default()
     };
     // Red behind (posterior, +y), blue in front: blue wins whatever the list order.
-    let red = ball(Part::Structure(0), Vector3::new(0.0, 20.0, 0.0), 15.0, [255, 0, 0], 1.0);
-    let blue = ball(Part::Structure(1), Vector3::new(0.0, -20.0, 0.0), 10.0, [0, 0, 255], 1.0);
+    let red = ball(
+        Part::Structure(0),
+        Vector3::new(0.0, 20.0, 0.0),
+        15.0,
+        [255, 0, 0],
+        1.0,
+    );
+    let blue = ball(
+        Part::Structure(1),
+        Vector3::new(0.0, -20.0, 0.0),
+        10.0,
+        [0, 0, 255],
+        1.0,
+    );
     for objects in [vec![red.clone(), blue.clone()], vec![blue.clone(), red.clone()]] {
         let img = render_scene(&Scene { objects }, &cam, 100, 100, BG, 1);
         let c = px(&img, 50.0, 50.0);
@@ -79,7 +92,16 @@ fn nearer_opaque_objects_hide_farther_ones_and_translucent_ones_tint() {
     }
     // A translucent zone in front of the red ball lets it show through, tinted.
     let zone = ball(Part::Zone, Vector3::new(0.0, -20.0, 0.0), 10.0, [0, 0, 255], 0.3);
-    let img = render_scene(&Scene { objects: vec![zone, red] }, &cam, 100, 100, BG, 1);
+    let img = render_scene(
+        &Scene {
+            objects: vec![zone, red],
+        },
+        &cam,
+        100,
+        100,
+        BG,
+        1,
+    );
     let c = px(&img, 50.0, 50.0);
     assert!(c[0] > 60 && c[2] > 20, "{c:?}: red through a blue veil");
 }
@@ -94,12 +116,22 @@ fn a_click_picks_the_nearest_opaque_structure_through_the_zone() {
     let scene = Scene {
         objects: vec![
             ball(Part::Zone, Vector3::new(0.0, -30.0, 0.0), 12.0, [0, 0, 255], 0.3),
-            ball(Part::Structure(4), Vector3::new(0.0, 10.0, 0.0), 8.0, [255, 0, 0], 1.0),
+            ball(
+                Part::Structure(4),
+                Vector3::new(0.0, 10.0, 0.0),
+                8.0,
+                [255, 0, 0],
+                1.0,
+            ),
         ],
     };
     let hit = pick(&scene, &cam, 50.0, 50.0, 100.0, 100.0).expect("the structure");
     assert_eq!(hit.part, Part::Structure(4));
     // The front of the ball: 8 mm anterior of its centre.
-    assert!((hit.point_lps - Vector3::new(0.0, 2.0, 0.0)).norm() < 0.3, "{:?}", hit.point_lps);
+    assert!(
+        (hit.point_lps - Vector3::new(0.0, 2.0, 0.0)).norm() < 0.3,
+        "{:?}",
+        hit.point_lps
+    );
     assert!(pick(&scene, &cam, 2.0, 2.0, 100.0, 100.0).is_none());
 }
