@@ -109,6 +109,7 @@ fn bench_export(c: &mut Criterion) {
                 provenance: Provenance::default(),
                 anonymise: true,
                 patient: Some(&v.meta),
+                scene3d: None,
             };
             black_box(render_slide(&slide).map(|s| s.texts.len()).unwrap_or(0))
         })

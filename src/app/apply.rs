@@ -65,6 +65,7 @@ impl AblaApp {
             Command::ExportSlideTo(p) => self.export_slide(p),
             Command::ExportDicomTo(p) => self.export_dicom(p),
             Command::ExportLayoutTo(p) => self.export_layout(p),
+            Command::Export3dTo(p) => self.export_3d(p),
             Command::OpenDemo => self.start_demo(),
             Command::PickSeries(n) => self.start_load(n),
             Command::ClosePicker => self.picker = None,
@@ -100,6 +101,7 @@ impl AblaApp {
                 self.safety.selected = None;
             }
             Command::SetLayout(l) => self.settings.layout = l,
+            Command::View3d(a) => self.apply_view3d(a),
             Command::SetActiveView(v) => {
                 if let Some(vw) = &mut self.viewer {
                     vw.active = v;

@@ -58,6 +58,8 @@ pub enum OpenDialog {
     ExportLayout,
     /// The folder to write the plan's DICOM objects into.
     ExportDicom,
+    /// Where to write the 3-D view's picture.
+    Export3d,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -109,6 +111,8 @@ pub enum Command {
     ExportLayoutTo(PathBuf),
     /// Write the plan as DICOM (SEG, RTSTRUCT, Secondary Captures) into a folder.
     ExportDicomTo(PathBuf),
+    /// Render the 3-D view as seen (camera, surfaces) on the CPU into a PNG.
+    Export3dTo(PathBuf),
     /// Move the views to finding `n` of the safety report and show its caliper.
     FocusFinding(usize),
     ClearCaliper,
@@ -117,6 +121,8 @@ pub enum Command {
     ClosePicker,
     CancelJob,
     SetLayout(Layout),
+    /// Rotate, pan, zoom or reset the 3-D view, show bone, move the crosshair to a picked point.
+    View3d(super::view3d::Action),
     SetActiveView(ViewKind),
     /// Apply preset `n` of the settings' preset list.
     ApplyPreset(usize),

@@ -33,7 +33,7 @@ impl ExportRun {
 }
 
 /// What an export needs, owned so the job can run off the UI thread.
-struct Snapshot {
+pub(super) struct Snapshot {
     volume: Arc<Volume>,
     view: ViewKind,
     layout: super::settings::Layout,
@@ -141,7 +141,17 @@ impl AblaApp {
                 .find(|(v, _)| *v == s.view)
                 .unwrap_or(s.slices[0]);
             let rects: Vec<((ViewKind, usize), [usize; 4])> = match s.layout {
-                super::settings::Layout::Single => vec![(active, [0, 0, w, h])],
+                // The layouts with the 3-D view export their slice views (the 3-D picture has
+                // its own export).
+                super::settings::Layout::Single | super::settings::Layout::Only3d => {
+                    vec![(active, [0, 0, w, h])]
+                }
+                super::settings::Layout::TwoByTwo3d => s
+                    .slices
+                    .iter()
+                    .zip([[0, 0], [0, 1], [1, 1]])
+                    .map(|(o, [c, r])| (*o, [c * w / 2, r * h / 2, w / 2, h / 2]))
+                    .collect(),
                 super::settings::Layout::OnePlusTwo => {
                     let big = w * 2 / 3;
                     let mut v = vec![(active, [0, 0, big, h])];
@@ -291,7 +301,7 @@ impl AblaApp {
         });
     }
 
-    fn start_export(
+    pub(super) fn start_export(
         &mut self,
         path: PathBuf,
         work: impl FnOnce(Snapshot, PathBuf) -> Result<PathBuf, String> + Send + 'static,

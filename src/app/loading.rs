@@ -76,6 +76,12 @@ impl AblaApp {
                         .set_file_name("view.png")
                         .save_file()
                         .map(|p| vec![p]),
+                    OpenDialog::Export3d => rfd::FileDialog::new()
+                        .set_title("Export the 3-D view as PNG")
+                        .add_filter("PNG image", &["png"])
+                        .set_file_name("view_3d.png")
+                        .save_file()
+                        .map(|p| vec![p]),
                     OpenDialog::ExportLayout => rfd::FileDialog::new()
                         .set_title("Export the whole layout as PNG")
                         .add_filter("PNG image", &["png"])
@@ -140,6 +146,10 @@ impl AblaApp {
                         .into_iter()
                         .take(1)
                         .for_each(|p| self.apply(Command::ExportViewTo(p))),
+                    OpenDialog::Export3d => paths
+                        .into_iter()
+                        .take(1)
+                        .for_each(|p| self.apply(Command::Export3dTo(p))),
                     OpenDialog::ExportLayout => paths
                         .into_iter()
                         .take(1)

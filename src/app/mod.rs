@@ -27,6 +27,7 @@ pub mod settings;
 mod structure_ops;
 pub mod structures;
 mod tools;
+mod view3d;
 pub mod viewer;
 mod views;
 mod widgets;
@@ -206,6 +207,8 @@ pub struct AblaApp {
     export: export_ui::ExportRun,
     /// Receiver, C-ECHO test and send to PACS.
     pacs: pacs::PacsState,
+    /// The 3-D view: camera, meshes, GPU state.
+    view3d: view3d::View3d,
     /// Where settings are written, and what was last written there (to write only changes).
     settings_store: Option<(PathBuf, Option<Settings>)>,
     ctx: egui::Context,
@@ -289,6 +292,7 @@ impl AblaApp {
             safety: safety_ui::SafetyRun::default(),
             export: export_ui::ExportRun::default(),
             pacs: pacs::PacsState::default(),
+            view3d: view3d::View3d::new(),
             settings_store: None,
             ctx,
         };
@@ -479,7 +483,8 @@ impl eframe::App for AblaApp {
         }
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        self.view3d.set_render_state(frame);
         panels::menu_bar(self, ui);
         panels::toolbar(self, ui);
         panels::tool_options(self, ui);

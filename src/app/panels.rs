@@ -102,6 +102,13 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     ui.close();
                 }
                 if ui
+                    .add_enabled(can_save, egui::Button::new("Export 3D view as PNG…"))
+                    .clicked()
+                {
+                    cmds.push(Command::OpenDialog(OpenDialog::Export3d));
+                    ui.close();
+                }
+                if ui
                     .add_enabled(can_save, egui::Button::new("Export board slide…"))
                     .clicked()
                 {
@@ -134,6 +141,8 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                         ui.close();
                     }
                 }
+                ui.separator();
+                super::view3d::menu(app, ui, &mut cmds);
                 ui.separator();
                 if ui.button("Reset zoom and pan (R)").clicked() {
                     cmds.push(Command::ResetView);

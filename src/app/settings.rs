@@ -55,15 +55,27 @@ pub enum Layout {
     OnePlusTwo,
     /// Three views side by side.
     OneByThree,
+    /// The three views and the 3-D view in a 2 × 2 grid (3-D top right, as in 3D Slicer).
+    TwoByTwo3d,
+    /// The 3-D view alone.
+    Only3d,
 }
 
 impl Layout {
-    pub const ALL: [Layout; 3] = [Layout::Single, Layout::OnePlusTwo, Layout::OneByThree];
+    pub const ALL: [Layout; 5] = [
+        Layout::Single,
+        Layout::OnePlusTwo,
+        Layout::OneByThree,
+        Layout::TwoByTwo3d,
+        Layout::Only3d,
+    ];
     pub fn label(self) -> &'static str {
         match self {
             Layout::Single => "1×1",
             Layout::OnePlusTwo => "1+2",
             Layout::OneByThree => "1×3",
+            Layout::TwoByTwo3d => "2×2 with 3D",
+            Layout::Only3d => "3D only",
         }
     }
 }

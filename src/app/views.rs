@@ -153,6 +153,9 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
         ctx.show(ui, view, rect, &mut cmds);
     }
     app.commands.extend(cmds);
+    if let Some(rect) = scene_rect(full, app.settings.layout) {
+        super::view3d::show(app, ui, rect);
+    }
     drop_hint(ui, full);
 }
 
@@ -189,12 +192,42 @@ fn empty_state(app: &AblaApp, ui: &mut egui::Ui, rect: Rect) {
     );
 }
 
+/// The quarters of a 2 × 2 layout: top left, top right, bottom left, bottom right.
+fn quarters(full: Rect, gap: f32) -> [Rect; 4] {
+    let (w, h) = ((full.width() - gap) / 2.0, (full.height() - gap) / 2.0);
+    let at = |col: f32, row: f32| {
+        Rect::from_min_size(
+            Pos2::new(full.min.x + col * (w + gap), full.min.y + row * (h + gap)),
+            Vec2::new(w, h),
+        )
+    };
+    [at(0.0, 0.0), at(1.0, 0.0), at(0.0, 1.0), at(1.0, 1.0)]
+}
+
+/// The 3-D view's rectangle in a layout that has one.
+pub fn scene_rect(full: Rect, layout: Layout) -> Option<Rect> {
+    match layout {
+        Layout::TwoByTwo3d => Some(quarters(full, 2.0)[1]),
+        Layout::Only3d => Some(full),
+        Layout::Single | Layout::OnePlusTwo | Layout::OneByThree => None,
+    }
+}
+
 /// View rectangles for a layout; in 1×1 and 1+2 the active view is the large one.
 pub fn layout_rects(full: Rect, layout: Layout, active: ViewKind) -> Vec<(ViewKind, Rect)> {
     let gap = 2.0;
     let others: Vec<ViewKind> = ViewKind::ALL.iter().copied().filter(|v| *v != active).collect();
     match layout {
         Layout::Single => vec![(active, full)],
+        Layout::Only3d => Vec::new(),
+        Layout::TwoByTwo3d => {
+            let q = quarters(full, gap);
+            vec![
+                (ViewKind::Axial, q[0]),
+                (ViewKind::Coronal, q[2]),
+                (ViewKind::Sagittal, q[3]),
+            ]
+        }
         Layout::OneByThree => {
             let w = (full.width() - 2.0 * gap) / 3.0;
             ViewKind::ALL
@@ -867,15 +900,22 @@ mod tests {
     fn layouts_cover_the_area_without_overlap() {
         let full = Rect::from_min_size(Pos2::ZERO, Vec2::new(1200.0, 800.0));
         for layout in Layout::ALL {
-            let rects = layout_rects(full, layout, ViewKind::Coronal);
-            assert_eq!(
-                rects[0].0,
-                if layout == Layout::OneByThree {
-                    ViewKind::Axial
-                } else {
-                    ViewKind::Coronal
-                }
-            );
+            let mut rects = layout_rects(full, layout, ViewKind::Coronal);
+            if let Some(first) = rects.first() {
+                assert_eq!(
+                    first.0,
+                    if matches!(layout, Layout::OneByThree | Layout::TwoByTwo3d) {
+                        ViewKind::Axial
+                    } else {
+                        ViewKind::Coronal
+                    }
+                );
+            }
+            // The 3-D pane takes its own place too.
+            if let Some(r) = scene_rect(full, layout) {
+                rects.push((ViewKind::Axial, r));
+            }
+            assert!(!rects.is_empty(), "{layout:?} shows something");
             for (i, (_, a)) in rects.iter().enumerate() {
                 assert!(full.contains_rect(*a));
                 for (_, b) in rects.iter().skip(i + 1) {

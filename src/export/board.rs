@@ -17,8 +17,8 @@ use crate::physics::ire::model::{IreModelOptions, IreResult};
 use crate::plan::ire::{CURRENT_LIMIT_A, IreSettings};
 use crate::plan::probe::Probe;
 use crate::plan::tissue_params::TissueParams;
-use crate::render::WindowLevel;
 use crate::render::reslice::{ProbePlaneOptions, in_plane_for_probe};
+use crate::render::{RgbaImage, WindowLevel};
 use crate::volume::{ViewKind, Volume, VolumeMeta};
 
 use super::ExportError;
@@ -67,6 +67,8 @@ pub struct Board<'a> {
     pub provenance: Provenance,
     pub window: WindowLevel,
     pub anonymise: bool,
+    /// The plan's 3-D picture (see [`BoardSlide::scene3d`]).
+    pub scene3d: Option<RgbaImage>,
 }
 
 /// Centre of the nodes of `mask` on `grid` (LPS), or of the probes' exposed parts when the mask
@@ -322,6 +324,7 @@ pub fn board_slide(b: &Board<'_>) -> Result<SlideImage, ExportError> {
         provenance: b.provenance.clone(),
         anonymise: b.anonymise,
         patient: Some(&b.volume.meta),
+        scene3d: b.scene3d.clone(),
     };
     render_slide(&slide)
 }

@@ -63,7 +63,13 @@ pub struct BoardSlide<'a> {
     pub anonymise: bool,
     /// Patient header data (shown only when not anonymised).
     pub patient: Option<&'a VolumeMeta>,
+    /// The 3-D picture of the plan (`render::scene3d`), drawn at the right of the plan block
+    /// ([`SCENE3D_SIZE`]); `None` leaves the plan block its full width.
+    pub scene3d: Option<RgbaImage>,
 }
+
+/// Size (pixels) of the slide's 3-D picture: the right of the plan block in the lower band.
+pub const SCENE3D_SIZE: [usize; 2] = [330, 330];
 
 /// A rendered slide and every string drawn on it (views included).
 #[derive(Clone, Debug)]
@@ -277,6 +283,26 @@ pub fn render_slide(slide: &BoardSlide<'_>) -> Result<SlideImage, ExportError> {
         y: y0,
         y1,
     };
+    if let Some(img) = &slide.scene3d {
+        let x = 930.0 - img.width as f64;
+        c.blit(img, x as i64, y0 as i64 + 4);
+        c.stroke_rect(
+            x - 0.5,
+            y0 + 3.5,
+            x + img.width as f64 + 0.5,
+            y0 + 4.5 + img.height as f64,
+            1.0,
+            RULE,
+        );
+        c.text(
+            [x + 6.0, y0 + 8.0],
+            Anchor::LEFT_TOP,
+            "3D, anterior view",
+            13.0,
+            DIM,
+        );
+        plan.x1 = x - 18.0;
+    }
     // Tables that do not fit under each other flow into a second column.
     let needed: f64 = slide.plan.iter().map(table_height).sum();
     if needed > plan.y1 - plan.y && slide.plan.len() > 1 {

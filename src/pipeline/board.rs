@@ -88,7 +88,49 @@ pub fn board_slide(b: &BoardInput<'_>) -> Result<SlideImage, ExportError> {
         provenance,
         window: WindowLevel::new(c, w),
         anonymise: b.anonymise,
+        scene3d: Some(scene_picture(b, structures)),
     })
+}
+
+/// The plan's 3-D picture for the slide, as the GUI's 3-D view draws it: the visible structures,
+/// the zone (cryo: the isotherms and lethal zone at the end of the last freeze, the largest), the
+/// band, the probes; seen from the front, fitted to the target and the zone.
+fn scene_picture(b: &BoardInput<'_>, structures: &[Structure]) -> crate::render::RgbaImage {
+    use crate::render::mesh::build::MeshOptions;
+    use crate::render::scene3d::build::{ZoneSource, plan_camera, plan_scene};
+    let radius = |p: &Probe| {
+        b.assets
+            .cryo
+            .catalog
+            .get(&p.model_id)
+            .map_or(0.6, |m| m.radius_mm())
+    };
+    let isotherms_c = [0.0, -20.0, -40.0];
+    let zone = match b.result {
+        ModelResult::Ire(r) => ZoneSource::Ire(r),
+        ModelResult::Cryo(r) => ZoneSource::Cryo {
+            result: r,
+            snapshot: r.end_of_last_freeze_snapshot(),
+            isotherms_c: &isotherms_c,
+        },
+    };
+    let scene = plan_scene(
+        structures,
+        b.structure_geometry,
+        b.probes,
+        &radius,
+        Some(zone),
+        &MeshOptions::default(),
+    );
+    let [w, h] = crate::export::slide::SCENE3D_SIZE;
+    crate::render::scene3d::raster::render_scene(
+        &scene,
+        &plan_camera(&scene),
+        w,
+        h,
+        crate::render::scene3d::BACKGROUND,
+        2,
+    )
 }
 
 fn provenance(b: &BoardInput<'_>) -> Provenance {

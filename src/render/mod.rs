@@ -2,12 +2,14 @@
 //! window/level lookup table, an RGBA raster with drawing helpers, and PNG output.
 
 pub mod isolines;
+pub mod mesh;
 pub mod overlay;
 pub mod paint;
 pub mod palette;
 mod raster;
 pub mod redact;
 pub mod reslice;
+pub mod scene3d;
 mod window;
 
 pub use self::raster::{Rgba, RgbaImage, save_png};

@@ -74,6 +74,7 @@ fn slide<'a>(v: &'a Volume, anonymise: bool, findings: Option<Vec<(Severity, Str
         },
         anonymise,
         patient: Some(&v.meta),
+        scene3d: None,
     }
 }
 
@@ -307,6 +308,7 @@ fn cryo_slide_lists_the_protocol_and_iceball_and_hides_the_patient() {
         provenance: provenance.clone(),
         window: ablaplan::render::WindowLevel::new(40.0, 400.0),
         anonymise,
+        scene3d: None,
     };
     let s = board_slide(&board(true)).unwrap();
     assert_eq!((s.image.width, s.image.height), (SLIDE_WIDTH, SLIDE_HEIGHT));

@@ -43,6 +43,7 @@ mod review_km;
 mod safety_cli;
 mod safety_demo;
 mod safety_geometry;
+mod scene3d;
 mod structures_cli;
 mod structures_rtstruct;
 mod structures_seg;
