@@ -240,6 +240,13 @@ impl AblaApp {
             );
             return;
         }
+        if !self.plan.probes.is_empty() && self.run.current(self.plan.revision()).is_none() {
+            self.notify(
+                NoticeLevel::Warning,
+                "The plan's zone is still being computed: export to DICOM when the model has finished",
+            );
+            return;
+        }
         self.start_export(dir, |s, dir| {
             let mut captures = Vec::new();
             if let (Some(result), Some(assets), Some(rules)) = (&s.result, &s.assets, s.rules.as_deref()) {

@@ -112,3 +112,57 @@ fn cryo_board_slide_exports_from_the_gui() {
     assert!(blue > 100, "{blue} blue pixels");
     assert!(image::open(&view).is_ok());
 }
+
+/// File → Export to DICOM… on the demo with an IRE zone: SEG, RTSTRUCT and the Secondary
+/// Captures of the board slide and the active view land in the chosen folder, from the job.
+#[test]
+fn plan_exports_to_dicom_from_the_gui() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app_with(StartupOptions::default());
+    coarse_ire_model(&mut h);
+    // Inside the demo CT (its slices run from z = −328 to −70 mm).
+    add_electrode_pair(&mut h, PatientPos::new(30.0, 10.0, -200.0));
+    crate::common::settle_jobs(&mut h);
+    run(&mut h, Command::ExportDicomTo(dir.path().to_path_buf()));
+    let errors: Vec<_> = h
+        .state()
+        .notices()
+        .iter()
+        .filter(|n| n.level == NoticeLevel::Error)
+        .map(|n| n.text.clone())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let count = |p: &str| names.iter().filter(|n| n.starts_with(p)).count();
+    assert_eq!(
+        (
+            count("SEG_"),
+            count("RTSTRUCT_"),
+            count("SC_01_"),
+            count("SC_02_")
+        ),
+        (1, 1, 1, 1),
+        "{names:?}"
+    );
+    // The SEG holds the demo's structures and the IRE zone.
+    let seg = dir
+        .path()
+        .join(names.iter().find(|n| n.starts_with("SEG_")).unwrap());
+    let v = h.state().volume().unwrap().clone();
+    let ids = ablaplan::dicom::SeriesIds {
+        frame_of_reference_uid: v.meta.frame_of_reference_uid.clone(),
+        series_instance_uid: v.meta.series_instance_uid.clone(),
+        sop_instance_uids: Vec::new(),
+    };
+    let r = ablaplan::dicom::import_seg(&seg, &v.geometry, &ids, &Default::default()).unwrap();
+    let seg_names: Vec<&str> = r.structures.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        seg_names.iter().any(|n| n.starts_with("IRE zone")),
+        "{seg_names:?}"
+    );
+    assert!(r.structures.len() > 1);
+}
