@@ -127,11 +127,24 @@ impl CryoView {
                 Color32::WHITE,
             ));
         }
-        v.push((
-            format!("lethal zone (filled) ≤ {:.0} °C", self.lethal_c),
-            super::widgets::rgb(LETHAL_RGB),
-        ));
+        // "filled" only when something is: early in the freeze the lethal zone is empty.
+        let text = if self.lethal_filled() {
+            format!("lethal zone (filled) at or below {:.0} °C", self.lethal_c)
+        } else {
+            format!("lethal zone: none yet (at or below {:.0} °C)", self.lethal_c)
+        };
+        v.push((text, super::widgets::rgb(LETHAL_RGB)));
         v
+    }
+
+    /// Whether the lethal fill has anything to draw: nodes of the lethal field of the shown
+    /// time, or (preview) the catalog's lethal ellipsoids.
+    pub fn lethal_filled(&self) -> bool {
+        match (&self.lethal, &self.preview) {
+            (Some(l), _) => l.iter().any(|&x| x > 0),
+            (None, Some(_)) => true,
+            (None, None) => false,
+        }
     }
 }
 

@@ -1,0 +1,181 @@
+//! Where the overlay texts of a pane go (corner annotations, orientation letters, scale bar,
+//! legends), laid out for the pane's size. As in OHIF, each line has a priority; while two
+//! stacks overlap, or a line does not fit inside the pane, the least important line of the
+//! colliding stacks is dropped and the rest re-stacked, so a small pane shows fewer lines but
+//! never text on text. Plain geometry (sizes are measured by the caller), tested without a window.
+
+use eframe::egui::{Align, Align2, Pos2, Rect, Vec2};
+
+/// Lines of this priority are never dropped (orientation letters, the view's name).
+pub const KEEP: u8 = u8::MAX;
+
+/// One line of a stack: its measured size (points) and how much it matters (higher = kept longer).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Line {
+    pub size: Vec2,
+    pub priority: u8,
+}
+
+/// Lines stacked from an anchor of the pane: top anchors stack downwards, bottom anchors
+/// upwards (the last line nearest the edge), centre anchors around the middle.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stack {
+    pub anchor: Align2,
+    pub lines: Vec<Line>,
+}
+
+/// Vertical gap between the lines of a stack (points).
+const LINE_GAP: f32 = 2.0;
+
+/// The rectangle of each line, `None` for a dropped line, per stack in the order given.
+pub fn fit(pane: Rect, pad: f32, stacks: &[Stack]) -> Vec<Vec<Option<Rect>>> {
+    let inner = pane.shrink(pad);
+    let mut shown: Vec<Vec<bool>> = stacks.iter().map(|s| vec![true; s.lines.len()]).collect();
+    // A line wider or taller than the pane never fits.
+    for (s, stack) in stacks.iter().enumerate() {
+        for (l, line) in stack.lines.iter().enumerate() {
+            if line.priority != KEEP && (line.size.x > inner.width() || line.size.y > inner.height()) {
+                shown[s][l] = false;
+            }
+        }
+    }
+    loop {
+        let rects: Vec<Vec<Option<Rect>>> = stacks
+            .iter()
+            .zip(&shown)
+            .map(|(s, on)| place(inner, s, on))
+            .collect();
+        let Some((a, b)) = first_collision(inner, &rects) else {
+            return rects;
+        };
+        // Drop the least important shown line of the two stacks (the later one on ties: the
+        // detail under the headline).
+        let candidates = [a, b].into_iter().flatten().flat_map(|s| {
+            let shown = &shown;
+            stacks[s]
+                .lines
+                .iter()
+                .enumerate()
+                .filter(move |(l, line)| shown[s][*l] && line.priority != KEEP)
+                .map(move |(l, line)| (line.priority, s, l))
+        });
+        let Some((_, s, l)) = candidates.min_by_key(|&(p, s, l)| (p, usize::MAX - s, usize::MAX - l)) else {
+            return rects; // only lines that are always kept collide: nothing more to drop
+        };
+        shown[s][l] = false;
+    }
+}
+
+/// The stacks of a collision: two stacks overlapping, or one stack (`None` as the other)
+/// leaving the pane.
+fn first_collision(inner: Rect, rects: &[Vec<Option<Rect>>]) -> Option<(Option<usize>, Option<usize>)> {
+    for (i, ri) in rects.iter().enumerate() {
+        for r in ri.iter().flatten() {
+            if !inner.expand(0.5).contains_rect(*r) {
+                return Some((Some(i), None));
+            }
+        }
+    }
+    for (i, ri) in rects.iter().enumerate() {
+        for (j, rj) in rects.iter().enumerate().skip(i + 1) {
+            let hit = ri
+                .iter()
+                .flatten()
+                .any(|a| rj.iter().flatten().any(|b| a.intersects(*b)));
+            if hit {
+                return Some((Some(i), Some(j)));
+            }
+        }
+    }
+    None
+}
+
+/// The rectangles of the shown lines of one stack.
+fn place(inner: Rect, stack: &Stack, shown: &[bool]) -> Vec<Option<Rect>> {
+    let lines: Vec<(usize, &Line)> = stack
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| shown[*i])
+        .collect();
+    let total: f32 = lines.iter().map(|(_, l)| l.size.y).sum::<f32>()
+        + LINE_GAP * lines.len().saturating_sub(1) as f32;
+    let mut y = match stack.anchor.y() {
+        Align::Min => inner.min.y,
+        Align::Center => inner.center().y - total / 2.0,
+        Align::Max => inner.max.y - total,
+    };
+    let mut out = vec![None; stack.lines.len()];
+    for (i, l) in lines {
+        let x = match stack.anchor.x() {
+            Align::Min => inner.min.x,
+            Align::Center => inner.center().x - l.size.x / 2.0,
+            Align::Max => inner.max.x - l.size.x,
+        };
+        out[i] = Some(Rect::from_min_size(Pos2::new(x, y), l.size));
+        y += l.size.y + LINE_GAP;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(w: f32, priority: u8) -> Line {
+        Line {
+            size: Vec2::new(w, 15.0),
+            priority,
+        }
+    }
+
+    fn all_rects(r: &[Vec<Option<Rect>>]) -> Vec<(usize, Rect)> {
+        r.iter()
+            .enumerate()
+            .flat_map(|(s, v)| v.iter().flatten().map(move |r| (s, *r)))
+            .collect()
+    }
+
+    #[test]
+    fn a_large_pane_shows_every_line() {
+        let pane = Rect::from_min_size(Pos2::ZERO, Vec2::new(900.0, 800.0));
+        let stacks = vec![
+            Stack {
+                anchor: Align2::LEFT_TOP,
+                lines: vec![line(80.0, KEEP), line(90.0, 20)],
+            },
+            Stack {
+                anchor: Align2::RIGHT_TOP,
+                lines: vec![line(300.0, 40), line(200.0, 10)],
+            },
+        ];
+        let r = fit(pane, 6.0, &stacks);
+        assert!(r.iter().flatten().all(|l| l.is_some()));
+    }
+
+    #[test]
+    fn colliding_corners_drop_their_least_important_lines_first() {
+        // 300 points wide: the two top corners (200 + 200) cannot both keep their long lines.
+        let pane = Rect::from_min_size(Pos2::ZERO, Vec2::new(300.0, 400.0));
+        let stacks = vec![
+            Stack {
+                anchor: Align2::LEFT_TOP,
+                lines: vec![line(60.0, KEEP), line(200.0, 5)],
+            },
+            Stack {
+                anchor: Align2::RIGHT_TOP,
+                lines: vec![line(200.0, 40), line(200.0, 10)],
+            },
+        ];
+        let r = fit(pane, 6.0, &stacks);
+        let rects = all_rects(&r);
+        for (i, (si, a)) in rects.iter().enumerate() {
+            for (sj, b) in &rects[i + 1..] {
+                assert!(si == sj || !a.intersects(*b), "stack {si} {a:?} overlaps stack {sj} {b:?}");
+            }
+        }
+        assert!(r[0][0].is_some(), "kept lines stay");
+        assert!(r[0][1].is_none(), "priority 5 went first");
+        assert!(r[1].iter().all(|l| l.is_some()), "one drop was enough");
+    }
+}
