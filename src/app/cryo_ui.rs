@@ -743,7 +743,7 @@ fn sensors_ui(
     curves: &[(String, Vec<(f64, f32)>)],
     cmds: &mut Vec<Command>,
 ) {
-    use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
+    use egui_plot::{Line, Plot, PlotPoints, VLine};
     ui.horizontal(|ui| {
         if ui
             .button("Add sensor at crosshair")
@@ -785,20 +785,28 @@ fn sensors_ui(
             )
         })
         .collect();
+    use super::widgets::{PLOT_COLOURS, PLOT_Y_AXIS_WIDTH, legend_row};
+    let mut legend: Vec<(String, Color32)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.clone(), PLOT_COLOURS[i % PLOT_COLOURS.len()]))
+        .collect();
+    legend.push(("shown time".to_string(), Color32::WHITE));
     Plot::new("cryo-sensors")
         .height(170.0)
         .allow_scroll(false)
         .x_axis_label("min")
         .y_axis_label("°C")
-        .legend(Legend::default())
+        .y_axis_min_width(PLOT_Y_AXIS_WIDTH)
         .show(ui, move |p| {
-            for (n, pts) in lines {
-                p.line(Line::new(n, PlotPoints::from(pts)));
+            for (i, (n, pts)) in lines.into_iter().enumerate() {
+                p.line(Line::new(n, PlotPoints::from(pts)).color(PLOT_COLOURS[i % PLOT_COLOURS.len()]));
             }
             if let Some(t) = now {
-                p.vline(VLine::new("shown time", t));
+                p.vline(VLine::new("shown time", t).color(Color32::WHITE));
             }
         });
+    legend_row(ui, &legend);
 }
 
 #[cfg(test)]

@@ -106,3 +106,26 @@ pub fn wheel_notches(ui: &egui::Ui, carry: &mut f32, shift_mult: i64, skip_zoom:
     });
     notches
 }
+
+/// Colours of a small plot's series, in order (distinct on the dark theme).
+pub const PLOT_COLOURS: [Color32; 6] = [
+    Color32::from_rgb(90, 170, 255),
+    Color32::from_rgb(255, 170, 60),
+    Color32::from_rgb(120, 220, 120),
+    Color32::from_rgb(230, 110, 200),
+    Color32::from_rgb(200, 200, 200),
+    Color32::from_rgb(255, 90, 90),
+];
+
+/// Room for the y-axis tick values of the panels' small plots (points): without it a narrow
+/// plot drops its y labels ("1000" does not fit).
+pub const PLOT_Y_AXIS_WIDTH: f32 = 44.0;
+
+/// A plot's legend as a wrapped row under it, so it never covers a curve.
+pub fn legend_row(ui: &mut egui::Ui, entries: &[(String, Color32)]) {
+    ui.horizontal_wrapped(|ui| {
+        for (text, colour) in entries {
+            ui.label(egui::RichText::new(format!("— {text}")).color(*colour).small());
+        }
+    });
+}
