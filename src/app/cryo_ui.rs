@@ -141,7 +141,8 @@ impl CryoView {
     /// time, or (preview) the catalog's lethal ellipsoids.
     pub fn lethal_filled(&self) -> bool {
         match (&self.lethal, &self.preview) {
-            (Some(l), _) => l.iter().any(|&x| x > 0),
+            // At t = 0 only the probes' own cold nodes would count.
+            (Some(l), _) => self.time_s > 0.0 && l.iter().any(|&x| x > 0),
             (None, Some(_)) => true,
             (None, None) => false,
         }

@@ -38,7 +38,8 @@ fn planned() -> Harness<'static, AblaApp> {
 fn overlay_problems(h: &Harness<'static, AblaApp>) -> Vec<String> {
     let mut problems = Vec::new();
     for (view, rects) in h.state().overlay_rects() {
-        let Some(node) = h.query_by_label(&format!("{} view", view.name())) else {
+        let label = format!("{} view", view.name());
+        let Some(node) = h.query_by_label(&label) else {
             continue; // not shown in this layout
         };
         let pane = node.rect();
@@ -101,5 +102,79 @@ fn hovering_reads_out_the_field_and_the_zone_verdict() {
     assert!(
         h.state_mut().hover_readout_at(&far).is_empty(),
         "off the model's grid nothing is claimed"
+    );
+}
+
+#[test]
+fn the_views_do_not_move_when_findings_appear_and_the_margin_text_knows_the_target() {
+    let mut h = app_with(StartupOptions::default());
+    coarse_ire_model(&mut h);
+    run(&mut h, Command::ShowSafetyPanel(true));
+    h.run_steps(3);
+    let before = h.get_by_label("Axial view").rect();
+    let c = target_centre(h.state());
+    add_electrode_pair(&mut h, c);
+    // Long findings: a second pair across the vessels.
+    add_electrode_pair(&mut h, c + nalgebra::Vector3::new(-25.0, 0.0, 0.0));
+    settle_jobs(&mut h);
+    h.run_steps(3);
+    let n = h.state().safety().report().map_or(0, |r| r.findings.len());
+    assert!(n >= 2, "findings to show ({n})");
+    let after = h.get_by_label("Axial view").rect();
+    assert_eq!(before, after, "the axial view did not move or resize");
+    assert!(
+        h.query_by_label_contains("draw a Target structure").is_none(),
+        "the demo has a Target: the panel does not ask for one"
+    );
+}
+
+#[test]
+fn a_cryo_plan_speaks_cryo_and_has_no_iceball_before_the_freeze() {
+    let mut h = app_with(StartupOptions::default());
+    h.get_by_label("Cryoprobe").click();
+    h.run_steps(3);
+    assert!(h.state().is_cryo_plan(), "the toolbar's Cryoprobe chose a cryoprobe");
+    h.get_by_label_contains("No cryoprobes.");
+    assert!(h.query_by_label_contains("No electrodes").is_none());
+    let mut s = ablaplan::physics::cryo::model::CryoSettings::default();
+    s.model.spacing_mm = 2.0;
+    run(
+        &mut h,
+        Command::SetCryoSettings {
+            settings: s,
+            live: false,
+        },
+    );
+    let c = target_centre(h.state());
+    for dx in [-7.5, 7.5] {
+        run(
+            &mut h,
+            Command::AddProbe {
+                tip_lps: c + nalgebra::Vector3::new(dx, 0.0, -15.0),
+                entry_lps: c + nalgebra::Vector3::new(dx, 0.0, 100.0),
+            },
+        );
+    }
+    h.get_by_label_contains("Cryoprobe 1 ·");
+    assert!(h.query_by_label_contains("Electrode 1 ·").is_none());
+    run(&mut h, Command::SetCryoTime(0.0));
+    let sizes = h.state_mut().cryo_sizes().expect("sizes");
+    assert!(
+        sizes.iter().all(|(_, s)| s.volume_ml == 0.0 && s.extents_mm == [0.0; 3]),
+        "nothing has frozen at t = 0: {sizes:?}"
+    );
+    let legend = h.state_mut().cryo_legend();
+    assert!(
+        legend.iter().all(|l| !l.contains("(filled)")),
+        "nothing is filled at t = 0: {legend:?}"
+    );
+    run(&mut h, Command::SetCryoTime(600.0));
+    let sizes = h.state_mut().cryo_sizes().expect("sizes");
+    assert!(sizes.iter().any(|(_, s)| s.volume_ml > 0.5), "an iceball at 10 min: {sizes:?}");
+    assert!(h.state_mut().cryo_legend().iter().any(|l| l.contains("(filled)")));
+    let readout = h.state_mut().hover_readout_at(&c);
+    assert!(
+        readout.iter().any(|l| l.contains("°C") && l.contains("lethal")),
+        "between the cryoprobes at 10 min: {readout:?}"
     );
 }

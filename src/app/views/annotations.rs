@@ -191,7 +191,7 @@ impl ViewCtx<'_> {
             colour: vc,
             priority: p,
         };
-        let mut tl = vec![coloured(view.name().to_string(), KEEP)];
+        let mut tl = vec![coloured(view.name().to_string(), 95)];
         if annotate {
             tl.push(coloured(format!("Im {} / {}", slice + 1, m.slice_count), 60));
             if let Some(n) = meta.series_number {

@@ -45,35 +45,37 @@ pub fn fit(pane: Rect, pad: f32, stacks: &[Stack]) -> Vec<Vec<Option<Rect>>> {
             .zip(&shown)
             .map(|(s, on)| place(inner, s, on))
             .collect();
-        let Some((a, b)) = first_collision(inner, &rects) else {
-            return rects;
-        };
-        // Drop the least important shown line of the two stacks (the later one on ties: the
-        // detail under the headline).
-        let candidates = [a, b].into_iter().flatten().flat_map(|s| {
-            let shown = &shown;
-            stacks[s]
-                .lines
-                .iter()
-                .enumerate()
-                .filter(move |(l, line)| shown[s][*l] && line.priority != KEEP)
-                .map(move |(l, line)| (line.priority, s, l))
+        // The least important shown line of the first collision that has one to give (the
+        // later one on ties: the detail under the headline); done when none has.
+        let drop = collisions(inner, &rects).into_iter().find_map(|(a, b)| {
+            [Some(a), b]
+                .into_iter()
+                .flatten()
+                .flat_map(|s| {
+                    let shown = &shown;
+                    stacks[s]
+                        .lines
+                        .iter()
+                        .enumerate()
+                        .filter(move |(l, line)| shown[s][*l] && line.priority != KEEP)
+                        .map(move |(l, line)| (line.priority, s, l))
+                })
+                .min_by_key(|&(p, s, l)| (p, usize::MAX - s, usize::MAX - l))
         });
-        let Some((_, s, l)) = candidates.min_by_key(|&(p, s, l)| (p, usize::MAX - s, usize::MAX - l)) else {
-            return rects; // only lines that are always kept collide: nothing more to drop
+        let Some((_, s, l)) = drop else {
+            return rects;
         };
         shown[s][l] = false;
     }
 }
 
-/// The stacks of a collision: two stacks overlapping, or one stack (`None` as the other)
-/// leaving the pane.
-fn first_collision(inner: Rect, rects: &[Vec<Option<Rect>>]) -> Option<(Option<usize>, Option<usize>)> {
+/// Every collision: a stack leaving the pane (`None` as the other), then pairs of overlapping
+/// stacks.
+fn collisions(inner: Rect, rects: &[Vec<Option<Rect>>]) -> Vec<(usize, Option<usize>)> {
+    let mut out = Vec::new();
     for (i, ri) in rects.iter().enumerate() {
-        for r in ri.iter().flatten() {
-            if !inner.expand(0.5).contains_rect(*r) {
-                return Some((Some(i), None));
-            }
+        if ri.iter().flatten().any(|r| !inner.expand(0.5).contains_rect(*r)) {
+            out.push((i, None));
         }
     }
     for (i, ri) in rects.iter().enumerate() {
@@ -83,11 +85,11 @@ fn first_collision(inner: Rect, rects: &[Vec<Option<Rect>>]) -> Option<(Option<u
                 .flatten()
                 .any(|a| rj.iter().flatten().any(|b| a.intersects(*b)));
             if hit {
-                return Some((Some(i), Some(j)));
+                out.push((i, Some(j)));
             }
         }
     }
-    None
+    out
 }
 
 /// The rectangles of the shown lines of one stack.
