@@ -73,11 +73,8 @@ pub fn panel(app: &mut AblaApp, ui: &mut egui::Ui) {
     egui::Panel::left("plan")
         .default_size(350.0)
         .size_range(260.0..=520.0)
-        .resizable(true)
         .show(ui, |ui| {
-            // Both ways, not shrunk: a wider pairs table scrolls instead of widening the panel
-            // (which moved the views under the user's next click).
-            egui::ScrollArea::both().auto_shrink([false, false]).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
                 ui.horizontal(|ui| {
                     ui.heading("Plan");
                     if ui
