@@ -474,6 +474,9 @@ impl eframe::App for AblaApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        // A widget focused when the frame began owns this frame's keys, even if it lets go of
+        // the focus while drawing (the view shortcuts run last).
+        let focused_at_start = ui.ctx().memory(|m| m.focused().is_some());
         panels::menu_bar(self, ui);
         panels::toolbar(self, ui);
         panels::tool_options(self, ui);
@@ -487,7 +490,7 @@ impl eframe::App for AblaApp {
         safety_ui::rules_window(self, &ctx);
         plan_panel::probe_view_window(self, ui);
         egui::CentralPanel::no_frame().show(ui, |ui| views::central(self, ui));
-        views::keyboard(self, ui);
+        views::keyboard(self, ui, focused_at_start);
         self.apply_queued();
     }
 

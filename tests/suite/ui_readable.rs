@@ -184,3 +184,33 @@ fn a_cryo_plan_speaks_cryo_and_has_no_iceball_before_the_freeze() {
         "between the cryoprobes at 10 min: {readout:?}"
     );
 }
+
+#[test]
+fn digits_typed_into_a_number_field_do_not_switch_the_window_preset() {
+    let mut h = app_with(StartupOptions::default());
+    let before = h.state().viewer().and_then(|v| v.window_label.clone());
+    let field = h.get_by_label("Probe length");
+    field.click();
+    h.run_steps(2);
+    for (key, text) in [(egui::Key::Num4, "4"), (egui::Key::Num6, "6")] {
+        h.key_press(key);
+        h.event(Event::Text(text.into()));
+        h.run_steps(2);
+    }
+    assert_eq!(
+        h.state().viewer().and_then(|v| v.window_label.clone()),
+        before,
+        "the digits went to the number field, not to the W/L presets"
+    );
+    // With nothing focused the same keys are the presets (the shortcut still works).
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    h.event(Event::PointerMoved(h.get_by_label("Axial view").rect().center().into()));
+    h.run_steps(2);
+    h.key_press(egui::Key::Num4);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().viewer().and_then(|v| v.window_label.clone()).as_deref(),
+        Some("Lung")
+    );
+}
