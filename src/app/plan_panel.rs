@@ -642,10 +642,12 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
                     _ if !r.included => ("not pulsed", Color32::GRAY),
                     None => ("—", Color32::GRAY),
                     Some(p) if p.over_limit => ("over current limit", WARN),
-                    Some(_) if found.is_some_and(|(res, i, p)| {
-                        let max_a = res.pair_max_current_a(i).unwrap_or(p.current_a);
-                        crate::plan::ire::generator_limits().current_state(max_a) == CurrentState::NearLimit
-                    }) =>
+                    Some(_)
+                        if found.is_some_and(|(res, i, p)| {
+                            let max_a = res.pair_max_current_a(i).unwrap_or(p.current_a);
+                            crate::plan::ire::generator_limits().current_state(max_a)
+                                == CurrentState::NearLimit
+                        }) =>
                     {
                         ("near the limit", CAUTION)
                     }

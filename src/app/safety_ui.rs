@@ -438,32 +438,25 @@ fn findings_table(
         ui.colored_label(light_colour(Light::Green), "No rule fired.");
         return;
     }
-    // A table: severity, then the finding wrapping within the column.
-    egui::Grid::new("findings_grid")
-        .num_columns(2)
-        .striped(true)
-        .spacing([8.0, 4.0])
-        .show(ui, |ui| {
-            let text_width = (ui.available_width() - 90.0).max(120.0);
-            for (i, f) in report.findings.iter().enumerate() {
-                let mut colour = light_colour(f.light);
-                if !current {
-                    colour = colour.gamma_multiply(0.5);
-                }
-                ui.colored_label(colour, f.severity.label());
-                let item = egui::Button::selectable(selected == Some(i), &f.message).wrap();
-                let r = ui
-                    .scope(|ui| {
-                        ui.set_max_width(text_width);
-                        ui.add(item)
-                    })
-                    .inner;
-                if r.on_hover_text(finding_details(f)).clicked() {
-                    cmds.push(Command::FocusFinding(i));
-                }
-                ui.end_row();
+    // One row per finding: the severity, then the finding wrapping within the column.
+    let sev_width = 70.0;
+    for (i, f) in report.findings.iter().enumerate() {
+        ui.horizontal_top(|ui| {
+            let mut colour = light_colour(f.light);
+            if !current {
+                colour = colour.gamma_multiply(0.5);
+            }
+            ui.add_sized(
+                [sev_width, 16.0],
+                egui::Label::new(egui::RichText::new(f.severity.label()).color(colour)),
+            );
+            let item = egui::Button::selectable(selected == Some(i), &f.message).wrap();
+            if ui.add(item).on_hover_text(finding_details(f)).clicked() {
+                cmds.push(Command::FocusFinding(i));
             }
         });
+        ui.separator();
+    }
 }
 
 fn finding_details(f: &Finding) -> String {

@@ -609,7 +609,10 @@ mod current_state_tests {
         let g = builtin_generator_limits().expect("the built-in generator file loads");
         let (caution, limit) = (g.current_caution_a.value, g.current_limit_a.value);
         assert!(caution < limit, "amber starts below the limit");
-        assert!(!g.current_caution_a.source.is_empty(), "the threshold says where it comes from");
+        assert!(
+            !g.current_caution_a.source.is_empty(),
+            "the threshold says where it comes from"
+        );
         assert_eq!(g.current_state(caution - 0.5), CurrentState::Ok);
         assert_eq!(g.current_state(caution), CurrentState::NearLimit);
         assert_eq!(g.current_state(0.5 * (caution + limit)), CurrentState::NearLimit);

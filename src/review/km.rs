@@ -452,10 +452,16 @@ mod band_tests {
     #[test]
     fn the_confidence_band_is_a_step_band_around_the_curve() {
         // One event at 6 months among five subjects, the others censored later.
-        let obs: Vec<Observation> = [(180.0, true), (270.0, true), (365.0, false), (400.0, false), (180.0, false)]
-            .iter()
-            .map(|&(time, event)| Observation { time, event })
-            .collect();
+        let obs: Vec<Observation> = [
+            (180.0, true),
+            (270.0, true),
+            (365.0, false),
+            (400.0, false),
+            (180.0, false),
+        ]
+        .iter()
+        .map(|&(time, event)| Observation { time, event })
+        .collect();
         let km = KaplanMeier::fit(&obs, 0.95).expect("fits");
         let (xs, lo, hi) = km.ci_band(1.0);
         assert_eq!((xs.len(), lo.len()), (hi.len(), xs.len()));
@@ -464,12 +470,21 @@ mod band_tests {
             assert!(lo[i] <= hi[i], "band ordered at {x}");
             // Within an interval the band is flat: it only changes where x repeats (a step).
             if i > 0 && xs[i - 1] < x {
-                assert_eq!((lo[i - 1], hi[i - 1]), (lo[i], hi[i]), "flat between steps at {x}");
+                assert_eq!(
+                    (lo[i - 1], hi[i - 1]),
+                    (lo[i], hi[i]),
+                    "flat between steps at {x}"
+                );
             }
             // After each jump (the second point of a repeated x) the curve lies inside the band.
             if i > 0 && xs[i - 1] == x {
                 let s = km.survival_at(x);
-                assert!(lo[i] - 1e-9 <= s && s <= hi[i] + 1e-9, "S({x}) = {s} in [{}, {}]", lo[i], hi[i]);
+                assert!(
+                    lo[i] - 1e-9 <= s && s <= hi[i] + 1e-9,
+                    "S({x}) = {s} in [{}, {}]",
+                    lo[i],
+                    hi[i]
+                );
             }
         }
         assert!(!km.censor_marks(1.0).is_empty(), "censored subjects get ticks");

@@ -67,7 +67,6 @@ pub fn margin_sentence(target: &str, zone: &str, min_margin_mm: f64, coverage: f
     }
 }
 
-
 /// Coverage and margin of one target by one zone.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MarginReport {
@@ -255,7 +254,10 @@ mod text_tests {
     #[test]
     fn a_negative_margin_with_full_coverage_says_which_surface_sticks_out() {
         let s = margin_sentence("Node", "IRE zone", -1.1, 0.998);
-        assert!(s.contains("volume inside") && s.contains("1.1 mm beyond the zone's edge"), "{s}");
+        assert!(
+            s.contains("volume inside") && s.contains("1.1 mm beyond the zone's edge"),
+            "{s}"
+        );
         assert!(!s.contains("100 %"), "{s}");
     }
 }

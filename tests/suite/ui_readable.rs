@@ -70,13 +70,20 @@ fn overlay_problems(h: &Harness<'static, AblaApp>) -> Vec<String> {
 fn overlay_texts_never_overlap_in_any_layout_or_window_size() {
     let mut h = planned();
     let mut checked = 0;
-    for size in [(1400.0, 900.0), (1100.0, 700.0), (1920.0, 1080.0), (1000.0, 640.0)] {
+    for size in [
+        (1400.0, 900.0),
+        (1100.0, 700.0),
+        (1920.0, 1080.0),
+        (1000.0, 640.0),
+    ] {
         h.set_size(egui::vec2(size.0, size.1));
         for layout in [Layout::OnePlusTwo, Layout::OneByThree, Layout::Single] {
             run(&mut h, Command::SetLayout(layout));
             // The cursor over each view adds the read-out lines to its bottom-left corner.
             for view in ["Axial view", "Coronal view", "Sagittal view"] {
-                let Some(node) = h.query_by_label(view) else { continue };
+                let Some(node) = h.query_by_label(view) else {
+                    continue;
+                };
                 let c = node.rect().center();
                 h.event(Event::PointerMoved(egui::pos2(c.x as f32, c.y as f32)));
                 h.run_steps(3);
@@ -95,7 +102,9 @@ fn hovering_reads_out_the_field_and_the_zone_verdict() {
     let c = target_centre(h.state());
     let inside = h.state_mut().hover_readout_at(&c);
     assert!(
-        inside.iter().any(|l| l.contains("V/cm") && l.contains("inside the IRE zone")),
+        inside
+            .iter()
+            .any(|l| l.contains("V/cm") && l.contains("inside the IRE zone")),
         "at the target between the electrodes: {inside:?}"
     );
     let far = c + nalgebra::Vector3::new(0.0, 0.0, 400.0);
@@ -139,7 +148,10 @@ fn a_cryo_plan_speaks_cryo_and_has_no_iceball_before_the_freeze() {
     let mut h = app_with(StartupOptions::default());
     h.get_by_label("Cryoprobe").click();
     h.run_steps(3);
-    assert!(h.state().is_cryo_plan(), "the toolbar's Cryoprobe chose a cryoprobe");
+    assert!(
+        h.state().is_cryo_plan(),
+        "the toolbar's Cryoprobe chose a cryoprobe"
+    );
     h.get_by_label_contains("No cryoprobes.");
     assert!(h.query_by_label_contains("No electrodes").is_none());
     let mut s = ablaplan::physics::cryo::model::CryoSettings::default();
@@ -166,7 +178,9 @@ fn a_cryo_plan_speaks_cryo_and_has_no_iceball_before_the_freeze() {
     run(&mut h, Command::SetCryoTime(0.0));
     let sizes = h.state_mut().cryo_sizes().expect("sizes");
     assert!(
-        sizes.iter().all(|(_, s)| s.volume_ml == 0.0 && s.extents_mm == [0.0; 3]),
+        sizes
+            .iter()
+            .all(|(_, s)| s.volume_ml == 0.0 && s.extents_mm == [0.0; 3]),
         "nothing has frozen at t = 0: {sizes:?}"
     );
     let legend = h.state_mut().cryo_legend();
@@ -176,7 +190,10 @@ fn a_cryo_plan_speaks_cryo_and_has_no_iceball_before_the_freeze() {
     );
     run(&mut h, Command::SetCryoTime(600.0));
     let sizes = h.state_mut().cryo_sizes().expect("sizes");
-    assert!(sizes.iter().any(|(_, s)| s.volume_ml > 0.5), "an iceball at 10 min: {sizes:?}");
+    assert!(
+        sizes.iter().any(|(_, s)| s.volume_ml > 0.5),
+        "an iceball at 10 min: {sizes:?}"
+    );
     assert!(h.state_mut().cryo_legend().iter().any(|l| l.contains("(filled)")));
     let readout = h.state_mut().hover_readout_at(&c);
     assert!(
@@ -205,7 +222,9 @@ fn digits_typed_into_a_number_field_do_not_switch_the_window_preset() {
     // With nothing focused the same keys are the presets (the shortcut still works).
     h.key_press(egui::Key::Escape);
     h.run_steps(2);
-    h.event(Event::PointerMoved(h.get_by_label("Axial view").rect().center().into()));
+    h.event(Event::PointerMoved(
+        h.get_by_label("Axial view").rect().center().into(),
+    ));
     h.run_steps(2);
     h.key_press(egui::Key::Num4);
     h.run_steps(2);

@@ -33,16 +33,13 @@ fn out_dir() -> PathBuf {
 /// The app in a wgpu-rendering harness, or `None` (skipped, reason printed) without a device.
 fn app() -> Option<Harness<'static, AblaApp>> {
     let built = std::panic::catch_unwind(|| {
-        Harness::builder()
-            .with_size(WINDOW)
-            .wgpu()
-            .build_eframe(|cc| {
-                AblaApp::with_settings(
-                    cc.egui_ctx.clone(),
-                    Settings::default(),
-                    StartupOptions::default(),
-                )
-            })
+        Harness::builder().with_size(WINDOW).wgpu().build_eframe(|cc| {
+            AblaApp::with_settings(
+                cc.egui_ctx.clone(),
+                Settings::default(),
+                StartupOptions::default(),
+            )
+        })
     });
     match built {
         Ok(mut h) => {
@@ -100,12 +97,7 @@ fn ui_screens_demo_plan_layouts_and_findings() {
     let vessel = centre_of(h.state(), StructureKind::Vessel);
     add_electrode_pair(&mut h, vessel + nalgebra::Vector3::new(0.0, 12.0, 0.0));
     settle_jobs(&mut h);
-    let n = h
-        .state()
-        .safety()
-        .report()
-        .map(|r| r.findings.len())
-        .unwrap_or(0);
+    let n = h.state().safety().report().map(|r| r.findings.len()).unwrap_or(0);
     eprintln!("findings: {n}");
     shot(&mut h, "findings");
 }
@@ -140,9 +132,7 @@ fn ui_screens_cryo_plan() {
         });
         h.run_steps(2);
     }
-    common::step_until(&mut h, Duration::from_secs(900), "cryo", |a| {
-        !a.model_running()
-    });
+    common::step_until(&mut h, Duration::from_secs(900), "cryo", |a| !a.model_running());
     settle_jobs(&mut h);
     run(&mut h, Command::SetCryoTime(0.0));
     shot(&mut h, "cryo_t0");
@@ -168,7 +158,12 @@ fn ui_screens_km_plot() {
         ("Alpha", "2024-01-10", &["2024-07-10"], Some("2024-07-10")),
         ("Bravo", "2024-02-01", &["2024-08-01", "2025-02-01"], None),
         ("Charlie", "2024-03-01", &["2024-06-01", "2025-03-01"], None),
-        ("Delta", "2024-01-20", &["2024-04-20", "2024-10-20"], Some("2024-10-20")),
+        (
+            "Delta",
+            "2024-01-20",
+            &["2024-04-20", "2024-10-20"],
+            Some("2024-10-20"),
+        ),
         ("Echo", "2024-04-01", &["2024-10-01"], None),
     ];
     for (name, proc_date, fu, prog) in cases {

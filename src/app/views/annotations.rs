@@ -237,7 +237,10 @@ impl ViewCtx<'_> {
                 .slice_thickness_mm
                 .filter(|_| view == ViewKind::Axial)
                 .unwrap_or(g.spacing_mm[m.normal_axis]);
-            bl.push(t(format!("W {:.0}  L {:.0}{preset}", w.width_hu, w.center_hu), 55));
+            bl.push(t(
+                format!("W {:.0}  L {:.0}{preset}", w.width_hu, w.center_hu),
+                55,
+            ));
             bl.push(t(format!("Pos {pos_mm:.1} mm  Th {thickness:.2} mm"), 25));
             if let Some(h) = self.cache.hover.filter(|h| h.view == view) {
                 let hu =
@@ -262,13 +265,24 @@ impl ViewCtx<'_> {
                 text: text.clone(),
                 size: 12.0,
                 colour: *colour,
-                priority: if i == 0 { 70 } else { 65 },
+                // The title and the last line (the filled zone) outlast the isolines between.
+                priority: if i == 0 {
+                    70
+                } else if i + 1 == legend.len() {
+                    68
+                } else {
+                    65 - (i as u8).min(10)
+                },
             })
             .collect();
         if annotate {
             if !meta.study_date.is_empty() {
                 br.push(t(
-                    format!("{} {}", dicom_date(&meta.study_date), dicom_time(&meta.study_time)),
+                    format!(
+                        "{} {}",
+                        dicom_date(&meta.study_date),
+                        dicom_time(&meta.study_time)
+                    ),
                     8,
                 ));
             }
@@ -376,7 +390,9 @@ const SCALE_BAR_PT: f32 = 8.0;
 
 fn measure(fonts: &mut egui::epaint::text::FontsView<'_>, item: &OverlayItem) -> (Vec2, u8) {
     match item {
-        OverlayItem::Text { text, size, priority, .. } => {
+        OverlayItem::Text {
+            text, size, priority, ..
+        } => {
             let g = fonts.layout_no_wrap(text.clone(), FontId::proportional(*size), Color32::WHITE);
             (g.size() + Vec2::new(1.0, 1.0), *priority)
         }

@@ -100,8 +100,8 @@ fn place(inner: Rect, stack: &Stack, shown: &[bool]) -> Vec<Option<Rect>> {
         .enumerate()
         .filter(|(i, _)| shown[*i])
         .collect();
-    let total: f32 = lines.iter().map(|(_, l)| l.size.y).sum::<f32>()
-        + LINE_GAP * lines.len().saturating_sub(1) as f32;
+    let total: f32 =
+        lines.iter().map(|(_, l)| l.size.y).sum::<f32>() + LINE_GAP * lines.len().saturating_sub(1) as f32;
     let mut y = match stack.anchor.y() {
         Align::Min => inner.min.y,
         Align::Center => inner.center().y - total / 2.0,
@@ -173,7 +173,10 @@ mod tests {
         let rects = all_rects(&r);
         for (i, (si, a)) in rects.iter().enumerate() {
             for (sj, b) in &rects[i + 1..] {
-                assert!(si == sj || !a.intersects(*b), "stack {si} {a:?} overlaps stack {sj} {b:?}");
+                assert!(
+                    si == sj || !a.intersects(*b),
+                    "stack {si} {a:?} overlaps stack {sj} {b:?}"
+                );
             }
         }
         assert!(r[0][0].is_some(), "kept lines stay");
