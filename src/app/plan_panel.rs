@@ -964,22 +964,6 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn isoline_levels_parse() {
-        assert_eq!(
-            parse_levels("300, 500 700;1000"),
-            Some(vec![300.0, 500.0, 700.0, 1000.0])
-        );
-        assert_eq!(parse_levels("300, x"), None);
-        assert_eq!(parse_levels("-5"), None);
-        assert_eq!(parse_levels(""), Some(vec![]));
-    }
-}
-
 /// How the plan panel names probes: a cryo plan speaks of cryoprobes and their active length,
 /// an IRE plan of electrodes and their exposure.
 pub struct ProbeWords {
@@ -1005,5 +989,21 @@ impl ProbeWords {
                              the skin entry, or place an array below.",
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isoline_levels_parse() {
+        assert_eq!(
+            parse_levels("300, 500 700;1000"),
+            Some(vec![300.0, 500.0, 700.0, 1000.0])
+        );
+        assert_eq!(parse_levels("300, x"), None);
+        assert_eq!(parse_levels("-5"), None);
+        assert_eq!(parse_levels(""), Some(vec![]));
     }
 }

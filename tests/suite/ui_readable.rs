@@ -43,10 +43,6 @@ fn overlay_problems(h: &Harness<'static, AblaApp>) -> Vec<String> {
             continue; // not shown in this layout
         };
         let pane = node.rect();
-        let pane = egui::Rect::from_min_max(
-            egui::pos2(pane.min.x as f32, pane.min.y as f32),
-            egui::pos2(pane.max.x as f32, pane.max.y as f32),
-        );
         for (i, (si, a)) in rects.iter().enumerate() {
             if !pane.expand(1.0).contains_rect(*a) {
                 problems.push(format!("{view:?}: stack {si} {a:?} leaves the pane {pane:?}"));
@@ -85,7 +81,7 @@ fn overlay_texts_never_overlap_in_any_layout_or_window_size() {
                     continue;
                 };
                 let c = node.rect().center();
-                h.event(Event::PointerMoved(egui::pos2(c.x as f32, c.y as f32)));
+                h.event(Event::PointerMoved(c));
                 h.run_steps(3);
                 let problems = overlay_problems(&h);
                 assert!(problems.is_empty(), "{size:?} {layout:?}: {problems:#?}");
@@ -222,9 +218,7 @@ fn digits_typed_into_a_number_field_do_not_switch_the_window_preset() {
     // With nothing focused the same keys are the presets (the shortcut still works).
     h.key_press(egui::Key::Escape);
     h.run_steps(2);
-    h.event(Event::PointerMoved(
-        h.get_by_label("Axial view").rect().center().into(),
-    ));
+    h.event(Event::PointerMoved(h.get_by_label("Axial view").rect().center()));
     h.run_steps(2);
     h.key_press(egui::Key::Num4);
     h.run_steps(2);
