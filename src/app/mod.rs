@@ -14,6 +14,7 @@ mod import;
 mod loading;
 mod panels;
 mod placement;
+mod quit;
 pub mod plan;
 mod plan_draw;
 mod plan_panel;
@@ -155,6 +156,8 @@ enum Thumb {
 }
 
 pub struct AblaApp {
+    /// A close request with unsaved changes (`quit.rs`).
+    quit: quit::QuitState,
     settings: Settings,
     loaded: Option<Loaded>,
     viewer: Option<Viewer>,
@@ -286,6 +289,7 @@ impl AblaApp {
             safety: safety_ui::SafetyRun::default(),
             export: export_ui::ExportRun::default(),
             settings_store: None,
+            quit: quit::QuitState::default(),
             ctx,
         };
         for e in [app.catalog.as_ref().err(), app.tissue.as_ref().err()]
@@ -491,6 +495,9 @@ impl eframe::App for AblaApp {
         plan_panel::probe_view_window(self, ui);
         egui::CentralPanel::no_frame().show(ui, |ui| views::central(self, ui));
         views::keyboard(self, ui, focused_at_start);
+        let ctx = ui.ctx().clone();
+        self.handle_close_request(&ctx);
+        self.quit_window(&ctx);
         self.apply_queued();
     }
 

@@ -51,6 +51,7 @@ mod ui_flows;
 mod ui_pipeline;
 mod ui_plan;
 mod ui_probe_view;
+mod ui_quit;
 mod ui_readable;
 mod ui_review;
 mod ui_safety;
