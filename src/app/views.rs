@@ -740,7 +740,9 @@ impl ViewCtx<'_> {
             }
         }
 
-        if response.clicked() || response.drag_started() || response.secondary_clicked() {
+        // Only a left click makes a view the active one: in 1+2 the active view is the large
+        // pane, and a drag (zoom, pan, W/L) or a right click must never rearrange the layout.
+        if response.clicked_by(PointerButton::Primary) {
             cmds.push(Command::SetActiveView(view));
         }
         if response.double_clicked() {

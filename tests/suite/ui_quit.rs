@@ -28,7 +28,10 @@ fn quitting_with_unsaved_changes_asks_first() {
     add_electrode_pair(&mut h, ablaplan::geometry::PatientPos::new(30.0, 10.0, 0.0));
     assert!(h.state().has_unsaved_changes());
     request_close(&mut h);
-    assert!(h.state().asking_to_quit(), "unsaved edits: the close waits for an answer");
+    assert!(
+        h.state().asking_to_quit(),
+        "unsaved edits: the close waits for an answer"
+    );
     h.get_by_label("Save and quit");
     h.get_by_label("Quit without saving");
     h.get_by_label("Cancel").click();

@@ -227,3 +227,40 @@ fn digits_typed_into_a_number_field_do_not_switch_the_window_preset() {
         Some("Lung")
     );
 }
+
+#[test]
+fn a_right_drag_zoom_in_a_small_pane_never_swaps_the_panes() {
+    let mut h = app_with(StartupOptions::default());
+    run(&mut h, Command::SetLayout(Layout::OnePlusTwo));
+    let axial = h.get_by_label("Axial view").rect();
+    let coronal = h.get_by_label("Coronal view").rect();
+    assert!(axial.width() > coronal.width(), "axial is the large pane");
+    let zoom_before = h
+        .state()
+        .viewer()
+        .unwrap()
+        .view(ablaplan::volume::ViewKind::Coronal)
+        .zoom;
+    let from = coronal.center();
+    crate::common::drag(
+        &mut h,
+        from,
+        from + egui::vec2(0.0, -40.0),
+        egui::PointerButton::Secondary,
+        6,
+    );
+    h.run_steps(3);
+    assert_eq!(
+        h.get_by_label("Axial view").rect(),
+        axial,
+        "the large pane stayed"
+    );
+    assert_eq!(h.get_by_label("Coronal view").rect(), coronal);
+    let zoom_after = h
+        .state()
+        .viewer()
+        .unwrap()
+        .view(ablaplan::volume::ViewKind::Coronal)
+        .zoom;
+    assert!(zoom_after != zoom_before, "the drag zoomed the small pane");
+}
