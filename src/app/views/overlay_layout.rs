@@ -45,47 +45,55 @@ pub fn fit(pane: Rect, pad: f32, stacks: &[Stack]) -> Vec<Vec<Option<Rect>>> {
             .zip(&shown)
             .map(|(s, on)| place(inner, s, on))
             .collect();
-        // The least important shown line of the first collision that has one to give (the
-        // later one on ties: the detail under the headline); done when none has.
-        let drop = collisions(inner, &rects).into_iter().find_map(|(a, b)| {
-            [Some(a), b]
-                .into_iter()
-                .flatten()
-                .flat_map(|s| {
-                    let shown = &shown;
-                    stacks[s]
-                        .lines
-                        .iter()
-                        .enumerate()
-                        .filter(move |(l, line)| shown[s][*l] && line.priority != KEEP)
-                        .map(move |(l, line)| (line.priority, s, l))
-                })
-                .min_by_key(|&(p, s, l)| (p, usize::MAX - s, usize::MAX - l))
+        // The least important line of the first collision that has one to give: a line that
+        // itself collides if one may go, else any shown line of the stacks involved (the later
+        // one on ties: the detail under the headline); done when none has.
+        let droppable = |s: usize, l: usize| shown[s][l] && stacks[s].lines[l].priority != KEEP;
+        let key = |&(s, l): &(usize, usize)| (stacks[s].lines[l].priority, usize::MAX - s, usize::MAX - l);
+        let drop = collisions(inner, &rects).into_iter().find_map(|lines| {
+            let direct = lines
+                .iter()
+                .copied()
+                .filter(|&(s, l)| droppable(s, l))
+                .min_by_key(key);
+            direct.or_else(|| {
+                let mut stacks_in: Vec<usize> = lines.iter().map(|&(s, _)| s).collect();
+                stacks_in.dedup();
+                stacks_in
+                    .into_iter()
+                    .flat_map(|s| (0..stacks[s].lines.len()).map(move |l| (s, l)))
+                    .filter(|&(s, l)| droppable(s, l))
+                    .min_by_key(key)
+            })
         });
-        let Some((_, s, l)) = drop else {
+        let Some((s, l)) = drop else {
             return rects;
         };
         shown[s][l] = false;
     }
 }
 
-/// Every collision: a stack leaving the pane (`None` as the other), then pairs of overlapping
-/// stacks.
-fn collisions(inner: Rect, rects: &[Vec<Option<Rect>>]) -> Vec<(usize, Option<usize>)> {
+/// Every collision as the (stack, line)s involved: a line leaving the pane, or two lines of
+/// different stacks overlapping.
+fn collisions(inner: Rect, rects: &[Vec<Option<Rect>>]) -> Vec<Vec<(usize, usize)>> {
     let mut out = Vec::new();
     for (i, ri) in rects.iter().enumerate() {
-        if ri.iter().flatten().any(|r| !inner.expand(0.5).contains_rect(*r)) {
-            out.push((i, None));
+        for (li, r) in ri.iter().enumerate() {
+            if r.is_some_and(|r| !inner.expand(0.5).contains_rect(r)) {
+                out.push(vec![(i, li)]);
+            }
         }
     }
     for (i, ri) in rects.iter().enumerate() {
         for (j, rj) in rects.iter().enumerate().skip(i + 1) {
-            let hit = ri
-                .iter()
-                .flatten()
-                .any(|a| rj.iter().flatten().any(|b| a.intersects(*b)));
-            if hit {
-                out.push((i, Some(j)));
+            for (li, a) in ri.iter().enumerate() {
+                for (lj, b) in rj.iter().enumerate() {
+                    if let (Some(a), Some(b)) = (a, b)
+                        && a.intersects(*b)
+                    {
+                        out.push(vec![(i, li), (j, lj)]);
+                    }
+                }
             }
         }
     }
