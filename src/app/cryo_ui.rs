@@ -127,11 +127,25 @@ impl CryoView {
                 Color32::WHITE,
             ));
         }
-        v.push((
-            format!("lethal zone (filled) ≤ {:.0} °C", self.lethal_c),
-            super::widgets::rgb(LETHAL_RGB),
-        ));
+        // "filled" only when something is: early in the freeze the lethal zone is empty.
+        let text = if self.lethal_filled() {
+            format!("lethal zone (filled) at or below {:.0} °C", self.lethal_c)
+        } else {
+            format!("lethal zone: none yet (at or below {:.0} °C)", self.lethal_c)
+        };
+        v.push((text, super::widgets::rgb(LETHAL_RGB)));
         v
+    }
+
+    /// Whether the lethal fill has anything to draw: nodes of the lethal field of the shown
+    /// time, or (preview) the catalog's lethal ellipsoids.
+    pub fn lethal_filled(&self) -> bool {
+        match (&self.lethal, &self.preview) {
+            // At t = 0 only the probes' own cold nodes would count.
+            (Some(l), _) => self.time_s > 0.0 && l.iter().any(|&x| x > 0),
+            (None, Some(_)) => true,
+            (None, None) => false,
+        }
     }
 }
 
@@ -730,7 +744,7 @@ fn sensors_ui(
     curves: &[(String, Vec<(f64, f32)>)],
     cmds: &mut Vec<Command>,
 ) {
-    use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
+    use egui_plot::{Line, Plot, PlotPoints, VLine};
     ui.horizontal(|ui| {
         if ui
             .button("Add sensor at crosshair")
@@ -772,20 +786,28 @@ fn sensors_ui(
             )
         })
         .collect();
+    use super::widgets::{PLOT_COLOURS, PLOT_Y_AXIS_WIDTH, legend_row};
+    let mut legend: Vec<(String, Color32)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.clone(), PLOT_COLOURS[i % PLOT_COLOURS.len()]))
+        .collect();
+    legend.push(("shown time".to_string(), Color32::WHITE));
     Plot::new("cryo-sensors")
         .height(170.0)
         .allow_scroll(false)
         .x_axis_label("min")
         .y_axis_label("°C")
-        .legend(Legend::default())
+        .y_axis_min_width(PLOT_Y_AXIS_WIDTH)
         .show(ui, move |p| {
-            for (n, pts) in lines {
-                p.line(Line::new(n, PlotPoints::from(pts)));
+            for (i, (n, pts)) in lines.into_iter().enumerate() {
+                p.line(Line::new(n, PlotPoints::from(pts)).color(PLOT_COLOURS[i % PLOT_COLOURS.len()]));
             }
             if let Some(t) = now {
-                p.vline(VLine::new("shown time", t));
+                p.vline(VLine::new("shown time", t).color(Color32::WHITE));
             }
         });
+    legend_row(ui, &legend);
 }
 
 #[cfg(test)]

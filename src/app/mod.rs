@@ -19,6 +19,7 @@ pub mod plan;
 mod plan_draw;
 mod plan_panel;
 pub mod probe_view;
+mod quit;
 pub mod review;
 mod run;
 mod run_panel;
@@ -157,6 +158,8 @@ enum Thumb {
 }
 
 pub struct AblaApp {
+    /// A close request with unsaved changes (`quit.rs`).
+    quit: quit::QuitState,
     settings: Settings,
     loaded: Option<Loaded>,
     viewer: Option<Viewer>,
@@ -294,6 +297,7 @@ impl AblaApp {
             pacs: pacs::PacsState::default(),
             view3d: view3d::View3d::new(),
             settings_store: None,
+            quit: quit::QuitState::default(),
             ctx,
         };
         for e in [app.catalog.as_ref().err(), app.tissue.as_ref().err()]
@@ -485,6 +489,9 @@ impl eframe::App for AblaApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         self.view3d.set_render_state(frame);
+        // A widget focused when the frame began owns this frame's keys, even if it lets go of
+        // the focus while drawing (the view shortcuts run last).
+        let focused_at_start = ui.ctx().memory(|m| m.focused().is_some());
         panels::menu_bar(self, ui);
         panels::toolbar(self, ui);
         panels::tool_options(self, ui);
@@ -498,7 +505,10 @@ impl eframe::App for AblaApp {
         safety_ui::rules_window(self, &ctx);
         plan_panel::probe_view_window(self, ui);
         egui::CentralPanel::no_frame().show(ui, |ui| views::central(self, ui));
-        views::keyboard(self, ui);
+        views::keyboard(self, ui, focused_at_start);
+        let ctx = ui.ctx().clone();
+        self.handle_close_request(&ctx);
+        self.quit_window(&ctx);
         self.apply_queued();
     }
 

@@ -331,11 +331,6 @@ pub fn toolbar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     "Ellipsoid",
                     "Three clicks: both ends of the long axis, then the short radius",
                 ),
-                (
-                    Tool::Probe,
-                    "IRE electrode",
-                    "Press at the tip, drag to the skin entry, release. Drag the tip, entry or shaft of an electrode to move it; Delete removes the selected one",
-                ),
             ] {
                 if ui
                     .selectable_label(app.tool == tool, label)
@@ -345,6 +340,7 @@ pub fn toolbar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     cmds.push(Command::SetTool(tool));
                 }
             }
+            probe_tools(ui, app, &mut cmds);
             if matches!(app.tool, Tool::Brush | Tool::Eraser) {
                 let mut b = app.brush;
                 ui.add(
@@ -887,4 +883,39 @@ pub fn structure_panel(app: &mut AblaApp, ui: &mut egui::Ui) {
             );
         });
     app.commands.extend(cmds);
+}
+
+/// The probe tool once per modality: "IRE electrode" and "Cryoprobe" each choose their
+/// catalog's first model (unless one of that modality is already chosen) and the probe tool.
+fn probe_tools(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
+    use crate::plan::catalog::Modality;
+    let Some(cat) = app.catalog() else { return };
+    let chosen = app
+        .probe_model_id()
+        .and_then(|id| cat.get(&id))
+        .map(|m| m.modality);
+    for (modality, label, hint) in [
+        (
+            Modality::Ire,
+            "IRE electrode",
+            "Press at the tip, drag to the skin entry, release. Drag the tip, entry or shaft of an electrode to move it; Delete removes the selected one",
+        ),
+        (
+            Modality::Cryo,
+            "Cryoprobe",
+            "Press at the tip, drag to the skin entry, release. Drag the tip, entry or shaft of a cryoprobe to move it; Delete removes the selected one",
+        ),
+    ] {
+        let on = app.tool == Tool::Probe && chosen == Some(modality);
+        if ui.selectable_label(on, label).on_hover_text(hint).clicked() {
+            if chosen != Some(modality)
+                && let Some(m) = cat
+                    .of_modality(modality)
+                    .find(|m| m.default_active_mm().is_some())
+            {
+                cmds.push(Command::SetProbeModel(m.id.clone()));
+            }
+            cmds.push(Command::SetTool(Tool::Probe));
+        }
+    }
 }

@@ -356,9 +356,8 @@ pub fn draw_isolines(
     }
 }
 
-/// The isoline legend at the right edge of a view.
-pub fn draw_legend(painter: &egui::Painter, rect: Rect, zone: &ZoneRef<'_>) {
-    let size = 12.0;
+/// The isoline legend of a view (text, colour), the first line saying what is shown.
+pub fn legend_lines(zone: &ZoneRef<'_>) -> Vec<(String, Color32)> {
     let mut lines: Vec<(String, Color32)> = vec![(
         if zone.result.preview {
             "IRE preview".to_string()
@@ -385,6 +384,13 @@ pub fn draw_legend(painter: &egui::Painter, rect: Rect, zone: &ZoneRef<'_>) {
     for (n, l) in zone.isolines_v_per_cm.iter().enumerate() {
         lines.push((format!("— {l:.0} V/cm"), isoline_colour(n)));
     }
+    lines
+}
+
+/// The isoline legend at the right edge of a view.
+pub fn draw_legend(painter: &egui::Painter, rect: Rect, zone: &ZoneRef<'_>) {
+    let size = 12.0;
+    let lines = legend_lines(zone);
     let x = rect.max.x - 8.0;
     let y0 = rect.center().y - lines.len() as f32 * (size + 3.0) / 2.0;
     for (i, (text, col)) in lines.iter().enumerate() {

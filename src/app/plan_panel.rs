@@ -10,7 +10,7 @@ use super::plan::{ArrayAxis, ArrayCentre, PlanState, profile_line};
 use crate::physics::ire::model::{IreModelOptions, IreResult, ZoneCriterion};
 use crate::plan::checks::{PlacementLimits, Severity, check_probes};
 use crate::plan::ire::{
-    CURRENT_LIMIT_A, LIVER_MAX_RATIO_V_PER_CM, STUDY_RATIO_RANGE_V_PER_CM, VOLTAGE_CAP_V,
+    CURRENT_LIMIT_A, CurrentState, LIVER_MAX_RATIO_V_PER_CM, STUDY_RATIO_RANGE_V_PER_CM, VOLTAGE_CAP_V,
 };
 use crate::plan::probe::{ARRAY_COUNT, ARRAY_SPACING_MM, Probe};
 
@@ -124,17 +124,17 @@ pub fn panel(app: &mut AblaApp, ui: &mut egui::Ui) {
 
 fn electrodes(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
     let plan = &app.plan;
+    let words = ProbeWords::of(app.is_cryo_plan());
     if plan.probes.is_empty() {
-        ui.label(
-            "No electrodes. Choose \"IRE electrode\" in the toolbar and drag from the tip to the skin entry, \
-             or place an array below.",
-        );
+        ui.label(words.empty_plan);
     }
     for (i, p) in plan.probes.iter().enumerate() {
         let sel = plan.selected == Some(i);
         let text = format!(
-            "Electrode {} · exposure {:.1} cm · {:.0} mm",
+            "{} {} · {} {:.1} cm · {:.0} mm",
+            words.noun,
             p.label,
+            words.active,
             p.exposure_mm / 10.0,
             p.length_mm()
         );
@@ -259,7 +259,11 @@ fn inspector(ui: &mut egui::Ui, app: &AblaApp, i: usize, p: &Probe, cmds: &mut V
     ));
     ui.horizontal(|ui| {
         if ui
-            .button("Delete electrode")
+            .button(if app.is_cryo_plan() {
+                "Delete cryoprobe"
+            } else {
+                "Delete electrode"
+            })
             .on_hover_text("Also the Delete key")
             .clicked()
         {
@@ -610,9 +614,16 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
                         // The generator stops on the highest current of the train: with heating
                         // the final one, shown with the first.
                         let max_a = res.pair_max_current_a(i).unwrap_or(p.current_a);
-                        let over = p.over_limit || max_a > CURRENT_LIMIT_A;
+                        let state = crate::plan::ire::generator_limits().current_state(max_a);
+                        let over = p.over_limit || state == CurrentState::OverLimit;
                         any_over |= over;
-                        let col = if over { WARN } else { ui.visuals().text_color() };
+                        let col = if over {
+                            WARN
+                        } else if state == CurrentState::NearLimit {
+                            CAUTION
+                        } else {
+                            ui.visuals().text_color()
+                        };
                         let text = if max_a > p.current_a + 0.05 {
                             format!("{:.1} A, end {max_a:.1} A / {CURRENT_LIMIT_A:.0} A", p.current_a)
                         } else {
@@ -631,6 +642,15 @@ fn ire_settings(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
                     _ if !r.included => ("not pulsed", Color32::GRAY),
                     None => ("—", Color32::GRAY),
                     Some(p) if p.over_limit => ("over current limit", WARN),
+                    Some(_)
+                        if found.is_some_and(|(res, i, p)| {
+                            let max_a = res.pair_max_current_a(i).unwrap_or(p.current_a);
+                            crate::plan::ire::generator_limits().current_state(max_a)
+                                == CurrentState::NearLimit
+                        }) =>
+                    {
+                        ("near the limit", CAUTION)
+                    }
                     Some(p) if !p.converged => ("not converged", CAUTION),
                     Some(_) => ("ok", GOOD),
                 };
@@ -837,7 +857,7 @@ fn results(
 
 /// |E| along the line through the exposed parts of a chosen pair, with the threshold.
 fn profile_plot(ui: &mut egui::Ui, app: &AblaApp, r: &IreResult, cmds: &mut Vec<Command>) {
-    use egui_plot::{HLine, Legend, Line, Plot, PlotPoints, VLine};
+    use egui_plot::{HLine, Line, Plot, PlotPoints, VLine};
     let plan = &app.plan;
     if r.pairs.is_empty() {
         return;
@@ -869,20 +889,29 @@ fn profile_plot(ui: &mut egui::Ui, app: &AblaApp, r: &IreResult, cmds: &mut Vec<
         .map(|t| f64::from(*t))
         .filter(|t| t.is_finite() && *t > 0.0);
     let (la, lb) = (plan.label(pr.a), plan.label(pr.b));
+    use super::widgets::{PLOT_COLOURS, PLOT_Y_AXIS_WIDTH, legend_row};
+    let (c_e, c_t, c_p) = (PLOT_COLOURS[0], PLOT_COLOURS[1], PLOT_COLOURS[4]);
+    let mut legend = vec![("|E| max over pairs".to_string(), c_e)];
+    if let Some(t) = threshold {
+        legend.push((format!("threshold {t:.0} V/cm"), c_t));
+    }
+    legend.push((format!("electrodes {la}, {lb}"), c_p));
     Plot::new("ire-profile")
         .height(170.0)
         .allow_scroll(false)
         .x_axis_label("mm along the pair")
         .y_axis_label("|E| V/cm")
-        .legend(Legend::default())
+        .y_axis_min_width(PLOT_Y_AXIS_WIDTH)
+        .include_y(0.0)
         .show(ui, move |p| {
-            p.line(Line::new("|E| max over pairs", PlotPoints::from(pts)));
+            p.line(Line::new("|E| max over pairs", PlotPoints::from(pts)).color(c_e));
             if let Some(t) = threshold {
-                p.hline(HLine::new(format!("threshold {t:.0} V/cm"), t));
+                p.hline(HLine::new(format!("threshold {t:.0} V/cm"), t).color(c_t));
             }
-            p.vline(VLine::new(format!("electrode {la}"), da));
-            p.vline(VLine::new(format!("electrode {lb}"), db));
+            p.vline(VLine::new(format!("electrode {la}"), da).color(c_p));
+            p.vline(VLine::new(format!("electrode {lb}"), db).color(c_p));
         });
+    legend_row(ui, &legend);
 }
 
 /// The along-probe view (written in `probe_view.rs`) in its own window.
@@ -932,6 +961,34 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
     app.commands.extend(cmds);
     if !open {
         app.commands.push(Command::ShowProbeView(false));
+    }
+}
+
+/// How the plan panel names probes: a cryo plan speaks of cryoprobes and their active length,
+/// an IRE plan of electrodes and their exposure.
+pub struct ProbeWords {
+    pub noun: &'static str,
+    pub active: &'static str,
+    pub empty_plan: &'static str,
+}
+
+impl ProbeWords {
+    pub fn of(cryo: bool) -> Self {
+        if cryo {
+            ProbeWords {
+                noun: "Cryoprobe",
+                active: "active length",
+                empty_plan: "No cryoprobes. Choose \"Cryoprobe\" in the toolbar and drag from the tip to the \
+                             skin entry, or place an array below.",
+            }
+        } else {
+            ProbeWords {
+                noun: "Electrode",
+                active: "exposure",
+                empty_plan: "No electrodes. Choose \"IRE electrode\" in the toolbar and drag from the tip to \
+                             the skin entry, or place an array below.",
+            }
+        }
     }
 }
 

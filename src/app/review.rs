@@ -392,6 +392,14 @@ fn library_window(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command
     app.review.show_library = open;
 }
 
+/// Colours of the cohort curves (one per group).
+const KM_COLOURS: [Color32; 4] = [
+    Color32::from_rgb(90, 170, 255),
+    Color32::from_rgb(255, 170, 60),
+    Color32::from_rgb(120, 220, 120),
+    Color32::from_rgb(230, 110, 200),
+];
+
 fn cohort_view(ui: &mut egui::Ui, r: &mut ReviewUi, shown: &[usize]) {
     ui.horizontal(|ui| {
         ui.label("Kaplan–Meier:");
@@ -422,15 +430,37 @@ fn cohort_view(ui: &mut egui::Ui, r: &mut ReviewUi, shown: &[usize]) {
     let month = 1.0 / crate::review::DAYS_PER_MONTH;
     Plot::new("km_plot")
         .height(200.0)
-        .legend(Legend::default())
+        .legend(Legend::default().position(egui_plot::Corner::LeftBottom))
         .x_axis_label("months")
         .y_axis_label("progression-free")
         .include_y(0.0)
         .include_y(1.0)
         .show(ui, |plot| {
-            for c in &curves.curves {
+            for (i, c) in curves.curves.iter().enumerate() {
+                let colour = KM_COLOURS[i % KM_COLOURS.len()];
+                let (xs, lo, hi) = c.km.ci_band(month);
+                plot.add(
+                    egui_plot::FilledArea::new(format!("{} 95 % CI", c.label), &xs, &lo, &hi)
+                        .fill_color(colour.gamma_multiply(0.18)),
+                );
+                // No band aggregation: a step curve's vertical drops share their x, which the
+                // plot would otherwise merge into a filled wedge.
                 let pts = PlotPoints::from(c.km.step_points(month));
-                plot.line(Line::new(c.label.clone(), pts));
+                plot.line(
+                    Line::new(c.label.clone(), pts)
+                        .allow_band(false)
+                        .color(colour)
+                        .width(2.0),
+                );
+                let marks = c.km.censor_marks(month);
+                if !marks.is_empty() {
+                    plot.points(
+                        egui_plot::Points::new(format!("{} censored", c.label), marks)
+                            .shape(egui_plot::MarkerShape::Plus)
+                            .radius(5.0)
+                            .color(colour),
+                    );
+                }
             }
         });
     egui::Grid::new("at_risk").show(ui, |ui| {

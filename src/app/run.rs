@@ -503,18 +503,32 @@ impl ModelRun {
             return Some(v.clone());
         }
         let r = self.cryo_shown()?;
+        // Before the first freeze step nothing has frozen: the nodes inside the probes are cold
+        // from the start and would read as a small iceball (0.1 mL, 2 cm long), so t = 0 is empty.
+        let started = r.snapshot_times_s.get(s).is_some_and(|t| *t > 0.0);
+        let size = |temperature_c: f64, mask: &dyn Fn() -> Vec<bool>| {
+            if started {
+                let m = mask();
+                IsothermSize {
+                    temperature_c,
+                    volume_ml: r.volume_ml(&m),
+                    extents_mm: r.extents_mm(&m, axes),
+                }
+            } else {
+                IsothermSize {
+                    temperature_c,
+                    volume_ml: 0.0,
+                    extents_mm: [0.0; 3],
+                }
+            }
+        };
         let mut out: Vec<(String, IsothermSize)> = isotherms_c
             .iter()
-            .map(|&t| (format!("{t:.0} °C"), r.isotherm_size(s, t, axes)))
+            .map(|&t| (format!("{t:.0} °C"), size(t, &|| r.isotherm_mask(s, t))))
             .collect();
-        let lethal = r.lethal_mask(s);
         out.push((
-            format!("lethal (reached ≤ {:.0} °C)", r.lethal_isotherm_c),
-            IsothermSize {
-                temperature_c: r.lethal_isotherm_c,
-                volume_ml: r.volume_ml(&lethal),
-                extents_mm: r.extents_mm(&lethal, axes),
-            },
+            format!("lethal (reached at or below {:.0} °C)", r.lethal_isotherm_c),
+            size(r.lethal_isotherm_c, &|| r.lethal_mask(s)),
         ));
         let v = Arc::new(out);
         self.sizes = Some((key, v.clone()));

@@ -360,6 +360,10 @@ pub fn traffic_light(app: &AblaApp, ui: &mut egui::Ui, cmds: &mut Vec<Command>) 
     }
 }
 
+/// Default height of the findings panel (points): the user resizes it, its content never does.
+pub const FINDINGS_PANEL_HEIGHT: f32 = 190.0;
+const FINDINGS_MIN_HEIGHT: f32 = 80.0;
+
 /// The findings panel (bottom of the window).
 pub fn panel(app: &mut AblaApp, ui: &mut egui::Ui) {
     if !app.safety.show_panel || app.loaded.is_none() {
@@ -368,7 +372,8 @@ pub fn panel(app: &mut AblaApp, ui: &mut egui::Ui) {
     let mut cmds = Vec::new();
     egui::Panel::bottom("safety_panel")
         .resizable(true)
-        .default_size(190.0)
+        .default_size(FINDINGS_PANEL_HEIGHT)
+        .size_range(FINDINGS_MIN_HEIGHT + 40.0..=600.0)
         .show(ui, |ui| {
             let current = app.safety_current();
             ui.horizontal(|ui| {
@@ -391,9 +396,27 @@ pub fn panel(app: &mut AblaApp, ui: &mut egui::Ui) {
                 return;
             };
             let goal_mm = app.margin_goal_mm();
+            let has_target = app
+                .structures
+                .items
+                .iter()
+                .any(|s| s.kind == crate::anatomy::StructureKind::Target);
+            // The panel keeps its height whatever the findings: both columns scroll inside it,
+            // so the views above never move when findings appear or go away.
+            let h = ui.available_height().max(FINDINGS_MIN_HEIGHT);
             ui.columns(2, |cols| {
-                findings_table(&mut cols[0], report, app.safety.selected, current, &mut cmds);
-                margins(&mut cols[1], report, goal_mm);
+                egui::ScrollArea::vertical()
+                    .id_salt("findings")
+                    .max_height(h)
+                    .auto_shrink([false, false])
+                    .show(&mut cols[0], |ui| {
+                        findings_table(ui, report, app.safety.selected, current, &mut cmds);
+                    });
+                egui::ScrollArea::vertical()
+                    .id_salt("margins")
+                    .max_height(h)
+                    .auto_shrink([false, false])
+                    .show(&mut cols[1], |ui| margins(ui, report, goal_mm, has_target));
             });
         });
     app.commands.extend(cmds);
@@ -415,23 +438,25 @@ fn findings_table(
         ui.colored_label(light_colour(Light::Green), "No rule fired.");
         return;
     }
-    egui::ScrollArea::vertical().id_salt("findings").show(ui, |ui| {
-        for (i, f) in report.findings.iter().enumerate() {
-            ui.horizontal_top(|ui| {
-                let mut colour = light_colour(f.light);
-                if !current {
-                    colour = colour.gamma_multiply(0.5);
-                }
-                ui.colored_label(colour, f.severity.label());
-                // Long findings (the model's reasons) wrap inside the column instead of running
-                // under the margin plot beside it.
-                let item = egui::Button::selectable(selected == Some(i), &f.message).wrap();
-                if ui.add(item).on_hover_text(finding_details(f)).clicked() {
-                    cmds.push(Command::FocusFinding(i));
-                }
-            });
-        }
-    });
+    // One row per finding: the severity, then the finding wrapping within the column.
+    let sev_width = 70.0;
+    for (i, f) in report.findings.iter().enumerate() {
+        ui.horizontal_top(|ui| {
+            let mut colour = light_colour(f.light);
+            if !current {
+                colour = colour.gamma_multiply(0.5);
+            }
+            ui.add_sized(
+                [sev_width, 16.0],
+                egui::Label::new(egui::RichText::new(f.severity.label()).color(colour)),
+            );
+            let item = egui::Button::selectable(selected == Some(i), &f.message).wrap();
+            if ui.add(item).on_hover_text(finding_details(f)).clicked() {
+                cmds.push(Command::FocusFinding(i));
+            }
+        });
+        ui.separator();
+    }
 }
 
 fn finding_details(f: &Finding) -> String {
@@ -453,23 +478,21 @@ fn finding_details(f: &Finding) -> String {
 
 /// Coverage and margin per target, and the histogram of the first target's surface margins
 /// with the goal of the rules.
-fn margins(ui: &mut egui::Ui, report: &SafetyReport, goal_mm: Option<f64>) {
+fn margins(ui: &mut egui::Ui, report: &SafetyReport, goal_mm: Option<f64>, has_target: bool) {
     if !report.has_zone() {
         ui.label("Margin: not computed yet (the model has not finished for this plan).");
         return;
     }
     if report.margins.is_empty() {
-        ui.label("Margin: draw a Target structure to see the ablative margin.");
+        ui.label(empty_margin_text(has_target));
         return;
     }
     for m in &report.margins {
         let text = match m.min_margin_mm {
             Some(mm) => format!(
-                "{} in {}: minimal margin {mm:.1} mm (±{:.1}), coverage {:.0} %",
-                m.target,
-                m.zone,
-                m.error_bound_mm,
-                100.0 * m.coverage
+                "{} (±{:.1} mm)",
+                crate::safety::margin::margin_sentence(&m.target, &m.zone, mm, m.coverage),
+                m.error_bound_mm
             ),
             None => format!("{} in {}: the zone is empty", m.target, m.zone),
         };
@@ -496,6 +519,15 @@ fn margins(ui: &mut egui::Ui, report: &SafetyReport, goal_mm: Option<f64>) {
                 plot.vline(VLine::new(format!("{g:.0} mm"), g).color(Color32::WHITE));
             }
         });
+}
+
+/// What the margin column says without margins: ask for a target only when there is none.
+pub fn empty_margin_text(has_target: bool) -> &'static str {
+    if has_target {
+        "Margin: no lethal zone to measure the target against yet."
+    } else {
+        "Margin: draw a Target structure to see the ablative margin."
+    }
 }
 
 /// Red inside-out (< 0), amber short of the rules' goal, green at or beyond it (amber up to

@@ -9,7 +9,7 @@ use eframe::egui::{
 use super::command::{Command, Tool};
 use super::settings::{Layout, MouseMap};
 use super::viewer::{Ruler, ViewTransform, Viewer, Window};
-use super::widgets::{BarPlace, scale_bar, shadow_text, wheel_notches};
+use super::widgets::{shadow_text, wheel_notches};
 use super::{AblaApp, Loaded};
 use crate::geometry::{PatientPos, VolumeGeometry};
 use crate::render::{WindowLevel, WlLut, render_slice};
@@ -17,6 +17,7 @@ use crate::volume::{SliceImage, SliceMapping, ViewKind, Volume};
 
 mod annotations;
 mod keys;
+pub(crate) mod overlay_layout;
 #[allow(unused_imports)]
 pub use annotations::*;
 pub use keys::*;
@@ -30,6 +31,8 @@ pub struct ViewCache {
     wheel_points: f32,
     ruler_start: Option<(ViewKind, PatientPos)>,
     pub hover: Option<Hover>,
+    /// The overlay text rectangles drawn last frame per view: (stack index, rectangle).
+    pub overlay_rects: Vec<(ViewKind, Vec<(usize, Rect)>)>,
     hovered_view: Option<ViewKind>,
     overlays: [Option<CachedOverlay>; 3],
     zones: [Option<super::plan_draw::ZoneLayer>; 3],
@@ -95,6 +98,26 @@ fn forward_step(g: &VolumeGeometry, m: &SliceMapping) -> i64 {
         ViewKind::Sagittal => dir.x,
     };
     if forward >= 0.0 { 1 } else { -1 }
+}
+
+impl AblaApp {
+    /// The overlay text rectangles each view drew in the last frame: (stack index, rectangle);
+    /// stacks 0–3 are the orientation letters (the bottom one with the scale bar).
+    pub fn overlay_rects(&self) -> &[(ViewKind, Vec<(usize, Rect)>)] {
+        &self.views.overlay_rects
+    }
+
+    /// What hovering `lps` reads out from the shown model (|E| or °C and the verdict).
+    pub fn hover_readout_at(&mut self, lps: &PatientPos) -> Vec<String> {
+        let cryo = if self.is_cryo_plan() {
+            let s = self.plan.cryo_settings();
+            super::cryo_ui::cryo_view(&mut self.run, &s, self.plan.revision())
+        } else {
+            None
+        };
+        let zone = super::plan_draw::ZoneRef::of(&self.run, &self.plan);
+        hover_readout(zone.as_ref(), cryo.as_ref(), lps)
+    }
 }
 
 pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
@@ -397,22 +420,19 @@ impl ViewCtx<'_> {
             pane.m.pixel_mm[0].min(pane.m.pixel_mm[1]),
         );
         self.draw_markers(&painter, &pane);
-        if self.annotations {
-            self.draw_annotations(&painter, rect, &pane);
-        }
-        // Narrow views keep their image: the legend needs room next to it.
+        // The legend joins the corner texts: laid out together, nothing is drawn over it.
+        let mut legend = Vec::new();
         if let Some(z) = &self.zone
             && zone_shown
-            && rect.width() > 360.0
         {
-            super::plan_draw::draw_legend(&painter, rect, z);
+            legend = super::plan_draw::legend_lines(z);
         }
         if let Some(c) = self.cryo
             && cryo_shown
-            && rect.width() > 360.0
         {
-            super::cryo_ui::draw_legend(&painter, rect, c);
+            legend = c.legend();
         }
+        self.draw_annotations(&painter, rect, &pane, &legend);
         let border = if self.viewer.active == view {
             Stroke::new(2.0, view_colour(view))
         } else {
@@ -753,7 +773,9 @@ impl ViewCtx<'_> {
             }
         }
 
-        if response.clicked() || response.drag_started() || response.secondary_clicked() {
+        // Only a left click makes a view the active one: in 1+2 the active view is the large
+        // pane, and a drag (zoom, pan, W/L) or a right click must never rearrange the layout.
+        if response.clicked_by(PointerButton::Primary) {
             cmds.push(Command::SetActiveView(view));
         }
         if response.double_clicked() {

@@ -22,9 +22,6 @@ pub const fn rgb(c: [u8; 3]) -> Color32 {
 /// Where a scale bar sits in its image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BarPlace {
-    /// About a sixth of the width, centred above the bottom orientation letter, between the
-    /// corner texts (slice views).
-    BottomCentre,
     /// About a fifth of the width, bottom left (along-probe images).
     BottomLeft,
 }
@@ -36,14 +33,12 @@ pub fn scale_bar(painter: &egui::Painter, rect: Rect, points_per_mm: f64, place:
     }
     // (fraction of the width, height above the bottom edge, tick height)
     let (divisor, lift, tick) = match place {
-        BarPlace::BottomCentre => (6.0, 30.0, 5.0),
         BarPlace::BottomLeft => (5.0, 20.0, 4.0),
     };
     let length_mm = nice_length_mm(rect.width() as f64 / divisor / points_per_mm);
     let len = (length_mm * points_per_mm) as f32;
     let y = rect.max.y - lift;
     let x0 = match place {
-        BarPlace::BottomCentre => rect.center().x - len / 2.0,
         BarPlace::BottomLeft => rect.min.x + 10.0,
     };
     let col = Color32::from_gray(230);
@@ -58,7 +53,6 @@ pub fn scale_bar(painter: &egui::Painter, rect: Rect, points_per_mm: f64, place:
         format!("{length_mm} mm")
     };
     let (at, anchor) = match place {
-        BarPlace::BottomCentre => (Pos2::new(rect.center().x, y - 3.0), Align2::CENTER_BOTTOM),
         BarPlace::BottomLeft => (Pos2::new(x0, y - 3.0), Align2::LEFT_BOTTOM),
     };
     shadow_text(painter, at, anchor, &label, 11.0, col);
@@ -111,4 +105,27 @@ pub fn wheel_notches(ui: &egui::Ui, carry: &mut f32, shift_mult: i64, skip_zoom:
         }
     });
     notches
+}
+
+/// Colours of a small plot's series, in order (distinct on the dark theme).
+pub const PLOT_COLOURS: [Color32; 6] = [
+    Color32::from_rgb(90, 170, 255),
+    Color32::from_rgb(255, 170, 60),
+    Color32::from_rgb(120, 220, 120),
+    Color32::from_rgb(230, 110, 200),
+    Color32::from_rgb(200, 200, 200),
+    Color32::from_rgb(255, 90, 90),
+];
+
+/// Room for the y-axis tick values of the panels' small plots (points): without it a narrow
+/// plot drops its y labels ("1000" does not fit).
+pub const PLOT_Y_AXIS_WIDTH: f32 = 44.0;
+
+/// A plot's legend as a wrapped row under it, so it never covers a curve.
+pub fn legend_row(ui: &mut egui::Ui, entries: &[(String, Color32)]) {
+    ui.horizontal_wrapped(|ui| {
+        for (text, colour) in entries {
+            ui.label(egui::RichText::new(format!("— {text}")).color(*colour).small());
+        }
+    });
 }

@@ -62,6 +62,35 @@ pub struct GeneratorLimits {
     /// [`MAX_ELECTRODES`]).
     #[serde(default = "default_max_electrodes")]
     pub max_electrodes: Sourced,
+    /// Predicted current from which a pair is shown as near the limit (A, amber): the current
+    /// rises over the pulse train, so a start current this close may stop the generator.
+    #[serde(default = "default_current_caution_a")]
+    pub current_caution_a: Sourced,
+}
+
+/// Amber from here (A) when a file has no `current_caution_a`.
+pub const CURRENT_CAUTION_A: f64 = 40.0;
+
+fn default_current_caution_a() -> Sourced {
+    Sourced {
+        value: CURRENT_CAUTION_A,
+        uncertainty: None,
+        source: "ablaplan's built-in constant: the 48 A limit minus the ≈ 9 A rise over a pulse train \
+                 (Ruarus et al. 2018, REFERENCE.md §4)"
+            .into(),
+        confirmed: true,
+        note: None,
+    }
+}
+
+/// Where a pair's predicted current stands against the generator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CurrentState {
+    Ok,
+    /// At or above [`GeneratorLimits::current_caution_a`]: the rise over the train may reach the limit.
+    NearLimit,
+    /// Above [`GeneratorLimits::current_limit_a`]: the generator stops.
+    OverLimit,
 }
 
 /// Electrodes the NanoKnife generator drives (REFERENCE.md §1); the value validation uses is
@@ -80,6 +109,17 @@ fn default_max_electrodes() -> Sourced {
 }
 
 impl GeneratorLimits {
+    /// Where `current_a` stands: over the limit, near it (amber) or fine.
+    pub fn current_state(&self, current_a: f64) -> CurrentState {
+        if current_a > self.current_limit_a.value {
+            CurrentState::OverLimit
+        } else if current_a >= self.current_caution_a.value {
+            CurrentState::NearLimit
+        } else {
+            CurrentState::Ok
+        }
+    }
+
     /// The most electrodes one plan may hold.
     pub fn max_electrodes(&self) -> usize {
         // Checked whole and ≥ 2 on load.
@@ -103,11 +143,21 @@ impl GeneratorLimits {
         for (what, q) in [
             ("voltage_cap_v", &limits.voltage_cap_v),
             ("current_limit_a", &limits.current_limit_a),
+            ("current_caution_a", &limits.current_caution_a),
         ] {
             q.check(file, what)?;
             if q.value <= 0.0 {
                 return Err(AssetError::invalid(file, format!("{what}: must be positive")));
             }
+        }
+        if limits.current_caution_a.value > limits.current_limit_a.value {
+            return Err(AssetError::invalid(
+                file,
+                format!(
+                    "current_caution_a: {} A is above current_limit_a {} A",
+                    limits.current_caution_a.value, limits.current_limit_a.value
+                ),
+            ));
         }
         let n = limits.max_electrodes.value;
         if !(n.fract() == 0.0 && (2.0..=64.0).contains(&n)) {
@@ -136,6 +186,7 @@ impl GeneratorLimits {
             voltage_cap_v: sourced(VOLTAGE_CAP_V),
             current_limit_a: sourced(CURRENT_LIMIT_A),
             max_electrodes: sourced(MAX_ELECTRODES as f64),
+            current_caution_a: sourced(CURRENT_CAUTION_A),
         }
     }
 }
@@ -548,3 +599,30 @@ impl Default for IreModelOptions {
 
 /// Accepted grid spacing (mm); the UI offers 0.25–1.0, tests and coarse studies go wider.
 pub const SPACING_RANGE_MM: (f64, f64) = (0.1, 4.0);
+
+#[cfg(test)]
+mod current_state_tests {
+    use super::*;
+
+    #[test]
+    fn a_pair_close_to_the_generator_limit_is_near_it_before_it_is_over() {
+        let g = builtin_generator_limits().expect("the built-in generator file loads");
+        let (caution, limit) = (g.current_caution_a.value, g.current_limit_a.value);
+        assert!(caution < limit, "amber starts below the limit");
+        assert!(
+            !g.current_caution_a.source.is_empty(),
+            "the threshold says where it comes from"
+        );
+        assert_eq!(g.current_state(caution - 0.5), CurrentState::Ok);
+        assert_eq!(g.current_state(caution), CurrentState::NearLimit);
+        assert_eq!(g.current_state(0.5 * (caution + limit)), CurrentState::NearLimit);
+        assert_eq!(g.current_state(limit + 0.1), CurrentState::OverLimit);
+    }
+
+    #[test]
+    fn a_caution_above_the_limit_is_refused() {
+        let text = BUILTIN_GENERATOR_JSON.replace("\"value\": 40.0", "\"value\": 60.0");
+        let e = GeneratorLimits::from_json(&text, "g.json").expect_err("refused");
+        assert!(e.to_string().contains("current_caution_a"), "{e}");
+    }
+}

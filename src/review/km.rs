@@ -236,6 +236,26 @@ impl KaplanMeier {
         )
     }
 
+    /// The confidence band as a step band for a filled area: equal-length x, lower and upper
+    /// (each interval between event times held flat, as the curve is); starts at (0, 1, 1).
+    pub fn ci_band(&self, time_scale: f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let (mut xs, mut lo, mut hi) = (vec![0.0], vec![1.0], vec![1.0]);
+        let (mut l, mut h) = (1.0, 1.0);
+        for s in &self.steps {
+            let t = s.time * time_scale;
+            // close the previous interval at t, then jump
+            xs.push(t);
+            lo.push(l);
+            hi.push(h);
+            l = s.ci_lower;
+            h = s.ci_upper;
+            xs.push(t);
+            lo.push(l);
+            hi.push(h);
+        }
+        (xs, lo, hi)
+    }
+
     /// Tick marks of censored subjects: (time × `time_scale`, S at that time).
     pub fn censor_marks(&self, time_scale: f64) -> Vec<[f64; 2]> {
         self.steps
@@ -422,5 +442,51 @@ mod tests {
         let marks = km.censor_marks(0.5);
         assert_eq!(marks.len(), 1);
         assert!(marks[0][0] == 1.0 && (marks[0][1] - 2.0 / 3.0).abs() < 1e-15);
+    }
+}
+
+#[cfg(test)]
+mod band_tests {
+    use super::*;
+
+    #[test]
+    fn the_confidence_band_is_a_step_band_around_the_curve() {
+        // One event at 6 months among five subjects, the others censored later.
+        let obs: Vec<Observation> = [
+            (180.0, true),
+            (270.0, true),
+            (365.0, false),
+            (400.0, false),
+            (180.0, false),
+        ]
+        .iter()
+        .map(|&(time, event)| Observation { time, event })
+        .collect();
+        let km = KaplanMeier::fit(&obs, 0.95).expect("fits");
+        let (xs, lo, hi) = km.ci_band(1.0);
+        assert_eq!((xs.len(), lo.len()), (hi.len(), xs.len()));
+        assert!(xs.windows(2).all(|w| w[0] <= w[1]), "time never runs back");
+        for (i, &x) in xs.iter().enumerate() {
+            assert!(lo[i] <= hi[i], "band ordered at {x}");
+            // Within an interval the band is flat: it only changes where x repeats (a step).
+            if i > 0 && xs[i - 1] < x {
+                assert_eq!(
+                    (lo[i - 1], hi[i - 1]),
+                    (lo[i], hi[i]),
+                    "flat between steps at {x}"
+                );
+            }
+            // After each jump (the second point of a repeated x) the curve lies inside the band.
+            if i > 0 && xs[i - 1] == x {
+                let s = km.survival_at(x);
+                assert!(
+                    lo[i] - 1e-9 <= s && s <= hi[i] + 1e-9,
+                    "S({x}) = {s} in [{}, {}]",
+                    lo[i],
+                    hi[i]
+                );
+            }
+        }
+        assert!(!km.censor_marks(1.0).is_empty(), "censored subjects get ticks");
     }
 }

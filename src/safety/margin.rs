@@ -34,6 +34,39 @@ pub struct HistogramBin {
     pub count: usize,
 }
 
+/// The covered fraction of a target's volume as text that never rounds up to "100 %" unless
+/// every voxel is covered: a margin below zero with "100 %" read as a contradiction.
+pub fn coverage_text(coverage: f64) -> String {
+    let pct = 100.0 * coverage.clamp(0.0, 1.0);
+    if pct >= 100.0 {
+        "100 %".to_string()
+    } else if pct >= 99.0 {
+        // floor to 0.1 %, so 99.96 % reads 99.9 %
+        format!("{:.1} %", (pct * 10.0).floor() / 10.0)
+    } else {
+        format!("{:.0} %", pct.floor())
+    }
+}
+
+/// Why a negative margin and a high coverage hold together: the coverage counts the target's
+/// volume inside the zone, the margin is the smallest distance from the target's surface to the
+/// zone's edge (negative where the surface sticks out).
+pub fn margin_sentence(target: &str, zone: &str, min_margin_mm: f64, coverage: f64) -> String {
+    let cov = coverage_text(coverage);
+    if min_margin_mm < 0.0 {
+        format!(
+            "{target} in {zone}: {cov} of the target's volume inside; its surface reaches up to \
+             {:.1} mm beyond the zone's edge at the closest point (minimal margin {min_margin_mm:.1} mm)",
+            -min_margin_mm
+        )
+    } else {
+        format!(
+            "{target} in {zone}: {cov} of the target's volume inside; minimal margin {min_margin_mm:.1} mm \
+             from the target's surface to the zone's edge"
+        )
+    }
+}
+
 /// Coverage and margin of one target by one zone.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MarginReport {
@@ -200,5 +233,31 @@ pub fn margin_report(
         min_target_lps: min.map(|m| m.lps),
         min_zone_lps,
         surface,
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn coverage_below_one_never_reads_100_percent() {
+        assert_eq!(coverage_text(1.0), "100 %");
+        for c in [0.9996, 0.996, 0.9951] {
+            let t = coverage_text(c);
+            assert_ne!(t, "100 %", "{c}");
+            assert!(t.starts_with("99."), "{c}: {t}");
+        }
+        assert_eq!(coverage_text(0.874), "87 %");
+    }
+
+    #[test]
+    fn a_negative_margin_with_full_coverage_says_which_surface_sticks_out() {
+        let s = margin_sentence("Node", "IRE zone", -1.1, 0.998);
+        assert!(
+            s.contains("volume inside") && s.contains("1.1 mm beyond the zone's edge"),
+            "{s}"
+        );
+        assert!(!s.contains("100 %"), "{s}");
     }
 }

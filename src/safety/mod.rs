@@ -726,13 +726,13 @@ fn evaluate(
                 f.message = match m.min_margin_mm {
                     None => format!("{}: {} is empty — the target is not covered", m.target, m.zone),
                     Some(mm) => format!(
-                        "{}: minimal margin {:.1} mm in {} (could be {:.1} mm at this voxel size), {:.0} % of the \
-                         target covered, {:.0} % of its surface below {} mm",
+                        "{}: minimal margin {:.1} mm in {} (target surface to zone edge; could be {:.1} mm at \
+                         this voxel size), {} of the target's volume covered, {:.0} % of its surface below {} mm",
                         m.target,
                         mm,
                         m.zone,
                         mm - m.error_bound_mm,
-                        100.0 * m.coverage,
+                        margin::coverage_text(m.coverage),
                         100.0 * m.surface_fraction_below(margin_mm.value),
                         margin_mm.value
                     ),

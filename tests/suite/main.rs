@@ -55,5 +55,8 @@ mod ui_pacs;
 mod ui_pipeline;
 mod ui_plan;
 mod ui_probe_view;
+mod ui_quit;
+mod ui_readable;
 mod ui_review;
 mod ui_safety;
+mod ui_screens;

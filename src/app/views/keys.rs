@@ -5,9 +5,11 @@ use super::*;
 
 /// Keys: ↑/↓ and PgUp/PgDn scroll (Shift ×10), number keys apply presets (0 = DICOM
 /// default), R resets the view, Space or I toggles annotations, Esc cancels a running job.
-pub fn keyboard(app: &mut AblaApp, ui: &egui::Ui) {
+/// Keys go to the focused widget only: nothing here runs while a widget had the focus when the
+/// frame began or has it now, or while this frame's typed text went to a text field.
+pub fn keyboard(app: &mut AblaApp, ui: &egui::Ui, focused_at_start: bool) {
     let ctx = ui.ctx();
-    if ctx.egui_wants_keyboard_input() {
+    if focused_at_start || ctx.egui_wants_keyboard_input() || ctx.text_edit_focused() {
         return;
     }
     let Some(viewer) = &app.viewer else { return };
