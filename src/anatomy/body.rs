@@ -148,7 +148,13 @@ impl BodyMask {
         if !self.contains(&tip_lps) {
             return Err(SkinPathError::TipOutsideBody(tip_lps.x, tip_lps.y, tip_lps.z));
         }
-        let step = 0.25 * self.geometry.spacing_mm.iter().copied().fold(f64::INFINITY, f64::min);
+        let step = 0.25
+            * self
+                .geometry
+                .spacing_mm
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
         let step = step.clamp(0.05, 0.5);
         // Outermost inside sample, and whether an outside stretch lies before it.
         let (mut last_inside, mut left_once, mut crosses_outside) = (0.0f64, false, false);
@@ -228,7 +234,13 @@ fn largest_component(flags: &[bool], dims: [usize; 3]) -> Vec<bool> {
 }
 
 /// Marks in `mark` the 6-connected component of `flags` holding `seed`; returns its size.
-fn flood(flags: &[bool], dims: [usize; 3], seed: usize, mark: &mut [bool], queue: &mut VecDeque<usize>) -> usize {
+fn flood(
+    flags: &[bool],
+    dims: [usize; 3],
+    seed: usize,
+    mark: &mut [bool],
+    queue: &mut VecDeque<usize>,
+) -> usize {
     let [nx, ny, nz] = dims;
     let plane = nx * ny;
     mark[seed] = true;
@@ -345,8 +357,14 @@ mod tests {
         let v = phantom();
         let b = BodyMask::from_volume(&v, -500);
         assert!(b.contains(&PatientPos::new(0.0, 0.0, 5.0)));
-        assert!(b.contains(&PatientPos::new(10.0, 0.0, 5.0)), "the lung hole is filled");
-        assert!(!b.contains(&PatientPos::new(0.0, 32.0, 5.0)), "the table is a separate piece");
+        assert!(
+            b.contains(&PatientPos::new(10.0, 0.0, 5.0)),
+            "the lung hole is filled"
+        );
+        assert!(
+            !b.contains(&PatientPos::new(0.0, 32.0, 5.0)),
+            "the table is a separate piece"
+        );
         assert!(!b.contains(&PatientPos::new(35.0, 0.0, 5.0)), "air outside");
     }
 
@@ -354,9 +372,7 @@ mod tests {
     fn an_anterior_path_enters_at_the_anterior_skin_with_the_depth_to_the_tip() {
         let b = BodyMask::from_volume(&phantom(), -500);
         let tip = PatientPos::new(0.0, 5.0, 5.0);
-        let p = b
-            .skin_path(tip, direction_from_angles(0.0, 0.0))
-            .expect("path");
+        let p = b.skin_path(tip, direction_from_angles(0.0, 0.0)).expect("path");
         // The anterior skin is at y = −20 (±half a voxel).
         assert!((p.entry_lps.y + 20.0).abs() <= 1.0, "{:?}", p.entry_lps);
         assert!((p.depth_mm - 25.0).abs() <= 1.0, "{}", p.depth_mm);
@@ -364,20 +380,38 @@ mod tests {
         // A lateral path from the left: skin at x = +30.
         let q = b.skin_path(tip, direction_from_angles(90.0, 0.0)).expect("path");
         assert!((q.entry_lps.x - 30.0).abs() <= 1.0, "{:?}", q.entry_lps);
-        assert!(b.skin_path(PatientPos::new(35.0, 0.0, 5.0), Vector3::y()).is_err());
+        assert!(
+            b.skin_path(PatientPos::new(35.0, 0.0, 5.0), Vector3::y())
+                .is_err()
+        );
     }
 
     #[test]
     fn angles_and_directions_round_trip_and_name_the_usual_approaches() {
         let close = |a: Vector3<f64>, b: Vector3<f64>| (a - b).norm() < 1e-9;
-        assert!(close(direction_from_angles(0.0, 0.0), Vector3::new(0.0, 1.0, 0.0)), "anterior: A → P");
-        assert!(close(direction_from_angles(180.0, 0.0), Vector3::new(0.0, -1.0, 0.0)), "posterior: P → A");
-        assert!(close(direction_from_angles(90.0, 0.0), Vector3::new(-1.0, 0.0, 0.0)), "from the left: L → R");
-        assert!(direction_from_angles(0.0, 30.0).z < 0.0, "cranial entry: the needle points caudally");
+        assert!(
+            close(direction_from_angles(0.0, 0.0), Vector3::new(0.0, 1.0, 0.0)),
+            "anterior: A → P"
+        );
+        assert!(
+            close(direction_from_angles(180.0, 0.0), Vector3::new(0.0, -1.0, 0.0)),
+            "posterior: P → A"
+        );
+        assert!(
+            close(direction_from_angles(90.0, 0.0), Vector3::new(-1.0, 0.0, 0.0)),
+            "from the left: L → R"
+        );
+        assert!(
+            direction_from_angles(0.0, 30.0).z < 0.0,
+            "cranial entry: the needle points caudally"
+        );
         for ip in [0.0, 35.0, 170.0, 260.0, 359.0] {
             for cc in [-40.0, -10.0, 0.0, 25.0] {
                 let (a, c) = angles_from_direction(&direction_from_angles(ip, cc)).expect("angles");
-                assert!((a - ip).abs() < 1e-6 && (c - cc).abs() < 1e-6, "{ip} {cc} → {a} {c}");
+                assert!(
+                    (a - ip).abs() < 1e-6 && (c - cc).abs() < 1e-6,
+                    "{ip} {cc} → {a} {c}"
+                );
             }
         }
     }

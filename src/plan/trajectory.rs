@@ -48,13 +48,22 @@ impl TrajectoryLimits {
         }
         let hu = |q: &Sourced| (-1100.0..=4000.0).contains(&q.value);
         if !(hu(&t.body_threshold_hu) && hu(&t.bone_min_hu) && hu(&t.gas_max_hu)) {
-            return Err(AssetError::invalid(file, "HU thresholds must lie in −1100…4000".into()));
+            return Err(AssetError::invalid(
+                file,
+                "HU thresholds must lie in −1100…4000".into(),
+            ));
         }
         if t.gas_max_hu.value >= t.bone_min_hu.value {
-            return Err(AssetError::invalid(file, "gas_max_hu must lie below bone_min_hu".into()));
+            return Err(AssetError::invalid(
+                file,
+                "gas_max_hu must lie below bone_min_hu".into(),
+            ));
         }
         if !(0.0..=89.0).contains(&t.cranio_caudal_max_deg.value) {
-            return Err(AssetError::invalid(file, "cranio_caudal_max_deg: choose 0–89°".into()));
+            return Err(AssetError::invalid(
+                file,
+                "cranio_caudal_max_deg: choose 0–89°".into(),
+            ));
         }
         Ok(t)
     }
