@@ -4,6 +4,7 @@
 pub mod calibrate;
 pub mod compute;
 pub mod inspect;
+pub mod plan;
 pub mod term;
 
 pub use inspect::*;

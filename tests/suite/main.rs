@@ -44,6 +44,7 @@ mod safety_geometry;
 mod structures_cli;
 mod structures_rtstruct;
 mod structures_seg;
+mod suggest_phantoms;
 mod ui_case;
 mod ui_cryo;
 mod ui_export;
