@@ -25,6 +25,7 @@ mod safety_ui;
 pub mod settings;
 mod structure_ops;
 pub mod structures;
+mod suggest_ui;
 mod tools;
 pub mod viewer;
 mod views;
@@ -203,6 +204,7 @@ pub struct AblaApp {
     review: review::ReviewUi,
     safety: safety_ui::SafetyRun,
     export: export_ui::ExportRun,
+    suggest: suggest_ui::SuggestUi,
     /// Where settings are written, and what was last written there (to write only changes).
     settings_store: Option<(PathBuf, Option<Settings>)>,
     ctx: egui::Context,
@@ -285,6 +287,7 @@ impl AblaApp {
             review: review::ReviewUi::default(),
             safety: safety_ui::SafetyRun::default(),
             export: export_ui::ExportRun::default(),
+            suggest: suggest_ui::SuggestUi::default(),
             settings_store: None,
             ctx,
         };
@@ -463,6 +466,7 @@ impl eframe::App for AblaApp {
         self.remember_plan_zone();
         self.safety_tick(std::time::Instant::now());
         self.poll_export();
+        self.poll_suggest();
         // Imports finish outside `apply`: enter their edits into the undo history.
         self.sync_history();
         self.apply_queued();

@@ -123,6 +123,7 @@ pub fn approaches(
 
 /// The probes of one array along `approach` (tips past the centre by half the exposure), with
 /// each probe's entry at its own skin crossing. `None` when a probe's path is not clear.
+#[allow(clippy::too_many_arguments)]
 fn array_along(
     req: &SuggestRequest<'_>,
     scene: &PathScene<'_>,

@@ -54,3 +54,4 @@ mod ui_plan;
 mod ui_probe_view;
 mod ui_review;
 mod ui_safety;
+mod ui_suggest;
