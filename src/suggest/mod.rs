@@ -338,7 +338,7 @@ pub fn suggest(req: &SuggestRequest<'_>, ctx: &JobCtx) -> Result<Suggestion, Sug
         }
     }
     let arrays_searched = candidates.len();
-    candidates.sort_by(|a, b| b.rank_key(&req.limits).cmp(&a.rank_key(&req.limits)));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.rank_key(&req.limits)));
     let mut proposals: Vec<Proposal> = Vec::new();
     let mut full_runs = 0;
     let mut confirmed_keys: Vec<(usize, f64, f64)> = Vec::new();

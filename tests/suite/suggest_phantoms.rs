@@ -66,9 +66,11 @@ fn phantom(medium: &'static str, diameter_mm: f64, neighbour: Option<(StructureK
 }
 
 fn ire_settings() -> ModelSettings {
-    let mut model = IreModelOptions::default();
-    model.spacing_mm = 1.0;
-    model.band = false;
+    let mut model = IreModelOptions {
+        spacing_mm: 1.0,
+        band: false,
+        ..IreModelOptions::default()
+    };
     model.heating.enabled = false;
     ModelSettings::Ire {
         settings: IreSettings::default(),
