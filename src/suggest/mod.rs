@@ -348,11 +348,7 @@ pub fn suggest(req: &SuggestRequest<'_>, ctx: &JobCtx) -> Result<Suggestion, Sug
     let roomy = candidates
         .iter()
         .position(|c| c.meets_hard_rules(&req.limits) && c.tight.is_empty());
-    let budget = req
-        .limits
-        .max_confirmations
-        .saturating_sub(usize::from(roomy.is_some()))
-        .max(1);
+    let budget = req.limits.max_confirmations.max(1);
     let mut confirmed: Vec<usize> = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
         if full_runs >= budget || proposals.iter().filter(|p| p.meets_rules).count() >= 3 {
@@ -459,6 +455,9 @@ fn diverse_approaches(clear: &[search::Approach], n: usize) -> Vec<search::Appro
     out
 }
 
+/// The grid of a confirmation retried after the coarse grid refused the probes (mm).
+const FINE_SPACING_MM: f64 = 0.5;
+
 /// The full model and the safety pass of one candidate (and, for IRE over the current limit, of
 /// the same array at the lower voltage ratios). `None` when the model refuses the array.
 fn confirm(
@@ -487,18 +486,23 @@ fn confirm(
         let result = match compute(&c.probes, &settings, req.tissue, req.assets, ctx, &mut |_| {}) {
             Ok(r) => r,
             Err(e) if e.is_cancelled() => return Err(SuggestError::Cancelled),
-            // The coarser confirming grid can miss a thin electrode off the grid's nodes: the
-            // plan's own grid then decides.
-            Err(_) if settings != plan_settings => {
+            // A coarse grid can miss a thin electrode off the grid's nodes: a finer grid (the
+            // plan's own, at most 0.5 mm) then decides.
+            Err(_) => {
                 *full_runs += 1;
                 settings = plan_settings;
+                match &mut settings {
+                    ModelSettings::Ire { model, .. } => {
+                        model.spacing_mm = model.spacing_mm.min(FINE_SPACING_MM)
+                    }
+                    ModelSettings::Cryo(cs) => cs.model.spacing_mm = cs.model.spacing_mm.min(FINE_SPACING_MM),
+                }
                 match compute(&c.probes, &settings, req.tissue, req.assets, ctx, &mut |_| {}) {
                     Ok(r) => r,
                     Err(e) if e.is_cancelled() => return Err(SuggestError::Cancelled),
                     Err(_) => return Ok(last),
                 }
             }
-            Err(_) => return Ok(last),
         };
         if result.failure().is_some() {
             return Ok(last);
