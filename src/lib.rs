@@ -17,4 +17,5 @@ pub mod plan;
 pub mod render;
 pub mod review;
 pub mod safety;
+pub mod suggest;
 pub mod volume;

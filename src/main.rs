@@ -65,6 +65,25 @@ enum Cmd {
         #[arg(long, value_name = "NAME")]
         plan: Option<String>,
     },
+    /// Suggest plans for a case (`--suggest`): up to three ranked placements from the skin to
+    /// the target that cover the target + the margin goal within the hard rules — or what is
+    /// impossible and the best compromise. The case's own probes are ignored.
+    /// Exit code 0 = done, 2 = bad input, 1 = failed, 130 = cancelled by Ctrl-C.
+    Plan {
+        case: PathBuf,
+        /// Search and confirm suggested plans (the only action of `plan` for now).
+        #[arg(long)]
+        suggest: bool,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also write the board slide of the best proposal to this PNG file.
+        #[arg(long, value_name = "OUT.png")]
+        png: Option<PathBuf>,
+        /// The plan of a saved planning case, by name (its active plan by default).
+        #[arg(long, value_name = "NAME")]
+        plan: Option<String>,
+    },
     /// Rerun a model calibration on the calibration set of REFERENCE.md §7 (`calibrate cryo`).
     #[command(subcommand)]
     Calibrate(ablaplan::cli::calibrate::CalibrateCmd),
@@ -166,6 +185,13 @@ fn main() -> ExitCode {
                 png: png.as_deref(),
             },
         ),
+        Some(Cmd::Plan {
+            case,
+            suggest,
+            json,
+            png,
+            plan,
+        }) => ablaplan::cli::plan::plan_command(&case, suggest, json, png.as_deref(), plan.as_deref()),
         Some(Cmd::Calibrate(cmd)) => ablaplan::cli::calibrate::run(cmd),
         Some(Cmd::Echo { to, aet, timeout }) => ablaplan::cli::pacs::echo_command(&to, &aet, timeout),
         Some(Cmd::Send {

@@ -1,6 +1,7 @@
 //! Anatomy: structures (target, nerves, bowel, vessels …) as masks on the CT grid, and exact
 //! distances between them in millimetres.
 
+pub mod body;
 pub mod demo_structures;
 pub mod distance;
 pub mod edit;

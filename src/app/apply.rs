@@ -316,6 +316,9 @@ impl AblaApp {
             Command::SelectProbe(i) => self.plan.selected = i.filter(|i| *i < self.plan.probes.len()),
             Command::SetArrayOptions(o) => self.array = self.checked_array_options(o),
             Command::PlaceArray => self.place_array(),
+            Command::SuggestPlan => self.start_suggest(),
+            Command::CancelSuggestion => self.cancel_suggest(),
+            Command::AcceptSuggestion(i) => self.accept_suggestion(i),
             Command::SetIreSettings { settings, live } => {
                 if live {
                     self.start_live_edit();

@@ -240,6 +240,10 @@ pub enum Command {
     SetArrayOptions(ArrayOptions),
     /// Replace the probes by the array template of the current options.
     PlaceArray,
+    /// Start the plan suggestion (a job), cancel it, or put proposal `i` into the plan.
+    SuggestPlan,
+    CancelSuggestion,
+    AcceptSuggestion(usize),
     /// Ratio, cap, pulses (the pairs are edited with the pair commands). `live`: while dragging
     /// a value (preview only, one undo step at `EndDrag`).
     SetIreSettings {

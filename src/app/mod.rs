@@ -27,6 +27,7 @@ mod safety_ui;
 pub mod settings;
 mod structure_ops;
 pub mod structures;
+mod suggest_ui;
 mod tools;
 mod view3d;
 pub mod viewer;
@@ -212,6 +213,7 @@ pub struct AblaApp {
     pacs: pacs::PacsState,
     /// The 3-D view: camera, meshes, GPU state.
     view3d: view3d::View3d,
+    suggest: suggest_ui::SuggestUi,
     /// Where settings are written, and what was last written there (to write only changes).
     settings_store: Option<(PathBuf, Option<Settings>)>,
     ctx: egui::Context,
@@ -296,6 +298,7 @@ impl AblaApp {
             export: export_ui::ExportRun::default(),
             pacs: pacs::PacsState::default(),
             view3d: view3d::View3d::new(),
+            suggest: suggest_ui::SuggestUi::default(),
             settings_store: None,
             quit: quit::QuitState::default(),
             ctx,
@@ -477,6 +480,7 @@ impl eframe::App for AblaApp {
         self.safety_tick(std::time::Instant::now());
         self.poll_export();
         self.poll_pacs();
+        self.poll_suggest();
         // Imports finish outside `apply`: enter their edits into the undo history.
         self.sync_history();
         self.apply_queued();

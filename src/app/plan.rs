@@ -334,6 +334,22 @@ impl PlanState {
         });
     }
 
+    /// Replaces every probe and the model settings (an accepted suggestion) in one undo step.
+    pub fn replace_probes_and_settings(&mut self, probes: Vec<Probe>, settings: ModelSettings) {
+        self.edit(|s| {
+            s.probes = probes;
+            match (&mut s.model, settings) {
+                (PlanModel::Ire(p), ModelSettings::Ire { settings, .. }) => {
+                    p.overrides.clear();
+                    p.settings = settings;
+                }
+                (PlanModel::Cryo(c), ModelSettings::Cryo(settings)) => c.settings = settings,
+                _ => {}
+            }
+            s.selected = (!s.probes.is_empty()).then_some(0);
+        });
+    }
+
     pub fn set_probe(&mut self, i: usize, p: Probe) -> bool {
         self.edit(|s| {
             if let Some(slot) = s.probes.get_mut(i) {
@@ -691,6 +707,36 @@ mod tests {
         assert_eq!(plan.ire().expect("IRE plan").settings.pairs.len(), 1);
         assert!(plan.reset_pairs());
         assert!(plan.ire().expect("IRE plan").settings.pairs.is_empty());
+    }
+
+    #[test]
+    fn an_accepted_suggestion_replaces_probes_and_ratio_in_one_undo_step() {
+        let mut plan = PlanState::default();
+        plan.add_probe(probe(0.0, "1"));
+        let before = (
+            plan.probes.clone(),
+            plan.ire().expect("IRE plan").settings.clone(),
+        );
+        let mut settings = before.1.clone();
+        settings.ratio_v_per_cm = 1000.0;
+        let proposal = vec![probe(0.0, "1"), probe(20.0, "2"), probe(40.0, "3")];
+        plan.replace_probes_and_settings(
+            proposal.clone(),
+            ModelSettings::Ire {
+                settings,
+                model: IreModelOptions::default(),
+            },
+        );
+        assert_eq!(plan.probes, proposal);
+        let ire = plan.ire().expect("IRE plan");
+        assert_eq!(ire.settings.ratio_v_per_cm, 1000.0);
+        assert_eq!(ire.settings.pairs[0].voltage_v, 2000.0, "20 mm × 1000 V/cm");
+        assert!(plan.undo(), "one step back");
+        assert_eq!(plan.probes, before.0);
+        assert_eq!(
+            plan.ire().expect("IRE plan").settings.ratio_v_per_cm,
+            before.1.ratio_v_per_cm
+        );
     }
 
     #[test]

@@ -102,6 +102,11 @@ pub fn panel(app: &mut AblaApp, ui: &mut egui::Ui) {
                 egui::CollapsingHeader::new("Array template")
                     .default_open(true)
                     .show(ui, |ui| array_template(ui, app_ref, &mut cmds));
+                egui::CollapsingHeader::new("Suggest plan")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        super::suggest_ui::suggest_section(ui, app_ref, &mut cmds)
+                    });
                 egui::CollapsingHeader::new("Geometry checks")
                     .default_open(true)
                     .show(ui, |ui| geometry_checks(ui, &app_ref.plan));
@@ -213,6 +218,7 @@ fn inspector(ui: &mut egui::Ui, app: &AblaApp, i: usize, p: &Probe, cmds: &mut V
             ui.end_row();
         }
     });
+    super::suggest_ui::angle_row(ui, i, p, cmds);
     let range = model.and_then(|m| m.exposure_mm.as_ref());
     ui.horizontal(|ui| match range {
         Some(range) => {

@@ -50,7 +50,7 @@ pub struct Caliper {
 type PassOutput = (SafetyReport, SafetyCache);
 
 pub struct SafetyRun {
-    rules: Result<Arc<RuleSet>, String>,
+    pub(super) rules: Result<Arc<RuleSet>, String>,
     /// Bumped when the user edits the rules.
     rules_revision: u64,
     pub show_rules: bool,

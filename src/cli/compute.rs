@@ -20,7 +20,7 @@ pub fn compute_command(case: &Path, json: bool, opts: &RunOptions<'_>) -> ExitCo
 /// Runs a model on a worker thread (its progress on stderr unless `json`) and prints the report
 /// as JSON or as text. Exit 0; the error's own code for bad input or a model failure; 1 when the
 /// worker crashed.
-fn run_compute<R: serde::Serialize + Send>(
+pub(crate) fn run_compute<R: serde::Serialize + Send>(
     json: bool,
     work: impl FnOnce(&crate::jobs::JobCtx) -> Result<R, ComputeError> + Send,
     text: impl FnOnce(&R) -> String,

@@ -6,6 +6,7 @@ pub mod compute;
 pub mod export;
 pub mod inspect;
 pub mod pacs;
+pub mod plan;
 pub mod term;
 
 pub use inspect::*;

@@ -7,6 +7,7 @@ pub mod board;
 pub mod explain;
 pub mod load;
 pub mod report;
+pub mod suggest;
 
 use std::path::Path;
 

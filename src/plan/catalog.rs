@@ -74,6 +74,10 @@ pub struct ProbeModel {
     /// Cryoprobes: the thermal boundary model of the active length (issue 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cryo_boundary: Option<CryoBoundary>,
+    /// The catalog's shaft lengths (tip to hub, mm; e.g. 150 and 250 mm): a tip deeper than the
+    /// longest is out of reach (issue 16). Empty = unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lengths_mm: Vec<Sourced>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -263,6 +267,13 @@ impl ProbeModel {
             .or(self.active_length_mm.as_ref().map(|a| a.value))
     }
 
+    /// The catalog lengths (mm), shortest first.
+    pub fn lengths(&self) -> Vec<f64> {
+        let mut v: Vec<f64> = self.lengths_mm.iter().map(|l| l.value).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
     /// Every number of the model with a name (for listing sources and checks).
     pub fn quantities(&self) -> Vec<(String, &Sourced)> {
         let mut out = vec![(format!("{}.outer_diameter_mm", self.id), &self.outer_diameter_mm)];
@@ -278,6 +289,9 @@ impl ProbeModel {
         }
         if let Some(a) = &self.active_length_mm {
             out.push((format!("{}.active_length_mm", self.id), a));
+        }
+        for (i, l) in self.lengths_mm.iter().enumerate() {
+            out.push((format!("{}.lengths_mm[{i}]", self.id), l));
         }
         for iso in &self.isotherms {
             let t = iso.temperature_c;

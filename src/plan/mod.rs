@@ -20,6 +20,7 @@ pub mod protocol;
 pub mod rules;
 pub mod shapes;
 pub mod tissue_params;
+pub mod trajectory;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
