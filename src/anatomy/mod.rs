@@ -3,6 +3,7 @@
 
 pub mod demo_structures;
 pub mod distance;
+pub mod duplicates;
 pub mod edit;
 pub mod mask;
 pub mod nifti;
