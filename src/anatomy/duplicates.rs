@@ -49,7 +49,11 @@ pub fn split_already_imported(
 
 /// Whether any structure in `existing` came from the DICOM object with this SOP Instance UID
 /// or (for cases saved before UIDs were recorded) from this file.
-pub fn object_already_imported(existing: &[Structure], sop_instance_uid: &str, file: &std::path::Path) -> bool {
+pub fn object_already_imported(
+    existing: &[Structure],
+    sop_instance_uid: &str,
+    file: &std::path::Path,
+) -> bool {
     existing.iter().any(|s| match &s.provenance {
         Provenance::Imported {
             file: f, source_uid, ..
@@ -148,11 +152,27 @@ mod tests {
     #[test]
     fn old_cases_without_uid_match_by_file() {
         let have = vec![imported("aorta", "/a/rs.dcm", "", "")];
-        assert!(object_already_imported(&have, "1.2.3", std::path::Path::new("/a/rs.dcm")));
-        assert!(!object_already_imported(&have, "1.2.3", std::path::Path::new("/a/other.dcm")));
+        assert!(object_already_imported(
+            &have,
+            "1.2.3",
+            std::path::Path::new("/a/rs.dcm")
+        ));
+        assert!(!object_already_imported(
+            &have,
+            "1.2.3",
+            std::path::Path::new("/a/other.dcm")
+        ));
         let with_uid = vec![imported("aorta", "/a/rs.dcm", "1.2.3", "")];
-        assert!(object_already_imported(&with_uid, "1.2.3", std::path::Path::new("/x.dcm")));
-        assert!(!object_already_imported(&with_uid, "9.9", std::path::Path::new("/a/rs.dcm")));
+        assert!(object_already_imported(
+            &with_uid,
+            "1.2.3",
+            std::path::Path::new("/x.dcm")
+        ));
+        assert!(!object_already_imported(
+            &with_uid,
+            "9.9",
+            std::path::Path::new("/a/rs.dcm")
+        ));
     }
 
     #[test]

@@ -832,4 +832,3 @@ mod tests {
         assert_eq!(stem_name(Path::new("a.b.nii")), "a.b");
     }
 }
-

@@ -238,10 +238,14 @@ impl Provenance {
         match (self, other) {
             (
                 Provenance::Imported {
-                    file: fa, source_uid: ua, ..
+                    file: fa,
+                    source_uid: ua,
+                    ..
                 },
                 Provenance::Imported {
-                    file: fb, source_uid: ub, ..
+                    file: fb,
+                    source_uid: ub,
+                    ..
                 },
             ) => {
                 if !ua.is_empty() && !ub.is_empty() {

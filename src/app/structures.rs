@@ -111,7 +111,11 @@ impl StructureSet {
 
     /// Remove several structures as one undoable step.
     pub fn remove_many(&mut self, indices: &[usize]) {
-        let mut sorted: Vec<usize> = indices.iter().copied().filter(|i| *i < self.items.len()).collect();
+        let mut sorted: Vec<usize> = indices
+            .iter()
+            .copied()
+            .filter(|i| *i < self.items.len())
+            .collect();
         sorted.sort_unstable();
         sorted.dedup();
         // Highest index first, so that the recorded indices stay valid when replayed in order.
@@ -428,10 +432,12 @@ fn duplicate_row(
                 .color(ui.visuals().warn_fg_color),
         )
         .on_hover_text(format!("Also from {}", other_sources.join(", ")));
+        // The name and source make the label unique (several pairs can clash at once).
+        let name = set.items.get(n).map(|s| s.name.as_str()).unwrap_or_default();
         let text = if others.len() == 1 {
-            format!("Keep this ({source}), remove the other")
+            format!("Keep this {name} ({source}), remove the other")
         } else {
-            format!("Keep this ({source}), remove the {} others", others.len())
+            format!("Keep this {name} ({source}), remove the {} others", others.len())
         };
         if ui
             .small_button(text)
