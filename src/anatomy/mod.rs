@@ -4,6 +4,7 @@
 pub mod body;
 pub mod demo_structures;
 pub mod distance;
+pub mod duplicates;
 pub mod edit;
 pub mod mask;
 pub mod nifti;

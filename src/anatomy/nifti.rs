@@ -651,6 +651,8 @@ pub fn import_label_map_report(path: &Path, ct: &VolumeGeometry) -> Result<Nifti
                 Provenance::Imported {
                     file: path.to_path_buf(),
                     detail,
+                    source_uid: String::new(),
+                    source_label: format!("NIfTI {}", file_label(path)),
                 },
                 mask,
             )
@@ -745,6 +747,8 @@ pub fn import_mask_folder_report(dir: &Path, ct: &VolumeGeometry) -> Result<Nift
             Provenance::Imported {
                 file: f.clone(),
                 detail: format!("NIfTI mask ({})", transform_name(img.transform)),
+                source_uid: String::new(),
+                source_label: format!("NIfTI {}", file_label(f)),
             },
             mask,
         ));
@@ -776,6 +780,13 @@ pub fn import_mask_folder(dir: &Path, ct: &VolumeGeometry) -> Result<Vec<Structu
 pub fn lps_of_nifti_voxel(img: &LabelImage, ijk: [f64; 3]) -> Point3<f64> {
     let h = lps_from_ras() * img.ras_from_voxel * Vector4::new(ijk[0], ijk[1], ijk[2], 1.0);
     Point3::new(h.x, h.y, h.z)
+}
+
+/// A file's name for the structure list (not its folder: the path may name the patient).
+fn file_label(p: &Path) -> String {
+    p.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

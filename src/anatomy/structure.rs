@@ -143,6 +143,13 @@ pub enum Provenance {
     Imported {
         file: PathBuf,
         detail: String,
+        /// SOP Instance UID of the RTSTRUCT / SEG it came from (empty for NIfTI and for cases
+        /// saved before it was recorded): how a second import of the same object is recognised.
+        #[serde(default)]
+        source_uid: String,
+        /// Short name of the source object for the structure list, e.g. `RTSTRUCT "Liver"`.
+        #[serde(default)]
+        source_label: String,
     },
     Drawn,
     RegionGrown {
@@ -187,6 +194,69 @@ impl PartialEq for Structure {
 fn next_uid() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+impl Provenance {
+    /// The source object's SOP Instance UID, when the structure was imported from DICOM.
+    pub fn source_uid(&self) -> Option<&str> {
+        match self {
+            Provenance::Imported { source_uid, .. } if !source_uid.is_empty() => Some(source_uid),
+            _ => None,
+        }
+    }
+
+    /// One short line naming where the structure came from, for the structure list:
+    /// `RTSTRUCT "label"`, `SEG "series"`, `NIfTI file.nii.gz`, `drawn`, …
+    pub fn source_short(&self) -> String {
+        match self {
+            Provenance::Imported {
+                file,
+                detail,
+                source_label,
+                ..
+            } => {
+                if !source_label.is_empty() {
+                    return source_label.clone();
+                }
+                // Cases saved before the label was recorded: the detail starts with the kind.
+                let kind = detail.split_whitespace().next().unwrap_or("imported");
+                let name = file
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                format!("{kind} {name}").trim().to_string()
+            }
+            Provenance::Drawn => "drawn".into(),
+            Provenance::RegionGrown { .. } => "region grown".into(),
+            Provenance::NervePath => "nerve path".into(),
+            Provenance::BuiltInDemo => "demo anatomy".into(),
+        }
+    }
+
+    /// Same source object: same SOP Instance UID, or (no UID recorded) same imported file.
+    pub fn same_source(&self, other: &Provenance) -> bool {
+        match (self, other) {
+            (
+                Provenance::Imported {
+                    file: fa,
+                    source_uid: ua,
+                    ..
+                },
+                Provenance::Imported {
+                    file: fb,
+                    source_uid: ub,
+                    ..
+                },
+            ) => {
+                if !ua.is_empty() && !ub.is_empty() {
+                    ua == ub
+                } else {
+                    fa == fb
+                }
+            }
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
 }
 
 impl Structure {

@@ -234,6 +234,16 @@ impl AblaApp {
             Command::SetStructureKind(i, k) => self.structures.set_kind(i, k),
             Command::RenameStructure(i, name) => self.structures.rename(i, name),
             Command::DeleteStructure(i) => self.structures.remove(i),
+            Command::KeepStructureRemoveDuplicates(i) => {
+                let others = crate::anatomy::duplicates::duplicate_names(&self.structures.items)
+                    .into_iter()
+                    .nth(i)
+                    .unwrap_or_default();
+                if !others.is_empty() {
+                    self.structures.remove_many(&others);
+                    self.structures.selected = Some(i - others.iter().filter(|j| **j < i).count());
+                }
+            }
             Command::JumpToStructure(i) => self.jump_to_structure(i),
             Command::SetBrush(b) => {
                 self.brush = Brush {

@@ -116,6 +116,7 @@ pub fn changes_the_case(cmd: &super::Command) -> bool {
             | C::SetStructureKind(..)
             | C::RenameStructure(..)
             | C::DeleteStructure(_)
+            | C::KeepStructureRemoveDuplicates(_)
             | C::Paint { .. }
             | C::ToolClick { .. }
             | C::FinishNervePath

@@ -176,6 +176,8 @@ pub enum Command {
     /// Move the crosshair to the structure's centroid.
     JumpToStructure(usize),
     DeleteStructure(usize),
+    /// Keep this structure and remove the same-named ones from other sources (one undo step).
+    KeepStructureRemoveDuplicates(usize),
     SetBrush(super::Brush),
     /// Paint (or erase) the selected structure with the brush at `lps` on `slice` of `view`.
     Paint {

@@ -426,11 +426,12 @@ impl AblaApp {
         if !matches!(self.prompt, Some(Prompt::OfferRecovery(_))) {
             self.prompt = None;
         }
+        // A case waiting for this series takes its structures and plans now (before the
+        // offer, which leaves out the objects the case already holds).
+        self.finish_pending_case();
         if !is_demo {
             self.offer_structure_sets();
         }
-        // A case waiting for this series takes its structures and plans now.
-        self.finish_pending_case();
         // Open on the target when there is one (the demo), like a planning worklist would.
         if let Some(t) = self
             .structures

@@ -91,9 +91,36 @@ impl AblaApp {
             );
             return;
         }
-        let n = out.structures.len();
-        for s in out.structures {
+        let (fresh, already) =
+            crate::anatomy::duplicates::split_already_imported(&self.structures.items, out.structures);
+        for a in &already {
+            self.notify(
+                NoticeLevel::Info,
+                format!(
+                    "{} already imported: {} structure(s), not added again",
+                    a.source, a.structures
+                ),
+            );
+        }
+        let n = fresh.len();
+        let names_before: Vec<String> = self.structures.items.iter().map(|s| s.name.clone()).collect();
+        for s in fresh {
             self.structures.add(s);
+        }
+        let clashes = crate::anatomy::duplicates::duplicate_names(&self.structures.items)
+            .iter()
+            .zip(&self.structures.items)
+            .skip(names_before.len())
+            .filter(|(d, _)| !d.is_empty())
+            .count();
+        if clashes > 0 {
+            self.notify(
+                NoticeLevel::Warning,
+                format!(
+                    "{clashes} imported structure(s) have the name of one from another source: \
+                     marked \"duplicate name\" in Structures, keep one of each"
+                ),
+            );
         }
         self.import_log.extend(out.warnings.iter().cloned());
         for (f, e) in &out.errors {
@@ -120,7 +147,15 @@ impl AblaApp {
         let (Some(scan), Some(ids)) = (self.last_scan.as_ref(), self.series_ids()) else {
             return;
         };
-        let found = crate::dicom::structset::find_structure_sets(&scan.others, &ids);
+        let mut found = crate::dicom::structset::find_structure_sets(&scan.others, &ids);
+        // Objects whose structures the case already holds (a reopened case) are not offered.
+        found.retain(|c| {
+            !crate::anatomy::duplicates::object_already_imported(
+                &self.structures.items,
+                &c.sop_instance_uid,
+                &c.path,
+            )
+        });
         if !found.is_empty() {
             self.prompt = Some(import::Prompt::OfferImport(found));
         }

@@ -33,6 +33,8 @@ pub enum Edit {
         before: StructureKind,
         after: StructureKind,
     },
+    /// Several edits undone and redone as one step (in order forwards, reversed backwards).
+    Group(Vec<Edit>),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -105,6 +107,30 @@ impl StructureSet {
             structure: Box::new(s),
         });
         self.fix_selection();
+    }
+
+    /// Remove several structures as one undoable step.
+    pub fn remove_many(&mut self, indices: &[usize]) {
+        let mut sorted: Vec<usize> = indices
+            .iter()
+            .copied()
+            .filter(|i| *i < self.items.len())
+            .collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        // Highest index first, so that the recorded indices stay valid when replayed in order.
+        let edits: Vec<Edit> = sorted
+            .into_iter()
+            .rev()
+            .map(|index| Edit::Remove {
+                index,
+                structure: Box::new(self.items.remove(index)),
+            })
+            .collect();
+        if !edits.is_empty() {
+            self.record(Edit::Group(edits));
+            self.fix_selection();
+        }
     }
 
     pub fn rename(&mut self, index: usize, name: String) {
@@ -215,6 +241,13 @@ impl StructureSet {
                     s.kind = if backwards { *before } else { *after };
                 }
             }
+            Edit::Group(edits) => {
+                if backwards {
+                    edits.iter().rev().for_each(|e| self.apply_edit(e, true));
+                } else {
+                    edits.iter().for_each(|e| self.apply_edit(e, false));
+                }
+            }
         }
         self.fix_selection();
     }
@@ -287,8 +320,10 @@ pub fn panel(
     if set.items.is_empty() {
         ui.label("No structures. Import RTSTRUCT / SEG / NIfTI or create one above.");
     }
+    let duplicates = crate::anatomy::duplicates::duplicate_names(&set.items);
     egui::ScrollArea::vertical().show(ui, |ui| {
         for (n, s) in set.items.iter().enumerate() {
+            let others = duplicates.get(n).map(Vec::as_slice).unwrap_or(&[]);
             let selected = set.selected == Some(n);
             egui::Frame::group(ui.style())
                 .fill(if selected {
@@ -316,6 +351,13 @@ pub fn panel(
                             cmds.push(Command::SelectStructure(Some(n)));
                         }
                     });
+                    // Where it came from, always visible: same names from two sources are
+                    // otherwise indistinguishable.
+                    let source = s.provenance.source_short();
+                    ui.label(RichText::new(format!("Source: {source}")).small().weak());
+                    if !others.is_empty() {
+                        duplicate_row(ui, n, &source, others, set, cmds);
+                    }
                     ui.horizontal(|ui| {
                         let mut kind = s.kind;
                         egui::ComboBox::from_id_salt(("kind", n))
@@ -369,10 +411,51 @@ pub fn panel(
     });
 }
 
+/// "Duplicate name" marker with the one-click choice between same-named structures.
+fn duplicate_row(
+    ui: &mut egui::Ui,
+    n: usize,
+    source: &str,
+    others: &[usize],
+    set: &StructureSet,
+    cmds: &mut Vec<Command>,
+) {
+    let other_sources: Vec<String> = others
+        .iter()
+        .filter_map(|j| set.items.get(*j))
+        .map(|o| o.provenance.source_short())
+        .collect();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            RichText::new("Duplicate name")
+                .small()
+                .color(ui.visuals().warn_fg_color),
+        )
+        .on_hover_text(format!("Also from {}", other_sources.join(", ")));
+        // The name and source make the label unique (several pairs can clash at once).
+        let name = set.items.get(n).map(|s| s.name.as_str()).unwrap_or_default();
+        let text = if others.len() == 1 {
+            format!("Keep this {name} ({source}), remove the other")
+        } else {
+            format!("Keep this {name} ({source}), remove the {} others", others.len())
+        };
+        if ui
+            .small_button(text)
+            .on_hover_text(format!(
+                "Removes the same-named structure(s) from {} (undo restores them)",
+                other_sources.join(", ")
+            ))
+            .clicked()
+        {
+            cmds.push(Command::KeepStructureRemoveDuplicates(n));
+        }
+    });
+}
+
 fn provenance_text(s: &Structure) -> String {
     use crate::anatomy::Provenance::*;
     match &s.provenance {
-        Imported { file, detail } => format!("Imported from {} ({detail})", file.display()),
+        Imported { file, detail, .. } => format!("Imported from {} ({detail})", file.display()),
         Drawn => "Drawn".into(),
         RegionGrown { min_hu, max_hu, .. } => format!("Region grown, {min_hu}…{max_hu} HU"),
         NervePath => "Nerve path (tube around a curve)".into(),
@@ -392,6 +475,21 @@ mod tests {
             Provenance::Drawn,
             Mask::empty([4, 4, 2]),
         )
+    }
+
+    #[test]
+    fn removing_several_is_one_undo_step_that_restores_their_order() {
+        let mut set = StructureSet::new(vec![s("a"), s("b"), s("c"), s("d")]);
+        let before = set.items.clone();
+        set.remove_many(&[3, 1]);
+        let names: Vec<&str> = set.items.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(set.edit_count(), 1, "one step in the history");
+        assert!(set.undo());
+        assert_eq!(set.items, before);
+        assert!(!set.can_undo());
+        assert!(set.redo());
+        assert_eq!(set.items.len(), 2);
     }
 
     #[test]

@@ -139,7 +139,7 @@ fn import_sets(
                         .zip(r.structure_warnings.iter().chain(std::iter::repeat(&Vec::new())))
                         .map(|(s, w)| {
                             let (source, detail) = match &s.provenance {
-                                crate::anatomy::Provenance::Imported { file, detail } => {
+                                crate::anatomy::Provenance::Imported { file, detail, .. } => {
                                     (file.clone(), detail.clone())
                                 }
                                 _ => (set.path.clone(), String::new()),

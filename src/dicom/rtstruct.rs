@@ -273,6 +273,13 @@ pub fn import_rtstruct(
     );
 
     let label = ds.str_or_empty(buf, STRUCTURE_SET_LABEL);
+    // Recorded in every structure so that importing this object again is recognised.
+    let source_uid = ds.str_or_empty(buf, super::header::tags::SOP_INSTANCE);
+    let source_label = if label.is_empty() {
+        "RTSTRUCT".to_string()
+    } else {
+        format!("RTSTRUCT \"{label}\"")
+    };
     let contours_of: Vec<(Option<i64>, &DataSet)> = ds
         .items(TAG_ROI_CONTOUR_SEQ)
         .unwrap_or(&[])
@@ -488,6 +495,8 @@ pub fn import_rtstruct(
             kind,
             Provenance::Imported {
                 file: path.to_path_buf(),
+                source_uid: source_uid.clone(),
+                source_label: source_label.clone(),
                 detail: format!(
                     "RTSTRUCT{} ROI {number}: {} of {} contours on {slices} slices",
                     if label.is_empty() {

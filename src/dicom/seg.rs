@@ -787,6 +787,13 @@ pub fn import_seg(
         SegType::LabelMap { .. } => "LABELMAP".to_string(),
     };
     let series_desc = ds.str_or_empty(buf, SERIES_DESC);
+    // Recorded in every structure so that importing this object again is recognised.
+    let source_uid = ds.str_or_empty(buf, super::header::tags::SOP_INSTANCE);
+    let source_label = if series_desc.is_empty() {
+        "SEG".to_string()
+    } else {
+        format!("SEG \"{series_desc}\"")
+    };
     for s in segments {
         if s.number == 0 && matches!(seg_type, SegType::LabelMap { .. }) {
             out.skipped_rois
@@ -814,6 +821,8 @@ pub fn import_seg(
             kind,
             Provenance::Imported {
                 file: path.to_path_buf(),
+                source_uid: source_uid.clone(),
+                source_label: source_label.clone(),
                 detail: format!(
                     "SEG{} segment {} ({type_label}, {frames} frame(s){})",
                     if series_desc.is_empty() {

@@ -252,6 +252,9 @@ pub struct StructureSetCandidate {
     pub matches_frame_of_reference: bool,
     /// The file names the CT's SeriesInstanceUID as the series it was made on.
     pub references_series: bool,
+    /// SOP Instance UID of the object (empty when unreadable): an object already imported into
+    /// the case is not offered again.
+    pub sop_instance_uid: String,
 }
 
 fn is_structure_set(o: &OtherObject) -> bool {
@@ -296,8 +299,10 @@ pub fn find_structure_sets(others: &[OtherObject], ct: &SeriesIds) -> Vec<Struct
             fors.push(o.frame_of_reference_uid.clone());
         }
         let mut series = Vec::new();
+        let mut sop_instance_uid = String::new();
         if let Ok(p) = parse::read_header(&o.path) {
             series = referenced_series(&p.root, &p.buf);
+            sop_instance_uid = p.root.str_or_empty(&p.buf, super::header::tags::SOP_INSTANCE);
             for f in p.root.items(REF_FOR_SEQ).unwrap_or(&[]) {
                 let u = f.str_or_empty(&p.buf, FOR_UID);
                 if !u.is_empty() && !fors.contains(&u) {
@@ -324,6 +329,7 @@ pub fn find_structure_sets(others: &[OtherObject], ct: &SeriesIds) -> Vec<Struct
                 frame_of_reference_uid: fors.first().cloned().unwrap_or_default(),
                 matches_frame_of_reference: matches_for,
                 references_series,
+                sop_instance_uid,
             });
         }
     }

@@ -45,6 +45,7 @@ mod safety_demo;
 mod safety_geometry;
 mod scene3d;
 mod structures_cli;
+mod structures_duplicates;
 mod structures_rtstruct;
 mod structures_seg;
 mod suggest_phantoms;

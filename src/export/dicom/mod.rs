@@ -200,7 +200,7 @@ pub fn structure_regions(structures: &[Structure], g: &VolumeGeometry) -> Vec<Ex
                 Provenance::Imported { .. } | Provenance::Drawn => ("MANUAL", String::new()),
             };
             let description = match &s.provenance {
-                Provenance::Imported { file, detail } => format!(
+                Provenance::Imported { file, detail, .. } => format!(
                     "imported from {}: {detail}",
                     file.file_name()
                         .map(|f| f.to_string_lossy().into_owned())
