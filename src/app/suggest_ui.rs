@@ -227,13 +227,16 @@ pub(super) fn angle_row(ui: &mut egui::Ui, i: usize, p: &crate::plan::probe::Pro
         let r2 = ui
             .add(
                 egui::DragValue::new(&mut cc)
-                    .range(-89.0..=89.0)
+                    // ±90: a path along the body axis (the axial-normal default) is 90°, and a
+                    // narrower range would clamp it, which DragValue reports as a change.
+                    .range(-90.0..=90.0)
                     .speed(1.0)
                     .suffix(" deg"),
             )
             .labelled_by(l.id)
             .on_hover_text("Out of the axial plane: positive when the entry is cranial to the tip");
-        if (r1.changed() || r2.changed()) && ip.is_finite() && cc.is_finite() {
+        let moved = (ip - ip0).abs() > 1e-9 || (cc - cc0).abs() > 1e-9;
+        if (r1.changed() || r2.changed()) && moved && ip.is_finite() && cc.is_finite() {
             let entry_lps = p.tip_lps - direction_from_angles(ip, cc) * p.length_mm();
             let dragged = r1.dragged() || r2.dragged();
             cmds.push(if dragged {

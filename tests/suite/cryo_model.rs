@@ -168,7 +168,7 @@ fn cryo_case_errors_name_the_field() {
         ),
         (
             // The tip 120 mm below the centre of a 200 mm block.
-            good.replacen("-10.25", "-120.25", 1),
+            good.replacen("-6.5", "-120.5", 1),
             "probes[0]",
         ),
     ];

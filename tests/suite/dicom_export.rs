@@ -421,3 +421,108 @@ fn export_command_writes_the_case_as_dicom() {
     }
     assert!(bad.is_empty(), "{bad:#?}");
 }
+
+/// Kills a spawned peer when the test ends (also on a failed assertion).
+struct KillOnDrop(std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 17: ablaplan's exports reach another PACS node intact. The pancreas case is exported
+/// (SEG, RTSTRUCT, two Secondary Captures), sent with ablaplan's C-STORE SCU to DCMTK's
+/// `storescp` on loopback, and every object storescp stored is valid there (`dciodvfy`, no
+/// errors) and carries the instance we sent.
+#[test]
+fn exported_objects_sent_to_dcmtk_storescp_arrive_and_validate_there() {
+    use ablaplan::net::{self, Node, ScuOptions};
+    use std::time::{Duration, Instant};
+    let Some(ct) = common::dicom_data("pancreas-ct-rtstruct/CT") else {
+        return;
+    };
+    if tool("storescp").is_none() || tool("dciodvfy").is_none() {
+        return;
+    }
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/cases/dicom_pancreas_ct_example.json");
+    let mut case: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src).expect("read")).expect("json");
+    case["source"]["path"] = serde_json::Value::String(ct.display().to_string());
+    case["model"]["spacing_mm"] = serde_json::json!(1.0);
+    case["model"]["heating"] = serde_json::json!({"enabled": false});
+    let tmp = tempfile::tempdir().expect("tmp");
+    let case_path = tmp.path().join("case.json");
+    std::fs::write(&case_path, serde_json::to_string(&case).expect("json")).expect("write");
+    let exported = ablaplan::cli::export::export_case_dicom(
+        &case_path,
+        None,
+        &tmp.path().join("dicom"),
+        false,
+        &JobCtx::default(),
+    )
+    .expect("export");
+    assert_eq!(exported.len(), 4, "{exported:?}");
+
+    let stored_dir = tmp.path().join("storescp");
+    std::fs::create_dir_all(&stored_dir).expect("dir");
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let _peer = KillOnDrop(
+        Command::new("storescp")
+            .args(["-aet", "DCMTKSCP", "-od"])
+            .arg(&stored_dir)
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start storescp"),
+    );
+    let node = Node {
+        ae_title: "DCMTKSCP".into(),
+        host: "127.0.0.1".into(),
+        port,
+    };
+    let t0 = Instant::now();
+    while net::echo(&node, &ScuOptions::default()).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "storescp did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let report = net::send_files(&node, &exported, &ScuOptions::default(), &JobCtx::default()).expect("send");
+    assert_eq!(
+        (report.sent, report.failed.len()),
+        (exported.len(), 0),
+        "{report:?}"
+    );
+
+    let stored: Vec<PathBuf> = std::fs::read_dir(&stored_dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(stored.len(), exported.len(), "{stored:?}");
+    let uid = |p: &Path| {
+        let obj = dicom_object::open_file(p).expect("open");
+        obj.element(dicom_dictionary_std::tags::SOP_INSTANCE_UID)
+            .expect("SOP instance UID")
+            .to_str()
+            .expect("text")
+            .trim_end_matches(['\0', ' '])
+            .to_string()
+    };
+    let mut bad = Vec::new();
+    for p in &exported {
+        let want = uid(p);
+        let rx = stored
+            .iter()
+            .find(|s| uid(s) == want)
+            .unwrap_or_else(|| panic!("{} was not stored by storescp", p.display()));
+        if let Some(errors) = dciodvfy_errors(rx)
+            && !errors.is_empty()
+        {
+            bad.push(format!("{}: {errors:?}", rx.display()));
+        }
+    }
+    assert!(bad.is_empty(), "dciodvfy errors on the received objects: {bad:?}");
+}
