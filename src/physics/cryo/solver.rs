@@ -338,15 +338,29 @@ impl Coef {
     /// (T, √k) from H; branch-free so that the stage loops vectorise.
     #[inline(always)]
     fn state(&self, h: Enth) -> (f32, f32) {
+        if self.ka == 0.0 {
+            self.state_with::<false>(h)
+        } else {
+            self.state_with::<true>(h)
+        }
+    }
+
+    /// [`Coef::state`] with the frozen k's 1/T law compiled in (`ICE`) or out: the stage loop
+    /// picks one per run of one material, so the classes without it (all tissue) pay no division.
+    #[inline(always)]
+    fn state_with<const ICE: bool>(&self, h: Enth) -> (f32, f32) {
         let band = min(max(h, 0.0), self.hl);
         let t =
             self.ts + min(h, 0.0) * self.inv_cs + band * self.inv_cm + max(h - self.hl, 0.0) * self.inv_cl;
-        // Frozen k at T (constant when ka = 0: the tissue classes), then linear in the liquid
-        // fraction over the band as before. T is clamped at the coldest probe temperature: an
-        // internal RKL2 stage may overshoot below it, and 1/T must stay bounded there (the
-        // stability bound takes k at that temperature).
-        let t_k = max(min(t, self.ts), COLDEST_C as f32) + KELVIN_F32;
-        let kf = self.ks + self.ka * (1.0 / t_k - self.inv_ts_k);
+        // Frozen k at T, then linear in the liquid fraction over the band as before. T is clamped
+        // at the coldest probe temperature: an internal RKL2 stage may overshoot below it, and
+        // 1/T must stay bounded there (the stability bound takes k at that temperature).
+        let kf = if ICE {
+            let t_k = max(min(t, self.ts), COLDEST_C as f32) + KELVIN_F32;
+            self.ks + self.ka * (1.0 / t_k - self.inv_ts_k)
+        } else {
+            self.ks
+        };
         let k = kf + (self.kl - kf) * (band * self.inv_hl);
         (t, k.sqrt())
     }
@@ -1529,31 +1543,38 @@ fn stage_run<const MODE: u8, const SRC: bool>(
         Some(q) if SRC => &q[r..r + len],
         _ => &[],
     };
-    for i in 0..len {
-        let ti = tc[i];
-        let f = sxm[i] * (txm[i] - ti)
-            + sxp[i] * (txp[i] - ti)
-            + sym[i] * (tym[i] - ti)
-            + syp[i] * (typ[i] - ti)
-            + szm[i] * (tzm[i] - ti)
-            + szp[i] * (tzp[i] - ti);
-        let mut rate = sc[i] * f * ih2 + c.source(ti, ta);
-        if SRC {
-            rate += q[i];
-        }
-        let d = match MODE {
-            FIRST => {
-                l0_out[i] = rate;
-                k.mt * rate
+    // One loop per material kind, so that the ice law's division is compiled out of the
+    // tissue runs (the branch is taken once per run, not per node).
+    macro_rules! nodes {
+        ($ice:literal) => {
+            for i in 0..len {
+                let ti = tc[i];
+                let f = sxm[i] * (txm[i] - ti)
+                    + sxp[i] * (txp[i] - ti)
+                    + sym[i] * (tym[i] - ti)
+                    + syp[i] * (typ[i] - ti)
+                    + szm[i] * (tzm[i] - ti)
+                    + szp[i] * (tzp[i] - ti);
+                let mut rate = sc[i] * f * ih2 + c.source(ti, ta);
+                if SRC {
+                    rate += q[i];
+                }
+                let d = match MODE {
+                    FIRST => {
+                        l0_out[i] = rate;
+                        k.mt * rate
+                    }
+                    SECOND => k.mu * dp[i] + k.mt * rate + k.gt * l0[i],
+                    _ => k.mu * dp[i] + k.nu * d_out[i] + k.mt * rate + k.gt * l0[i],
+                };
+                d_out[i] = d;
+                let (tn, sn) = c.state_with::<$ice>(y0[i] + d);
+                t_out[i] = tn;
+                s_out[i] = sn;
             }
-            SECOND => k.mu * dp[i] + k.mt * rate + k.gt * l0[i],
-            _ => k.mu * dp[i] + k.nu * d_out[i] + k.mt * rate + k.gt * l0[i],
         };
-        d_out[i] = d;
-        let (tn, sn) = c.state(y0[i] + d);
-        t_out[i] = tn;
-        s_out[i] = sn;
     }
+    if c.ka == 0.0 { nodes!(false) } else { nodes!(true) }
 }
 
 #[cfg(test)]
