@@ -56,6 +56,34 @@ pub(super) struct Snapshot {
     options: ExportOptions,
 }
 
+impl Snapshot {
+    /// The pipeline's tumour-board slide of this snapshot: the one slide of the PNG export, the
+    /// DICOM export and `compute --png`.
+    fn board_slide(
+        &self,
+        result: &ModelResult,
+        assets: &ModelAssets,
+        rules: &RuleSet,
+    ) -> Result<crate::export::SlideImage, String> {
+        crate::pipeline::board_slide(&BoardInput {
+            title: &self.title,
+            volume: Some(&self.volume),
+            phantom: None,
+            structures: &self.structures,
+            structure_geometry: &self.volume.geometry,
+            probes: &self.probes,
+            settings: &self.settings,
+            result,
+            assets,
+            safety: self.safety.as_deref(),
+            rules,
+            case_file: self.case_path.as_deref(),
+            anonymise: self.options.anonymise,
+        })
+        .map_err(|e| e.to_string())
+    }
+}
+
 impl AblaApp {
     pub fn export_run(&self) -> &ExportRun {
         &self.export
@@ -203,22 +231,7 @@ impl AblaApp {
                 .ok_or("the zone is out of date: wait for the model")?;
             let assets = s.assets.as_ref().ok_or("the model's assets could not be read")?;
             let rules = s.rules.as_deref().ok_or("the safety rules could not be read")?;
-            let slide = crate::pipeline::board_slide(&BoardInput {
-                title: &s.title,
-                volume: Some(&s.volume),
-                phantom: None,
-                structures: &s.structures,
-                structure_geometry: &s.volume.geometry,
-                probes: &s.probes,
-                settings: &s.settings,
-                result,
-                assets,
-                safety: s.safety.as_deref(),
-                rules,
-                case_file: s.case_path.as_deref(),
-                anonymise: s.options.anonymise,
-            })
-            .map_err(|e| e.to_string())?;
+            let slide = s.board_slide(result, assets, rules)?;
             slide.save_png(&path).map_err(|e| e.to_string())?;
             Ok(path)
         });
@@ -250,22 +263,7 @@ impl AblaApp {
         self.start_export(dir, |s, dir| {
             let mut captures = Vec::new();
             if let (Some(result), Some(assets), Some(rules)) = (&s.result, &s.assets, s.rules.as_deref()) {
-                let slide = crate::pipeline::board_slide(&BoardInput {
-                    title: &s.title,
-                    volume: Some(&s.volume),
-                    phantom: None,
-                    structures: &s.structures,
-                    structure_geometry: &s.volume.geometry,
-                    probes: &s.probes,
-                    settings: &s.settings,
-                    result,
-                    assets,
-                    safety: s.safety.as_deref(),
-                    rules,
-                    case_file: s.case_path.as_deref(),
-                    anonymise: s.options.anonymise,
-                })
-                .map_err(|e| e.to_string())?;
+                let slide = s.board_slide(result, assets, rules)?;
                 captures.push(CaptureImage {
                     title: format!("Tumour-board slide: {}", s.title),
                     image: slide.image,
