@@ -497,3 +497,24 @@ pub fn put_common(o: &mut elements::Obj, ctx: &ObjectContext<'_>, sop_class: &st
     put_str(o, tags::STUDY_INSTANCE_UID, VR::UI, &ids.study_uid);
     put_str(o, tags::STUDY_ID, VR::SH, &fit(&ids.study_id, 16));
 }
+
+/// The reference to the CT image of slice `k` (SOP class, instance, frame), when the volume is
+/// the series' own planes: RTSTRUCT contours and SEG frames both point at it.
+pub(crate) fn ct_image_ref(ctx: &ObjectContext<'_>, k: usize) -> Option<elements::Obj> {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    use elements::{put_str, put_strs};
+    let r = ctx.meta.slice_refs.get(k)?;
+    let mut it = elements::Obj::new_empty();
+    put_str(&mut it, tags::REFERENCED_SOP_CLASS_UID, VR::UI, &r.sop_class_uid);
+    put_str(
+        &mut it,
+        tags::REFERENCED_SOP_INSTANCE_UID,
+        VR::UI,
+        &r.sop_instance_uid,
+    );
+    if let Some(f) = r.frame_number {
+        put_strs(&mut it, tags::REFERENCED_FRAME_NUMBER, VR::IS, &[f.to_string()]);
+    }
+    Some(it)
+}

@@ -19,22 +19,6 @@ pub const RTSTRUCT_SOP_CLASS: &str = "1.2.840.10008.5.1.4.1.1.481.3";
 /// still what the RT modules ask for).
 const STUDY_REF_SOP_CLASS: &str = "1.2.840.10008.3.1.2.3.1";
 
-fn image_ref(ctx: &ObjectContext<'_>, k: usize) -> Option<Obj> {
-    let r = ctx.meta.slice_refs.get(k)?;
-    let mut it = Obj::new_empty();
-    put_str(&mut it, tags::REFERENCED_SOP_CLASS_UID, VR::UI, &r.sop_class_uid);
-    put_str(
-        &mut it,
-        tags::REFERENCED_SOP_INSTANCE_UID,
-        VR::UI,
-        &r.sop_instance_uid,
-    );
-    if let Some(f) = r.frame_number {
-        put_strs(&mut it, tags::REFERENCED_FRAME_NUMBER, VR::IS, &[f.to_string()]);
-    }
-    Some(it)
-}
-
 /// The encoded RTSTRUCT of `regions`.
 pub fn rtstruct_object(
     ctx: &ObjectContext<'_>,
@@ -77,7 +61,7 @@ pub fn rtstruct_object(
     // Referenced frame of reference → study → series → the CT images (when known).
     let mut rfor = Obj::new_empty();
     put_str(&mut rfor, tags::FRAME_OF_REFERENCE_UID, VR::UI, for_uid);
-    let images: Vec<Obj> = (0..nz).filter_map(|k| image_ref(ctx, k)).collect();
+    let images: Vec<Obj> = (0..nz).filter_map(|k| super::ct_image_ref(ctx, k)).collect();
     if !images.is_empty() && !ctx.meta.series_instance_uid.trim().is_empty() {
         let mut se = Obj::new_empty();
         put_str(
@@ -132,7 +116,7 @@ pub fn rtstruct_object(
                     data.extend([p.x, p.y, p.z]);
                 }
                 let mut c = Obj::new_empty();
-                if let Some(im) = image_ref(ctx, k) {
+                if let Some(im) = super::ct_image_ref(ctx, k) {
                     put_seq(&mut c, tags::CONTOUR_IMAGE_SEQUENCE, vec![im]);
                 }
                 put_strs(

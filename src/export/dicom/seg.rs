@@ -55,18 +55,7 @@ pub fn srgb_to_cielab(rgb: [u8; 3]) -> [u16; 3] {
 
 /// The CT image of slice `k`, when the volume is the series' own planes.
 fn source_image_item(ctx: &ObjectContext<'_>, k: usize) -> Option<Obj> {
-    let r = ctx.meta.slice_refs.get(k)?;
-    let mut src = Obj::new_empty();
-    put_str(&mut src, tags::REFERENCED_SOP_CLASS_UID, VR::UI, &r.sop_class_uid);
-    put_str(
-        &mut src,
-        tags::REFERENCED_SOP_INSTANCE_UID,
-        VR::UI,
-        &r.sop_instance_uid,
-    );
-    if let Some(f) = r.frame_number {
-        put_strs(&mut src, tags::REFERENCED_FRAME_NUMBER, VR::IS, &[f.to_string()]);
-    }
+    let mut src = super::ct_image_ref(ctx, k)?;
     put_seq(
         &mut src,
         tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE,
