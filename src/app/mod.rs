@@ -546,6 +546,9 @@ pub fn run(opts: StartupOptions) -> Result<(), eframe::Error> {
             .with_title("ablaplan")
             .with_inner_size([1400.0, 900.0])
             .with_drag_and_drop(true),
+        // No dithering: it adds up to half a grey level of noise to every displayed CT pixel,
+        // and a grey-scale reading must show the windowed value as it is.
+        dithering: false,
         ..Default::default()
     };
     eframe::run_native(

@@ -73,7 +73,12 @@ fn overlay_texts_never_overlap_in_any_layout_or_window_size() {
         (1000.0, 640.0),
     ] {
         h.set_size(egui::vec2(size.0, size.1));
-        for layout in [Layout::OnePlusTwo, Layout::OneByThree, Layout::Single] {
+        for layout in [
+            Layout::OnePlusTwo,
+            Layout::OneByThree,
+            Layout::Single,
+            Layout::TwoByTwo3d,
+        ] {
             run(&mut h, Command::SetLayout(layout));
             // The cursor over each view adds the read-out lines to its bottom-left corner.
             for view in ["Axial view", "Coronal view", "Sagittal view"] {
@@ -89,7 +94,7 @@ fn overlay_texts_never_overlap_in_any_layout_or_window_size() {
             }
         }
     }
-    assert!(checked >= 4 * 7, "every layout's views were checked ({checked})");
+    assert!(checked >= 4 * 10, "every layout's views were checked ({checked})");
 }
 
 #[test]
