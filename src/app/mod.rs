@@ -20,6 +20,7 @@ mod plan_draw;
 mod plan_panel;
 pub mod probe_view;
 mod quit;
+mod renderer;
 pub mod review;
 mod run;
 mod run_panel;
@@ -541,7 +542,10 @@ impl AblaApp {
 
 /// Start the GUI (blocking until the window closes).
 pub fn run(opts: StartupOptions) -> Result<(), eframe::Error> {
+    let (renderer, why) = renderer::choose();
+    log::info!("drawing with {renderer:?} ({why})");
     let native = eframe::NativeOptions {
+        renderer,
         viewport: egui::ViewportBuilder::default()
             .with_title("ablaplan")
             .with_inner_size([1400.0, 900.0])

@@ -6,6 +6,7 @@
 use super::{AMBIENT, Camera, DIFFUSE, Scene};
 use crate::render::RgbaImage;
 use nalgebra::Vector3;
+use rayon::prelude::*;
 
 /// Renders `scene` at `width` × `height` pixels over `background`, computing at `supersample`²
 /// samples per pixel (1–4) for smooth edges.
@@ -32,26 +33,66 @@ pub fn render_scene(
         let vp = camera.view_projection(w as f64 / h as f64).cast::<f32>();
         let (_, _, forward) = camera.basis();
         let light = forward.cast::<f32>();
-        for i in scene.draw_order(camera) {
-            let o = &scene.objects[i];
-            let c = o.colour();
-            let target = Target {
-                w,
-                h,
-                colour: &mut colour,
-                depth: &mut depth,
-            };
-            draw_mesh(target, &o.mesh, &vp, &light, c, o.opaque());
-        }
+        let meshes: Vec<Projection<'_>> = scene
+            .draw_order(camera)
+            .par_iter()
+            .map(|&i| {
+                let o = &scene.objects[i];
+                Projection {
+                    vertices: project(&o.mesh, &vp, w as f32, h as f32),
+                    mesh: &o.mesh,
+                    colour: o.colour(),
+                    opaque: o.opaque(),
+                }
+            })
+            .collect();
+        // Bands of rows in parallel. Every band draws every mesh in the same order, so each
+        // pixel sees the same writes as in one serial pass: the picture does not depend on the
+        // number of threads.
+        let rows = band_rows(h);
+        colour
+            .par_chunks_mut(rows * w)
+            .zip(depth.par_chunks_mut(rows * w))
+            .enumerate()
+            .for_each(|(band, (colour, depth))| {
+                let y0 = band * rows;
+                let mut t = Target {
+                    w,
+                    y0,
+                    y1: y0 + colour.len() / w,
+                    colour,
+                    depth,
+                };
+                for m in &meshes {
+                    draw_mesh(&mut t, m, &light);
+                }
+            });
     }
     downsample(&colour, width, height, s)
 }
 
+/// Rows `y0..y1` of the picture (`w` wide): the part one thread draws.
 struct Target<'a> {
     w: usize,
-    h: usize,
+    y0: usize,
+    y1: usize,
     colour: &'a mut [[f32; 3]],
     depth: &'a mut [f32],
+}
+
+/// Rows per band: a few bands per thread so that a scene concentrated in the middle of the
+/// picture still keeps every thread busy.
+fn band_rows(h: usize) -> usize {
+    let bands = rayon::current_num_threads().max(1) * 4;
+    h.div_ceil(bands).max(8)
+}
+
+/// A mesh with its vertices projected to the picture, and how it is drawn.
+struct Projection<'a> {
+    vertices: Vec<Option<Projected>>,
+    mesh: &'a crate::render::mesh::TriMesh,
+    colour: [f32; 4],
+    opaque: bool,
 }
 
 /// One vertex after projection: pixel position, depth, 1/w and the normal over w.
@@ -64,23 +105,19 @@ struct Projected {
     n: Vector3<f32>,
 }
 
-fn draw_mesh(
-    t: Target<'_>,
+/// The picture position, depth and normal of each vertex (`None`: behind or at the near plane;
+/// the orbit camera keeps the scene in front, so clipping is not worth its code here).
+fn project(
     mesh: &crate::render::mesh::TriMesh,
     vp: &nalgebra::Matrix4<f32>,
-    light: &Vector3<f32>,
-    c: [f32; 4],
-    opaque: bool,
-) {
-    let (wf, hf) = (t.w as f32, t.h as f32);
-    let projected: Vec<Option<Projected>> = mesh
-        .positions_lps
+    wf: f32,
+    hf: f32,
+) -> Vec<Option<Projected>> {
+    mesh.positions_lps
         .iter()
         .enumerate()
         .map(|(i, p)| {
             let clip = vp * nalgebra::Vector4::new(p[0], p[1], p[2], 1.0);
-            // Behind or at the near plane: the triangle is dropped (the orbit camera keeps the
-            // scene in front; clipping is not worth its code here).
             if clip.w <= 1e-6 || clip.z < 0.0 {
                 return None;
             }
@@ -97,12 +134,17 @@ fn draw_mesh(
                 n,
             })
         })
-        .collect();
-    for tri in &mesh.triangles {
+        .collect()
+}
+
+/// Draws the part of `m` that falls in the target's rows.
+fn draw_mesh(t: &mut Target<'_>, m: &Projection<'_>, light: &Vector3<f32>) {
+    let c = m.colour;
+    for tri in &m.mesh.triangles {
         let (Some(a), Some(b), Some(cc)) = (
-            projected[tri[0] as usize],
-            projected[tri[1] as usize],
-            projected[tri[2] as usize],
+            m.vertices[tri[0] as usize],
+            m.vertices[tri[1] as usize],
+            m.vertices[tri[2] as usize],
         ) else {
             continue;
         };
@@ -110,25 +152,30 @@ fn draw_mesh(
         if area.abs() < 1e-12 {
             continue;
         }
-        let x0 = a.x.min(b.x).min(cc.x).floor().max(0.0) as usize;
-        let y0 = a.y.min(b.y).min(cc.y).floor().max(0.0) as usize;
-        let x1 = (a.x.max(b.x).max(cc.x).ceil() as isize).min(t.w as isize - 1);
-        let y1 = (a.y.max(b.y).max(cc.y).ceil() as isize).min(t.h as isize - 1);
-        if x1 < 0 || y1 < 0 {
+        let y0 = a.y.min(b.y).min(cc.y).floor().max(t.y0 as f32) as usize;
+        let y1 = (a.y.max(b.y).max(cc.y).ceil() as isize).min(t.y1 as isize - 1);
+        if y1 < y0 as isize {
             continue;
         }
+        let x0 = a.x.min(b.x).min(cc.x).floor().max(0.0) as usize;
+        let x1 = (a.x.max(b.x).max(cc.x).ceil() as isize).min(t.w as isize - 1);
+        if x1 < x0 as isize {
+            continue;
+        }
+        let inv_area = 1.0 / area;
         for y in y0..=y1 as usize {
             let py = y as f32 + 0.5;
+            let row = (y - t.y0) * t.w;
             for x in x0..=x1 as usize {
                 let px = x as f32 + 0.5;
-                let w0 = edge(&b, &cc, px, py) / area;
-                let w1 = edge(&cc, &a, px, py) / area;
+                let w0 = edge(&b, &cc, px, py) * inv_area;
+                let w1 = edge(&cc, &a, px, py) * inv_area;
                 let w2 = 1.0 - w0 - w1;
                 if w0 < 0.0 || w1 < 0.0 || w2 < 0.0 {
                     continue;
                 }
                 let z = w0 * a.z + w1 * b.z + w2 * cc.z;
-                let idx = y * t.w + x;
+                let idx = row + x;
                 if z > t.depth[idx] {
                     continue;
                 }
@@ -138,7 +185,7 @@ fn draw_mesh(
                 let shade = shade(&n, light);
                 let rgb = [c[0] * shade, c[1] * shade, c[2] * shade];
                 let dst = &mut t.colour[idx];
-                if opaque {
+                if m.opaque {
                     *dst = rgb;
                     t.depth[idx] = z;
                 } else {

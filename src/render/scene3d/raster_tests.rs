@@ -135,3 +135,36 @@ fn a_click_picks_the_nearest_opaque_structure_through_the_zone() {
     );
     assert!(pick(&scene, &cam, 2.0, 2.0, 100.0, 100.0).is_none());
 }
+
+#[test]
+fn the_picture_does_not_depend_on_the_number_of_threads() {
+    // Overlapping opaque and translucent balls across many row bands: each band must see the
+    // same writes, in the same order, as one serial pass.
+    let cam = Camera {
+        target_lps: Vector3::zeros(),
+        distance_mm: 120.0,
+        ..Camera::default()
+    };
+    let scene = Scene {
+        objects: vec![
+            ball(Part::Structure(0), Vector3::new(-10.0, 10.0, 5.0), 25.0, [200, 40, 40], 1.0),
+            ball(Part::Structure(1), Vector3::new(15.0, -5.0, -10.0), 18.0, [40, 40, 220], 1.0),
+            ball(Part::Zone, Vector3::new(0.0, -15.0, 0.0), 22.0, [250, 200, 0], 0.35),
+        ],
+    };
+    let render_with = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+            .install(|| render_scene(&scene, &cam, 301, 257, BG, 2))
+    };
+    let one = render_with(1);
+    assert!(one.pixels.chunks(4).any(|p| p[..3] != BG[..3]), "something drawn");
+    for threads in [2, 3, 8] {
+        assert!(
+            render_with(threads).pixels == one.pixels,
+            "{threads} threads draw the same picture as one"
+        );
+    }
+}
