@@ -73,6 +73,8 @@ pub struct View3d {
     cpu_at: Option<f64>,
     /// `ABLAPLAN_3D_SPIN`: turn the scene continuously (fps measurement).
     spin: bool,
+    /// The camera of the previous frame: a software-drawn picture is coarser while it moves.
+    last_camera: Option<Camera>,
 }
 
 impl View3d {
@@ -132,12 +134,15 @@ impl View3d {
 
 /// The picture's resolution relative to the pane's pixels: at most `ABLAPLAN_3D_MAX_PIXELS`
 /// pixels (default 400 000, a 730 × 550 picture) are drawn and the blit scales them up, so a
-/// large pane on a software rasteriser stays interactive.
-fn render_scale(rect: Rect, ppp: f32) -> f32 {
-    let budget: f32 = std::env::var("ABLAPLAN_3D_MAX_PIXELS")
+/// large pane on a software rasteriser stays interactive; a quarter of that while the camera
+/// moves (half the resolution each way, the way 3D Slicer coarsens its volume rendering while
+/// the user rotates).
+fn render_scale(rect: Rect, ppp: f32, moving: bool) -> f32 {
+    let still: f32 = std::env::var("ABLAPLAN_3D_MAX_PIXELS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(400_000.0);
+    let budget = if moving { still / 4.0 } else { still };
     let pixels = rect.width() * rect.height() * ppp * ppp;
     if pixels > budget && pixels > 0.0 {
         (budget / pixels).sqrt()
@@ -336,7 +341,11 @@ pub fn show(app: &mut AblaApp, ui: &mut egui::Ui, rect: Rect) {
         app.view3d.camera = Some(camera);
         ui.ctx().request_repaint();
     }
-    let ppp = ui.ctx().pixels_per_point() * render_scale(rect, ui.ctx().pixels_per_point());
+    // On the software rasteriser a moving camera gets a coarser picture (the blit scales it
+    // up); the frame after the motion stops redraws it at full resolution.
+    let moving = !app.view3d.gpu() && app.view3d.last_camera.is_some_and(|c| c != camera);
+    app.view3d.last_camera = Some(camera);
+    let ppp = ui.ctx().pixels_per_point() * render_scale(rect, ui.ctx().pixels_per_point(), moving);
     let size_px = [
         (rect.width() * ppp).round().max(1.0) as u32,
         (rect.height() * ppp).round().max(1.0) as u32,
@@ -433,10 +442,19 @@ fn paint_cpu(
             1,
         );
         let image = egui::ColorImage::from_rgba_unmultiplied([img.width, img.height], &img.pixels);
-        let tex = painter
-            .ctx()
-            .load_texture("view-3d", image, egui::TextureOptions::LINEAR);
-        app.view3d.cpu_picture = Some((key, tex));
+        match app.view3d.cpu_picture.take() {
+            // One texture, updated in place: no new allocation per frame while rotating.
+            Some((_, mut tex)) => {
+                tex.set(image, egui::TextureOptions::LINEAR);
+                app.view3d.cpu_picture = Some((key, tex));
+            }
+            None => {
+                let tex = painter
+                    .ctx()
+                    .load_texture("view-3d", image, egui::TextureOptions::LINEAR);
+                app.view3d.cpu_picture = Some((key, tex));
+            }
+        }
     }
     if let Some((_, tex)) = &app.view3d.cpu_picture {
         painter.image(

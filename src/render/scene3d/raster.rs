@@ -33,14 +33,15 @@ pub fn render_scene(
         let vp = camera.view_projection(w as f64 / h as f64).cast::<f32>();
         let (_, _, forward) = camera.basis();
         let light = forward.cast::<f32>();
-        let meshes: Vec<Projection<'_>> = scene
+        let meshes: Vec<Projection> = scene
             .draw_order(camera)
             .par_iter()
             .map(|&i| {
                 let o = &scene.objects[i];
+                let vertices = project(&o.mesh, &vp, w as f32, h as f32);
                 Projection {
-                    vertices: project(&o.mesh, &vp, w as f32, h as f32),
-                    mesh: &o.mesh,
+                    triangles: set_up(&o.mesh, &vertices, w, h),
+                    vertices,
                     colour: o.colour(),
                     opaque: o.opaque(),
                 }
@@ -87,12 +88,59 @@ fn band_rows(h: usize) -> usize {
     h.div_ceil(bands).max(8)
 }
 
-/// A mesh with its vertices projected to the picture, and how it is drawn.
-struct Projection<'a> {
+/// A mesh with its vertices projected to the picture, its visible triangles set up once for
+/// every band, and how it is drawn.
+struct Projection {
     vertices: Vec<Option<Projected>>,
-    mesh: &'a crate::render::mesh::TriMesh,
+    triangles: Vec<Setup>,
     colour: [f32; 4],
     opaque: bool,
+}
+
+/// A triangle in front of the camera, not degenerate, overlapping the picture: its vertices,
+/// 1 / (twice its signed area) and its pixel bounding box (inclusive).
+struct Setup {
+    v: [u32; 3],
+    inv_area: f32,
+    x0: u32,
+    x1: u32,
+    y0: u32,
+    y1: u32,
+}
+
+fn set_up(
+    mesh: &crate::render::mesh::TriMesh,
+    vertices: &[Option<Projected>],
+    w: usize,
+    h: usize,
+) -> Vec<Setup> {
+    mesh.triangles
+        .iter()
+        .filter_map(|tri| {
+            let vertex = |k: usize| vertices.get(tri[k] as usize).copied().flatten();
+            let (a, b, c) = (vertex(0)?, vertex(1)?, vertex(2)?);
+            let area = edge(&a, &b, c.x, c.y);
+            if area.abs() < 1e-12 {
+                return None;
+            }
+            let x0 = a.x.min(b.x).min(c.x).floor().max(0.0);
+            let y0 = a.y.min(b.y).min(c.y).floor().max(0.0);
+            let x1 = a.x.max(b.x).max(c.x).ceil().min(w as f32 - 1.0);
+            let y1 = a.y.max(b.y).max(c.y).ceil().min(h as f32 - 1.0);
+            // Also false for NaN.
+            if !(x1 >= x0 && y1 >= y0) {
+                return None;
+            }
+            Some(Setup {
+                v: *tri,
+                inv_area: 1.0 / area,
+                x0: x0 as u32,
+                x1: x1 as u32,
+                y0: y0 as u32,
+                y1: y1 as u32,
+            })
+        })
+        .collect()
 }
 
 /// One vertex after projection: pixel position, depth, 1/w and the normal over w.
@@ -138,38 +186,29 @@ fn project(
 }
 
 /// Draws the part of `m` that falls in the target's rows.
-fn draw_mesh(t: &mut Target<'_>, m: &Projection<'_>, light: &Vector3<f32>) {
+fn draw_mesh(t: &mut Target<'_>, m: &Projection, light: &Vector3<f32>) {
     let c = m.colour;
-    for tri in &m.mesh.triangles {
+    for tri in &m.triangles {
+        let y0 = (tri.y0 as usize).max(t.y0);
+        let y1 = (tri.y1 as usize).min(t.y1 - 1);
+        if y1 < y0 {
+            continue;
+        }
+        // Set up only triangles with all three vertices projected.
         let (Some(a), Some(b), Some(cc)) = (
-            m.vertices[tri[0] as usize],
-            m.vertices[tri[1] as usize],
-            m.vertices[tri[2] as usize],
+            m.vertices[tri.v[0] as usize],
+            m.vertices[tri.v[1] as usize],
+            m.vertices[tri.v[2] as usize],
         ) else {
             continue;
         };
-        let area = edge(&a, &b, cc.x, cc.y);
-        if area.abs() < 1e-12 {
-            continue;
-        }
-        let y0 = a.y.min(b.y).min(cc.y).floor().max(t.y0 as f32) as usize;
-        let y1 = (a.y.max(b.y).max(cc.y).ceil() as isize).min(t.y1 as isize - 1);
-        if y1 < y0 as isize {
-            continue;
-        }
-        let x0 = a.x.min(b.x).min(cc.x).floor().max(0.0) as usize;
-        let x1 = (a.x.max(b.x).max(cc.x).ceil() as isize).min(t.w as isize - 1);
-        if x1 < x0 as isize {
-            continue;
-        }
-        let inv_area = 1.0 / area;
-        for y in y0..=y1 as usize {
+        for y in y0..=y1 {
             let py = y as f32 + 0.5;
             let row = (y - t.y0) * t.w;
-            for x in x0..=x1 as usize {
+            for x in tri.x0 as usize..=tri.x1 as usize {
                 let px = x as f32 + 0.5;
-                let w0 = edge(&b, &cc, px, py) * inv_area;
-                let w1 = edge(&cc, &a, px, py) * inv_area;
+                let w0 = edge(&b, &cc, px, py) * tri.inv_area;
+                let w1 = edge(&cc, &a, px, py) * tri.inv_area;
                 let w2 = 1.0 - w0 - w1;
                 if w0 < 0.0 || w1 < 0.0 || w2 < 0.0 {
                     continue;

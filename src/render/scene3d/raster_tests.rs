@@ -147,9 +147,27 @@ fn the_picture_does_not_depend_on_the_number_of_threads() {
     };
     let scene = Scene {
         objects: vec![
-            ball(Part::Structure(0), Vector3::new(-10.0, 10.0, 5.0), 25.0, [200, 40, 40], 1.0),
-            ball(Part::Structure(1), Vector3::new(15.0, -5.0, -10.0), 18.0, [40, 40, 220], 1.0),
-            ball(Part::Zone, Vector3::new(0.0, -15.0, 0.0), 22.0, [250, 200, 0], 0.35),
+            ball(
+                Part::Structure(0),
+                Vector3::new(-10.0, 10.0, 5.0),
+                25.0,
+                [200, 40, 40],
+                1.0,
+            ),
+            ball(
+                Part::Structure(1),
+                Vector3::new(15.0, -5.0, -10.0),
+                18.0,
+                [40, 40, 220],
+                1.0,
+            ),
+            ball(
+                Part::Zone,
+                Vector3::new(0.0, -15.0, 0.0),
+                22.0,
+                [250, 200, 0],
+                0.35,
+            ),
         ],
     };
     let render_with = |threads: usize| {
