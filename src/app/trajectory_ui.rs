@@ -8,7 +8,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use eframe::egui::{self, Align2, Color32, Pos2, Stroke, Vec2};
+use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, Stroke, Vec2};
 
 use super::command::Command;
 use super::widgets::{c32, shadow_text};
@@ -19,12 +19,14 @@ use crate::geometry::PatientPos;
 use crate::jobs::{Job, Progress};
 use crate::plan::probe::Probe;
 use crate::plan::trajectory::trajectory_limits;
-use crate::render::path_marks::{PathMarks, PieceKind, path_marks};
+use crate::render::path_marks::{PathMarks, PieceKind, merge_close, path_marks};
 use crate::safety::path_check::{PathCheck, PathScene, WindowSample, check_path};
 use crate::volume::{ViewKind, Volume};
 
 /// Directions of the safe window: one every 5° in the view's plane.
 const WINDOW_STEP_DEG: f64 = 5.0;
+/// Stretches of one hazard closer than this are shown as one (mm).
+const MERGE_GAP_MM: f64 = 2.0;
 /// A phantom's path starts this far from the tip (no skin).
 const PHANTOM_DEPTH_MM: f64 = 100.0;
 
@@ -183,7 +185,10 @@ impl AblaApp {
             self.trajectory.marks = checks
                 .iter()
                 .zip(&self.plan.probes)
-                .map(|(c, p)| c.as_ref().map(|c| path_marks(c, Some(p.entry_lps))))
+                .map(|(c, p)| {
+                    c.as_ref()
+                        .map(|c| path_marks(&merge_close(c, MERGE_GAP_MM), Some(p.entry_lps)))
+                })
                 .collect();
             self.trajectory.checks = checks;
             self.trajectory.key = Some(key);
@@ -332,15 +337,33 @@ pub(super) fn draw_paths(
         if !is_sel {
             continue;
         }
-        for (n, l) in m.labels.iter().enumerate() {
+        // Each label beside its point, towards the middle of the view, moved down past the labels
+        // already placed (hazards close together would print over each other).
+        let clip = painter.clip_rect();
+        let mut placed: Vec<Rect> = Vec::new();
+        for l in &m.labels {
             let (at, _) = project(&l.at_lps);
-            // Hazards to the right of the path, the skin text to the left: they rarely collide.
-            let (off, anchor) = if n == 0 {
-                (Vec2::new(-10.0, 0.0), Align2::RIGHT_CENTER)
+            let col = c32(l.rgb);
+            let size = painter
+                .layout_no_wrap(l.text.clone(), FontId::proportional(12.0), col)
+                .size();
+            let min = if at.x > clip.center().x {
+                at + Vec2::new(-10.0 - size.x, -0.5 * size.y)
             } else {
-                (Vec2::new(10.0, 0.0), Align2::LEFT_CENTER)
+                at + Vec2::new(10.0, -0.5 * size.y)
             };
-            shadow_text(painter, at + off, anchor, &l.text, 12.0, c32(l.rgb));
+            let mut r = Rect::from_min_size(min, size);
+            for _ in 0..8 {
+                if !placed.iter().any(|p| p.intersects(r)) {
+                    break;
+                }
+                r = r.translate(Vec2::new(0.0, size.y + 1.0));
+            }
+            if placed.iter().any(|p| p.intersects(r)) {
+                continue;
+            }
+            placed.push(r);
+            shadow_text(painter, r.left_center(), Align2::LEFT_CENTER, &l.text, 12.0, col);
         }
     }
 }
@@ -399,6 +422,7 @@ pub(super) fn pick_from_window(
 pub(super) fn path_rows(ui: &mut egui::Ui, app: &AblaApp, i: usize, cmds: &mut Vec<Command>) {
     match app.path_checks().get(i) {
         Some(Some(c)) => {
+            let c = &merge_close(c, MERGE_GAP_MM);
             let reach = crate::render::path_marks::skin_text(c);
             let verdict = if c.is_clear() { "clear" } else { "not clear" };
             ui.label(format!("Path from the {reach}: {verdict}"));

@@ -138,6 +138,29 @@ pub fn path_pieces(check: &PathCheck, probe_entry_lps: Option<PatientPos>) -> Ve
     out
 }
 
+/// The path check as shown: stretches of the same hazard less than `gap_mm` apart joined into one
+/// (CT noise splits a contrast-filled vessel or a rib into many stretches a millimetre apart,
+/// which would list the same bone ten times).
+pub fn merge_close(check: &PathCheck, gap_mm: f64) -> PathCheck {
+    let mut merged: Vec<crate::safety::path_check::PathHazard> = Vec::new();
+    for h in &check.hazards {
+        let same = merged.iter_mut().rev().find(|m| m.kind == h.kind && m.name == h.name);
+        match same {
+            Some(m) if h.from_skin_mm[0] - m.from_skin_mm[1] <= gap_mm => {
+                if h.from_skin_mm[1] > m.from_skin_mm[1] {
+                    m.from_skin_mm[1] = h.from_skin_mm[1];
+                    m.exit_lps = h.exit_lps;
+                }
+            }
+            _ => merged.push(h.clone()),
+        }
+    }
+    PathCheck {
+        hazards: merged,
+        ..check.clone()
+    }
+}
+
 /// A hazard's label: what and how deep under the skin ("bone 42 mm").
 pub fn hazard_text(h: &crate::safety::path_check::PathHazard) -> String {
     format!("{} {:.0} mm", h.name, h.from_skin_mm[0])
@@ -270,6 +293,33 @@ mod tests {
         // An entry inside the body adds no outside piece.
         let inside = path_pieces(&c, Some(PatientPos::new(0.0, 5.0, 0.0)));
         assert_eq!(inside.len(), 1);
+    }
+
+    #[test]
+    fn stretches_of_one_hazard_a_millimetre_apart_are_shown_as_one() {
+        let c = check(
+            vec![
+                (HazardKind::Bone, [10.0, 11.0]),
+                (HazardKind::Structure(StructureKind::Vessel), [11.0, 20.0]),
+                (HazardKind::Bone, [12.0, 13.0]),
+                (HazardKind::Bone, [14.5, 16.0]),
+                (HazardKind::Bone, [30.0, 31.0]),
+            ],
+            None,
+        );
+        let m = merge_close(&c, 2.0);
+        let spans: Vec<(&HazardKind, [f64; 2])> =
+            m.hazards.iter().map(|h| (&h.kind, h.from_skin_mm)).collect();
+        assert_eq!(
+            spans,
+            vec![
+                (&HazardKind::Bone, [10.0, 16.0]),
+                (&HazardKind::Structure(StructureKind::Vessel), [11.0, 20.0]),
+                (&HazardKind::Bone, [30.0, 31.0]),
+            ]
+        );
+        assert!((m.hazards[0].exit_lps.y - 16.0).abs() < 1e-9);
+        assert_eq!(m.skin, c.skin);
     }
 
     #[test]

@@ -341,3 +341,34 @@ fn the_array_template_keeps_its_geometry_along_posterior_lateral_oblique_and_in_
         assert!((p.entry_lps.y - probes[0].tip_lps.y).abs() < 1e-9);
     }
 }
+
+/// The guide's picture of planning from the skin: one electrode from the patient's right through
+/// the demo's vessels, its path check on the path, the safe window of its tip in the axial view,
+/// and the along-probe view. Ignored like `ui_screens` (needs a Vulkan device; writes PNGs).
+#[test]
+#[ignore = "writes screenshots; needs a Vulkan device"]
+fn ui_screens_skin_to_tip() {
+    let Some(mut h) = crate::ui_screens::app() else {
+        return;
+    };
+    common::coarse_ire_model(&mut h);
+    let target = h
+        .state()
+        .structures()
+        .items
+        .iter()
+        .position(|s| s.kind == ablaplan::anatomy::StructureKind::Target)
+        .expect("the demo has a target");
+    common::run(&mut h, Command::JumpToStructure(target));
+    common::run(&mut h, Command::SetActiveView(ViewKind::Axial));
+    let c = target_centroid(&h);
+    let entry = c - direction_from_angles(285.0, 0.0) * 120.0;
+    add(&mut h, c, entry);
+    common::run(&mut h, Command::SelectProbe(Some(0)));
+    common::run(&mut h, Command::ShowSafeWindow(true));
+    settle_paths(&mut h);
+    crate::ui_screens::shot(&mut h, "skin_to_tip");
+    common::run(&mut h, Command::ShowProbeView(true));
+    settle_paths(&mut h);
+    crate::ui_screens::shot(&mut h, "skin_to_tip_along_probe");
+}
