@@ -33,7 +33,10 @@ impl AblaApp {
             },
             exposure_mm: o.exposure_mm.filter(|e| e.is_finite() && *e > 0.0),
             oblique_deg: if o.oblique_deg.iter().all(|a| a.is_finite()) {
-                [o.oblique_deg[0].rem_euclid(360.0), o.oblique_deg[1].clamp(-90.0, 90.0)]
+                [
+                    o.oblique_deg[0].rem_euclid(360.0),
+                    o.oblique_deg[1].clamp(-90.0, 90.0),
+                ]
             } else {
                 self.array.oblique_deg
             },

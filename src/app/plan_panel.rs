@@ -324,7 +324,9 @@ fn array_template(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
                 ArrayAxis::RightLeft => "Entry on the patient's right, tips to the left",
                 ArrayAxis::LeftRight => "Entry on the patient's left, tips to the right",
                 ArrayAxis::SuperiorInferior => "Entry superior, tips inferior",
-                ArrayAxis::Oblique => "Typed in-plane and cranio-caudal angles, as CT-guided paths are described",
+                ArrayAxis::Oblique => {
+                    "Typed in-plane and cranio-caudal angles, as CT-guided paths are described"
+                }
                 ArrayAxis::InViewPlane => {
                     "In the active view's plane (seen along their length there), at the typed angle \
                      from the screen's downward direction"

@@ -57,7 +57,16 @@ pub(super) struct TrajectoryUi {
     /// The probe and view the user asked the safe window for.
     window_wanted: Option<(usize, ViewKind)>,
     pub(super) window: Option<SafeWindow>,
-    window_job: Option<(u64, usize, ViewKind, PatientPos, Job<Vec<WindowSample>>)>,
+    window_job: Option<WindowJob>,
+}
+
+/// The safe window being computed: for which key, probe, view and tip.
+struct WindowJob {
+    key: u64,
+    probe: usize,
+    view: ViewKind,
+    tip_lps: PatientPos,
+    job: Job<Vec<WindowSample>>,
 }
 
 /// What the path check of one probe reads, owned (for a job).
@@ -114,8 +123,8 @@ impl AblaApp {
     pub(super) fn show_safe_window(&mut self, on: bool) {
         self.trajectory.window_wanted = None;
         self.trajectory.window = None;
-        if let Some((.., job)) = self.trajectory.window_job.take() {
-            job.cancel();
+        if let Some(w) = self.trajectory.window_job.take() {
+            w.job.cancel();
         }
         if !on {
             return;
@@ -255,12 +264,12 @@ impl AblaApp {
         }
         self.structures_key(&mut h);
         let key = h.finish();
-        if let Some((k, ji, jv, jtip, job)) = self.trajectory.window_job.as_mut() {
-            if *k != key {
-                job.cancel();
+        if let Some(wj) = self.trajectory.window_job.as_mut() {
+            if wj.key != key {
+                wj.job.cancel();
                 self.trajectory.window_job = None;
-            } else if let Some(out) = job.poll() {
-                let (probe, view, tip_lps) = (*ji, *jv, *jtip);
+            } else if let Some(out) = wj.job.poll() {
+                let (probe, view, tip_lps) = (wj.probe, wj.view, wj.tip_lps);
                 self.trajectory.window_job = None;
                 if let Ok(samples) = out {
                     self.trajectory.window = Some(SafeWindow {
@@ -298,7 +307,15 @@ impl AblaApp {
                 )
             },
         ) {
-            Ok(job) => self.trajectory.window_job = Some((key, i, view, tip, job)),
+            Ok(job) => {
+                self.trajectory.window_job = Some(WindowJob {
+                    key,
+                    probe: i,
+                    view,
+                    tip_lps: tip,
+                    job,
+                })
+            }
             Err(e) => log::warn!("cannot start the safe window: {e}"),
         }
     }
@@ -325,10 +342,7 @@ pub(super) fn draw_paths(
             let (width, col) = match piece.kind {
                 PieceKind::Outside => continue,
                 PieceKind::Clear => (5.0, c32(crate::render::palette::PATH_CLEAR).gamma_multiply(0.45)),
-                PieceKind::Hazard(_) => (
-                    8.0,
-                    c32(piece_colour(m, piece.kind)).gamma_multiply(0.9),
-                ),
+                PieceKind::Hazard(_) => (8.0, c32(piece_colour(m, piece.kind)).gamma_multiply(0.9)),
             };
             painter.line_segment([a, b], Stroke::new(width, col));
         }
@@ -429,10 +443,7 @@ pub(super) fn path_rows(ui: &mut egui::Ui, app: &AblaApp, i: usize, cmds: &mut V
             for h in &c.hazards {
                 ui.colored_label(
                     c32(crate::render::path_marks::hazard_rgb(&h.kind)),
-                    format!(
-                        "Crosses {} at {:.0} mm from the skin",
-                        h.name, h.from_skin_mm[0]
-                    ),
+                    format!("Crosses {} at {:.0} mm from the skin", h.name, h.from_skin_mm[0]),
                 );
             }
             if c.skin.crosses_outside {
@@ -446,10 +457,7 @@ pub(super) fn path_rows(ui: &mut egui::Ui, app: &AblaApp, i: usize, cmds: &mut V
             ui.weak("Path: finding the body outline");
         }
     }
-    let shown = app
-        .trajectory
-        .window_wanted
-        .is_some_and(|(p, _)| p == i);
+    let shown = app.trajectory.window_wanted.is_some_and(|(p, _)| p == i);
     let mut on = shown;
     if ui
         .checkbox(&mut on, "Safe window")

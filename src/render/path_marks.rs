@@ -69,10 +69,7 @@ pub fn piece_rgb(check: &PathCheck, kind: PieceKind) -> Rgba {
     match kind {
         PieceKind::Outside => palette::PROBE_SHAFT,
         PieceKind::Clear => palette::PATH_CLEAR,
-        PieceKind::Hazard(i) => check
-            .hazards
-            .get(i)
-            .map_or(palette::RED, |h| hazard_rgb(&h.kind)),
+        PieceKind::Hazard(i) => check.hazards.get(i).map_or(palette::RED, |h| hazard_rgb(&h.kind)),
     }
 }
 
@@ -144,7 +141,10 @@ pub fn path_pieces(check: &PathCheck, probe_entry_lps: Option<PatientPos>) -> Ve
 pub fn merge_close(check: &PathCheck, gap_mm: f64) -> PathCheck {
     let mut merged: Vec<crate::safety::path_check::PathHazard> = Vec::new();
     for h in &check.hazards {
-        let same = merged.iter_mut().rev().find(|m| m.kind == h.kind && m.name == h.name);
+        let same = merged
+            .iter_mut()
+            .rev()
+            .find(|m| m.kind == h.kind && m.name == h.name);
         match same {
             Some(m) if h.from_skin_mm[0] - m.from_skin_mm[1] <= gap_mm => {
                 if h.from_skin_mm[1] > m.from_skin_mm[1] {
@@ -330,7 +330,11 @@ mod tests {
         );
         let m = path_marks(&c, None);
         assert_eq!(m.skin_rgb, palette::RED);
-        assert!(m.labels[0].text.contains("out of reach by 12 mm"), "{}", m.labels[0].text);
+        assert!(
+            m.labels[0].text.contains("out of reach by 12 mm"),
+            "{}",
+            m.labels[0].text
+        );
         assert_eq!(m.labels[1].text, "Vessel 42 mm");
         assert_eq!(m.labels[1].rgb, palette::PATH_VESSEL);
         assert!((m.labels[1].at_lps.y - 42.2).abs() < 1e-9);

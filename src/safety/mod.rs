@@ -11,10 +11,10 @@
 //! missed for structures at least one voxel diagonal thick.
 
 pub mod distance;
+pub mod entry_window;
 pub mod margin;
 pub mod path;
 pub mod path_check;
-pub mod entry_window;
 pub mod thermal;
 /// The rules moved down to `plan` (they are saved with a case); this path stays for callers.
 pub mod rules {

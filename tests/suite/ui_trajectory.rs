@@ -92,7 +92,11 @@ fn with_shift_a_drag_on_an_existing_electrode_places_a_new_one_and_one_undo_remo
     let to = on_shaft + egui::vec2(60.0, 0.0);
     common::drag(&mut h, on_shaft, to, PointerButton::Primary, 6);
     common::settle_jobs(&mut h);
-    assert_eq!(h.state().plan().probes.len(), 1, "a plain drag moves the electrode");
+    assert_eq!(
+        h.state().plan().probes.len(),
+        1,
+        "a plain drag moves the electrode"
+    );
     assert_ne!(h.state().plan().probes[0], before[0]);
     common::run(&mut h, Command::Undo);
     assert_eq!(h.state().plan().probes, before);
@@ -122,7 +126,10 @@ fn dragging_the_entry_in_the_axial_view_keeps_the_tip_and_the_path_check_follows
     settle_paths(&mut h);
     let before = h.state().plan().probes.clone();
     let check0 = h.state().path_checks()[0].clone().expect("a path from the skin");
-    assert!(unit_close(&check0.skin.direction, &Vector3::y()), "an anterior path");
+    assert!(
+        unit_close(&check0.skin.direction, &Vector3::y()),
+        "an anterior path"
+    );
 
     let entry = screen_of_lps(&h, ViewKind::Axial, &before[0].entry_lps);
     assert!(h.get_by_label("Axial view").rect().shrink(10.0).contains(entry));
@@ -136,13 +143,22 @@ fn dragging_the_entry_in_the_axial_view_keeps_the_tip_and_the_path_check_follows
     settle_paths(&mut h);
     let after = h.state().plan().probes.clone();
     assert_eq!(after[0].tip_lps, before[0].tip_lps, "the tip stays");
-    assert!((after[0].entry_lps - before[0].entry_lps).norm() > 5.0, "the entry moved");
+    assert!(
+        (after[0].entry_lps - before[0].entry_lps).norm() > 5.0,
+        "the entry moved"
+    );
     let check1 = h.state().path_checks()[0].clone().expect("a path");
     let axis = after[0].axis().expect("a valid probe");
-    assert!(unit_close(&check1.skin.direction, &axis), "the path follows the probe");
+    assert!(
+        unit_close(&check1.skin.direction, &axis),
+        "the path follows the probe"
+    );
     let (ip0, _) = angles_from_direction(&(before[0].tip_lps - before[0].entry_lps)).expect("angles");
     let (ip1, _) = angles_from_direction(&axis).expect("angles");
-    assert!((ip1 - ip0).abs() > 5.0, "the in-plane angle follows: {ip0} to {ip1}");
+    assert!(
+        (ip1 - ip0).abs() > 5.0,
+        "the in-plane angle follows: {ip0} to {ip1}"
+    );
 
     common::run(&mut h, Command::Undo);
     settle_paths(&mut h);
@@ -187,7 +203,10 @@ fn dragging_the_entry_in_the_along_probe_view_keeps_the_tip() {
     assert!(moved.dot(&plane.normal()).abs() < 1e-6, "in the image's plane");
     assert_eq!(after[1], before[1]);
     let check = h.state().path_checks()[0].clone().expect("a path");
-    assert!(unit_close(&check.skin.direction, &after[0].axis().expect("valid")));
+    assert!(unit_close(
+        &check.skin.direction,
+        &after[0].axis().expect("valid")
+    ));
     common::run(&mut h, Command::Undo);
     assert_eq!(h.state().plan().probes, before, "one undo step");
 }
@@ -218,10 +237,7 @@ fn the_path_check_names_another_probe_on_the_path_with_its_depth_from_the_skin()
         "{:?} vs {axis_depth}",
         hit.from_skin_mm
     );
-    let text = format!(
-        "Crosses probe 1 at {:.0} mm from the skin",
-        hit.from_skin_mm[0]
-    );
+    let text = format!("Crosses probe 1 at {:.0} mm from the skin", hit.from_skin_mm[0]);
     assert!(h.query_by_label(&text).is_some(), "the inspector says {text}");
     assert!(h.query_by_label_contains("Path from the skin,").is_some());
 }
@@ -303,7 +319,10 @@ fn assert_parallel_and_spaced(h: &Harness<'static, AblaApp>, dir: &Vector3<f64>,
     let spacing = h.state().array_options().spacing_mm;
     // The square's side: electrodes 1 and 2, measured across the direction.
     let d = probes[1].tip_lps - probes[0].tip_lps;
-    assert!((d.norm() - spacing).abs() < 1e-9 && d.dot(dir).abs() < 1e-9, "{what}: {d:?}");
+    assert!(
+        (d.norm() - spacing).abs() < 1e-9 && d.dot(dir).abs() < 1e-9,
+        "{what}: {d:?}"
+    );
 }
 
 #[test]

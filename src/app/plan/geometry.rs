@@ -184,9 +184,7 @@ pub fn array_direction(axis: ArrayAxis, view: ViewKind, g: &VolumeGeometry) -> V
 /// plane" the typed angle from the screen's downward direction towards its right.
 pub fn array_axis_dir(o: &ArrayOptions, view: ViewKind, g: &VolumeGeometry) -> Vector3<f64> {
     match o.axis {
-        ArrayAxis::Oblique => {
-            crate::anatomy::body::direction_from_angles(o.oblique_deg[0], o.oblique_deg[1])
-        }
+        ArrayAxis::Oblique => crate::anatomy::body::direction_from_angles(o.oblique_deg[0], o.oblique_deg[1]),
         ArrayAxis::InViewPlane => {
             let (right, down) = view_screen_dirs(view, g);
             let a = o.in_view_deg.to_radians();
@@ -207,7 +205,12 @@ pub fn array_axis_dir(o: &ArrayOptions, view: ViewKind, g: &VolumeGeometry) -> V
 /// The direction of an array's first row: for an array in the view's plane, the in-plane
 /// perpendicular to its axis (two electrodes then both lie in the view); otherwise
 /// [`array_in_plane`].
-pub fn array_row_dir(o: &ArrayOptions, axis: &Vector3<f64>, view: ViewKind, g: &VolumeGeometry) -> Vector3<f64> {
+pub fn array_row_dir(
+    o: &ArrayOptions,
+    axis: &Vector3<f64>,
+    view: ViewKind,
+    g: &VolumeGeometry,
+) -> Vector3<f64> {
     if o.axis == ArrayAxis::InViewPlane {
         let (right, down) = view_screen_dirs(view, g);
         if let Some(row) = right.cross(&down).cross(axis).try_normalize(1e-9) {
