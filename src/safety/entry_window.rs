@@ -3,7 +3,7 @@
 //! and whether it is clear of hard hazards within the probe's reach ([`check_path`]). The slice
 //! views draw it as green / red marks along the body outline and pick an entry from it.
 
-use super::path_check::{PathScene, WindowSample, check_path};
+use super::path_check::{PathScene, WindowSample, window_sample};
 use crate::anatomy::body::angles_from_direction;
 use crate::geometry::PatientPos;
 use nalgebra::Vector3;
@@ -25,24 +25,7 @@ pub fn window_in_plane(
             // Outward from the tip towards the skin; the insertion runs the other way.
             let out = (down * t.cos() + right * t.sin()).try_normalize(1e-12)?;
             let (ip, cc) = angles_from_direction(&-out)?;
-            Some(match check_path(scene, tip_lps, -out) {
-                Ok(check) => WindowSample {
-                    in_plane_deg: ip,
-                    cranio_caudal_deg: cc,
-                    entry_lps: Some(check.skin.entry_lps),
-                    depth_mm: Some(check.skin.depth_mm),
-                    clear: check.is_clear(),
-                    problem: check.first_problem(),
-                },
-                Err(e) => WindowSample {
-                    in_plane_deg: ip,
-                    cranio_caudal_deg: cc,
-                    entry_lps: None,
-                    depth_mm: None,
-                    clear: false,
-                    problem: Some(e.to_string()),
-                },
-            })
+            Some(window_sample(scene, tip_lps, -out, ip, cc))
         })
         .collect()
 }
