@@ -327,6 +327,7 @@ impl AblaApp {
             Command::SetArrayOptions(o) => self.array = self.checked_array_options(o),
             Command::PlaceArray => self.place_array(),
             Command::SuggestPlan => self.start_suggest(),
+            Command::ShowSafeWindow(on) => self.show_safe_window(on),
             Command::CancelSuggestion => self.cancel_suggest(),
             Command::AcceptSuggestion(i) => self.accept_suggestion(i),
             Command::SetIreSettings { settings, live } => {

@@ -244,6 +244,8 @@ pub enum Command {
     PlaceArray,
     /// Start the plan suggestion (a job), cancel it, or put proposal `i` into the plan.
     SuggestPlan,
+    /// Show (or hide) the safe window on the skin for the selected probe in the active view.
+    ShowSafeWindow(bool),
     CancelSuggestion,
     AcceptSuggestion(usize),
     /// Ratio, cap, pulses (the pairs are edited with the pair commands). `live`: while dragging

@@ -30,6 +30,7 @@ mod structure_ops;
 pub mod structures;
 mod suggest_ui;
 mod tools;
+mod trajectory_ui;
 mod view3d;
 pub mod viewer;
 mod views;
@@ -215,6 +216,7 @@ pub struct AblaApp {
     /// The 3-D view: camera, meshes, GPU state.
     view3d: view3d::View3d,
     suggest: suggest_ui::SuggestUi,
+    trajectory: trajectory_ui::TrajectoryUi,
     /// Where settings are written, and what was last written there (to write only changes).
     settings_store: Option<(PathBuf, Option<Settings>)>,
     ctx: egui::Context,
@@ -300,6 +302,7 @@ impl AblaApp {
             pacs: pacs::PacsState::default(),
             view3d: view3d::View3d::new(),
             suggest: suggest_ui::SuggestUi::default(),
+            trajectory: trajectory_ui::TrajectoryUi::default(),
             settings_store: None,
             quit: quit::QuitState::default(),
             ctx,
@@ -485,6 +488,7 @@ impl eframe::App for AblaApp {
         // Imports finish outside `apply`: enter their edits into the undo history.
         self.sync_history();
         self.apply_queued();
+        self.update_trajectory();
         self.autosave_tick(std::time::Instant::now());
         if self.is_busy() || self.run.running() {
             // Keep the progress bar moving even if a worker reports rarely.

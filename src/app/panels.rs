@@ -898,12 +898,12 @@ fn probe_tools(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
         (
             Modality::Ire,
             "IRE electrode",
-            "Press at the tip, drag to the skin entry, release. Drag the tip, entry or shaft of an electrode to move it; Delete removes the selected one",
+            "Press at the tip, drag to the skin entry, release. Drag the tip, entry or shaft of an electrode to move it (hold Shift to place a new one there instead); Delete removes the selected one",
         ),
         (
             Modality::Cryo,
             "Cryoprobe",
-            "Press at the tip, drag to the skin entry, release. Drag the tip, entry or shaft of a cryoprobe to move it; Delete removes the selected one",
+            "Press at the tip, drag to the skin entry, release. Drag the tip, entry or shaft of a cryoprobe to move it (hold Shift to place a new one there instead); Delete removes the selected one",
         ),
     ] {
         let on = app.tool == Tool::Probe && chosen == Some(modality);

@@ -32,6 +32,19 @@ impl AblaApp {
                 self.array.length_mm
             },
             exposure_mm: o.exposure_mm.filter(|e| e.is_finite() && *e > 0.0),
+            oblique_deg: if o.oblique_deg.iter().all(|a| a.is_finite()) {
+                [
+                    o.oblique_deg[0].rem_euclid(360.0),
+                    o.oblique_deg[1].clamp(-90.0, 90.0),
+                ]
+            } else {
+                self.array.oblique_deg
+            },
+            in_view_deg: if o.in_view_deg.is_finite() {
+                o.in_view_deg.clamp(-180.0, 180.0)
+            } else {
+                self.array.in_view_deg
+            },
             ..o
         }
     }
@@ -127,7 +140,8 @@ impl AblaApp {
             return;
         };
         let o = self.array;
-        let axis = plan::array_direction(o.axis, viewer.active, &vol.geometry);
+        let axis = plan::array_axis_dir(&o, viewer.active, &vol.geometry);
+        let row = plan::array_row_dir(&o, &axis, viewer.active, &vol.geometry);
         let made = self.array_centre().and_then(|centre| {
             let (model_id, default_exposure) = self.placement_model()?;
             let t = crate::plan::probe::ArrayTemplate::centred(
@@ -136,7 +150,7 @@ impl AblaApp {
                 o.spacing_mm,
                 centre,
                 axis,
-                plan::array_in_plane(&axis),
+                row,
                 o.exposure_mm.unwrap_or(default_exposure),
                 o.length_mm,
             );

@@ -222,6 +222,7 @@ fn inspector(ui: &mut egui::Ui, app: &AblaApp, i: usize, p: &Probe, cmds: &mut V
         }
     });
     super::suggest_ui::angle_row(ui, i, p, cmds);
+    super::trajectory_ui::path_rows(ui, app, i, cmds);
     let range = model.and_then(|m| m.exposure_mm.as_ref());
     ui.horizontal(|ui| match range {
         Some(range) => {
@@ -313,16 +314,64 @@ fn array_template(ui: &mut egui::Ui, app: &AblaApp, cmds: &mut Vec<Command>) {
         for a in ArrayAxis::ALL {
             let text = match a {
                 ArrayAxis::ViewNormal => format!("{active} normal"),
+                ArrayAxis::InViewPlane => format!("In {active} plane"),
                 _ => a.label().to_string(),
             };
             ui.radio_value(&mut o.axis, a, text).on_hover_text(match a {
                 ArrayAxis::ViewNormal => "Perpendicular to the active view (seen end-on there)",
                 ArrayAxis::AnteriorPosterior => "Entry anterior, tips posterior",
+                ArrayAxis::PosteriorAnterior => "Entry posterior (the back), tips anterior",
                 ArrayAxis::RightLeft => "Entry on the patient's right, tips to the left",
+                ArrayAxis::LeftRight => "Entry on the patient's left, tips to the right",
                 ArrayAxis::SuperiorInferior => "Entry superior, tips inferior",
+                ArrayAxis::Oblique => {
+                    "Typed in-plane and cranio-caudal angles, as CT-guided paths are described"
+                }
+                ArrayAxis::InViewPlane => {
+                    "In the active view's plane (seen along their length there), at the typed angle \
+                     from the screen's downward direction"
+                }
             });
         }
     });
+    match o.axis {
+        ArrayAxis::Oblique => {
+            ui.horizontal(|ui| {
+                let l = ui.label("Array in-plane angle");
+                ui.add(
+                    egui::DragValue::new(&mut o.oblique_deg[0])
+                        .range(0.0..=360.0)
+                        .speed(1.0)
+                        .suffix(" deg"),
+                )
+                .labelled_by(l.id)
+                .on_hover_text("0 anterior, 90 from the left, 180 posterior, 270 from the right");
+                let l = ui.label("Array cranio-caudal angle");
+                ui.add(
+                    egui::DragValue::new(&mut o.oblique_deg[1])
+                        .range(-90.0..=90.0)
+                        .speed(1.0)
+                        .suffix(" deg"),
+                )
+                .labelled_by(l.id)
+                .on_hover_text("Positive when the entries are cranial to the tips");
+            });
+        }
+        ArrayAxis::InViewPlane => {
+            ui.horizontal(|ui| {
+                let l = ui.label("Angle in view");
+                ui.add(
+                    egui::DragValue::new(&mut o.in_view_deg)
+                        .range(-180.0..=180.0)
+                        .speed(1.0)
+                        .suffix(" deg"),
+                )
+                .labelled_by(l.id)
+                .on_hover_text("0 = from the top of the view downwards, 90 = from its left to its right");
+            });
+        }
+        _ => {}
+    }
     let default = app
         .probe_model_id()
         .and_then(|id| app.catalog().and_then(|c| c.get(&id)));
@@ -832,6 +881,7 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
         structures,
         plan,
         run,
+        trajectory,
         ..
     } = app;
     egui::Window::new("Along-probe view")
@@ -848,6 +898,7 @@ pub fn probe_view_window(app: &mut AblaApp, ui: &mut egui::Ui) {
                 zone: super::plan_draw::ZoneRef::of(run, plan),
                 cryo: cryo.as_ref(),
                 window,
+                paths: &trajectory.marks,
             };
             probe_view.show(ui, &input, Some(&mut cmds));
         });

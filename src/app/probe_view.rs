@@ -146,6 +146,8 @@ pub(crate) struct ProbeViewInput<'a> {
     pub zone: Option<ZoneRef<'a>>,
     pub cryo: Option<&'a CryoView>,
     pub window: WindowLevel,
+    /// The path check of each probe, drawn on its path (issue 16; may be empty).
+    pub paths: &'a [Option<crate::render::path_marks::PathMarks>],
 }
 
 /// State of the along-probe view: the user's angle, depth, zoom and probe choice, and the
@@ -266,6 +268,7 @@ impl ProbeView {
             }),
             cryo: None,
             window,
+            paths: &[],
         };
         self.show(ui, &input, None);
     }
@@ -287,6 +290,7 @@ impl ProbeView {
             zone,
             cryo,
             window,
+            paths,
         } = *input;
         let Some(idx) = self.shown_probe(probes.len(), selected) else {
             self.drag = None;
@@ -351,6 +355,7 @@ impl ProbeView {
             window,
             in_plane,
             eye,
+            paths,
         };
         let mut cmds = cmds;
         ui.horizontal_top(|ui| {
@@ -463,6 +468,13 @@ impl ProbeView {
             draw_isotherm_lines(&painter, &cache.isotherms, c, &to_screen);
         }
         draw_reference_line(&painter, &map, f, pane);
+        if pane == Pane::InPlane
+            && let Some(marks) = f.paths.get(f.shown)
+        {
+            // The shown probe's path check along it (it lies in this image by construction).
+            let project = |p: &PatientPos| (map.pos(plane.project(p).px), 0.0);
+            super::trajectory_ui::draw_paths(&painter, std::slice::from_ref(marks), Some(0), &project);
+        }
         draw_probes(&painter, &map, f.probes, f.shown);
         if editable {
             draw_handles(&painter, &map, f.probes);

@@ -172,6 +172,8 @@ pub fn central(app: &mut AblaApp, ui: &mut egui::Ui) {
                 probes: &app.plan.probes,
                 goal_mm,
             },
+            paths: &app.trajectory.marks,
+            window: app.trajectory.window.as_ref(),
         };
         ctx.show(ui, view, rect, &mut cmds);
     }
@@ -313,6 +315,10 @@ struct ViewCtx<'a> {
     layers: super::review::LayerVisibility,
     /// Another plan's zone outline (plan comparison).
     compare: Option<&'a super::review::CompareOverlay>,
+    /// Each probe's path check, drawn on its path (issue 16).
+    paths: &'a [Option<crate::render::path_marks::PathMarks>],
+    /// The safe window on the skin (drawn in its view; a click with the probe tool picks from it).
+    window: Option<&'a super::trajectory_ui::SafeWindow>,
 }
 
 fn to_pos(p: [f64; 2]) -> Pos2 {
@@ -407,6 +413,11 @@ impl ViewCtx<'_> {
         self.draw_reference_lines(&painter, &pane, img_rect);
         self.draw_rulers(&painter, &response, &pane);
         if self.layers.probes {
+            let project = |p: &PatientPos| self.lps_to_screen(&pane, p);
+            super::trajectory_ui::draw_paths(&painter, self.paths, self.plan.selected, &project);
+            if let Some(w) = self.window.filter(|w| w.view == view) {
+                super::trajectory_ui::draw_window(&painter, w, &project);
+            }
             self.draw_probes(&painter, &response, &pane);
             self.cache.drawn.probes |= !self.plan.probes.is_empty();
         }
@@ -621,8 +632,8 @@ impl ViewCtx<'_> {
     }
 
     /// Left button with the IRE electrode tool: press on empty image and drag from the tip to the
-    /// entry to place a probe; press on a probe's tip / entry / shaft and drag to move it; click
-    /// to select.
+    /// entry to place a probe; press on a probe's tip / entry / shaft and drag to move it (with
+    /// Shift held, the drag places a new probe there instead); click to select.
     fn probe_input(
         &mut self,
         ui: &egui::Ui,
@@ -658,7 +669,10 @@ impl ViewCtx<'_> {
         let pointer = response.interact_pointer_pos();
         if response.clicked_by(PointerButton::Primary) {
             if let Some(pos) = pointer {
-                cmds.push(Command::SelectProbe(hit(pos).map(|h| h.0)));
+                match self.window_entry(pane, pos) {
+                    Some(cmd) => cmds.push(cmd),
+                    None => cmds.push(Command::SelectProbe(hit(pos).map(|h| h.0))),
+                }
             }
         } else if response.drag_started_by(PointerButton::Primary) {
             // The drag starts where the button went down, not where the threshold was crossed.
@@ -668,7 +682,10 @@ impl ViewCtx<'_> {
             let origin_lps = self.screen_to_lps(pane, origin);
             self.cache.probe_drag = None;
             self.cache.probe_place = None;
-            match hit(origin) {
+            // Shift places a new probe even on an existing one (a second electrode 15 mm from the
+            // first would otherwise grab the first).
+            let place_new = ui.input(|i| i.modifiers.shift);
+            match hit(origin).filter(|_| !place_new) {
                 Some((index, part)) => {
                     if let Some(start) = self.plan.probes.get(index) {
                         self.cache.probe_drag = Some(ProbeDrag {
@@ -702,6 +719,28 @@ impl ViewCtx<'_> {
                 }
             }
         }
+    }
+
+    /// A click on a clear mark of the safe window shown in this view: the window's probe takes
+    /// that skin entry (its tip stays).
+    fn window_entry(&self, pane: &Pane, pos: Pos2) -> Option<Command> {
+        let w = self.window.filter(|w| w.view == pane.view)?;
+        let probe = self.plan.probes.get(w.probe)?;
+        let (right, down) = super::plan::view_screen_dirs(pane.view, &self.volume().geometry);
+        let radius_mm = super::plan_draw::HANDLE_RADIUS / pane.xf.points_per_mm.max(1e-9);
+        let entry_lps = super::trajectory_ui::pick_from_window(
+            w,
+            &self.screen_to_lps(pane, pos),
+            &right.cross(&down),
+            radius_mm,
+        )?;
+        Some(Command::SetProbe {
+            index: w.probe,
+            probe: crate::plan::probe::Probe {
+                entry_lps,
+                ..probe.clone()
+            },
+        })
     }
 
     /// Moves the dragged probe part to follow the pointer (in the view's plane).

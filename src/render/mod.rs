@@ -6,6 +6,7 @@ pub mod mesh;
 pub mod overlay;
 pub mod paint;
 pub mod palette;
+pub mod path_marks;
 mod raster;
 pub mod redact;
 pub mod reslice;

@@ -15,6 +15,14 @@ pub const NEUTRAL: Rgba = [150, 156, 166, 255];
 pub const PROBE_EXPOSED: Rgba = [255, 200, 60, 255];
 pub const PROBE_SHAFT: Rgba = [225, 225, 235, 255];
 pub const PROBE_TIP: Rgba = [255, 80, 60, 255];
+/// The needle path from the skin (issue 16): clear, and what it crosses.
+pub const PATH_CLEAR: Rgba = GREEN;
+pub const PATH_BONE: Rgba = [240, 225, 190, 255];
+pub const PATH_GAS: Rgba = [90, 170, 255, 255];
+pub const PATH_VESSEL: Rgba = [235, 40, 60, 255];
+pub const PATH_NERVE: Rgba = [255, 235, 40, 255];
+pub const PATH_OTHER: Rgba = [255, 130, 40, 255];
+pub const PATH_PROBE: Rgba = [200, 120, 255, 255];
 /// The caliper of a finding (closest points).
 pub const CALIPER: Rgba = [80, 220, 255, 255];
 /// Orientation letters and view captions.

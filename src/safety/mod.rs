@@ -11,6 +11,7 @@
 //! missed for structures at least one voxel diagonal thick.
 
 pub mod distance;
+pub mod entry_window;
 pub mod margin;
 pub mod path;
 pub mod path_check;

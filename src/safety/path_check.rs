@@ -246,6 +246,35 @@ pub struct WindowSample {
     pub problem: Option<String>,
 }
 
+/// One direction of a safe window: the path to `tip_lps` along `direction` (entry → tip, whose
+/// CT-guided angles are `in_plane_deg`, `cranio_caudal_deg`) checked.
+pub fn window_sample(
+    scene: &PathScene<'_>,
+    tip_lps: PatientPos,
+    direction: Vector3<f64>,
+    in_plane_deg: f64,
+    cranio_caudal_deg: f64,
+) -> WindowSample {
+    match check_path(scene, tip_lps, direction) {
+        Ok(check) => WindowSample {
+            in_plane_deg,
+            cranio_caudal_deg,
+            entry_lps: Some(check.skin.entry_lps),
+            depth_mm: Some(check.skin.depth_mm),
+            clear: check.is_clear(),
+            problem: check.first_problem(),
+        },
+        Err(e) => WindowSample {
+            in_plane_deg,
+            cranio_caudal_deg,
+            entry_lps: None,
+            depth_mm: None,
+            clear: false,
+            problem: Some(e.to_string()),
+        },
+    }
+}
+
 /// The safe window on the skin for a tip: every in-plane angle in `in_plane_step_deg` steps and
 /// every cranio-caudal angle in `cc_step_deg` steps within ± `cc_max_deg`.
 pub fn skin_window(
@@ -262,24 +291,7 @@ pub fn skin_window(
         let cc = c as f64 * cc_step_deg;
         for a in 0..ip_n {
             let ip = a as f64 * 360.0 / ip_n as f64;
-            let sample = match check_path(scene, tip_lps, direction_from_angles(ip, cc)) {
-                Ok(check) => WindowSample {
-                    in_plane_deg: ip,
-                    cranio_caudal_deg: cc,
-                    entry_lps: Some(check.skin.entry_lps),
-                    depth_mm: Some(check.skin.depth_mm),
-                    clear: check.is_clear(),
-                    problem: check.first_problem(),
-                },
-                Err(e) => WindowSample {
-                    in_plane_deg: ip,
-                    cranio_caudal_deg: cc,
-                    entry_lps: None,
-                    depth_mm: None,
-                    clear: false,
-                    problem: Some(e.to_string()),
-                },
-            };
+            let sample = window_sample(scene, tip_lps, direction_from_angles(ip, cc), ip, cc);
             out.push(sample);
         }
     }

@@ -63,3 +63,4 @@ mod ui_review;
 mod ui_safety;
 mod ui_screens;
 mod ui_suggest;
+mod ui_trajectory;

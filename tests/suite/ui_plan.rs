@@ -23,7 +23,7 @@ use egui_kittest::kittest::Queryable;
 
 /// The demo case with a coarse model grid, so that the background IRE jobs the flows start stay
 /// light (the model's accuracy is tested elsewhere).
-fn demo() -> Harness<'static, AblaApp> {
+pub(crate) fn demo() -> Harness<'static, AblaApp> {
     let mut h = Harness::builder().with_size(WINDOW).build_eframe(|cc| {
         AblaApp::with_settings(
             cc.egui_ctx.clone(),
@@ -55,7 +55,7 @@ const WINDOW: egui::Vec2 = egui::Vec2::new(1400.0, 900.0);
 /// has stood still inside the window for a few frames, then clicks it.
 /// A job finishing between finding the widget and the click changes the panel's layout (the
 /// click would land on a neighbour), so the work started by earlier commands ends first.
-fn click_label(h: &mut Harness<'static, AblaApp>, label: &str) {
+pub(crate) fn click_label(h: &mut Harness<'static, AblaApp>, label: &str) {
     common::settle_jobs(h);
     click_label_now(h, label);
 }
@@ -85,7 +85,7 @@ fn drag(h: &mut Harness<'static, AblaApp>, from: Pos2, to: Pos2) {
 }
 
 /// The transform of a view as the app builds it (rect from the accessibility tree).
-fn transform(h: &Harness<'static, AblaApp>, view: ViewKind) -> ViewTransform {
+pub(crate) fn transform(h: &Harness<'static, AblaApp>, view: ViewKind) -> ViewTransform {
     let rect = h.get_by_label(&format!("{} view", view.name())).rect();
     let app = h.state();
     let vol = app.volume().expect("volume");
@@ -103,7 +103,7 @@ fn transform(h: &Harness<'static, AblaApp>, view: ViewKind) -> ViewTransform {
 }
 
 /// LPS of a screen point on the slice `view` shows, from the geometry.
-fn lps_of_screen(h: &Harness<'static, AblaApp>, view: ViewKind, p: Pos2) -> PatientPos {
+pub(crate) fn lps_of_screen(h: &Harness<'static, AblaApp>, view: ViewKind, p: Pos2) -> PatientPos {
     let xf = transform(h, view);
     let app = h.state();
     let vol = app.volume().expect("volume");
@@ -114,7 +114,7 @@ fn lps_of_screen(h: &Harness<'static, AblaApp>, view: ViewKind, p: Pos2) -> Pati
 }
 
 /// Screen point of an LPS position in `view` (projected on the view plane).
-fn screen_of_lps(h: &Harness<'static, AblaApp>, view: ViewKind, p: &PatientPos) -> Pos2 {
+pub(crate) fn screen_of_lps(h: &Harness<'static, AblaApp>, view: ViewKind, p: &PatientPos) -> Pos2 {
     let xf = transform(h, view);
     let vol = h.state().volume().expect("volume").clone();
     let m = vol.view_mapping(view);
@@ -129,7 +129,7 @@ fn default_electrode() -> (String, f64) {
     (m.id.clone(), m.default_active_mm().expect("default exposure"))
 }
 
-fn target_centroid(h: &Harness<'static, AblaApp>) -> PatientPos {
+pub(crate) fn target_centroid(h: &Harness<'static, AblaApp>) -> PatientPos {
     let app = h.state();
     let vol = app.volume().expect("volume");
     let t = app

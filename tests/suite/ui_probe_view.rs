@@ -23,7 +23,7 @@ use nalgebra::Vector3;
 
 /// The demo with two electrodes 15 mm apart along L through the middle of the CT, inserted along
 /// S, probe 1 selected and the along-probe view open (coarse model grid: the jobs stay light).
-fn demo_with_view() -> Harness<'static, AblaApp> {
+pub(crate) fn demo_with_view() -> Harness<'static, AblaApp> {
     let mut h = common::app_with(StartupOptions::default());
     common::coarse_ire_model(&mut h);
     let centre = target_centroid(&h);
@@ -49,7 +49,7 @@ fn target_centroid(h: &Harness<'static, AblaApp>) -> PatientPos {
 }
 
 /// The in-plane image's screen rectangle and plane, as the view builds them.
-fn in_plane(h: &Harness<'static, AblaApp>, probe: &Probe) -> (Rect, ObliquePlane) {
+pub(crate) fn in_plane(h: &Harness<'static, AblaApp>, probe: &Probe) -> (Rect, ObliquePlane) {
     let rect = h.get_by_label("In-plane view").rect();
     let vol = h.state().volume().expect("volume");
     let opts = h.state().probe_view().options();
@@ -57,7 +57,7 @@ fn in_plane(h: &Harness<'static, AblaApp>, probe: &Probe) -> (Rect, ObliquePlane
     (rect, plane)
 }
 
-fn screen_of(rect: Rect, plane: &ObliquePlane, p: &PatientPos) -> Pos2 {
+pub(crate) fn screen_of(rect: Rect, plane: &ObliquePlane, p: &PatientPos) -> Pos2 {
     let px = plane.project(p).px;
     Pos2::new(
         rect.min.x + (px[0] / plane.width as f64) as f32 * rect.width(),

@@ -31,7 +31,7 @@ fn out_dir() -> PathBuf {
 }
 
 /// The app in a wgpu-rendering harness, or `None` (skipped, reason printed) without a device.
-fn app() -> Option<Harness<'static, AblaApp>> {
+pub(crate) fn app() -> Option<Harness<'static, AblaApp>> {
     let built = std::panic::catch_unwind(|| {
         Harness::builder().with_size(WINDOW).wgpu().build_eframe(|cc| {
             AblaApp::with_settings(
@@ -53,7 +53,7 @@ fn app() -> Option<Harness<'static, AblaApp>> {
     }
 }
 
-fn shot(h: &mut Harness<'static, AblaApp>, name: &str) {
+pub(crate) fn shot(h: &mut Harness<'static, AblaApp>, name: &str) {
     h.run_steps(4);
     match h.render() {
         Ok(img) => {

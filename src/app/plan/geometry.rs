@@ -97,54 +97,127 @@ pub enum ArrayAxis {
     ViewNormal,
     /// Anterior → posterior (+P).
     AnteriorPosterior,
+    /// Posterior → anterior (−P): the prone or posterior approach.
+    PosteriorAnterior,
     /// Right → left (+L).
     RightLeft,
+    /// Left → right (−L).
+    LeftRight,
     /// Superior → inferior (−S).
     SuperiorInferior,
+    /// Typed CT-guided angles (`ArrayOptions::oblique_deg`: in-plane, cranio-caudal).
+    Oblique,
+    /// In the active view's plane at `ArrayOptions::in_view_deg` from the screen's downward
+    /// direction (probes seen along their whole length there).
+    InViewPlane,
 }
 
 impl ArrayAxis {
-    pub const ALL: [ArrayAxis; 4] = [
+    pub const ALL: [ArrayAxis; 8] = [
         ArrayAxis::ViewNormal,
         ArrayAxis::AnteriorPosterior,
+        ArrayAxis::PosteriorAnterior,
         ArrayAxis::RightLeft,
+        ArrayAxis::LeftRight,
         ArrayAxis::SuperiorInferior,
+        ArrayAxis::Oblique,
+        ArrayAxis::InViewPlane,
     ];
 
     pub fn label(self) -> &'static str {
         match self {
             ArrayAxis::ViewNormal => "View normal",
             ArrayAxis::AnteriorPosterior => "A to P",
+            ArrayAxis::PosteriorAnterior => "P to A",
             ArrayAxis::RightLeft => "R to L",
+            ArrayAxis::LeftRight => "L to R",
             ArrayAxis::SuperiorInferior => "S to I",
+            ArrayAxis::Oblique => "Oblique",
+            ArrayAxis::InViewPlane => "In view plane",
         }
     }
 
-    /// The fixed patient direction (LPS) of a chosen axis, or the axis a view looks along.
-    pub(super) fn patient_dir(self, view: ViewKind) -> Vector3<f64> {
+    /// The fixed patient direction (LPS) of a chosen axis, or the axis a view looks along
+    /// (`None` for the typed directions).
+    pub(super) fn patient_dir(self, view: ViewKind) -> Option<Vector3<f64>> {
         match self {
-            ArrayAxis::AnteriorPosterior => Vector3::y(),
-            ArrayAxis::RightLeft => Vector3::x(),
-            ArrayAxis::SuperiorInferior => -Vector3::z(),
-            ArrayAxis::ViewNormal => match view {
+            ArrayAxis::AnteriorPosterior => Some(Vector3::y()),
+            ArrayAxis::PosteriorAnterior => Some(-Vector3::y()),
+            ArrayAxis::RightLeft => Some(Vector3::x()),
+            ArrayAxis::LeftRight => Some(-Vector3::x()),
+            ArrayAxis::SuperiorInferior => Some(-Vector3::z()),
+            ArrayAxis::ViewNormal => Some(match view {
                 ViewKind::Axial => -Vector3::z(),
                 ViewKind::Coronal => Vector3::y(),
                 ViewKind::Sagittal => Vector3::x(),
-            },
+            }),
+            ArrayAxis::Oblique | ArrayAxis::InViewPlane => None,
         }
     }
 }
 
-/// The insertion direction of an array: for "view normal" the volume's own slice normal of that
-/// view (tilted with the scan when the gantry was tilted), oriented like the patient axis.
-pub fn array_direction(axis: ArrayAxis, view: ViewKind, g: &VolumeGeometry) -> Vector3<f64> {
-    let canonical = axis.patient_dir(view);
-    if axis != ArrayAxis::ViewNormal {
-        return canonical;
-    }
+/// The LPS directions of a view's screen axes: (rightwards, downwards), following the volume's
+/// own axes (tilted with the scan when the gantry was tilted).
+pub fn view_screen_dirs(view: ViewKind, g: &VolumeGeometry) -> (Vector3<f64>, Vector3<f64>) {
     let m = crate::volume::SliceMapping::new(g, view);
-    let n = g.axis_dir(m.normal_axis);
-    if n.dot(&canonical) < 0.0 { -n } else { n }
+    let sign = |flip: bool| if flip { -1.0 } else { 1.0 };
+    (
+        g.axis_dir(m.h_axis) * sign(m.h_flip),
+        g.axis_dir(m.v_axis) * sign(m.v_flip),
+    )
+}
+
+/// The insertion direction of an array with default angles (see [`array_axis_dir`]).
+pub fn array_direction(axis: ArrayAxis, view: ViewKind, g: &VolumeGeometry) -> Vector3<f64> {
+    array_axis_dir(
+        &ArrayOptions {
+            axis,
+            ..ArrayOptions::default()
+        },
+        view,
+        g,
+    )
+}
+
+/// The insertion direction of an array: for "view normal" the volume's own slice normal of that
+/// view, oriented like the patient axis; for "oblique" the typed CT-guided angles; for "in view
+/// plane" the typed angle from the screen's downward direction towards its right.
+pub fn array_axis_dir(o: &ArrayOptions, view: ViewKind, g: &VolumeGeometry) -> Vector3<f64> {
+    match o.axis {
+        ArrayAxis::Oblique => crate::anatomy::body::direction_from_angles(o.oblique_deg[0], o.oblique_deg[1]),
+        ArrayAxis::InViewPlane => {
+            let (right, down) = view_screen_dirs(view, g);
+            let a = o.in_view_deg.to_radians();
+            (down * a.cos() + right * a.sin())
+                .try_normalize(1e-12)
+                .unwrap_or(down)
+        }
+        ArrayAxis::ViewNormal => {
+            let canonical = ArrayAxis::ViewNormal.patient_dir(view).unwrap_or_else(Vector3::z);
+            let m = crate::volume::SliceMapping::new(g, view);
+            let n = g.axis_dir(m.normal_axis);
+            if n.dot(&canonical) < 0.0 { -n } else { n }
+        }
+        fixed => fixed.patient_dir(view).unwrap_or_else(Vector3::z),
+    }
+}
+
+/// The direction of an array's first row: for an array in the view's plane, the in-plane
+/// perpendicular to its axis (two electrodes then both lie in the view); otherwise
+/// [`array_in_plane`].
+pub fn array_row_dir(
+    o: &ArrayOptions,
+    axis: &Vector3<f64>,
+    view: ViewKind,
+    g: &VolumeGeometry,
+) -> Vector3<f64> {
+    if o.axis == ArrayAxis::InViewPlane {
+        let (right, down) = view_screen_dirs(view, g);
+        if let Some(row) = right.cross(&down).cross(axis).try_normalize(1e-9) {
+            return row;
+        }
+    }
+    array_in_plane(axis)
 }
 
 /// A direction perpendicular-ish to `axis` for the first row of an array: the patient axis
@@ -167,6 +240,10 @@ pub struct ArrayOptions {
     pub exposure_mm: Option<f64>,
     /// Tip-to-entry distance of each probe.
     pub length_mm: f64,
+    /// The oblique direction's CT-guided angles: in-plane, cranio-caudal (degrees).
+    pub oblique_deg: [f64; 2],
+    /// The in-view-plane direction: degrees from the screen's downward direction to its right.
+    pub in_view_deg: f64,
 }
 
 impl Default for ArrayOptions {
@@ -180,6 +257,9 @@ impl Default for ArrayOptions {
             axis: ArrayAxis::ViewNormal,
             exposure_mm: None,
             length_mm: 100.0,
+            // A posterior approach straight from the back: the usual prone path.
+            oblique_deg: [180.0, 0.0],
+            in_view_deg: 0.0,
         }
     }
 }

@@ -15,6 +15,7 @@ pub(super) struct Frame<'a> {
     pub(super) window: WindowLevel,
     pub(super) in_plane: ObliquePlane,
     pub(super) eye: ObliquePlane,
+    pub(super) paths: &'a [Option<crate::render::path_marks::PathMarks>],
 }
 
 /// Image pixel coordinates ↔ screen points for one pane.

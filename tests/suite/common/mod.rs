@@ -90,10 +90,14 @@ pub fn drag(h: &mut Harness<'static, AblaApp>, from: Pos2, to: Pos2, button: Poi
     h.run_steps(2);
 }
 
-/// Steps frames until loads, exports, model runs and the safety pass are all done.
+/// Steps frames until loads, exports, model runs, the safety pass and the path checks (their
+/// lines change the probe inspector's layout) are all done.
 pub fn settle_jobs(h: &mut Harness<'static, AblaApp>) {
     step_until(h, Duration::from_secs(240), "background jobs", |app| {
-        !app.is_busy() && !app.model_running() && (app.volume().is_none() || app.safety_current())
+        !app.is_busy()
+            && !app.model_running()
+            && (app.volume().is_none() || app.safety_current())
+            && app.trajectory_ready()
     });
 }
 
