@@ -203,24 +203,28 @@ fn hazards_along(scene: &PathScene<'_>, skin: &SkinPath) -> Vec<PathHazard> {
 /// What one point of the path lies in.
 fn hazards_at(scene: &PathScene<'_>, p: &PatientPos) -> Vec<(HazardKind, String)> {
     let mut out = Vec::new();
-    if let Some(v) = scene.volume {
-        let g = &v.geometry;
-        if let Some([i, j, k]) = g.nearest_voxel(&g.to_voxel(p)) {
-            let hu = v.get(i, j, k).unwrap_or(i16::MIN);
-            let in_body = scene.body.is_none_or(|b| b.contains_voxel(i, j, k));
-            if in_body && hu >= scene.limits.bone_min() {
-                out.push((HazardKind::Bone, "bone".to_string()));
-            }
-            if in_body && hu <= scene.limits.gas_max() {
-                out.push((HazardKind::Gas, "gas (bowel or lung)".to_string()));
-            }
-        }
-    }
     let g = scene.structure_geometry;
     if let Some([i, j, k]) = g.nearest_voxel(&g.to_voxel(p)) {
         for s in scene.structures {
             if s.kind != StructureKind::Target && s.mask().contains(i, j, k) {
                 out.push((HazardKind::Structure(s.kind), s.name.clone()));
+            }
+        }
+    }
+    // Contrast in a drawn vessel reaches bone HU: there the vessel, already named, explains it.
+    let in_vessel = out
+        .iter()
+        .any(|(k, _)| *k == HazardKind::Structure(StructureKind::Vessel));
+    if let Some(v) = scene.volume {
+        let g = &v.geometry;
+        if let Some([i, j, k]) = g.nearest_voxel(&g.to_voxel(p)) {
+            let hu = v.get(i, j, k).unwrap_or(i16::MIN);
+            let in_body = scene.body.is_none_or(|b| b.contains_voxel(i, j, k));
+            if in_body && !in_vessel && hu >= scene.limits.bone_min() {
+                out.push((HazardKind::Bone, "bone".to_string()));
+            }
+            if in_body && hu <= scene.limits.gas_max() {
+                out.push((HazardKind::Gas, "gas (bowel or lung)".to_string()));
             }
         }
     }
@@ -307,8 +311,9 @@ mod tests {
     use crate::volume::VolumeMeta;
 
     /// A round 1 mm "abdomen" (radius 40 mm, 40 HU) in air; a rib of bone (600 HU) anteriorly
-    /// at y −30…−26, x −5…5; a gas bubble (−900 HU) on the left at x 15…20; a drawn vessel on the
-    /// right at x −20…−15; the target at the centre.
+    /// at y −30…−26, x −5…5; a gas bubble (−900 HU) on the left at x 15…20; a drawn,
+    /// contrast-filled vessel (300 HU, above the bone threshold) on the right at x −20…−15; the
+    /// target at the centre.
     fn scene_parts() -> (Volume, Vec<Structure>) {
         let dims = [100, 100, 8];
         let g = VolumeGeometry::axis_aligned(dims, [1.0, 1.0, 1.0], PatientPos::new(-50.0, -50.0, 0.0));
@@ -330,6 +335,9 @@ mod tests {
                         hu[n] = -900;
                     }
                     vessel[n] = (-20.0..=-15.0).contains(&p.x) && p.y.abs() <= 3.0;
+                    if vessel[n] {
+                        hu[n] = 300;
+                    }
                     target[n] = p.x.hypot(p.y) <= 4.0;
                 }
             }
@@ -378,8 +386,9 @@ mod tests {
         assert_eq!(left.hazards[0].kind, HazardKind::Gas, "{:?}", left.hazards);
         let right = check_path(&scene, tip, direction_from_angles(270.0, 0.0)).expect("path");
         assert_eq!(
-            right.hazards[0].kind,
-            HazardKind::Structure(StructureKind::Vessel)
+            right.hazards.iter().map(|h| &h.kind).collect::<Vec<_>>(),
+            [&HazardKind::Structure(StructureKind::Vessel)],
+            "the contrast-filled vessel is named as the vessel, not also as bone"
         );
         assert!((right.hazards[0].from_skin_mm[0] - 20.0).abs() <= 1.0);
         let posterior = check_path(&scene, tip, direction_from_angles(180.0, 0.0)).expect("path");
