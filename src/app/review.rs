@@ -159,6 +159,29 @@ impl AblaApp {
         }
     }
 
+    /// After a case was saved to `path`: the library lists it at once when it is in the library's
+    /// folder (no Reload needed; the window stays as it is).
+    pub(super) fn refresh_library_after_save(&mut self, path: &std::path::Path) {
+        let Some(dir) = self.review.library_dir.clone() else { return };
+        let same = |a: &std::path::Path, b: &std::path::Path| {
+            a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+        };
+        if !path.parent().is_some_and(|p| same(p, &dir)) {
+            return;
+        }
+        let Ok(catalog) = self.catalog.clone() else { return };
+        match scan_library(&dir, &catalog) {
+            Ok((rows, bad)) => {
+                self.review.rows = rows;
+                self.review.unreadable = bad;
+            }
+            Err(e) => self.notify(
+                super::NoticeLevel::Warning,
+                format!("The case library {} could not be listed again: {e}", dir.display()),
+            ),
+        }
+    }
+
     pub fn review_ui(&self) -> &ReviewUi {
         &self.review
     }
@@ -356,6 +379,7 @@ fn library_window(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command
                     }
                     ui.label("Success");
                     ui.label("Local");
+                    ui.label("File");
                     ui.label("");
                     ui.end_row();
                     for &i in &shown {
@@ -373,7 +397,13 @@ fn library_window(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command
                             None => "—",
                         });
                         ui.label(&row.local_status);
-                        if ui.button(format!("Review {}", row.name)).clicked() {
+                        // Two cases may share a name; their files never do.
+                        let file = row.path.file_name().map_or_else(
+                            || row.path.display().to_string(),
+                            |f| f.to_string_lossy().into_owned(),
+                        );
+                        ui.label(&file);
+                        if ui.button(format!("Review {file}")).clicked() {
                             cmds.push(Command::OpenCaseReadOnly(row.path.clone()));
                         }
                         ui.end_row();
