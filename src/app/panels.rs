@@ -88,6 +88,13 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     cmds.push(Command::SetExportOptions(o));
                 }
                 if ui
+                    .checkbox(&mut o.on_screen, "Export the view as on screen (zoom, pan)")
+                    .on_hover_text("Off: the whole slice")
+                    .changed()
+                {
+                    cmds.push(Command::SetExportOptions(o));
+                }
+                if ui
                     .add_enabled(can_save, egui::Button::new("Export view as PNG…"))
                     .clicked()
                 {

@@ -100,6 +100,9 @@ fn slide_is_full_hd_and_decodes() {
         "52.4 A",
         "Parameter hash: 0123456789abcdef",
         "1",
+        "Structures",
+        "Pelvic node",
+        "Sacral nerve S1",
     ] {
         assert!(t.iter().any(|x| x == want), "{want} missing from {t:?}");
     }
