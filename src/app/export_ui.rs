@@ -169,7 +169,10 @@ impl AblaApp {
             {
                 // Zoomed in: the part seen, at least as sharp as the screen drew it.
                 e.crop = Some(crop);
-                let screen = points_per_px.ceil().clamp(1.0, f64::from(crate::export::view::MAX_SCALE)) as u32;
+                let screen = points_per_px
+                    .ceil()
+                    .clamp(1.0, f64::from(crate::export::view::MAX_SCALE))
+                    as u32;
                 e.scale = e.scale.max(screen);
             }
             e.anonymise = s.options.anonymise;

@@ -30,9 +30,11 @@ pub fn native_dialog_available(session_bus: bool, zenity: bool) -> Result<(), St
     if session_bus || zenity {
         Ok(())
     } else {
-        Err("No desktop file dialog here (no D-Bus session for the XDG portal, no zenity): \
+        Err(
+            "No desktop file dialog here (no D-Bus session for the XDG portal, no zenity): \
              using the built-in one"
-            .into())
+                .into(),
+        )
     }
 }
 
@@ -118,9 +120,12 @@ pub enum Choice {
 pub fn choice(kind: OpenDialog) -> Choice {
     use OpenDialog as K;
     match kind {
-        K::SaveCase | K::ExportAnonymised | K::ExportView | K::ExportSlide | K::ExportLayout | K::Export3d => {
-            Choice::SaveFile
-        }
+        K::SaveCase
+        | K::ExportAnonymised
+        | K::ExportView
+        | K::ExportSlide
+        | K::ExportLayout
+        | K::Export3d => Choice::SaveFile,
         K::Files | K::Structures | K::Case => Choice::OpenExisting,
         K::Folder | K::StructureFolder | K::Library => Choice::Folder,
         K::ExportDicom => Choice::NewFolder,
@@ -156,22 +161,30 @@ pub fn check_choice(kind: OpenDialog, text: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(text);
     let parent_ok = |p: &Path| {
         p.parent()
-            .map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d })
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                }
+            })
             .is_some_and(Path::is_dir)
     };
     match choice(kind) {
         Choice::SaveFile if path.is_dir() => Err(format!("{} is a folder: add a file name", path.display())),
-        Choice::SaveFile if !parent_ok(&path) => Err(format!(
-            "The folder of {} does not exist",
-            path.display()
-        )),
+        Choice::SaveFile if !parent_ok(&path) => {
+            Err(format!("The folder of {} does not exist", path.display()))
+        }
         Choice::SaveFile => Ok(path),
         Choice::OpenExisting if path.exists() => Ok(path),
         Choice::OpenExisting => Err(format!("{} does not exist", path.display())),
         Choice::Folder if path.is_dir() => Ok(path),
         Choice::Folder => Err(format!("{} is not a folder", path.display())),
         Choice::NewFolder if path.is_dir() || (!path.exists() && parent_ok(&path)) => Ok(path),
-        Choice::NewFolder => Err(format!("{} is not a folder that exists or can be created", path.display())),
+        Choice::NewFolder => Err(format!(
+            "{} is not a folder that exists or can be created",
+            path.display()
+        )),
     }
 }
 
@@ -195,7 +208,11 @@ pub fn list_dir(dir: &Path) -> Result<Vec<Entry>, String> {
             })
         })
         .collect();
-    entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase())));
+    entries.sort_by(|a, b| {
+        b.is_dir
+            .cmp(&a.is_dir)
+            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+    });
     Ok(entries)
 }
 
@@ -301,28 +318,34 @@ pub fn show(ctx: &egui::Context, d: &mut PathDialog) -> (Vec<Command>, bool) {
                 }
                 ui.label(format!("Folder: {}", d.dir.display()));
             });
-            egui::ScrollArea::vertical().max_height(260.0).show(ui, |ui| match &d.entries {
-                Ok(list) if list.is_empty() => {
-                    ui.label("(empty folder)");
-                }
-                Ok(list) => {
-                    for e in list {
-                        let shown = if e.is_dir { format!("{}/", e.name) } else { e.name.clone() };
-                        if ui.selectable_label(false, shown).clicked() {
-                            let p = d.dir.join(&e.name);
-                            if e.is_dir {
-                                go_to = Some(p);
+            egui::ScrollArea::vertical()
+                .max_height(260.0)
+                .show(ui, |ui| match &d.entries {
+                    Ok(list) if list.is_empty() => {
+                        ui.label("(empty folder)");
+                    }
+                    Ok(list) => {
+                        for e in list {
+                            let shown = if e.is_dir {
+                                format!("{}/", e.name)
                             } else {
-                                d.text = p.display().to_string();
-                                d.error = None;
+                                e.name.clone()
+                            };
+                            if ui.selectable_label(false, shown).clicked() {
+                                let p = d.dir.join(&e.name);
+                                if e.is_dir {
+                                    go_to = Some(p);
+                                } else {
+                                    d.text = p.display().to_string();
+                                    d.error = None;
+                                }
                             }
                         }
                     }
-                }
-                Err(e) => {
-                    ui.colored_label(egui::Color32::from_rgb(230, 120, 90), e);
-                }
-            });
+                    Err(e) => {
+                        ui.colored_label(egui::Color32::from_rgb(230, 120, 90), e);
+                    }
+                });
             ui.horizontal(|ui| {
                 let label = ui.label("Path");
                 ui.add(egui::TextEdit::singleline(&mut d.text).desired_width(460.0))
@@ -375,7 +398,10 @@ mod tests {
             });
             None
         });
-        assert!(matches!(&failed, DialogOutcome::Failed(m) if m.contains("zenity")), "{failed:?}");
+        assert!(
+            matches!(&failed, DialogOutcome::Failed(m) if m.contains("zenity")),
+            "{failed:?}"
+        );
         assert_eq!(run_recorded(|| None), DialogOutcome::Cancelled);
         let p = vec![PathBuf::from("/tmp/a.json")];
         assert_eq!(run_recorded(|| Some(p.clone())), DialogOutcome::Picked(p));
@@ -388,15 +414,31 @@ mod tests {
         std::fs::write(d.join("a.json"), "{}").unwrap();
         std::fs::create_dir(d.join("sub")).unwrap();
         let s = |p: &Path| p.display().to_string();
-        assert_eq!(check_choice(OpenDialog::SaveCase, &s(&d.join("new.json"))), Ok(d.join("new.json")));
-        assert!(check_choice(OpenDialog::SaveCase, &s(d)).unwrap_err().contains("is a folder"));
+        assert_eq!(
+            check_choice(OpenDialog::SaveCase, &s(&d.join("new.json"))),
+            Ok(d.join("new.json"))
+        );
+        assert!(
+            check_choice(OpenDialog::SaveCase, &s(d))
+                .unwrap_err()
+                .contains("is a folder")
+        );
         assert!(check_choice(OpenDialog::SaveCase, &s(&d.join("nope/x.json"))).is_err());
         assert!(check_choice(OpenDialog::SaveCase, "  ").is_err());
-        assert_eq!(check_choice(OpenDialog::Case, &s(&d.join("a.json"))), Ok(d.join("a.json")));
+        assert_eq!(
+            check_choice(OpenDialog::Case, &s(&d.join("a.json"))),
+            Ok(d.join("a.json"))
+        );
         assert!(check_choice(OpenDialog::Case, &s(&d.join("b.json"))).is_err());
-        assert_eq!(check_choice(OpenDialog::Library, &s(&d.join("sub"))), Ok(d.join("sub")));
+        assert_eq!(
+            check_choice(OpenDialog::Library, &s(&d.join("sub"))),
+            Ok(d.join("sub"))
+        );
         assert!(check_choice(OpenDialog::Library, &s(&d.join("a.json"))).is_err());
-        assert_eq!(check_choice(OpenDialog::ExportDicom, &s(&d.join("out"))), Ok(d.join("out")));
+        assert_eq!(
+            check_choice(OpenDialog::ExportDicom, &s(&d.join("out"))),
+            Ok(d.join("out"))
+        );
         let listed = list_dir(d).unwrap();
         assert_eq!(
             listed,
@@ -417,8 +459,14 @@ mod tests {
     #[test]
     fn every_dialog_kind_leads_to_its_command() {
         let p = PathBuf::from("/x/y.json");
-        assert_eq!(commands_for(OpenDialog::SaveCase, vec![p.clone()]), vec![Command::SaveCaseTo(p.clone())]);
-        assert_eq!(commands_for(OpenDialog::ExportView, vec![p.clone()]), vec![Command::ExportViewTo(p.clone())]);
+        assert_eq!(
+            commands_for(OpenDialog::SaveCase, vec![p.clone()]),
+            vec![Command::SaveCaseTo(p.clone())]
+        );
+        assert_eq!(
+            commands_for(OpenDialog::ExportView, vec![p.clone()]),
+            vec![Command::ExportViewTo(p.clone())]
+        );
         assert!(commands_for(OpenDialog::Case, Vec::new()).is_empty());
     }
 }

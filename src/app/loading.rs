@@ -424,9 +424,10 @@ fn native_dialog(kind: OpenDialog, title: &str, name: &str) -> Option<Vec<PathBu
         OpenDialog::Case | OpenDialog::SaveCase | OpenDialog::ExportAnonymised => {
             d.add_filter("ablaplan case", &["json"])
         }
-        OpenDialog::ExportView | OpenDialog::Export3d | OpenDialog::ExportLayout | OpenDialog::ExportSlide => {
-            d.add_filter("PNG image", &["png"])
-        }
+        OpenDialog::ExportView
+        | OpenDialog::Export3d
+        | OpenDialog::ExportLayout
+        | OpenDialog::ExportSlide => d.add_filter("PNG image", &["png"]),
         _ => d,
     };
     match file_dialog::choice(kind) {

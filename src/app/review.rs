@@ -162,7 +162,9 @@ impl AblaApp {
     /// After a case was saved to `path`: the library lists it at once when it is in the library's
     /// folder (no Reload needed; the window stays as it is).
     pub(super) fn refresh_library_after_save(&mut self, path: &std::path::Path) {
-        let Some(dir) = self.review.library_dir.clone() else { return };
+        let Some(dir) = self.review.library_dir.clone() else {
+            return;
+        };
         let same = |a: &std::path::Path, b: &std::path::Path| {
             a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
         };
@@ -177,7 +179,10 @@ impl AblaApp {
             }
             Err(e) => self.notify(
                 super::NoticeLevel::Warning,
-                format!("The case library {} could not be listed again: {e}", dir.display()),
+                format!(
+                    "The case library {} could not be listed again: {e}",
+                    dir.display()
+                ),
             ),
         }
     }

@@ -282,7 +282,10 @@ mod tests {
         };
         let c = visible_crop(rect, &m, &zoomed).unwrap();
         let (w, h) = (m.width as f64, m.height as f64);
-        for (got, want) in c.iter().zip([w / 2.0 - 5.0, h / 2.0 - 5.0, w / 2.0 + 5.0, h / 2.0 + 5.0]) {
+        for (got, want) in c
+            .iter()
+            .zip([w / 2.0 - 5.0, h / 2.0 - 5.0, w / 2.0 + 5.0, h / 2.0 + 5.0])
+        {
             assert!((got - want).abs() < 1e-9, "{c:?}");
         }
         // Panned right by a quarter of the view: the crop moves left in the image.

@@ -76,7 +76,11 @@ pub fn mask_extent_mm(grid: &ComputeGrid, mask: &[bool]) -> Option<f64> {
             any = true;
         }
     }
-    any.then(|| (0..3).map(|a| (hi[a] - lo[a] + 1) as f64 * grid.spacing_mm).fold(0.0, f64::max))
+    any.then(|| {
+        (0..3)
+            .map(|a| (hi[a] - lo[a] + 1) as f64 * grid.spacing_mm)
+            .fold(0.0, f64::max)
+    })
 }
 
 /// The zone a board slide shows: an IRE result with its |E| isolines, or a cryo result with its
@@ -382,15 +386,9 @@ pub fn board_slide(b: &Board<'_>) -> Result<SlideImage, ExportError> {
             )
         }
     };
-    let views = board_views(
-        b.volume,
-        b.window,
-        b.anonymise,
-        b.probes,
-        &centre,
-        extent,
-        || overlays(b),
-    )?;
+    let views = board_views(b.volume, b.window, b.anonymise, b.probes, &centre, extent, || {
+        overlays(b)
+    })?;
     let legend = b
         .structures
         .iter()

@@ -1,7 +1,6 @@
 //! The board slide's first-hour fixes (issue 18): counts in the right number, the field of view
 //! chosen from the zone and the series' resolution, structures interpolated smoothly in
-//! magnified reformats, the target outline drawn above the zone fill, the structure legend, and a
-//! lower band that is used.
+//! magnified reformats, the target outline drawn above the zone fill, the structure legend.
 
 use nalgebra::{Matrix3, Point3};
 
@@ -10,7 +9,9 @@ use super::board::{
     board_field_of_view_mm, mask_extent_mm,
 };
 use super::slide::{BoardSlide, Provenance, SLIDE_HEIGHT, SLIDE_WIDTH, VIEW_SIDE_PX, count, render_slide};
-use super::view::{Overlay, StructureOverlay, ViewExport, ViewPlane, ZoneOverlay, render_view, render_view_fit};
+use super::view::{
+    Overlay, StructureOverlay, ViewExport, ViewPlane, ZoneOverlay, render_view, render_view_fit,
+};
 use crate::anatomy::mask::Mask;
 use crate::geometry::{PatientPos, VolumeGeometry};
 use crate::physics::grid::ComputeGrid;
@@ -61,7 +62,10 @@ fn field_of_view_follows_the_zone_and_the_series_resolution() {
     let thick = board_field_of_view_mm(Some(36.0), 3.0, VIEW_SIDE_PX);
     assert!(thick > fine, "{thick} vs {fine}");
     let px_per_slice = VIEW_SIDE_PX as f64 / thick * 3.0;
-    assert!(px_per_slice <= BOARD_MAX_MAGNIFICATION + 1e-9, "{px_per_slice} px per slice");
+    assert!(
+        px_per_slice <= BOARD_MAX_MAGNIFICATION + 1e-9,
+        "{px_per_slice} px per slice"
+    );
     // A larger zone gets a larger view; bounds hold for tiny and huge zones.
     assert!(board_field_of_view_mm(Some(60.0), 0.7, VIEW_SIDE_PX) > fine);
     assert_eq!(
@@ -95,8 +99,13 @@ fn zone_extent_is_the_largest_side_of_its_box() {
 
 /// The leftmost pixel of each row whose red channel is `red` (the fill of an opaque red mask).
 fn left_edges(img: &crate::render::RgbaImage, rows: std::ops::Range<usize>) -> Vec<Option<usize>> {
-    rows.map(|y| (0..img.width).find(|x| img.get(*x as i64, y as i64).is_some_and(|p| p[0] == 255 && p[1] == 0)))
-        .collect()
+    rows.map(|y| {
+        (0..img.width).find(|x| {
+            img.get(*x as i64, y as i64)
+                .is_some_and(|p| p[0] == 255 && p[1] == 0)
+        })
+    })
+    .collect()
 }
 
 #[test]
@@ -133,13 +142,19 @@ fn magnified_reformats_interpolate_structures_instead_of_stepping_per_slice() {
     let edges: Vec<usize> = left_edges(&img, 250..350).into_iter().flatten().collect();
     assert_eq!(edges.len(), 100, "the ball fills every middle row");
     let biggest_jump = edges.windows(2).map(|p| p[0].abs_diff(p[1])).max().unwrap_or(0);
-    assert!(biggest_jump <= 4, "a step of {biggest_jump} px between adjacent rows");
+    assert!(
+        biggest_jump <= 4,
+        "a step of {biggest_jump} px between adjacent rows"
+    );
     let longest_still = edges
         .chunk_by(|a, b| a == b)
         .map(<[usize]>::len)
         .max()
         .unwrap_or(0);
-    assert!(longest_still < 25, "the edge stands still for {longest_still} rows");
+    assert!(
+        longest_still < 25,
+        "the edge stands still for {longest_still} rows"
+    );
 }
 
 #[test]
@@ -186,11 +201,14 @@ fn the_target_outline_is_drawn_above_the_zone_fill() {
         .filter_map(|x| img.image.get(x as i64, row as i64))
         .filter(|p| p[..3] == colour)
         .count();
-    assert!(on_outline >= 2, "the target's outline colour is not hidden by the zone fill");
+    assert!(
+        on_outline >= 2,
+        "the target's outline colour is not hidden by the zone fill"
+    );
 }
 
 #[test]
-fn the_slide_lists_the_structures_and_uses_its_lower_band() {
+fn the_slide_lists_the_structures_with_their_colours() {
     let v = water([64, 64, 21], [1.0, 1.0, 1.0]);
     let make = |legend: Vec<(String, [u8; 3])>| BoardSlide {
         title: "t".into(),
@@ -206,7 +224,13 @@ fn the_slide_lists_the_structures_and_uses_its_lower_band() {
         scene3d: None,
         legend,
     };
-    let names = ["Target (tumour)", "Portal vein", "Superior mesenteric artery", "Duodenum", "Nerve"];
+    let names = [
+        "Target (tumour)",
+        "Portal vein",
+        "Superior mesenteric artery",
+        "Duodenum",
+        "Nerve",
+    ];
     let legend: Vec<(String, [u8; 3])> = names
         .iter()
         .enumerate()
@@ -222,7 +246,11 @@ fn the_slide_lists_the_structures_and_uses_its_lower_band() {
     for (_, c) in &legend {
         let found = (700..SLIDE_HEIGHT)
             .flat_map(|y| (0..SLIDE_WIDTH).map(move |x| (x, y)))
-            .any(|(x, y)| with.image.get(x as i64, y as i64).is_some_and(|p| p[..3] == c[..]));
+            .any(|(x, y)| {
+                with.image
+                    .get(x as i64, y as i64)
+                    .is_some_and(|p| p[..3] == c[..])
+            });
         assert!(found, "no swatch of {c:?}");
     }
     let without = render_slide(&make(Vec::new())).unwrap();

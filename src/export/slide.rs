@@ -250,7 +250,13 @@ fn draw_legend(c: &mut Canvas, b: &mut Block, entries: &[(String, [u8; 3])]) {
             c.text([x, y - 4.0], Anchor::LEFT_TOP, "…", size, DIM);
             break;
         }
-        c.fill_rect(x, y + 4.0, x + 12.0, y + 16.0, [colour[0], colour[1], colour[2], 255]);
+        c.fill_rect(
+            x,
+            y + 4.0,
+            x + 12.0,
+            y + 16.0,
+            [colour[0], colour[1], colour[2], 255],
+        );
         let max_w = col_w - 24.0;
         let mut label = name.clone();
         if text_size(&label, size)[0] > max_w {

@@ -24,8 +24,8 @@ use crate::render::isolines::{IsoSegment, marching_squares, mask_outline};
 use crate::render::overlay::{blend_mask, outline_segments};
 use crate::render::paint::{Anchor, Canvas, DrawnText, Pt, line_height, text_size, with_alpha};
 use crate::render::reslice::{
-    ObliquePlane, magnification, plane_voxels, render_reslice, reslice_volume, sample_mask, sample_mask_smooth,
-    sample_plane_with,
+    ObliquePlane, magnification, plane_voxels, render_reslice, reslice_volume, sample_mask,
+    sample_mask_smooth, sample_plane_with,
 };
 use crate::render::{Rgba, RgbaImage, WindowLevel, WlLut};
 use crate::volume::{ViewKind, Volume, VolumeMeta};

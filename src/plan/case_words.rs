@@ -26,9 +26,21 @@ pub fn dicom_da(da: &str) -> Option<CivilDate> {
 /// the demo and phantoms by their own words) and a date — the study date when the series has
 /// one, else `today` — e.g. "PANCREAS DI iDose (3), 2019-03-04". Two cases on different series
 /// or days get different names instead of "Untitled case" twice.
-pub fn default_case_name(series_description: &str, study_date_da: &str, what: &str, today: Option<CivilDate>) -> String {
-    let series = series_description.split_whitespace().collect::<Vec<_>>().join(" ");
-    let series = if series.is_empty() { what.to_string() } else { series };
+pub fn default_case_name(
+    series_description: &str,
+    study_date_da: &str,
+    what: &str,
+    today: Option<CivilDate>,
+) -> String {
+    let series = series_description
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let series = if series.is_empty() {
+        what.to_string()
+    } else {
+        series
+    };
     match dicom_da(study_date_da).or(today) {
         Some(d) => format!("{series}, {d}"),
         None => series,
@@ -154,7 +166,10 @@ mod tests {
             "CT series, 2026-12-07",
             "no description, no study date: the generic words and today"
         );
-        assert_eq!(default_case_name("Arterial", "2019", "CT series", None), "Arterial");
+        assert_eq!(
+            default_case_name("Arterial", "2019", "CT series", None),
+            "Arterial"
+        );
         // Two series of one day give two names.
         assert_ne!(
             default_case_name("Arterial", "20190304", "CT series", today),
@@ -164,11 +179,20 @@ mod tests {
 
     #[test]
     fn dates_come_from_unix_time_and_dicom_da() {
-        assert_eq!(date_of_unix_s(0).map(|d| d.to_string()).as_deref(), Some("1970-01-01"));
+        assert_eq!(
+            date_of_unix_s(0).map(|d| d.to_string()).as_deref(),
+            Some("1970-01-01")
+        );
         // 2026-12-07 19:20:00 UTC
         let t = CivilDate::new(2026, 12, 7).unwrap().day_number() as u64 * 86_400 + 19 * 3_600 + 20 * 60;
-        assert_eq!(autosave_time_words(t, t + 12 * 60), "2026-12-07 19:20 UTC (12 min ago)");
-        assert_eq!(autosave_time_words(t, t + 3 * 86_400), "2026-12-07 19:20 UTC (3 days ago)");
+        assert_eq!(
+            autosave_time_words(t, t + 12 * 60),
+            "2026-12-07 19:20 UTC (12 min ago)"
+        );
+        assert_eq!(
+            autosave_time_words(t, t + 3 * 86_400),
+            "2026-12-07 19:20 UTC (3 days ago)"
+        );
         assert_eq!(autosave_time_words(0, t), "an unknown time");
         assert!(dicom_da("2019-03-04").is_none() && dicom_da("20191304").is_none());
     }

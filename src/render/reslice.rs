@@ -364,7 +364,8 @@ pub fn sample_mask(mask: &Mask, pv: &PlaneVoxels) -> Vec<bool> {
 /// the voxel axes) over the pixel size. 1 on an MPR at the CT's resolution; ≈ 15 on a coronal
 /// of 3 mm slices drawn at 0.2 mm per pixel.
 pub fn magnification(g: &VolumeGeometry, plane: &ObliquePlane) -> f64 {
-    (voxel_extent_mm(g, &plane.u_dir) / plane.pixel_mm[0]).max(voxel_extent_mm(g, &plane.v_dir) / plane.pixel_mm[1])
+    (voxel_extent_mm(g, &plane.u_dir) / plane.pixel_mm[0])
+        .max(voxel_extent_mm(g, &plane.v_dir) / plane.pixel_mm[1])
 }
 
 /// How far (mm) one voxel of `g` reaches along the unit direction `d`: the largest
@@ -375,7 +376,11 @@ pub fn voxel_extent_mm(g: &VolumeGeometry, d: &Vector3<f64>) -> f64 {
         .map(|a| {
             let axis = g.direction.column(a).into_owned();
             let n = axis.norm();
-            if n > 0.0 { (d.dot(&axis) / n).abs() * g.spacing_mm[a] } else { 0.0 }
+            if n > 0.0 {
+                (d.dot(&axis) / n).abs() * g.spacing_mm[a]
+            } else {
+                0.0
+            }
         })
         .fold(0.0, f64::max)
 }
@@ -752,8 +757,12 @@ mod tests {
             assert!(eye.u_dir.dot(&eye.v_dir).abs() < 1e-12, "{what}");
             // Rotating the image keeps its handedness: the normal does not flip with the angle.
             for angle_deg in [37.0, 90.0, -150.0] {
-                let turned = probes_eye_for_probe(&probe, &g, &ProbePlaneOptions { angle_deg, ..opts }).unwrap();
-                assert!((turned.normal() - eye.normal()).norm() < 1e-12, "{what} at {angle_deg}°");
+                let turned =
+                    probes_eye_for_probe(&probe, &g, &ProbePlaneOptions { angle_deg, ..opts }).unwrap();
+                assert!(
+                    (turned.normal() - eye.normal()).norm() < 1e-12,
+                    "{what} at {angle_deg}°"
+                );
             }
         }
         // The letters above are those of the MPR views themselves (`SliceMapping`).

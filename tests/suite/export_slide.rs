@@ -75,7 +75,10 @@ fn slide<'a>(v: &'a Volume, anonymise: bool, findings: Option<Vec<(Severity, Str
         anonymise,
         patient: Some(&v.meta),
         scene3d: None,
-        legend: vec![("Pelvic node".into(), [255, 80, 80]), ("Sacral nerve S1".into(), [255, 230, 0])],
+        legend: vec![
+            ("Pelvic node".into(), [255, 80, 80]),
+            ("Sacral nerve S1".into(), [255, 230, 0]),
+        ],
     }
 }
 

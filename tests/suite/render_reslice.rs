@@ -15,8 +15,8 @@ use ablaplan::physics::ire::model::IreResult;
 use ablaplan::plan::probe::Probe;
 use ablaplan::render::reslice::{
     OUTSIDE_HU, ObliquePlane, ProbePlaneOptions, Reslice, in_plane_for_probe, plane_voxels,
-    probe_side_direction, probes_eye_for_probe, probes_eye_normal_sign, render_reslice, reslice_volume, sample_hu, sample_mask,
-    sample_plane_with,
+    probe_side_direction, probes_eye_for_probe, probes_eye_normal_sign, render_reslice, reslice_volume,
+    sample_hu, sample_mask, sample_plane_with,
 };
 use ablaplan::render::{WindowLevel, WlLut};
 use ablaplan::volume::{SliceImage, SliceMapping, ViewKind, Volume, VolumeMeta, extract_slice};

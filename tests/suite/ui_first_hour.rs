@@ -51,7 +51,10 @@ fn the_case_is_saved_through_the_built_in_path_dialog() {
     retype(&mut h, "Path", &bad.display().to_string());
     h.get_by_label("OK").click();
     h.run_steps(3);
-    assert!(h.state().path_dialog().is_some(), "a bad path keeps the dialog open");
+    assert!(
+        h.state().path_dialog().is_some(),
+        "a bad path keeps the dialog open"
+    );
     h.get_by_label_contains("does not exist");
     assert!(!bad.exists());
 
@@ -141,7 +144,10 @@ fn export_view_exports_what_the_screen_shows() {
         },
     );
     h.run_steps(2);
-    let rect = h.state().view_pane_rect(ViewKind::Axial).expect("the axial view was drawn");
+    let rect = h
+        .state()
+        .view_pane_rect(ViewKind::Axial)
+        .expect("the axial view was drawn");
     let zoomed = dir.path().join("zoomed.png");
     run(&mut h, Command::ExportViewTo(zoomed.clone()));
     assert!(errors(&h).is_empty(), "{:?}", errors(&h));
@@ -161,7 +167,12 @@ fn export_view_exports_what_the_screen_shows() {
         "zoomed 3×: less than half the width is visible"
     );
     // Not coarser than the screen: at least as many pixels as the pane's points.
-    assert!(f64::from(z.width()) >= rect[2] * 0.99, "{} px for {} points", z.width(), rect[2]);
+    assert!(
+        f64::from(z.width()) >= rect[2] * 0.99,
+        "{} px for {} points",
+        z.width(),
+        rect[2]
+    );
 
     // "As on screen" off: the whole slice at the chosen scale (2×).
     let mut o = h.state().export_run().options;
@@ -170,5 +181,18 @@ fn export_view_exports_what_the_screen_shows() {
     let whole = dir.path().join("whole.png");
     run(&mut h, Command::ExportViewTo(whole.clone()));
     let w = image::open(&whole).unwrap();
-    assert_eq!((w.width() as usize, w.height() as usize), (2 * m.width, 2 * m.height));
+    assert_eq!(
+        (w.width() as usize, w.height() as usize),
+        (2 * m.width, 2 * m.height)
+    );
+    // Pictures for the notes: the two exports, and the plan saved as a case for
+    // `ablaplan compute CASE --png` (the board slide, before / after).
+    if let Ok(d) = std::env::var("ABLAPLAN_SNAPSHOT_DIR") {
+        let d = std::path::Path::new(&d);
+        std::fs::copy(&zoomed, d.join("export_view_on_screen.png")).unwrap();
+        std::fs::copy(&whole, d.join("export_view_whole_slice.png")).unwrap();
+        coarse_ire_model(&mut h);
+        add_electrode_pair(&mut h, PatientPos::new(30.0, 10.0, 0.0));
+        run(&mut h, Command::SaveCaseTo(d.join("demo_case.json")));
+    }
 }
