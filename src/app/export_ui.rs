@@ -10,7 +10,7 @@ use super::{AblaApp, NoticeLevel};
 use crate::export::dicom::{CaptureImage, DicomExportRequest, build_export, write_export};
 use crate::export::view::{
     CaliperOverlay, LayoutPanel, Overlay, ProbeOverlay, StructureOverlay, ViewExport, ViewPlane, ZoneOverlay,
-    render_layout, render_view,
+    render_layout, render_view, render_view_fit,
 };
 use crate::jobs::Job;
 use crate::physics::model::{ModelAssets, ModelResult, ModelSettings};
@@ -162,22 +162,30 @@ impl AblaApp {
             );
             e.window = s.window;
             e.scale = s.options.scale;
-            let m = s.volume.view_mapping(s.view);
-            let whole = [0.0, 0.0, m.width as f64, m.height as f64];
-            if let Some((crop, points_per_px)) = s.on_screen
-                && crop != whole
-            {
-                // Zoomed in: the part seen, at least as sharp as the screen drew it.
-                e.crop = Some(crop);
-                let screen = points_per_px
-                    .ceil()
-                    .clamp(1.0, f64::from(crate::export::view::MAX_SCALE))
-                    as u32;
-                e.scale = e.scale.max(screen);
-            }
             e.anonymise = s.options.anonymise;
             e.overlays = overlays(&s);
-            let img = render_view(&e).map_err(|e| e.to_string())?;
+            let m = s.volume.view_mapping(s.view);
+            let whole = [0.0, 0.0, m.width as f64, m.height as f64];
+            let img = match s.on_screen {
+                Some((crop, points_per_px)) if crop != whole => {
+                    // Zoomed in: the part seen, at least as sharp as the screen drew it, with
+                    // text and strokes at the chosen scale (not blown up with the pixels).
+                    e.crop = Some(crop);
+                    let k = f64::from(s.options.scale)
+                        .max(points_per_px.ceil())
+                        .min(f64::from(crate::export::view::MAX_SCALE));
+                    let out_mm = m.pixel_mm[0].min(m.pixel_mm[1]) / k;
+                    let size =
+                        |from: f64, to: f64, mm: f64| (((to - from) * mm / out_mm).round() as usize).max(1);
+                    let (w, h) = (
+                        size(crop[0], crop[2], m.pixel_mm[0]),
+                        size(crop[1], crop[3], m.pixel_mm[1]),
+                    );
+                    render_view_fit(&e, w, h, f64::from(s.options.scale), false)
+                }
+                _ => render_view(&e),
+            }
+            .map_err(|e| e.to_string())?;
             crate::render::save_png(&path, &img.image).map_err(|e| e.to_string())?;
             Ok(path)
         });

@@ -35,7 +35,7 @@ use super::view::{
 pub const BOARD_FIELD_OF_VIEW_MM: f64 = 120.0;
 /// The zone's largest extent times this is the panel's field of view: the zone with its
 /// neighbouring structures around it.
-pub const BOARD_ZONE_CONTEXT: f64 = 2.5;
+pub const BOARD_ZONE_CONTEXT: f64 = 3.0;
 /// Narrowest field of view of a board panel (mm), however small the zone.
 pub const BOARD_MIN_FIELD_OF_VIEW_MM: f64 = 60.0;
 /// Widest field of view of a board panel (mm).

@@ -194,5 +194,6 @@ fn export_view_exports_what_the_screen_shows() {
         coarse_ire_model(&mut h);
         add_electrode_pair(&mut h, PatientPos::new(30.0, 10.0, 0.0));
         run(&mut h, Command::SaveCaseTo(d.join("demo_case.json")));
+        run(&mut h, Command::ExportSlideTo(d.join("slide_demo_after.png")));
     }
 }
