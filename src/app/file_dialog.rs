@@ -92,14 +92,16 @@ pub fn install_logger(inner: env_logger::Logger) {
 }
 
 /// Runs the desktop dialog `show` on this thread and tells a cancel from a failure by the
-/// errors rfd logged meanwhile.
+/// errors rfd logged meanwhile. rfd falls back to zenity whenever the portal fails, so only a
+/// zenity error means no dialog was shown (a portal error followed by a zenity dialog the user
+/// cancelled is a cancel).
 pub fn run_recorded(show: impl FnOnce() -> Option<Vec<PathBuf>>) -> DialogOutcome {
     RFD_ERRORS.with(|e| *e.borrow_mut() = Some(Vec::new()));
     let picked = show();
     let errors = RFD_ERRORS.with(|e| e.borrow_mut().take()).unwrap_or_default();
     match picked {
         Some(p) if !p.is_empty() => DialogOutcome::Picked(p),
-        _ if !errors.is_empty() => DialogOutcome::Failed(errors.join("; ")),
+        _ if errors.iter().any(|e| e.contains("zenity")) => DialogOutcome::Failed(errors.join("; ")),
         _ => DialogOutcome::Cancelled,
     }
 }
@@ -402,6 +404,16 @@ mod tests {
             matches!(&failed, DialogOutcome::Failed(m) if m.contains("zenity")),
             "{failed:?}"
         );
+        // The portal failed, zenity then showed a dialog the user cancelled.
+        let cancelled = run_recorded(|| {
+            RFD_ERRORS.with(|e| {
+                if let Some(v) = e.borrow_mut().as_mut() {
+                    v.push("OpenFile failed: org.freedesktop.DBus.Error.ServiceUnknown".into());
+                }
+            });
+            None
+        });
+        assert_eq!(cancelled, DialogOutcome::Cancelled);
         assert_eq!(run_recorded(|| None), DialogOutcome::Cancelled);
         let p = vec![PathBuf::from("/tmp/a.json")];
         assert_eq!(run_recorded(|| Some(p.clone())), DialogOutcome::Picked(p));
