@@ -159,34 +159,6 @@ impl AblaApp {
         }
     }
 
-    /// After a case was saved to `path`: the library lists it at once when it is in the library's
-    /// folder (no Reload needed; the window stays as it is).
-    pub(super) fn refresh_library_after_save(&mut self, path: &std::path::Path) {
-        let Some(dir) = self.review.library_dir.clone() else {
-            return;
-        };
-        let same = |a: &std::path::Path, b: &std::path::Path| {
-            a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
-        };
-        if !path.parent().is_some_and(|p| same(p, &dir)) {
-            return;
-        }
-        let Ok(catalog) = self.catalog.clone() else { return };
-        match scan_library(&dir, &catalog) {
-            Ok((rows, bad)) => {
-                self.review.rows = rows;
-                self.review.unreadable = bad;
-            }
-            Err(e) => self.notify(
-                super::NoticeLevel::Warning,
-                format!(
-                    "The case library {} could not be listed again: {e}",
-                    dir.display()
-                ),
-            ),
-        }
-    }
-
     pub fn review_ui(&self) -> &ReviewUi {
         &self.review
     }
