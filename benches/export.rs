@@ -110,6 +110,7 @@ fn bench_export(c: &mut Criterion) {
                 anonymise: true,
                 patient: Some(&v.meta),
                 scene3d: None,
+                legend: Vec::new(),
             };
             black_box(render_slide(&slide).map(|s| s.texts.len()).unwrap_or(0))
         })

@@ -152,7 +152,11 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // The GUI's file dialogs read rfd's logged errors through this logger (a failed desktop
+    // dialog must not look like a cancel).
+    ablaplan::app::file_dialog::install_logger(
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).build(),
+    );
     let cli = Cli::parse();
     match cli.command {
         Some(Cmd::Inspect {

@@ -31,6 +31,7 @@ impl AblaApp {
     fn apply_files(&mut self, cmd: Command) -> Option<Command> {
         match cmd {
             Command::OpenDialog(kind) => self.open_dialog(kind),
+            Command::OpenPathDialog(kind) => self.open_path_dialog(kind),
             Command::Open(paths) => match paths.as_slice() {
                 [p] if case_io::is_case_file(p) => self.open_case(p.clone()),
                 _ => self.start_scan(paths),
@@ -59,6 +60,7 @@ impl AblaApp {
                 self.export.options = export_ui::ExportOptions {
                     scale: o.scale.clamp(1, 4),
                     anonymise: o.anonymise,
+                    on_screen: o.on_screen,
                 }
             }
             Command::ExportViewTo(p) => self.export_view(p),

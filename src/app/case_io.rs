@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::{AblaApp, DEMO_SOURCE, NoticeLevel, Prompt, plan, structures};
 use crate::physics::model::ModelResult;
 use crate::plan::case::resolve_source_path;
+use crate::plan::case_words;
 use crate::plan::document::{
     self, CaseDocument, DocumentSource, GeometryFingerprint, NamedPlan, RecoveryOffer, RecoveryStore,
     SeriesRef,
@@ -168,6 +169,25 @@ impl AblaApp {
         self.case.saved = Some(self.content_key());
     }
 
+    /// The name of a new case on the loaded volume: its series description and study date (or
+    /// today), see [`crate::plan::case_words::default_case_name`].
+    fn default_case_name(&self) -> String {
+        let Some(loaded) = &self.loaded else {
+            return CaseState::default().name;
+        };
+        let meta = &loaded.volume.meta;
+        let what = if loaded.phantom.is_some() {
+            "Phantom block"
+        } else {
+            "CT series"
+        };
+        let today = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| case_words::date_of_unix_s(d.as_secs()));
+        case_words::default_case_name(&meta.series_description, &meta.study_date, what, today)
+    }
+
     /// Starts the recovery store in `dir` and offers work an earlier run left unsaved.
     pub(super) fn start_recovery(&mut self, dir: PathBuf) {
         let store = RecoveryStore::new(dir);
@@ -214,7 +234,8 @@ impl AblaApp {
         Some(CaseDocument {
             schema_version: document::DOCUMENT_SCHEMA_VERSION,
             name: self.case.name.clone(),
-            description: String::new(),
+            // The series in words, for the recovery prompt and the library.
+            description: loaded.volume.meta.series_description.trim().to_string(),
             source,
             structures: self.structures.items.clone(),
             active_plan: self.case.active.min(plans.len() - 1),
@@ -375,13 +396,42 @@ impl AblaApp {
             Ok(()) => {
                 self.notify(NoticeLevel::Info, format!("Saved the case to {}", path.display()));
                 self.settings.push_recent(path.clone());
-                self.case.path = Some(path);
+                self.case.path = Some(path.clone());
                 self.mark_case_saved();
                 if let Some(r) = &self.case.recovery {
                     r.clear();
                 }
+                self.refresh_library_after_save(&path);
             }
             Err(e) => self.notify(NoticeLevel::Error, format!("Not saved: {e}")),
+        }
+    }
+
+    /// After a case was saved to `path`: the library lists it at once when it is in the library's
+    /// folder (no Reload needed; the window stays as it is).
+    pub(super) fn refresh_library_after_save(&mut self, path: &std::path::Path) {
+        let Some(dir) = self.review.library_dir.clone() else {
+            return;
+        };
+        let same = |a: &std::path::Path, b: &std::path::Path| {
+            a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+        };
+        if !path.parent().is_some_and(|p| same(p, &dir)) {
+            return;
+        }
+        let Ok(catalog) = self.catalog.clone() else { return };
+        match crate::review::library::scan_library(&dir, &catalog) {
+            Ok((rows, bad)) => {
+                self.review.rows = rows;
+                self.review.unreadable = bad;
+            }
+            Err(e) => self.notify(
+                super::NoticeLevel::Warning,
+                format!(
+                    "The case library {} could not be listed again: {e}",
+                    dir.display()
+                ),
+            ),
         }
     }
 
@@ -532,8 +582,10 @@ impl AblaApp {
             read_only,
         }) = self.case.pending.take()
         else {
-            // A series opened on its own starts a new, unsaved case.
+            // A series opened on its own starts a new, unsaved case, named after the series and
+            // its date so library rows can be told apart.
             self.case = CaseState {
+                name: self.default_case_name(),
                 series_path: self.case.series_path.take(),
                 recovery: self.case.recovery.take(),
                 ..CaseState::default()

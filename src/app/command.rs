@@ -64,8 +64,11 @@ pub enum OpenDialog {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    /// Show a native file dialog (on its own thread, so the UI keeps drawing).
+    /// Show a native file dialog (on its own thread, so the UI keeps drawing); the built-in one
+    /// when the desktop has none or it fails.
     OpenDialog(OpenDialog),
+    /// Show the built-in path dialog (a path field and the folder's listing).
+    OpenPathDialog(OpenDialog),
     /// Scan files/folders/DICOMDIRs and open the CT found (or offer a choice).
     Open(Vec<PathBuf>),
     OpenDemo,
@@ -326,6 +329,9 @@ pub struct ExportOptions {
     pub scale: u32,
     /// Burn no patient identity into the image (on by default, as the issue asks).
     pub anonymise: bool,
+    /// "Export view as PNG" exports the part of the slice seen on screen (zoom and pan) instead
+    /// of the whole slice (on by default: what is exported is what was looked at).
+    pub on_screen: bool,
 }
 
 impl Default for ExportOptions {
@@ -333,6 +339,7 @@ impl Default for ExportOptions {
         Self {
             scale: 2,
             anonymise: true,
+            on_screen: true,
         }
     }
 }

@@ -10,7 +10,7 @@ use super::{AblaApp, NoticeLevel};
 use crate::export::dicom::{CaptureImage, DicomExportRequest, build_export, write_export};
 use crate::export::view::{
     CaliperOverlay, LayoutPanel, Overlay, ProbeOverlay, StructureOverlay, ViewExport, ViewPlane, ZoneOverlay,
-    render_layout, render_view,
+    render_layout, render_view, render_view_fit,
 };
 use crate::jobs::Job;
 use crate::physics::model::{ModelAssets, ModelResult, ModelSettings};
@@ -51,6 +51,9 @@ pub(super) struct Snapshot {
     rules: Option<Arc<RuleSet>>,
     assets: Option<ModelAssets>,
     caliper: Option<CaliperOverlay>,
+    /// The active view's part seen on screen (image pixels) and the screen points per image
+    /// pixel there, when "as on screen" is chosen and the view was drawn.
+    on_screen: Option<([f64; 4], f64)>,
     title: String,
     case_path: Option<PathBuf>,
     options: ExportOptions,
@@ -101,6 +104,16 @@ impl AblaApp {
             .filter(|r| result.is_some() && r.has_zone() && self.safety_current());
         let slice_of = |v: ViewKind| (v, viewer.slice_index(&loaded.volume.view_mapping(v)));
         let plan_name = self.case.plans.get(self.case.active).map(|p| p.name.clone());
+        let on_screen = if self.export.options.on_screen {
+            let m = loaded.volume.view_mapping(view);
+            let state = viewer.view(view);
+            self.views.pane_rects[super::viewer::view_slot(view)].and_then(|rect| {
+                let xf = super::viewer::ViewTransform::new(rect, &m, state);
+                super::viewer::visible_crop(rect, &m, state).map(|c| (c, xf.scale[0].min(xf.scale[1])))
+            })
+        } else {
+            None
+        };
         Some(Snapshot {
             volume: loaded.volume.clone(),
             view,
@@ -119,6 +132,7 @@ impl AblaApp {
             safety,
             rules: self.safety_rules_arc(),
             assets,
+            on_screen,
             caliper: self.safety.caliper.as_ref().map(|c| CaliperOverlay {
                 a_lps: c.a_lps,
                 b_lps: c.b_lps,
@@ -134,7 +148,9 @@ impl AblaApp {
         })
     }
 
-    /// Renders the active view (with every overlay) at the chosen scale into `path`.
+    /// Renders the active view (with every overlay) into `path`: when zoomed or panned, the part
+    /// seen on screen at the chosen scale or finer — never coarser than the screen showed it —
+    /// unless "as on screen" is off; otherwise the whole slice at the chosen scale.
     pub(super) fn export_view(&mut self, path: PathBuf) {
         self.start_export(path, |s, path| {
             let mut e = ViewExport::new(
@@ -148,7 +164,28 @@ impl AblaApp {
             e.scale = s.options.scale;
             e.anonymise = s.options.anonymise;
             e.overlays = overlays(&s);
-            let img = render_view(&e).map_err(|e| e.to_string())?;
+            let m = s.volume.view_mapping(s.view);
+            let whole = [0.0, 0.0, m.width as f64, m.height as f64];
+            let img = match s.on_screen {
+                Some((crop, points_per_px)) if crop != whole => {
+                    // Zoomed in: the part seen, at least as sharp as the screen drew it, with
+                    // text and strokes at the chosen scale (not blown up with the pixels).
+                    e.crop = Some(crop);
+                    let k = f64::from(s.options.scale)
+                        .max(points_per_px.ceil())
+                        .min(f64::from(crate::export::view::MAX_SCALE));
+                    let out_mm = m.pixel_mm[0].min(m.pixel_mm[1]) / k;
+                    let size =
+                        |from: f64, to: f64, mm: f64| (((to - from) * mm / out_mm).round() as usize).max(1);
+                    let (w, h) = (
+                        size(crop[0], crop[2], m.pixel_mm[0]),
+                        size(crop[1], crop[3], m.pixel_mm[1]),
+                    );
+                    render_view_fit(&e, w, h, f64::from(s.options.scale), false)
+                }
+                _ => render_view(&e),
+            }
+            .map_err(|e| e.to_string())?;
             crate::render::save_png(&path, &img.image).map_err(|e| e.to_string())?;
             Ok(path)
         });

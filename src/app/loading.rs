@@ -34,9 +34,18 @@ impl AblaApp {
     }
 
     /// rfd dialogs block their thread (and may fall back to zenity), so they run on a helper
-    /// thread and the chosen paths come back through a channel polled each frame.
+    /// thread and the outcome comes back through a channel polled each frame. Without a desktop
+    /// dialog (no session bus, no zenity) the built-in one opens at once, with a notice saying why.
     pub(super) fn open_dialog(&mut self, kind: OpenDialog) {
-        if self.dialog.is_some() {
+        if self.dialog.is_some() || self.path_dialog.is_some() {
+            return;
+        }
+        if let Err(why) = file_dialog::native_dialog_available(
+            file_dialog::session_bus_present(),
+            file_dialog::zenity_on_path(),
+        ) {
+            self.notify(NoticeLevel::Warning, why);
+            self.open_path_dialog(kind);
             return;
         }
         let (tx, rx) = std::sync::mpsc::channel();
@@ -44,133 +53,57 @@ impl AblaApp {
         let spawned = std::thread::Builder::new()
             .name("file-dialog".into())
             .spawn(move || {
-                let picked = match kind {
-                    OpenDialog::Folder => rfd::FileDialog::new()
-                        .set_title("Open a DICOM folder")
-                        .pick_folder()
-                        .map(|p| vec![p]),
-                    OpenDialog::Files => rfd::FileDialog::new()
-                        .set_title("Open DICOM files or a DICOMDIR")
-                        .pick_files(),
-                    OpenDialog::Structures => rfd::FileDialog::new()
-                        .set_title("Import structures: RTSTRUCT, SEG or NIfTI label maps")
-                        .pick_files(),
-                    OpenDialog::StructureFolder => rfd::FileDialog::new()
-                        .set_title("Import structures from a folder (NIfTI masks, RTSTRUCT, SEG)")
-                        .pick_folder()
-                        .map(|p| vec![p]),
-                    OpenDialog::Case => rfd::FileDialog::new()
-                        .set_title("Open a case")
-                        .add_filter("ablaplan case", &["json"])
-                        .pick_file()
-                        .map(|p| vec![p]),
-                    OpenDialog::SaveCase => rfd::FileDialog::new()
-                        .set_title("Save the case")
-                        .add_filter("ablaplan case", &["json"])
-                        .set_file_name("case.json")
-                        .save_file()
-                        .map(|p| vec![p]),
-                    OpenDialog::ExportView => rfd::FileDialog::new()
-                        .set_title("Export the active view as PNG")
-                        .add_filter("PNG image", &["png"])
-                        .set_file_name("view.png")
-                        .save_file()
-                        .map(|p| vec![p]),
-                    OpenDialog::Export3d => rfd::FileDialog::new()
-                        .set_title("Export the 3-D view as PNG")
-                        .add_filter("PNG image", &["png"])
-                        .set_file_name("view_3d.png")
-                        .save_file()
-                        .map(|p| vec![p]),
-                    OpenDialog::ExportLayout => rfd::FileDialog::new()
-                        .set_title("Export the whole layout as PNG")
-                        .add_filter("PNG image", &["png"])
-                        .set_file_name("layout.png")
-                        .save_file()
-                        .map(|p| vec![p]),
-                    OpenDialog::ExportSlide => rfd::FileDialog::new()
-                        .set_title("Export the tumour-board slide as PNG")
-                        .add_filter("PNG image", &["png"])
-                        .set_file_name("board_slide.png")
-                        .save_file()
-                        .map(|p| vec![p]),
-                    OpenDialog::ExportDicom => rfd::FileDialog::new()
-                        .set_title("Export the plan to DICOM: choose a folder")
-                        .pick_folder()
-                        .map(|p| vec![p]),
-                    OpenDialog::Library => rfd::FileDialog::new()
-                        .set_title("Choose the folder of the case library")
-                        .pick_folder()
-                        .map(|p| vec![p]),
-                    OpenDialog::ExportAnonymised => rfd::FileDialog::new()
-                        .set_title("Save an anonymised copy for teaching")
-                        .add_filter("ablaplan case", &["json"])
-                        .set_file_name("teaching_case.json")
-                        .save_file()
-                        .map(|p| vec![p]),
-                };
-                let _ = tx.send(picked.unwrap_or_default());
+                let (title, name) = file_dialog::title_and_name(kind);
+                let outcome = file_dialog::run_recorded(|| native_dialog(kind, title, name));
+                let _ = tx.send(outcome);
                 ctx.request_repaint();
             });
         match spawned {
             Ok(_) => self.dialog = Some((rx, kind)),
-            Err(e) => self.notify(NoticeLevel::Error, format!("Cannot show the file dialog: {e}")),
+            Err(e) => {
+                self.notify(NoticeLevel::Error, format!("Cannot show the file dialog: {e}"));
+                self.open_path_dialog(kind);
+            }
         }
+    }
+
+    /// Shows the built-in path dialog for `kind`, starting in the case's folder.
+    pub(super) fn open_path_dialog(&mut self, kind: OpenDialog) {
+        let dir = file_dialog::start_dir(self.case.path.as_deref());
+        self.path_dialog = Some(file_dialog::PathDialog::new(kind, dir));
+    }
+
+    /// Draws the built-in path dialog and applies what it chose.
+    pub(super) fn path_dialog_window(&mut self, ctx: &egui::Context) {
+        let Some(d) = &mut self.path_dialog else { return };
+        let (cmds, close) = file_dialog::show(ctx, d);
+        if close {
+            self.path_dialog = None;
+        }
+        self.commands.extend(cmds);
     }
 
     pub(super) fn poll_dialog(&mut self) {
         let Some((rx, kind)) = &self.dialog else { return };
         let kind = *kind;
         match rx.try_recv() {
-            Ok(paths) => {
+            Ok(outcome) => {
                 self.dialog = None;
-                if paths.is_empty() {
-                    return;
-                }
-                match kind {
-                    OpenDialog::Structures | OpenDialog::StructureFolder => {
-                        self.apply(Command::ImportStructures {
-                            paths,
-                            allow_missing_frame_of_reference: false,
-                        })
+                match outcome {
+                    file_dialog::DialogOutcome::Picked(paths) => {
+                        for c in file_dialog::commands_for(kind, paths) {
+                            self.apply(c);
+                        }
                     }
-                    OpenDialog::Case => paths
-                        .into_iter()
-                        .take(1)
-                        .for_each(|p| self.apply(Command::OpenCase(p))),
-                    OpenDialog::SaveCase => paths
-                        .into_iter()
-                        .take(1)
-                        .for_each(|p| self.apply(Command::SaveCaseTo(p))),
-                    OpenDialog::ExportView => paths
-                        .into_iter()
-                        .take(1)
-                        .for_each(|p| self.apply(Command::ExportViewTo(p))),
-                    OpenDialog::Export3d => paths
-                        .into_iter()
-                        .take(1)
-                        .for_each(|p| self.apply(Command::Export3dTo(p))),
-                    OpenDialog::ExportLayout => paths
-                        .into_iter()
-                        .take(1)
-                        .for_each(|p| self.apply(Command::ExportLayoutTo(p))),
-                    OpenDialog::ExportSlide => paths
-                        .into_iter()
-                        .take(1)
-                        .for_each(|p| self.apply(Command::ExportSlideTo(p))),
-                    OpenDialog::ExportDicom => paths
-                        .into_iter()
-                        .take(1)
-                        .for_each(|p| self.apply(Command::ExportDicomTo(p))),
-                    OpenDialog::Library => paths
-                        .into_iter()
-                        .take(1)
-                        .for_each(|p| self.apply(Command::OpenLibrary(p))),
-                    OpenDialog::ExportAnonymised => paths
-                        .into_iter()
-                        .take(1)
-                        .for_each(|p| self.apply(Command::ExportAnonymisedTo(p))),
-                    OpenDialog::Folder | OpenDialog::Files => self.apply(Command::Open(paths)),
+                    file_dialog::DialogOutcome::Cancelled => {}
+                    file_dialog::DialogOutcome::Failed(why) => {
+                        // Never silent: say what failed, and offer the built-in dialog.
+                        self.notify(
+                            NoticeLevel::Error,
+                            format!("The desktop file dialog failed ({why}): use the built-in one"),
+                        );
+                        self.open_path_dialog(kind);
+                    }
                 }
             }
             Err(std::sync::mpsc::TryRecvError::Empty) => {}
@@ -481,4 +414,26 @@ fn series_label(e: &dicom::SeriesEntry, source: &str) -> String {
         .map(|s| format!(" from {}", s.to_string_lossy()))
         .unwrap_or_default();
     format!("{} {desc}{num}{src}", e.modality)
+}
+
+/// The desktop dialog of `kind` (blocks its thread).
+fn native_dialog(kind: OpenDialog, title: &str, name: &str) -> Option<Vec<PathBuf>> {
+    use file_dialog::Choice;
+    let d = rfd::FileDialog::new().set_title(title);
+    let d = match kind {
+        OpenDialog::Case | OpenDialog::SaveCase | OpenDialog::ExportAnonymised => {
+            d.add_filter("ablaplan case", &["json"])
+        }
+        OpenDialog::ExportView
+        | OpenDialog::Export3d
+        | OpenDialog::ExportLayout
+        | OpenDialog::ExportSlide => d.add_filter("PNG image", &["png"]),
+        _ => d,
+    };
+    match file_dialog::choice(kind) {
+        Choice::SaveFile => d.set_file_name(name).save_file().map(|p| vec![p]),
+        Choice::Folder | Choice::NewFolder => d.pick_folder().map(|p| vec![p]),
+        Choice::OpenExisting if kind == OpenDialog::Case => d.pick_file().map(|p| vec![p]),
+        Choice::OpenExisting => d.pick_files(),
+    }
 }

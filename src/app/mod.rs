@@ -9,6 +9,7 @@ mod case_io;
 mod command;
 mod cryo_ui;
 mod export_ui;
+pub mod file_dialog;
 mod history;
 mod import;
 mod loading;
@@ -186,7 +187,9 @@ pub struct AblaApp {
     prompt: Option<import::Prompt>,
     /// Messages of structure imports, shown in the series report.
     import_log: Vec<String>,
-    dialog: Option<(std::sync::mpsc::Receiver<Vec<PathBuf>>, OpenDialog)>,
+    dialog: Option<(std::sync::mpsc::Receiver<file_dialog::DialogOutcome>, OpenDialog)>,
+    /// The built-in path dialog, when shown.
+    path_dialog: Option<file_dialog::PathDialog>,
     // ----- plan (probes, IRE) -----
     plan: plan::PlanState,
     /// The one model run (IRE or cryo), its time slider and caches.
@@ -277,6 +280,7 @@ impl AblaApp {
             prompt: None,
             import_log: Vec::new(),
             dialog: None,
+            path_dialog: None,
             plan: plan::PlanState::default(),
             run: run::ModelRun::default(),
             next_phantom: None,
@@ -353,6 +357,14 @@ impl AblaApp {
             || self.export.running()
             || self.import_job.is_some()
             || self.click_tools.grow.job.is_some()
+    }
+    /// Where `view` was drawn last frame (min x, min y, width, height in points).
+    pub fn view_pane_rect(&self, view: ViewKind) -> Option<[f64; 4]> {
+        self.views.pane_rects[viewer::view_slot(view)]
+    }
+    /// The built-in path dialog, if shown.
+    pub fn path_dialog(&self) -> Option<&file_dialog::PathDialog> {
+        self.path_dialog.as_ref()
     }
     pub fn picker_open(&self) -> bool {
         self.picker.is_some()
@@ -515,6 +527,7 @@ impl eframe::App for AblaApp {
         plan_panel::probe_view_window(self, ui);
         egui::CentralPanel::no_frame().show(ui, |ui| views::central(self, ui));
         views::keyboard(self, ui, focused_at_start);
+        self.path_dialog_window(&ui.ctx().clone());
         let ctx = ui.ctx().clone();
         self.handle_close_request(&ctx);
         self.quit_window(&ctx);

@@ -88,6 +88,13 @@ pub fn menu_bar(app: &mut AblaApp, ui: &mut egui::Ui) {
                     cmds.push(Command::SetExportOptions(o));
                 }
                 if ui
+                    .checkbox(&mut o.on_screen, "Export the view as on screen (zoom, pan)")
+                    .on_hover_text("Off: the whole slice")
+                    .changed()
+                {
+                    cmds.push(Command::SetExportOptions(o));
+                }
+                if ui
                     .add_enabled(can_save, egui::Button::new("Export view as PNG…"))
                     .clicked()
                 {
@@ -532,15 +539,13 @@ fn prompt(app: &AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command>) {
                 .collapsible(false)
                 .default_width(520.0)
                 .show(ctx, |ui| {
-                    let doc = &offer.file.document;
-                    ui.label(format!(
-                        "The last session ended with unsaved work on the case \"{}\" ({} structure(s), {} plan(s)).",
-                        doc.name,
-                        doc.structures.len(),
-                        doc.plans.len()
-                    ));
-                    if let Some(p) = &offer.file.case_path {
-                        ui.label(format!("Its case file: {}", p.display()));
+                    ui.label("The last session ended with unsaved work. Found:");
+                    // What the autosave holds, before the user accepts it: case, series, time.
+                    let now_s = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    for line in crate::plan::case_words::recovery_summary(&offer.file, now_s) {
+                        ui.label(line);
                     }
                     ui.horizontal(|ui| {
                         if ui.button("Recover").clicked() {

@@ -356,6 +356,7 @@ fn library_window(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command
                     }
                     ui.label("Success");
                     ui.label("Local");
+                    ui.label("File");
                     ui.label("");
                     ui.end_row();
                     for &i in &shown {
@@ -373,7 +374,13 @@ fn library_window(app: &mut AblaApp, ctx: &egui::Context, cmds: &mut Vec<Command
                             None => "—",
                         });
                         ui.label(&row.local_status);
-                        if ui.button(format!("Review {}", row.name)).clicked() {
+                        // Two cases may share a name; their files never do.
+                        let file = row.path.file_name().map_or_else(
+                            || row.path.display().to_string(),
+                            |f| f.to_string_lossy().into_owned(),
+                        );
+                        ui.label(&file);
+                        if ui.button(format!("Review {file}")).clicked() {
                             cmds.push(Command::OpenCaseReadOnly(row.path.clone()));
                         }
                         ui.end_row();

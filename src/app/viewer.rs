@@ -105,6 +105,18 @@ impl ViewTransform {
     }
 }
 
+/// The part of the image seen in the view rectangle `rect` (min x, min y, width, height in
+/// points) at `state`'s zoom and pan, in image pixels `[u0, v0, u1, v1]` clipped to the image;
+/// `None` when the image is panned out of sight.
+pub fn visible_crop(rect: [f64; 4], mapping: &SliceMapping, state: &ViewState) -> Option<[f64; 4]> {
+    let xf = ViewTransform::new(rect, mapping, state);
+    let (u0, v0) = xf.to_image([rect[0], rect[1]]);
+    let (u1, v1) = xf.to_image([rect[0] + rect[2], rect[1] + rect[3]]);
+    let (w, h) = (mapping.width as f64, mapping.height as f64);
+    let c = [u0.max(0.0), v0.max(0.0), u1.min(w), v1.min(h)];
+    (c.iter().all(|x| x.is_finite()) && c[2] > c[0] && c[3] > c[1]).then_some(c)
+}
+
 /// State of the viewer for one loaded volume.
 #[derive(Clone, Debug)]
 pub struct Viewer {
@@ -252,6 +264,43 @@ mod tests {
             "3 mm vs 0.5 mm pixels"
         );
         assert!((t.points_per_mm - 400.0 / 30.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_visible_crop_is_what_the_view_shows() {
+        let v = vol();
+        let m = v.view_mapping(ViewKind::Axial);
+        let rect = [10.0, 20.0, 400.0, 400.0];
+        // Fitted: the whole image.
+        let whole = visible_crop(rect, &m, &ViewState::default()).unwrap();
+        assert_eq!(whole, [0.0, 0.0, m.width as f64, m.height as f64]);
+        // Zoomed 4×: fitted, 20 mm of width filled 400 points; now 5 mm, i.e. 10 pixels of
+        // 0.5 mm each way around the image centre.
+        let zoomed = ViewState {
+            zoom: 4.0,
+            pan: [0.0, 0.0],
+        };
+        let c = visible_crop(rect, &m, &zoomed).unwrap();
+        let (w, h) = (m.width as f64, m.height as f64);
+        for (got, want) in c
+            .iter()
+            .zip([w / 2.0 - 5.0, h / 2.0 - 5.0, w / 2.0 + 5.0, h / 2.0 + 5.0])
+        {
+            assert!((got - want).abs() < 1e-9, "{c:?}");
+        }
+        // Panned right by a quarter of the view: the crop moves left in the image.
+        let panned = ViewState {
+            zoom: 4.0,
+            pan: [100.0, 0.0],
+        };
+        let p = visible_crop(rect, &m, &panned).unwrap();
+        assert!(p[0] < c[0] && p[2] < c[2]);
+        // Panned out of sight: nothing.
+        let gone = ViewState {
+            zoom: 1.0,
+            pan: [5000.0, 0.0],
+        };
+        assert_eq!(visible_crop(rect, &m, &gone), None);
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct ViewCache {
     probe_place: Option<(ViewKind, PatientPos)>,
     /// The layers drawn in the last frame (review steps hide some).
     pub drawn: super::review::DrawnLayers,
+    /// Each view's rectangle (min x, min y, width, height in points) when last drawn: what the
+    /// "as on screen" view export crops to.
+    pub pane_rects: [Option<[f64; 4]>; 3],
 }
 
 /// A drag of a probe's tip, entry or shaft, from where it started.
@@ -355,6 +358,12 @@ impl ViewCtx<'_> {
             &state,
         );
 
+        self.cache.pane_rects[slot(view)] = Some([
+            rect.min.x as f64,
+            rect.min.y as f64,
+            rect.width() as f64,
+            rect.height() as f64,
+        ]);
         let pane = Pane { view, m, slice, xf };
         let id = ui.scope_id().with(("slice-view", view.name()));
         let response = ui.interact(rect, id, Sense::click_and_drag());

@@ -17,22 +17,71 @@ use crate::physics::ire::model::{IreModelOptions, IreResult};
 use crate::plan::ire::{CURRENT_LIMIT_A, IreSettings};
 use crate::plan::probe::Probe;
 use crate::plan::tissue_params::TissueParams;
-use crate::render::reslice::{ProbePlaneOptions, in_plane_for_probe};
+use crate::render::reslice::{ProbePlaneOptions, in_plane_for_probe, voxel_extent_mm};
 use crate::render::{RgbaImage, WindowLevel};
 use crate::volume::{ViewKind, Volume, VolumeMeta};
 
 use super::ExportError;
 use super::slide::{
-    BoardSlide, Provenance, Severity, SlideImage, SlideTable, TableRow, parameter_hash, render_slide,
+    BoardSlide, Provenance, Severity, SlideImage, SlideTable, TableRow, VIEW_SIDE_PX, count, parameter_hash,
+    render_slide,
 };
 use super::view::{
     CaliperOverlay, Overlay, ProbeOverlay, StructureOverlay, ViewExport, ViewPlane, ZoneOverlay,
 };
 
-/// Field of view of the axial and coronal panels (mm): the zone (≈ 3–4 cm) with its
-/// surroundings, as the along-probe view (`reslice::DEFAULT_FIELD_OF_VIEW_MM` = 80 mm) but wider
-/// to show the neighbouring structures.
+/// Field of view of a board panel when the zone is empty (mm): a zone of ≈ 3–4 cm with its
+/// surroundings.
 pub const BOARD_FIELD_OF_VIEW_MM: f64 = 120.0;
+/// The zone's largest extent times this is the panel's field of view: the zone with its
+/// neighbouring structures around it.
+pub const BOARD_ZONE_CONTEXT: f64 = 3.0;
+/// Narrowest field of view of a board panel (mm), however small the zone.
+pub const BOARD_MIN_FIELD_OF_VIEW_MM: f64 = 60.0;
+/// Widest field of view of a board panel (mm).
+pub const BOARD_MAX_FIELD_OF_VIEW_MM: f64 = 400.0;
+/// Most output pixels one CT voxel may span on a panel: beyond it a reformatted view of thick
+/// slices shows each slice as a band (3 mm slices at 0.2 mm per pixel span 15 pixels).
+pub const BOARD_MAX_MAGNIFICATION: f64 = 10.0;
+
+/// The field of view (mm) of a `panel_px` board panel: the zone's largest extent with context
+/// ([`BOARD_ZONE_CONTEXT`]; [`BOARD_FIELD_OF_VIEW_MM`] without a zone), widened until one voxel
+/// of the series (its coarsest spacing in the panel's plane) spans at most
+/// [`BOARD_MAX_MAGNIFICATION`] pixels, within [`BOARD_MIN_FIELD_OF_VIEW_MM`] –
+/// [`BOARD_MAX_FIELD_OF_VIEW_MM`].
+pub fn board_field_of_view_mm(zone_extent_mm: Option<f64>, coarsest_spacing_mm: f64, panel_px: usize) -> f64 {
+    let zone = zone_extent_mm
+        .filter(|e| e.is_finite() && *e > 0.0)
+        .map_or(BOARD_FIELD_OF_VIEW_MM, |e| e * BOARD_ZONE_CONTEXT);
+    let resolution = if coarsest_spacing_mm.is_finite() && coarsest_spacing_mm > 0.0 {
+        panel_px as f64 * coarsest_spacing_mm / BOARD_MAX_MAGNIFICATION
+    } else {
+        0.0
+    };
+    zone.max(resolution)
+        .clamp(BOARD_MIN_FIELD_OF_VIEW_MM, BOARD_MAX_FIELD_OF_VIEW_MM)
+}
+
+/// The largest side (mm) of the box around the nodes of `mask` on `grid`, `None` when empty.
+pub fn mask_extent_mm(grid: &ComputeGrid, mask: &[bool]) -> Option<f64> {
+    let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
+    let mut any = false;
+    for (idx, inside) in mask.iter().enumerate() {
+        if *inside {
+            let ijk = grid.ijk(idx);
+            for a in 0..3 {
+                lo[a] = lo[a].min(ijk[a]);
+                hi[a] = hi[a].max(ijk[a]);
+            }
+            any = true;
+        }
+    }
+    any.then(|| {
+        (0..3)
+            .map(|a| (hi[a] - lo[a] + 1) as f64 * grid.spacing_mm)
+            .fold(0.0, f64::max)
+    })
+}
 
 /// The zone a board slide shows: an IRE result with its |E| isolines, or a cryo result with its
 /// lethal isotherm (°C). Cryo isotherms are drawn and measured at their largest extent over the
@@ -234,18 +283,23 @@ pub fn ire_provenance(
 }
 
 /// The views of a board slide: axial and coronal through `centre` and the in-plane view along
-/// the first probe, each with `overlays`.
+/// the first probe, each with `overlays`, each with its field of view from the zone's extent and
+/// the series' resolution in that plane ([`board_field_of_view_mm`]).
 fn board_views<'v>(
     volume: &'v Volume,
     window: WindowLevel,
     anonymise: bool,
     probes: &[Probe],
     centre: &PatientPos,
+    zone_extent_mm: Option<f64>,
     overlays: impl Fn() -> Vec<Overlay<'v>>,
 ) -> Result<Vec<(String, ViewExport<'v>)>, ExportError> {
     let mut views = Vec::new();
+    let fov = |coarsest_mm: f64| board_field_of_view_mm(zone_extent_mm, coarsest_mm, VIEW_SIDE_PX);
     for view in [ViewKind::Axial, ViewKind::Coronal] {
-        let (plane, crop) = mpr_through(volume, view, centre, BOARD_FIELD_OF_VIEW_MM);
+        let m = volume.view_mapping(view);
+        let fov_mm = fov(m.pixel_mm[0].max(m.pixel_mm[1]));
+        let (plane, crop) = mpr_through(volume, view, centre, fov_mm);
         let mut e = ViewExport::new(volume, plane);
         e.window = window;
         e.crop = Some(crop);
@@ -254,11 +308,19 @@ fn board_views<'v>(
         views.push((view.name().to_string(), e));
     }
     if let Some(first) = probes.first() {
-        let opts = ProbePlaneOptions {
-            field_of_view_mm: BOARD_FIELD_OF_VIEW_MM * 2.0 / 3.0,
-            ..ProbePlaneOptions::default()
+        let g = &volume.geometry;
+        // The plane's directions do not depend on the field of view: measure its resolution on
+        // a first plane, then cut the panel's.
+        let probe_plane = |field_of_view_mm| {
+            let opts = ProbePlaneOptions {
+                field_of_view_mm,
+                ..ProbePlaneOptions::default()
+            };
+            in_plane_for_probe(first, g, &opts)
         };
-        let plane = in_plane_for_probe(first, &volume.geometry, &opts)?;
+        let trial = probe_plane(BOARD_FIELD_OF_VIEW_MM)?;
+        let coarsest = voxel_extent_mm(g, &trial.u_dir).max(voxel_extent_mm(g, &trial.v_dir));
+        let plane = probe_plane(fov(coarsest))?;
         let mut e = ViewExport::new(
             volume,
             ViewPlane::Oblique {
@@ -277,15 +339,15 @@ fn board_views<'v>(
 
 /// Renders the IRE board slide.
 pub fn board_slide(b: &Board<'_>) -> Result<SlideImage, ExportError> {
-    let (centre, subtitle, plan) = match b.zone {
+    let (centre, subtitle, plan, extent) = match b.zone {
         BoardZone::Ire { result: r, .. } => {
             let centre = zone_centre(r, b.probes).ok_or_else(|| {
                 ExportError::BadView("the plan has neither a zone nor a usable probe".into())
             })?;
             let subtitle = format!(
-                "IRE — {} electrodes, {} pairs; zone {:.1} mL; highest predicted current {:.1} A{}",
-                b.probes.len(),
-                r.pairs.len(),
+                "IRE — {}, {}; zone {:.1} mL; highest predicted current {:.1} A{}",
+                count(b.probes.len(), "electrode", "electrodes"),
+                count(r.pairs.len(), "pair", "pairs"),
                 r.zone_volume_ml,
                 r.max_current_a(),
                 if r.any_over_limit() {
@@ -294,7 +356,12 @@ pub fn board_slide(b: &Board<'_>) -> Result<SlideImage, ExportError> {
                     String::new()
                 }
             );
-            (centre, subtitle, ire_plan_tables(b.probes, r))
+            (
+                centre,
+                subtitle,
+                ire_plan_tables(b.probes, r),
+                mask_extent_mm(&r.grid, &r.zone),
+            )
         }
         BoardZone::Cryo { result: r, lethal_c } => {
             let centre = iceball_centre(r, b.probes).ok_or_else(|| {
@@ -302,17 +369,32 @@ pub fn board_slide(b: &Board<'_>) -> Result<SlideImage, ExportError> {
             })?;
             let lethal = r.reached_mask(r.last_snapshot(), lethal_c);
             let subtitle = format!(
-                "Cryo — {} probe(s); {}; lethal zone (≤ {:.0} °C) {:.1} mL. Isotherms drawn and measured at \
+                "Cryo — {}; {}; lethal zone (≤ {:.0} °C) {:.1} mL. Isotherms drawn and measured at \
                  their largest extent over the protocol (lowest temperature reached).",
-                b.probes.len(),
+                count(b.probes.len(), "probe", "probes"),
                 r.protocol.description(),
                 lethal_c,
                 r.volume_ml(&lethal),
             );
-            (centre, subtitle, cryo_plan_tables(b.probes, r, lethal_c))
+            // The 0 °C iceball: the largest zone drawn.
+            let iceball = r.reached_mask(r.last_snapshot(), 0.0);
+            (
+                centre,
+                subtitle,
+                cryo_plan_tables(b.probes, r, lethal_c),
+                mask_extent_mm(&r.grid, &iceball),
+            )
         }
     };
-    let views = board_views(b.volume, b.window, b.anonymise, b.probes, &centre, || overlays(b))?;
+    let views = board_views(b.volume, b.window, b.anonymise, b.probes, &centre, extent, || {
+        overlays(b)
+    })?;
+    let legend = b
+        .structures
+        .iter()
+        .filter(|s| s.visible && !s.mask().is_empty())
+        .map(|s| (s.name.clone(), s.colour))
+        .collect();
     let slide = BoardSlide {
         title: b.title.clone(),
         subtitle,
@@ -325,6 +407,7 @@ pub fn board_slide(b: &Board<'_>) -> Result<SlideImage, ExportError> {
         anonymise: b.anonymise,
         patient: Some(&b.volume.meta),
         scene3d: b.scene3d.clone(),
+        legend,
     };
     render_slide(&slide)
 }

@@ -36,3 +36,5 @@ pub enum ExportError {
     #[error("cannot export this view: {0}")]
     Reslice(#[from] ResliceError),
 }
+#[cfg(test)]
+mod board_tests;

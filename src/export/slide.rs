@@ -66,10 +66,21 @@ pub struct BoardSlide<'a> {
     /// The 3-D picture of the plan (`render::scene3d`), drawn at the right of the plan block
     /// ([`SCENE3D_SIZE`]); `None` leaves the plan block its full width.
     pub scene3d: Option<RgbaImage>,
+    /// The structures drawn in the views: (name, colour), listed with a swatch under the margin.
+    pub legend: Vec<(String, [u8; 3])>,
 }
 
-/// Size (pixels) of the slide's 3-D picture: the right of the plan block in the lower band.
-pub const SCENE3D_SIZE: [usize; 2] = [330, 330];
+/// Size (pixels) of the slide's 3-D picture: the right of the plan block, the lower band's
+/// height.
+pub const SCENE3D_SIZE: [usize; 2] = [340, 340];
+
+/// Side (pixels) of the three square views.
+pub const VIEW_SIDE_PX: usize = 600;
+
+/// "1 pair", "2 pairs", "0 pairs": a count with the word in the right number.
+pub fn count(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
 
 /// A rendered slide and every string drawn on it (views included).
 #[derive(Clone, Debug)]
@@ -223,6 +234,44 @@ fn draw_table(c: &mut Canvas, b: &mut Block, t: &SlideTable) {
     b.y += 10.0;
 }
 
+/// The structures' legend: a colour swatch and the name, in two columns when there are more
+/// than four; names too long for their column are shortened with "…".
+fn draw_legend(c: &mut Canvas, b: &mut Block, entries: &[(String, [u8; 3])]) {
+    b.heading(c, "Structures");
+    let size = 14.0;
+    let row_h = line_height(size) + 2.0;
+    let cols = if entries.len() > 4 { 2 } else { 1 };
+    let col_w = (b.x1 - b.x0) / cols as f64;
+    let rows = entries.len().div_ceil(cols);
+    for (n, (name, colour)) in entries.iter().enumerate() {
+        let (col, row) = (n / rows, n % rows);
+        let (x, y) = (b.x0 + col as f64 * col_w, b.y + row as f64 * row_h);
+        if y + row_h > b.y1 {
+            c.text([x, y - 4.0], Anchor::LEFT_TOP, "…", size, DIM);
+            break;
+        }
+        c.fill_rect(
+            x,
+            y + 4.0,
+            x + 12.0,
+            y + 16.0,
+            [colour[0], colour[1], colour[2], 255],
+        );
+        let max_w = col_w - 24.0;
+        let mut label = name.clone();
+        if text_size(&label, size)[0] > max_w {
+            let mut chars: Vec<char> = name.chars().collect();
+            let shortened = |chars: &[char]| format!("{}…", chars.iter().collect::<String>());
+            while !chars.is_empty() && text_size(&shortened(&chars), size)[0] > max_w {
+                chars.pop();
+            }
+            label = shortened(&chars);
+        }
+        c.text([x + 18.0, y], Anchor::LEFT_TOP, &label, size, TEXT);
+    }
+    b.y += (rows as f64 * row_h).min(b.y1 - b.y);
+}
+
 /// Renders the slide (1920 × 1080).
 pub fn render_slide(slide: &BoardSlide<'_>) -> Result<SlideImage, ExportError> {
     let mut c = Canvas::new(SLIDE_WIDTH, SLIDE_HEIGHT, BACKGROUND)?;
@@ -255,7 +304,7 @@ pub fn render_slide(slide: &BoardSlide<'_>) -> Result<SlideImage, ExportError> {
 
     let mut redacted = 0;
     // Views: three 600 × 600 panels.
-    let (side, top, gap) = (600usize, 84.0, 36.0);
+    let (side, top, gap) = (VIEW_SIDE_PX, 84.0, 36.0);
     for (i, (title, view)) in slide.views.iter().take(3).enumerate() {
         let x = 24.0 + i as f64 * (side as f64 + gap);
         let img = render_view_fit(view, side, side, 1.0, slide.anonymise)?;
@@ -387,6 +436,10 @@ pub fn render_slide(slide: &BoardSlide<'_>) -> Result<SlideImage, ExportError> {
         }
     }
     side_block.y += 12.0;
+    if !slide.legend.is_empty() {
+        draw_legend(&mut c, &mut side_block, &slide.legend);
+        side_block.y += 12.0;
+    }
     side_block.heading(&mut c, "Model provenance");
     let p = &slide.provenance;
     let mut lines = vec![

@@ -24,12 +24,17 @@ use crate::render::isolines::{IsoSegment, marching_squares, mask_outline};
 use crate::render::overlay::{blend_mask, outline_segments};
 use crate::render::paint::{Anchor, Canvas, DrawnText, Pt, line_height, text_size, with_alpha};
 use crate::render::reslice::{
-    ObliquePlane, plane_voxels, render_reslice, reslice_volume, sample_mask, sample_plane_with,
+    ObliquePlane, magnification, plane_voxels, render_reslice, reslice_volume, sample_mask,
+    sample_mask_smooth, sample_plane_with,
 };
 use crate::render::{Rgba, RgbaImage, WindowLevel, WlLut};
 use crate::volume::{ViewKind, Volume, VolumeMeta};
 
 use super::ExportError;
+
+/// Output pixels per CT voxel (along the plane's coarsest direction) above which masks are
+/// sampled trilinearly instead of by nearest voxel.
+const SMOOTH_MASKS_FROM: f64 = 2.5;
 
 /// Largest export scale (an 8× export of a 512² slice is 4096² pixels).
 pub const MAX_SCALE: u32 = 8;
@@ -531,43 +536,67 @@ fn covered(plane: &ObliquePlane, b: &[PatientPos; 2]) -> Option<[usize; 4]> {
     (x1 > x0 && y1 > y0).then_some([x0, y0, x1, y1])
 }
 
-/// Draws the zone: fill, smooth outline, isolines; returns its legend entries.
-fn draw_zone(canvas: &mut Canvas, plane: &ObliquePlane, z: &ZoneOverlay<'_>, k: f64) -> Vec<(String, Rgba)> {
+/// A zone sampled on the part of the output plane it can cover: the sub-plane, where it sits
+/// (`x0`, `y0`) and the inside flags.
+struct SampledZone {
+    sub: ObliquePlane,
+    x0: usize,
+    y0: usize,
+    flags: Vec<bool>,
+}
+
+/// The zone's legend entries: its name, its isolines, the band and the extra outlines.
+fn zone_legend(z: &ZoneOverlay<'_>) -> Vec<(String, Rgba)> {
     let mut legend = vec![(z.name.clone(), rgba(z.colour))];
     legend.extend(
         z.isolines
             .iter()
             .map(|i| (format!("— {}", i.label), rgba(i.colour))),
     );
+    if !z.band.is_empty() {
+        legend.push(("- - uncertainty band".to_string(), rgba(z.colour)));
+    }
+    legend.extend(
+        z.outlines
+            .iter()
+            .map(|(label, colour, _)| (format!("— {label}"), rgba(*colour))),
+    );
+    legend
+}
+
+/// Samples the zone and blends its fill (the lines come later, above the structure outlines).
+fn fill_zone(canvas: &mut Canvas, plane: &ObliquePlane, z: &ZoneOverlay<'_>) -> Option<SampledZone> {
     let full = [0, 0, plane.width, plane.height];
-    let Some([x0, y0, x1, y1]) = z.bounds_lps.map_or(Some(full), |b| covered(plane, &b)) else {
-        return legend;
-    };
+    let [x0, y0, x1, y1] = z.bounds_lps.map_or(Some(full), |b| covered(plane, &b))?;
     let (w, h) = (x1 - x0, y1 - y0);
-    let Ok(sub) = ObliquePlane::new(
+    let sub = ObliquePlane::new(
         plane.lps_at([(x0 + x1) as f64 / 2.0, (y0 + y1) as f64 / 2.0]),
         plane.u_dir,
         plane.v_dir,
         plane.pixel_mm,
         w,
         h,
-    ) else {
-        return legend;
-    };
+    )
+    .ok()?;
     let flags = sample_plane_with(&sub, |p| (z.inside)(&p));
-    let shift = |s: [Pt; 2]| s.map(|p| [p[0] + x0 as f64, p[1] + y0 as f64]);
-    if flags.iter().any(|f| *f) {
-        let a = z.fill_opacity.clamp(0.0, 1.0);
-        for (n, f) in flags.iter().enumerate() {
-            if *f {
-                canvas
-                    .image
-                    .blend((x0 + n % w) as i64, (y0 + n / w) as i64, rgba(z.colour), a);
-            }
+    let a = z.fill_opacity.clamp(0.0, 1.0);
+    for (n, f) in flags.iter().enumerate() {
+        if *f {
+            canvas
+                .image
+                .blend((x0 + n % w) as i64, (y0 + n / w) as i64, rgba(z.colour), a);
         }
     }
+    Some(SampledZone { sub, x0, y0, flags })
+}
+
+/// The zone's lines: isolines, smooth outline, dashed band surfaces, extra outlines.
+fn draw_zone_lines(canvas: &mut Canvas, zs: &SampledZone, z: &ZoneOverlay<'_>, k: f64) {
+    let SampledZone { sub, x0, y0, flags } = zs;
+    let (w, h) = (sub.width, sub.height);
+    let shift = |s: [Pt; 2]| s.map(|p| [p[0] + *x0 as f64, p[1] + *y0 as f64]);
     if let Some(field) = &z.field {
-        let values = sample_plane_with(&sub, |p| field(&p));
+        let values = sample_plane_with(sub, |p| field(&p));
         for iso in &z.isolines {
             let segs: Vec<[Pt; 2]> = marching_squares(&values, w, h, iso.value)
                 .iter()
@@ -576,13 +605,13 @@ fn draw_zone(canvas: &mut Canvas, plane: &ObliquePlane, z: &ZoneOverlay<'_>, k: 
             canvas.stroke_segments(&segs, 1.0 * k, rgba(iso.colour));
         }
     }
-    let outline: Vec<[Pt; 2]> = mask_outline(&flags, w, h)
+    let outline: Vec<[Pt; 2]> = mask_outline(flags, w, h)
         .iter()
         .map(|s| shift(seg_px(s)))
         .collect();
     canvas.stroke_segments(&outline, 2.0 * k, rgba(z.colour));
     for (colour, inside) in &z.band {
-        let flags = sample_plane_with(&sub, |p| inside(&p));
+        let flags = sample_plane_with(sub, |p| inside(&p));
         // Dashed (every other segment), so a band surface is never taken for the zone's outline.
         let segs: Vec<[Pt; 2]> = mask_outline(&flags, w, h)
             .iter()
@@ -591,19 +620,14 @@ fn draw_zone(canvas: &mut Canvas, plane: &ObliquePlane, z: &ZoneOverlay<'_>, k: 
             .collect();
         canvas.stroke_segments(&segs, 1.0 * k, rgba(*colour));
     }
-    if !z.band.is_empty() {
-        legend.push(("- - uncertainty band".to_string(), rgba(z.colour)));
-    }
-    for (label, colour, inside) in &z.outlines {
-        let flags = sample_plane_with(&sub, |p| inside(&p));
+    for (_, colour, inside) in &z.outlines {
+        let flags = sample_plane_with(sub, |p| inside(&p));
         let segs: Vec<[Pt; 2]> = mask_outline(&flags, w, h)
             .iter()
             .map(|s| shift(seg_px(s)))
             .collect();
         canvas.stroke_segments(&segs, 2.0 * k, rgba(*colour));
-        legend.push((format!("— {label}"), rgba(*colour)));
     }
-    legend
 }
 
 /// Probes: projected shaft and exposed part (solid when the probe lies in or crosses the plane,
@@ -809,14 +833,29 @@ fn draw_view(
             _ => None,
         })
         .collect();
-    let mut outlines = Vec::new();
+    let mut outlines: Vec<([u8; 3], Vec<[Pt; 2]>)> = Vec::new();
     if !structures.is_empty() {
-        let pv = plane_voxels(&volume.geometry, &plane);
+        // A reformatted view magnified beyond the CT's voxels (a coronal of 3 mm slices on a
+        // slide) samples the masks trilinearly, so outlines follow the surface instead of
+        // showing every slice as a step; otherwise nearest voxel, as on screen.
+        let smooth = magnification(&volume.geometry, &plane) > SMOOTH_MASKS_FROM;
+        let pv = (!smooth).then(|| plane_voxels(&volume.geometry, &plane));
         for s in structures {
-            let m = sample_mask(s.mask, &pv);
+            let m = match &pv {
+                Some(pv) => sample_mask(s.mask, pv),
+                None => sample_mask_smooth(s.mask, &volume.geometry, &plane),
+            };
             if m.iter().any(|b| *b) {
                 blend_mask(&mut pixels, &m, s.colour, s.fill_opacity);
-                outlines.push((s.colour, outline_segments(&m, w, h)));
+                let segs: Vec<[Pt; 2]> = if smooth {
+                    mask_outline(&m, w, h).iter().map(seg_px).collect()
+                } else {
+                    outline_segments(&m, w, h)
+                        .iter()
+                        .map(|s| s.map(|p| [f64::from(p[0]), f64::from(p[1])]))
+                        .collect()
+                };
+                outlines.push((s.colour, segs));
             }
         }
     }
@@ -825,17 +864,25 @@ fn draw_view(
     if anonymise {
         canvas.set_redactions(identifying_strings(&volume.meta));
     }
+    // Zone fills, then the structure outlines above them (a target's edge stays visible inside
+    // the zone), then the zone's own lines.
+    let zones: Vec<&ZoneOverlay<'_>> = export
+        .overlays
+        .iter()
+        .filter_map(|o| match o {
+            Overlay::Zone(z) => Some(z),
+            _ => None,
+        })
+        .collect();
+    let sampled: Vec<Option<SampledZone>> = zones.iter().map(|z| fill_zone(&mut canvas, &plane, z)).collect();
     for (colour, segs) in &outlines {
-        let segs: Vec<[Pt; 2]> = segs
-            .iter()
-            .map(|s| s.map(|p| [f64::from(p[0]), f64::from(p[1])]))
-            .collect();
-        canvas.stroke_segments(&segs, 1.5 * k, rgba(*colour));
+        canvas.stroke_segments(segs, 1.5 * k, rgba(*colour));
     }
     let mut legend = Vec::new();
-    for o in &export.overlays {
-        if let Overlay::Zone(z) = o {
-            legend.extend(draw_zone(&mut canvas, &plane, z, k));
+    for (z, zs) in zones.iter().zip(&sampled) {
+        legend.extend(zone_legend(z));
+        if let Some(zs) = zs {
+            draw_zone_lines(&mut canvas, zs, z, k);
         }
     }
     for o in &export.overlays {

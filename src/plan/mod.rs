@@ -6,6 +6,7 @@
 //! (`../shared/REFERENCE.md` §4) and are editable through serde structs with defaults.
 
 pub mod case;
+pub mod case_words;
 pub mod catalog;
 pub mod checks;
 pub mod cryo;

@@ -359,6 +359,85 @@ pub fn sample_mask(mask: &Mask, pv: &PlaneVoxels) -> Vec<bool> {
     out
 }
 
+/// How many output pixels of `plane` one CT voxel spans along the plane's coarser direction:
+/// for each of `u_dir` and `v_dir` the voxel's extent along it (`max |d · axis| × spacing` over
+/// the voxel axes) over the pixel size. 1 on an MPR at the CT's resolution; ≈ 15 on a coronal
+/// of 3 mm slices drawn at 0.2 mm per pixel.
+pub fn magnification(g: &VolumeGeometry, plane: &ObliquePlane) -> f64 {
+    (voxel_extent_mm(g, &plane.u_dir) / plane.pixel_mm[0])
+        .max(voxel_extent_mm(g, &plane.v_dir) / plane.pixel_mm[1])
+}
+
+/// How far (mm) one voxel of `g` reaches along the unit direction `d`: the largest
+/// `|d · axis| × spacing` over the voxel axes (the slice step for a direction across the slices,
+/// the pixel size within them).
+pub fn voxel_extent_mm(g: &VolumeGeometry, d: &Vector3<f64>) -> f64 {
+    (0..3)
+        .map(|a| {
+            let axis = g.direction.column(a).into_owned();
+            let n = axis.norm();
+            if n > 0.0 {
+                (d.dot(&axis) / n).abs() * g.spacing_mm[a]
+            } else {
+                0.0
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+/// A mask (on the CT grid `g`) on the plane by trilinear interpolation of its 0/1 voxels, inside
+/// where the interpolant reaches 0.5: the surface between two slices is interpolated instead of
+/// drawn as a step at the half-way plane (views magnified far beyond the voxels). A mask on
+/// another grid gives an empty image.
+pub fn sample_mask_smooth(mask: &Mask, g: &VolumeGeometry, plane: &ObliquePlane) -> Vec<bool> {
+    let (w, h) = (plane.width, plane.height);
+    let mut out = vec![false; w * h];
+    if mask.dims() != g.dims || w == 0 || h == 0 {
+        return out;
+    }
+    let Some((lo, hi)) = mask.bounding_box() else {
+        return out;
+    };
+    let dims = g.dims;
+    let value = |v: &VoxelPos| -> bool {
+        // One voxel of slack around the box: the interpolant is non-zero up to there.
+        if (0..3).any(|a| v[a] < lo[a] as f64 - 1.0 || v[a] > hi[a] as f64 + 1.0) {
+            return false;
+        }
+        let (Some(x), Some(y), Some(z)) = (
+            axis_stencil(v.x, dims[0]),
+            axis_stencil(v.y, dims[1]),
+            axis_stencil(v.z, dims[2]),
+        ) else {
+            return false;
+        };
+        let mut sum = 0.0;
+        for (k, wz) in [(z.0, 1.0 - z.2), (z.1, z.2)] {
+            for (j, wy) in [(y.0, 1.0 - y.2), (y.1, y.2)] {
+                for (i, wx) in [(x.0, 1.0 - x.2), (x.1, x.2)] {
+                    let wgt = wx * wy * wz;
+                    if wgt > 0.0 && mask.contains(i, j, k) {
+                        sum += wgt;
+                    }
+                }
+            }
+        }
+        sum >= 0.5
+    };
+    let (start, du, dv) = plane.voxel_walk(g);
+    out.par_chunks_mut(w * ROWS_PER_TASK)
+        .enumerate()
+        .for_each(|(task, rows)| {
+            for (r, row_out) in rows.chunks_exact_mut(w).enumerate() {
+                let row_start = start + dv * (task * ROWS_PER_TASK + r) as f64;
+                for (col, o) in row_out.iter_mut().enumerate() {
+                    *o = value(&(row_start + du * col as f64));
+                }
+            }
+        });
+    out
+}
+
 /// `f` evaluated at every pixel centre of the plane (row-major), rayon-parallel over rows; for
 /// overlays that are not on the CT grid (e.g. the IRE zone: `|p| zone.in_zone(&p)`).
 pub fn sample_plane_with<T, F>(plane: &ObliquePlane, f: F) -> Vec<T>
@@ -511,9 +590,30 @@ pub fn in_plane_for_probe(
     )
 }
 
-/// The plane perpendicular to the probe at `depth_mm` from the tip (probe's-eye view), looking
-/// along the insertion direction: normal = axis, columns along the same direction as the
-/// in-plane image's (the two planes meet along this image's centre row), centred on the axis.
+/// Sign (±1) of the probe's-eye plane's normal along the probe axis, so the image keeps the
+/// radiological orientation of the MPR view it is closest to: `u × v` points to the patient's
+/// head (+S) as in the axial view (A up, patient's right on screen left, seen from the feet),
+/// to posterior (+P) as in the coronal view (S up), to the patient's right (−L) as in the
+/// sagittal view (S up, A left). Which view is closest follows [`probe_side_direction`]: a probe
+/// within 30° of left–right is seen as sagittal, any other as axial or coronal, whichever its
+/// axis is closer to. Looking along the insertion instead mirrored the image for a probe going
+/// towards the feet or the back (P at the top of an axial-like image).
+pub fn probes_eye_normal_sign(axis: &Vector3<f64>) -> f64 {
+    let lr = Vector3::x() - axis * axis.x;
+    let reference = if lr.norm() < 0.5 {
+        -Vector3::x()
+    } else if axis.z.abs() >= axis.y.abs() {
+        Vector3::z()
+    } else {
+        Vector3::y()
+    };
+    if axis.dot(&reference) < 0.0 { -1.0 } else { 1.0 }
+}
+
+/// The plane perpendicular to the probe at `depth_mm` from the tip (probe's-eye view): columns
+/// along the same direction as the in-plane image's (the two planes meet along this image's
+/// centre row), rows chosen so the image has the radiological orientation of the closest MPR
+/// view ([`probes_eye_normal_sign`]; normal = ± axis), centred on the axis.
 pub fn probes_eye_for_probe(
     probe: &Probe,
     geometry: &VolumeGeometry,
@@ -528,7 +628,7 @@ pub fn probes_eye_for_probe(
     ObliquePlane::new(
         probe.tip_lps - axis * opts.depth_mm,
         u,
-        axis.cross(&u),
+        axis.cross(&u) * probes_eye_normal_sign(&axis),
         [pixel_mm; 2],
         side,
         side,
@@ -612,6 +712,72 @@ mod tests {
         assert!(s.dot(&tilted).abs() < 1e-12 && s.x > 0.9);
         let r = probe_u_direction(&tilted, 90.0);
         assert!(r.dot(&s).abs() < 1e-12 && r.dot(&tilted).abs() < 1e-12);
+    }
+
+    /// The letters at the (left, right, top, bottom) edges of a plane, as the views draw them.
+    fn edge_letters(p: &ObliquePlane) -> [String; 4] {
+        use crate::geometry::orientation_label;
+        [-p.u_dir, p.u_dir, -p.v_dir, p.v_dir].map(|d| orientation_label(&d))
+    }
+
+    #[test]
+    fn probes_eye_keeps_the_orientation_of_the_closest_mpr_view() {
+        let g = VolumeGeometry::axis_aligned([64, 64, 64], [1.0; 3], Point3::origin());
+        let opts = ProbePlaneOptions::default();
+        let tip = [10.0, 5.0, -20.0];
+        // (insertion direction, expected letters left / right / top / bottom, like the view)
+        let cases: [([f64; 3], [&str; 4], &str); 7] = [
+            // Cranio-caudal probes: axial-like, A up and the patient's right on screen left.
+            ([0.0, 0.0, -1.0], ["R", "L", "A", "P"], "towards the feet"),
+            ([0.0, 0.0, 1.0], ["R", "L", "A", "P"], "towards the head"),
+            // Anterior or posterior approach: coronal-like, S up, R left.
+            ([0.0, 1.0, 0.0], ["R", "L", "S", "I"], "from the front"),
+            ([0.0, -1.0, 0.0], ["R", "L", "S", "I"], "from the back"),
+            // Lateral approach: sagittal-like, S up, A left.
+            ([1.0, 0.0, 0.0], ["A", "P", "S", "I"], "from the right"),
+            ([-1.0, 0.0, 0.0], ["A", "P", "S", "I"], "from the left"),
+            // Tilted 20° from a caudal path towards posterior: still axial-like (A up), the
+            // top edge also a little inferior, as the plane is.
+            ([0.0, 0.34, -0.94], ["R", "L", "AI", "PS"], "caudal, tilted"),
+        ];
+        for (dir, letters, what) in cases {
+            let d = Vector3::from(dir).normalize();
+            let entry = Point3::from(tip) - d * 120.0;
+            let probe = Probe {
+                model_id: "nanoknife_19g".into(),
+                tip_lps: Point3::from(tip),
+                entry_lps: entry,
+                exposure_mm: 20.0,
+                label: "1".into(),
+            };
+            let eye = probes_eye_for_probe(&probe, &g, &opts).unwrap();
+            assert_eq!(edge_letters(&eye), letters.map(String::from), "{what}");
+            // The basis stays orthonormal and perpendicular to the probe.
+            assert!((eye.normal().dot(&d).abs() - 1.0).abs() < 1e-12, "{what}");
+            assert!(eye.u_dir.dot(&eye.v_dir).abs() < 1e-12, "{what}");
+            // Rotating the image keeps its handedness: the normal does not flip with the angle.
+            for angle_deg in [37.0, 90.0, -150.0] {
+                let turned =
+                    probes_eye_for_probe(&probe, &g, &ProbePlaneOptions { angle_deg, ..opts }).unwrap();
+                assert!(
+                    (turned.normal() - eye.normal()).norm() < 1e-12,
+                    "{what} at {angle_deg}°"
+                );
+            }
+        }
+        // The letters above are those of the MPR views themselves (`SliceMapping`).
+        for (view, letters) in [
+            (crate::volume::ViewKind::Axial, ["R", "L", "A", "P"]),
+            (crate::volume::ViewKind::Coronal, ["R", "L", "S", "I"]),
+            (crate::volume::ViewKind::Sagittal, ["A", "P", "S", "I"]),
+        ] {
+            let m = crate::volume::SliceMapping::new(&g, view);
+            let at = |u: f64, v: f64| g.to_patient(&m.voxel_of_pixel(u, v, 0.0));
+            let (o, right, down) = (at(0.0, 0.0), at(1.0, 0.0), at(0.0, 1.0));
+            let (u, v) = ((right - o).normalize(), (down - o).normalize());
+            let mpr = ObliquePlane::new(o, u, v, [1.0; 2], 1, 1).unwrap();
+            assert_eq!(edge_letters(&mpr), letters.map(String::from), "{view:?}");
+        }
     }
 
     #[test]

@@ -75,6 +75,10 @@ fn slide<'a>(v: &'a Volume, anonymise: bool, findings: Option<Vec<(Severity, Str
         anonymise,
         patient: Some(&v.meta),
         scene3d: None,
+        legend: vec![
+            ("Pelvic node".into(), [255, 80, 80]),
+            ("Sacral nerve S1".into(), [255, 230, 0]),
+        ],
     }
 }
 
@@ -99,6 +103,9 @@ fn slide_is_full_hd_and_decodes() {
         "52.4 A",
         "Parameter hash: 0123456789abcdef",
         "1",
+        "Structures",
+        "Pelvic node",
+        "Sacral nerve S1",
     ] {
         assert!(t.iter().any(|x| x == want), "{want} missing from {t:?}");
     }

@@ -52,6 +52,7 @@ mod suggest_phantoms;
 mod ui_case;
 mod ui_cryo;
 mod ui_export;
+mod ui_first_hour;
 mod ui_flows;
 mod ui_pacs;
 mod ui_pipeline;

@@ -15,8 +15,8 @@ use ablaplan::physics::ire::model::IreResult;
 use ablaplan::plan::probe::Probe;
 use ablaplan::render::reslice::{
     OUTSIDE_HU, ObliquePlane, ProbePlaneOptions, Reslice, in_plane_for_probe, plane_voxels,
-    probe_side_direction, probes_eye_for_probe, render_reslice, reslice_volume, sample_hu, sample_mask,
-    sample_plane_with,
+    probe_side_direction, probes_eye_for_probe, probes_eye_normal_sign, render_reslice, reslice_volume,
+    sample_hu, sample_mask, sample_plane_with,
 };
 use ablaplan::render::{WindowLevel, WlLut};
 use ablaplan::volume::{SliceImage, SliceMapping, ViewKind, Volume, VolumeMeta, extract_slice};
@@ -385,15 +385,17 @@ fn probe_planes_contain_the_probe_and_follow_its_axis() {
                 let c = ip.project(&centre);
                 assert!((c.px[0] - mid).abs() < 1e-9 && (c.px[1] - ip.height as f64 / 2.0).abs() < 1e-9);
 
-                // Probe's-eye: normal = axis, centred on the axis at the depth.
+                // Probe's-eye: normal = ± axis (the sign keeps the radiological orientation),
+                // centred on the axis at the depth.
+                let sign = probes_eye_normal_sign(&axis);
                 assert!(
-                    (eye.normal() - axis).norm() < 1e-12,
+                    (eye.normal() - axis * sign).norm() < 1e-12,
                     "{what}: normal {:?}",
                     eye.normal()
                 );
                 let t = eye.project(&p.tip_lps);
                 assert!(
-                    (t.dist_mm - depth_mm).abs() < 1e-9,
+                    (t.dist_mm - sign * depth_mm).abs() < 1e-9,
                     "{what}: tip at {} mm",
                     t.dist_mm
                 );

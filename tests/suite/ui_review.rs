@@ -66,8 +66,8 @@ fn details_form_library_read_only_review_and_teaching_export() {
     run(&mut h, Command::OpenLibrary(dir.path().to_path_buf()));
     assert_eq!(h.state().review_ui().rows.len(), 2);
     assert_eq!(h.state().review_ui().unreadable.len(), 1);
-    h.get_by_label("Review Alpha");
-    h.get_by_label("Review Bravo");
+    h.get_by_label("Review alpha.json");
+    h.get_by_label("Review bravo.json");
     h.get_by_label("At risk");
     assert!(
         h.query_by_label_contains("broken.json").is_some(),
@@ -75,7 +75,7 @@ fn details_form_library_read_only_review_and_teaching_export() {
     );
 
     // Open Alpha for review: read-only.
-    h.get_by_label("Review Alpha").click();
+    h.get_by_label("Review alpha.json").click();
     h.run_steps(2);
     settle(&mut h);
     assert!(h.state().case().read_only);
