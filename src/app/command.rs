@@ -60,6 +60,8 @@ pub enum OpenDialog {
     ExportDicom,
     /// Where to write the 3-D view's picture.
     Export3d,
+    /// DICOM files (or folders, walked) to send to the PACS node of the settings.
+    SendToPacs,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -128,7 +128,7 @@ pub fn choice(kind: OpenDialog) -> Choice {
         | K::ExportSlide
         | K::ExportLayout
         | K::Export3d => Choice::SaveFile,
-        K::Files | K::Structures | K::Case => Choice::OpenExisting,
+        K::Files | K::Structures | K::Case | K::SendToPacs => Choice::OpenExisting,
         K::Folder | K::StructureFolder | K::Library => Choice::Folder,
         K::ExportDicom => Choice::NewFolder,
     }
@@ -151,6 +151,7 @@ pub fn title_and_name(kind: OpenDialog) -> (&'static str, &'static str) {
         K::ExportDicom => ("Export the plan to DICOM: choose a folder", ""),
         K::Library => ("Choose the folder of the case library", ""),
         K::ExportAnonymised => ("Save an anonymised copy for teaching", "teaching_case.json"),
+        K::SendToPacs => ("DICOM files to send to PACS", ""),
     }
 }
 
@@ -228,6 +229,7 @@ pub fn commands_for(kind: OpenDialog, paths: Vec<PathBuf>) -> Vec<Command> {
             allow_missing_frame_of_reference: false,
         }],
         K::Folder | K::Files => vec![Command::Open(paths)],
+        K::SendToPacs => vec![Command::Pacs(super::pacs::PacsCommand::SendFiles(paths))],
         _ => {
             let Some(p) = first else { return Vec::new() };
             vec![match kind {
@@ -480,5 +482,12 @@ mod tests {
             vec![Command::ExportViewTo(p.clone())]
         );
         assert!(commands_for(OpenDialog::Case, Vec::new()).is_empty());
+        // The PACS send goes through the same dialogs (built-in without portal / zenity).
+        let files = vec![PathBuf::from("/x/a.dcm"), PathBuf::from("/x/series")];
+        assert_eq!(
+            commands_for(OpenDialog::SendToPacs, files.clone()),
+            vec![Command::Pacs(crate::app::pacs::PacsCommand::SendFiles(files))]
+        );
+        assert_eq!(choice(OpenDialog::SendToPacs), Choice::OpenExisting);
     }
 }

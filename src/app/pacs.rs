@@ -6,13 +6,13 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use eframe::egui::{self, RichText};
 use serde::{Deserialize, Serialize};
 
-use super::{AblaApp, Command, NoticeLevel};
+use super::{AblaApp, Command, NoticeLevel, OpenDialog};
 use crate::jobs::{Job, Progress};
 use crate::net::{
     self, ArrivedSeries, NetError, Node, ScpConfig, ScpEvent, ScpHandle, ScuOptions, SendReport,
@@ -102,7 +102,6 @@ pub struct PacsState {
     echo_result: String,
     send: Option<Job<Result<SendReport, NetError>>>,
     send_result: String,
-    dialog: Option<mpsc::Receiver<Vec<PathBuf>>>,
     /// The settings being edited in the Settings window.
     draft: Option<PacsSettings>,
 }
@@ -184,7 +183,8 @@ impl AblaApp {
             PacsCommand::SetReceive(r) => self.set_receive(r),
             PacsCommand::SetSend(s) => self.settings.pacs.send = s,
             PacsCommand::TestEcho => self.start_echo(),
-            PacsCommand::SendFilesDialog => self.send_dialog(),
+            // The app's one file dialog: the desktop's, or the built-in one without it.
+            PacsCommand::SendFilesDialog => self.apply(Command::OpenDialog(OpenDialog::SendToPacs)),
             PacsCommand::SendFiles(files) => self.start_send(files),
             PacsCommand::CancelSend => {
                 if let Some(j) = &self.pacs.send {
@@ -258,28 +258,6 @@ impl AblaApp {
         }
     }
 
-    fn send_dialog(&mut self) {
-        if self.pacs.dialog.is_some() {
-            return;
-        }
-        let (tx, rx) = mpsc::channel();
-        let ctx = self.ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("pacs-dialog".into())
-            .spawn(move || {
-                let picked = rfd::FileDialog::new()
-                    .set_title("DICOM files to send to PACS")
-                    .pick_files()
-                    .unwrap_or_default();
-                let _ = tx.send(picked);
-                ctx.request_repaint();
-            });
-        match spawned {
-            Ok(_) => self.pacs.dialog = Some(rx),
-            Err(e) => self.notify(NoticeLevel::Error, format!("Cannot show the file dialog: {e}")),
-        }
-    }
-
     fn start_send(&mut self, files: Vec<PathBuf>) {
         if self.pacs.send.is_some() {
             self.notify(NoticeLevel::Info, "A send to PACS is already running");
@@ -305,7 +283,7 @@ impl AblaApp {
         }
     }
 
-    /// Each frame: receiver events, the echo and send jobs, the file dialog.
+    /// Each frame: receiver events, the echo and send jobs.
     pub(super) fn poll_pacs(&mut self) {
         let events = self
             .pacs
@@ -362,17 +340,6 @@ impl AblaApp {
             };
             self.pacs.send_result = text.clone();
             self.notify(level, text);
-        }
-        let picked = self.pacs.dialog.as_ref().map(|rx| rx.try_recv());
-        match picked {
-            Some(Ok(files)) => {
-                self.pacs.dialog = None;
-                if !files.is_empty() {
-                    self.apply(Command::Pacs(PacsCommand::SendFiles(files)));
-                }
-            }
-            Some(Err(mpsc::TryRecvError::Disconnected)) => self.pacs.dialog = None,
-            _ => {}
         }
     }
 }

@@ -231,7 +231,8 @@ pub fn ire_plan_tables(probes: &[Probe], result: &IreResult) -> Vec<SlideTable> 
         rows: result
             .pairs
             .iter()
-            .map(|p| TableRow {
+            .enumerate()
+            .map(|(i, p)| TableRow {
                 cells: vec![
                     format!("{}–{}", p.a + 1, p.b + 1),
                     format!("{:.0} V", p.voltage_v),
@@ -241,7 +242,7 @@ pub fn ire_plan_tables(probes: &[Probe], result: &IreResult) -> Vec<SlideTable> 
                     } else {
                         "—".into()
                     },
-                    format!("{:.1} A", p.current_a),
+                    pair_current_text(result, i),
                     if p.over_limit {
                         format!("over {CURRENT_LIMIT_A} A")
                     } else if !p.converged {
@@ -255,6 +256,21 @@ pub fn ire_plan_tables(probes: &[Probe], result: &IreResult) -> Vec<SlideTable> 
             .collect(),
     };
     vec![probes_table, pairs_table]
+}
+
+/// A pair's predicted current as the plan panel shows it: with heating, the first pulse's and
+/// the end of the train's (the tissue warms and conducts better; the generator stops on the
+/// highest), so the table agrees with the slide's subtitle and the findings.
+fn pair_current_text(result: &IreResult, i: usize) -> String {
+    let Some(p) = result.pairs.get(i) else {
+        return "—".into();
+    };
+    let max_a = result.pair_max_current_a(i).unwrap_or(p.current_a);
+    if max_a > p.current_a + 0.05 {
+        format!("{:.1} A, end {max_a:.1} A", p.current_a)
+    } else {
+        format!("{:.1} A", p.current_a)
+    }
 }
 
 /// Provenance of an IRE result: its description, the software version, and a hash of the model

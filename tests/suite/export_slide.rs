@@ -444,4 +444,10 @@ fn the_thermal_damage_zone_is_outlined_on_the_slide() {
         .filter(|p| p[..3] == red)
         .count();
     assert!(drawn > 20, "{drawn} thermal damage outline pixels");
+    // The current rises over the train as the gel warms: the pairs table shows the end of the
+    // train's current too, the one the subtitle and the 48 A check use.
+    let (first, last) = (ire.pairs[0].current_a, ire.max_current_a());
+    assert!(last > first + 0.5, "the gel warms: {first} -> {last} A");
+    let cell = format!("{first:.1} A, end {last:.1} A");
+    assert!(t.iter().any(|x| x.contains(&cell)), "no {cell:?} in {t:?}");
 }
