@@ -477,12 +477,19 @@ pub fn suggest(req: &SuggestRequest<'_>, ctx: &JobCtx) -> Result<Suggestion, Sug
     })
 }
 
-/// Proposal order: rules met, goal covered, fewer probes, coverage of the shell, margin.
+/// Proposal order: rules met, goal covered; among those that cover, fewer probes first; among
+/// those that do not (compromises), more coverage of the shell and the target first — a
+/// compromise with one probe and a third of the shell is not better than four covering most.
+/// Then the margin.
 fn proposal_key(p: &Proposal) -> f64 {
-    f64::from(u8::from(p.meets_rules)) * 1e9 + f64::from(u8::from(p.covers_goal)) * 1e8
-        - p.n_probes as f64 * 1e6
-        + p.coverage_target_margin * 1e4
-        + p.coverage_target * 1e3
+    let order = if p.covers_goal {
+        -(p.n_probes as f64) * 1e6 + p.coverage_target_margin * 1e4 + p.coverage_target * 1e3
+    } else {
+        p.coverage_target_margin * 1e6 + p.coverage_target * 1e4 - p.n_probes as f64 * 1e2
+    };
+    f64::from(u8::from(p.meets_rules)) * 1e9
+        + f64::from(u8::from(p.covers_goal)) * 1e8
+        + order
         + p.min_margin_mm.unwrap_or(-50.0).clamp(-50.0, 50.0)
 }
 

@@ -314,12 +314,16 @@ fn cryo_reach_reason(v: &VerdictInput<'_, '_>, p: &Proposal) -> Option<String> {
     };
     let needed = 0.5 * v.target.extent_mm + v.margin_goal_mm;
     Some(format!(
-        "one {} freezes the {lethal_c:.0} °C lethal isotherm to {reach:.1} mm from its axis on the model ({freeze_min:.0} min of freezing in the protocol); the target + {:.0} mm reaches {needed:.1} mm from its centre — {} probe{} {} cover {:.0} % of it{}",
+        "one {} freezes the {lethal_c:.0} °C lethal isotherm to {reach:.1} mm from its axis on the model ({freeze_min:.0} min of freezing in the protocol); the target + {:.0} mm reaches {needed:.1} mm from its centre — {} probe{} {} {:.0} % of it{}",
         v.req.probe_model,
         v.margin_goal_mm,
         p.n_probes,
         if p.n_probes == 1 { "" } else { "s" },
-        if p.n_probes == 1 { "alone" } else { "together" },
+        if p.n_probes == 1 {
+            "alone covers"
+        } else {
+            "together cover"
+        },
         100.0 * p.coverage_target_margin,
         if p.n_probes < v.req.limits.count_max {
             ""
