@@ -14,6 +14,7 @@
 //! generator's current is retried at the lower voltage ratios. Above `safety` in the layers: it
 //! drives the model and the rules; `pipeline`, the CLI and the GUI call it.
 
+mod refine;
 pub mod search;
 pub mod target;
 mod verdict;
@@ -63,6 +64,9 @@ pub struct SuggestLimits {
     /// How many clear approaches are searched and how many arrays confirmed with the full model.
     pub max_approaches: usize,
     pub max_confirmations: usize,
+    /// Extra confirmations when none of the first covers target + margin within the rules: the
+    /// arrays the full model's sensitivity predicts to cover (`refine.rs`).
+    pub max_refinements: usize,
     /// Grid spacing of the confirming full-model runs (mm); `None` = the plan's own.
     pub confirm_spacing_mm: Option<f64>,
     /// How much farther the full model's zone may reach than the preview's (mm): arrays whose
@@ -95,6 +99,7 @@ impl SuggestLimits {
             allowed_in_plane_deg: None,
             max_approaches: 4,
             max_confirmations: 4,
+            max_refinements: 2,
             confirm_spacing_mm: Some(1.0),
             preview_growth_mm: 3.0,
         }
@@ -350,6 +355,8 @@ pub fn suggest(req: &SuggestRequest<'_>, ctx: &JobCtx) -> Result<Suggestion, Sug
         .position(|c| c.meets_hard_rules(&req.limits) && c.tight.is_empty());
     let budget = req.limits.max_confirmations.max(1);
     let mut confirmed: Vec<usize> = Vec::new();
+    // The candidate each proposal confirmed (parallel to `proposals` until they are ranked).
+    let mut sources: Vec<usize> = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
         if full_runs >= budget || proposals.iter().filter(|p| p.meets_rules).count() >= 3 {
             break;
@@ -374,6 +381,47 @@ pub fn suggest(req: &SuggestRequest<'_>, ctx: &JobCtx) -> Result<Suggestion, Sug
                 preview_covering_but_not_full = Some(p.clone());
             }
             proposals.push(p);
+            sources.push(i);
+        }
+    }
+    // Refinement: nothing confirmed covers within the rules; the full model's sensitivity at
+    // the best confirmed array picks the next array to confirm (refine.rs).
+    for _ in 0..req.limits.max_refinements {
+        if proposals.iter().any(|p| p.meets_rules && p.covers_goal) {
+            break;
+        }
+        let Some((pi, _)) = proposals.iter().enumerate().max_by(|(_, a), (_, b)| {
+            (a.meets_rules, a.coverage_target_margin + a.coverage_target)
+                .partial_cmp(&(b.meets_rules, b.coverage_target_margin + b.coverage_target))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        }) else {
+            break;
+        };
+        let Some(result) = proposals[pi].result.as_ref() else {
+            break;
+        };
+        let in_full = full_zone(result, &proposals[pi].settings);
+        let rho = refine::sensitivity(&candidates[sources[pi]], result, &in_full, &target);
+        let Some((next, predicted)) = refine::next_candidate(
+            &candidates,
+            &confirmed,
+            &rho,
+            target.inside.len(),
+            req.limits.current_limit_a,
+        ) else {
+            break;
+        };
+        confirmed.push(next);
+        let c = &candidates[next];
+        ctx.progress.set_message(format!(
+            "suggest: full model of {} probes, {:.0} mm apart (refined: predicted {:.0} % of the target + margin)",
+            c.n,
+            c.spacing_mm,
+            100.0 * predicted.coverage_margin
+        ));
+        if let Some(p) = confirm(req, c, &target, &critical, margin_goal_mm, &mut full_runs, ctx)? {
+            proposals.push(p);
+            sources.push(next);
         }
     }
     if let Some(i) = roomy.filter(|i| !confirmed.contains(i))
@@ -429,12 +477,19 @@ pub fn suggest(req: &SuggestRequest<'_>, ctx: &JobCtx) -> Result<Suggestion, Sug
     })
 }
 
-/// Proposal order: rules met, goal covered, fewer probes, coverage of the shell, margin.
+/// Proposal order: rules met, goal covered; among those that cover, fewer probes first; among
+/// those that do not (compromises), more coverage of the shell and the target first — a
+/// compromise with one probe and a third of the shell is not better than four covering most.
+/// Then the margin.
 fn proposal_key(p: &Proposal) -> f64 {
-    f64::from(u8::from(p.meets_rules)) * 1e9 + f64::from(u8::from(p.covers_goal)) * 1e8
-        - p.n_probes as f64 * 1e6
-        + p.coverage_target_margin * 1e4
-        + p.coverage_target * 1e3
+    let order = if p.covers_goal {
+        -(p.n_probes as f64) * 1e6 + p.coverage_target_margin * 1e4 + p.coverage_target * 1e3
+    } else {
+        p.coverage_target_margin * 1e6 + p.coverage_target * 1e4 - p.n_probes as f64 * 1e2
+    };
+    f64::from(u8::from(p.meets_rules)) * 1e9
+        + f64::from(u8::from(p.covers_goal)) * 1e8
+        + order
         + p.min_margin_mm.unwrap_or(-50.0).clamp(-50.0, 50.0)
 }
 
@@ -526,6 +581,25 @@ fn confirm(
     Ok(last)
 }
 
+/// The full model's lethal zone as coverage and margins read it (with a band, its inner
+/// surface), as a point test.
+fn full_zone(
+    result: &ModelResult,
+    settings: &ModelSettings,
+) -> impl Fn(&crate::geometry::PatientPos) -> bool + use<> {
+    let lethal_c = settings.lethal_isotherm_c().unwrap_or(f64::NAN);
+    let zone = Zone::of_result(result, lethal_c)
+        .into_iter()
+        .find(|z| z.kind.is_lethal() && z.for_margins());
+    move |p| {
+        zone.as_ref().is_some_and(|z| {
+            z.grid
+                .nearest(p)
+                .is_some_and(|[i, j, k]| z.inside[z.grid.index(i, j, k)])
+        })
+    }
+}
+
 /// A proposal from a full result.
 #[allow(clippy::too_many_arguments)]
 fn judge(
@@ -539,15 +613,7 @@ fn judge(
     margin_goal_mm: f64,
 ) -> Proposal {
     let lethal_c = settings.lethal_isotherm_c().unwrap_or(f64::NAN);
-    let zones = Zone::of_result(&result, lethal_c);
-    let lethal_zone = zones.iter().find(|z| z.kind.is_lethal() && z.for_margins());
-    let in_zone = |p: &nalgebra::Point3<f64>| {
-        lethal_zone.is_some_and(|z| {
-            z.grid
-                .nearest(p)
-                .is_some_and(|[i, j, k]| z.inside[z.grid.index(i, j, k)])
-        })
-    };
+    let in_zone = full_zone(&result, &settings);
     let (coverage_target, coverage_target_margin) = target.coverage(&in_zone);
     let mut cache = SafetyCache::default();
     let report = analyse(

@@ -48,6 +48,17 @@ pub struct Candidate {
     /// Structures the preview zone keeps its hard clearance from, but by less than the full
     /// model's growth over the preview ([`super::SuggestLimits::preview_growth_mm`]).
     pub tight: Vec<String>,
+    /// The preview's level ([`preview_level`]) at the target's points, then at the shell's
+    /// (`TargetPoints::inside` ++ `TargetPoints::shell`): what the refinement corrects with the
+    /// full model's sensitivity.
+    #[serde(skip)]
+    pub levels: Vec<f32>,
+    /// How much room the preview leaves: the lowest level over the target and the level the
+    /// shell reaches at the fraction [`COVERED`] allows to miss (≥ 1 covers).
+    pub headroom: f64,
+    /// Target and shell points next to an electrode, where the full model's zone depends on its
+    /// grid ([`UNCERTAIN`]).
+    pub uncertain: usize,
 }
 
 /// Coverage at or above this counts as covered (point sampling of a 1.5 mm preview grid).
@@ -63,22 +74,146 @@ impl Candidate {
     }
 
     /// Sort key, best first: meets the rules, covers target + margin, room for the full model's
-    /// growth, fewer probes, more coverage
-    /// of the shell then the target, shallower.
-    pub fn rank_key(
-        &self,
-        limits: &SuggestLimits,
-    ) -> (bool, bool, bool, std::cmp::Reverse<usize>, i64, i64, i64) {
+    /// growth, fewer probes, more coverage of the shell then the target (arrays that cover count
+    /// as equal there), fewer points next to an electrode, more headroom (the preview's zone is linear: of two arrays that both
+    /// cover, the one with more field over the threshold at its weakest shell point is the one
+    /// the full model keeps covering), shallower.
+    pub fn rank_key(&self, limits: &SuggestLimits) -> CandidateKey {
+        let covers = self.covers();
+        let unless_covered = |f: f64| if covers { 1000 } else { (f * 1000.0).round() as i64 };
         (
             self.meets_hard_rules(limits),
-            self.covers(),
+            covers,
             self.tight.is_empty(),
             std::cmp::Reverse(self.n),
-            (self.coverage_margin * 1000.0).round() as i64,
-            (self.coverage_target * 1000.0).round() as i64,
+            unless_covered(self.coverage_margin),
+            unless_covered(self.coverage_target),
+            std::cmp::Reverse(self.uncertain),
+            (self.headroom.min(10.0) * 1000.0).round() as i64,
             -(self.depth_mm.round() as i64),
         )
     }
+}
+
+#[cfg(test)]
+impl Candidate {
+    /// A candidate with only preview levels (unit tests of the ranking and the refinement).
+    pub fn for_test(levels: &[f32], n: usize) -> Self {
+        Candidate {
+            probes: Vec::new(),
+            settings: ModelSettings::Ire {
+                settings: crate::plan::ire::IreSettings::default(),
+                model: crate::plan::ire::IreModelOptions::default(),
+            },
+            paths: Vec::new(),
+            n,
+            spacing_mm: 15.0,
+            exposure_mm: 20.0,
+            rotation_deg: 0.0,
+            in_plane_deg: 0.0,
+            cranio_caudal_deg: 0.0,
+            depth_mm: 50.0,
+            coverage_target: 1.0,
+            coverage_margin: 1.0,
+            current_a: None,
+            breaks: Vec::new(),
+            tight: Vec::new(),
+            levels: levels.to_vec(),
+            headroom: headroom(levels, 1),
+            uncertain: levels.iter().filter(|l| l.is_nan()).count(),
+        }
+    }
+}
+
+/// [`Candidate::rank_key`].
+pub type CandidateKey = (
+    bool,
+    bool,
+    bool,
+    std::cmp::Reverse<usize>,
+    i64,
+    i64,
+    std::cmp::Reverse<usize>,
+    i64,
+    i64,
+);
+
+/// The level of a point next to an electrode ([`electrode_tubes`]): uncertain, left out of the
+/// coverage fractions and the headroom.
+pub const UNCERTAIN: f32 = f32::NAN;
+
+/// Fractions of the target's points (the first `n_inside`) and of the shell's at level ≥ 1,
+/// uncertain points left out.
+pub fn coverage_of_levels(levels: &[f32], n_inside: usize) -> (f64, f64) {
+    let (inside, shell) = levels.split_at(n_inside.min(levels.len()));
+    let frac = |v: &[f32]| {
+        let known = v.iter().filter(|l| !l.is_nan()).count();
+        if known == 0 {
+            1.0
+        } else {
+            v.iter().filter(|l| **l >= 1.0).count() as f64 / known as f64
+        }
+    };
+    (frac(inside), frac(shell))
+}
+
+/// The headroom of preview levels over `target.inside.len()` target points then the shell's.
+pub fn headroom(levels: &[f32], n_inside: usize) -> f64 {
+    let (inside, shell) = levels.split_at(n_inside.min(levels.len()));
+    let lowest_inside = inside
+        .iter()
+        .copied()
+        .filter(|l| !l.is_nan())
+        .fold(f32::INFINITY, f32::min);
+    let mut shell: Vec<f32> = shell.iter().copied().filter(|l| !l.is_nan()).collect();
+    shell.sort_by(f32::total_cmp);
+    // The shell may miss 1 − COVERED of its points.
+    let allowed_miss = ((1.0 - COVERED) * shell.len() as f64).floor() as usize;
+    let shell_level = shell
+        .get(allowed_miss.min(shell.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(f32::INFINITY);
+    f64::from(lowest_inside.min(shell_level))
+}
+
+/// How deep inside the preview's lethal zone `p` lies, as a factor (≥ 1 inside, 0 far out).
+/// IRE: the field over the threshold at the node (the preview is linear, so this is also the
+/// factor the voltage could fall by); cryo: the factor by which the largest lethal ellipsoid
+/// holding `p` could shrink.
+pub fn preview_level(pv: &ModelPreview, lethal_c: f64, p: &PatientPos) -> f64 {
+    match pv {
+        ModelPreview::Ire(r) => ire_level(r, p),
+        ModelPreview::Cryo(c) => c
+            .ellipsoids
+            .iter()
+            .filter(|e| (e.isotherm_c - lethal_c).abs() < 0.5)
+            .map(|e| {
+                let d = p - e.centre_lps;
+                let a = d.dot(&e.axis);
+                let r2 = (d - e.axis * a).norm_squared();
+                let (sa, sw) = (0.5 * e.length_mm, 0.5 * e.width_mm);
+                if sa <= 0.0 || sw <= 0.0 {
+                    return 0.0;
+                }
+                let q = (a * a) / (sa * sa) + r2 / (sw * sw);
+                if q <= 1e-12 { 1e3 } else { 1.0 / q.sqrt() }
+            })
+            .fold(0.0, f64::max),
+    }
+}
+
+/// The field over the lethal threshold at the node nearest `p` of an IRE result (preview or
+/// full model); 0 outside the grid or where no threshold applies.
+pub fn ire_level(r: &crate::physics::ire::model::IreResult, p: &PatientPos) -> f64 {
+    r.grid.nearest(p).map_or(0.0, |[i, j, k]| {
+        let n = r.grid.index(i, j, k);
+        let (e, t) = (r.max_e_v_per_cm[n], r.threshold_v_per_cm[n]);
+        if t.is_finite() && t > 0.0 {
+            f64::from(e / t)
+        } else {
+            0.0
+        }
+    })
 }
 
 /// Clear approaches to the target's centroid, shallowest first.
@@ -240,6 +375,32 @@ pub fn preview_contains(pv: &ModelPreview, selector: &ZoneSelector, lethal_c: f6
     }
 }
 
+/// IRE: where the full model's zone is decided by its discretisation rather than by the
+/// physics — next to an electrode, whose metal nodes hold a fixed potential and whose
+/// neighbours' field is a one-sided difference. The preview (a smooth line-source field) says
+/// nothing reliable there: a point within the radius plus half the confirming grid's spacing of
+/// an exposed segment is uncertain. It is left out of the preview's coverage fractions, and
+/// arrays with fewer uncertain points rank first among those that cover: otherwise an array
+/// whose electrode runs through the shell ranks first on the preview and misses those points on
+/// the full model. Cryo: the probe is the coldest point, nothing is uncertain.
+fn electrode_tubes(req: &SuggestRequest<'_>, probes: &[Probe]) -> Vec<crate::physics::ire::field::Electrode> {
+    let ModelSettings::Ire { model, .. } = &req.settings else {
+        return Vec::new();
+    };
+    let h = req
+        .limits
+        .confirm_spacing_mm
+        .map_or(model.spacing_mm, |s| model.spacing_mm.max(s));
+    probes
+        .iter()
+        .filter_map(|p| crate::physics::ire::model::probe_electrode(p).ok())
+        .map(|mut e| {
+            e.radius_mm += 0.5 * h;
+            e
+        })
+        .collect()
+}
+
 /// The preview judgement of one array.
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
@@ -255,8 +416,8 @@ fn evaluate(
     let settings = settings_for(req, &probes, req.limits.ratio_v_per_cm);
     let pv = preview(&probes, &settings, req.tissue, req.assets).ok()?;
     let lethal_c = settings.lethal_isotherm_c().unwrap_or(f64::NAN);
-    let lethal = |p: &PatientPos| preview_contains(&pv, &ZoneSelector::Lethal, lethal_c, p);
-    let (coverage_target, coverage_margin) = target.coverage(&lethal);
+    let tubes = electrode_tubes(req, &probes);
+    let uncertain = |p: &PatientPos| tubes.iter().any(|e| e.signed_distance(p) < 0.0);
     let (mut breaks, mut tight) = (Vec::new(), Vec::new());
     let growth = req.limits.preview_growth_mm;
     for h in hard {
@@ -278,6 +439,21 @@ fn evaluate(
         ModelPreview::Ire(r) => Some(r.pairs.iter().map(|p| p.current_a).fold(0.0, f64::max)),
         ModelPreview::Cryo(_) => None,
     };
+    let levels: Vec<f32> = target
+        .inside
+        .iter()
+        .chain(&target.shell)
+        .map(|p| {
+            if uncertain(p) {
+                UNCERTAIN
+            } else {
+                preview_level(&pv, lethal_c, p) as f32
+            }
+        })
+        .collect();
+    let headroom = headroom(&levels, target.inside.len());
+    let (coverage_target, coverage_margin) = coverage_of_levels(&levels, target.inside.len());
+    let uncertain = levels.iter().filter(|l| l.is_nan()).count();
     let (in_plane_deg, cranio_caudal_deg) = angles_from_direction(&approach.direction).unwrap_or((0.0, 0.0));
     Some(Candidate {
         probes,
@@ -295,6 +471,9 @@ fn evaluate(
         current_a,
         breaks,
         tight,
+        levels,
+        headroom,
+        uncertain,
     })
 }
 

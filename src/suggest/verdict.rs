@@ -7,8 +7,9 @@ use super::{HardClearance, Proposal, SuggestRequest};
 use crate::anatomy::structure::StructureKind;
 use crate::geometry::PatientPos;
 use crate::physics::ire::explain::{UncoveredCause, explain_coverage};
-use crate::physics::model::ModelResult;
+use crate::physics::model::{ModelPreview, ModelResult, preview};
 use crate::plan::catalog::Modality;
+use crate::plan::rules::ZoneSelector;
 
 /// The approach in words, from the in-plane angle (clockwise from anterior).
 pub fn approach_words(in_plane_deg: f64) -> &'static str {
@@ -127,7 +128,10 @@ pub fn impossible(v: &VerdictInput<'_, '_>) -> Vec<String> {
     }
     for c in v.critical {
         for h in v.hard.iter().filter(|h| h.kinds.contains(&c.kind)) {
-            let need = m + h.below_mm;
+            // The rule's zone may reach past the lethal one (cryo: the 0 °C iceball beyond the
+            // lethal isotherm), by as much as the model says.
+            let beyond = zone_beyond_lethal_mm(v, &h.zone);
+            let need = m + beyond + h.below_mm;
             if c.distance_to_target_mm >= need {
                 continue;
             }
@@ -143,25 +147,36 @@ pub fn impossible(v: &VerdictInput<'_, '_>) -> Vec<String> {
                 StructureKind::Vessel => "vessel",
                 _ => "structure",
             };
+            let smaller = (d - h.below_mm - beyond).max(0.0);
             let advice = match modality {
-                Modality::Ire => format!(
-                    "hydrodissection, or accept a smaller margin (at most {:.1} mm here)",
-                    (d - h.below_mm).max(0.0)
-                ),
+                Modality::Ire => {
+                    format!("hydrodissection, or accept a smaller margin (at most {smaller:.1} mm here)")
+                }
                 Modality::Cryo => format!(
-                    "hydrodissection would have to gain {:.1} mm, or accept a smaller margin (at most {:.1} mm here)",
+                    "hydrodissection would have to gain {:.1} mm, or accept a smaller margin (at most {smaller:.1} mm here)",
                     need - d,
-                    (d - h.below_mm).max(0.0)
+                ),
+            };
+            let zone_words = match (&h.zone, modality) {
+                (ZoneSelector::CryoIsotherm { temp_c }, Modality::Cryo) if beyond > 0.0 => format!(
+                    "the {temp_c:.0} °C iceball, which the model puts {beyond:.1} mm beyond the {:.0} °C lethal isotherm, within {:.0} mm of the {kind_word} (the rule {} asks at least {:.0} mm)",
+                    v.req.settings.lethal_isotherm_c().unwrap_or(f64::NAN),
+                    h.below_mm,
+                    h.rule,
+                    h.below_mm
+                ),
+                _ => format!(
+                    "the {kind_word} inside the zone or within the {:.0} mm the rule {} asks",
+                    h.below_mm, h.rule
                 ),
             };
             out.push(format!(
-                "the target {lies}: a {m:.0} mm margin puts the {kind_word} inside the zone or within the {:.0} mm the rule {} asks — {advice}",
-                h.below_mm, h.rule
+                "the target {lies}: a {m:.0} mm margin puts {zone_words} — {advice}"
             ));
         }
     }
     if let Some(p) = v.preview_not_full.or(v.proposals.first())
-        && let Some(text) = conductivity_reason(v, p)
+        && let Some(text) = conductivity_reason(v, p).or_else(|| cryo_reach_reason(v, p))
     {
         out.push(text);
     }
@@ -239,6 +254,83 @@ pub fn impossible(v: &VerdictInput<'_, '_>) -> Vec<String> {
         None => out.push("no compromise either: no array with clear paths could be computed".into()),
     }
     out
+}
+
+/// How far the zone of a rule reaches beyond the lethal zone (mm), from the model: for a cryo
+/// isotherm warmer than the lethal one, half the difference of their widths across a single
+/// probe ([`single_probe_width_mm`]); 0 for the lethal zone itself and for IRE.
+fn zone_beyond_lethal_mm(v: &VerdictInput<'_, '_>, zone: &ZoneSelector) -> f64 {
+    let ZoneSelector::CryoIsotherm { temp_c } = zone else {
+        return 0.0;
+    };
+    let Some(lethal_c) = v.req.settings.lethal_isotherm_c() else {
+        return 0.0;
+    };
+    if *temp_c <= lethal_c {
+        return 0.0;
+    }
+    match (
+        single_probe_width_mm(v, *temp_c),
+        single_probe_width_mm(v, lethal_c),
+    ) {
+        (Some(a), Some(b)) => (0.5 * (a - b)).max(0.0),
+        _ => 0.0,
+    }
+}
+
+/// The width (mm) of isotherm `temp_c` across one cryoprobe of the search's first array, on the
+/// single-probe full model of that probe, tissue and protocol (`physics::cryo::preview`).
+fn single_probe_width_mm(v: &VerdictInput<'_, '_>, temp_c: f64) -> Option<f64> {
+    let c = v.candidates.first()?;
+    let one = &c.probes[..1.min(c.probes.len())];
+    let Ok(ModelPreview::Cryo(pv)) = preview(one, &c.settings, v.req.tissue, v.req.assets) else {
+        return None;
+    };
+    pv.ellipsoids
+        .iter()
+        .filter(|e| (e.isotherm_c - temp_c).abs() < 0.5)
+        .map(|e| e.width_mm)
+        .reduce(f64::max)
+        .filter(|w| w.is_finite() && *w > 0.0)
+}
+
+/// Cryo: why the best array does not cover, from the model — how far one probe's lethal
+/// isotherm reaches under the protocol as set, against how far the target + margin reaches.
+fn cryo_reach_reason(v: &VerdictInput<'_, '_>, p: &Proposal) -> Option<String> {
+    let lethal_c = v.req.settings.lethal_isotherm_c()?;
+    if p.covers_goal || p.settings.modality() != Modality::Cryo {
+        return None;
+    }
+    let reach = 0.5 * single_probe_width_mm(v, lethal_c)?;
+    let freeze_min: f64 = match &p.settings {
+        crate::physics::model::ModelSettings::Cryo(c) => c
+            .protocol
+            .phases
+            .iter()
+            .filter(|ph| ph.kind == crate::plan::protocol::PhaseKind::Freeze)
+            .map(|ph| ph.duration_s / 60.0)
+            .sum(),
+        _ => return None,
+    };
+    let needed = 0.5 * v.target.extent_mm + v.margin_goal_mm;
+    Some(format!(
+        "one {} freezes the {lethal_c:.0} °C lethal isotherm to {reach:.1} mm from its axis on the model ({freeze_min:.0} min of freezing in the protocol); the target + {:.0} mm reaches {needed:.1} mm from its centre — {} probe{} {} {:.0} % of it{}",
+        v.req.probe_model,
+        v.margin_goal_mm,
+        p.n_probes,
+        if p.n_probes == 1 { "" } else { "s" },
+        if p.n_probes == 1 {
+            "alone covers"
+        } else {
+            "together cover"
+        },
+        100.0 * p.coverage_target_margin,
+        if p.n_probes < v.req.limits.count_max {
+            ""
+        } else {
+            ", the most the limits allow: a longer freeze or a smaller margin is the choice"
+        }
+    ))
 }
 
 /// The model's reason why the preview's covering array does not cover on the full model: the

@@ -48,6 +48,7 @@ mod structures_cli;
 mod structures_duplicates;
 mod structures_rtstruct;
 mod structures_seg;
+mod suggest_cryo;
 mod suggest_phantoms;
 mod ui_case;
 mod ui_cryo;
