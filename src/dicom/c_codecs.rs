@@ -91,7 +91,8 @@ mod gdcm {
     /// entropy-coded data decode to wrong pixels without an error, as with any JPEG decoder.
     pub fn decode(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         const SAMPLES: u16 = 1; // colour images are refused by the header reader
-        let g = gdcm_syntax(ts).ok_or_else(|| format!("{} is not a syntax GDCM decodes here", ts_name(ts)))?;
+        let g =
+            gdcm_syntax(ts).ok_or_else(|| format!("{} is not a syntax GDCM decodes here", ts_name(ts)))?;
         if !matches!(h.bits_allocated, 8 | 16) {
             return Err(format!(
                 "{}: BitsAllocated {} is not valid for JPEG (8 or 16 expected)",

@@ -10,6 +10,25 @@
 
 use super::guard::catch_quiet;
 
+/// The stream with the 0xFF fill bytes before its final EOI marker removed. T.87 lets any marker
+/// be preceded by fill bytes, and CharLS writes them (10 of the 20 shared JPEG-LS frames end
+/// `… FF FF D9`); pure_jpegls 2.0.0 expects EOI right after the scan and refuses them. A 0xFF
+/// just before a marker cannot be entropy-coded data (a data 0xFF is followed by a byte below
+/// 0x80, the stuffed bit), so dropping it changes no sample.
+fn without_fill_before_eoi(data: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let end = data.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+    if end < 4 || data[end - 2..end] != [0xFF, 0xD9] || data[end - 3] != 0xFF {
+        return std::borrow::Cow::Borrowed(data);
+    }
+    let mut k = end - 2;
+    while k > 2 && data[k - 1] == 0xFF {
+        k -= 1;
+    }
+    let mut v = data[..k].to_vec();
+    v.extend_from_slice(&[0xFF, 0xD9]);
+    std::borrow::Cow::Owned(v)
+}
+
 /// Decode one JPEG-LS frame (one SOI … EOI stream; a trailing pad byte is ignored) into native
 /// little-endian samples of `bits_allocated` bits (8 or 16), as the registry codecs return them.
 pub fn decode_jpeg_ls(
@@ -24,7 +43,8 @@ pub fn decode_jpeg_ls(
             "BitsAllocated {bits_allocated} is not valid for JPEG-LS (8 or 16 expected)"
         ));
     }
-    let samples = match catch_quiet(|| jpegls::decode(data, u32::from(cols), u32::from(rows))) {
+    let data = without_fill_before_eoi(data);
+    let samples = match catch_quiet(|| jpegls::decode(&data, u32::from(cols), u32::from(rows))) {
         Ok(Ok((samples, _, _))) => samples,
         Ok(Err(e)) => return Err(format!("{e}")),
         Err(panic) => return Err(format!("the decoder crashed on this stream ({panic})")),
@@ -40,8 +60,9 @@ pub fn decode_jpeg_ls(
     if bits_allocated == 8 {
         out.reserve(expected);
         for s in samples {
-            let b = u8::try_from(s)
-                .map_err(|_| format!("sample {s} does not fit BitsAllocated 8: the stream's precision is above 8 bits"))?;
+            let b = u8::try_from(s).map_err(|_| {
+                format!("sample {s} does not fit BitsAllocated 8: the stream's precision is above 8 bits")
+            })?;
             out.push(b);
         }
     } else {
@@ -93,6 +114,20 @@ mod tests {
         jpegls::encode(&big, 8, 8, &mut enc).unwrap();
         let e = decode_jpeg_ls(&enc, 8, 8, 8, &mut out).unwrap_err();
         assert!(e.contains("BitsAllocated 8"), "{e}");
+    }
+
+    #[test]
+    fn fill_bytes_before_eoi_are_accepted() {
+        let px: Vec<u16> = (0..64).map(|i| (i * 7) as u16).collect();
+        let mut enc = Vec::new();
+        jpegls::encode(&px, 8, 8, &mut enc).unwrap();
+        let n = enc.len();
+        let mut filled = enc[..n - 2].to_vec();
+        filled.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xD9, 0x00]);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        decode_jpeg_ls(&enc, 8, 8, 16, &mut a).unwrap();
+        decode_jpeg_ls(&filled, 8, 8, 16, &mut b).unwrap();
+        assert_eq!(a, b);
     }
 
     #[test]
