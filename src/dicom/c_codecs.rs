@@ -65,6 +65,11 @@ pub(super) fn decode(_h: &ImageHeader, ts: &str, _data: &[u8], _out: &mut Vec<u8
 #[cfg(feature = "c-codecs")]
 pub(super) use gdcm::decode;
 
+// GDCM's own JPEG-LS codec (never called here) references CharLS's symbols; without this the
+// linker drops charls-sys, which the app's code does not use, and the binary fails to link.
+#[cfg(feature = "c-codecs")]
+extern crate charls as _;
+
 #[cfg(feature = "c-codecs")]
 mod gdcm {
     use super::super::guard::catch_quiet;
