@@ -21,7 +21,7 @@ use dicom_dictionary_std::tags;
 /// (file under ../shared/data/dicom, frames, FNV-1a 64 of CharLS 2.4.5's samples as u16 LE over
 /// all frames; `None`: CharLS refuses the stream, so must the Rust decoder).
 /// Obtained with CharLS 2.4.5 (charls 0.4.2, the version dicom-pixeldata's "charls" feature
-/// built before) against pure_jpegls on the same frames: 13 decodable files, 19 frames,
+/// built before) against pure_jpegls on the same frames: 12 decodable files, 19 frames,
 /// 4,461,044 samples, 0 mismatches; the corrupted stream refused by both. Two shared JPEG-LS files
 /// are not here because dicom-object cannot parse their file meta (CTImage…4.80.dcm,
 /// mixed-folder/chest_ct_jpegls.dcm); the app reads them, and dicom_real.rs checks the first
