@@ -336,7 +336,7 @@ impl PixelDataObject for NativeFrame<'_> {
     }
 }
 
-/// Encode one frame with the registry's encoder for `ts` (JPEG-LS here); `None` if absent.
+/// Encode one frame with the registry's encoder for `ts` (JPEG baseline here); `None` if absent.
 pub fn encode_frame(ts: &str, rows: u16, cols: u16, bits: u16, data: &[u8]) -> Option<Vec<u8>> {
     let t = TransferSyntaxRegistry.get(ts)?;
     let Codec::EncapsulatedPixelData(_, Some(w)) = t.codec() else {
@@ -351,6 +351,20 @@ pub fn encode_frame(ts: &str, rows: u16, cols: u16, bits: u16, data: &[u8]) -> O
     let mut out = Vec::new();
     w.encode_frame(&src, 0, EncodeOptions::default(), &mut out).ok()?;
     Some(out)
+}
+
+/// Encode one 16-bit little-endian frame as lossless JPEG-LS with pure_jpegls (the decoder's
+/// crate; the registry has no JPEG-LS encoder without the C/C++ codecs). Empty on failure.
+pub fn jpeg_ls_encode_16(rows: u16, cols: u16, data: &[u8]) -> Vec<u8> {
+    let px: Vec<u16> = data
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let mut out = Vec::new();
+    match jpegls::encode(&px, u32::from(cols), u32::from(rows), &mut out) {
+        Ok(()) => out,
+        Err(_) => Vec::new(),
+    }
 }
 
 /// A minimal J2K codestream header (SOC + SIZ + EOC), enough to reach the size check and the
@@ -450,7 +464,7 @@ pub fn ct_slice(k: usize, ts: &str) -> Obj {
             undefined: true,
         },
         TS_JLS => {
-            let f = encode_frame(TS_JLS, ROWS, COLS, 16, &px).unwrap_or_default();
+            let f = jpeg_ls_encode_16(ROWS, COLS, &px);
             Elem {
                 tag: 0x7FE0_0010,
                 vr: *b"OB",

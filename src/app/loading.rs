@@ -262,6 +262,10 @@ impl AblaApp {
                 ),
             );
         }
+        // Files this build cannot decode without the C/C++ codecs: say which feature brings them.
+        if let Some(m) = dicom::c_codecs::missing_codec_summary(&report.skipped) {
+            self.notify(NoticeLevel::Error, m);
+        }
         if !report.others.is_empty() {
             let kinds: Vec<String> = report.others.iter().map(|o| o.modality.clone()).collect();
             self.notify(

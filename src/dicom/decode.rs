@@ -3,9 +3,11 @@
 //! (through a small [`PixelDataObject`] view), inside `catch_unwind`, so a codec panic becomes a
 //! skipped-file reason.
 //!
-//! Fallback: the JPEG syntaxes jpeg-decoder cannot read (12-bit JPEG Extended .4.51, the retired
-//! spectral selection .4.53 and progressive .4.55) are decoded by GDCM through `gdcm-rs`
-//! ([`decode_gdcm`]); everything else stays on the registry codecs.
+//! Not on the registry: JPEG-LS is decoded in pure Rust ([`super::jpegls`]); the JPEG syntaxes
+//! jpeg-decoder cannot read (12-bit JPEG Extended .4.51, the retired spectral selection .4.53
+//! and progressive .4.55) go to GDCM when the build has the `c-codecs` feature and are refused
+//! with a message naming it otherwise ([`super::c_codecs`]); everything else stays on the
+//! registry codecs.
 
 use std::borrow::Cow;
 use std::io::{Read, Seek, SeekFrom};
@@ -16,8 +18,10 @@ use dicom_encoding::adapters::{PixelDataObject, RawPixelData};
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
+use super::c_codecs;
 use super::guard::catch_quiet;
 use super::header::{ImageHeader, ts_name};
+use super::jpegls::decode_jpeg_ls;
 use super::parse::{self, MAX_BYTES, Parsed, PixelLoc};
 
 /// HU written for padding voxels (PixelPaddingValue / range): air.
@@ -57,8 +61,15 @@ pub fn check_decodable(ts: &str, bits_stored: u16, bits_allocated: u16) -> Resul
         }
         _ => {}
     }
-    if gdcm_syntax(ts, bits_stored, bits_allocated).is_some() {
+    if ts == TS_JLS_LOSSLESS || ts == TS_JLS_NEAR {
         return Ok(());
+    }
+    if c_codecs::needs_c_codecs(ts, bits_stored, bits_allocated) {
+        return if c_codecs::ENABLED {
+            Ok(())
+        } else {
+            Err(c_codecs::missing_message(ts))
+        };
     }
     match TransferSyntaxRegistry.get(ts) {
         Some(t) => match t.codec() {
@@ -543,9 +554,9 @@ pub fn check_expansion(h: &ImageHeader, ts: &str, encoded: usize) -> Result<(), 
 }
 
 /// A JPEG-LS stream must end with its end-of-image marker (fragments may add a zero pad byte).
-/// CharLS 2.4.5 (through charls-sys 2.4.6) spends seconds of CPU per 8 × 8 frame in
-/// `decode_lines` on a stream cut short inside the scan, instead of failing at once; a
-/// truncated stream is damaged anyway, so it is refused before CharLS sees it.
+/// A truncated stream is damaged, so it is refused before a decoder sees it (CharLS 2.4.5 spent
+/// seconds of CPU per 8 × 8 frame on such streams; pure_jpegls fails at once, but the check
+/// names the damage in plain words).
 fn check_jpeg_ls_end(data: &[u8]) -> Result<(), String> {
     let end = data.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
     if end < 4 || data[end - 2..end] != [0xFF, 0xD9] {
@@ -563,8 +574,12 @@ pub fn decode_encapsulated(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec
     if ts == TS_JLS_LOSSLESS || ts == TS_JLS_NEAR {
         check_jpeg_ls_end(data)?;
     }
-    if let Some(g) = gdcm_syntax(ts, h.bits_stored, h.bits_allocated) {
-        return decode_gdcm(h, ts, g, data, out);
+    if ts == TS_JLS_LOSSLESS || ts == TS_JLS_NEAR {
+        return decode_jpeg_ls(data, h.cols, h.rows, h.bits_allocated, out)
+            .map_err(|e| format!("{} decoder failed: {e}", ts_name(ts)));
+    }
+    if c_codecs::needs_c_codecs(ts, h.bits_stored, h.bits_allocated) {
+        return c_codecs::decode(h, ts, data, out);
     }
     let t = TransferSyntaxRegistry.get(ts).ok_or_else(|| advice(ts))?;
     let Codec::EncapsulatedPixelData(Some(reader), _) = t.codec() else {
@@ -587,99 +602,16 @@ pub fn decode_encapsulated(h: &ImageHeader, ts: &str, data: &[u8], out: &mut Vec
             }
             if (ts == "1.2.840.10008.1.2.4.51" || ts == "1.2.840.10008.1.2.4.50") && msg.contains("precision")
             {
-                return Err(advice(ts));
+                // A 12-bit stream in a file whose header says 8 bits.
+                return Err(if c_codecs::ENABLED {
+                    advice(ts)
+                } else {
+                    c_codecs::missing_message(ts)
+                });
             }
             Err(format!("{} decoder failed: {msg}", ts_name(ts)))
         }
         Err(m) => Err(format!("the {} decoder crashed on this file ({m})", ts_name(ts))),
-    }
-}
-
-/// The JPEG syntaxes routed to GDCM: those jpeg-decoder (registry) cannot decode. 8-bit .4.51
-/// stays on the registry (jpeg-decoder handles 8-bit extended DCT).
-fn gdcm_syntax(ts: &str, bits_stored: u16, bits_allocated: u16) -> Option<gdcm_rs::GDCMTransferSyntax> {
-    use gdcm_rs::GDCMTransferSyntax as G;
-    match ts {
-        "1.2.840.10008.1.2.4.51" if bits_stored > 8 || bits_allocated > 8 => Some(G::JPEGExtendedProcess2_4),
-        "1.2.840.10008.1.2.4.53" => Some(G::JPEGSpectralSelectionProcess6_8),
-        "1.2.840.10008.1.2.4.55" => Some(G::JPEGFullProgressionProcess10_12),
-        _ => None,
-    }
-}
-
-/// Decode one JPEG frame with GDCM (IJG libjpeg 8/12-bit) into native little-endian samples.
-/// The output length is checked against Rows × Columns × samples × bytes before use. libjpeg
-/// errors (damaged or truncated streams) are caught by GDCM's setjmp handler and come back as a
-/// status code; a Rust panic in the binding is caught here. Known limits of the binding: libjpeg
-/// prints its messages to stderr (for every 12-bit frame GDCM first tries its 16-bit codec, which
-/// prints "Unsupported JPEG data precision 12"), and a failed decode leaks the frame buffer GDCM
-/// allocated. Only one warning per stream is tolerated by GDCM, so some bit errors in the
-/// entropy-coded data decode to wrong pixels without an error, as with any JPEG decoder.
-fn decode_gdcm(
-    h: &ImageHeader,
-    ts: &str,
-    g: gdcm_rs::GDCMTransferSyntax,
-    data: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<(), String> {
-    const SAMPLES: u16 = 1; // colour images are refused by the header reader
-    if !matches!(h.bits_allocated, 8 | 16) {
-        return Err(format!(
-            "{}: BitsAllocated {} is not valid for JPEG (8 or 16 expected)",
-            ts_name(ts),
-            h.bits_allocated
-        ));
-    }
-    let photometric = if h.photometric.is_empty() {
-        "MONOCHROME2"
-    } else {
-        h.photometric.as_str()
-    };
-    let pi: gdcm_rs::GDCMPhotometricInterpretation = photometric.parse().map_err(|_| {
-        format!(
-            "{}: PhotometricInterpretation {photometric:?} is not supported",
-            ts_name(ts)
-        )
-    })?;
-    let expected = h.rows as usize * h.cols as usize * SAMPLES as usize * (h.bits_allocated as usize / 8);
-    out.clear();
-    let res = catch_quiet(|| {
-        gdcm_rs::decode_single_frame_compressed(
-            data,
-            u32::from(h.cols),
-            u32::from(h.rows),
-            pi,
-            g,
-            SAMPLES,
-            h.bits_allocated,
-            h.bits_stored,
-            h.high_bit,
-            u16::from(h.signed),
-        )
-        .map(|px| {
-            let d = px.data();
-            if d.len() == expected {
-                out.extend_from_slice(d);
-            }
-            d.len()
-        })
-    });
-    match res {
-        Ok(Ok(n)) if n == expected => Ok(()),
-        Ok(Ok(n)) => Err(format!(
-            "the {} decoder (GDCM) returned {n} bytes for a {}×{} frame ({expected} expected)",
-            ts_name(ts),
-            h.cols,
-            h.rows
-        )),
-        Ok(Err(e)) => Err(format!(
-            "{} decoder (GDCM) failed: {e}; the JPEG stream is probably damaged",
-            ts_name(ts)
-        )),
-        Err(m) => Err(format!(
-            "the {} decoder (GDCM) crashed on this file ({m})",
-            ts_name(ts)
-        )),
     }
 }
 
@@ -979,21 +911,30 @@ mod tests {
     }
 
     #[test]
-    fn jpeg_12_bit_goes_to_gdcm_and_unknown_syntaxes_are_named() {
-        // 12-bit JPEG Extended and the retired .53/.55: decodable through the GDCM fallback.
+    fn jpeg_12_bit_needs_the_c_codecs_and_unknown_syntaxes_are_named() {
+        // 12-bit JPEG Extended and the retired .53/.55: decodable through GDCM with the feature,
+        // refused with the feature's name without it.
         for ts in [
             "1.2.840.10008.1.2.4.51",
             "1.2.840.10008.1.2.4.53",
             "1.2.840.10008.1.2.4.55",
         ] {
-            assert!(check_decodable(ts, 12, 16).is_ok(), "{ts}");
-            assert!(gdcm_syntax(ts, 12, 16).is_some(), "{ts}");
+            assert!(c_codecs::needs_c_codecs(ts, 12, 16), "{ts}");
+            let r = check_decodable(ts, 12, 16);
+            assert_eq!(r.is_ok(), c_codecs::ENABLED, "{ts}: {r:?}");
+            if let Err(e) = r {
+                assert!(e.contains(ts) && e.contains("--features c-codecs"), "{e}");
+            }
         }
         // 8-bit JPEG Extended stays on the registry codec (jpeg-decoder); other syntaxes too.
-        assert!(gdcm_syntax("1.2.840.10008.1.2.4.51", 8, 8).is_none());
-        assert!(gdcm_syntax("1.2.840.10008.1.2.4.50", 8, 8).is_none());
-        assert!(gdcm_syntax("1.2.840.10008.1.2.4.57", 16, 16).is_none());
+        assert!(!c_codecs::needs_c_codecs("1.2.840.10008.1.2.4.51", 8, 8));
+        assert!(!c_codecs::needs_c_codecs("1.2.840.10008.1.2.4.50", 8, 8));
+        assert!(!c_codecs::needs_c_codecs("1.2.840.10008.1.2.4.57", 16, 16));
+        assert!(check_decodable("1.2.840.10008.1.2.4.51", 8, 8).is_ok());
         assert!(check_decodable("1.2.840.10008.1.2.4.90", 16, 16).is_ok());
+        // JPEG-LS is pure Rust: decodable in every build.
+        assert!(check_decodable(TS_JLS_LOSSLESS, 16, 16).is_ok());
+        assert!(check_decodable(TS_JLS_NEAR, 16, 16).is_ok());
         let e = check_decodable("1.2.3.4", 16, 16).unwrap_err();
         assert!(
             e.contains("unknown transfer syntax") && e.contains("gdcmconv"),
@@ -1044,7 +985,11 @@ mod tests {
             &[0x42; 64][..],
         ] {
             let e = decode_encapsulated(&h, "1.2.840.10008.1.2.4.51", data, &mut out).unwrap_err();
-            assert!(e.contains("(GDCM) failed"), "{e}");
+            if c_codecs::ENABLED {
+                assert!(e.contains("(GDCM) failed"), "{e}");
+            } else {
+                assert!(e.contains("--features c-codecs"), "{e}");
+            }
         }
     }
 }

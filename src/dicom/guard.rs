@@ -1,6 +1,6 @@
 //! Quiet panic guard for third-party decoders.
 //!
-//! A codec (openjp2, CharLS, jpeg-decoder, GDCM's binding, the registry's RLE reader) that
+//! A codec (openjp2, pure_jpegls, jpeg-decoder, GDCM's binding, the registry's RLE reader) that
 //! panics on a damaged file is caught with `catch_unwind` and the file is skipped with a reason.
 //! The default panic hook would still print "thread … panicked at …" and, with
 //! `RUST_BACKTRACE` set, a full backtrace to stderr for every damaged file — noise that looks

@@ -21,9 +21,12 @@
 //!   refused when a gap exceeds `max(2 × step, min(3 × step, 10 mm))` ([`stack`]).
 //! - Gantry tilt → shear-corrected onto an orthogonal grid (bilinear in-plane), angle reported;
 //!   voxels outside the acquired field and PixelPaddingValue voxels are −1024 HU.
-//! - JPEG Extended 12-bit (.4.51) and the retired .4.53 / .4.55 are decoded through the GDCM
-//!   fallback (`gdcm-rs`; the registry's jpeg-decoder is 8-bit only for DCT). Any syntax
-//!   without a decoder is named per file, with `dcmdjpeg` / `gdcmconv --raw` advice.
+//! - Codecs: pure Rust by default (issue 18): JPEG-LS through `pure_jpegls` (`jpegls`), JPEG 2000
+//!   through openjp2, JPEG / RLE / deflate through the registry. JPEG Extended 12-bit (.4.51) and
+//!   the retired .4.53 / .4.55 need GDCM (`gdcm-rs`; the registry's jpeg-decoder is 8-bit only
+//!   for DCT), compiled only with the `c-codecs` feature; without it such files are refused
+//!   with a reason naming the syntax and the feature (`c_codecs`). Any syntax without a decoder
+//!   is named per file, with `dcmdjpeg` / `gdcmconv --raw` advice.
 //! - Limits: any element longer than the bytes left in the file is an error (nothing is
 //!   allocated from a declared length); a frame set above 2 GiB is refused; native pixel data
 //!   whose length differs from Rows × Columns × frames × bytes (+ one pad byte) is refused
@@ -38,9 +41,11 @@
 use std::path::PathBuf;
 
 pub mod budget;
+pub mod c_codecs;
 mod decode;
 mod guard;
 mod header;
+mod jpegls;
 mod load;
 mod parse;
 pub mod rtstruct;
@@ -51,6 +56,7 @@ pub mod structset;
 
 pub use decode::{HuMap, PADDING_HU, PixelFormat, check_decodable, to_hu};
 pub use guard::catch_quiet;
+pub use jpegls::decode_jpeg_ls;
 pub use load::{load_series, thumbnail};
 pub use rtstruct::{ON_EDGE_TOLERANCE, import_rtstruct, rasterise_contours};
 pub use scan::scan;

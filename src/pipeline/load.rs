@@ -572,10 +572,14 @@ fn load_dicom_source(
         None => match scan.series.as_slice() {
             [one] => one,
             [] => {
+                // Say why when it is only the build that lacks a codec (issue 18).
+                let why = dicom::c_codecs::missing_codec_summary(&scan.skipped)
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default();
                 return Err(ComputeError::input(
                     file,
                     "source.path",
-                    format!("no image series in {}", path.display()),
+                    format!("no image series in {}{why}", path.display()),
                 ));
             }
             several => {

@@ -20,6 +20,7 @@ mod demo_volume;
 mod dicom_export;
 mod dicom_fuzz;
 mod dicom_hardening;
+mod dicom_jpegls;
 mod dicom_real;
 mod dicom_synthetic;
 mod export_slide;
