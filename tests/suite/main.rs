@@ -50,6 +50,7 @@ mod structures_duplicates;
 mod structures_rtstruct;
 mod structures_seg;
 mod suggest_cryo;
+mod suggest_pancreas;
 mod suggest_phantoms;
 mod ui_case;
 mod ui_cryo;

@@ -2,6 +2,8 @@
 //! app through egui_kittest.
 #![allow(dead_code)]
 
+pub mod pancreas_scenario;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
