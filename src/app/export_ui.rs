@@ -153,17 +153,7 @@ impl AblaApp {
     /// unless "as on screen" is off; otherwise the whole slice at the chosen scale.
     pub(super) fn export_view(&mut self, path: PathBuf) {
         self.start_export(path, |s, path| {
-            let mut e = ViewExport::new(
-                &s.volume,
-                ViewPlane::Mpr {
-                    view: s.view,
-                    slice: s.slice,
-                },
-            );
-            e.window = s.window;
-            e.scale = s.options.scale;
-            e.anonymise = s.options.anonymise;
-            e.overlays = overlays(&s);
+            let mut e = active_view_export(&s);
             let m = s.volume.view_mapping(s.view);
             let whole = [0.0, 0.0, m.width as f64, m.height as f64];
             let img = match s.on_screen {
@@ -308,17 +298,7 @@ impl AblaApp {
                     identifying_text: false,
                 });
             }
-            let mut e = ViewExport::new(
-                &s.volume,
-                ViewPlane::Mpr {
-                    view: s.view,
-                    slice: s.slice,
-                },
-            );
-            e.window = s.window;
-            e.scale = s.options.scale;
-            e.anonymise = s.options.anonymise;
-            e.overlays = overlays(&s);
+            let e = active_view_export(&s);
             let view = render_view(&e).map_err(|e| e.to_string())?;
             captures.push(CaptureImage {
                 title: format!("{} view", s.view.name()),
@@ -372,6 +352,22 @@ impl AblaApp {
             Err(e) => self.notify(NoticeLevel::Error, e.to_string()),
         }
     }
+}
+
+/// The active view as the screen shows it (slice, window, overlays) at the chosen scale.
+fn active_view_export(s: &Snapshot) -> ViewExport<'_> {
+    let mut e = ViewExport::new(
+        &s.volume,
+        ViewPlane::Mpr {
+            view: s.view,
+            slice: s.slice,
+        },
+    );
+    e.window = s.window;
+    e.scale = s.options.scale;
+    e.anonymise = s.options.anonymise;
+    e.overlays = overlays(s);
+    e
 }
 
 fn overlays(s: &Snapshot) -> Vec<Overlay<'_>> {

@@ -360,22 +360,32 @@ mod tests {
         (v, s)
     }
 
+    /// The scene of `scene_parts` with its body, no other probe and a 150 mm probe.
+    fn test_scene<'a>(
+        v: &'a Volume,
+        s: &'a [Structure],
+        body: &'a BodyMask,
+        limits: &'a TrajectoryLimits,
+    ) -> PathScene<'a> {
+        PathScene {
+            volume: Some(v),
+            body: Some(body),
+            structures: s,
+            structure_geometry: &v.geometry,
+            other_probes: &[],
+            probe_radius_mm: 0.5,
+            lengths_mm: &[150.0],
+            limits,
+            phantom_depth_mm: 100.0,
+        }
+    }
+
     #[test]
     fn each_approach_names_what_it_crosses_with_the_depth_from_the_skin() {
         let (v, s) = scene_parts();
         let limits = builtin_trajectory_limits().expect("limits");
         let body = BodyMask::from_volume(&v, limits.body_threshold());
-        let scene = PathScene {
-            volume: Some(&v),
-            body: Some(&body),
-            structures: &s,
-            structure_geometry: &v.geometry,
-            other_probes: &[],
-            probe_radius_mm: 0.5,
-            lengths_mm: &[150.0],
-            limits: &limits,
-            phantom_depth_mm: 100.0,
-        };
+        let scene = test_scene(&v, &s, &body, &limits);
         let tip = PatientPos::new(0.0, 0.0, 4.0);
         let anterior = check_path(&scene, tip, direction_from_angles(0.0, 0.0)).expect("path");
         assert_eq!(anterior.hazards.len(), 1, "{:?}", anterior.hazards);
@@ -416,15 +426,9 @@ mod tests {
             label: "1".into(),
         };
         let scene = PathScene {
-            volume: Some(&v),
-            body: Some(&body),
-            structures: &s,
-            structure_geometry: &v.geometry,
             other_probes: std::slice::from_ref(&other),
-            probe_radius_mm: 0.5,
             lengths_mm: &[],
-            limits: &limits,
-            phantom_depth_mm: 100.0,
+            ..test_scene(&v, &s, &body, &limits)
         };
         let posterior = check_path(
             &scene,
@@ -441,17 +445,7 @@ mod tests {
         let (v, s) = scene_parts();
         let limits = builtin_trajectory_limits().expect("limits");
         let body = BodyMask::from_volume(&v, limits.body_threshold());
-        let scene = PathScene {
-            volume: Some(&v),
-            body: Some(&body),
-            structures: &s,
-            structure_geometry: &v.geometry,
-            other_probes: &[],
-            probe_radius_mm: 0.5,
-            lengths_mm: &[150.0],
-            limits: &limits,
-            phantom_depth_mm: 100.0,
-        };
+        let scene = test_scene(&v, &s, &body, &limits);
         let w = skin_window(&scene, PatientPos::new(0.0, 0.0, 4.0), 30.0, 10.0, 0.0);
         assert_eq!(w.len(), 12);
         let at = |deg: f64| {
