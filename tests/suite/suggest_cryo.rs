@@ -13,7 +13,6 @@ use ablaplan::plan::cryo::{CryoModelOptions, CryoSettings};
 use ablaplan::plan::probe::{ArrayTemplate, Probe, parallel_array};
 use ablaplan::plan::protocol::CryoProtocol;
 use ablaplan::plan::rules::{Light, RuleSet, ZoneSelector, builtin_rules};
-use ablaplan::plan::shapes::{CaseStructure, phantom_geometry};
 use ablaplan::plan::trajectory::{TrajectoryLimits, builtin_trajectory_limits};
 use ablaplan::safety::{SafetyCache, Zone, analyse};
 use ablaplan::suggest::search::preview_contains;
@@ -21,8 +20,8 @@ use ablaplan::suggest::target::{TargetPoints, critical_points, violates_clearanc
 use ablaplan::suggest::{SuggestLimits, SuggestRequest, Suggestion, hard_clearances, suggest};
 use nalgebra::Vector3;
 
-const CENTRE: [f64; 3] = [0.0, 0.0, 0.0];
-const BLOCK_MM: [f64; 3] = [120.0, 120.0, 120.0];
+use crate::common::node_phantom::{self, BLOCK_MM, CENTRE};
+
 const PROBE: &str = "icerod";
 const MEDIUM: &str = "soft_tissue";
 
@@ -34,28 +33,8 @@ struct Phantom {
 /// A spherical node at the centre and optionally a nerve or vessel (radius 2 mm, along S)
 /// whose surface lies `gap_mm` to the node's right.
 fn phantom(diameter_mm: f64, neighbour: Option<(StructureKind, f64)>) -> Phantom {
-    let r = diameter_mm / 2.0;
-    let mut shapes = vec![CaseStructure::Sphere {
-        name: "Node".into(),
-        kind: StructureKind::Target,
-        centre_lps: CENTRE,
-        radius_mm: r,
-    }];
-    if let Some((kind, gap_mm)) = neighbour {
-        let x = -(r + gap_mm + 2.0);
-        shapes.push(CaseStructure::Cylinder {
-            name: if kind == StructureKind::Nerve {
-                "Sacral nerve".into()
-            } else {
-                "Artery".into()
-            },
-            kind,
-            a_lps: [x, 0.0, -55.0],
-            b_lps: [x, 0.0, 55.0],
-            radius_mm: 2.0,
-        });
-    }
-    let geometry = phantom_geometry(CENTRE, BLOCK_MM, 1.0);
+    let shapes = node_phantom::shapes(diameter_mm, neighbour);
+    let geometry = node_phantom::geometry();
     let structures = shapes.iter().filter_map(|s| s.rasterise(&geometry)).collect();
     Phantom { geometry, structures }
 }

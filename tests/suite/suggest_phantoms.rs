@@ -12,7 +12,7 @@ use ablaplan::plan::checks::{PlacementLimits, check_probes};
 use ablaplan::plan::ire::{IreModelOptions, IreSettings};
 use ablaplan::plan::probe::{ArrayTemplate, parallel_array};
 use ablaplan::plan::rules::{Light, RuleSet, ZoneSelector, builtin_rules};
-use ablaplan::plan::shapes::{CaseStructure, phantom_geometry};
+use ablaplan::plan::shapes::CaseStructure;
 use ablaplan::plan::trajectory::{TrajectoryLimits, builtin_trajectory_limits};
 use ablaplan::safety::{SafetyCache, Zone, analyse};
 use ablaplan::suggest::search::preview_contains;
@@ -20,8 +20,7 @@ use ablaplan::suggest::target::{TargetPoints, critical_points, violates_clearanc
 use ablaplan::suggest::{SuggestLimits, SuggestRequest, Suggestion, hard_clearances, suggest};
 use nalgebra::Vector3;
 
-const CENTRE: [f64; 3] = [0.0, 0.0, 0.0];
-const BLOCK_MM: [f64; 3] = [120.0, 120.0, 120.0];
+use crate::common::node_phantom::{self, BLOCK_MM, CENTRE};
 
 /// A phantom: the block's tissue, a spherical node of `diameter_mm` at the centre, and
 /// optionally a straight nerve or vessel (radius 2 mm, along S) `gap_mm` to the node's right.
@@ -33,29 +32,8 @@ struct Phantom {
 }
 
 fn phantom(medium: &'static str, diameter_mm: f64, neighbour: Option<(StructureKind, f64)>) -> Phantom {
-    let r = diameter_mm / 2.0;
-    let mut shapes = vec![CaseStructure::Sphere {
-        name: "Node".into(),
-        kind: StructureKind::Target,
-        centre_lps: CENTRE,
-        radius_mm: r,
-    }];
-    if let Some((kind, gap_mm)) = neighbour {
-        // Right of the node (−L), parallel to S; its surface `gap_mm` from the node's surface.
-        let x = -(r + gap_mm + 2.0);
-        shapes.push(CaseStructure::Cylinder {
-            name: if kind == StructureKind::Nerve {
-                "Sacral nerve".into()
-            } else {
-                "Artery".into()
-            },
-            kind,
-            a_lps: [x, 0.0, -55.0],
-            b_lps: [x, 0.0, 55.0],
-            radius_mm: 2.0,
-        });
-    }
-    let geometry = phantom_geometry(CENTRE, BLOCK_MM, 1.0);
+    let shapes = node_phantom::shapes(diameter_mm, neighbour);
+    let geometry = node_phantom::geometry();
     let structures = shapes.iter().filter_map(|s| s.rasterise(&geometry)).collect();
     Phantom {
         medium,

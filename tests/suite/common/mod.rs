@@ -2,6 +2,7 @@
 //! app through egui_kittest.
 #![allow(dead_code)]
 
+pub mod node_phantom;
 pub mod pancreas_scenario;
 
 use std::path::PathBuf;
